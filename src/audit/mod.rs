@@ -1,0 +1,1 @@
+//! (skeleton: to be written)

@@ -1,0 +1,493 @@
+//! Configuration: one TOML file, read into raw serde structs and then validated into
+//! [`Config`] (the ripgrep "low args → high args" shape). Unknown keys are not an error but
+//! are reported as warnings, so a typo never silently changes behaviour unnoticed.
+//!
+//! Relative paths resolve against the directory holding the config file; key paths
+//! resolve against `$CREDENTIALS_DIRECTORY` when the daemon runs under systemd with
+//! `LoadCredential=` (see image/), so keys never travel in the environment or argv.
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Largest config file accepted.
+pub const MAX_CONFIG_BYTES: u64 = 256 * 1024;
+
+/// Errors reading or validating a config file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config {path} is larger than {MAX_CONFIG_BYTES} bytes")]
+    TooLarge { path: PathBuf },
+    #[error("config {path} is not valid TOML: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config {path}: {key}: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: &'static str,
+        message: String,
+    },
+}
+
+// ---------------------------------------------------------------- raw (as in the file)
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+struct RawConfig {
+    appliance: RawAppliance,
+    paths: RawPaths,
+    keys: RawKeys,
+    web: RawWeb,
+    data: RawData,
+    drill: RawDrill,
+    audit: RawAudit,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+struct RawAppliance {
+    id: Option<String>,
+    ward: Option<String>,
+    ward_name: Option<String>,
+    language: Option<String>,
+    timezone: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+struct RawPaths {
+    inbox: Option<PathBuf>,
+    quarantine: Option<PathBuf>,
+    state: Option<PathBuf>,
+    runtime: Option<PathBuf>,
+    control_socket: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+struct RawKeys {
+    appliance_key: Option<PathBuf>,
+    publisher_pub: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+struct RawWeb {
+    listen: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    plain_http: Option<bool>,
+    metrics_public: Option<bool>,
+    session_idle_minutes: Option<u64>,
+    lockout_attempts: Option<u32>,
+    lockout_minutes: Option<u64>,
+    event_code_minutes: Option<u64>,
+    max_connections: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+struct RawData {
+    stale_after_minutes: Option<u64>,
+    administration_window_hours: Option<u64>,
+    observation_window_days: Option<u64>,
+    keep_snapshots: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+struct RawDrill {
+    max_duration_minutes: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+struct RawAudit {
+    retention_days: Option<u64>,
+    head_to_journal_minutes: Option<u64>,
+}
+
+// ---------------------------------------------------------------- validated
+
+/// UI language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    Nl,
+    En,
+}
+
+/// The validated configuration the daemon runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the config was read from (for messages).
+    pub source: PathBuf,
+    pub appliance_id: String,
+    /// The ward this box serves; snapshots for other wards are refused.
+    pub ward: String,
+    /// Human name of the ward, shown on pages ("Interne geneeskunde A3").
+    pub ward_name: String,
+    pub language: Language,
+    pub timezone: chrono_tz::Tz,
+    pub paths: Paths,
+    pub keys: KeyPaths,
+    pub web: WebConfig,
+    pub data: DataConfig,
+    /// A drill ends automatically after this long.
+    pub drill_max_duration: Duration,
+    pub audit: AuditConfig,
+    /// Unknown keys found in the file (dotted paths), to be warned about.
+    pub unknown_keys: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// Where publishers drop sealed snapshots (`NAME.part`, then renamed).
+    pub inbox: PathBuf,
+    /// Where rejected files are moved, with a `.reason` file beside them.
+    pub quarantine: PathBuf,
+    /// Persistent state: accepted (sealed) snapshots, sequence, mode, audit log.
+    pub state: PathBuf,
+    /// Plaintext SQLite generations; tmpfs on the appliance (`/run/noodepd`).
+    pub runtime: PathBuf,
+    /// Local control socket for `noodepd mode` (root only).
+    pub control_socket: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct KeyPaths {
+    pub appliance_key: PathBuf,
+    pub publisher_pub: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    pub listen: SocketAddr,
+    /// TLS certificate chain and key (PEM). Both `None` only when `plain_http`.
+    pub tls: Option<TlsPaths>,
+    /// Serve plain HTTP (demo / loopback only). Must be explicit.
+    pub plain_http: bool,
+    /// Serve /metrics to non-loopback clients.
+    pub metrics_public: bool,
+    pub session_idle: Duration,
+    pub lockout_attempts: u32,
+    pub lockout_duration: Duration,
+    pub event_code_lifetime: Duration,
+    pub max_connections: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsPaths {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct DataConfig {
+    /// Data older than this is shown with a visible warning.
+    pub stale_after: Duration,
+    pub administration_window: Duration,
+    pub observation_window: Duration,
+    /// How many accepted sealed snapshots to keep for restart.
+    pub keep_snapshots: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// Entries older than this may be expired (the expiry itself is logged).
+    pub retention: Duration,
+    /// How often the chain head is written to journald.
+    pub head_to_journal: Duration,
+}
+
+const MIN: u64 = 60;
+const DAY: u64 = 24 * 3600;
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let meta = std::fs::metadata(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        if meta.len() > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge {
+                path: path.to_owned(),
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml(&text, path)
+    }
+
+    /// Parses and validates config text; `path` names the source and anchors relative paths.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let mut unknown = Vec::new();
+        let de = toml::Deserializer::parse(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        let raw: RawConfig = serde_ignored::deserialize(de, |p| unknown.push(p.to_string()))
+            .map_err(|e| ConfigError::Parse {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_owned();
+        let invalid = |key: &'static str, message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            key,
+            message,
+        };
+        let abs = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        let cred_dir = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+        let key_path = |p: PathBuf| match (&cred_dir, p.is_absolute()) {
+            (Some(dir), false) => dir.join(p),
+            _ => abs(p),
+        };
+
+        let a = raw.appliance;
+        let ward = a.ward.ok_or_else(|| {
+            invalid(
+                "appliance.ward",
+                "missing: the ward id this box serves".into(),
+            )
+        })?;
+        check_id(&ward).map_err(|m| invalid("appliance.ward", m))?;
+        let appliance_id =
+            a.id.ok_or_else(|| invalid("appliance.id", "missing: a name for this box".into()))?;
+        check_id(&appliance_id).map_err(|m| invalid("appliance.id", m))?;
+        let language = match a.language.as_deref().unwrap_or("nl") {
+            "nl" => Language::Nl,
+            "en" => Language::En,
+            other => {
+                return Err(invalid(
+                    "appliance.language",
+                    format!("{other:?}: use \"nl\" or \"en\""),
+                ));
+            }
+        };
+        let tzname = a.timezone.unwrap_or_else(|| "Europe/Amsterdam".into());
+        let timezone: chrono_tz::Tz = tzname.parse().map_err(|_| {
+            invalid(
+                "appliance.timezone",
+                format!("unknown time zone {tzname:?}"),
+            )
+        })?;
+
+        let p = raw.paths;
+        let state = abs(p.state.unwrap_or_else(|| "/var/lib/noodepd".into()));
+        let paths = Paths {
+            inbox: abs(p.inbox.unwrap_or_else(|| state.join("inbox"))),
+            quarantine: abs(p.quarantine.unwrap_or_else(|| state.join("quarantine"))),
+            runtime: abs(p.runtime.unwrap_or_else(|| "/run/noodepd".into())),
+            control_socket: abs(p
+                .control_socket
+                .unwrap_or_else(|| "/run/noodepd/control.sock".into())),
+            state,
+        };
+
+        let k = raw.keys;
+        let keys = KeyPaths {
+            appliance_key: key_path(k.appliance_key.unwrap_or_else(|| "appliance.key".into())),
+            publisher_pub: key_path(k.publisher_pub.unwrap_or_else(|| "publisher.pub".into())),
+        };
+
+        let w = raw.web;
+        let listen_s = w.listen.unwrap_or_else(|| "0.0.0.0:8443".into());
+        let listen: SocketAddr = listen_s
+            .parse()
+            .map_err(|_| invalid("web.listen", format!("{listen_s:?} is not ADDRESS:PORT")))?;
+        let plain_http = w.plain_http.unwrap_or(false);
+        let tls = match (w.tls_cert, w.tls_key) {
+            (Some(c), Some(k)) => Some(TlsPaths {
+                cert: key_path(c),
+                key: key_path(k),
+            }),
+            (None, None) => None,
+            _ => {
+                return Err(invalid(
+                    "web.tls_cert",
+                    "set both tls_cert and tls_key, or neither".into(),
+                ));
+            }
+        };
+        if tls.is_none() && !plain_http {
+            return Err(invalid(
+                "web.tls_cert",
+                "no TLS certificate configured; set tls_cert and tls_key (or plain_http = true, for a demo on loopback only)".into(),
+            ));
+        }
+        if tls.is_some() && plain_http {
+            return Err(invalid(
+                "web.plain_http",
+                "plain_http = true together with a TLS certificate: choose one".into(),
+            ));
+        }
+        let web = WebConfig {
+            listen,
+            tls,
+            plain_http,
+            metrics_public: w.metrics_public.unwrap_or(false),
+            session_idle: minutes(w.session_idle_minutes, 15, 1, 240)
+                .map_err(|m| invalid("web.session_idle_minutes", m))?,
+            lockout_attempts: match w.lockout_attempts.unwrap_or(5) {
+                n @ 1..=20 => n,
+                n => {
+                    return Err(invalid(
+                        "web.lockout_attempts",
+                        format!("{n} is outside 1..=20"),
+                    ));
+                }
+            },
+            lockout_duration: minutes(w.lockout_minutes, 15, 1, 24 * 60)
+                .map_err(|m| invalid("web.lockout_minutes", m))?,
+            event_code_lifetime: minutes(w.event_code_minutes, 12 * 60, 5, 72 * 60)
+                .map_err(|m| invalid("web.event_code_minutes", m))?,
+            max_connections: match w.max_connections.unwrap_or(256) {
+                n @ 1..=10_000 => n,
+                n => {
+                    return Err(invalid(
+                        "web.max_connections",
+                        format!("{n} is outside 1..=10000"),
+                    ));
+                }
+            },
+        };
+
+        let d = raw.data;
+        let data = DataConfig {
+            stale_after: minutes(d.stale_after_minutes, 30, 1, 7 * 24 * 60)
+                .map_err(|m| invalid("data.stale_after_minutes", m))?,
+            administration_window: Duration::from_secs(
+                bounded(d.administration_window_hours, 72, 1, 24 * 14)
+                    .map_err(|m| invalid("data.administration_window_hours", m))?
+                    * 3600,
+            ),
+            observation_window: Duration::from_secs(
+                bounded(d.observation_window_days, 7, 1, 365)
+                    .map_err(|m| invalid("data.observation_window_days", m))?
+                    * DAY,
+            ),
+            keep_snapshots: match d.keep_snapshots.unwrap_or(3) {
+                n @ 1..=100 => n,
+                n => {
+                    return Err(invalid(
+                        "data.keep_snapshots",
+                        format!("{n} is outside 1..=100"),
+                    ));
+                }
+            },
+        };
+
+        let drill_max_duration = minutes(raw.drill.max_duration_minutes, 120, 5, 24 * 60)
+            .map_err(|m| invalid("drill.max_duration_minutes", m))?;
+
+        let au = raw.audit;
+        // Default: 5 years (NEN 7513 guidance for access logs); at least 1 year.
+        let audit = AuditConfig {
+            retention: Duration::from_secs(
+                bounded(au.retention_days, 5 * 365, 365, 100 * 365)
+                    .map_err(|m| invalid("audit.retention_days", m))?
+                    * DAY,
+            ),
+            head_to_journal: minutes(au.head_to_journal_minutes, 15, 1, 24 * 60)
+                .map_err(|m| invalid("audit.head_to_journal_minutes", m))?,
+        };
+
+        Ok(Config {
+            source: path.to_owned(),
+            appliance_id,
+            ward_name: a.ward_name.unwrap_or_else(|| ward.clone()),
+            ward,
+            language,
+            timezone,
+            paths,
+            keys,
+            web,
+            data,
+            drill_max_duration,
+            audit,
+            unknown_keys: unknown,
+        })
+    }
+}
+
+fn bounded(v: Option<u64>, default: u64, min: u64, max: u64) -> Result<u64, String> {
+    let v = v.unwrap_or(default);
+    if (min..=max).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is outside {min}..={max}"))
+    }
+}
+
+fn minutes(v: Option<u64>, default: u64, min: u64, max: u64) -> Result<Duration, String> {
+    bounded(v, default, min, max).map(|m| Duration::from_secs(m * MIN))
+}
+
+/// Ids (ward, appliance, user) are short and plain: they end up in file names and logs.
+pub fn check_id(s: &str) -> Result<(), String> {
+    if s.is_empty() || s.len() > 64 {
+        return Err(format!("{s:?} must be 1 to 64 characters"));
+    }
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        || s.starts_with('.')
+    {
+        return Err(format!(
+            "{s:?} may contain only letters, digits, '-', '_' and '.' (not first)"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "[appliance]\nid = \"box-1\"\nward = \"A3\"\n[web]\nplain_http = true\nlisten = \"127.0.0.1:8080\"\n";
+
+    #[test]
+    fn minimal_config_gets_documented_defaults() {
+        let c = Config::from_toml(MINIMAL, Path::new("/etc/noodepd/noodepd.toml")).unwrap();
+        assert_eq!(c.ward, "A3");
+        assert_eq!(c.web.lockout_attempts, 5);
+        assert_eq!(c.data.administration_window, Duration::from_secs(72 * 3600));
+        assert_eq!(c.timezone, chrono_tz::Europe::Amsterdam);
+        assert!(c.unknown_keys.is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_not_fatal() {
+        let text = format!("{MINIMAL}lockout_atempts = 3\n[extra]\nx = 1\n");
+        let c = Config::from_toml(&text, Path::new("x.toml")).unwrap();
+        let mut k = c.unknown_keys.clone();
+        k.sort();
+        assert_eq!(k, vec!["extra", "web.lockout_atempts"]);
+    }
+
+    #[test]
+    fn refuses_missing_tls_without_explicit_plain_http() {
+        let text = "[appliance]\nid = \"b\"\nward = \"A3\"\n";
+        let e = Config::from_toml(text, Path::new("x.toml")).unwrap_err();
+        assert!(e.to_string().contains("web.tls_cert"), "{e}");
+    }
+
+    #[test]
+    fn refuses_ward_with_path_characters() {
+        let text = MINIMAL.replace("\"A3\"", "\"../etc\"");
+        assert!(Config::from_toml(&text, Path::new("x.toml")).is_err());
+    }
+}

@@ -1,0 +1,26 @@
+//! noodepd: the read-only emergency EPD appliance for hospital wards.
+//!
+//! Data flows inbox → [`snapshot`] (verify, decrypt, decompress) → [`fhir`] (parse, map)
+//! → [`record`] (the clinical model) → [`store`] (an SQLite generation, swapped in
+//! atomically) → [`web`] (pages, print). [`ingest`] drives that flow; [`mode`] decides
+//! whether patient data may be shown at all; [`audit`] records every look.
+//! See docs/ARCHITECTURE.md for the map and the invariants.
+
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod daemon;
+pub mod fhir;
+pub mod generate;
+pub mod ingest;
+pub mod keys;
+pub mod mode;
+pub mod record;
+pub mod roster;
+pub mod snapshot;
+pub mod store;
+pub mod timefmt;
+pub mod web;
