@@ -21,6 +21,7 @@ pub mod mode;
 pub mod record;
 pub mod roster;
 pub mod snapshot;
+pub mod status;
 pub mod store;
 pub mod timefmt;
 pub mod web;
