@@ -164,8 +164,10 @@ pub fn seal(
         .ok_or(SnapshotError::Crypto("size overflow"))?;
     let total = (PREAMBLE_LEN as u64 + u64::from(header_len) + SIGNATURE_LEN as u64)
         .checked_add(body_len)
-        .filter(|n| *n <= limits.max_file)
-        .ok_or_else(|| too_large(LimitKind::File, body_len, limits.max_file))?;
+        .ok_or(SnapshotError::Crypto("size overflow"))?;
+    if total > limits.max_file {
+        return Err(too_large(LimitKind::File, total, limits.max_file));
+    }
 
     let mut out = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
     out.extend_from_slice(&MAGIC);
@@ -198,6 +200,10 @@ pub fn seal(
     out.extend_from_slice(&buf);
     let signature = publisher.sign(&out);
     out.extend_from_slice(&signature);
-    debug_assert_eq!(out.len() as u64, total);
+    if out.len() as u64 != total {
+        return Err(SnapshotError::Crypto(
+            "internal error: file length differs from layout",
+        ));
+    }
     Ok(out)
 }
