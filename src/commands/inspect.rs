@@ -9,7 +9,6 @@ use crate::snapshot::{self, Limits, Opened, PayloadKind};
 use anyhow::Context as _;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::io::Read as _;
 use std::process::ExitCode;
 
 /// Exit code for a snapshot that was read but refused.
@@ -22,10 +21,7 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<ExitCode> {
         PublisherPublic::read(&args.publisher).context("cannot use the publisher key")?;
     let limits = Limits::default();
     let name = args.file.display().to_string();
-    let file = std::fs::File::open(&args.file).with_context(|| format!("cannot open {name}"))?;
-    let mut bytes = Vec::new();
-    file.take(limits.max_file.saturating_add(1))
-        .read_to_end(&mut bytes)
+    let bytes = snapshot::read_bounded(&args.file, &limits)
         .with_context(|| format!("cannot read {name}"))?;
     let opened = match snapshot::open(&bytes, &appliance, &publisher, &limits) {
         Ok(o) => o,

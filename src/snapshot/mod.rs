@@ -26,6 +26,22 @@ pub use seal::seal;
 use crate::keys::KeyId;
 use chrono::{DateTime, Utc};
 use std::fmt;
+use std::io::Read as _;
+use std::path::Path;
+
+/// Reads a snapshot file for [`open`], never more than `limits.max_file + 1` bytes (so an
+/// oversize file costs no more memory than the limit and `open` reports it as too large).
+pub fn read_bounded(path: &Path, limits: &Limits) -> std::io::Result<Vec<u8>> {
+    let file = std::fs::File::open(path)?;
+    let hint = file
+        .metadata()
+        .map(|m| m.len().min(limits.max_file.saturating_add(1)))
+        .unwrap_or(0);
+    let mut bytes = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
+    file.take(limits.max_file.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
 
 /// What the payload is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
