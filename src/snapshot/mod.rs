@@ -267,3 +267,84 @@ impl SnapshotError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_are_distinct_snake_case() {
+        let id = KeyId([0; 8]);
+        let all = [
+            SnapshotError::NotASnapshot,
+            SnapshotError::UnknownVersion { found: 9 },
+            SnapshotError::TooLarge {
+                what: LimitKind::File,
+                actual: 2,
+                limit: 1,
+            },
+            SnapshotError::Truncated {
+                expected: 2,
+                actual: 1,
+            },
+            SnapshotError::TrailingData {
+                expected: 1,
+                actual: 2,
+            },
+            SnapshotError::BadHeader("x"),
+            SnapshotError::WrongPublisher {
+                found: id,
+                expected: id,
+            },
+            SnapshotError::BadSignature { publisher: id },
+            SnapshotError::NotForThisAppliance {
+                appliance: id,
+                recipients: vec![id],
+            },
+            SnapshotError::KeyUnwrapFailed("x"),
+            SnapshotError::CorruptChunk { index: 1, count: 1 },
+            SnapshotError::DecompressionBomb { limit: 1 },
+            SnapshotError::BadCompression {
+                compression: "zstd",
+                message: "x".into(),
+            },
+            SnapshotError::InvalidRequest("x".into()),
+            SnapshotError::Crypto("x"),
+        ];
+        let mut codes: Vec<&str> = all.iter().map(SnapshotError::code).collect();
+        assert!(
+            codes
+                .iter()
+                .all(|c| c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        );
+        for e in &all {
+            assert!(!e.to_string().contains('\n'), "one line: {e}");
+        }
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), all.len());
+    }
+
+    #[test]
+    fn read_bounded_stops_after_the_file_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.snap");
+        std::fs::write(&path, vec![0u8; 5000]).unwrap();
+        let limits = Limits {
+            max_file: 1000,
+            ..Limits::default()
+        };
+        let bytes = read_bounded(&path, &limits).unwrap();
+        assert_eq!(bytes.len(), 1001);
+        let appliance = crate::keys::ApplianceSecret::from_bytes(&[1; 32]);
+        let publisher = crate::keys::PublisherSecret::from_bytes(&[2; 32]).public();
+        let err = open(&bytes, &appliance, &publisher, &limits).unwrap_err();
+        assert!(matches!(
+            err,
+            SnapshotError::TooLarge {
+                what: LimitKind::File,
+                ..
+            }
+        ));
+    }
+}
