@@ -9,7 +9,8 @@
 //! has not ended before `now`. Period of use, first found: the MP9 extension
 //! `ext-TimeInterval.Period` (with `ext-TimeInterval.Duration` when there is no end),
 //! `effectivePeriod` / `effectiveDateTime`, `dispenseRequest.validityPeriod`, and the
-//! first dosage's `timing.repeat.boundsPeriod` / `boundsDuration`.
+//! first dosage's `timing.repeat.boundsPeriod`; a MedicationRequest without any of these
+//! shows `authoredOn` as its start.
 
 use super::dates;
 use super::dosage;
@@ -241,7 +242,11 @@ fn line_inner(cx: &mut Ctx<'_, '_>, i: usize) -> Result<Outcome, Skip> {
         ));
     }
     let temporarily_stopped = stop.is_some_and(|s| json::has_code(s, None, STOP_TEMPORARY));
-    let (start, end) = period_of_use(cx, i, res);
+    let (mut start, end) = period_of_use(cx, i, res);
+    if start.is_none() && rtype == "MedicationRequest" {
+        // No period of use: show when the agreement was made.
+        start = cx.date(i, res.get("authoredOn"), "authoredOn");
+    }
     if let Some(e) = &end
         && dates::end_exclusive(e).is_some_and(|t| t <= cx.opts.now)
     {
