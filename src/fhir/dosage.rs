@@ -89,9 +89,16 @@ pub fn as_needed_text(condition: Option<&str>) -> String {
     match condition {
         None => "zo nodig".to_owned(),
         Some(c) => {
-            let lower = c.to_lowercase();
-            let rest = lower.strip_prefix("bij ").unwrap_or(&lower);
-            format!("zo nodig bij {rest}")
+            let rest = match c.get(..4) {
+                Some(head) if head.eq_ignore_ascii_case("bij ") => c.get(4..).unwrap_or(""),
+                _ => c,
+            };
+            let mut chars = rest.chars();
+            let first: String = chars
+                .next()
+                .map(|f| f.to_lowercase().collect())
+                .unwrap_or_default();
+            format!("zo nodig bij {first}{}", chars.as_str())
         }
     }
 }
@@ -271,6 +278,16 @@ mod tests {
             d.as_needed.and_then(|a| a.condition).as_deref(),
             Some("Bij pijn")
         );
+    }
+
+    #[test]
+    fn as_needed_keeps_the_condition_wording() {
+        assert_eq!(as_needed_text(Some("Bij pijn")), "zo nodig bij pijn");
+        assert_eq!(
+            as_needed_text(Some("koorts > 38,5 °C")),
+            "zo nodig bij koorts > 38,5 °C"
+        );
+        assert_eq!(as_needed_text(None), "zo nodig");
     }
 
     #[test]

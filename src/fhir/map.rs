@@ -306,6 +306,13 @@ const REFERENCED_ONLY: &[&str] = &[
     "Group",
 ];
 
+/// Modifier extensions the mapper understands (URL suffixes).
+pub const KNOWN_MODIFIERS: &[&str] = &[
+    "ext-StopType",
+    "RepeatPeriodCyclicalSchedule",
+    "TreatmentDirective2.SpecificationOther",
+];
+
 /// Maps documents into the model.
 pub fn map(docs: &[&Value], opts: &MapOptions) -> WardRecord {
     let ix = Index::build(docs.iter().copied());
@@ -373,6 +380,25 @@ pub fn map(docs: &[&Value], opts: &MapOptions) -> WardRecord {
             && let Some(t) = cx.ix.resolve(i, d)
         {
             used_devices.insert(t);
+        }
+    }
+
+    // Modifier extensions change the meaning of a resource; say so when we do not know one.
+    for i in 0..n {
+        let Some(e) = cx.entry(i) else { continue };
+        let unknown: Vec<String> = arr(e.res, "modifierExtension")
+            .iter()
+            .filter_map(|m| str_at(m, "url"))
+            .filter(|u| !KNOWN_MODIFIERS.iter().any(|k| u.ends_with(k)))
+            .map(|u| u.chars().take(200).collect())
+            .collect();
+        if !unknown.is_empty() {
+            let label = format!("{}/{}", e.rtype, e.label().unwrap_or_default());
+            for u in unknown {
+                cx.warn(format!(
+                    "{label}: unknown modifierExtension {u}; its meaning may differ from what is shown"
+                ));
+            }
         }
     }
 

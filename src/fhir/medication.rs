@@ -306,19 +306,13 @@ fn line_inner(cx: &mut Ctx<'_, '_>, i: usize) -> Result<Outcome, Skip> {
     {
         note_parts.push(format!("cyclisch schema, herhaal elke {d}"));
     }
-    let known_mods = ["ext-StopType", "RepeatPeriodCyclicalSchedule"];
-    let unknown_mods: Vec<String> = arr(res, "modifierExtension")
+    let unknown_mods = arr(res, "modifierExtension")
         .iter()
         .filter_map(|m| str_at(m, "url"))
-        .filter(|u| !known_mods.iter().any(|k| u.ends_with(k)))
-        .map(|u| u.chars().take(200).collect())
-        .collect();
-    for u in &unknown_mods {
+        .any(|u| !super::map::KNOWN_MODIFIERS.iter().any(|k| u.ends_with(k)));
+    if unknown_mods {
+        // The report warning is added for every resource type in map.rs.
         note_parts.push("let op: onbekende modifier-extensie in de bron".to_owned());
-        let label = format!("{rtype}/{}", id.clone().unwrap_or_default());
-        cx.warn(format!(
-            "{label}: unknown modifierExtension {u}; shown with a warning note"
-        ));
     }
     let prescriber = match rtype {
         "MedicationRequest" => res.get("requester").and_then(|r| cx.party_name(i, r)),

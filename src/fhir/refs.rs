@@ -66,6 +66,7 @@ pub struct Index<'a> {
     by_full_url: HashMap<&'a str, usize>,
     by_type_id: HashMap<(&'a str, &'a str), Vec<usize>>,
     contained: HashMap<(usize, &'a str), usize>,
+    by_identifier: HashMap<(&'a str, &'a str), Vec<usize>>,
 }
 
 /// Splits "…/Type/id[/_history/v]" into (Type, id) from the end of a URL or path.
@@ -180,6 +181,11 @@ impl<'a> Index<'a> {
         if let Some(id) = id {
             self.by_type_id.entry((rtype, id)).or_default().push(idx);
         }
+        for ident in arr(v, "identifier").iter().take(32) {
+            if let (Some(sys), Some(val)) = (str_at(ident, "system"), str_at(ident, "value")) {
+                self.by_identifier.entry((sys, val)).or_default().push(idx);
+            }
+        }
         for c in arr(v, "contained") {
             let ctype = c.get("resourceType").and_then(Value::as_str);
             let cid = c.get("id").and_then(Value::as_str);
@@ -222,13 +228,15 @@ impl<'a> Index<'a> {
         let system = str_at(ident, "system")?;
         let value = str_at(ident, "value")?;
         let wanted_type = str_at(reference, "type").unwrap_or("Patient");
-        self.entries.iter().position(|e| {
-            e.container.is_none()
-                && e.rtype == wanted_type
-                && arr(e.res, "identifier").iter().any(|i| {
-                    str_at(i, "system") == Some(system) && str_at(i, "value") == Some(value)
-                })
-        })
+        self.by_identifier
+            .get(&(system, value))?
+            .iter()
+            .copied()
+            .find(|&i| {
+                self.entries
+                    .get(i)
+                    .is_some_and(|e| e.container.is_none() && e.rtype == wanted_type)
+            })
     }
 
     /// Resolves a reference string as seen from entry `from`.
