@@ -30,10 +30,10 @@ fn map(values: Vec<Value>) -> WardRecord {
     r
 }
 
-fn bundle(entries: Vec<(&str, Value)>) -> Value {
+fn bundle<S: AsRef<str>>(entries: Vec<(S, Value)>) -> Value {
     let entry: Vec<Value> = entries
         .into_iter()
-        .map(|(u, r)| json!({"fullUrl": u, "resource": r}))
+        .map(|(u, r)| json!({"fullUrl": u.as_ref(), "resource": r}))
         .collect();
     json!({"resourceType": "Bundle", "type": "collection", "entry": entry})
 }
@@ -403,4 +403,32 @@ fn administration_links_to_its_agreement_and_old_ones_are_out_of_window() {
     assert_eq!(a[0].line_id.as_deref(), Some(line.id.as_str()));
     assert_eq!(reason(&r, "adm-old"), NotShownReason::OutsideTimeWindow);
     assert_eq!(reason(&r, "adm-eie"), NotShownReason::EnteredInError);
+}
+
+#[test]
+fn a_patient_repeated_in_every_export_file_is_shown_once_with_all_data() {
+    // Two files, each with its own copy of Patient/p1 and one allergy.
+    let file = |aid: &str, substance: &str| {
+        bundle(vec![
+            ("https://a.nl/fhir/Patient/p1".to_owned(), patient("p1")),
+            (
+                format!("urn:uuid:{aid}"),
+                json!({"resourceType": "AllergyIntolerance", "id": aid,
+                    "code": {"text": substance}, "criticality": "high",
+                    "patient": {"reference": "Patient/p1"}}),
+            ),
+        ])
+    };
+    let r = map(vec![file("a1", "Jodium"), file("a2", "Latex")]);
+    assert_eq!(r.patients.len(), 1);
+    let subs: Vec<_> = r.patients[0]
+        .allergies
+        .items()
+        .iter()
+        .map(|a| a.substance.as_str())
+        .collect();
+    // The second file's allergy points at that file's copy of the patient: still shown.
+    assert_eq!(subs, vec!["Jodium", "Latex"]);
+    assert_eq!(reason(&r, "p1"), NotShownReason::Duplicate);
+    assert_eq!(r.report.by_type["Patient"].not_shown, 1);
 }

@@ -144,6 +144,8 @@ pub struct Ctx<'a, 'o> {
     pub line_of_entry: HashMap<usize, (usize, String)>,
     /// Entries already accounted for.
     pub done: Vec<bool>,
+    /// Duplicate entry → the first copy (which is the one mapped).
+    pub canonical: HashMap<usize, usize>,
 }
 
 impl<'a> Ctx<'a, '_> {
@@ -229,6 +231,7 @@ impl<'a> Ctx<'a, '_> {
                 format!("subject {} not in the snapshot", describe()),
             )
         })?;
+        let target = self.canonical_of(target);
         self.patient_of_entry.get(&target).copied().ok_or_else(|| {
             Skip::new(
                 NotShownReason::UnresolvedReference,
@@ -272,6 +275,11 @@ impl<'a> Ctx<'a, '_> {
             }
             _ => None,
         }
+    }
+
+    /// The entry that stands for `i` (the first copy when `i` is a duplicate).
+    pub fn canonical_of(&self, i: usize) -> usize {
+        self.canonical.get(&i).copied().unwrap_or(i)
     }
 
     /// The builder of patient `p`.
@@ -325,6 +333,7 @@ pub fn map(docs: &[&Value], opts: &MapOptions) -> WardRecord {
         patient_of_entry: HashMap::new(),
         line_of_entry: HashMap::new(),
         done: vec![false; n],
+        canonical: HashMap::new(),
     };
     let malformed: Vec<_> = cx.ix.malformed.drain(..).collect();
     for m in malformed {
@@ -339,7 +348,7 @@ pub fn map(docs: &[&Value], opts: &MapOptions) -> WardRecord {
     }
 
     // Duplicates: same fullUrl, or same Type/id when no fullUrl (top-level only).
-    let mut seen: HashSet<String> = HashSet::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
     for i in 0..n {
         let Some(e) = cx.entry(i) else { continue };
         if e.container.is_some() {
@@ -350,7 +359,8 @@ pub fn map(docs: &[&Value], opts: &MapOptions) -> WardRecord {
             (None, Some(id)) => format!("{}/{}", e.rtype, id),
             (None, None) => continue,
         };
-        if !seen.insert(key.clone()) {
+        if let Some(&first) = seen.get(&key) {
+            cx.canonical.insert(i, first);
             cx.account(
                 i,
                 Outcome::NotShown(Skip::new(
@@ -358,6 +368,8 @@ pub fn map(docs: &[&Value], opts: &MapOptions) -> WardRecord {
                     "a resource with the same identity was read earlier",
                 )),
             );
+        } else {
+            seen.insert(key, i);
         }
     }
 

@@ -425,7 +425,7 @@ pub fn administration(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
         .into_iter()
         .chain(arr(res, "supportingInformation").iter())
     {
-        if let Some(t) = cx.ix.resolve(i, r)
+        if let Some(t) = cx.ix.resolve(i, r).map(|t| cx.canonical_of(t))
             && let Some((lp, lid)) = cx.line_of_entry.get(&t)
             && *lp == p
         {
