@@ -106,7 +106,11 @@ fn preview_text_shows_amsterdam_times_and_tells_unknown_from_none() {
     assert!(text.contains("Allergieën: niet vastgelegd"));
     assert!(text.contains("Penicilline (hoog risico)"));
     assert!(text.contains("Ingest-rapport: 67 resources gelezen"));
-    assert!(text.contains("EnteredInError"));
+    assert!(
+        text.contains("nl-core-AllergyIntolerance-01: entered_in_error"),
+        "{text}"
+    );
+    assert!(text.contains("| vrouw"));
 }
 
 #[test]

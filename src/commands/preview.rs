@@ -10,8 +10,8 @@
 use crate::cli::PreviewArgs;
 use crate::fhir::{self, MapOptions};
 use crate::record::{
-    AlertKind, Criticality, Decision, DirectiveKind, Listed, MedicationKind, Moment, PatientRecord,
-    WardRecord,
+    AlertKind, Criticality, Decision, DirectiveKind, Listed, MedicationKind, Moment,
+    NotShownReason, PatientRecord, Sex, WardRecord,
 };
 use crate::timefmt;
 use anyhow::Context;
@@ -96,12 +96,17 @@ fn count<T>(l: &Listed<T>) -> String {
 fn patient_text(out: &mut String, p: &PatientRecord) {
     let loc = &p.location;
     let bed = loc.bed.as_deref().unwrap_or("-");
+    let sex = match p.identity.sex {
+        Sex::Female => "vrouw",
+        Sex::Male => "man",
+        Sex::Other => "anders",
+        Sex::Unknown => "geslacht onbekend",
+    };
     let _ = writeln!(
         out,
-        "== Bed {bed} | {} | geb. {} | {:?}",
+        "== Bed {bed} | {} | geb. {} | {sex}",
         p.identity.name.display,
         m(&p.identity.birth_date),
-        p.identity.sex
     );
     let _ = writeln!(
         out,
@@ -263,6 +268,14 @@ fn patient_text(out: &mut String, p: &PatientRecord) {
     );
 }
 
+/// The reason as in the JSON report ("entered_in_error").
+fn reason_text(r: NotShownReason) -> String {
+    serde_json::to_value(r)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("{r:?}"))
+}
+
 /// The readable text summary.
 pub fn render_text(r: &WardRecord, now: DateTime<Utc>) -> String {
     let mut out = String::new();
@@ -302,10 +315,10 @@ pub fn render_text(r: &WardRecord, now: DateTime<Utc>) -> String {
         for n in &rep.not_shown {
             let _ = writeln!(
                 out,
-                "  {}/{}: {:?} — {}",
+                "  {}/{}: {} — {}",
                 n.resource_type,
                 n.id.as_deref().unwrap_or("-"),
-                n.reason,
+                reason_text(n.reason),
                 n.detail
             );
         }
