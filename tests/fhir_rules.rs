@@ -432,3 +432,26 @@ fn a_patient_repeated_in_every_export_file_is_shown_once_with_all_data() {
     assert_eq!(reason(&r, "p1"), NotShownReason::Duplicate);
     assert_eq!(r.report.by_type["Patient"].not_shown, 1);
 }
+
+#[test]
+fn mp9_stop_types_hide_definitive_stops_and_flag_temporary_ones() {
+    let stop = |id: &str, code: &str| {
+        json!({"resourceType": "MedicationRequest", "id": id, "status": "active", "intent": "order",
+            "modifierExtension": [{"url": "http://nictiz.nl/fhir/StructureDefinition/ext-StopType",
+                "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": code}]}}],
+            "medicationCodeableConcept": {"text": format!("drug {id}")},
+            "subject": {"reference": "Patient/p_1"}})
+    };
+    let r = map(vec![
+        json!({"resourceType": "Patient", "id": "p_1", "name": [{"family": "Visser"}]}),
+        stop("definitive", "113381000146106"),
+        stop("temporary", "113371000146109"),
+    ]);
+    // A non-conformant id (underscore) does not hide the patient.
+    assert_eq!(r.patients[0].key, "p_1");
+    let meds = r.patients[0].medication.items();
+    assert_eq!(meds.len(), 1);
+    assert_eq!(meds[0].drug.name, "drug temporary");
+    assert_eq!(meds[0].status.as_deref(), Some("tijdelijk gestopt"));
+    assert_eq!(reason(&r, "definitive"), NotShownReason::Inactive);
+}

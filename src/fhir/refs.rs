@@ -297,11 +297,14 @@ fn valid_type_name(t: &str) -> bool {
         && t.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
+/// FHIR ids are `[A-Za-z0-9.-]{1,64}`; exports are not always conformant, so anything
+/// up to 64 characters without whitespace, control characters, '/', '#' or '|' is taken
+/// (dropping a Patient over an underscore would hide it). Keys are sanitised separately.
 fn valid_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+            .all(|c| !c.is_whitespace() && !c.is_control() && !matches!(c, '/' | '#' | '|'))
 }
 
 #[cfg(test)]
