@@ -1000,6 +1000,42 @@ fn drill_still_running_reports_no_end_and_data_age_until_now() {
     assert!(drill::render_text(&r, chrono_tz::Europe::Amsterdam).contains("still running"));
 }
 
+#[test]
+fn drill_past_its_end_time_without_a_logged_switch_ends_at_its_planned_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(dir.path(), "box1", "A3").unwrap();
+    let mc = ModeController::load(dir.path(), Duration::from_secs(3600)).unwrap();
+    mc.set(&log, Mode::Drill, Switcher::Console, "oefening", t(6, 0))
+        .unwrap();
+    log.append_at(
+        ev(
+            EventKind::PatientView,
+            Some("u1"),
+            &["1"],
+            "/patient/key-1",
+            "drill",
+        ),
+        t(6, 30),
+    )
+    .unwrap();
+    // The daemon was down at 07:00; this view is after the drill and must not count.
+    log.append_at(
+        ev(
+            EventKind::PatientView,
+            Some("u1"),
+            &["2"],
+            "/patient/key-2",
+            "drill",
+        ),
+        t(7, 30),
+    )
+    .unwrap();
+    let r = drill::report_at(&log, None, t(8, 0)).unwrap();
+    let end = r.ended.unwrap();
+    assert_eq!((end.entry_id, end.time), (None, t(7, 0)));
+    assert_eq!(r.patients_viewed, 1);
+}
+
 // ---------------------------------------------------------------- disk full / read-only
 
 fn try_mount_tmpfs(dir: &Path, opts: &str) -> bool {

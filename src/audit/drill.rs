@@ -27,8 +27,9 @@ pub const MAX_LISTED: usize = 1000;
 /// How a drill ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DrillEnd {
-    /// The audit entry of the switch that ended it.
-    pub entry_id: i64,
+    /// The audit entry of the switch that ended it (None when the drill's time ran out
+    /// while no switch was logged, e.g. the daemon was down at its end time).
+    pub entry_id: Option<i64>,
     pub time: DateTime<Utc>,
     pub by: String,
     /// The mode switched to (standby, or emergency when a real outage began).
@@ -316,14 +317,22 @@ fn compute(
             None => None,
         }
     };
-    let ended = match &end_entry {
-        Some(e) => Some(DrillEnd {
-            entry_id: e.id,
+    let ended = match (&end_entry, planned_end) {
+        (Some(e), _) => Some(DrillEnd {
+            entry_id: Some(e.id),
             time: entry_time(log, e)?,
             by: who(e, parse_switch(&e.event.detail).0),
             to_mode: e.event.mode.clone(),
         }),
-        None => None,
+        // The mode controller treats a drill past its end time as over even before the
+        // switch back is logged; so does the report.
+        (None, Some(end)) if end <= now => Some(DrillEnd {
+            entry_id: None,
+            time: end,
+            by: "automatic (drill time elapsed)".into(),
+            to_mode: "standby".into(),
+        }),
+        (None, _) => None,
     };
     let end_time = ended.as_ref().map(|e| e.time).unwrap_or(now);
 
@@ -395,6 +404,9 @@ fn compute(
     while let Some(r) = rows.next().map_err(&sq)? {
         let e = read_entry(log, r)?;
         let t = entry_time(log, &e)?;
+        if t > end_time {
+            break;
+        }
         let ok = e.event.outcome == Outcome::Success;
         let since = (t - started).num_seconds();
         let patient_id = |p: &super::PatientRef| p.key.clone();
