@@ -563,7 +563,12 @@ impl AuditLog {
     /// and at shutdown, so a copy of the head lives outside the audit database and its
     /// anchor file.
     pub fn log_head(&self) {
-        let (id, hash) = self.head();
+        // The head in the database (another process, e.g. an export, may have appended);
+        // this process's last known head if the database cannot be read.
+        let (id, hash) = {
+            let g = self.lock_inner();
+            db_head(&g.conn).unwrap_or_else(|_| (g.last_id, g.last_hash.clone()))
+        };
         log::info!("audit chain head id={id} hash={hash}");
     }
 
