@@ -212,6 +212,21 @@ fn swapping_two_rows_is_detected_as_reordering() {
 }
 
 #[test]
+fn swapping_adjacent_rows_is_detected_as_reordering() {
+    let (_d, path) = log_with(6);
+    sql(
+        &path,
+        "CREATE TEMP TABLE a AS SELECT * FROM entry WHERE id = 4;
+         CREATE TEMP TABLE b AS SELECT * FROM entry WHERE id = 5;
+         UPDATE entry SET (time, appliance, ward, kind, event, prev_hash, hash) =
+           (SELECT time, appliance, ward, kind, event, prev_hash, hash FROM b) WHERE id = 4;
+         UPDATE entry SET (time, appliance, ward, kind, event, prev_hash, hash) =
+           (SELECT time, appliance, ward, kind, event, prev_hash, hash FROM a) WHERE id = 5;",
+    );
+    assert_eq!(broken(&path), (4, Problem::Reordered { belongs_at: 5 }));
+}
+
+#[test]
 fn rehashing_an_edited_entry_still_fails_at_the_next_link() {
     let (_d, path) = log_with(10);
     let c = Connection::open(&path).unwrap();
