@@ -1,11 +1,18 @@
 //! The NEN 7513 access log: who saw which patient's data, what they did, when, from where,
 //! under which mode. Append-only, hash-chained, durable before the page it accounts for is
-//! sent.
+//! sent. See docs/AUDIT.md.
 //!
 //! Storage is an SQLite database in the state directory (WAL, `synchronous = FULL`: a
-//! successful [`AuditLog::append`] has been fsynced). Each entry stores the SHA-256 of the
-//! previous entry's hash and its own canonical content, so editing, deleting or reordering
-//! entries breaks the chain.
+//! successful [`AuditLog::append`] has been fsynced). Each entry stores the previous entry's
+//! hash and the SHA-256 over that and its own content (the event as its stored JSON text),
+//! so editing, deleting or reordering entries breaks the chain. After every append the head
+//! (id, hash) is written atomically to `audit.head`, so deleting the last entries is
+//! detected too; [`AuditLog::log_head`] copies the head to the operator journal. Appends
+//! from several processes (daemon, CLI export) are serialised by a lock on `audit.lock`.
+//!
+//! Sub-modules: [`verify`] (check the chain, name the first broken entry), [`export`]
+//! (JSON lines, CSV, FHIR AuditEvent), [`retention`] (expiry with checkpoint), [`drill`]
+//! (drill reports).
 //!
 //! Invariant: if `append` fails (disk full, read-only disk), the caller must not show the
 //! patient data it was about to show — fail closed.
