@@ -41,10 +41,10 @@ fn collect_references(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::Object(m) => {
             for (k, x) in m {
-                if k == "reference" {
-                    if let Some(s) = x.as_str() {
-                        out.push(s.to_string());
-                    }
+                if k == "reference"
+                    && let Some(s) = x.as_str()
+                {
+                    out.push(s.to_string());
                 }
                 collect_references(x, out);
             }
@@ -188,7 +188,7 @@ fn every_reference_resolves_within_its_bundle() {
             assert!(urls.contains_key(r), "{ward}: unresolved reference {r}");
         }
         // Typed references point at a resource of that type.
-        for (_, res) in &urls {
+        for res in urls.values() {
             for key in ["medicationReference", "request", "subject", "patient"] {
                 if let Some(obj) = res.get(key).filter(|v| v.is_object()) {
                     let target = urls[obj["reference"].as_str().unwrap()];
