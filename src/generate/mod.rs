@@ -265,7 +265,7 @@ fn ward_bundle(
     let mut entries: Vec<Entry> = Vec::with_capacity(count * 120 + beds * 2 + 32);
     let bundle_id = uuid(&mut rng);
 
-    // Organizations: the hospital and its pharmacy.
+    // Organizations: the hospital and its pharmacy. The AGB code 99999999 is fake.
     let hospital_id = uuid(&mut rng);
     let hospital_name = "Ziekenhuis De Nooduitgang (fictief)".to_string();
     entries.push(Entry {
@@ -287,7 +287,7 @@ fn ward_bundle(
             "resourceType": "Organization",
             "id": pharmacy_id,
             "meta": meta("nl-core-HealthcareProvider-Organization"),
-            "type": [concept("urn:oid:2.16.840.1.113883.2.4.15.1060", "J8", "Openbare apotheek")],
+            "type": [fhirout::text_concept("Ziekenhuisapotheek")],
             "name": pharmacy_name,
             "partOf": reference(&hospital_id, "Organization", &hospital_name),
         }),
