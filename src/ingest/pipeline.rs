@@ -289,13 +289,25 @@ impl Ingestor {
     /// rejected (quarantined, audited) or deferred (left for a retry). Blocking; one file
     /// at a time (concurrent calls wait for each other).
     pub fn process(&self, path: &Path) -> Result<Accepted, ProcessError> {
+        self.process_with(path, false)
+    }
+
+    /// As [`Ingestor::process`]; `writer_may_be_active` (a file seen by a scan or a create
+    /// event, with no close-after-write or rename yet) turns a *truncated* verdict into a
+    /// deferral: a slow writer that paused is not punished. The watcher stops passing it
+    /// after a while, so a file that never completes is refused in the end.
+    pub fn process_with(
+        &self,
+        path: &Path,
+        writer_may_be_active: bool,
+    ) -> Result<Accepted, ProcessError> {
         let _busy = lock(&self.busy);
         let started = Instant::now();
         let name: &OsStr = path.file_name().unwrap_or(path.as_os_str());
         let file = safe_name(name);
         let now = Utc::now();
         let mut header: Option<Header> = None;
-        match self.attempt(path, &file, now, started, &mut header) {
+        match self.attempt(path, &file, now, started, writer_may_be_active, &mut header) {
             Ok(acc) => {
                 self.accepted(&acc, now);
                 Ok(acc)
@@ -371,6 +383,7 @@ impl Ingestor {
         file: &str,
         now: DateTime<Utc>,
         started: Instant,
+        writer_may_be_active: bool,
         header_out: &mut Option<Header>,
     ) -> Result<Accepted, Failure> {
         let bytes = self.read_file(path)?;
@@ -379,7 +392,9 @@ impl Ingestor {
         {
             Ok(o) => o,
             Err(e) => {
-                if e.code() == "truncated" && Self::still_growing(path, bytes.len()) {
+                if e.code() == "truncated"
+                    && (writer_may_be_active || Self::still_growing(path, bytes.len()))
+                {
                     return Err(Failure::Defer("still being written".into()));
                 }
                 return Err(refuse(e.code(), e.to_string()));

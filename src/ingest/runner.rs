@@ -18,6 +18,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// How often the loop wakes up to retry waiting files and check the watch.
 const TICK: Duration = Duration::from_millis(250);
+/// How long an incomplete file without a completion event is waited for before it is
+/// refused as truncated.
+const WRITER_PATIENCE: Duration = Duration::from_secs(120);
 /// How long a deferred file waits before the next attempt.
 const RETRY_DEFERRED: Duration = Duration::from_secs(30);
 
@@ -30,6 +33,19 @@ struct Waiting {
     not_before: Instant,
     /// Size and modification time when last looked at (for the settle check).
     seen: Option<(u64, SystemTime)>,
+    /// When the file was first noticed.
+    first_seen: Instant,
+}
+
+impl Waiting {
+    fn new(complete: bool, now: Instant) -> Waiting {
+        Waiting {
+            complete,
+            not_before: now,
+            seen: None,
+            first_seen: now,
+        }
+    }
 }
 
 impl Ingestor {
@@ -76,11 +92,7 @@ impl Ingestor {
             let now = Instant::now();
             match signal {
                 Some(Signal::File { path, complete }) => {
-                    let w = waiting.entry(path).or_insert(Waiting {
-                        complete,
-                        not_before: now,
-                        seen: None,
-                    });
+                    let w = waiting.entry(path).or_insert(Waiting::new(complete, now));
                     if complete {
                         w.complete = true;
                         w.not_before = now;
@@ -114,11 +126,7 @@ impl Ingestor {
                 match tokio::task::spawn_blocking(move || scan(&dir)).await {
                     Ok(Ok(found)) => {
                         for f in found {
-                            waiting.entry(f.path).or_insert(Waiting {
-                                complete: false,
-                                not_before: now,
-                                seen: None,
-                            });
+                            waiting.entry(f.path).or_insert(Waiting::new(false, now));
                         }
                     }
                     Ok(Err(e)) => {
@@ -144,7 +152,7 @@ impl Ingestor {
     /// Processes every waiting file that is due and settled, oldest modification first.
     async fn work_off(self: Arc<Self>, waiting: &mut BTreeMap<PathBuf, Waiting>) {
         let now = Instant::now();
-        let mut due: Vec<(SystemTime, PathBuf)> = Vec::new();
+        let mut due: Vec<(SystemTime, PathBuf, bool)> = Vec::new();
         let mut gone = Vec::new();
         for (path, w) in waiting.iter_mut() {
             if w.not_before > now {
@@ -169,22 +177,23 @@ impl Ingestor {
                     continue;
                 }
             }
-            due.push((modified, path.clone()));
+            let writer_may_be_active =
+                !w.complete && now.duration_since(w.first_seen) < WRITER_PATIENCE;
+            due.push((modified, path.clone(), writer_may_be_active));
         }
         for p in gone {
             waiting.remove(&p);
         }
         due.sort();
-        for (_, path) in due {
+        for (_, path, active) in due {
             let this = self.clone();
             let p = path.clone();
-            let outcome = tokio::task::spawn_blocking(move || this.process(&p)).await;
+            let outcome = tokio::task::spawn_blocking(move || this.process_with(&p, active)).await;
             match outcome {
                 Ok(Err(ProcessError::Deferred { .. })) => {
                     if let Some(w) = waiting.get_mut(&path) {
                         // A file still being written is looked at again soon; anything else
                         // (keys, disk) waits for the retry interval.
-                        w.complete = false;
                         w.seen = None;
                         w.not_before = Instant::now() + RETRY_DEFERRED.min(retry_for(&path));
                     }
