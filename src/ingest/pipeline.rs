@@ -95,6 +95,14 @@ impl std::fmt::Display for ProcessError {
     }
 }
 
+/// Internal: what applying a payload produced.
+#[derive(Default)]
+struct Applied {
+    patients: Option<usize>,
+    staff: Option<usize>,
+    mode: Option<Mode>,
+}
+
 /// Internal: how one attempt failed.
 enum Failure {
     Refuse { code: String, reason: String },
@@ -388,8 +396,7 @@ impl Ingestor {
     ) -> Result<Accepted, Failure> {
         let bytes = self.read_file(path)?;
         let keys = self.keys().map_err(Failure::Defer)?;
-        let opened = match snapshot::open(&bytes, &keys.appliance, &keys.publisher, &self.limits)
-        {
+        let opened = match snapshot::open(&bytes, &keys.appliance, &keys.publisher, &self.limits) {
             Ok(o) => o,
             Err(e) => {
                 if e.code() == "truncated"
@@ -402,12 +409,6 @@ impl Ingestor {
         };
         *header_out = Some(opened.header.clone());
         self.check_header(&opened.header, now)?;
-        if self.already_kept(&opened.header, &bytes) {
-            // A copy of a snapshot already accepted (a crash between keeping it and removing
-            // it from the inbox): nothing to do but tidy up.
-            let _ = std::fs::remove_file(path);
-            return Err(Failure::Ignore("already accepted (identical to the kept copy)".into()));
-        }
         let seq = opened.header.sequence;
         self.check_sequence(seq)?;
         let acc = match opened.header.kind {
@@ -424,9 +425,9 @@ impl Ingestor {
             kind: opened.header.kind,
             sequence: seq,
             data_as_of: opened.header.data_as_of,
-            patients: acc.0,
-            staff: acc.1,
-            mode: acc.2,
+            patients: acc.patients,
+            staff: acc.staff,
+            mode: acc.mode,
             took: started.elapsed(),
         })
     }
@@ -476,28 +477,10 @@ impl Ingestor {
             };
             return Err(refuse(
                 code,
-                format!(
-                    "sequence {seq} is not newer than the last accepted {last} ({what})"
-                ),
+                format!("sequence {seq} is not newer than the last accepted {last} ({what})"),
             ));
         }
         Ok(())
-    }
-
-    fn already_kept(&self, h: &Header, bytes: &[u8]) -> bool {
-        let path = match h.kind {
-            PayloadKind::Clinical => self.snapshots.join(keep::kept_name(KeptKind::Clinical, h.sequence)),
-            PayloadKind::ModeCommand => self
-                .snapshots
-                .join(keep::kept_name(KeptKind::ModeCommand, h.sequence)),
-            PayloadKind::Roster => self.shared.config.paths.state.join(ROSTER_FILE),
-        };
-        match std::fs::metadata(&path) {
-            Ok(m) if m.len() == bytes.len() as u64 => {
-                std::fs::read(&path).is_ok_and(|kept| kept == bytes)
-            }
-            _ => false,
-        }
     }
 
     /// Persists `seq` as the last accepted sequence. A failure does not undo the accept
@@ -514,7 +497,9 @@ impl Ingestor {
             ),
         }
         let last = self.last_sequence();
-        self.shared.status.update(|s| s.last_sequence = last.max(Some(seq)));
+        self.shared
+            .status
+            .update(|s| s.last_sequence = last.max(Some(seq)));
     }
 
     fn map_options(&self, now: DateTime<Utc>) -> MapOptions {
@@ -573,7 +558,7 @@ impl Ingestor {
         bytes: &[u8],
         file: &str,
         now: DateTime<Utc>,
-    ) -> Result<(Option<usize>, Option<usize>, Option<Mode>), Failure> {
+    ) -> Result<Applied, Failure> {
         let (generation, patients) = self.build_generation(opened, file, now, now)?;
         let seq = opened.header.sequence;
         // Keep the sealed file before the swap: whatever is served can be rebuilt on restart.
@@ -594,7 +579,10 @@ impl Ingestor {
             Ok(_) => {}
             Err(e) => log::warn!("cannot remove older kept snapshots: {e}"),
         }
-        Ok((Some(patients), None, None))
+        Ok(Applied {
+            patients: Some(patients),
+            ..Applied::default()
+        })
     }
 
     fn parse_roster(&self, opened: &Opened) -> Result<Roster, Failure> {
@@ -627,7 +615,7 @@ impl Ingestor {
         opened: &Opened,
         bytes: &[u8],
         now: DateTime<Utc>,
-    ) -> Result<(Option<usize>, Option<usize>, Option<Mode>), Failure> {
+    ) -> Result<Applied, Failure> {
         let roster = self.parse_roster(opened)?;
         let path = self.shared.config.paths.state.join(ROSTER_FILE);
         crate::mode::write_atomic(&path, bytes).map_err(|e| {
@@ -643,7 +631,10 @@ impl Ingestor {
             ),
             now,
         );
-        Ok((None, Some(staff), None))
+        Ok(Applied {
+            staff: Some(staff),
+            ..Applied::default()
+        })
     }
 
     fn apply_mode(
@@ -652,7 +643,7 @@ impl Ingestor {
         bytes: &[u8],
         file: &str,
         now: DateTime<Utc>,
-    ) -> Result<(Option<usize>, Option<usize>, Option<Mode>), Failure> {
+    ) -> Result<Applied, Failure> {
         if opened.payload.len() > MAX_MODE_COMMAND {
             return Err(refuse(
                 "mode_command_invalid",
@@ -708,7 +699,10 @@ impl Ingestor {
             KeptKind::ModeCommand,
             self.shared.config.data.keep_snapshots,
         );
-        Ok((None, None, Some(state.mode)))
+        Ok(Applied {
+            mode: Some(state.mode),
+            ..Applied::default()
+        })
     }
 
     fn audit(&self, kind: EventKind, outcome: Outcome, detail: String, now: DateTime<Utc>) {
@@ -756,7 +750,9 @@ impl Ingestor {
             acc.patients
                 .map(|p| format!(", {p} patients"))
                 .unwrap_or_default(),
-            acc.staff.map(|s| format!(", {s} staff")).unwrap_or_default(),
+            acc.staff
+                .map(|s| format!(", {s} staff"))
+                .unwrap_or_default(),
             acc.took.as_millis()
         );
     }
@@ -866,7 +862,12 @@ impl Ingestor {
         out
     }
 
-    fn open_kept(&self, keys: &Keys, path: &Path, kind: PayloadKind) -> Result<(Opened, Vec<u8>), String> {
+    fn open_kept(
+        &self,
+        keys: &Keys,
+        path: &Path,
+        kind: PayloadKind,
+    ) -> Result<(Opened, Vec<u8>), String> {
         let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
         if meta.len() > self.limits.max_file {
             return Err(format!("{} bytes exceeds the limit", meta.len()));
@@ -875,7 +876,10 @@ impl Ingestor {
         let opened = snapshot::open(&bytes, &keys.appliance, &keys.publisher, &self.limits)
             .map_err(|e| format!("{} ({})", e, e.code()))?;
         if opened.header.kind != kind {
-            return Err(format!("holds a {} payload, not {}", opened.header.kind, kind));
+            return Err(format!(
+                "holds a {} payload, not {}",
+                opened.header.kind, kind
+            ));
         }
         if opened.header.ward != self.shared.config.ward {
             return Err(format!(
@@ -895,7 +899,9 @@ impl Ingestor {
             .open_kept(keys, &path, PayloadKind::Roster)
             .and_then(|(o, _)| {
                 self.parse_roster(&o).map_err(|f| match f {
-                    Failure::Refuse { reason, .. } | Failure::Defer(reason) | Failure::Ignore(reason) => reason,
+                    Failure::Refuse { reason, .. }
+                    | Failure::Defer(reason)
+                    | Failure::Ignore(reason) => reason,
                 })
             });
         match result {
@@ -945,17 +951,17 @@ impl Ingestor {
                 .unwrap_or_else(|| "?".into());
             let t = Instant::now();
             let received = mtime(path).map(DateTime::<Utc>::from).unwrap_or(now);
-            let result = self
-                .open_kept(keys, path, PayloadKind::Clinical)
-                .and_then(|(opened, _)| {
-                    self.build_generation(&opened, &name, now, received)
-                        .map_err(|f| match f {
-                            Failure::Refuse { reason, .. }
-                            | Failure::Defer(reason)
-                            | Failure::Ignore(reason) => reason,
-                        })
-                        .map(|g| (g, opened.header.sequence))
-                });
+            let result =
+                self.open_kept(keys, path, PayloadKind::Clinical)
+                    .and_then(|(opened, _)| {
+                        self.build_generation(&opened, &name, now, received)
+                            .map_err(|f| match f {
+                                Failure::Refuse { reason, .. }
+                                | Failure::Defer(reason)
+                                | Failure::Ignore(reason) => reason,
+                            })
+                            .map(|g| (g, opened.header.sequence))
+                    });
             match result {
                 Ok(((generation, patients), header_seq)) => {
                     self.shared.store.swap(generation);
@@ -987,10 +993,7 @@ impl Ingestor {
                 "none of the {} kept snapshot(s) could be used (newest: {}); serving no data \
                  until a new snapshot arrives",
                 kept.len(),
-                out.unusable
-                    .first()
-                    .map(|(_, e)| e.as_str())
-                    .unwrap_or("?")
+                out.unusable.first().map(|(_, e)| e.as_str()).unwrap_or("?")
             )),
         );
     }
