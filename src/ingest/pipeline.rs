@@ -31,6 +31,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime};
@@ -39,6 +40,10 @@ use std::time::{Instant, SystemTime};
 pub const MAX_CLOCK_AHEAD: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 /// Largest mode-command payload.
 pub const MAX_MODE_COMMAND: usize = 4096;
+/// Largest roster payload (2000 staff with argon2 hashes fit in well under 1 MiB).
+pub const MAX_ROSTER: usize = 4 * 1024 * 1024;
+/// The deferral reason for a file a writer is still busy with.
+const STILL_WRITING: &str = "still being written";
 /// Longest reason text kept in a rejection (status, audit, quarantine note).
 const MAX_REASON_TEXT: usize = 500;
 
@@ -200,7 +205,17 @@ impl Ingestor {
         quarantine::ensure_private_dir(&snapshots).map_err(io(&snapshots))?;
         quarantine::ensure_private_dir(&paths.quarantine).map_err(io(&paths.quarantine))?;
         if !paths.inbox.exists() {
-            quarantine::ensure_private_dir(&paths.inbox).map_err(io(&paths.inbox))?;
+            // Created with the default permissions: the publisher's transfer account must be
+            // able to write here (the image sets owner and group; see image/).
+            std::fs::create_dir_all(&paths.inbox).map_err(io(&paths.inbox))?;
+        }
+        // Half-written kept copies from a crash (write_atomic's temp files) are useless.
+        if let Ok(entries) = std::fs::read_dir(&snapshots) {
+            for e in entries.flatten() {
+                if e.file_name().as_encoded_bytes().ends_with(b".tmp") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
         }
         let sequence = SequenceState::load(&paths.state)?;
         let last = sequence.last(&shared.config.ward);
@@ -324,7 +339,15 @@ impl Ingestor {
                 Err(self.reject(path, name, &file, header.as_ref(), &code, &reason, now))
             }
             Err(Failure::Defer(reason)) => {
-                log::warn!("snapshot {file} not ingested yet: {reason}; will retry");
+                if reason == STILL_WRITING {
+                    log::debug!("snapshot {file} is still being written; will look again");
+                } else {
+                    log::warn!("snapshot {file} not ingested yet: {reason}; will retry");
+                    self.set_problem(
+                        "ingest",
+                        Some(format!("snapshot {file} cannot be ingested yet: {reason}")),
+                    );
+                }
                 Err(ProcessError::Deferred { file, reason })
             }
             Err(Failure::Ignore(reason)) => {
@@ -356,10 +379,16 @@ impl Ingestor {
             ));
         }
         let mut bytes = Vec::new();
-        let read = std::fs::File::open(path).and_then(|f| {
-            f.take(self.limits.max_file.saturating_add(1))
-                .read_to_end(&mut bytes)
-        });
+        // O_NOFOLLOW: the entry was a regular file when looked at; if it was swapped for a
+        // symlink since, the open fails instead of following it.
+        let read = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+            .and_then(|f| {
+                f.take(self.limits.max_file.saturating_add(1))
+                    .read_to_end(&mut bytes)
+            });
         match read {
             Ok(_) => Ok(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -402,7 +431,7 @@ impl Ingestor {
                 if e.code() == "truncated"
                     && (writer_may_be_active || Self::still_growing(path, bytes.len()))
                 {
-                    return Err(Failure::Defer("still being written".into()));
+                    return Err(Failure::Defer(STILL_WRITING.into()));
                 }
                 return Err(refuse(e.code(), e.to_string()));
             }
@@ -586,6 +615,15 @@ impl Ingestor {
     }
 
     fn parse_roster(&self, opened: &Opened) -> Result<Roster, Failure> {
+        if opened.payload.len() > MAX_ROSTER {
+            return Err(refuse(
+                "roster_invalid",
+                format!(
+                    "roster payload is {} bytes; at most {MAX_ROSTER}",
+                    opened.payload.len()
+                ),
+            ));
+        }
         let roster = Roster::from_json(&opened.payload)
             .map_err(|e| refuse("roster_invalid", e.to_string()))?;
         if roster.ward != self.shared.config.ward {
@@ -786,6 +824,9 @@ impl Ingestor {
                 self.set_problem("quarantine", None);
                 format!("moved to {}", dest.display())
             }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                "already gone from the inbox".into()
+            }
             Err(e) => {
                 self.set_problem(
                     "quarantine",
@@ -811,6 +852,7 @@ impl Ingestor {
             now,
         );
         Metrics::inc(&self.shared.metrics.snapshots_rejected);
+        self.set_problem("ingest", None);
         let r = rejection.clone();
         self.shared
             .status

@@ -57,6 +57,7 @@ impl Ingestor {
         let mut watch: Option<InboxWatch> = None;
         let mut waiting: BTreeMap<PathBuf, Waiting> = BTreeMap::new();
         let mut next_rescan = Instant::now();
+        let mut more = false;
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
@@ -80,6 +81,7 @@ impl Ingestor {
                 }
             }
             let signal = tokio::select! {
+                biased;
                 () = &mut shutdown => break,
                 s = async {
                     match watch.as_mut() {
@@ -87,6 +89,7 @@ impl Ingestor {
                         None => std::future::pending().await,
                     }
                 } => s,
+                () = std::future::ready(()), if more => None,
                 _ = tick.tick() => None,
             };
             let now = Instant::now();
@@ -144,13 +147,14 @@ impl Ingestor {
                     Err(e) => log::error!("inbox scan task failed: {e}"),
                 }
             }
-            self.clone().work_off(&mut waiting).await;
+            more = self.clone().work_off(&mut waiting).await;
         }
         log::info!("inbox watcher stopped");
     }
 
-    /// Processes every waiting file that is due and settled, oldest modification first.
-    async fn work_off(self: Arc<Self>, waiting: &mut BTreeMap<PathBuf, Waiting>) {
+    /// Processes the oldest waiting file that is due and settled; returns whether more
+    /// files were due.
+    async fn work_off(self: Arc<Self>, waiting: &mut BTreeMap<PathBuf, Waiting>) -> bool {
         let now = Instant::now();
         let mut due: Vec<(SystemTime, PathBuf, bool)> = Vec::new();
         let mut gone = Vec::new();
@@ -185,7 +189,9 @@ impl Ingestor {
             waiting.remove(&p);
         }
         due.sort();
-        for (_, path, active) in due {
+        let more = due.len() > 1;
+        // One file per call: the loop checks shutdown and new events between files.
+        if let Some((_, path, active)) = due.into_iter().next() {
             let this = self.clone();
             let p = path.clone();
             let outcome = tokio::task::spawn_blocking(move || this.process_with(&p, active)).await;
@@ -207,6 +213,7 @@ impl Ingestor {
                 }
             }
         }
+        more
     }
 }
 
