@@ -359,6 +359,19 @@ fn unreadable_key_defers_without_quarantine_and_recovers_when_fixed() {
 }
 
 #[test]
+fn hostile_file_name_is_made_safe_in_quarantine_status_and_audit() {
+    let env = Env::new(3);
+    let ing = env.start();
+    let f = env.drop_in("evil\n<b>name.snap", b"not a snapshot");
+    assert_eq!(rejected_code(ing.process(&f)), "not_a_snapshot");
+    let reason = quarantined(&env, "evil__b_name.snap");
+    assert!(reason.contains("code: not_a_snapshot"), "{reason}");
+    let rej = ing.shared().status.get().last_rejection.unwrap();
+    assert_eq!(rej.file, "evil__b_name.snap");
+    assert!(audit_kinds(&env)[0].1.contains("file=evil__b_name.snap "));
+}
+
+#[test]
 fn garbage_and_truncated_files_are_refused() {
     let env = Env::new(3);
     let ing = env.start();
@@ -379,18 +392,44 @@ fn garbage_and_truncated_files_are_refused() {
 }
 
 /// One measurement for the report, not a benchmark: how long a 40-patient snapshot takes
-/// from file to served generation (debug build unless run with --release).
+/// from file to served generation, and its parts (debug build unless run with --release).
 #[test]
 fn measure_forty_patient_ingest() {
+    use noodepd::fhir::{MapOptions, map_payload};
+    use noodepd::keys::ApplianceSecret;
+    use std::time::Instant;
     let env = Env::new(3);
     let ing = env.start();
     let bytes = env.clinical(1, 40);
+    // The parts, measured on the side.
+    let app = ApplianceSecret::read(&env.path("keys/appliance.key")).unwrap();
+    let pubk = noodepd::keys::PublisherPublic::read(&env.path("keys/publisher.pub")).unwrap();
+    let t = Instant::now();
+    let opened = noodepd::snapshot::open(&bytes, &app, &pubk, &Default::default()).unwrap();
+    let open_ms = t.elapsed().as_millis();
+    let t = Instant::now();
+    let cfg = &ing.shared().config;
+    let record = map_payload(
+        &opened.payload,
+        &MapOptions {
+            now: Utc::now(),
+            administration_window: cfg.data.administration_window,
+            observation_window: cfg.data.observation_window,
+            ward: WARD.into(),
+        },
+    )
+    .unwrap();
+    let map_ms = t.elapsed().as_millis();
+    assert_eq!(record.patients.len(), 40);
+    // The whole pipeline.
     let f = env.drop_in("a3-40.snap", &bytes);
     let acc = ing.process(&f).unwrap();
     assert_eq!(acc.patients, Some(40));
     eprintln!(
-        "40-patient snapshot ({} bytes sealed) ingested in {} ms",
+        "40-patient snapshot: {} bytes sealed, {} bytes payload; whole ingest {} ms \
+         (open {open_ms} ms, map {map_ms} ms, rest: build + keep + swap + audit)",
         bytes.len(),
+        opened.payload.len(),
         acc.took.as_millis()
     );
 }
