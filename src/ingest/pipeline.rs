@@ -131,7 +131,7 @@ struct ModeCommand {
 }
 
 /// The loaded keys and the modification times they were read at (to notice rotation).
-struct Keys {
+pub(crate) struct Keys {
     appliance: ApplianceSecret,
     publisher: PublisherPublic,
     stamp: (Option<SystemTime>, Option<SystemTime>),
@@ -258,7 +258,7 @@ impl Ingestor {
         self.shared.status.update(|s| s.problem = joined);
     }
 
-    fn keys(&self) -> Result<Arc<Keys>, String> {
+    pub(crate) fn keys(&self) -> Result<Arc<Keys>, String> {
         let kp = &self.shared.config.keys;
         let stamp = (mtime(&kp.appliance_key), mtime(&kp.publisher_pub));
         let mut guard = lock(&self.keys);
@@ -393,6 +393,9 @@ impl Ingestor {
             Ok(_) => Ok(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Err(Failure::Ignore("gone".into()))
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                Err(Failure::Ignore("not a regular file (a symlink)".into()))
             }
             Err(e) => Err(Failure::Defer(format!("cannot read: {e}"))),
         }

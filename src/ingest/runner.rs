@@ -126,7 +126,14 @@ impl Ingestor {
             if now >= next_rescan && watch.is_some() {
                 next_rescan = now + RESCAN_EVERY;
                 let dir = inbox.clone();
-                match tokio::task::spawn_blocking(move || scan(&dir)).await {
+                let this = self.clone();
+                let scanned = tokio::task::spawn_blocking(move || {
+                    // Re-checks the key files too, so a fixed key clears its problem even
+                    // when no file is waiting.
+                    let _ = this.keys();
+                    scan(&dir)
+                });
+                match scanned.await {
                     Ok(Ok(found)) => {
                         for f in found {
                             waiting.entry(f.path).or_insert(Waiting::new(false, now));
