@@ -230,6 +230,36 @@ fn restart_falls_back_to_an_older_kept_snapshot_then_to_nothing_with_a_problem()
 }
 
 #[test]
+fn crash_after_keeping_but_before_the_sequence_write_is_recovered_and_replay_stays_refused() {
+    let env = Env::new(3);
+    let ing = env.start();
+    ing.process(&env.drop_in("a3-1.snap", &env.clinical(1, 2)))
+        .unwrap();
+    drop(ing);
+    // As if the daemon died right after keeping sequence 2, before swapping it in and
+    // persisting the sequence: the kept copy is there, sequence.json still says 1.
+    let two = env.clinical(2, 3);
+    std::fs::write(
+        env.path("state/snapshots/clinical-00000000000000000002.snap"),
+        &two,
+    )
+    .unwrap();
+    let ing = env.start();
+    assert_eq!(ing.last_sequence(), Some(1));
+    assert_eq!(ing.recover().generation, Some(2));
+    assert_eq!(served(&ing).map(|s| (s.0, s.1)), Some((2, 3)));
+    assert_eq!(
+        ing.last_sequence(),
+        Some(2),
+        "sequence raised to the served one"
+    );
+    assert_eq!(
+        rejected_code(ing.process(&env.drop_in("again.snap", &two))),
+        "replayed_sequence"
+    );
+}
+
+#[test]
 fn only_the_configured_number_of_snapshots_is_kept() {
     let env = Env::new(2);
     let ing = env.start();
