@@ -206,7 +206,7 @@ pub fn ward_overview(ctx: &PageCtx, rows: &[&PatientSummary], query: Option<&str
         form class="search" method="get" action=(urls::HOME) role="search" {
             label for="q" { (ctx.t(Key::SearchLabel)) }
             div class="search-row" {
-                input type="search" id="q" name="q" value=[query] maxlength="100" autocomplete="off";
+                input type="search" id="q" name="q" value=[query.map(clean)] maxlength="100" autocomplete="off";
                 button type="submit" class="btn" { (ctx.t(Key::SearchButton)) }
             }
         }
