@@ -218,6 +218,7 @@ words! {
     Page => ("Blad", "Sheet"),
     Printed => ("afgedrukt", "printed"),
     FillIn => ("invullen", "fill in"),
+    Notes => ("Notities", "Notes"),
     WardListTitle => ("Afdelingslijst", "Ward list"),
     // coordinator
     CoordinatorTitle => ("Coördinator", "Coordinator"),

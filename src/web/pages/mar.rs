@@ -437,7 +437,7 @@ pub fn print_ward_list(ctx: &PageCtx, rows: &[&PatientSummary]) -> Markup {
         (print_hint(ctx))
         table class="wardlist" {
             thead {
-                tr { td colspan="7" class="mar-headcell" {
+                tr { td colspan="8" class="mar-headcell" {
                     div class="print-head" {
                         (layout::drill_marker(ctx))
                         div class="ph-row" {
@@ -457,6 +457,7 @@ pub fn print_ward_list(ctx: &PageCtx, rows: &[&PatientSummary]) -> Markup {
                     th scope="col" { (ctx.t(Key::Alerts)) }
                     th scope="col" { (ctx.t(Key::Allergies)) }
                     th scope="col" { (ctx.t(Key::Resuscitation)) }
+                    th scope="col" class="notes" { (ctx.t(Key::Notes)) }
                 }
             }
             tbody {
@@ -469,6 +470,7 @@ pub fn print_ward_list(ctx: &PageCtx, rows: &[&PatientSummary]) -> Markup {
                         td { (super::ward::alert_cell(ctx, s.alerts, &s.alert_texts)) }
                         td { (allergy_cell(ctx, s.allergies, &s.allergy_texts)) }
                         td { (resus_badge(ctx, s.resuscitation)) }
+                        td class="notes" {}
                     }
                 }
             }

@@ -5,7 +5,7 @@
 
 use super::icons::{Icon, icon};
 use super::layout::{self, Kind, listed_status, opt};
-use super::text::{birth_with_age, clean, moment};
+use super::text::{birth_with_age, clean, code_word, moment};
 use super::ward::resus_badge;
 use super::{Key, PageCtx, urls};
 use crate::record::summary::PatientSummary;
@@ -15,6 +15,14 @@ use crate::record::{
 };
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
+
+/// A coded value (status, category ...) in words, or a dash.
+fn coded(ctx: &PageCtx, v: Option<&str>) -> Markup {
+    match v {
+        Some(s) if !s.trim().is_empty() => html! { (code_word(ctx.lang, s)) },
+        _ => opt(None),
+    }
+}
 
 fn sort_time(m: &Option<Moment>) -> Option<DateTime<Utc>> {
     m.as_ref().and_then(Moment::earliest_utc)
@@ -111,20 +119,23 @@ fn directives(ctx: &PageCtx, p: &PatientRecord) -> Markup {
                                     DirectiveKind::Treatment => Key::DirectiveTreatment,
                                     DirectiveKind::AdvanceDirective => Key::DirectiveAdvance,
                                 }))
-                                br;
-                                span class="sub" { (clean(&d.treatment)) }
+                                @if !d.treatment.trim().eq_ignore_ascii_case(ctx.t(Key::DirectiveResus)) {
+                                    br; span class="sub" { (clean(&d.treatment)) }
+                                }
                             }
                             td {
-                                @match d.decision {
-                                    Decision::Permit => span class="decision-permit" { strong { (ctx.t(Key::DecisionPermit)) } " " (clean(&d.treatment.to_lowercase())) },
-                                    Decision::Deny => span class="decision-deny" { (icon(Icon::Deny)) " " strong { (ctx.t(Key::DecisionDeny)) } " " (clean(&d.treatment.to_lowercase())) },
-                                    Decision::Other => span class="decision-other" { (icon(Icon::Warning)) " " (ctx.t(Key::DecisionOther)) },
+                                @match (d.decision, d.kind == DirectiveKind::Resuscitation) {
+                                    (Decision::Permit, true) => span class="decision-permit" { (icon(Icon::Permit)) " " strong { (ctx.t(Key::ResusPermit)) } },
+                                    (Decision::Deny, true) => span class="decision-deny" { (icon(Icon::Deny)) " " strong { (ctx.t(Key::ResusDeny)) } },
+                                    (Decision::Permit, false) => span class="decision-permit" { strong { (ctx.t(Key::DecisionPermit)) ": " } (clean(&d.treatment)) },
+                                    (Decision::Deny, false) => span class="decision-deny" { (icon(Icon::Deny)) " " strong { (ctx.t(Key::DecisionDeny)) ": " } (clean(&d.treatment)) },
+                                    (Decision::Other, _) => span class="decision-other" { (icon(Icon::Warning)) " " (ctx.t(Key::DecisionOther)) },
                                 }
                             }
                             td { (opt(d.text.as_deref())) }
                             td { (opt(d.source.as_deref())) }
                             td class="nowrap" { (opt(d.date.as_ref().map(|m| moment(ctx, m)).as_deref())) }
-                            td { (opt(d.status.as_deref())) }
+                            td { (coded(ctx, d.status.as_deref())) }
                         }
                     }
                 }
@@ -179,16 +190,16 @@ fn allergies(ctx: &PageCtx, p: &PatientRecord) -> Markup {
                                 @for (i, r) in a.reactions.iter().enumerate() {
                                     @if i > 0 { "; " }
                                     (clean(&r.manifestation))
-                                    @if let Some(s) = &r.severity { " (" (clean(s)) ")" }
+                                    @if let Some(s) = &r.severity { " (" (code_word(ctx.lang, s)) ")" }
                                 }
                             }
                             td {
-                                (opt(a.kind.as_deref()))
-                                @for c in &a.category { ", " (clean(c)) }
+                                (coded(ctx, a.kind.as_deref()))
+                                @for c in &a.category { ", " (code_word(ctx.lang, c)) }
                             }
                             td {
-                                (opt(a.clinical_status.as_deref()))
-                                @if let Some(v) = &a.verification { " / " (clean(v)) }
+                                (coded(ctx, a.clinical_status.as_deref()))
+                                @if let Some(v) = &a.verification { " / " (code_word(ctx.lang, v)) }
                             }
                             td class="nowrap" { (opt(a.recorded.as_ref().map(|m| moment(ctx, m)).as_deref())) }
                         }
@@ -294,7 +305,7 @@ fn admin_short(ctx: &PageCtx, a: &Administration) -> Markup {
         @if let Some(d) = &a.dose { " · " (clean(d)) }
         @if !is_completed(a) {
             " · " span class="notdone" { (icon(Icon::Warning)) " " (ctx.t(Key::NotDone)) }
-            @if let Some(s) = &a.status { " (" (clean(s)) ")" }
+            @if let Some(s) = &a.status { " (" (code_word(ctx.lang, s)) ")" }
         }
         @if let Some(p) = &a.performer { br; span class="sub" { (ctx.t(Key::GivenBy)) " " (clean(p)) } }
     }
@@ -346,8 +357,7 @@ fn medication(ctx: &PageCtx, p: &PatientRecord) -> Markup {
                             td class="lastgiven" { (last_given_cell(ctx, p, line)) }
                             td class="nowrap" {
                                 (opt(line.start.as_ref().map(|m| moment(ctx, m)).as_deref()))
-                                " – "
-                                (opt(line.end.as_ref().map(|m| moment(ctx, m)).as_deref()))
+                                @if let Some(e) = &line.end { " – " (moment(ctx, e)) }
                             }
                             td {
                                 (opt(line.prescriber.as_deref()))
@@ -355,7 +365,7 @@ fn medication(ctx: &PageCtx, p: &PatientRecord) -> Markup {
                                 span class="sub" {
                                     (kind_word(ctx, line.kind))
                                     @if let Some(c) = &line.category { " (" (clean(c)) ")" }
-                                    @if let Some(s) = &line.status { " · " (clean(s)) }
+                                    @if let Some(s) = &line.status { " · " (code_word(ctx.lang, s)) }
                                 }
                             }
                         }
@@ -389,8 +399,8 @@ fn administrations(ctx: &PageCtx, p: &PatientRecord) -> Markup {
                             td { (opt(a.dose.as_deref())) }
                             td { (opt(a.route.as_deref())) }
                             td {
-                                @if is_completed(a) { (opt(a.status.as_deref())) }
-                                @else { span class="notdone" { (icon(Icon::Warning)) " " (ctx.t(Key::NotDone)) } " (" (opt(a.status.as_deref())) ")" }
+                                @if is_completed(a) { (coded(ctx, a.status.as_deref())) }
+                                @else { span class="notdone" { (icon(Icon::Warning)) " " (ctx.t(Key::NotDone)) } " (" (coded(ctx, a.status.as_deref())) ")" }
                             }
                             td { (opt(a.performer.as_deref())) }
                             td { (opt(a.note.as_deref())) }
@@ -415,7 +425,7 @@ fn problems(ctx: &PageCtx, p: &PatientRecord) -> Markup {
                     @for pr in p.problems.items() {
                         tr {
                             th scope="row" { (clean(&pr.name)) }
-                            td { (opt(pr.status.as_deref())) }
+                            td { (coded(ctx, pr.status.as_deref())) }
                             td class="nowrap" { (opt(pr.onset.as_ref().map(|m| moment(ctx, m)).as_deref())) }
                         }
                     }

@@ -89,3 +89,44 @@ mod tests {
         assert_eq!(fold("Ëlise VAN Dijk"), "elise van dijk");
     }
 }
+
+/// Common FHIR status and category codes in the reader's words; anything else is shown as
+/// given (cleaned).
+pub fn code_word(lang: crate::config::Language, s: &str) -> Cow<'_, str> {
+    use crate::config::Language::{En, Nl};
+    let w = match (s.trim(), lang) {
+        ("active", Nl) => "actief",
+        ("inactive", Nl) => "inactief",
+        ("resolved", Nl) => "opgelost",
+        ("remission", Nl) => "in remissie",
+        ("recurrence", Nl) => "recidief",
+        ("confirmed", Nl) => "bevestigd",
+        ("unconfirmed", Nl) => "onbevestigd",
+        ("provisional", Nl) => "voorlopig",
+        ("differential", Nl) => "differentiaaldiagnose",
+        ("refuted", Nl) => "weerlegd",
+        ("presumed", Nl) => "vermoedelijk",
+        ("allergy", Nl) => "allergie",
+        ("intolerance", Nl) => "intolerantie",
+        ("medication", Nl) => "medicatie",
+        ("food", Nl) => "voeding",
+        ("environment", Nl) => "omgeving",
+        ("biologic", Nl) => "biologisch",
+        ("severe", Nl) => "ernstig",
+        ("moderate", Nl) => "matig",
+        ("mild", Nl) => "licht",
+        ("completed", Nl) => "gegeven",
+        ("not-done", Nl) => "niet gegeven",
+        ("in-progress", Nl) => "bezig",
+        ("on-hold", Nl) => "onderbroken",
+        ("stopped", Nl) => "gestopt",
+        ("draft", Nl) => "concept",
+        ("intended", Nl) => "gepland",
+        ("proposed", Nl) => "voorgesteld",
+        ("rejected", Nl) => "afgewezen",
+        ("completed", En) => "given",
+        ("not-done", En) => "not given",
+        (other, _) => return clean(other),
+    };
+    Cow::Borrowed(w)
+}
