@@ -68,28 +68,6 @@ pub fn fold(s: &str) -> String {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bidi_and_control_characters_are_neutralised() {
-        assert_eq!(clean("abc\u{202E}def\u{0007}"), "abc\u{FFFD}def\u{FFFD}");
-        assert!(matches!(clean("Jansen"), Cow::Borrowed(_)));
-    }
-
-    #[test]
-    fn long_text_is_cut() {
-        let long = "x".repeat(MAX_TEXT + 10);
-        assert_eq!(clean(&long).chars().count(), MAX_TEXT + 1);
-    }
-
-    #[test]
-    fn search_folding_ignores_case_and_accents() {
-        assert_eq!(fold("Ëlise VAN Dijk"), "elise van dijk");
-    }
-}
-
 /// Common FHIR status and category codes in the reader's words; anything else is shown as
 /// given (cleaned).
 pub fn code_word(lang: crate::config::Language, s: &str) -> Cow<'_, str> {
@@ -129,4 +107,26 @@ pub fn code_word(lang: crate::config::Language, s: &str) -> Cow<'_, str> {
         (other, _) => return clean(other),
     };
     Cow::Borrowed(w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bidi_and_control_characters_are_neutralised() {
+        assert_eq!(clean("abc\u{202E}def\u{0007}"), "abc\u{FFFD}def\u{FFFD}");
+        assert!(matches!(clean("Jansen"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn long_text_is_cut() {
+        let long = "x".repeat(MAX_TEXT + 10);
+        assert_eq!(clean(&long).chars().count(), MAX_TEXT + 1);
+    }
+
+    #[test]
+    fn search_folding_ignores_case_and_accents() {
+        assert_eq!(fold("Ëlise VAN Dijk"), "elise van dijk");
+    }
 }
