@@ -15,6 +15,20 @@ pub fn status_page(ctx: &PageCtx, ready: &crate::status::Ready) -> Markup {
     let tz = ctx.tz;
     let dt = |t| crate::timefmt::datetime(t, tz);
     let is_it = ctx.user.is_some_and(|u| u.role == Role::It);
+    let howto = html! {
+        section class="card howto" aria-labelledby="st-howto" {
+            h2 id="st-howto" { (ctx.t(Key::HowToActivate)) }
+            ol {
+                li { (ctx.t(Key::Activate1)) }
+                li { (ctx.t(Key::Activate2)) }
+                li { (ctx.t(Key::Activate3)) br; code class="cmd" { "noodepd mode emergency --reason \"EPD storing\"" } }
+                li { (ctx.t(Key::Activate4)) }
+            }
+            @if ctx.user.is_none() {
+                p { a class="btn" href=(urls::LOGIN) { (icon(Icon::Lock)) " " (ctx.t(Key::LoginCoordinator)) } }
+            }
+        }
+    };
     let content = html! {
         h1 { (ctx.t(Key::StatusTitle)) " " span class="h1-sub" { (clean(ctx.ward_name)) } }
         @if is_it {
@@ -24,6 +38,7 @@ pub fn status_page(ctx: &PageCtx, ready: &crate::status::Ready) -> Markup {
         } @else {
             p class="lead" { (ctx.t(Key::StatusActiveLead)) }
         }
+        @if !is_it { (howto) }
         div class="cards" {
             section class="card" aria-labelledby="st-mode" {
                 h2 id="st-mode" { (ctx.t(Key::ModeLabel)) }
@@ -75,18 +90,7 @@ pub fn status_page(ctx: &PageCtx, ready: &crate::status::Ready) -> Markup {
                 }
             }
         }
-        section class="card howto" aria-labelledby="st-howto" {
-            h2 id="st-howto" { (ctx.t(Key::HowToActivate)) }
-            ol {
-                li { (ctx.t(Key::Activate1)) }
-                li { (ctx.t(Key::Activate2)) }
-                li { (ctx.t(Key::Activate3)) br; code class="cmd" { "noodepd mode emergency --reason \"EPD storing\"" } }
-                li { (ctx.t(Key::Activate4)) }
-            }
-            @if ctx.user.is_none() {
-                p { a class="btn" href=(urls::LOGIN) { (icon(Icon::Lock)) " " (ctx.t(Key::LoginCoordinator)) } }
-            }
-        }
+        @if is_it { (howto) }
     };
     layout::page(ctx, ctx.t(Key::StatusTitle), Kind::Screen, content)
 }
