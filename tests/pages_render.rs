@@ -678,3 +678,35 @@ fn stylesheet_is_small_local_and_has_print_rules() {
     assert!(css.contains("@page landscape { size: A4 landscape;"));
     assert!(css.contains("thead { display: table-header-group; }"));
 }
+
+#[test]
+fn administration_agreement_shares_one_row_with_its_agreement_and_its_administrations() {
+    let f = Fixture::new(Mode::Emergency);
+    let mut p = realistic_patient("p1", "J", "12");
+    let mut ta = line(
+        "ta-1",
+        drug("Paracetamol", "500 mg"),
+        vec![timed("1000 mg", "oraal", &[hm(6, 0), hm(12, 0), hm(18, 0)])],
+    );
+    ta.kind = MedicationKind::AdministrationAgreement;
+    ta.based_on = Some("med-1".into());
+    p.medication.push(ta);
+    let page = pages::patient_page(&f.ctx(), &p).into_string();
+    assert_eq!(page.matches("class=\"drug\">Paracetamol").count(), 1);
+    let row = med_row(&page, "Paracetamol");
+    assert!(row.contains("Toedieningsafspraak"));
+    assert!(
+        row.contains("22-11-2026 14:00"),
+        "administration linked to the agreement"
+    );
+
+    let mar = pages::print_mar(&f.ctx(), &[p], day(2026, 11, 22), 3).into_string();
+    assert_eq!(
+        mar.matches("class=\"mar-line\"").count(),
+        3,
+        "one row per drug"
+    );
+    // The grid follows the administration agreement (06/12/18), not the agreement.
+    assert_eq!(mar.matches("class=\"slot-time\">06:00<").count(), 3);
+    assert_eq!(mar.matches("class=\"slot-time\">23:00<").count(), 0);
+}

@@ -172,6 +172,7 @@ words! {
     KindAgreement => ("Medicatieafspraak", "Medication agreement"),
     KindAdminAgreement => ("Toedieningsafspraak", "Administration agreement"),
     KindUse => ("Medicatiegebruik", "Medication use"),
+    SameDosage => ("dosering gelijk aan de afspraak", "same dosage as the agreement"),
     LastGiven => ("Laatst gegeven", "Last given"),
     NeverGivenInWindow => ("Geen toediening in de laatste 72 uur", "No administration in the last 72 hours"),
     AdminNotRecorded => ("Toedieningen niet vastgelegd", "Administrations not recorded"),

@@ -6,7 +6,8 @@
 
 use super::icons::{Icon, icon};
 use super::layout::{self, Kind, data_age_class, data_age_text};
-use super::patient::{location_text, schedule_text};
+use super::medgroup::group_lines;
+use super::patient::{location_text, max_dose_text, schedule_text};
 use super::text::{birth_with_age, clean};
 use super::ward::{allergy_cell, resus_badge};
 use super::{Key, MAX_MAR_DAYS, PageCtx};
@@ -246,13 +247,23 @@ fn line_cells(ctx: &PageCtx, line: &MedicationLine, slots: &LineSlots) -> Markup
                     @if !st.is_empty() { " · " (clean(&st)) }
                     @if let Some(a) = &d.as_needed {
                         " " span class="prn" { (ctx.t(Key::AsNeeded)) }
-                        @if let Some(c) = &a.condition { " " (ctx.t(Key::Condition)) " " (clean(c)) }
+                        @if let Some(c) = &a.condition { ": " (clean(c)) }
                     }
-                    @if let Some(m) = &d.max_dose { " · " (ctx.t(Key::MaxDose)) " " (clean(m)) }
+                    @if let Some(m) = &d.max_dose { " · " (max_dose_text(ctx, m)) }
                     @if let Some(t) = &d.text { div class="srctext" { "“" (clean(t)) "”" } }
                 }
             }
             @if slots.see_text { div class="sub" { (icon(Icon::Warning)) " " (ctx.t(Key::MarScheduleSeeText)) } }
+        }
+    }
+}
+
+/// The drill marker inside a printed header: one line, so the repeated header stays
+/// short enough for the browser to repeat it on every page.
+fn print_drill(ctx: &PageCtx) -> Markup {
+    html! {
+        @if ctx.is_drill() {
+            span class="drill-banner print-drill" { strong class="drill-word" { (ctx.t(Key::DrillMarker)) } }
         }
     }
 }
@@ -262,8 +273,8 @@ fn patient_header(ctx: &PageCtx, p: &PatientRecord, title: &str) -> Markup {
     let s = PatientSummary::from(p);
     html! {
         div class="print-head" {
-            (layout::drill_marker(ctx))
             div class="ph-row" {
+                (print_drill(ctx))
                 span class="ph-title" { (title) }
                 span class="ph-name" { (clean(&p.identity.name.display)) }
                 span { (ctx.t(Key::BirthDate)) ": " strong { @match &p.identity.birth_date { Some(b) => (birth_with_age(ctx, b)), None => (ctx.t(Key::Unknown)) } } }
@@ -316,7 +327,8 @@ fn patient_mar(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate]) -> Markup {
                         Listed::NotRecorded => tr { td colspan=(cols) class="mar-note" { (icon(Icon::Unknown)) " " (ctx.t(Key::MarMedicationNotRecorded)) } },
                         Listed::NoneDocumented { statement, .. } => tr { td colspan=(cols) class="mar-note" { (ctx.t(Key::MarNoMedication)) " (" (clean(statement)) ")" } },
                         Listed::Items { items } => {
-                            @for line in items {
+                            @for group in group_lines(items) {
+                                @let line = group.given_by();
                                 @let slots = line_slots(line);
                                 tr class="mar-line" {
                                     (line_cells(ctx, line, &slots))
@@ -391,8 +403,8 @@ pub fn print_blank_mar(ctx: &PageCtx, start: NaiveDate, days: u32) -> Markup {
                 thead {
                     tr { td colspan=(cols) class="mar-headcell" {
                         div class="print-head" {
-                            (layout::drill_marker(ctx))
                             div class="ph-row" {
+                                (print_drill(ctx))
                                 span class="ph-title" { (title) }
                                 span { (ctx.t(Key::Ward)) ": " (clean(ctx.ward_name)) }
                                 span class=(data_age_class(ctx)) { (data_age_text(ctx)) }
@@ -439,8 +451,8 @@ pub fn print_ward_list(ctx: &PageCtx, rows: &[&PatientSummary]) -> Markup {
             thead {
                 tr { td colspan="8" class="mar-headcell" {
                     div class="print-head" {
-                        (layout::drill_marker(ctx))
                         div class="ph-row" {
+                            (print_drill(ctx))
                             span class="ph-title" { (title) }
                             span class="ph-name" { (clean(ctx.ward_name)) }
                             span class=(data_age_class(ctx)) { (data_age_text(ctx)) }

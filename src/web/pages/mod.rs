@@ -15,6 +15,7 @@ pub mod icons;
 pub mod layout;
 pub mod login;
 pub mod mar;
+pub mod medgroup;
 pub mod patient;
 pub mod status;
 pub mod text;

@@ -5,13 +5,14 @@
 
 use super::icons::{Icon, icon};
 use super::layout::{self, Kind, listed_status, opt};
+use super::medgroup::{MedGroup, group_lines};
 use super::text::{birth_with_age, clean, code_word, moment};
 use super::ward::resus_badge;
 use super::{Key, PageCtx, urls};
 use crate::record::summary::PatientSummary;
 use crate::record::{
     Administration, AlertKind, Criticality, Decision, DirectiveKind, Dosage, Listed, Measurement,
-    MedicationKind, MedicationLine, Moment, PatientRecord, Schedule, Sex,
+    MedicationKind, Moment, PatientRecord, Schedule, Sex,
 };
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
@@ -219,7 +220,7 @@ pub fn schedule_text(s: &Schedule) -> String {
     if let Some(t) = &s.text {
         parts.push(t.clone());
     }
-    if !s.times_of_day.is_empty() {
+    if s.text.is_none() && !s.times_of_day.is_empty() {
         let times: Vec<String> = s
             .times_of_day
             .iter()
@@ -256,13 +257,22 @@ fn dosage_block(ctx: &PageCtx, d: &Dosage) -> Markup {
             @if !sched.is_empty() { " · " span class="sched" { (clean(&sched)) } }
             @if let Some(a) = &d.as_needed {
                 " " span class="prn" { (ctx.t(Key::AsNeeded)) }
-                @if let Some(c) = &a.condition { " " (ctx.t(Key::Condition)) " " (clean(c)) }
+                @if let Some(c) = &a.condition { ": " (clean(c)) }
             }
-            @if let Some(m) = &d.max_dose { " · " (ctx.t(Key::MaxDose)) " " (clean(m)) }
+            @if let Some(m) = &d.max_dose { " · " (max_dose_text(ctx, m)) }
             @if let Some(t) = &d.text {
                 div class="srctext" { span class="label" { (ctx.t(Key::SourceText)) ": " } "“" (clean(t)) "”" }
             }
         }
+    }
+}
+
+/// The maximum dose, prefixed "max." unless the source already says so.
+pub fn max_dose_text(ctx: &PageCtx, m: &str) -> String {
+    if m.trim_start().to_lowercase().starts_with("max") {
+        clean(m).into_owned()
+    } else {
+        format!("{} {}", ctx.t(Key::MaxDose), clean(m))
     }
 }
 
@@ -278,17 +288,13 @@ fn is_completed(a: &Administration) -> bool {
     a.status.as_deref().is_none_or(|s| s == "completed")
 }
 
-/// The latest administration of a line (by time), and the latest completed one when the
-/// latest was not a completed administration.
+/// The latest administration of a medication group (by time), and the latest completed
+/// one when the latest was not a completed administration.
 pub fn last_administrations<'a>(
-    line: &MedicationLine,
+    group: &MedGroup<'_>,
     admins: &'a [Administration],
 ) -> (Option<&'a Administration>, Option<&'a Administration>) {
-    let mine = || {
-        admins
-            .iter()
-            .filter(|a| a.line_id.as_deref() == Some(line.id.as_str()))
-    };
+    let mine = || admins.iter().filter(|a| group.owns(a));
     let latest = mine().max_by_key(|a| sort_time(&a.at));
     let latest_done = mine()
         .filter(|a| is_completed(a))
@@ -311,11 +317,11 @@ fn admin_short(ctx: &PageCtx, a: &Administration) -> Markup {
     }
 }
 
-fn last_given_cell(ctx: &PageCtx, p: &PatientRecord, line: &MedicationLine) -> Markup {
+fn last_given_cell(ctx: &PageCtx, p: &PatientRecord, group: &MedGroup<'_>) -> Markup {
     if p.administrations.is_not_recorded() {
         return html! { span class="flag-unknown" { (icon(Icon::Unknown)) " " (ctx.t(Key::AdminNotRecorded)) } };
     }
-    let (latest, done) = last_administrations(line, p.administrations.items());
+    let (latest, done) = last_administrations(group, p.administrations.items());
     html! {
         @match latest {
             None => span class="muted" { (ctx.t(Key::NeverGivenInWindow)) },
@@ -341,7 +347,8 @@ fn medication(ctx: &PageCtx, p: &PatientRecord) -> Markup {
                     th scope="col" { (ctx.t(Key::Prescriber)) " / " (ctx.t(Key::Kind)) }
                 } }
                 tbody {
-                    @for line in p.medication.items() {
+                    @for group in group_lines(p.medication.items()) {
+                        @let line = group.main;
                         tr {
                             th scope="row" class="drug" {
                                 (clean(&line.drug.name))
@@ -353,8 +360,23 @@ fn medication(ctx: &PageCtx, p: &PatientRecord) -> Markup {
                                 @if line.dosages.is_empty() { span class="flag-unknown" { (icon(Icon::Unknown)) " " (ctx.t(Key::NotRecorded)) } }
                                 @for d in &line.dosages { (dosage_block(ctx, d)) }
                                 @if let Some(n) = &line.note { div class="sub" { (ctx.t(Key::Note)) ": " (clean(n)) } }
+                                @for ta in &group.admin {
+                                    div class="admin-agreement" {
+                                        span class="label" { (kind_word(ctx, ta.kind)) }
+                                        @if ta.drug.name != line.drug.name {
+                                            ": " strong { (clean(&ta.drug.name)) }
+                                            @if let Some(s) = &ta.drug.strength { " " (clean(s)) }
+                                        }
+                                        @if ta.dosages != line.dosages {
+                                            @for d in &ta.dosages { (dosage_block(ctx, d)) }
+                                        } @else {
+                                            " " span class="sub" { "(" (ctx.t(Key::SameDosage)) ")" }
+                                        }
+                                        @if let Some(n) = &ta.note { div class="sub" { (ctx.t(Key::Note)) ": " (clean(n)) } }
+                                    }
+                                }
                             }
-                            td class="lastgiven" { (last_given_cell(ctx, p, line)) }
+                            td class="lastgiven" { (last_given_cell(ctx, p, &group)) }
                             td class="nowrap" {
                                 (opt(line.start.as_ref().map(|m| moment(ctx, m)).as_deref()))
                                 @if let Some(e) = &line.end { " – " (moment(ctx, e)) }
@@ -366,6 +388,11 @@ fn medication(ctx: &PageCtx, p: &PatientRecord) -> Markup {
                                     (kind_word(ctx, line.kind))
                                     @if let Some(c) = &line.category { " (" (clean(c)) ")" }
                                     @if let Some(s) = &line.status { " · " (code_word(ctx.lang, s)) }
+                                    @for ta in &group.admin {
+                                        br; (kind_word(ctx, ta.kind))
+                                        @if let Some(c) = &ta.category { " (" (clean(c)) ")" }
+                                        @if let Some(s) = &ta.status { " · " (code_word(ctx.lang, s)) }
+                                    }
                                 }
                             }
                         }
