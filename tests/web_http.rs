@@ -435,6 +435,20 @@ fn cross_site_posts_are_refused_even_with_a_token() {
         body.as_bytes(),
     );
     assert_eq!(r.status, 403);
+    // Browsers send `Origin: null` on our own forms because of `Referrer-Policy:
+    // no-referrer`; the token decides then.
+    let r = c.request(
+        "POST",
+        "/login",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Origin", "null"),
+        ],
+        format!("user={}&code={}&csrf=0", NURSE.0, NURSE.1).as_bytes(),
+    );
+    assert_eq!(r.status, 403);
+    let csrf = c.get("/login").form_value("csrf").unwrap();
+    let body = format!("user={}&code={}&csrf={csrf}", NURSE.0, NURSE.1);
     let origin = format!("http://{}", s.addr);
     let r = c.request(
         "POST",

@@ -367,7 +367,9 @@ fn check_origin(req: &Req) -> Result<(), &'static str> {
     {
         return Err("cross-site request refused");
     }
-    if let Some(origin) = h("origin") {
+    // With `Referrer-Policy: no-referrer` browsers send `Origin: null` on our own form
+    // posts; that says nothing either way (the CSRF token still decides).
+    if let Some(origin) = h("origin").filter(|o| *o != "null") {
         let host = h("host").unwrap_or("");
         let same = origin
             .strip_prefix("https://")
