@@ -17,6 +17,7 @@ pub mod fhir;
 pub mod generate;
 pub mod ingest;
 pub mod keys;
+pub mod logging;
 pub mod mode;
 pub mod record;
 pub mod roster;
