@@ -378,6 +378,8 @@ pub struct Server {
     pub addr: SocketAddr,
     pub shared: Arc<Shared>,
     pub dir: tempfile::TempDir,
+    /// The TLS configuration in force (when serving TLS), for reload tests.
+    pub tls: Option<Arc<noodepd::web::TlsReloader>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -467,6 +469,7 @@ impl Server {
                 .unwrap(),
             )
         });
+        let tls_handle = tls.clone();
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -486,6 +489,7 @@ impl Server {
             addr,
             shared,
             dir,
+            tls: tls_handle,
             stop: Some(tx),
             thread: Some(thread),
         }
