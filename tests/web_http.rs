@@ -855,3 +855,48 @@ fn language_switch_sets_a_cookie() {
     let r = c.get("/login");
     assert!(r.body.contains("lang=\"en\""), "{}", r.body);
 }
+
+/// Escapes text as the pages do (maud escapes &, <, > and ").
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[test]
+fn generated_ward_every_patient_is_found_by_bed_and_shown() {
+    let s = Server::with(Options {
+        generated: Some((24, 7)),
+        ..Options::default()
+    });
+    let g = s.shared.store.current().unwrap();
+    let rows = g.summaries().to_vec();
+    assert!(rows.len() >= 20, "generator made {} patients", rows.len());
+    let mut c = s.login(NURSE);
+    let overview = c.get("/");
+    assert_eq!(overview.status, 200);
+    for p in &rows {
+        assert!(
+            overview.body.contains(&html_escape(&p.name)),
+            "overview lacks {}",
+            p.name
+        );
+        let page = c.get(&format!("/patient/{}", p.key));
+        assert_eq!(page.status, 200, "{}", p.key);
+        assert!(page.body.contains(&html_escape(&p.name)));
+        if let Some(bed) = &p.bed {
+            let q: String = form_urlencoded::byte_serialize(bed.as_bytes()).collect();
+            let found = c.get(&format!("/?q={q}"));
+            assert_eq!(found.status, 200);
+            assert!(
+                found.body.contains(&format!("/patient/{}\"", p.key)),
+                "searching bed {bed:?} does not find {}",
+                p.key
+            );
+        }
+    }
+    for u in ["/print/mar", "/print/ward", "/print/blank-mar"] {
+        assert_eq!(c.get(u).status, 200, "{u}");
+    }
+}

@@ -348,6 +348,21 @@ pub fn ward() -> WardRecord {
     }
 }
 
+/// A realistic ward: the demo generator's FHIR bundle through the FHIR mapper.
+pub fn generated_ward(patients: usize, seed: u64) -> WardRecord {
+    let now = Utc::now();
+    let g = noodepd::generate::generate(&noodepd::generate::GenerateOptions::new(
+        patients, seed, "A3", now,
+    ));
+    let (_, bundle) = g.bundles.into_iter().next().unwrap();
+    let doc = noodepd::fhir::input::Document {
+        path: PathBuf::from("generated.json"),
+        line: None,
+        value: bundle,
+    };
+    noodepd::fhir::map_documents(&[doc], &noodepd::fhir::MapOptions::new(now, "A3"))
+}
+
 /// How to set up a test server.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -358,6 +373,9 @@ pub struct Options {
     /// TLS certificate and key PEM files (plain HTTP when None).
     pub tls: Option<(PathBuf, PathBuf)>,
     pub lockout_attempts: u32,
+    /// Use the demo generator (this many patients, this seed), mapped by the FHIR mapper,
+    /// instead of the hand-built hostile ward.
+    pub generated: Option<(usize, u64)>,
 }
 
 impl Default for Options {
@@ -369,6 +387,7 @@ impl Default for Options {
             metrics_public: false,
             tls: None,
             lockout_attempts: 5,
+            generated: None,
         }
     }
 }
@@ -421,7 +440,11 @@ pub fn shared_in(dir: &Path, opts: &Options) -> Arc<Shared> {
             snapshot_file: "a3-7.snap".into(),
             report: IngestReport::default(),
         };
-        let g = store.build(meta, &ward()).unwrap();
+        let record = match opts.generated {
+            Some((n, seed)) => generated_ward(n, seed),
+            None => ward(),
+        };
+        let g = store.build(meta, &record).unwrap();
         store.swap(g);
     }
     if opts.mode != Mode::Standby {
