@@ -121,6 +121,7 @@ fn every_response_carries_the_security_headers() {
         ("/metrics".into(), anon.get("/metrics")),
         ("/static/style.css".into(), anon.get("/static/style.css")),
         ("/login".into(), anon.get("/login")),
+        ("/status".into(), anon.get("/status")),
         ("/ anonymous (redirect)".into(), anon.get("/")),
         ("404".into(), anon.get("/no/such/page")),
         ("405".into(), anon.request("DELETE", "/", &[], b"")),
@@ -205,6 +206,7 @@ fn standby_leaks_no_patient_data_on_any_url() {
         for u in data_urls().into_iter().chain([
             "/coordinator".to_string(),
             "/login".into(),
+            "/status".into(),
             "/nope".into(),
         ]) {
             let r = c.get(&u);
@@ -898,5 +900,21 @@ fn generated_ward_every_patient_is_found_by_bed_and_shown() {
     }
     for u in ["/print/mar", "/print/ward", "/print/blank-mar"] {
         assert_eq!(c.get(u).status, 200, "{u}");
+    }
+}
+
+#[test]
+fn status_page_is_public_and_carries_no_patient_data_in_any_mode() {
+    let s = Server::start();
+    for mode in [Mode::Emergency, Mode::Drill, Mode::Standby] {
+        s.set_mode(mode);
+        let mut anon = s.client();
+        let r = anon.get("/status");
+        assert_eq!(r.status, 200, "{mode:?}");
+        assert_no_secrets(&format!("/status in {mode:?}"), &r);
+        let mut nurse = s.login(NURSE);
+        let r = nurse.get("/status");
+        assert_eq!(r.status, 200);
+        assert_no_secrets(&format!("/status as nurse in {mode:?}"), &r);
     }
 }

@@ -201,12 +201,33 @@ fn parse_form(req: &Req) -> Result<HashMap<String, String>, StatusCode> {
     Ok(out)
 }
 
-/// Whether a patient key from a URL is plausible (URL-safe, bounded).
+/// Decodes a percent-encoded patient key from one path segment. None when it is not a
+/// single segment of valid, bounded UTF-8 without control characters.
+fn decode_key(seg: &str) -> Option<String> {
+    if seg.is_empty() || seg.len() > MAX_KEY * 3 || seg.contains('/') {
+        return None;
+    }
+    let b = seg.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if c == b'%' {
+            let hex = b.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    let k = String::from_utf8(out).ok()?;
+    valid_key(&k).then_some(k)
+}
+
+/// Whether a (decoded) patient key is plausible: bounded, no control characters.
 fn valid_key(k: &str) -> bool {
-    !k.is_empty()
-        && k.len() <= MAX_KEY
-        && k.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    !k.is_empty() && k.len() <= MAX_KEY && !k.chars().any(char::is_control)
 }
 
 /// The routes the server knows, by path.
@@ -216,6 +237,7 @@ enum Route {
     Ready,
     Metrics,
     Stylesheet,
+    Status,
     Login,
     Logout,
     Overview,
@@ -237,20 +259,27 @@ impl Route {
             "/ready" => Route::Ready,
             "/metrics" => Route::Metrics,
             "/static/style.css" => Route::Stylesheet,
+            "/status" => Route::Status,
             "/login" => Route::Login,
             "/logout" => Route::Logout,
             "/" => Route::Overview,
             "/print/mar" => Route::PrintMarAll,
             "/print/ward" => Route::PrintWard,
-            "/print/blank-mar" => Route::PrintBlankMar,
+            "/print/blank-mar" | "/print/mar-blank" => Route::PrintBlankMar,
             "/coordinator" => Route::Coordinator,
             "/mode" => Route::Mode,
             "/event-code" => Route::EventCode,
             p => {
-                if let Some(k) = p.strip_prefix("/patient/") {
-                    Route::Patient(k.to_owned())
-                } else if let Some(k) = p.strip_prefix("/print/mar/") {
-                    Route::PrintMar(k.to_owned())
+                let key = |seg: &str| decode_key(seg).unwrap_or_default();
+                if let Some(k) = p.strip_prefix("/print/mar/") {
+                    Route::PrintMar(key(k))
+                } else if let Some(k) = p
+                    .strip_prefix("/patient/")
+                    .and_then(|r| r.strip_suffix("/mar"))
+                {
+                    Route::PrintMar(key(k))
+                } else if let Some(k) = p.strip_prefix("/patient/") {
+                    Route::Patient(key(k))
                 } else {
                     Route::NotFound
                 }
@@ -554,6 +583,7 @@ async fn page(st: &Arc<WebState>, req: &Req, view: &mut View, route: Route) -> R
     match route {
         Route::Login if req.method == Method::POST => login_post(st, req, view).await,
         Route::Login => login_get(st, req, view, StatusCode::OK, None),
+        Route::Status => status_resp(st, view, StatusCode::OK),
         Route::Logout => logout(st, req, view).await,
         Route::Coordinator => coordinator(st, view, StatusCode::OK, None, None),
         Route::Mode => mode_post(st, req, view).await,
@@ -1223,8 +1253,12 @@ async fn patient_data(st: &Arc<WebState>, req: &Req, view: &mut View, route: Rou
             let m = pages::ward_overview(&view.ctx(&st.shared), &rows, q.as_deref());
             html(st, view, StatusCode::OK, m)
         }
-        Route::Patient(key) | Route::PrintMar(key) => {
-            let print = req.path.starts_with("/print/");
+        route @ (Route::Patient(_) | Route::PrintMar(_)) => {
+            let (key, print) = match route {
+                Route::PrintMar(k) => (k, true),
+                Route::Patient(k) => (k, false),
+                _ => (String::new(), false),
+            };
             if !valid_key(&key) {
                 return not_found_patient(st, view);
             }
@@ -1320,6 +1354,10 @@ mod tests {
     fn routes_map_paths_and_methods() {
         assert_eq!(Route::of("/patient/abc"), Route::Patient("abc".into()));
         assert_eq!(Route::of("/print/mar/abc"), Route::PrintMar("abc".into()));
+        assert_eq!(Route::of("/patient/abc/mar"), Route::PrintMar("abc".into()));
+        assert_eq!(Route::of("/patient/a%20b"), Route::Patient("a b".into()));
+        assert_eq!(Route::of("/print/mar-blank"), Route::PrintBlankMar);
+        assert_eq!(Route::of("/status"), Route::Status);
         assert_eq!(Route::of("/print/mar"), Route::PrintMarAll);
         assert_eq!(Route::of("/nope"), Route::NotFound);
         assert!(!Route::Logout.accepts(&Method::GET));
@@ -1328,11 +1366,15 @@ mod tests {
     }
 
     #[test]
-    fn patient_keys_in_urls_are_plain() {
-        assert!(valid_key("P-123_a.b"));
-        assert!(!valid_key(""));
-        assert!(!valid_key("a/b"));
-        assert!(!valid_key("%2e%2e"));
-        assert!(!valid_key(&"a".repeat(MAX_KEY + 1)));
+    fn patient_keys_in_urls_are_decoded_and_bounded() {
+        assert_eq!(decode_key("P-123_a.b").as_deref(), Some("P-123_a.b"));
+        assert_eq!(decode_key("%7E%C3%A9").as_deref(), Some("~é"));
+        assert_eq!(decode_key(""), None);
+        assert_eq!(decode_key("a/b"), None);
+        assert_eq!(decode_key("%2"), None);
+        assert_eq!(decode_key("%zz"), None);
+        assert_eq!(decode_key("%0a"), None);
+        assert_eq!(decode_key("%ff"), None);
+        assert_eq!(decode_key(&"a".repeat(MAX_KEY + 1)), None);
     }
 }

@@ -108,8 +108,8 @@ try {
   await q.fill(env("BED"));
   await Promise.all([page.waitForNavigation(), q.press("Enter")]);
   const links = page.locator('a[href^="/patient/"]');
-  const n = await links.count();
-  if (n !== 1) fail(`search for bed ${env("BED")} gave ${n} patient links, expected 1`);
+  const hrefs = new Set(await links.evaluateAll((as) => as.map((a) => a.getAttribute("href"))));
+  if (hrefs.size !== 1) fail(`search for bed ${env("BED")} found ${hrefs.size} patients, expected 1: ${[...hrefs]}`);
 
   step("patient page");
   await Promise.all([page.waitForNavigation(), links.first().click()]);
@@ -124,14 +124,16 @@ try {
 
   step("MAR print view");
   const key = patientPath.slice("/patient/".length);
-  const marLink = page.locator(`a[href="/print/mar/${key}"]`);
+  // The pages link the MAR as /patient/KEY/mar; /print/mar/KEY is the same view.
+  const marLink = page.locator(`a[href="/patient/${key}/mar"], a[href="/print/mar/${key}"]`);
   if ((await marLink.count()) === 0) {
     fail("the patient page has no link to its MAR print view");
     resp = await page.goto(`${base}/print/mar/${key}`);
   } else {
     await Promise.all([page.waitForNavigation(), marLink.first().click()]);
   }
-  if (new URL(page.url()).pathname !== `/print/mar/${key}`) fail(`MAR view at ${page.url()}`);
+  const marPath = new URL(page.url()).pathname;
+  if (marPath !== `/patient/${key}/mar` && marPath !== `/print/mar/${key}`) fail(`MAR view at ${page.url()}`);
   const marText = await page.locator("body").innerText();
   for (const want of expect.slice(-1)) {
     if (!marText.includes(want)) fail(`the MAR does not show ${JSON.stringify(want)}`);

@@ -68,9 +68,11 @@ pub fn data_urls() -> Vec<String> {
         format!("/patient/{KEY_A}"),
         format!("/patient/{KEY_B}"),
         format!("/print/mar/{KEY_A}"),
+        format!("/patient/{KEY_B}/mar"),
         "/print/mar".into(),
         "/print/ward".into(),
         "/print/blank-mar".into(),
+        "/print/mar-blank".into(),
     ]
 }
 
