@@ -66,8 +66,8 @@ impl Ingestor {
             if watch.is_none() {
                 match InboxWatch::start(&inbox) {
                     Ok(w) => {
+                        // The problem (if any) clears after the first successful scan.
                         watch = Some(w);
-                        self.set_problem("inbox", None);
                         next_rescan = Instant::now();
                     }
                     Err(e) => self.set_problem(
@@ -135,6 +135,7 @@ impl Ingestor {
                 });
                 match scanned.await {
                     Ok(Ok(found)) => {
+                        self.set_problem("inbox", None);
                         for f in found {
                             waiting.entry(f.path).or_insert(Waiting::new(false, now));
                         }
