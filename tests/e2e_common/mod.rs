@@ -388,14 +388,19 @@ pub fn ready(addr: SocketAddr) -> serde_json::Value {
 
 /// Polls `f` until it returns `Some` or [`WAIT`] passes; panics with `what` and the last
 /// observation otherwise.
-pub fn poll<T>(what: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
-    let deadline = Instant::now() + WAIT;
+pub fn poll<T>(what: &str, f: impl FnMut() -> Result<T, String>) -> T {
+    poll_for(WAIT, what, f)
+}
+
+/// As [`poll`] with another bound.
+pub fn poll_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + limit;
     loop {
         match f() {
             Ok(v) => return v,
             Err(last) => {
                 if Instant::now() >= deadline {
-                    panic!("{what}: not reached within {WAIT:?}; last seen: {last}");
+                    panic!("{what}: not reached within {limit:?}; last seen: {last}");
                 }
             }
         }
@@ -499,6 +504,14 @@ impl Ward {
 
     /// `noodepd generate --patients N --seed S --ward W --out DIR`; returns the bundle path.
     pub fn generate(&self, patients: usize, seed: u64, ward: &str) -> PathBuf {
+        let out = self.generate_dir(patients, seed, ward);
+        let bundle = out.join(format!("{ward}.json"));
+        assert!(bundle.is_file(), "generate wrote no {}", bundle.display());
+        bundle
+    }
+
+    /// `noodepd generate` into a new directory (one bundle per ward); returns the directory.
+    pub fn generate_dir(&self, patients: usize, seed: u64, ward: &str) -> PathBuf {
         let out = self.path().join(format!("gen-{ward}-{patients}-{seed}"));
         run_ok(&[
             "generate",
@@ -511,17 +524,18 @@ impl Ward {
             "--out",
             s(&out),
         ]);
-        let bundle = out.join(format!("{ward}.json"));
-        assert!(bundle.is_file(), "generate wrote no {}", bundle.display());
-        bundle
+        out
     }
 
     /// `noodepd seal` of `input` for `ward` with `sequence` and `kind`; returns the sealed
     /// file (in [`Ward::published`]).
     pub fn seal(&self, input: &Path, ward: &str, sequence: u64, kind: &str) -> PathBuf {
-        let out = self
-            .published()
-            .join(format!("{}-{sequence:06}-{kind}.snap", ward.to_lowercase()));
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let out = self.published().join(format!(
+            "{}-{sequence:06}-{kind}-{n}.snap",
+            ward.to_lowercase()
+        ));
         run_ok(&[
             "seal",
             "--key",
