@@ -203,7 +203,7 @@ fn sigkill_during_ingest_of_a_large_snapshot_never_serves_half_a_snapshot() {
         }
     }
     // The last start finishes the ingest (the file is still in the inbox, or was accepted).
-    let done = poll_for(
+    poll_for(
         Duration::from_secs(300),
         "sequence 2 served whole",
         || match check_whole(addr, &counts, &mut floor) {
@@ -211,7 +211,6 @@ fn sigkill_during_ingest_of_a_large_snapshot_never_serves_half_a_snapshot() {
             other => Err(format!("{other:?}")),
         },
     );
-    let () = done;
     assert!(
         quarantined(&w.quarantine(), "a3-000002").is_empty(),
         "an interrupted ingest does not quarantine a valid snapshot"
