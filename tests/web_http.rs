@@ -918,3 +918,47 @@ fn status_page_is_public_and_carries_no_patient_data_in_any_mode() {
         assert_no_secrets(&format!("/status as nurse in {mode:?}"), &r);
     }
 }
+
+#[test]
+fn shutdown_finishes_the_request_in_flight_closes_idle_connections_and_stops_listening() {
+    use std::io::{Read, Write};
+    let mut s = Server::start();
+    // An idle keep-alive connection after one answered request.
+    let mut idle = std::net::TcpStream::connect(s.addr).unwrap();
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = idle.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // A request in flight: the head is sent, the body is still coming.
+    let mut slow = std::net::TcpStream::connect(s.addr).unwrap();
+    slow.write_all(
+        b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10\r\n\r\nuser=",
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let finisher = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        slow.write_all(b"x&c=1").unwrap();
+        let mut out = String::new();
+        let _ = slow.read_to_string(&mut out);
+        out
+    });
+    let started = std::time::Instant::now();
+    s.stop();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+    let answer = finisher.join().unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 403"),
+        "the request in flight was not answered: {answer:?}"
+    );
+    // The idle connection is closed, and nobody listens any more.
+    idle.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+        .unwrap();
+    assert_eq!(idle.read(&mut buf).unwrap_or(0), 0);
+    assert!(std::net::TcpStream::connect(s.addr).is_err());
+}
