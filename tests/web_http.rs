@@ -187,12 +187,19 @@ fn drill_mode_serves_the_full_view() {
     for u in data_urls() {
         let r = c.get(&u);
         assert_eq!(r.status, 200, "{u}");
+        assert!(
+            r.body.contains("OEFENING / DRILL"),
+            "{u} is not marked as a drill"
+        );
     }
     assert!(
         c.get(&format!("/patient/{KEY_B}"))
             .body
             .contains("Oosterwold")
     );
+    // Emergency pages carry no drill marker.
+    s.set_mode(Mode::Emergency);
+    assert!(!c.get("/").body.contains("OEFENING / DRILL"));
 }
 
 #[test]
@@ -644,11 +651,13 @@ fn event_code_logs_in_a_colleague_with_the_issuer_on_record() {
     );
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(!r.body.contains("<Gast>"));
-    // The 8-digit code is on the page once; find it next to the user id.
+    // The 8-digit code is on the page once: the code-styled 8-digit number.
     let code = r
         .body
-        .split(|ch: char| !ch.is_ascii_digit())
-        .find(|w| w.len() == 8)
+        .split("class=\"code\">")
+        .skip(1)
+        .filter_map(|p| p.split('<').next())
+        .find(|w| w.len() == 8 && w.bytes().all(|b| b.is_ascii_digit()))
         .expect("8-digit code on the page")
         .to_owned();
     let again = coord.get("/coordinator");
@@ -961,4 +970,19 @@ fn shutdown_finishes_the_request_in_flight_closes_idle_connections_and_stops_lis
         .unwrap();
     assert_eq!(idle.read(&mut buf).unwrap_or(0), 0);
     assert!(std::net::TcpStream::connect(s.addr).is_err());
+}
+
+#[test]
+fn every_page_shows_the_age_of_the_data() {
+    let s = Server::start();
+    let mut c = s.login(NURSE);
+    for u in data_urls().into_iter().chain(["/status".to_string()]) {
+        let r = c.get(&u);
+        assert!(
+            r.body.contains("gegevens van"),
+            "{u} does not show the data age"
+        );
+    }
+    let mut anon = s.client();
+    assert!(anon.get("/login").body.contains("gegevens van"));
 }

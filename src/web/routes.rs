@@ -12,9 +12,9 @@
 //! checks when the browser sends them.
 
 use super::headers::Caching;
+use super::pages;
+use super::pages::PageCtx;
 use super::session::{self, LockedWhat, Lookup, PRE_COOKIE, SESSION_COOKIE, Session, Sessions};
-use super::stub_pages as pages;
-use super::stub_pages::PageCtx;
 use super::{IssuedCode, SessionUser};
 use crate::audit::{AccessPoint, Action, Event, EventKind, Outcome, PatientRef, UserRef};
 use crate::config::Language;
