@@ -986,3 +986,25 @@ fn every_page_shows_the_age_of_the_data() {
     let mut anon = s.client();
     assert!(anon.get("/login").body.contains("gegevens van"));
 }
+
+#[test]
+fn a_client_that_never_finishes_its_request_head_is_disconnected() {
+    use std::io::{Read, Write};
+    let s = Server::start();
+    let mut slow = std::net::TcpStream::connect(s.addr).unwrap();
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .unwrap();
+    slow.set_read_timeout(Some(std::time::Duration::from_secs(25)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let _ = slow.read_to_end(&mut buf);
+    let waited = started.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(20),
+        "the half-sent request kept the connection open for {waited:?}"
+    );
+    assert!(!String::from_utf8_lossy(&buf).contains("200 OK"));
+    // The server still serves others.
+    assert_eq!(s.client().get("/health").status, 200);
+}
