@@ -12,9 +12,9 @@
 //! checks when the browser sends them.
 
 use super::headers::Caching;
+use super::pages;
+use super::pages::PageCtx;
 use super::session::{self, LockedWhat, Lookup, PRE_COOKIE, SESSION_COOKIE, Session, Sessions};
-use super::stub_pages as pages;
-use super::stub_pages::PageCtx;
 use super::{IssuedCode, SessionUser};
 use crate::audit::{AccessPoint, Action, Event, EventKind, Outcome, PatientRef, UserRef};
 use crate::config::Language;
@@ -759,6 +759,8 @@ async fn login_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
                     format!("address {a} locked out until {}", end.to_rfc3339())
                 }
             };
+            // For operators: a brute-force attempt is worth a journal line (no codes here).
+            log::warn!("login {detail}");
             let ev = event(
                 &attempted,
                 EventKind::Lockout,
@@ -950,6 +952,11 @@ async fn mode_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
             .await;
     match res {
         Ok(Ok(new)) => {
+            log::info!(
+                "mode switched to {} by coordinator {} from the web view",
+                new.mode.as_str(),
+                user.id
+            );
             view.mode = new;
             let m = match (lang, mode) {
                 (Language::Nl, Mode::Standby) => "De modus is nu stand-by.",
