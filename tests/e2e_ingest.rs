@@ -187,6 +187,7 @@ fn sigkill_during_ingest_of_a_large_snapshot_never_serves_half_a_snapshot() {
     deliver(&s2, &w.inbox(), "a3-000002.snap");
 
     let mut floor = 1u64;
+    let mut interrupted = 0;
     // Kill at different moments: just after the rename, early in the mapping, later.
     for delay_ms in [30u64, 400, 1500, 4000] {
         let until = Instant::now() + Duration::from_millis(delay_ms);
@@ -195,6 +196,9 @@ fn sigkill_during_ingest_of_a_large_snapshot_never_serves_half_a_snapshot() {
             std::thread::sleep(Duration::from_millis(20));
         }
         daemon.kill9();
+        if floor == 1 && w.inbox().join("a3-000002.snap").exists() {
+            interrupted += 1; // killed before the large snapshot was accepted
+        }
         let (d, a) = w.serve();
         daemon = d;
         addr = a;
@@ -202,6 +206,10 @@ fn sigkill_during_ingest_of_a_large_snapshot_never_serves_half_a_snapshot() {
             break; // accepted before the kill; nothing left to interrupt
         }
     }
+    assert!(
+        interrupted > 0,
+        "at least one kill landed before the large snapshot was accepted"
+    );
     // The last start finishes the ingest (the file is still in the inbox, or was accepted).
     poll_for(
         Duration::from_secs(300),
