@@ -303,10 +303,10 @@ fn add_extremes(bundle: &mut Value, variant: Variant, serial: &mut usize) {
             n.insert("given".into(), Value::Array(given));
         }
     }
-    if variant == Variant::DeepNesting {
-        if let Some(p) = pats.next() {
-            p.insert("extension".into(), Value::String(DEEP_PLACEHOLDER.into()));
-        }
+    if variant == Variant::DeepNesting
+        && let Some(p) = pats.next()
+    {
+        p.insert("extension".into(), Value::String(DEEP_PLACEHOLDER.into()));
     }
 }
 
@@ -323,7 +323,7 @@ pub fn deep_nesting_payload(seed: u64, now: DateTime<Utc>) -> Vec<u8> {
     let mut deep = String::with_capacity(DEEP_LEVELS * (url.len() + 20));
     deep.push('[');
     for _ in 0..DEEP_LEVELS {
-        deep.push_str("{");
+        deep.push('{');
         deep.push_str(url);
         deep.push_str(",\"extension\":[");
     }
