@@ -422,9 +422,15 @@ fn url_encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
+/// (user, code) of a nurse and of an IT member in the daemon's roster.
+struct Logins {
+    nurse: (String, String),
+    it: (String, String),
+}
+
 /// Starts `noodepd serve` in drill mode with the sealed hostile ward and a roster in the
 /// inbox; returns the daemon, its address and (user, code) of a nurse.
-fn start_daemon(dir: &Path) -> (Daemon, SocketAddr, (String, String)) {
+fn start_daemon(dir: &Path) -> (Daemon, SocketAddr, Logins) {
     use noodepd::keys::{AppliancePublic, KeyKind, PublisherSecret, write_key_pair};
     use noodepd::snapshot::{PayloadKind, SealRequest, seal};
     let d = dir.display();
@@ -472,8 +478,14 @@ fn start_daemon(dir: &Path) -> (Daemon, SocketAddr, (String, String)) {
     for (i, s) in staff.iter_mut().enumerate() {
         s.name = hostile::planted(i % 2, 800_000 + i);
     }
-    let nurse = staff.iter().find(|s| s.role == "nurse").unwrap();
-    let login = (nurse.user.clone(), nurse.code.clone());
+    let login_of = |role: &str| {
+        let s = staff.iter().find(|s| s.role == role).unwrap();
+        (s.user.clone(), s.code.clone())
+    };
+    let login = Logins {
+        nurse: login_of("nurse"),
+        it: login_of("it"),
+    };
     let roster = serde_json::to_vec(&noodepd::generate::roster_json("A3", &staff)).unwrap();
     let clinical = payload_of(&hostile::hostile_ward(11, now));
     let as_of = now - TimeDelta::minutes(1);
@@ -562,16 +574,12 @@ fn patient_links(html: &str) -> Vec<String> {
     keys
 }
 
-#[test]
-fn real_daemon_serves_the_hostile_ward_inert_on_every_url() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut daemon, addr, (user, code)) = start_daemon(dir.path());
-    let cookie = log_in(addr, &user, &code);
-
-    // Wait for the hostile generation to be served (roster first, then the clinical data).
+/// Waits until the hostile generation is served (roster first, then the clinical data);
+/// returns the patient keys linked from the overview.
+fn wait_for_ward(addr: SocketAddr, cookie: &str, dir: &Path) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(120);
     let overview = loop {
-        let r = http(addr, "GET", "/", &cookie, "");
+        let r = http(addr, "GET", "/", cookie, "");
         let keys = patient_links(&r.body);
         if r.status == 200 && keys.len() == hostile::PATIENTS {
             break r;
@@ -581,11 +589,21 @@ fn real_daemon_serves_the_hostile_ward_inert_on_every_url() {
             "hostile ward never served: {} {} links; stderr: {}",
             r.status,
             keys.len(),
-            std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default()
+            std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(250));
     };
     let keys = patient_links(&overview.body);
+    keys
+}
+
+#[test]
+fn real_daemon_serves_the_hostile_ward_inert_on_every_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut daemon, addr, logins) = start_daemon(dir.path());
+    let (user, code) = &logins.nurse;
+    let cookie = log_in(addr, user, code);
+    let keys = wait_for_ward(addr, &cookie, dir.path());
 
     let mut urls: Vec<String> = vec![
         "/".into(),
@@ -622,6 +640,134 @@ fn real_daemon_serves_the_hostile_ward_inert_on_every_url() {
         assert_eq!(h.status, 200, "daemon unhealthy after {u}");
     }
     t.assert_clean(all_kinds());
+    assert!(
+        daemon.0.try_wait().unwrap().is_none(),
+        "daemon still running"
+    );
+}
+
+/// Sends raw request bytes; returns (status, body). Status 0: the connection was closed
+/// without an answer (also a refusal, never a file).
+fn raw_http(addr: SocketAddr, request: &[u8]) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let _ = s.write_all(request);
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+#[test]
+fn it_role_and_traversal_paths_get_no_patient_data_and_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut daemon, addr, logins) = start_daemon(dir.path());
+    let (user, code) = &logins.nurse;
+    let nurse = log_in(addr, user, code);
+    let keys = wait_for_ward(addr, &nurse, dir.path());
+    let (user, code) = &logins.it;
+    let it = log_in(addr, user, code);
+
+    // Positive control: the nurse does see planted patient strings on the overview.
+    let seen = hostile::find_markers(&http(addr, "GET", "/", &nurse, "").body);
+    assert!(seen.iter().any(|m| m.2 < 800_000), "nurse sees the ward");
+    // IT staff: no URL shows a planted patient string (markers 800000+ are staff names).
+    let mut urls: Vec<String> = vec![
+        "/".into(),
+        "/?q=a".into(),
+        "/print/mar".into(),
+        "/print/ward".into(),
+        "/status".into(),
+        "/coordinator".into(),
+    ];
+    for k in &keys {
+        urls.push(format!("/patient/{k}"));
+        urls.push(format!("/patient/{k}/mar"));
+        urls.push(format!("/print/mar/{k}"));
+    }
+    for u in &urls {
+        let r = http(addr, "GET", u, &it, "");
+        assert!(r.status < 500, "{u}: {}", r.status);
+        let leaked: Vec<_> = hostile::find_markers(&r.body)
+            .into_iter()
+            .filter(|m| m.2 < 800_000)
+            // The page may echo the URL it was asked for (the language link): not a leak.
+            .filter(|m| !u.contains(&hostile::marker(m.1, m.2)))
+            .collect();
+        assert!(
+            leaked.is_empty(),
+            "it user saw patient data on {u}: {leaked:?}"
+        );
+        assert_eq!(hostile::check_html(&r.body), Vec::<String>::new(), "{u}");
+    }
+
+    // Traversal and malformed paths: 4xx (or a refused connection), never a file, never 5xx.
+    let key = keys.first().unwrap();
+    let paths: Vec<Vec<u8>> = [
+        "/patient/../../etc/passwd",
+        "/static/../Cargo.toml",
+        "/static/../../../../etc/passwd",
+        "/static/%2e%2e/Cargo.toml",
+        "/static/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+        "/patient/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+        "/patient/..%2f..%2fetc%2fpasswd",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/static/..%5c..%5cCargo.toml",
+        "/patient/%c0%ae%c0%ae%c0%afetc%c0%afpasswd",
+        "/static/%c0%ae%c0%ae/Cargo.toml",
+        "/patient/%00",
+        "/?q=%00%c0%ae",
+        "//etc/passwd",
+    ]
+    .iter()
+    .map(|p| p.as_bytes().to_vec())
+    .chain([
+        b"/patient/\xc0\xae\xc0\xae/etc/passwd".to_vec(),
+        b"/static/style.css\x00../../Cargo.toml".to_vec(),
+        b"/?q=\x00\xff".to_vec(),
+    ])
+    .collect();
+    for p in &paths {
+        let mut req = b"GET ".to_vec();
+        req.extend_from_slice(p);
+        req.extend_from_slice(
+            format!("\r\nHost: {addr}\r\nCookie: {nurse}\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        // A path without the version separator is itself malformed; send it like a browser.
+        let mut req_v = b"GET ".to_vec();
+        req_v.extend_from_slice(p);
+        req_v.extend_from_slice(
+            format!(" HTTP/1.1\r\nHost: {addr}\r\nCookie: {nurse}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        );
+        for r in [req, req_v] {
+            let (status, body) = raw_http(addr, &r);
+            let shown = String::from_utf8_lossy(p);
+            assert!(
+                status == 0
+                    || (400..500).contains(&status)
+                    || (status == 200 && shown.starts_with("/?q=")),
+                "{shown}: {status}"
+            );
+            assert!(!body.contains("root:x:0:0"), "{shown}: /etc/passwd served");
+            assert!(!body.contains("[package]"), "{shown}: Cargo.toml served");
+            assert_eq!(
+                http(addr, "GET", "/health", "", "").status,
+                200,
+                "after {shown}"
+            );
+        }
+    }
+    // The nurse's session still works: nothing above broke the daemon.
+    assert_eq!(
+        http(addr, "GET", &format!("/patient/{key}"), &nurse, "").status,
+        200
+    );
     assert!(
         daemon.0.try_wait().unwrap().is_none(),
         "daemon still running"
