@@ -593,8 +593,7 @@ fn wait_for_ward(addr: SocketAddr, cookie: &str, dir: &Path) -> Vec<String> {
         );
         std::thread::sleep(Duration::from_millis(250));
     };
-    let keys = patient_links(&overview.body);
-    keys
+    patient_links(&overview.body)
 }
 
 #[test]
