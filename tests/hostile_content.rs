@@ -643,6 +643,18 @@ fn real_daemon_serves_the_hostile_ward_inert_on_every_url() {
         daemon.0.try_wait().unwrap().is_none(),
         "daemon still running"
     );
+    // Operator logs (stderr outside systemd) carry no patient string and no code.
+    daemon.0.kill().unwrap();
+    daemon.0.wait().unwrap();
+    for log in ["stdout.log", "stderr.log"] {
+        let text = std::fs::read_to_string(dir.path().join(log)).unwrap();
+        let planted = hostile::find_markers(&text);
+        assert!(
+            planted.is_empty(),
+            "{log} carries planted strings: {planted:?}"
+        );
+        assert!(!text.contains(code.as_str()), "{log} carries a login code");
+    }
 }
 
 /// Sends raw request bytes; returns (status, body). Status 0: the connection was closed
