@@ -196,7 +196,13 @@ impl Tally {
         for (at, kind, serial) in hostile::find_markers(html) {
             match hostile::seen_as(html, at, kind) {
                 Seen::Escaped => *self.escaped.entry(kind).or_default() += 1,
-                Seen::Other => *self.other.entry(kind).or_default() += 1,
+                Seen::UrlKey | Seen::Composed => *self.other.entry(kind).or_default() += 1,
+                Seen::InTag => self.raw.push(format!(
+                    "{name}: {} ({}) changed inside a tag: {:?}",
+                    hostile::marker(kind, serial),
+                    hostile::kind_name(kind),
+                    &html[html.floor_char_boundary(at.saturating_sub(80))..at + 12]
+                )),
                 Seen::Raw => self.raw.push(format!(
                     "{name}: {} ({}) raw",
                     hostile::marker(kind, serial),
@@ -643,6 +649,15 @@ fn real_daemon_serves_the_hostile_ward_inert_on_every_url() {
         daemon.0.try_wait().unwrap().is_none(),
         "daemon still running"
     );
+    // Memory stayed bounded while mapping and serving the 1 MB string and 100,000 items.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.0.id())).unwrap();
+    let peak_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    eprintln!("daemon peak RSS: {} MiB", peak_kb / 1024);
+    assert!(peak_kb < 512 * 1024, "daemon peak RSS {peak_kb} kB");
     // Operator logs (stderr outside systemd) carry no patient string and no code.
     daemon.0.kill().unwrap();
     daemon.0.wait().unwrap();
@@ -675,7 +690,7 @@ fn raw_http(addr: SocketAddr, request: &[u8]) -> (u16, String) {
 }
 
 #[test]
-fn it_role_and_traversal_paths_get_no_patient_data_and_no_file() {
+fn it_role_standby_and_traversal_paths_get_no_patient_data_and_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let (mut daemon, addr, logins) = start_daemon(dir.path());
     let (user, code) = &logins.nurse;
@@ -774,7 +789,42 @@ fn it_role_and_traversal_paths_get_no_patient_data_and_no_file() {
             );
         }
     }
-    // The nurse's session still works: nothing above broke the daemon.
+    // Standby (switched by root through the control socket, as in a real end of outage):
+    // no URL shows a planted patient string, also to the nurse with an open session.
+    let out = Command::new(BIN)
+        .args(["mode", "standby", "--reason", "EPD terug", "--config"])
+        .arg(dir.path().join("noodepd.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for u in &urls {
+        let r = http(addr, "GET", u, &nurse, "");
+        assert!(r.status < 500, "{u}: {}", r.status);
+        let leaked: Vec<_> = hostile::find_markers(&r.body)
+            .into_iter()
+            .filter(|m| m.2 < 800_000)
+            .filter(|m| !u.contains(&hostile::marker(m.1, m.2)))
+            .collect();
+        assert!(
+            leaked.is_empty(),
+            "standby showed patient data on {u}: {leaked:?}"
+        );
+    }
+    // Back to drill: the nurse's session works again — nothing above broke the daemon.
+    let out = Command::new(BIN)
+        .args(["mode", "drill", "--reason", "oefening", "--config"])
+        .arg(dir.path().join("noodepd.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         http(addr, "GET", &format!("/patient/{key}"), &nurse, "").status,
         200

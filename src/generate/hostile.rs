@@ -723,8 +723,14 @@ pub enum Seen {
     Escaped,
     /// The payload in raw (unescaped) form: a finding when escaping would change it.
     Raw,
-    /// Anything else (cut, composed into another text, a URL-safe key …).
-    Other,
+    /// Made URL-safe in a same-origin link: a patient key (`/patient/KEY`) or a
+    /// percent-encoded path: neutralised.
+    UrlKey,
+    /// Changed (cut, composed, normalised) in text content between tags: escaped by maud,
+    /// but not byte-identical to the payload.
+    Composed,
+    /// Changed inside a tag (an attribute value) and not a URL-safe key: suspicious.
+    InTag,
 }
 
 /// Classifies the marker occurrence at byte `at` of `html` for `kind`.
@@ -737,24 +743,56 @@ pub fn seen_as(html: &str, at: usize, kind: usize) -> Seen {
     let raw = body(kind);
     if kind == HUGE_KIND {
         let after = html.get(at + 12..).unwrap_or("");
-        let probe = escaped.get(..4096).unwrap_or(&escaped);
-        let raw_probe = raw.get(..4096).unwrap_or(&raw);
+        let probe = escaped.get(..1024).unwrap_or(&escaped);
+        let raw_probe = raw.get(..1024).unwrap_or(&raw);
         return if after.starts_with(probe) {
             Seen::Escaped
         } else if after.starts_with(raw_probe) {
             Seen::Raw
         } else {
-            Seen::Other
+            Seen::Composed
         };
     }
     let before = html.get(..at).unwrap_or("");
     if before.ends_with(&escaped) {
-        Seen::Escaped
-    } else if escape(&raw) != raw && before.ends_with(raw.trim_start()) {
-        Seen::Raw
-    } else {
-        Seen::Other
+        return Seen::Escaped;
     }
+    if escape(&raw) != raw && before.ends_with(raw.trim_start()) {
+        return Seen::Raw;
+    }
+    let key_start = before
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .map_or(0, |i| i + 1);
+    let prefix = before.get(..key_start).unwrap_or("");
+    if prefix.ends_with("href=\"/patient/") || prefix.ends_with("href=\"/print/mar/") {
+        return Seen::UrlKey;
+    }
+    let in_tag = match (before.rfind('<'), before.rfind('>')) {
+        (Some(lt), Some(gt)) => lt > gt,
+        (Some(_), None) => true,
+        _ => false,
+    };
+    if !in_tag {
+        return Seen::Composed;
+    }
+    // A same-origin link whose value up to the marker is only URL-safe characters (the
+    // language link echoes the percent-encoded path asked for).
+    let url_safe = before.rfind('"').is_some_and(|q| {
+        let attr_ok = before
+            .get(..q)
+            .is_some_and(|t| t.ends_with(" href=") || t.ends_with(" action="));
+        let value = before.get(q + 1..).unwrap_or("");
+        attr_ok
+            && value.starts_with('/')
+            && value.chars().all(|c| {
+                c.is_ascii_alphanumeric()
+                    || matches!(
+                        c,
+                        '%' | '+' | '-' | '_' | '.' | '~' | '/' | '?' | '=' | '&' | ';'
+                    )
+            })
+    });
+    if url_safe { Seen::UrlKey } else { Seen::InTag }
 }
 
 #[cfg(test)]
