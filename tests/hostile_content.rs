@@ -834,3 +834,110 @@ fn it_role_standby_and_traversal_paths_get_no_patient_data_and_no_file() {
         "daemon still running"
     );
 }
+
+/// Seals `payload` with the keys `start_daemon` wrote into `dir/keys`.
+fn seal_in(dir: &Path, seq: u64, kind: noodepd::snapshot::PayloadKind, payload: &[u8]) -> Vec<u8> {
+    use noodepd::keys::{AppliancePublic, PublisherSecret};
+    let publisher = PublisherSecret::read(&dir.join("keys/publisher.key")).unwrap();
+    let appliance = AppliancePublic::read(&dir.join("keys/appliance.pub")).unwrap();
+    let as_of = Utc::now() - TimeDelta::minutes(1);
+    noodepd::snapshot::seal(
+        &publisher,
+        std::slice::from_ref(&appliance),
+        &noodepd::snapshot::SealRequest {
+            ward: "A3",
+            sequence: seq,
+            created_at: as_of,
+            data_as_of: as_of,
+            kind,
+            chunk_size: 64 * 1024,
+        },
+        payload,
+    )
+    .unwrap()
+}
+
+/// Polls `/ready` until `done` holds for its JSON document.
+fn wait_ready(addr: SocketAddr, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let r = http(addr, "GET", "/ready", "", "");
+        let v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+        if done(&v) {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{what}: {v}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn real_daemon_quarantines_deep_nesting_and_survives_structural_garbage() {
+    use noodepd::snapshot::PayloadKind;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut daemon, addr, logins) = start_daemon(dir.path());
+    wait_ready(addr, "hostile ward served", |v| v["sequence"] == 2);
+
+    // 1,000-level extension: the snapshot is refused whole, the previous data stays.
+    let deep = hostile::deep_nesting_payload(3, Utc::now());
+    let inbox = dir.path().join("inbox");
+    drop_in(
+        &inbox,
+        "a3-000003.snap",
+        &seal_in(dir.path(), 3, PayloadKind::Clinical, &deep),
+    );
+    let v = wait_ready(addr, "deep nesting rejected", |v| {
+        v["last_rejection"]["file"]
+            .as_str()
+            .is_some_and(|f| f.contains("000003"))
+    });
+    assert_eq!(v["sequence"], 2, "previous generation still served: {v}");
+    assert_eq!(v["patients"], hostile::PATIENTS, "{v}");
+    let reason = v["last_rejection"]["reason"].as_str().unwrap_or("");
+    assert!(reason.contains("recursion limit"), "clear reason: {v}");
+    let quarantined: Vec<_> = std::fs::read_dir(dir.path().join("quarantine"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        quarantined.iter().any(|n| n.contains("000003")),
+        "{quarantined:?}"
+    );
+
+    // Ids, references, statuses, codes and dates all hostile: accepted or refused, the
+    // daemon answers and whatever it shows is inert.
+    let structural = payload_of(&hostile::hostile_bundle(4, Utc::now(), Variant::Structural));
+    drop_in(
+        &inbox,
+        "a3-000004.snap",
+        &seal_in(dir.path(), 4, PayloadKind::Clinical, &structural),
+    );
+    let v = wait_ready(addr, "structural garbage handled", |v| {
+        v["sequence"] == 4
+            || v["last_rejection"]["file"]
+                .as_str()
+                .is_some_and(|f| f.contains("000004"))
+    });
+    eprintln!(
+        "structural variant: sequence {}, patients {}, last rejection {}",
+        v["sequence"], v["patients"], v["last_rejection"]
+    );
+    assert_eq!(http(addr, "GET", "/health", "", "").status, 200, "{v}");
+    let (user, code) = &logins.nurse;
+    let cookie = log_in(addr, user, code);
+    let overview = http(addr, "GET", "/", &cookie, "");
+    assert_eq!(overview.status, 200);
+    let mut t = Tally::default();
+    t.page("/", &overview.body);
+    for k in patient_links(&overview.body) {
+        let r = http(addr, "GET", &format!("/patient/{k}"), &cookie, "");
+        assert!(r.status < 500, "{k}: {}", r.status);
+        t.page(&k, &r.body);
+    }
+    assert_eq!(t.findings, Vec::<String>::new());
+    assert_eq!(t.raw, Vec::<String>::new());
+    assert!(
+        daemon.0.try_wait().unwrap().is_none(),
+        "daemon still running"
+    );
+}
