@@ -1,10 +1,12 @@
-//! Hostile content end to end (issue 8 item 6): a generated ward whose every shown string is
-//! an injection payload with a unique marker (`noodepd::generate::hostile`), plus a 1 MB
-//! string, a 100,000-item array and a 1,000-level extension. Guards that the FHIR mapper
-//! never panics and accounts for every resource, that size limits hold, and that every page
-//! and printout — rendered directly and served by the real `noodepd serve` binary — is inert
-//! (conservative tag/attribute checker) with every marker's payload shown escaped.
-
+//! Hostile content end to end (issue 8 item 6, and item 7's role, standby and traversal
+//! checks): a generated ward whose every shown string is an injection payload with a unique
+//! marker (`noodepd::generate::hostile`), plus a 1 MB string, a 100,000-item array and a
+//! 1,000-level extension. Guards that the FHIR mapper never panics and accounts for every
+//! resource, that size limits hold, that every page and printout — rendered directly and
+//! served by the real `noodepd serve` binary — is inert (conservative tag/attribute checker)
+//! with every payload shown escaped or neutralised, that the daemon keeps serving after
+//! hostile snapshots, and that an `it` user, standby mode and traversal paths get no patient
+//! data and no file.
 mod pages_common;
 
 use chrono::{Duration as TimeDelta, Utc};
