@@ -156,6 +156,9 @@ pub async fn run(
     listener: std::net::TcpListener,
     started: Option<oneshot::Sender<Started>>,
 ) -> Result<(), DaemonError> {
+    // Before anything else: a SIGTERM/SIGINT that arrives during start-up (even after READY,
+    // before the serving loop) must stop the daemon gracefully, not kill it by default action.
+    let sigs = install_signals();
     for k in &config.unknown_keys {
         log::warn!("{}: unknown key {k:?} ignored", config.source.display());
     }
@@ -224,7 +227,7 @@ pub async fn run(
         shutdown_future(&stop_rx),
     ));
 
-    signals(&stop_tx, tls.as_deref()).await;
+    signals(sigs, tls.as_deref()).await;
     log::info!("stopping");
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     let _ = stop_tx.send(true);
@@ -238,14 +241,35 @@ pub async fn run(
     }
 }
 
-/// Waits for SIGTERM or SIGINT; reloads TLS on SIGHUP.
-async fn signals(_stop: &watch::Sender<bool>, tls: Option<&crate::web::TlsReloader>) {
+/// The signal streams, registered once at start-up (signals arriving before they are
+/// awaited are kept, not lost).
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+/// Registers SIGTERM, SIGINT and SIGHUP; `None` when that fails.
+fn install_signals() -> Option<Signals> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+    match (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
         signal(SignalKind::hangup()),
-    ) else {
+    ) {
+        (Ok(term), Ok(int), Ok(hup)) => Some(Signals { term, int, hup }),
+        _ => None,
+    }
+}
+
+/// Waits for SIGTERM or SIGINT; reloads TLS on SIGHUP.
+async fn signals(sigs: Option<Signals>, tls: Option<&crate::web::TlsReloader>) {
+    let Some(Signals {
+        mut term,
+        mut int,
+        mut hup,
+    }) = sigs
+    else {
         log::error!("cannot install signal handlers; stopping");
         return;
     };

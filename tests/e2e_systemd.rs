@@ -220,3 +220,32 @@ fn sighup_reloads_the_tls_certificate_and_a_broken_one_keeps_the_old_in_service(
     let st = p.wait_exit(WAIT).expect("serve stops on SIGTERM");
     assert!(st.success(), "{st}\n{}", p.transcript());
 }
+
+#[test]
+fn sigterm_during_startup_stops_gracefully_instead_of_dying_by_the_signal() {
+    // systemd may stop a unit at any moment after starting it, also while it is still
+    // rebuilding its data: the daemon must then stop cleanly (exit 0, "stop" audited).
+    let w = Ward::new("A3");
+    let data = w.generate(6, 41, "A3");
+    let sealed = w.seal(&data, "A3", 1, "clinical");
+    let (mut p, addr) = w.serve();
+    deliver(&sealed, &w.inbox(), "a3-000001.snap");
+    poll_ready(addr, "sequence 1 served", |j| j["sequence"] == 1);
+    p.signal(libc::SIGTERM);
+    let st = p.wait_exit(WAIT).expect("serve stops on SIGTERM");
+    assert!(st.success(), "{st}\n{}", p.transcript());
+
+    // Restart (recovering from the kept snapshot) and stop it the moment it says it listens.
+    for _ in 0..3 {
+        let (mut p, _addr) = w.serve();
+        p.signal(libc::SIGTERM);
+        let st = p
+            .wait_exit(WAIT)
+            .expect("serve stops on SIGTERM during start-up");
+        assert!(
+            st.success(),
+            "SIGTERM during start-up must stop gracefully, got {st}\n{}",
+            p.transcript()
+        );
+    }
+}
