@@ -17,11 +17,15 @@
 #   --out DIR                 output directory (default image/out)
 #   --no-deps                 do not apt-get install the build tools
 #   --no-cargo                use the existing target/release/noodepd (must exist)
+#   --binary PATH             put this noodepd binary in the image (implies --no-cargo)
 #   --snapshot YYYYMMDDTHHMMSSZ  take packages from snapshot.debian.org at that time
 #                             (fully pinned package set); default deb.debian.org
+#   --reuse-root              development aid: keep image/out/work/root from the last run
 #   --update-lock             accept a changed package set and rewrite image/packages.lock
 #   --with-kiosk              add the local full-screen browser (image/options/kiosk)
 #   --with-printer            add CUPS for a local printer (image/options/printer)
+#   --luks-state              production: state partition is LUKS2 unlocked by the TPM2
+#                             (image/options/luks-state; formatted at installation)
 #   --root-password-hash HASH allow root login on the local console with this crypt(3)
 #                             hash (e.g. from `openssl passwd -6`); default: root locked
 #   --state-size SIZE         size of the state partition in the image (default 512M;
@@ -35,16 +39,19 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 OUT="$HERE/out"
-DEPS=1 CARGO=1 SNAPSHOT="" UPDATE_LOCK=0 KIOSK=0 PRINTER=0 ROOTHASH_PW="" STATE_SIZE=512M
+LUKS=0 REUSE=0 BIN_OVERRIDE="" DEPS=1 CARGO=1 SNAPSHOT="" UPDATE_LOCK=0 KIOSK=0 PRINTER=0 ROOTHASH_PW="" STATE_SIZE=512M
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--out) OUT=$2; shift ;;
 	--no-deps) DEPS=0 ;;
 	--no-cargo) CARGO=0 ;;
+	--binary) BIN_OVERRIDE=$2; CARGO=0; shift ;;
 	--snapshot) SNAPSHOT=$2; shift ;;
 	--update-lock) UPDATE_LOCK=1 ;;
+	--reuse-root) REUSE=1 ;;
 	--with-kiosk) KIOSK=1 ;;
 	--with-printer) PRINTER=1 ;;
+	--luks-state) LUKS=1 ;;
 	--root-password-hash) ROOTHASH_PW=$2; shift ;;
 	--state-size) STATE_SIZE=$2; shift ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
@@ -76,7 +83,7 @@ export LC_ALL=C.UTF-8 TZ=UTC
 umask 022
 log "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH ($(date -u -d "@$SOURCE_DATE_EPOCH" +%FT%TZ))"
 
-BIN="$REPO/target/release/noodepd"
+BIN="${BIN_OVERRIDE:-$REPO/target/release/noodepd}"
 if [ "$CARGO" = 1 ]; then
 	log "cargo build --release --locked"
 	# Reproducible binary: no absolute build paths in panics/debug info.
@@ -88,6 +95,7 @@ fi
 PKGS=$(grep -v '^#' "$HERE/packages.txt" | xargs)
 [ "$KIOSK" = 1 ] && PKGS="$PKGS $(grep -v '^#' "$HERE/options/kiosk/packages.txt" | xargs)"
 [ "$PRINTER" = 1 ] && PKGS="$PKGS $(grep -v '^#' "$HERE/options/printer/packages.txt" | xargs)"
+[ "$LUKS" = 1 ] && PKGS="$PKGS $(grep -v '^#' "$HERE/options/luks-state/packages.txt" | xargs)"
 
 if [ -n "$SNAPSHOT" ]; then
 	case "$SNAPSHOT" in *[!0-9TZ]*) log "--snapshot: YYYYMMDDTHHMMSSZ"; exit 2 ;; esac
@@ -101,14 +109,23 @@ else
 fi
 
 WORK="$OUT/work"
+ROOT="$WORK/root"
+CACHE="$OUT/cache"
+mkdir -p "$CACHE"
+if [ "$REUSE" = 1 ] && [ -f "$WORK/manifest.txt" ]; then
+	log "reusing $ROOT"
+else
 rm -rf "$WORK"
 mkdir -p "$WORK"
-ROOT="$WORK/root"
 
 # ---- root file system ------------------------------------------------------------------
 log "mmdebstrap bookworm: $PKGS"
 mmdebstrap --mode=root --variant=essential --format=directory \
 	--aptopt='APT::Install-Recommends "false"' \
+	--dpkgopt=force-unsafe-io \
+	--skip=download/empty \
+	--setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
+	--setup-hook="sync-in \"$CACHE\" /var/cache/apt/archives/" \
 	--dpkgopt='path-exclude=/usr/share/man/*' \
 	--dpkgopt='path-exclude=/usr/share/info/*' \
 	--dpkgopt='path-exclude=/usr/share/locale/*' \
@@ -116,14 +133,16 @@ mmdebstrap --mode=root --variant=essential --format=directory \
 	--dpkgopt='path-exclude=/usr/share/doc/*' \
 	--dpkgopt='path-include=/usr/share/doc/*/copyright' \
 	--include="$(echo "$PKGS" | tr ' ' ',')" \
-	--customize-hook="\"$HERE/customize.sh\" \"\$1\" \"$HERE\" \"$BIN\" \"$KIOSK\" \"$PRINTER\" \"$REPO\"" \
+	--customize-hook="\"$HERE/customize.sh\" \"\$1\" \"$HERE\" \"$BIN\" \"$KIOSK\" \"$PRINTER\" \"$REPO\" \"$LUKS\"" \
 	--customize-hook="chroot \"\$1\" dpkg-query -W -f='\${Package}=\${Version}\n' > \"$WORK/manifest.txt\"" \
+	--customize-hook="sync-out /var/cache/apt/archives \"$CACHE\"" \
 	--customize-hook="\"$HERE/customize.sh\" --finish \"\$1\" \"$ROOTHASH_PW\"" \
 	bookworm "$ROOT" "${MIRRORS[@]}"
+fi
 
 # ---- package lock ----------------------------------------------------------------------
 LOCK="$HERE/packages.lock"
-[ "$KIOSK$PRINTER" = 00 ] || LOCK="$OUT/packages-with-options.lock"
+[ "$KIOSK$PRINTER$LUKS" = 000 ] || LOCK="$OUT/packages-with-options.lock"
 if [ -f "$LOCK" ] && ! diff -u "$LOCK" "$WORK/manifest.txt" >"$WORK/lock.diff"; then
 	if [ "$UPDATE_LOCK" = 1 ]; then
 		log "package set changed; updating $LOCK"
@@ -144,13 +163,11 @@ mkdir -p "$WORK/esp/EFI/BOOT" "$WORK/esp/loader/entries" "$WORK/esp/noodepd"
 cp "$ROOT/boot/vmlinuz-$KVER" "$WORK/esp/noodepd/vmlinuz"
 cp "$ROOT/boot/initrd.img-$KVER" "$WORK/esp/noodepd/initrd.img"
 cp "$ROOT/usr/lib/systemd/boot/efi/systemd-bootx64.efi" "$WORK/esp/EFI/BOOT/BOOTX64.EFI"
-# /boot is not needed on the running system (the ESP is not mounted).
-rm -rf "${ROOT:?}/boot/"*
 
-log "mksquashfs root"
-mksquashfs "$ROOT" "$WORK/root.sqfs" -noappend -comp zstd -Xcompression-level 19 \
+log "mksquashfs root (without /boot: kernel and initramfs live on the ESP)"
+env -u SOURCE_DATE_EPOCH mksquashfs "$ROOT" "$WORK/root.sqfs" -noappend -comp zstd -Xcompression-level 19 \
 	-b 131072 -mkfs-time "$SOURCE_DATE_EPOCH" -all-time "$SOURCE_DATE_EPOCH" \
-	-xattrs -quiet -no-progress >/dev/null
+	-xattrs -wildcards -e 'boot/*' -quiet -no-progress >/dev/null
 
 # dm-verity over the squashfs, with a fixed salt and UUID (derived from the epoch).
 SALT=$(printf 'noodepd-verity-salt-%s' "$SOURCE_DATE_EPOCH" | sha256sum | cut -c1-64)

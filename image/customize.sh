@@ -1,7 +1,7 @@
 #!/bin/sh
 # customize.sh: mmdebstrap customize hook of image/build.sh. Turns a plain Debian root into
 # the noodepd appliance root: overlay files, units, accounts, the binary, the initramfs.
-#   customize.sh ROOT IMAGE_DIR BINARY KIOSK(0|1) PRINTER(0|1) REPO
+#   customize.sh ROOT IMAGE_DIR BINARY KIOSK(0|1) PRINTER(0|1) REPO LUKS(0|1)
 #   customize.sh --finish ROOT ROOT_PASSWORD_HASH   (last step: strip what must not ship)
 set -eu
 
@@ -22,10 +22,11 @@ if [ "$1" = "--finish" ]; then
 	exit 0
 fi
 
-root=$1 here=$2 bin=$3 kiosk=$4 printer=$5 repo=$6
+root=$1 here=$2 bin=$3 kiosk=$4 printer=$5 repo=$6 luks=${7:-0}
 
 cp -rT --preserve=mode "$here/rootfs" "$root"
-[ "$kiosk" = 1 ] && cp -rT --preserve=mode "$here/options/kiosk/rootfs" "$root"
+if [ "$kiosk" = 1 ]; then cp -rT --preserve=mode "$here/options/kiosk/rootfs" "$root"; fi
+if [ "$luks" = 1 ]; then cp -rT --preserve=mode "$here/options/luks-state/rootfs" "$root"; fi
 install -m 0644 "$here"/systemd/*.service "$here"/systemd/*.socket "$root/usr/lib/systemd/system/"
 install -m 0755 "$bin" "$root/usr/bin/noodepd"
 install -m 0755 "$here/provision.sh" "$root/usr/lib/noodepd/provision"
@@ -48,7 +49,8 @@ systemctl --root="$root" enable \
 	noodepd.socket noodepd.service noodepd-firstboot.service noodepd-sshkey.service \
 	noodepd-showkey.service noodepd-provision.service srv-sftp-inbox.mount \
 	nftables.service systemd-networkd.service ssh.service systemd-timesyncd.service
-[ "$kiosk" = 1 ] && systemctl --root="$root" enable noodepd-kiosk.service
+if [ "$kiosk" = 1 ]; then systemctl --root="$root" enable noodepd-kiosk.service; fi
+if [ "$printer" = 1 ]; then systemctl --root="$root" enable cups.service; fi
 for u in e2scrub_all.timer e2scrub_reap.service systemd-networkd-wait-online.service \
 	systemd-pstore.service; do
 	systemctl --root="$root" disable "$u" 2>/dev/null || true
