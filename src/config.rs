@@ -491,3 +491,17 @@ mod tests {
         assert!(Config::from_toml(&text, Path::new("x.toml")).is_err());
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    #[test]
+    fn annotated_example_config_is_valid_and_complete() {
+        let text = include_str!("../config/noodepd.toml");
+        let c = Config::from_toml(text, Path::new("/etc/noodepd/noodepd.toml")).unwrap();
+        assert!(c.unknown_keys.is_empty(), "{:?}", c.unknown_keys);
+        assert_eq!(c.ward, "A3");
+        assert!(c.web.tls.is_some());
+    }
+}

@@ -1,1 +1,192 @@
-//! (skeleton: to be written)
+//! The ward's staff roster: who may log in when Active Directory is down. It arrives as its
+//! own signed snapshot payload kind, so the hospital controls it; each person has a role and
+//! an argon2id hash of a personal downtime code (never the code itself).
+//!
+//! Payload (JSON): `{"ward": "A3", "staff": [{"user": "jbakker", "name": "Jan Bakker",
+//! "role": "nurse", "code_hash": "$argon2id$v=19$m=19456,t=2,p=1$..."}]}`.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use serde::{Deserialize, Serialize};
+
+/// Most staff entries accepted in one roster.
+pub const MAX_STAFF: usize = 2000;
+/// Longest display name.
+pub const MAX_NAME: usize = 100;
+/// Longest code accepted at login (before hashing).
+pub const MAX_CODE: usize = 64;
+
+/// A role. `It` sees status pages only, never patient data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Nurse,
+    Physician,
+    Coordinator,
+    It,
+}
+
+impl Role {
+    /// Whether this role may see patient data (in emergency or drill mode).
+    pub fn sees_patient_data(self) -> bool {
+        !matches!(self, Role::It)
+    }
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Nurse => "nurse",
+            Role::Physician => "physician",
+            Role::Coordinator => "coordinator",
+            Role::It => "it",
+        }
+    }
+}
+
+/// One person on the roster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffMember {
+    pub user: String,
+    pub name: String,
+    pub role: Role,
+    pub code_hash: String,
+}
+
+/// A validated roster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Roster {
+    pub ward: String,
+    pub staff: Vec<StaffMember>,
+}
+
+/// Why a roster payload is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RosterError {
+    #[error("roster is not valid JSON of the documented shape: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("roster has {0} staff entries; at most {MAX_STAFF}")]
+    TooMany(usize),
+    #[error("roster entry {index}: {message}")]
+    Entry { index: usize, message: String },
+    #[error("roster lists user {0:?} twice")]
+    Duplicate(String),
+    #[error("cannot hash code: {0}")]
+    Hash(String),
+}
+
+impl Roster {
+    /// Parses and validates a roster payload.
+    pub fn from_json(bytes: &[u8]) -> Result<Roster, RosterError> {
+        let r: Roster = serde_json::from_slice(bytes)?;
+        if r.staff.len() > MAX_STAFF {
+            return Err(RosterError::TooMany(r.staff.len()));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (index, s) in r.staff.iter().enumerate() {
+            let bad = |message: String| RosterError::Entry { index, message };
+            crate::config::check_id(&s.user).map_err(|m| bad(format!("user: {m}")))?;
+            if s.name.trim().is_empty() || s.name.chars().count() > MAX_NAME {
+                return Err(bad(format!("name must be 1 to {MAX_NAME} characters")));
+            }
+            if s.name.chars().any(char::is_control) {
+                return Err(bad("name contains control characters".into()));
+            }
+            let h = PasswordHash::new(&s.code_hash)
+                .map_err(|e| bad(format!("code_hash is not a PHC string: {e}")))?;
+            if h.algorithm.as_str() != "argon2id" {
+                return Err(bad(format!(
+                    "code_hash uses {}, argon2id required",
+                    h.algorithm
+                )));
+            }
+            if !seen.insert(s.user.as_str()) {
+                return Err(RosterError::Duplicate(s.user.clone()));
+            }
+        }
+        Ok(r)
+    }
+
+    /// Looks a user up and checks the code. Returns the member only when the code matches.
+    /// Runs a dummy verification for unknown users so timing does not reveal who exists.
+    pub fn verify(&self, user: &str, code: &str) -> Option<&StaffMember> {
+        if code.len() > MAX_CODE {
+            return None;
+        }
+        match self.staff.iter().find(|s| s.user == user) {
+            Some(s) => verify_code(&s.code_hash, code).then_some(s),
+            None => {
+                let _ = verify_code(DUMMY_HASH, code);
+                None
+            }
+        }
+    }
+
+    /// The member with this user id.
+    pub fn get(&self, user: &str) -> Option<&StaffMember> {
+        self.staff.iter().find(|s| s.user == user)
+    }
+}
+
+/// A fixed argon2id hash used to spend the same time on unknown users.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Zr5cTNSRmE1JZ8bpsvb1A3ZCnWhI0cnDx8jGv3yoBFQ";
+
+/// Checks a code against an argon2id PHC hash.
+pub fn verify_code(hash: &str, code: &str) -> bool {
+    match PasswordHash::new(hash) {
+        Ok(h) => Argon2::default()
+            .verify_password(code.as_bytes(), &h)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Hashes a code with argon2id (default parameters) and a random salt.
+pub fn hash_code(code: &str) -> Result<String, RosterError> {
+    let salt = SaltString::generate(&mut rand_core::OsRng);
+    Argon2::default()
+        .hash_password(code.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| RosterError::Hash(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roster_with(code: &str) -> Vec<u8> {
+        let h = hash_code(code).unwrap();
+        format!(
+            r#"{{"ward":"A3","staff":[{{"user":"jbakker","name":"Jan Bakker","role":"nurse","code_hash":"{h}"}}]}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn verifies_the_right_code_only() {
+        let r = Roster::from_json(&roster_with("482913")).unwrap();
+        assert_eq!(
+            r.verify("jbakker", "482913").map(|s| s.role),
+            Some(Role::Nurse)
+        );
+        assert!(r.verify("jbakker", "482914").is_none());
+        assert!(r.verify("nobody", "482913").is_none());
+    }
+
+    #[test]
+    fn refuses_roster_with_plain_code_or_unknown_field() {
+        let plain = br#"{"ward":"A3","staff":[{"user":"a","name":"A","role":"nurse","code_hash":"123456"}]}"#;
+        assert!(matches!(
+            Roster::from_json(plain),
+            Err(RosterError::Entry { .. })
+        ));
+        let extra = br#"{"ward":"A3","staff":[],"admin":true}"#;
+        assert!(Roster::from_json(extra).is_err());
+    }
+
+    #[test]
+    fn dummy_hash_is_a_valid_argon2id_hash() {
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+        assert!(!verify_code(DUMMY_HASH, "000000"));
+    }
+}

@@ -1,9 +1,32 @@
-//! `noodepd keygen` (not implemented yet in this skeleton).
+//! `noodepd keygen publisher|appliance --out DIR`: make a key pair, write `KIND.key`
+//! (mode 0600, never overwritten without `--force`) and `KIND.pub`, print the paths and
+//! the fingerprint to compare by eye.
 
-use crate::cli::KeygenArgs;
+use crate::cli::{KeyKind as KeyKindArg, KeygenArgs};
+use crate::keys::{self, KeyKind};
+use anyhow::Context as _;
 use std::process::ExitCode;
 
 /// Runs `noodepd keygen`.
-pub fn run(_args: &KeygenArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("'keygen' is not implemented yet")
+pub fn run(args: &KeygenArgs) -> anyhow::Result<ExitCode> {
+    let kind = match args.kind {
+        KeyKindArg::Publisher => KeyKind::Publisher,
+        KeyKindArg::Appliance => KeyKind::Appliance,
+    };
+    let written = keys::write_key_pair(kind, &args.out, args.force)
+        .with_context(|| format!("cannot write the {} key pair", kind.name()))?;
+    println!(
+        "wrote {} (secret, mode 0600: keep it on this machine only)",
+        written.secret_path.display()
+    );
+    println!(
+        "wrote {} (public: give this to {})",
+        written.public_path.display(),
+        match kind {
+            KeyKind::Publisher => "every ward appliance",
+            KeyKind::Appliance => "the publisher",
+        }
+    );
+    println!("fingerprint {}", written.key_id.fingerprint());
+    Ok(ExitCode::SUCCESS)
 }

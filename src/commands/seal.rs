@@ -1,9 +1,121 @@
-//! `noodepd seal` (not implemented yet in this skeleton).
+//! `noodepd seal`: read and validate the input (FHIR R4 for `clinical`, one JSON object for
+//! `roster` and `mode-command`), seal it for the given appliances, and write it as
+//! `OUT.part` + fsync + rename to `OUT`, so an inbox watcher never sees half a file.
 
-use crate::cli::SealArgs;
+use crate::cli::{PayloadKindArg, SealArgs};
+use crate::keys::{AppliancePublic, PublisherSecret};
+use crate::snapshot::{self, DEFAULT_CHUNK_SIZE, PayloadKind, SealRequest};
+use anyhow::{Context as _, bail};
+use chrono::{DateTime, Utc};
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// Largest roster or mode-command file read.
+const MAX_JSON_INPUT: u64 = 16 * 1024 * 1024;
+
 /// Runs `noodepd seal`.
-pub fn run(_args: &SealArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("'seal' is not implemented yet")
+pub fn run(args: &SealArgs) -> anyhow::Result<ExitCode> {
+    let publisher = PublisherSecret::read(&args.key).context("cannot use the publisher key")?;
+    let recipients = args
+        .to
+        .iter()
+        .map(|p| AppliancePublic::read(p).context("cannot use the appliance key"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let now = Utc::now();
+    let data_as_of = match &args.data_as_of {
+        None => now,
+        Some(s) => DateTime::parse_from_rfc3339(s)
+            .with_context(|| format!("--data-as-of {s:?} is not an RFC 3339 time"))?
+            .with_timezone(&Utc),
+    };
+    let (kind, payload) = match args.kind {
+        PayloadKindArg::Clinical => (
+            PayloadKind::Clinical,
+            crate::fhir::input::collect_payload(&args.input)
+                .context("input is not valid FHIR R4 JSON")?,
+        ),
+        PayloadKindArg::Roster => (PayloadKind::Roster, read_json_object(&args.input)?),
+        PayloadKindArg::ModeCommand => (PayloadKind::ModeCommand, read_json_object(&args.input)?),
+    };
+    let req = SealRequest {
+        ward: &args.ward,
+        sequence: args.sequence,
+        created_at: now,
+        data_as_of,
+        kind,
+        chunk_size: args.chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE),
+    };
+    let sealed = snapshot::seal(&publisher, &recipients, &req, &payload)
+        .with_context(|| format!("cannot seal {}", args.out.display()))?;
+    write_atomically(&args.out, &sealed)?;
+    let fingerprints: Vec<String> = recipients.iter().map(|r| r.fingerprint()).collect();
+    println!(
+        "sealed {}: ward {}, sequence {}, {}, payload {} bytes, file {} bytes",
+        args.out.display(),
+        args.ward,
+        args.sequence,
+        kind,
+        payload.len(),
+        sealed.len()
+    );
+    println!("publisher {}", publisher.public().fingerprint());
+    println!("for {}", fingerprints.join(", "));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads exactly one JSON file and checks it is a JSON object; returns its bytes as-is.
+fn read_json_object(inputs: &[PathBuf]) -> anyhow::Result<Vec<u8>> {
+    let [path] = inputs else {
+        bail!(
+            "a roster or mode command is exactly one JSON file; {} inputs given",
+            inputs.len()
+        );
+    };
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut bytes = Vec::new();
+    (&mut file)
+        .take(MAX_JSON_INPUT + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() as u64 > MAX_JSON_INPUT {
+        bail!("{}: larger than {MAX_JSON_INPUT} bytes", path.display());
+    }
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: not valid JSON", path.display()))?;
+    if !value.is_object() {
+        bail!("{}: must be a JSON object", path.display());
+    }
+    Ok(bytes)
+}
+
+/// Writes `OUT.part`, fsyncs it, renames it to `OUT` and fsyncs the directory.
+fn write_atomically(out: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut part_name = out.as_os_str().to_owned();
+    part_name.push(".part");
+    let part = PathBuf::from(part_name);
+    let result = (|| -> anyhow::Result<()> {
+        let mut f = std::fs::File::create(&part)
+            .with_context(|| format!("cannot create {}", part.display()))?;
+        f.write_all(bytes)
+            .with_context(|| format!("cannot write {}", part.display()))?;
+        f.sync_all()
+            .with_context(|| format!("cannot fsync {}", part.display()))?;
+        std::fs::rename(&part, out)
+            .with_context(|| format!("cannot rename {} to {}", part.display(), out.display()))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&part);
+    }
+    result?;
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if let Ok(d) = std::fs::File::open(dir) {
+        // Best effort: makes the rename durable.
+        let _ = d.sync_all();
+    }
+    Ok(())
 }

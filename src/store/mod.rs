@@ -1,1 +1,433 @@
-//! (skeleton: to be written)
+//! The store: each accepted snapshot becomes a new SQLite *generation*, built completely
+//! off to the side and then swapped in; readers never see a half-built one.
+//!
+//! A generation is an SQLite file in the runtime directory (tmpfs `/run/noodepd` on the
+//! appliance, so plaintext patient data never rests on disk; after a reboot the ingest side
+//! rebuilds it from the newest sealed snapshot). Building happens in a `*.tmp` file in one
+//! transaction; the file is then renamed to its final name and opened read-only. The swap is
+//! a pointer swap under a lock: a request takes an `Arc<Generation>` once and renders the whole
+//! page from it, so every page shows exactly one generation. An old generation's file is
+//! removed when the last reader drops it.
+//!
+//! Invariants: the web side only reads (connections are opened read-only); a generation is
+//! visible completely or not at all; a generation's rows are exactly the ward record it was
+//! built from (checked by a count in the meta table on open).
+
+use crate::record::{IngestReport, PatientRecord, PatientSummary, WardRecord};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Schema version of a generation file.
+const SCHEMA_VERSION: i64 = 1;
+/// Read connections kept per generation.
+const POOL_MAX: usize = 8;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store I/O on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("SQLite error in generation {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("cannot encode record: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error("generation {path} is corrupt: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+}
+
+/// What is known about a generation besides its patients.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerationMeta {
+    pub ward: String,
+    pub sequence: u64,
+    /// When the publisher extracted the data from the EPD.
+    pub data_as_of: DateTime<Utc>,
+    /// When the publisher sealed the snapshot.
+    pub created_at: DateTime<Utc>,
+    /// When this appliance accepted it.
+    pub received_at: DateTime<Utc>,
+    /// The sealed snapshot file it came from (file name only).
+    pub snapshot_file: String,
+    pub report: IngestReport,
+}
+
+/// One built, read-only generation.
+pub struct Generation {
+    path: PathBuf,
+    meta: GenerationMeta,
+    summaries: Vec<PatientSummary>,
+    pool: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for Generation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Generation")
+            .field("path", &self.path)
+            .field("sequence", &self.meta.sequence)
+            .field("patients", &self.summaries.len())
+            .finish()
+    }
+}
+
+/// The store: the runtime directory and the generation currently served.
+pub struct Store {
+    dir: PathBuf,
+    current: RwLock<Option<Arc<Generation>>>,
+}
+
+impl Store {
+    /// Opens the store on `dir` (created if missing, mode 0700). Leftover generation files
+    /// from an earlier run are removed: they are rebuilt from sealed snapshots.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let io = |source| StoreError::Io {
+            path: dir.to_owned(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        set_mode(dir, 0o700).map_err(io)?;
+        for entry in std::fs::read_dir(dir).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with("gen-") && (name.ends_with(".sqlite") || name.ends_with(".tmp")) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Ok(Store {
+            dir: dir.to_owned(),
+            current: RwLock::new(None),
+        })
+    }
+
+    /// The generation served now, if any.
+    pub fn current(&self) -> Option<Arc<Generation>> {
+        match self.current.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Builds a generation from a ward record, off to the side. Not yet served: call
+    /// [`Store::swap`]. On error nothing is left behind.
+    pub fn build(
+        &self,
+        meta: GenerationMeta,
+        ward: &WardRecord,
+    ) -> Result<Arc<Generation>, StoreError> {
+        let unique = format!(
+            "gen-{}-{}-{}",
+            meta.sequence,
+            std::process::id(),
+            Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        );
+        let tmp = self.dir.join(format!("{unique}.tmp"));
+        let fin = self.dir.join(format!("{unique}.sqlite"));
+        let result = write_generation(&tmp, &meta, ward).and_then(|()| {
+            std::fs::rename(&tmp, &fin).map_err(|source| StoreError::Io {
+                path: fin.clone(),
+                source,
+            })
+        });
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        match Generation::open(&fin) {
+            Ok(g) => Ok(Arc::new(g)),
+            Err(e) => {
+                let _ = std::fs::remove_file(&fin);
+                Err(e)
+            }
+        }
+    }
+
+    /// Makes `generation` the one served. The previous one is dropped when its last reader
+    /// finishes.
+    pub fn swap(&self, generation: Arc<Generation>) {
+        let mut cur = match self.current.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *cur = Some(generation);
+    }
+}
+
+fn write_generation(
+    path: &Path,
+    meta: &GenerationMeta,
+    ward: &WardRecord,
+) -> Result<(), StoreError> {
+    let sq = |source| StoreError::Sqlite {
+        path: path.to_owned(),
+        source,
+    };
+    let mut conn = Connection::open(path).map_err(sq)?;
+    set_mode(path, 0o600).map_err(|source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    // A generation is a rebuildable cache on tmpfs: no journal, no fsync.
+    conn.execute_batch(
+        "PRAGMA journal_mode = OFF;
+         PRAGMA synchronous = OFF;
+         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+         CREATE TABLE patient (
+            ord INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            summary TEXT NOT NULL,
+            record TEXT NOT NULL
+         ) STRICT;",
+    )
+    .map_err(sq)?;
+    let tx = conn.transaction().map_err(sq)?;
+    {
+        let mut ins = tx
+            .prepare("INSERT INTO patient (ord, key, summary, record) VALUES (?1, ?2, ?3, ?4)")
+            .map_err(sq)?;
+        for (i, p) in ward.patients.iter().enumerate() {
+            let summary = serde_json::to_string(&PatientSummary::from(p))?;
+            let record = serde_json::to_string(p)?;
+            ins.execute(params![i as i64, p.key, summary, record])
+                .map_err(sq)?;
+        }
+        let mut m = tx
+            .prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)")
+            .map_err(sq)?;
+        m.execute(params!["schema", SCHEMA_VERSION.to_string()])
+            .map_err(sq)?;
+        m.execute(params!["meta", serde_json::to_string(meta)?])
+            .map_err(sq)?;
+        m.execute(params!["patients", ward.patients.len().to_string()])
+            .map_err(sq)?;
+    }
+    tx.commit().map_err(sq)?;
+    conn.close().map_err(|(_, e)| sq(e))?;
+    Ok(())
+}
+
+impl Generation {
+    /// Opens a finished generation file read-only and checks it is complete.
+    pub fn open(path: &Path) -> Result<Generation, StoreError> {
+        let conn = open_ro(path)?;
+        let sq = |source| StoreError::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
+        let corrupt = |reason: String| StoreError::Corrupt {
+            path: path.to_owned(),
+            reason,
+        };
+        let get = |k: &str| -> Result<Option<String>, StoreError> {
+            conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
+                .optional()
+                .map_err(sq)
+        };
+        let schema = get("schema")?.ok_or_else(|| corrupt("no schema version".into()))?;
+        if schema != SCHEMA_VERSION.to_string() {
+            return Err(corrupt(format!(
+                "schema version {schema}, expected {SCHEMA_VERSION}"
+            )));
+        }
+        let meta: GenerationMeta =
+            serde_json::from_str(&get("meta")?.ok_or_else(|| corrupt("no meta".into()))?)
+                .map_err(|e| corrupt(format!("meta: {e}")))?;
+        let expected: usize = get("patients")?
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| corrupt("no patient count".into()))?;
+        let mut summaries = Vec::with_capacity(expected);
+        {
+            let mut st = conn
+                .prepare("SELECT summary FROM patient ORDER BY ord")
+                .map_err(sq)?;
+            let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(sq)?;
+            for row in rows {
+                let s: PatientSummary = serde_json::from_str(&row.map_err(sq)?)
+                    .map_err(|e| corrupt(format!("summary: {e}")))?;
+                summaries.push(s);
+            }
+        }
+        if summaries.len() != expected {
+            return Err(corrupt(format!(
+                "{} patients present, {expected} expected",
+                summaries.len()
+            )));
+        }
+        Ok(Generation {
+            path: path.to_owned(),
+            meta,
+            summaries,
+            pool: Mutex::new(vec![conn]),
+        })
+    }
+
+    /// The generation's metadata.
+    pub fn meta(&self) -> &GenerationMeta {
+        &self.meta
+    }
+
+    /// All patients in ward order (bed, then name), one line each.
+    pub fn summaries(&self) -> &[PatientSummary] {
+        &self.summaries
+    }
+
+    /// The full record of one patient by key.
+    pub fn patient(&self, key: &str) -> Result<Option<PatientRecord>, StoreError> {
+        self.with_conn(|conn| {
+            let json: Option<String> = conn
+                .prepare_cached("SELECT record FROM patient WHERE key = ?1")
+                .and_then(|mut st| st.query_row([key], |r| r.get(0)).optional())
+                .map_err(|source| StoreError::Sqlite {
+                    path: self.path.clone(),
+                    source,
+                })?;
+            json.map(|j| {
+                serde_json::from_str(&j).map_err(|e| StoreError::Corrupt {
+                    path: self.path.clone(),
+                    reason: format!("record {key}: {e}"),
+                })
+            })
+            .transpose()
+        })
+    }
+
+    /// Every patient's full record in ward order (for the all-patients MAR).
+    pub fn all_patients(&self) -> Result<Vec<PatientRecord>, StoreError> {
+        self.with_conn(|conn| {
+            let sq = |source| StoreError::Sqlite {
+                path: self.path.clone(),
+                source,
+            };
+            let mut st = conn
+                .prepare_cached("SELECT record FROM patient ORDER BY ord")
+                .map_err(sq)?;
+            let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(sq)?;
+            let mut out = Vec::with_capacity(self.summaries.len());
+            for row in rows {
+                out.push(serde_json::from_str(&row.map_err(sq)?).map_err(|e| {
+                    StoreError::Corrupt {
+                        path: self.path.clone(),
+                        reason: format!("record: {e}"),
+                    }
+                })?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Searches by name, birth date (dd-mm-jjjj, d-m-jjjj or jjjj-mm-dd), patient number or
+    /// bed. Case- and accent-insensitive on names; every word of the query must match.
+    pub fn search(&self, query: &str) -> Vec<&PatientSummary> {
+        let words: Vec<String> = query
+            .split_whitespace()
+            .take(8)
+            .map(fold)
+            .filter(|w| !w.is_empty())
+            .collect();
+        if words.is_empty() {
+            return Vec::new();
+        }
+        self.summaries
+            .iter()
+            .filter(|s| {
+                let hay = haystack(s);
+                words
+                    .iter()
+                    .all(|w| hay.iter().any(|h| h.contains(w.as_str())))
+            })
+            .collect()
+    }
+
+    fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let taken = match self.pool.lock() {
+            Ok(mut p) => p.pop(),
+            Err(poisoned) => poisoned.into_inner().pop(),
+        };
+        let conn = match taken {
+            Some(c) => c,
+            None => open_ro(&self.path)?,
+        };
+        let out = f(&conn);
+        if let Ok(mut p) = self.pool.lock()
+            && p.len() < POOL_MAX
+        {
+            p.push(conn);
+        }
+        out
+    }
+}
+
+impl Drop for Generation {
+    fn drop(&mut self) {
+        // The last reader is gone: this generation's plaintext goes too.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn open_ro(path: &Path) -> Result<Connection, StoreError> {
+    Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|source| StoreError::Sqlite {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Lower-cases and strips common diacritics so that "Müller" is found by "muller" and
+/// "Ümit" by "umit".
+fn fold(s: &str) -> String {
+    s.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => 'a',
+            'è' | 'é' | 'ê' | 'ë' => 'e',
+            'ì' | 'í' | 'î' | 'ï' => 'i',
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' => 'o',
+            'ù' | 'ú' | 'û' | 'ü' => 'u',
+            'ç' => 'c',
+            'ñ' => 'n',
+            'ÿ' | 'ý' => 'y',
+            c => c,
+        })
+        .collect()
+}
+
+fn haystack(s: &PatientSummary) -> Vec<String> {
+    let mut h = vec![fold(&s.name), fold(&s.sort_key)];
+    if let Some(n) = &s.patient_number {
+        h.push(fold(n));
+    }
+    if let Some(b) = &s.bed {
+        h.push(fold(b));
+    }
+    if let Some(r) = &s.room {
+        h.push(fold(r));
+    }
+    if let Some(crate::record::Moment::Day(d)) = s.birth_date {
+        h.push(d.format("%d-%m-%Y").to_string());
+        h.push(d.format("%-d-%-m-%Y").to_string());
+        h.push(d.format("%Y-%m-%d").to_string());
+    }
+    h
+}
+
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,35 @@
-//! (skeleton: to be written)
+//! The ward web view: a hyper 1 server (HTTPS via rustls, or plain HTTP only when the
+//! config says so), sessions and login from the signed roster, mode- and role-gated routes,
+//! server-rendered pages (maud, escape by default) and print views. No JavaScript.
+//!
+//! Split: `server` (listener, TLS, limits, timeouts, graceful shutdown, socket activation),
+//! `routes` (request → page, mode and role gates, audit before send), `session` (sessions,
+//! CSRF, lockout, event codes), `headers` (security headers), `pages` (the HTML, i18n, CSS).
+
+pub mod pages;
+
+use crate::roster::Role;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// The person behind a session, as pages and the audit log need it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionUser {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    /// For an event-code login: the coordinator who issued the code (user id and name).
+    pub issued_by: Option<(String, String)>,
+}
+
+/// An event code a coordinator issued (the code itself is shown once, on issue).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IssuedCode {
+    /// The user id the colleague logs in with (e.g. "gast-01").
+    pub user: String,
+    /// The colleague's name as the coordinator typed it.
+    pub name: String,
+    pub role: Role,
+    pub issued_by: String,
+    pub expires_at: DateTime<Utc>,
+}

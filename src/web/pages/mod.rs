@@ -1,0 +1,1 @@
+//! (skeleton: the pages, written by the pages engineer)

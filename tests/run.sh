@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The project's test command (the README's second command; .ci/run runs exactly this).
+# Installs what the tests need on a fresh Debian machine with only the Rust toolchain
+# (Chromium and the npm test tools for the browser test, systemd-analyze for the unit
+# check), then runs the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+for installer in tests/browser/install.sh image/install-test-deps.sh; do
+    if [ -f "$installer" ]; then
+        bash "$installer"
+    fi
+done
+
+exec cargo test --locked "$@"
