@@ -113,7 +113,12 @@ ROOT="$WORK/root"
 CACHE="$OUT/cache"
 mkdir -p "$CACHE"
 if [ "$REUSE" = 1 ] && [ -f "$WORK/manifest.txt" ]; then
-	log "reusing $ROOT"
+	log "reusing $ROOT (re-applying customize.sh)"
+	mount -t proc proc "$ROOT/proc" && mount --rbind /dev "$ROOT/dev" && mount -t sysfs sys "$ROOT/sys"
+	"$HERE/customize.sh" "$ROOT" "$HERE" "$BIN" "$KIOSK" "$PRINTER" "$REPO" "$LUKS" || rc=$?
+	umount -R "$ROOT/dev"; umount "$ROOT/proc" "$ROOT/sys"
+	[ "${rc:-0}" = 0 ] || exit 1
+	"$HERE/customize.sh" --finish "$ROOT" "$ROOTHASH_PW"
 else
 rm -rf "$WORK"
 mkdir -p "$WORK"

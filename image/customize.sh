@@ -58,4 +58,4 @@ done
 # Nothing else listens: no sshd socket activation, no remote-fs, no resolver.
 systemctl --root="$root" mask ssh.socket systemd-resolved.service remote-fs.target 2>/dev/null || true
 
-chroot "$root" update-initramfs -u -k all >/dev/null
+TMPDIR=/tmp chroot "$root" update-initramfs -u -k all >/dev/null

@@ -10,7 +10,7 @@
 #   sudo image/smoke.sh [--no-build] [--out DIR] [--timeout SECONDS] [--keep]
 #
 # Needs (installed when missing): qemu-system-x86, ovmf, openssh-client, curl, openssl,
-# dosfstools, mtools, qemu-utils. The host's noodepd binary (target/release/noodepd, the
+# dosfstools, mtools. The host's noodepd binary (target/release/noodepd, the
 # same one the image contains) makes the keys and the snapshot.
 set -uo pipefail
 
@@ -38,7 +38,7 @@ cleanup() {
 		sleep 2
 		kill -9 "$QEMU_PID" 2>/dev/null
 	fi
-	[ "$KEEP" = 1 ] || rm -f "$W/disk.qcow2"
+	[ "$KEEP" = 1 ] || rm -f "$W/disk.img"
 }
 trap cleanup EXIT
 finish() { # RESULT
@@ -53,7 +53,7 @@ left() { echo $((TIMEOUT - ($(date +%s) - START))); }
 
 [ "$(id -u)" -eq 0 ] || fail "run as root (the image build needs it)"
 need=""
-for pair in qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils sftp:openssh-client \
+for pair in qemu-system-x86_64:qemu-system-x86 sftp:openssh-client \
 	ssh-keygen:openssh-client curl:curl openssl:openssl mkfs.fat:dosfstools mcopy:mtools; do
 	command -v "${pair%%:*}" >/dev/null || need="$need ${pair##*:}"
 done
@@ -95,7 +95,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 \
 	fail "provision.sh prepare failed"
 
 # ---- boot ------------------------------------------------------------------------------
-qemu-img create -q -f qcow2 -b "$IMG" -F raw "$W/disk.qcow2" || fail "qemu-img failed"
+cp --sparse=always "$IMG" "$W/disk.img" || fail "cannot copy the image"
 cp /usr/share/OVMF/OVMF_VARS_4M.fd "$W/OVMF_VARS.fd"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 WEB=$(free_port) SSHP=$(free_port)
@@ -103,7 +103,7 @@ log "booting under TCG (web 127.0.0.1:$WEB -> 443, sftp 127.0.0.1:$SSHP -> 22)"
 qemu-system-x86_64 -accel tcg -machine q35 -m 1024 -smp 2 \
 	-drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd \
 	-drive if=pflash,format=raw,file="$W/OVMF_VARS.fd" \
-	-drive if=virtio,format=qcow2,file="$W/disk.qcow2" \
+	-drive if=virtio,format=raw,file="$W/disk.img" \
 	-drive if=virtio,format=raw,file="$W/prov.img" \
 	-netdev "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$WEB-:443,hostfwd=tcp:127.0.0.1:$SSHP-:22" \
 	-device virtio-net-pci,netdev=n0 \
