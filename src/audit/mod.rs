@@ -1,11 +1,18 @@
 //! The NEN 7513 access log: who saw which patient's data, what they did, when, from where,
 //! under which mode. Append-only, hash-chained, durable before the page it accounts for is
-//! sent.
+//! sent. See docs/AUDIT.md.
 //!
 //! Storage is an SQLite database in the state directory (WAL, `synchronous = FULL`: a
-//! successful [`AuditLog::append`] has been fsynced). Each entry stores the SHA-256 of the
-//! previous entry's hash and its own canonical content, so editing, deleting or reordering
-//! entries breaks the chain.
+//! successful [`AuditLog::append`] has been fsynced). Each entry stores the previous entry's
+//! hash and the SHA-256 over that and its own content (the event as its stored JSON text),
+//! so editing, deleting or reordering entries breaks the chain. After every append the head
+//! (id, hash) is written atomically to `audit.head`, so deleting the last entries is
+//! detected too; [`AuditLog::log_head`] copies the head to the operator journal. Appends
+//! from several processes (daemon, CLI export) are serialised by a lock on `audit.lock`.
+//!
+//! Sub-modules: [`verify`] (check the chain, name the first broken entry), [`export`]
+//! (JSON lines, CSV, FHIR AuditEvent), [`retention`] (expiry with checkpoint), [`drill`]
+//! (drill reports).
 //!
 //! Invariant: if `append` fails (disk full, read-only disk), the caller must not show the
 //! patient data it was about to show — fail closed.
@@ -35,6 +42,12 @@ pub enum AuditError {
     },
     #[error("audit entry cannot be encoded: {0}")]
     Encode(#[from] serde_json::Error),
+    #[error("audit log is full (entry id space exhausted)")]
+    Full,
+    #[error("audit log {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("no drill found in the audit log{}", .0.map(|id| format!(" with id {id}")).unwrap_or_default())]
+    NoDrill(Option<i64>),
 }
 
 /// What happened (NEN 7513 event types as this appliance knows them).
@@ -151,14 +164,16 @@ pub struct Entry {
     pub hash: String,
 }
 
-/// The canonical content hashed for an entry: everything but the hash itself.
+/// The canonical content hashed for an entry: everything but the hash itself. The event is
+/// hashed as the exact JSON text stored, so any byte edit of the stored event is detected and
+/// adding a `#[serde(default)]` field to [`Event`] later does not invalidate old entries.
 #[derive(Serialize)]
 struct Canonical<'a> {
     id: i64,
     time: &'a str,
     appliance: &'a str,
     ward: &'a str,
-    event: &'a Event,
+    event: &'a str,
     prev_hash: &'a str,
 }
 
@@ -171,16 +186,29 @@ pub fn entry_hash(
     event: &Event,
     prev_hash: &str,
 ) -> Result<String, AuditError> {
+    let json = serde_json::to_string(event)?;
+    entry_hash_raw(id, time, appliance, ward, &json, prev_hash)
+}
+
+/// Computes an entry's hash from its stored columns (the event as its stored JSON text).
+pub fn entry_hash_raw(
+    id: i64,
+    time: &str,
+    appliance: &str,
+    ward: &str,
+    event_json: &str,
+    prev_hash: &str,
+) -> Result<String, AuditError> {
     let canon = serde_json::to_vec(&Canonical {
         id,
         time,
         appliance,
         ward,
-        event,
+        event: event_json,
         prev_hash,
     })?;
     let mut h = Sha256::new();
-    h.update(b"noodepd-audit-v1\0");
+    h.update(b"noodepd-audit-v2\0");
     h.update(&canon);
     Ok(hex(&h.finalize()))
 }
@@ -199,8 +227,129 @@ pub fn hex(bytes: &[u8]) -> String {
 /// The genesis "previous hash".
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// File name of the chain-head anchor inside the state directory.
+pub const HEAD_FILE: &str = "audit.head";
+/// File name of the lock file that serialises appends across processes (daemon and CLI).
+pub const LOCK_FILE: &str = "audit.lock";
+
+/// Longest event JSON text accepted when reading entries back (a stored entry is hostile
+/// input to `verify` and `export`).
+pub const MAX_EVENT_JSON: usize = 256 * 1024;
+
+const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS entry (
+        id INTEGER PRIMARY KEY,
+        time TEXT NOT NULL,
+        appliance TEXT NOT NULL,
+        ward TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        event TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS entry_time ON entry(time);
+    CREATE INDEX IF NOT EXISTS entry_kind ON entry(kind);
+    CREATE TABLE IF NOT EXISTS checkpoint (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        last_id INTEGER NOT NULL,
+        last_hash TEXT NOT NULL,
+        time TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE IF NOT EXISTS drill_report (
+        drill_id INTEGER PRIMARY KEY,
+        produced TEXT NOT NULL,
+        report TEXT NOT NULL
+    ) STRICT;";
+
+/// The chain head as written to [`HEAD_FILE`] after every append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    pub id: i64,
+    pub hash: String,
+}
+
+impl Anchor {
+    fn encode(&self) -> String {
+        format!(
+            "noodepd-audit-head v1\nid={}\nhash={}\n",
+            self.id, self.hash
+        )
+    }
+
+    /// Parses the anchor file's text strictly.
+    pub fn parse(text: &str) -> Option<Anchor> {
+        let mut lines = text.lines();
+        if lines.next()? != "noodepd-audit-head v1" {
+            return None;
+        }
+        let id: i64 = lines.next()?.strip_prefix("id=")?.parse().ok()?;
+        let hash = lines.next()?.strip_prefix("hash=")?;
+        if lines.next().is_some() || id < 0 || !is_hex64(hash) {
+            return None;
+        }
+        Some(Anchor {
+            id,
+            hash: hash.to_owned(),
+        })
+    }
+
+    /// Reads the anchor beside a log file (`Ok(None)` when there is none).
+    pub fn read(log_path: &Path) -> Result<Option<Result<Anchor, String>>, AuditError> {
+        let path = anchor_path(log_path);
+        match std::fs::read(&path) {
+            Ok(bytes) if bytes.len() > 4096 => Ok(Some(Err("anchor file too large".into()))),
+            Ok(bytes) => Ok(Some(
+                std::str::from_utf8(&bytes)
+                    .ok()
+                    .and_then(Anchor::parse)
+                    .ok_or_else(|| format!("anchor file {} is malformed", path.display())),
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(AuditError::Io { path, source }),
+        }
+    }
+}
+
+/// True for 64 lower-case hex digits.
+pub(crate) fn is_hex64(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The anchor file beside a log file.
+pub fn anchor_path(log_path: &Path) -> PathBuf {
+    log_path.with_file_name(HEAD_FILE)
+}
+
+/// Writes a small file atomically and durably: temp file, fsync, rename, fsync the directory.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("head-tmp");
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
 struct Inner {
     conn: Connection,
+    lock: std::fs::File,
     last_id: i64,
     last_hash: String,
 }
@@ -213,6 +362,15 @@ pub struct AuditLog {
     inner: Mutex<Inner>,
 }
 
+/// Releases the cross-process file lock when dropped.
+struct FileLock<'a>(&'a std::fs::File);
+
+impl Drop for FileLock<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
 impl AuditLog {
     /// Opens (or creates) the log at `state_dir/audit.sqlite`.
     pub fn open(state_dir: &Path, appliance: &str, ward: &str) -> Result<AuditLog, AuditError> {
@@ -221,51 +379,69 @@ impl AuditLog {
             path: path.clone(),
             source,
         };
+        let io = |p: &Path| {
+            let p = p.to_owned();
+            move |source| AuditError::Io { path: p, source }
+        };
+        let lock_path = state_dir.join(LOCK_FILE);
+        let lock = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(&lock_path)
+                .map_err(io(&lock_path))?
+        };
         let conn = Connection::open(&path).map_err(sq)?;
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(
-                |source| AuditError::Io {
-                    path: path.clone(),
-                    source,
-                },
-            )?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .map_err(io(&path))?;
         }
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;
-             PRAGMA busy_timeout = 5000;
-             CREATE TABLE IF NOT EXISTS entry (
-                id INTEGER PRIMARY KEY,
-                time TEXT NOT NULL,
-                appliance TEXT NOT NULL,
-                ward TEXT NOT NULL,
-                kind TEXT NOT NULL,
-                event TEXT NOT NULL,
-                prev_hash TEXT NOT NULL,
-                hash TEXT NOT NULL
-             ) STRICT;",
+             PRAGMA busy_timeout = 5000;",
         )
         .map_err(sq)?;
-        let last: Option<(i64, String)> = conn
-            .query_row(
-                "SELECT id, hash FROM entry ORDER BY id DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(sq)?;
-        let (last_id, last_hash) = last.unwrap_or((0, GENESIS.to_owned()));
-        Ok(AuditLog {
-            path,
+        conn.execute_batch(SCHEMA).map_err(sq)?;
+        let log = AuditLog {
+            path: path.clone(),
             appliance: appliance.to_owned(),
             ward: ward.to_owned(),
             inner: Mutex::new(Inner {
                 conn,
-                last_id,
-                last_hash,
+                lock,
+                last_id: 0,
+                last_hash: GENESIS.to_owned(),
             }),
-        })
+        };
+        {
+            let mut inner = log.lock_inner();
+            let inner = &mut *inner;
+            let _guard = lock_file(&inner.lock, &lock_path)?;
+            let (id, hash) = db_head(&inner.conn).map_err(sq)?;
+            inner.last_id = id;
+            inner.last_hash = hash.clone();
+            // A brand-new log gets its anchor at once, so a crash during the very first
+            // append leaves an anchor that is merely one behind rather than missing.
+            let anchor = anchor_path(&path);
+            if id == 0 && !anchor.exists() {
+                write_atomic(&anchor, Anchor { id, hash }.encode().as_bytes())
+                    .map_err(io(&anchor))?;
+            }
+        }
+        Ok(log)
+    }
+
+    fn lock_inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        match self.inner.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
     }
 
     /// Where the log lives.
@@ -273,67 +449,334 @@ impl AuditLog {
         &self.path
     }
 
-    /// Appends one event; when this returns Ok the entry is durable (fsynced).
+    /// The appliance id entries are stamped with.
+    pub fn appliance(&self) -> &str {
+        &self.appliance
+    }
+
+    /// The ward id entries are stamped with.
+    pub fn ward(&self) -> &str {
+        &self.ward
+    }
+
+    /// Appends one event; when this returns Ok the entry is durable (fsynced) and the chain
+    /// head anchor is updated. Any Err (disk full, read-only disk, ...) means: do not show
+    /// what this entry was to account for.
     pub fn append(&self, event: Event) -> Result<Entry, AuditError> {
         self.append_at(event, Utc::now())
     }
 
     /// Appends with an explicit time (tests, replays of the clock).
     pub fn append_at(&self, event: Event, now: DateTime<Utc>) -> Result<Entry, AuditError> {
-        let mut inner = match self.inner.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
+        self.with_write(|tx, log| log.insert(tx, event, now))
+    }
+
+    /// Runs `f` inside an immediate write transaction while holding the cross-process lock,
+    /// then commits and writes the anchor. `f` returns the last entry it appended.
+    pub(crate) fn with_write<T: HasEntry>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>, &AuditLog) -> Result<T, AuditError>,
+    ) -> Result<T, AuditError> {
+        let sq = |source| AuditError::Sqlite {
+            path: self.path.clone(),
+            source,
         };
-        let id = inner.last_id + 1;
+        let mut inner = self.lock_inner();
+        let inner = &mut *inner;
+        let lock_path = self.path.with_file_name(LOCK_FILE);
+        let _guard = lock_file(&inner.lock, &lock_path)?;
+        let tx =
+            rusqlite::Transaction::new(&mut inner.conn, rusqlite::TransactionBehavior::Immediate)
+                .map_err(sq)?;
+        let out = f(&tx, self)?;
+        tx.commit().map_err(sq)?;
+        let entry = out.entry();
+        inner.last_id = entry.id;
+        inner.last_hash = entry.hash.clone();
+        let anchor = anchor_path(&self.path);
+        write_atomic(
+            &anchor,
+            Anchor {
+                id: entry.id,
+                hash: entry.hash.clone(),
+            }
+            .encode()
+            .as_bytes(),
+        )
+        .map_err(|source| AuditError::Io {
+            path: anchor,
+            source,
+        })?;
+        Ok(out)
+    }
+
+    /// Inserts one entry after the current head, inside the caller's transaction.
+    pub(crate) fn insert(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        event: Event,
+        now: DateTime<Utc>,
+    ) -> Result<Entry, AuditError> {
+        let sq = |source| AuditError::Sqlite {
+            path: self.path.clone(),
+            source,
+        };
+        let (last_id, last_hash) = db_head(tx).map_err(sq)?;
+        let id = last_id.checked_add(1).ok_or(AuditError::Full)?;
         let time = now.to_rfc3339_opts(SecondsFormat::Micros, true);
-        let prev_hash = inner.last_hash.clone();
-        let hash = entry_hash(id, &time, &self.appliance, &self.ward, &event, &prev_hash)?;
         let event_json = serde_json::to_string(&event)?;
-        let kind = serde_json::to_value(event.kind)?
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        inner
-            .conn
-            .execute(
-                "INSERT INTO entry (id, time, appliance, ward, kind, event, prev_hash, hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    id,
-                    time,
-                    self.appliance,
-                    self.ward,
-                    kind,
-                    event_json,
-                    prev_hash,
-                    hash
-                ],
-            )
-            .map_err(|source| AuditError::Sqlite {
-                path: self.path.clone(),
-                source,
-            })?;
-        inner.last_id = id;
-        inner.last_hash = hash.clone();
+        let hash = entry_hash_raw(
+            id,
+            &time,
+            &self.appliance,
+            &self.ward,
+            &event_json,
+            &last_hash,
+        )?;
+        tx.execute(
+            "INSERT INTO entry (id, time, appliance, ward, kind, event, prev_hash, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                id,
+                time,
+                self.appliance,
+                self.ward,
+                kind_str(event.kind),
+                event_json,
+                last_hash,
+                hash
+            ],
+        )
+        .map_err(sq)?;
         Ok(Entry {
             id,
             time,
             appliance: self.appliance.clone(),
             ward: self.ward.clone(),
             event,
-            prev_hash,
+            prev_hash: last_hash,
             hash,
         })
     }
 
-    /// The chain head: the last entry's id and hash.
+    /// The chain head: the last entry's id and hash (as last seen by this process).
     pub fn head(&self) -> (i64, String) {
-        match self.inner.lock() {
-            Ok(g) => (g.last_id, g.last_hash.clone()),
-            Err(p) => {
-                let g = p.into_inner();
-                (g.last_id, g.last_hash.clone())
+        let g = self.lock_inner();
+        (g.last_id, g.last_hash.clone())
+    }
+
+    /// Writes the chain head to the operator log (journald under systemd) as one line
+    /// `audit chain head id=N hash=H`. The daemon calls this every `audit.head_to_journal`
+    /// and at shutdown, so a copy of the head lives outside the audit database and its
+    /// anchor file.
+    pub fn log_head(&self) {
+        // The head in the database (another process, e.g. an export, may have appended);
+        // this process's last known head if the database cannot be read.
+        let (id, hash) = {
+            let g = self.lock_inner();
+            db_head(&g.conn).unwrap_or_else(|_| (g.last_id, g.last_hash.clone()))
+        };
+        log::info!("audit chain head id={id} hash={hash}");
+    }
+
+    /// Runs `f` with the connection (reads by this process's own modules).
+    pub(crate) fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, AuditError>,
+    ) -> Result<T, AuditError> {
+        let g = self.lock_inner();
+        f(&g.conn)
+    }
+
+    pub(crate) fn sq(&self) -> impl Fn(rusqlite::Error) -> AuditError + '_ {
+        |source| AuditError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+/// Something a write produced that ends in an appended entry (the new head).
+pub(crate) trait HasEntry {
+    fn entry(&self) -> &Entry;
+}
+
+impl HasEntry for Entry {
+    fn entry(&self) -> &Entry {
+        self
+    }
+}
+
+fn lock_file<'a>(file: &'a std::fs::File, path: &Path) -> Result<FileLock<'a>, AuditError> {
+    file.lock().map_err(|source| AuditError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(FileLock(file))
+}
+
+/// The head in the database: the last entry, else the retention checkpoint, else genesis.
+fn db_head(conn: &Connection) -> rusqlite::Result<(i64, String)> {
+    let last: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT id, hash FROM entry ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if let Some(l) = last {
+        return Ok(l);
+    }
+    let cp: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT last_id, last_hash FROM checkpoint WHERE one = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    Ok(cp.unwrap_or((0, GENESIS.to_owned())))
+}
+
+/// The `kind` column value of an event kind (its serde name).
+pub fn kind_str(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::PatientView => "patient_view",
+        EventKind::WardView => "ward_view",
+        EventKind::Search => "search",
+        EventKind::Print => "print",
+        EventKind::Login => "login",
+        EventKind::LoginFailed => "login_failed",
+        EventKind::Lockout => "lockout",
+        EventKind::Logout => "logout",
+        EventKind::SessionExpired => "session_expired",
+        EventKind::ModeSwitch => "mode_switch",
+        EventKind::EventCodeIssued => "event_code_issued",
+        EventKind::SnapshotAccepted => "snapshot_accepted",
+        EventKind::SnapshotRejected => "snapshot_rejected",
+        EventKind::RosterUpdated => "roster_updated",
+        EventKind::AuditExport => "audit_export",
+        EventKind::RetentionExpiry => "retention_expiry",
+        EventKind::DrillReport => "drill_report",
+        EventKind::Daemon => "daemon",
+    }
+}
+
+/// One stored row as read back, before any checking.
+#[derive(Debug, Clone)]
+pub(crate) struct Row {
+    pub id: i64,
+    pub time: String,
+    pub appliance: String,
+    pub ward: String,
+    pub kind: String,
+    pub event: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+pub(crate) const ROW_COLUMNS: &str = "id, time, appliance, ward, kind, event, prev_hash, hash";
+
+impl Row {
+    pub(crate) fn from_sql(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+        Ok(Row {
+            id: r.get(0)?,
+            time: r.get(1)?,
+            appliance: r.get(2)?,
+            ward: r.get(3)?,
+            kind: r.get(4)?,
+            event: r.get(5)?,
+            prev_hash: r.get(6)?,
+            hash: r.get(7)?,
+        })
+    }
+
+    /// Parses the stored event strictly into an [`Entry`].
+    pub(crate) fn into_entry(self) -> Result<Entry, String> {
+        if self.event.len() > MAX_EVENT_JSON {
+            return Err(format!("event JSON longer than {MAX_EVENT_JSON} bytes"));
+        }
+        let event: Event = serde_json::from_str(&self.event).map_err(|e| e.to_string())?;
+        Ok(Entry {
+            id: self.id,
+            time: self.time,
+            appliance: self.appliance,
+            ward: self.ward,
+            event,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        })
+    }
+}
+
+pub mod drill;
+pub mod export;
+pub mod retention;
+pub mod verify;
+
+pub use export::{ExportFilter, ExportFormat};
+pub use retention::Expired;
+pub use verify::{Problem, VerifyReport, verify_file};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(detail: String) -> Event {
+        Event {
+            kind: EventKind::Search,
+            action: Action::R,
+            outcome: Outcome::Success,
+            user: None,
+            responsible: None,
+            patients: vec![],
+            detail,
+            access_point: None,
+            mode: "emergency".into(),
+        }
+    }
+
+    #[test]
+    fn append_when_database_is_full_returns_err_and_the_log_stays_valid() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::open(dir.path(), "box1", "A3").unwrap();
+        log.append(event("first".into())).unwrap();
+        let pages: i64 = log
+            .with_conn(|c| {
+                c.query_row("PRAGMA page_count", [], |r| r.get(0))
+                    .map_err(log.sq())
+            })
+            .unwrap();
+        log.with_conn(|c| {
+            c.query_row(
+                &format!("PRAGMA max_page_count = {}", pages + 2),
+                [],
+                |_| Ok(()),
+            )
+            .map_err(log.sq())
+        })
+        .unwrap();
+        let mut err = None;
+        for _ in 0..50 {
+            if let Err(e) = log.append(event("y".repeat(4000))) {
+                err = Some(e);
+                break;
             }
         }
+        let err = err.expect("a capped database must fill up");
+        assert!(err.to_string().contains("full"), "{err}");
+        let report = log.verify().unwrap();
+        assert!(report.is_ok(), "{:?}", report.broken);
+        assert_eq!(report.head_id, log.head().0);
+    }
+
+    #[test]
+    fn anchor_text_parses_strictly() {
+        let a = Anchor {
+            id: 7,
+            hash: "ab".repeat(32),
+        };
+        assert_eq!(Anchor::parse(&a.encode()), Some(a));
+        assert!(Anchor::parse("noodepd-audit-head v1\nid=7\nhash=xyz\n").is_none());
+        assert!(Anchor::parse("noodepd-audit-head v1\nid=-1\nhash=\n").is_none());
     }
 }

@@ -184,8 +184,9 @@ pub fn generate(opts: &GenerateOptions) -> Generated {
     bsns.shuffle(&mut hospital);
     let specialty_offset = hospital.gen_range(0..clinical::SPECIALTIES.len());
 
-    let mut bundles = Vec::with_capacity(n_wards);
-    let mut global = 0usize;
+    // The plan: (ward index, ward id, patients, index of its first patient in the run).
+    let mut plan = Vec::with_capacity(n_wards);
+    let mut first = 0usize;
     for w in 0..n_wards {
         let ward_id = if n_wards == 1 {
             opts.ward.clone()
@@ -193,22 +194,55 @@ pub fn generate(opts: &GenerateOptions) -> Generated {
             format!("{}-{}", opts.ward, w + 1)
         };
         let count = patients / n_wards + usize::from(w < patients % n_wards);
+        plan.push((w, ward_id, count, first));
+        first += count;
+    }
+    let build = |(w, ward_id, count, first): &(usize, String, usize, usize)| {
         let specialty = clinical::SPECIALTIES
             .get((specialty_offset + w) % clinical::SPECIALTIES.len())
             .unwrap_or(&clinical::SPECIALTIES[0]);
         let bundle = ward_bundle(
-            opts,
-            &ward_id,
-            w,
-            specialty,
-            beds,
-            count,
-            &mut global,
-            &bsns,
-            &staff,
+            opts, ward_id, *w, specialty, beds, *count, *first, &bsns, &staff,
         );
-        bundles.push((ward_id, bundle));
+        (ward_id.clone(), bundle)
+    };
+    // Wards are independent (own random streams), so they are built in parallel; the
+    // result is the same as sequentially, in ward order.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(n_wards)
+        .max(1);
+    let mut built: Vec<Option<(String, Value)>> = vec![None; n_wards];
+    if threads > 1 {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let plan = &plan;
+                    let build = &build;
+                    scope.spawn(move || {
+                        plan.iter()
+                            .filter(|p| p.0 % threads == t)
+                            .map(|p| (p.0, build(p)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            for h in handles {
+                if let Ok(done) = h.join() {
+                    for (w, b) in done {
+                        if let Some(slot) = built.get_mut(w) {
+                            *slot = Some(b);
+                        }
+                    }
+                }
+            }
+        });
     }
+    let bundles: Vec<(String, Value)> = plan
+        .iter()
+        .zip(built)
+        .map(|(p, b)| b.unwrap_or_else(|| build(p)))
+        .collect();
     Generated {
         bundles,
         staff: staff.into_iter().map(|s| s.member).collect(),
@@ -223,7 +257,7 @@ fn ward_bundle(
     specialty: &clinical::Specialty,
     beds: usize,
     count: usize,
-    global: &mut usize,
+    first: usize,
     bsns: &[String],
     staff: &[roster::StaffGen],
 ) -> Value {
@@ -231,7 +265,7 @@ fn ward_bundle(
     let mut entries: Vec<Entry> = Vec::with_capacity(count * 120 + beds * 2 + 32);
     let bundle_id = uuid(&mut rng);
 
-    // Organizations: the hospital and its pharmacy.
+    // Organizations: the hospital and its pharmacy. The AGB code 99999999 is fake.
     let hospital_id = uuid(&mut rng);
     let hospital_name = "Ziekenhuis De Nooduitgang (fictief)".to_string();
     entries.push(Entry {
@@ -253,7 +287,7 @@ fn ward_bundle(
             "resourceType": "Organization",
             "id": pharmacy_id,
             "meta": meta("nl-core-HealthcareProvider-Organization"),
-            "type": [concept("urn:oid:2.16.840.1.113883.2.4.15.1060", "J8", "Openbare apotheek")],
+            "type": [fhirout::text_concept("Ziekenhuisapotheek")],
             "name": pharmacy_name,
             "partOf": reference(&hospital_id, "Organization", &hospital_name),
         }),
@@ -391,8 +425,7 @@ fn ward_bundle(
         nurses,
     };
     for (i, bed_index) in occupied.iter().enumerate() {
-        let g = *global;
-        *global += 1;
+        let g = first + i;
         let Some((bed_id, bed_name, single)) = bed_list.get(*bed_index) else {
             continue;
         };

@@ -433,11 +433,11 @@ fn flag(cx: &mut Ctx<'_, '_>, def: &AlertDef, since: DateTime<Utc>, ended: Optio
 
 fn alerts(cx: &mut Ctx<'_, '_>, age: i64, single_room: bool, admitted: DateTime<Utc>) {
     let p_iso = if single_room { 0.6 } else { 0.03 };
-    if cx.rng.gen_bool(p_iso) {
-        if let Some(def) = ISOLATION_ALERTS.choose(cx.rng) {
-            let since = admitted - Duration::days(cx.rng.gen_range(0..900));
-            flag(cx, def, since, None);
-        }
+    if cx.rng.gen_bool(p_iso)
+        && let Some(def) = ISOLATION_ALERTS.choose(cx.rng)
+    {
+        let since = admitted - Duration::days(cx.rng.gen_range(0..900));
+        flag(cx, def, since, None);
     }
     for def in OTHER_ALERTS {
         let p = if def.snomed == Some("129839007") && age >= 75 {
@@ -519,13 +519,13 @@ fn allergies(cx: &mut Ctx<'_, '_>, state: AllergyState, admitted: DateTime<Utc>)
                         "severity": severity
                     }]
                 });
-                if a.name == "Pleisters" {
-                    if let Some(o) = res.as_object_mut() {
-                        o.insert(
-                            "note".into(),
-                            json!([{"text": "Gebruik hypoallergene pleisters"}]),
-                        );
-                    }
+                if a.name == "Pleisters"
+                    && let Some(o) = res.as_object_mut()
+                {
+                    o.insert(
+                        "note".into(),
+                        json!([{"text": "Gebruik hypoallergene pleisters"}]),
+                    );
                 }
                 cx.push(id, res);
             }
@@ -556,10 +556,10 @@ fn consent(
         "actor": actors,
         "code": [concept(SNOMED, treatment.0, treatment.1)],
     });
-    if decision != "other" {
-        if let Some(o) = provision.as_object_mut() {
-            o.insert("type".into(), json!(decision));
-        }
+    if decision != "other"
+        && let Some(o) = provision.as_object_mut()
+    {
+        o.insert("type".into(), json!(decision));
     }
     let mut res = json!({
         "resourceType": "Consent",
@@ -1121,12 +1121,12 @@ fn labs(cx: &mut Ctx<'_, '_>, admitted: DateTime<Utc>, gender: Gender) {
         .unwrap_or(local_date(admitted));
     let mut k = 0;
     while day <= local_date(now) {
-        if k % 2 == 1 {
-            if let Some(at) = hm("06:30").and_then(|t| local(day, t)) {
-                if at <= now && now - at < Duration::days(6) {
-                    draws.push(at + Duration::minutes(cx.rng.gen_range(0..30)));
-                }
-            }
+        if k % 2 == 1
+            && let Some(at) = hm("06:30").and_then(|t| local(day, t))
+            && at <= now
+            && now - at < Duration::days(6)
+        {
+            draws.push(at + Duration::minutes(cx.rng.gen_range(0..30)));
         }
         k += 1;
         day = match day.succ_opt() {

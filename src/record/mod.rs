@@ -172,7 +172,7 @@ pub enum Sex {
 }
 
 /// Where the patient lies (from Encounter.location → Location bed/room/ward, see
-/// docs/ARCHITECTURE.md "Ward and bed convention").
+/// docs/FHIR-MAPPING.md "Ward and bed convention").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct BedLocation {
     pub ward: Option<String>,

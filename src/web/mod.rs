@@ -6,7 +6,17 @@
 //! `routes` (request → page, mode and role gates, audit before send), `session` (sessions,
 //! CSRF, lockout, event codes), `headers` (security headers), `pages` (the HTML, i18n, CSS).
 
+pub mod headers;
+pub mod metrics;
 pub mod pages;
+pub mod routes;
+pub mod server;
+pub mod session;
+mod stub_pages;
+pub mod tls;
+
+pub use server::{WebError, listener, run};
+pub use tls::TlsReloader;
 
 use crate::roster::Role;
 use chrono::{DateTime, Utc};

@@ -1,1 +1,114 @@
-//! (skeleton: the pages, written by the pages engineer)
+//! The HTML of the ward web view: every page and print view as a pure function from
+//! (context, data) to maud [`Markup`], plus the one stylesheet. No I/O, no JavaScript, no
+//! inline styles (the CSP forbids them): the server calls these and sends the result.
+//!
+//! Invariants: every string that comes from a snapshot or a request goes through maud's
+//! escaping (and [`text::clean`] for control and bidi characters); `PreEscaped` is used only
+//! on constant icons. Every page carries the mode, the data age (escalating when stale) and,
+//! in drill mode, the "OEFENING / DRILL" marker — on screen and on paper. "Not recorded" is
+//! always shown differently from "none".
+
+pub mod coordinator;
+pub mod errors;
+pub mod i18n;
+pub mod icons;
+pub mod layout;
+pub mod login;
+pub mod mar;
+pub mod medgroup;
+pub mod patient;
+pub mod status;
+pub mod text;
+pub mod urls;
+pub mod ward;
+
+use crate::config::Language;
+use chrono::{DateTime, NaiveDate, Utc};
+pub use i18n::Key;
+pub use maud::Markup;
+
+pub use coordinator::coordinator_page;
+pub use errors::error_page;
+pub use login::login_page;
+pub use mar::{print_blank_mar, print_mar, print_ward_list};
+pub use patient::patient_page;
+pub use status::status_page;
+pub use ward::{search_matches, ward_overview};
+
+/// The one stylesheet, served at [`urls::STYLESHEET`].
+pub const STYLESHEET: &str = include_str!("style.css");
+
+/// Most days a printed MAR covers (more is clamped).
+pub const MAX_MAR_DAYS: u32 = 14;
+
+/// What every page needs to know besides its own data.
+pub struct PageCtx<'a> {
+    /// Nl by default, En via the switch.
+    pub lang: Language,
+    pub tz: chrono_tz::Tz,
+    pub now: DateTime<Utc>,
+    pub ward_name: &'a str,
+    pub appliance_id: &'a str,
+    pub mode: &'a crate::mode::ModeState,
+    /// None: no data received yet.
+    pub data: Option<&'a crate::store::GenerationMeta>,
+    pub stale_after: std::time::Duration,
+    pub user: Option<&'a crate::web::SessionUser>,
+    /// Token for every POST form (hidden input "csrf").
+    pub csrf: &'a str,
+    /// The current path (for the language switch link).
+    pub path: &'a str,
+}
+
+/// How old the data is, as every page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataAge {
+    None,
+    Fresh { as_of: DateTime<Utc>, seconds: i64 },
+    Stale { as_of: DateTime<Utc>, seconds: i64 },
+}
+
+impl PageCtx<'_> {
+    /// The UI text for `key`.
+    pub fn t(&self, key: Key) -> &'static str {
+        i18n::t(self.lang, key)
+    }
+
+    /// Today in the ward's time zone.
+    pub fn today(&self) -> NaiveDate {
+        self.now.with_timezone(&self.tz).date_naive()
+    }
+
+    /// The data age, fresh or stale against `stale_after`.
+    pub fn data_age(&self) -> DataAge {
+        let Some(meta) = self.data else {
+            return DataAge::None;
+        };
+        let seconds = (self.now - meta.data_as_of).num_seconds();
+        let limit = i64::try_from(self.stale_after.as_secs()).unwrap_or(i64::MAX);
+        if seconds > limit {
+            DataAge::Stale {
+                as_of: meta.data_as_of,
+                seconds,
+            }
+        } else {
+            DataAge::Fresh {
+                as_of: meta.data_as_of,
+                seconds,
+            }
+        }
+    }
+
+    /// True in drill mode.
+    pub fn is_drill(&self) -> bool {
+        self.mode.mode == crate::mode::Mode::Drill
+    }
+
+    /// The `lang` attribute value.
+    pub fn lang_code(&self) -> &'static str {
+        match self.lang {
+            Language::Nl => "nl",
+            Language::En => "en",
+        }
+    }
+}

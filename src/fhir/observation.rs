@@ -1,0 +1,251 @@
+//! Observation → vital signs and laboratory results within the observation window.
+//!
+//! Vital signs: category `vital-signs` or an nl-core vitals profile; laboratory: category
+//! `laboratory` or the nl-core LaboratoryTestResult profile. Other categories (survey,
+//! social history, ...) are reported as unsupported. Per test code the newest
+//! [`MAX_RESULTS_PER_CODE`] results inside the window are kept; older ones are reported as
+//! outside the window.
+
+use super::json::{self, arr, cc_code, cc_text, obj, str_at};
+use super::map::{Ctx, MAX_RESULTS_PER_CODE, Outcome, Skip, push_capped};
+use crate::record::{Measurement, NotShownReason};
+use serde_json::Value;
+
+const VITAL_PROFILES: &[&str] = &[
+    "nl-core-BloodPressure",
+    "nl-core-BodyTemperature",
+    "nl-core-BodyWeight",
+    "nl-core-BodyHeight",
+    "nl-core-HeartRate",
+    "nl-core-O2Saturation",
+    "nl-core-RespiratoryRate",
+    "nl-core-GlasgowComaScale",
+    "nl-core-PainScore",
+];
+
+fn profiles(res: &Value) -> Vec<&str> {
+    res.get("meta")
+        .map(|m| arr(m, "profile").iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// Value of an observation (or a component) as text, with its unit.
+fn value(v: &Value) -> Option<(String, Option<String>)> {
+    if let Some(q) = obj(v, "valueQuantity") {
+        return json::quantity(q).map(|t| (t, json::quantity_unit(q)));
+    }
+    if let Some(cc) = obj(v, "valueCodeableConcept") {
+        return cc_text(cc).map(|t| (t, None));
+    }
+    if let Some(s) = str_at(v, "valueString") {
+        return Some((s.to_owned(), None));
+    }
+    if let Some(b) = v.get("valueBoolean").and_then(Value::as_bool) {
+        return Some((if b { "ja" } else { "nee" }.to_owned(), None));
+    }
+    if let Some(Value::Number(n)) = v.get("valueInteger") {
+        return Some((json::number(n), None));
+    }
+    if let Some(r) = obj(v, "valueRange") {
+        return json::range(r).map(|t| (t, None));
+    }
+    if let Some(r) = obj(v, "valueRatio") {
+        return json::ratio(r).map(|t| (t, None));
+    }
+    if let Some(s) = str_at(v, "valueDateTime").or_else(|| str_at(v, "valueTime")) {
+        return Some((s.to_owned(), None));
+    }
+    None
+}
+
+fn measurement_value(res: &Value) -> Option<(String, Option<String>)> {
+    if let Some(v) = value(res) {
+        return Some(v);
+    }
+    let comps = arr(res, "component");
+    let find = |code: &str| {
+        comps
+            .iter()
+            .find(|c| {
+                c.get("code")
+                    .is_some_and(|cc| json::has_code(cc, None, code))
+            })
+            .and_then(|c| obj(c, "valueQuantity"))
+    };
+    if let (Some(sys), Some(dia)) = (find("8480-6"), find("8462-4"))
+        && let (Some(Value::Number(s)), Some(Value::Number(d))) =
+            (sys.get("value"), dia.get("value"))
+    {
+        let unit = json::quantity_unit(sys);
+        let text = format!("{}/{}", json::number(s), json::number(d));
+        return Some(match &unit {
+            Some(u) => (format!("{text} {u}"), unit),
+            None => (text, None),
+        });
+    }
+    let parts: Vec<String> = comps
+        .iter()
+        .take(20)
+        .filter_map(|c| {
+            let name = c.get("code").and_then(cc_text)?;
+            let (v, _) = value(c)?;
+            Some(format!("{name}: {v}"))
+        })
+        .collect();
+    if !parts.is_empty() {
+        return Some((parts.join("; "), None));
+    }
+    obj(res, "dataAbsentReason")
+        .and_then(cc_text)
+        .map(|r| (format!("geen waarde ({r})"), None))
+}
+
+fn reference_range(res: &Value) -> Option<String> {
+    let r = arr(res, "referenceRange").first()?;
+    str_at(r, "text")
+        .map(str::to_owned)
+        .or_else(|| json::range(r))
+}
+
+/// Maps one Observation; kept results are settled per code in [`settle`].
+pub fn observation(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
+    match inner(cx, i) {
+        Ok(()) => Outcome::Deferred,
+        Err(s) => Outcome::NotShown(s),
+    }
+}
+
+fn inner(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
+    let res = cx
+        .entry(i)
+        .map(|e| e.res)
+        .ok_or_else(|| Skip::new(NotShownReason::Invalid, "no entry"))?;
+    match str_at(res, "status") {
+        Some("entered-in-error") => {
+            return Err(Skip::new(
+                NotShownReason::EnteredInError,
+                "status entered-in-error",
+            ));
+        }
+        Some(s @ "cancelled") => {
+            return Err(Skip::new(NotShownReason::Inactive, format!("status {s}")));
+        }
+        _ => {}
+    }
+    let cat = |code: &str| {
+        arr(res, "category")
+            .iter()
+            .any(|c| json::has_code(c, None, code))
+    };
+    let profs = profiles(res);
+    let vital = cat("vital-signs")
+        || profs.iter().any(|p| {
+            VITAL_PROFILES
+                .iter()
+                .any(|v| p.ends_with(v) || p.contains(&format!("{v}.")))
+        });
+    let lab = cat("laboratory") || profs.iter().any(|p| p.contains("LaboratoryTestResult"));
+    if !vital && !lab {
+        let c = arr(res, "category")
+            .first()
+            .and_then(cc_text)
+            .unwrap_or_else(|| "none".to_owned());
+        return Err(Skip::new(
+            NotShownReason::UnsupportedType,
+            format!("Observation category {c} is not shown"),
+        ));
+    }
+    let at = {
+        let v = res
+            .get("effectiveDateTime")
+            .or_else(|| res.get("effectiveInstant"))
+            .or_else(|| res.get("effectivePeriod").and_then(|p| p.get("start")))
+            .or_else(|| res.get("issued"));
+        cx.date(i, v, "effective")
+    }
+    .ok_or_else(|| Skip::new(NotShownReason::Invalid, "no (valid) effective time"))?;
+    let since = cx.opts.since(cx.opts.observation_window);
+    if super::dates::end_exclusive(&at).is_none_or(|t| t <= since) {
+        return Err(Skip::new(
+            NotShownReason::OutsideTimeWindow,
+            "measured before the observation window",
+        ));
+    }
+    let p = cx.subject(i)?;
+    let code = obj(res, "code");
+    let name = code
+        .and_then(cc_text)
+        .ok_or_else(|| Skip::new(NotShownReason::Invalid, "no code"))?;
+    let (value, unit) =
+        measurement_value(res).ok_or_else(|| Skip::new(NotShownReason::Invalid, "no value"))?;
+    let code_key = code
+        .and_then(|c| json::codings(c).first())
+        .map(|c| {
+            format!(
+                "{}|{}",
+                str_at(c, "system").unwrap_or(""),
+                str_at(c, "code").unwrap_or("")
+            )
+        })
+        .unwrap_or_else(|| name.clone());
+    let m = Measurement {
+        name,
+        code: code.and_then(cc_code),
+        value,
+        unit,
+        at: Some(at),
+        flag: arr(res, "interpretation").first().and_then(|cc| {
+            json::codings(cc)
+                .iter()
+                .find_map(|c| str_at(c, "code"))
+                .map(str::to_owned)
+                .or_else(|| cc_text(cc))
+        }),
+        reference_range: reference_range(res),
+    };
+    let b = cx
+        .patient(p)
+        .ok_or_else(|| Skip::new(NotShownReason::UnresolvedReference, "patient gone"))?;
+    b.observations.push((i, vital, code_key, m));
+    Ok(())
+}
+
+/// Keeps the newest results per code and accounts for every observation held.
+pub fn settle(cx: &mut Ctx<'_, '_>) {
+    let mut accounts: Vec<(usize, Outcome)> = Vec::new();
+    for b in cx.patients.iter_mut() {
+        let mut obs = std::mem::take(&mut b.observations);
+        obs.sort_by(|x, y| {
+            let tx = x.3.at.and_then(|m| m.earliest_utc());
+            let ty = y.3.at.and_then(|m| m.earliest_utc());
+            ty.cmp(&tx).then(x.0.cmp(&y.0))
+        });
+        let mut per_code: std::collections::HashMap<(bool, String), usize> =
+            std::collections::HashMap::new();
+        for (i, vital, key, m) in obs {
+            let n = per_code.entry((vital, key)).or_insert(0);
+            *n += 1;
+            if *n > MAX_RESULTS_PER_CODE {
+                accounts.push((
+                    i,
+                    Outcome::NotShown(Skip::new(
+                        NotShownReason::OutsideTimeWindow,
+                        format!(
+                            "older than the newest {MAX_RESULTS_PER_CODE} results of this test"
+                        ),
+                    )),
+                ));
+                continue;
+            }
+            let list = if vital {
+                &mut b.rec.vitals
+            } else {
+                &mut b.rec.labs
+            };
+            accounts.push((i, push_capped(list, m).into()));
+        }
+    }
+    for (i, o) in accounts {
+        cx.account(i, o);
+    }
+}

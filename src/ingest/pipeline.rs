@@ -1,0 +1,1045 @@
+//! The pipeline for one inbox file: size check, read, [`snapshot::open`] (verify before
+//! decrypt), header checks (ward, sequence, clock), then by payload kind: clinical →
+//! [`fhir::map_payload`] → [`crate::store::Store::build`] → keep the sealed file →
+//! [`crate::store::Store::swap`] (the commit point); roster → [`Roster::from_json`] →
+//! `state/roster.snap` → in force; mode command → [`crate::mode::ModeController::set`].
+//!
+//! Outcomes: *accepted* (audited, counted, file moved out of the inbox), *rejected* (the
+//! file's fault: quarantined with its reason, audited, counted, shown in `/ready`), or
+//! *deferred* (not the file's fault — key unreadable, disk or tmpfs full: the file stays in
+//! the inbox and is retried on the next rescan, and a standing `problem` is shown).
+//!
+//! Invariants: any failure before the swap leaves the previous generation served; the
+//! sequence is persisted only after the swap (clinical) or after applying (roster, mode),
+//! and never goes down; nothing logged or audited here contains patient data (file names,
+//! kinds, sequences, counts, codes, durations only).
+
+use super::keep::{self, KeptKind, ROSTER_FILE, SNAPSHOT_DIR};
+use super::quarantine::{self, QuarantineNote, one_line, safe_name};
+use super::state::{SequenceState, StateError};
+use crate::audit::{Action, Event, EventKind, Outcome};
+use crate::daemon::Shared;
+use crate::fhir::{self, MapOptions};
+use crate::keys::{ApplianceSecret, PublisherPublic};
+use crate::mode::{Mode, ModeError, Switcher};
+use crate::roster::Roster;
+use crate::snapshot::{self, Header, Limits, Opened, PayloadKind};
+use crate::status::{Metrics, Rejection};
+use crate::store::GenerationMeta;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Instant, SystemTime};
+
+/// How far ahead of this appliance's clock `data_as_of` / `created_at` may be.
+pub const MAX_CLOCK_AHEAD: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+/// Largest mode-command payload.
+pub const MAX_MODE_COMMAND: usize = 4096;
+/// Largest roster payload (2000 staff with argon2 hashes fit in well under 1 MiB).
+pub const MAX_ROSTER: usize = 4 * 1024 * 1024;
+/// The deferral reason for a file a writer is still busy with.
+const STILL_WRITING: &str = "still being written";
+/// Longest reason text kept in a rejection (status, audit, quarantine note).
+const MAX_REASON_TEXT: usize = 500;
+
+/// Errors that stop ingest from starting at all.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("cannot prepare {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A snapshot that was accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accepted {
+    /// Inbox file name (made safe, see [`safe_name`]).
+    pub file: String,
+    pub kind: PayloadKind,
+    pub sequence: u64,
+    pub data_as_of: DateTime<Utc>,
+    /// Patients in the new generation (clinical only).
+    pub patients: Option<usize>,
+    /// Staff on the new roster (roster only).
+    pub staff: Option<usize>,
+    /// The mode switched to (mode command only).
+    pub mode: Option<Mode>,
+    /// Wall time from reading the file to the commit.
+    pub took: std::time::Duration,
+}
+
+/// Why a file was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcessError {
+    /// Refused: moved to quarantine (when possible) with its reason.
+    Rejected(Rejection),
+    /// Not the file's fault; left in the inbox and retried later.
+    Deferred { file: String, reason: String },
+    /// Not a file to ingest (gone, or not a regular file); left alone.
+    Ignored { file: String, reason: String },
+}
+
+impl std::fmt::Display for ProcessError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProcessError::Rejected(r) => {
+                write!(f, "{} refused ({}): {}", r.file, r.code, r.reason)
+            }
+            ProcessError::Deferred { file, reason } => write!(f, "{file} deferred: {reason}"),
+            ProcessError::Ignored { file, reason } => write!(f, "{file} ignored: {reason}"),
+        }
+    }
+}
+
+/// Internal: what applying a payload produced.
+#[derive(Default)]
+struct Applied {
+    patients: Option<usize>,
+    staff: Option<usize>,
+    mode: Option<Mode>,
+}
+
+/// Internal: how one attempt failed.
+enum Failure {
+    Refuse { code: String, reason: String },
+    Defer(String),
+    Ignore(String),
+}
+
+fn refuse(code: &str, reason: impl Into<String>) -> Failure {
+    Failure::Refuse {
+        code: code.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// A mode command payload (JSON).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModeCommand {
+    mode: Mode,
+    reason: String,
+}
+
+/// The loaded keys and the modification times they were read at (to notice rotation).
+pub(crate) struct Keys {
+    appliance: ApplianceSecret,
+    publisher: PublisherPublic,
+    stamp: (Option<SystemTime>, Option<SystemTime>),
+}
+
+/// What [`Ingestor::recover`] did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recovered {
+    /// Sequence of the kept snapshot the served generation was rebuilt from.
+    pub generation: Option<u64>,
+    /// Kept snapshots that could not be used, with the reason (newest first).
+    pub unusable: Vec<(String, String)>,
+    /// Whether a kept roster was put in force.
+    pub roster: bool,
+    /// Outcome of every inbox file found at start-up, in processing order.
+    pub inbox: Vec<Result<Accepted, ProcessError>>,
+}
+
+/// The ingest pipeline. One per daemon; share it in an `Arc`.
+pub struct Ingestor {
+    pub(crate) shared: Arc<Shared>,
+    limits: Limits,
+    keys: Mutex<Option<Arc<Keys>>>,
+    sequence: Mutex<SequenceState>,
+    problems: Mutex<BTreeMap<&'static str, String>>,
+    /// Held while a file is processed: one file at a time, in order.
+    busy: Mutex<()>,
+    snapshots: PathBuf,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+fn mtime(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+fn bounded(s: &str) -> String {
+    let line = one_line(s);
+    if line.chars().count() > MAX_REASON_TEXT {
+        let mut t: String = line.chars().take(MAX_REASON_TEXT).collect();
+        t.push('…');
+        t
+    } else {
+        line
+    }
+}
+
+impl Ingestor {
+    /// Prepares ingest with the default snapshot [`Limits`]: loads the persisted sequence
+    /// state and creates the inbox (0700 unless it exists), quarantine and kept-snapshot
+    /// directories. Keys are read lazily (and re-read when their files change), so a
+    /// missing key is a standing `problem`, not a failure to start.
+    pub fn new(shared: Arc<Shared>) -> Result<Ingestor, IngestError> {
+        Self::with_limits(shared, Limits::default())
+    }
+
+    /// As [`Ingestor::new`] with explicit limits.
+    pub fn with_limits(shared: Arc<Shared>, limits: Limits) -> Result<Ingestor, IngestError> {
+        let paths = &shared.config.paths;
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| IngestError::Io { path, source }
+        };
+        std::fs::create_dir_all(&paths.state).map_err(io(&paths.state))?;
+        let snapshots = paths.state.join(SNAPSHOT_DIR);
+        quarantine::ensure_private_dir(&snapshots).map_err(io(&snapshots))?;
+        quarantine::ensure_private_dir(&paths.quarantine).map_err(io(&paths.quarantine))?;
+        if !paths.inbox.exists() {
+            // Created with the default permissions: the publisher's transfer account must be
+            // able to write here (the image sets owner and group; see image/).
+            std::fs::create_dir_all(&paths.inbox).map_err(io(&paths.inbox))?;
+        }
+        // Half-written kept copies from a crash (write_atomic's temp files) are useless.
+        if let Ok(entries) = std::fs::read_dir(&snapshots) {
+            for e in entries.flatten() {
+                if e.file_name().as_encoded_bytes().ends_with(b".tmp") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        let sequence = SequenceState::load(&paths.state)?;
+        let last = sequence.last(&shared.config.ward);
+        shared.status.update(|s| s.last_sequence = last);
+        Ok(Ingestor {
+            shared,
+            limits,
+            keys: Mutex::new(None),
+            sequence: Mutex::new(sequence),
+            problems: Mutex::new(BTreeMap::new()),
+            busy: Mutex::new(()),
+            snapshots,
+        })
+    }
+
+    /// The daemon state this ingestor feeds.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// The highest sequence accepted for this ward (persisted).
+    pub fn last_sequence(&self) -> Option<u64> {
+        lock(&self.sequence).last(&self.shared.config.ward)
+    }
+
+    /// Sets or clears one standing problem; `/ready` shows them joined.
+    pub(crate) fn set_problem(&self, key: &'static str, problem: Option<String>) {
+        let mut p = lock(&self.problems);
+        let changed = match &problem {
+            Some(text) => p.insert(key, text.clone()).as_ref() != Some(text),
+            None => p.remove(key).is_some(),
+        };
+        if changed {
+            match &problem {
+                Some(text) => log::error!("problem: {text}"),
+                None => log::info!("resolved: {key} problem"),
+            }
+        }
+        let joined = (!p.is_empty()).then(|| p.values().cloned().collect::<Vec<_>>().join("; "));
+        self.shared.status.update(|s| s.problem = joined);
+    }
+
+    pub(crate) fn keys(&self) -> Result<Arc<Keys>, String> {
+        let kp = &self.shared.config.keys;
+        let stamp = (mtime(&kp.appliance_key), mtime(&kp.publisher_pub));
+        let mut guard = lock(&self.keys);
+        if let Some(k) = guard.as_ref()
+            && k.stamp == stamp
+        {
+            return Ok(k.clone());
+        }
+        let loaded = ApplianceSecret::read(&kp.appliance_key)
+            .map_err(|e| {
+                format!(
+                    "cannot read the appliance key {}: {e}",
+                    kp.appliance_key.display()
+                )
+            })
+            .and_then(|appliance| {
+                PublisherPublic::read(&kp.publisher_pub)
+                    .map(|publisher| (appliance, publisher))
+                    .map_err(|e| {
+                        format!(
+                            "cannot read the publisher key {}: {e}",
+                            kp.publisher_pub.display()
+                        )
+                    })
+            });
+        match loaded {
+            Ok((appliance, publisher)) => {
+                if guard.is_some() {
+                    log::info!("key files changed; keys re-read");
+                }
+                let k = Arc::new(Keys {
+                    appliance,
+                    publisher,
+                    stamp,
+                });
+                *guard = Some(k.clone());
+                drop(guard);
+                self.set_problem("keys", None);
+                Ok(k)
+            }
+            Err(e) => {
+                *guard = None;
+                drop(guard);
+                self.set_problem("keys", Some(e.clone()));
+                Err(e)
+            }
+        }
+    }
+
+    /// Processes one final-named inbox file completely: accepted (served, kept, audited),
+    /// rejected (quarantined, audited) or deferred (left for a retry). Blocking; one file
+    /// at a time (concurrent calls wait for each other).
+    pub fn process(&self, path: &Path) -> Result<Accepted, ProcessError> {
+        self.process_with(path, false)
+    }
+
+    /// As [`Ingestor::process`]; `writer_may_be_active` (a file seen by a scan or a create
+    /// event, with no close-after-write or rename yet) turns a *truncated* verdict into a
+    /// deferral: a slow writer that paused is not punished. The watcher stops passing it
+    /// after a while, so a file that never completes is refused in the end.
+    pub fn process_with(
+        &self,
+        path: &Path,
+        writer_may_be_active: bool,
+    ) -> Result<Accepted, ProcessError> {
+        let _busy = lock(&self.busy);
+        let started = Instant::now();
+        let name: &OsStr = path.file_name().unwrap_or(path.as_os_str());
+        let file = safe_name(name);
+        let now = Utc::now();
+        let mut header: Option<Header> = None;
+        match self.attempt(path, &file, now, started, writer_may_be_active, &mut header) {
+            Ok(acc) => {
+                self.accepted(&acc, now);
+                Ok(acc)
+            }
+            Err(Failure::Refuse { code, reason }) => {
+                Err(self.reject(path, name, &file, header.as_ref(), &code, &reason, now))
+            }
+            Err(Failure::Defer(reason)) => {
+                if reason == STILL_WRITING {
+                    log::debug!("snapshot {file} is still being written; will look again");
+                } else {
+                    log::warn!("snapshot {file} not ingested yet: {reason}; will retry");
+                    self.set_problem(
+                        "ingest",
+                        Some(format!("snapshot {file} cannot be ingested yet: {reason}")),
+                    );
+                }
+                Err(ProcessError::Deferred { file, reason })
+            }
+            Err(Failure::Ignore(reason)) => {
+                log::debug!("inbox entry {file} ignored: {reason}");
+                Err(ProcessError::Ignored { file, reason })
+            }
+        }
+    }
+
+    fn read_file(&self, path: &Path) -> Result<Vec<u8>, Failure> {
+        let meta = match std::fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Failure::Ignore("gone".into()));
+            }
+            Err(e) => return Err(Failure::Defer(format!("cannot stat: {e}"))),
+        };
+        if !meta.file_type().is_file() {
+            return Err(Failure::Ignore("not a regular file".into()));
+        }
+        if meta.len() > self.limits.max_file {
+            return Err(refuse(
+                "too_large",
+                format!(
+                    "file is {} bytes; the limit is {}",
+                    meta.len(),
+                    self.limits.max_file
+                ),
+            ));
+        }
+        let mut bytes = Vec::new();
+        // O_NOFOLLOW: the entry was a regular file when looked at; if it was swapped for a
+        // symlink since, the open fails instead of following it.
+        let read = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+            .and_then(|f| {
+                f.take(self.limits.max_file.saturating_add(1))
+                    .read_to_end(&mut bytes)
+            });
+        match read {
+            Ok(_) => Ok(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(Failure::Ignore("gone".into()))
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                Err(Failure::Ignore("not a regular file (a symlink)".into()))
+            }
+            Err(e) => Err(Failure::Defer(format!("cannot read: {e}"))),
+        }
+    }
+
+    /// Still being written: the size changed since it was read, or it was modified within
+    /// the settle time.
+    fn still_growing(path: &Path, read_len: usize) -> bool {
+        match std::fs::metadata(path) {
+            Ok(m) => {
+                let recent = m
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_none_or(|age| age < super::watcher::SETTLE);
+                m.len() != read_len as u64 || recent
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn attempt(
+        &self,
+        path: &Path,
+        file: &str,
+        now: DateTime<Utc>,
+        started: Instant,
+        writer_may_be_active: bool,
+        header_out: &mut Option<Header>,
+    ) -> Result<Accepted, Failure> {
+        let bytes = self.read_file(path)?;
+        let keys = self.keys().map_err(Failure::Defer)?;
+        let opened = match snapshot::open(&bytes, &keys.appliance, &keys.publisher, &self.limits) {
+            Ok(o) => o,
+            Err(e) => {
+                if e.code() == "truncated"
+                    && (writer_may_be_active || Self::still_growing(path, bytes.len()))
+                {
+                    return Err(Failure::Defer(STILL_WRITING.into()));
+                }
+                return Err(refuse(e.code(), e.to_string()));
+            }
+        };
+        *header_out = Some(opened.header.clone());
+        self.check_header(&opened.header, now)?;
+        let seq = opened.header.sequence;
+        self.check_sequence(seq)?;
+        let acc = match opened.header.kind {
+            PayloadKind::Clinical => self.apply_clinical(&opened, &bytes, file, now)?,
+            PayloadKind::Roster => self.apply_roster(&opened, &bytes, now)?,
+            PayloadKind::ModeCommand => self.apply_mode(&opened, &bytes, file, now)?,
+        };
+        self.commit_sequence(seq);
+        if let Err(e) = std::fs::remove_file(path) {
+            log::warn!("accepted {file} but cannot remove it from the inbox: {e}");
+        }
+        Ok(Accepted {
+            file: file.to_owned(),
+            kind: opened.header.kind,
+            sequence: seq,
+            data_as_of: opened.header.data_as_of,
+            patients: acc.patients,
+            staff: acc.staff,
+            mode: acc.mode,
+            took: started.elapsed(),
+        })
+    }
+
+    fn check_header(&self, h: &Header, now: DateTime<Utc>) -> Result<(), Failure> {
+        let ward = &self.shared.config.ward;
+        if &h.ward != ward {
+            return Err(refuse(
+                "wrong_ward",
+                format!(
+                    "snapshot is for ward {:?}, this appliance serves ward {ward:?}",
+                    h.ward
+                ),
+            ));
+        }
+        for (what, t) in [("data_as_of", h.data_as_of), ("created_at", h.created_at)] {
+            if t > now + MAX_CLOCK_AHEAD {
+                let ahead = (t - now).num_seconds();
+                log::warn!(
+                    "snapshot {what} is {ahead} s ahead of this appliance's clock: check the \
+                     clocks (NTP) of the publisher and this box"
+                );
+                return Err(refuse(
+                    "from_the_future",
+                    format!(
+                        "{what} {} is {ahead} s ahead of this appliance's clock ({}); more \
+                         than {} min ahead is refused — the publisher's or this box's clock \
+                         is wrong",
+                        t.to_rfc3339_opts(SecondsFormat::Secs, true),
+                        now.to_rfc3339_opts(SecondsFormat::Secs, true),
+                        MAX_CLOCK_AHEAD.num_minutes()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_sequence(&self, seq: u64) -> Result<(), Failure> {
+        if let Some(last) = self.last_sequence()
+            && seq <= last
+        {
+            let (code, what) = if seq == last {
+                ("replayed_sequence", "replay?")
+            } else {
+                ("old_sequence", "rollback or replay?")
+            };
+            return Err(refuse(
+                code,
+                format!("sequence {seq} is not newer than the last accepted {last} ({what})"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Persists `seq` as the last accepted sequence. A failure does not undo the accept
+    /// (the data is already served) but is a standing problem; on restart the kept
+    /// snapshot's sequence restores protection.
+    fn commit_sequence(&self, seq: u64) {
+        let ward = &self.shared.config.ward;
+        let result = lock(&self.sequence).advance(ward, seq);
+        match result {
+            Ok(_) => self.set_problem("state", None),
+            Err(e) => self.set_problem(
+                "state",
+                Some(format!("cannot persist the accepted sequence {seq}: {e}")),
+            ),
+        }
+        let last = self.last_sequence();
+        self.shared
+            .status
+            .update(|s| s.last_sequence = last.max(Some(seq)));
+    }
+
+    fn map_options(&self, now: DateTime<Utc>) -> MapOptions {
+        let c = &self.shared.config;
+        MapOptions {
+            now,
+            administration_window: c.data.administration_window,
+            observation_window: c.data.observation_window,
+            ward: c.ward.clone(),
+        }
+    }
+
+    fn build_generation(
+        &self,
+        opened: &Opened,
+        file: &str,
+        now: DateTime<Utc>,
+        received_at: DateTime<Utc>,
+    ) -> Result<(Arc<crate::store::Generation>, usize), Failure> {
+        let t = Instant::now();
+        let record = fhir::map_payload(&opened.payload, &self.map_options(now))
+            .map_err(|e| refuse("fhir_invalid", e.to_string()))?;
+        let mapped = t.elapsed();
+        let h = &opened.header;
+        let meta = GenerationMeta {
+            ward: h.ward.clone(),
+            sequence: h.sequence,
+            data_as_of: h.data_as_of,
+            created_at: h.created_at,
+            received_at,
+            snapshot_file: file.to_owned(),
+            report: record.report.clone(),
+        };
+        let t = Instant::now();
+        let generation = self
+            .shared
+            .store
+            .build(meta, &record)
+            .map_err(|e| Failure::Defer(format!("cannot build the generation: {e}")))?;
+        log::info!(
+            "snapshot {file}: sequence {} mapped in {} ms ({} patients, {} resources in, {} \
+             not shown), generation built in {} ms",
+            h.sequence,
+            mapped.as_millis(),
+            record.patients.len(),
+            record.report.total_input(),
+            record.report.not_shown.len(),
+            t.elapsed().as_millis()
+        );
+        Ok((generation, record.patients.len()))
+    }
+
+    fn apply_clinical(
+        &self,
+        opened: &Opened,
+        bytes: &[u8],
+        file: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Applied, Failure> {
+        let (generation, patients) = self.build_generation(opened, file, now, now)?;
+        let seq = opened.header.sequence;
+        // Keep the sealed file before the swap: whatever is served can be rebuilt on restart.
+        keep::keep(&self.snapshots, KeptKind::Clinical, seq, bytes).map_err(|e| {
+            Failure::Defer(format!(
+                "cannot keep the accepted snapshot in {}: {e}",
+                self.snapshots.display()
+            ))
+        })?;
+        // The commit point.
+        self.shared.store.swap(generation);
+        match keep::prune(
+            &self.snapshots,
+            KeptKind::Clinical,
+            self.shared.config.data.keep_snapshots,
+        ) {
+            Ok(n) if n > 0 => log::info!("removed {n} older kept snapshot(s)"),
+            Ok(_) => {}
+            Err(e) => log::warn!("cannot remove older kept snapshots: {e}"),
+        }
+        Ok(Applied {
+            patients: Some(patients),
+            ..Applied::default()
+        })
+    }
+
+    fn parse_roster(&self, opened: &Opened) -> Result<Roster, Failure> {
+        if opened.payload.len() > MAX_ROSTER {
+            return Err(refuse(
+                "roster_invalid",
+                format!(
+                    "roster payload is {} bytes; at most {MAX_ROSTER}",
+                    opened.payload.len()
+                ),
+            ));
+        }
+        let roster = Roster::from_json(&opened.payload)
+            .map_err(|e| refuse("roster_invalid", e.to_string()))?;
+        if roster.ward != self.shared.config.ward {
+            return Err(refuse(
+                "roster_wrong_ward",
+                format!(
+                    "the roster inside is for ward {:?}, this appliance serves {:?}",
+                    roster.ward, self.shared.config.ward
+                ),
+            ));
+        }
+        Ok(roster)
+    }
+
+    fn put_roster_in_force(&self, roster: Roster, received_at: DateTime<Utc>) -> usize {
+        let staff = roster.staff.len();
+        self.shared.set_roster(Arc::new(roster));
+        self.shared.status.update(|s| {
+            s.roster_received_at = Some(received_at);
+            s.roster_staff = staff;
+        });
+        staff
+    }
+
+    fn apply_roster(
+        &self,
+        opened: &Opened,
+        bytes: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Applied, Failure> {
+        let roster = self.parse_roster(opened)?;
+        let path = self.shared.config.paths.state.join(ROSTER_FILE);
+        crate::mode::write_atomic(&path, bytes).map_err(|e| {
+            Failure::Defer(format!("cannot keep the roster in {}: {e}", path.display()))
+        })?;
+        let staff = self.put_roster_in_force(roster, now);
+        self.audit(
+            EventKind::RosterUpdated,
+            Outcome::Success,
+            format!(
+                "roster sequence {} in force: {staff} staff",
+                opened.header.sequence
+            ),
+            now,
+        );
+        Ok(Applied {
+            staff: Some(staff),
+            ..Applied::default()
+        })
+    }
+
+    fn apply_mode(
+        &self,
+        opened: &Opened,
+        bytes: &[u8],
+        file: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Applied, Failure> {
+        if opened.payload.len() > MAX_MODE_COMMAND {
+            return Err(refuse(
+                "mode_command_invalid",
+                format!(
+                    "mode command is {} bytes; at most {MAX_MODE_COMMAND}",
+                    opened.payload.len()
+                ),
+            ));
+        }
+        let cmd: ModeCommand = serde_json::from_slice(&opened.payload).map_err(|e| {
+            refuse(
+                "mode_command_invalid",
+                format!(
+                    "mode command is not {{\"mode\": \"emergency|drill|standby\", \"reason\": \
+                     \"...\"}}: {e}"
+                ),
+            )
+        })?;
+        if cmd.reason.chars().any(char::is_control) {
+            return Err(refuse(
+                "mode_command_invalid",
+                "the reason contains control characters",
+            ));
+        }
+        let seq = opened.header.sequence;
+        let by = Switcher::Publisher {
+            snapshot: file.to_owned(),
+            sequence: seq,
+        };
+        let state = match self
+            .shared
+            .mode
+            .set(&self.shared.audit, cmd.mode, by, &cmd.reason, now)
+        {
+            Ok(s) => s,
+            Err(ModeError::Reason) => {
+                return Err(refuse(
+                    "mode_command_invalid",
+                    ModeError::Reason.to_string(),
+                ));
+            }
+            Err(e) => return Err(Failure::Defer(format!("cannot switch the mode: {e}"))),
+        };
+        log::info!(
+            "mode switched to {} by publisher mode command {file} (sequence {seq})",
+            state.mode.as_str()
+        );
+        if let Err(e) = keep::keep(&self.snapshots, KeptKind::ModeCommand, seq, bytes) {
+            log::warn!("cannot keep mode command {file}: {e}");
+        }
+        let _ = keep::prune(
+            &self.snapshots,
+            KeptKind::ModeCommand,
+            self.shared.config.data.keep_snapshots,
+        );
+        Ok(Applied {
+            mode: Some(state.mode),
+            ..Applied::default()
+        })
+    }
+
+    fn audit(&self, kind: EventKind, outcome: Outcome, detail: String, now: DateTime<Utc>) {
+        let mode = self.shared.mode.current(now).mode;
+        let event = Event {
+            kind,
+            action: Action::E,
+            outcome,
+            user: None,
+            responsible: None,
+            patients: vec![],
+            detail,
+            access_point: None,
+            mode: mode.as_str().into(),
+        };
+        if let Err(e) = self.shared.audit.append_at(event, now) {
+            Metrics::inc(&self.shared.metrics.audit_failures);
+            log::error!("cannot write ingest event to the audit log: {e}");
+        }
+    }
+
+    fn accepted(&self, acc: &Accepted, now: DateTime<Utc>) {
+        let mut detail = format!(
+            "accepted file={} kind={} sequence={}",
+            acc.file, acc.kind, acc.sequence
+        );
+        if let Some(p) = acc.patients {
+            detail.push_str(&format!(" patients={p}"));
+        }
+        if let Some(s) = acc.staff {
+            detail.push_str(&format!(" staff={s}"));
+        }
+        if let Some(m) = acc.mode {
+            detail.push_str(&format!(" mode={}", m.as_str()));
+        }
+        self.audit(EventKind::SnapshotAccepted, Outcome::Success, detail, now);
+        Metrics::inc(&self.shared.metrics.snapshots_accepted);
+        self.set_problem("ingest", None);
+        log::info!(
+            "accepted snapshot {}: {} sequence {}, data as of {}{}{}, in {} ms",
+            acc.file,
+            acc.kind,
+            acc.sequence,
+            acc.data_as_of.to_rfc3339_opts(SecondsFormat::Secs, true),
+            acc.patients
+                .map(|p| format!(", {p} patients"))
+                .unwrap_or_default(),
+            acc.staff
+                .map(|s| format!(", {s} staff"))
+                .unwrap_or_default(),
+            acc.took.as_millis()
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn reject(
+        &self,
+        path: &Path,
+        name: &OsStr,
+        file: &str,
+        header: Option<&Header>,
+        code: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> ProcessError {
+        let rejection = Rejection {
+            file: file.to_owned(),
+            code: code.to_owned(),
+            reason: bounded(reason),
+            time: now,
+        };
+        let note = QuarantineNote {
+            original: name,
+            code,
+            reason: &rejection.reason,
+            time: now,
+        };
+        let whence = match quarantine::quarantine(path, &self.shared.config.paths.quarantine, &note)
+        {
+            Ok(dest) => {
+                self.set_problem("quarantine", None);
+                format!("moved to {}", dest.display())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                "already gone from the inbox".into()
+            }
+            Err(e) => {
+                self.set_problem(
+                    "quarantine",
+                    Some(format!(
+                        "cannot move refused files to {}: {e}",
+                        self.shared.config.paths.quarantine.display()
+                    )),
+                );
+                "left in the inbox (quarantine failed)".into()
+            }
+        };
+        let (kind, seq) = header
+            .map(|h| (h.kind.name().to_owned(), h.sequence.to_string()))
+            .unwrap_or_else(|| ("unknown".into(), "unknown".into()));
+        log::warn!(
+            "snapshot {file} refused ({code}): {} — {whence}",
+            rejection.reason
+        );
+        self.audit(
+            EventKind::SnapshotRejected,
+            Outcome::MinorFailure,
+            format!("rejected file={file} kind={kind} sequence={seq} code={code}"),
+            now,
+        );
+        Metrics::inc(&self.shared.metrics.snapshots_rejected);
+        self.set_problem("ingest", None);
+        let r = rejection.clone();
+        self.shared
+            .status
+            .update(move |s| s.last_rejection = Some(r));
+        ProcessError::Rejected(rejection)
+    }
+
+    /// Start-up: puts the kept roster in force, rebuilds the served generation from the
+    /// newest kept clinical snapshot that still opens (trying older ones when it fails, e.g.
+    /// after a key rotation; serving nothing and setting `problem` when none does), raises
+    /// the persisted sequence to the recovered one if it was behind (a crash between the
+    /// swap and the sequence write), then ingests what arrived in the inbox while the daemon
+    /// was down, oldest modification time first (see [`super::watcher::scan`]).
+    ///
+    /// Kept snapshots are *not* checked against the persisted sequence: they were accepted.
+    /// Blocking: call it before [`Ingestor::run`], from a blocking context.
+    pub fn recover(&self) -> Recovered {
+        let mut out = Recovered::default();
+        let now = Utc::now();
+        let keys = match self.keys() {
+            Ok(k) => Some(k),
+            Err(e) => {
+                log::error!("recovery without keys: {e}");
+                None
+            }
+        };
+        if let Some(keys) = &keys {
+            out.roster = self.recover_roster(keys, now);
+            self.recover_generation(keys, now, &mut out);
+        }
+        match super::watcher::scan(&self.shared.config.paths.inbox) {
+            Ok(found) => {
+                self.set_problem("inbox", None);
+                if !found.is_empty() {
+                    log::info!("{} file(s) waiting in the inbox", found.len());
+                }
+                for f in found {
+                    out.inbox.push(self.process(&f.path));
+                }
+            }
+            Err(e) => self.set_problem(
+                "inbox",
+                Some(format!(
+                    "cannot read the inbox {}: {e}",
+                    self.shared.config.paths.inbox.display()
+                )),
+            ),
+        }
+        out
+    }
+
+    fn open_kept(
+        &self,
+        keys: &Keys,
+        path: &Path,
+        kind: PayloadKind,
+    ) -> Result<(Opened, Vec<u8>), String> {
+        let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+        if meta.len() > self.limits.max_file {
+            return Err(format!("{} bytes exceeds the limit", meta.len()));
+        }
+        let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+        let opened = snapshot::open(&bytes, &keys.appliance, &keys.publisher, &self.limits)
+            .map_err(|e| format!("{} ({})", e, e.code()))?;
+        if opened.header.kind != kind {
+            return Err(format!(
+                "holds a {} payload, not {}",
+                opened.header.kind, kind
+            ));
+        }
+        if opened.header.ward != self.shared.config.ward {
+            return Err(format!(
+                "is for ward {:?}, this appliance serves {:?}",
+                opened.header.ward, self.shared.config.ward
+            ));
+        }
+        Ok((opened, bytes))
+    }
+
+    fn recover_roster(&self, keys: &Keys, now: DateTime<Utc>) -> bool {
+        let path = self.shared.config.paths.state.join(ROSTER_FILE);
+        if !path.exists() {
+            return false;
+        }
+        let result = self
+            .open_kept(keys, &path, PayloadKind::Roster)
+            .and_then(|(o, _)| {
+                self.parse_roster(&o).map_err(|f| match f {
+                    Failure::Refuse { reason, .. }
+                    | Failure::Defer(reason)
+                    | Failure::Ignore(reason) => reason,
+                })
+            });
+        match result {
+            Ok(roster) => {
+                let received = mtime(&path).map(DateTime::<Utc>::from).unwrap_or(now);
+                let staff = self.put_roster_in_force(roster, received);
+                log::info!("kept roster in force again: {staff} staff");
+                self.set_problem("roster", None);
+                true
+            }
+            Err(e) => {
+                self.set_problem(
+                    "roster",
+                    Some(format!(
+                        "the kept roster {} cannot be used ({e}); no one can log in until a new \
+                         roster snapshot arrives",
+                        path.display()
+                    )),
+                );
+                false
+            }
+        }
+    }
+
+    fn recover_generation(&self, keys: &Keys, now: DateTime<Utc>, out: &mut Recovered) {
+        let kept = match keep::list(&self.snapshots, KeptKind::Clinical) {
+            Ok(k) => k,
+            Err(e) => {
+                self.set_problem(
+                    "recover",
+                    Some(format!(
+                        "cannot list kept snapshots in {}: {e}",
+                        self.snapshots.display()
+                    )),
+                );
+                return;
+            }
+        };
+        if kept.is_empty() {
+            log::info!("no kept snapshot to rebuild from; waiting for the first one");
+            return;
+        }
+        for (seq, path) in &kept {
+            let name = path
+                .file_name()
+                .map(safe_name)
+                .unwrap_or_else(|| "?".into());
+            let t = Instant::now();
+            let received = mtime(path).map(DateTime::<Utc>::from).unwrap_or(now);
+            let result =
+                self.open_kept(keys, path, PayloadKind::Clinical)
+                    .and_then(|(opened, _)| {
+                        self.build_generation(&opened, &name, now, received)
+                            .map_err(|f| match f {
+                                Failure::Refuse { reason, .. }
+                                | Failure::Defer(reason)
+                                | Failure::Ignore(reason) => reason,
+                            })
+                            .map(|g| (g, opened.header.sequence))
+                    });
+            match result {
+                Ok(((generation, patients), header_seq)) => {
+                    self.shared.store.swap(generation);
+                    let seq = header_seq.max(*seq);
+                    if self.last_sequence().is_none_or(|last| last < seq) {
+                        log::warn!(
+                            "persisted sequence was behind the kept snapshot {name}; raised to {seq}"
+                        );
+                    }
+                    self.commit_sequence(seq);
+                    log::info!(
+                        "served generation rebuilt from kept snapshot {name} (sequence {header_seq}, \
+                         {patients} patients) in {} ms",
+                        t.elapsed().as_millis()
+                    );
+                    out.generation = Some(header_seq);
+                    self.set_problem("recover", None);
+                    return;
+                }
+                Err(e) => {
+                    log::warn!("kept snapshot {name} cannot be used: {e}");
+                    out.unusable.push((name, e));
+                }
+            }
+        }
+        self.set_problem(
+            "recover",
+            Some(format!(
+                "none of the {} kept snapshot(s) could be used (newest: {}); serving no data \
+                 until a new snapshot arrives",
+                kept.len(),
+                out.unusable.first().map(|(_, e)| e.as_str()).unwrap_or("?")
+            )),
+        );
+    }
+}

@@ -1,0 +1,201 @@
+//! Quarantine: where a refused inbox file goes, with a sibling `NAME.reason` text file
+//! saying when and why (code and one line). Nothing in quarantine is ever overwritten: a
+//! name already taken gets a numeric suffix (`NAME.1`, `NAME.2`, ...).
+//!
+//! The quarantine directory is created with mode 0700: a refused file may still be a real
+//! (encrypted) snapshot. Names are reduced to a safe form ([`safe_name`]) so that a hostile
+//! file name cannot reach logs, the audit log or the reason file unescaped.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use std::ffi::OsStr;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Longest file name kept (bytes), leaving room for suffixes within NAME_MAX.
+pub const MAX_NAME: usize = 128;
+/// Most suffixes tried before giving up on finding a free name.
+const MAX_SUFFIX: u32 = 10_000;
+
+/// A file name reduced to `[A-Za-z0-9._-]` (anything else becomes `_`), at most
+/// [`MAX_NAME`] bytes, never empty and never starting with a dot. Used for every name that
+/// is logged, audited or created.
+pub fn safe_name(name: &OsStr) -> String {
+    let lossy = name.to_string_lossy();
+    let mut s: String = lossy
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(MAX_NAME)
+        .collect();
+    if s.starts_with('.') {
+        s.replace_range(0..1, "_");
+    }
+    if s.is_empty() {
+        s.push('_');
+    }
+    s
+}
+
+/// Creates `dir` (and parents) if needed and sets it to mode 0700.
+pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Moves `src` into `dir` as `name` (or `name.N` when taken), never overwriting; returns
+/// the new path. Works across file systems (copy, fsync, then remove the source).
+pub fn move_no_overwrite(src: &Path, dir: &Path, name: &str) -> std::io::Result<PathBuf> {
+    for n in 0..MAX_SUFFIX {
+        let candidate = if n == 0 {
+            name.to_owned()
+        } else {
+            format!("{name}.{n}")
+        };
+        let dest = dir.join(&candidate);
+        let reason = dir.join(format!("{candidate}.reason"));
+        if std::fs::symlink_metadata(&reason).is_ok() {
+            continue;
+        }
+        match std::fs::hard_link(src, &dest) {
+            Ok(()) => {
+                std::fs::remove_file(src)?;
+                sync_dir(dir);
+                return Ok(dest);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(_) => {
+                // Another file system (EXDEV) or no hard links: copy into a new file.
+                match copy_new(src, &dest) {
+                    Ok(()) => {
+                        std::fs::remove_file(src)?;
+                        sync_dir(dir);
+                        return Ok(dest);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        format!("no free name for {name} in {}", dir.display()),
+    ))
+}
+
+fn copy_new(src: &Path, dest: &Path) -> std::io::Result<()> {
+    let mut from = std::fs::File::open(src)?;
+    let mut to = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dest)?;
+    let r = std::io::copy(&mut from, &mut to).and_then(|_| to.sync_all());
+    if r.is_err() {
+        let _ = std::fs::remove_file(dest);
+    }
+    r
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// What is written next to a quarantined file.
+#[derive(Debug, Clone)]
+pub struct QuarantineNote<'a> {
+    /// The original inbox name (shown escaped).
+    pub original: &'a OsStr,
+    pub code: &'a str,
+    pub reason: &'a str,
+    pub time: DateTime<Utc>,
+}
+
+/// Moves a refused file into quarantine and writes `NAME.reason` beside it. Returns the
+/// quarantined file's path.
+pub fn quarantine(src: &Path, dir: &Path, note: &QuarantineNote<'_>) -> std::io::Result<PathBuf> {
+    ensure_private_dir(dir)?;
+    let name = safe_name(note.original);
+    let dest = move_no_overwrite(src, dir, &name)?;
+    let mut reason_path = dest.clone().into_os_string();
+    reason_path.push(".reason");
+    let text = format!(
+        "time: {}\nfile: {:?}\ncode: {}\nreason: {}\n",
+        note.time.to_rfc3339_opts(SecondsFormat::Secs, true),
+        note.original.to_string_lossy(),
+        note.code,
+        one_line(note.reason),
+    );
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(PathBuf::from(reason_path))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    sync_dir(dir);
+    Ok(dest)
+}
+
+/// A reason reduced to one line of printable characters, bounded.
+pub fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(1000)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn note(name: &str) -> QuarantineNote<'_> {
+        QuarantineNote {
+            original: OsStr::new(name),
+            code: "bad_signature",
+            reason: "bad signature\nsecond line",
+            time: Utc.with_ymd_and_hms(2026, 11, 22, 6, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn quarantine_never_overwrites_and_writes_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = dir.path().join("inbox");
+        let q = dir.path().join("quarantine");
+        std::fs::create_dir(&inbox).unwrap();
+        for content in [b"first".as_slice(), b"second".as_slice()] {
+            let f = inbox.join("a3-1.snap");
+            std::fs::write(&f, content).unwrap();
+            quarantine(&f, &q, &note("a3-1.snap")).unwrap();
+            assert!(!f.exists());
+        }
+        assert_eq!(std::fs::read(q.join("a3-1.snap")).unwrap(), b"first");
+        assert_eq!(std::fs::read(q.join("a3-1.snap.1")).unwrap(), b"second");
+        let reason = std::fs::read_to_string(q.join("a3-1.snap.1.reason")).unwrap();
+        assert!(reason.contains("code: bad_signature"), "{reason}");
+        assert!(
+            reason.contains("reason: bad signature second line"),
+            "{reason}"
+        );
+        let mode = std::fs::metadata(&q).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+    }
+
+    #[test]
+    fn hostile_names_are_made_safe() {
+        assert_eq!(safe_name(OsStr::new("../x y\n.snap")), "_._x_y_.snap");
+        assert_eq!(safe_name(OsStr::new(".hidden")), "_hidden");
+        assert_eq!(safe_name(OsStr::new("")), "_");
+        assert_eq!(safe_name(OsStr::new(&"a".repeat(300))).len(), MAX_NAME);
+    }
+}

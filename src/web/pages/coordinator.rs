@@ -1,0 +1,114 @@
+//! The coordinator page: switch the mode (with a required reason), issue an event code for
+//! a colleague not on the roster (the plain code is shown exactly once, on issue), and the
+//! list of issued codes with their expiry.
+
+use super::icons::{Icon, icon};
+use super::layout::{self, Kind, mode_name, role_name};
+use super::text::clean;
+use super::{Key, PageCtx, urls};
+use crate::mode::Mode;
+use crate::roster::Role;
+use crate::web::IssuedCode;
+use maud::{Markup, html};
+
+/// The coordinator page.
+pub fn coordinator_page(
+    ctx: &PageCtx,
+    codes: &[IssuedCode],
+    new_code: Option<(&IssuedCode, &str)>,
+    message: Option<&str>,
+) -> Markup {
+    let dt = |t| crate::timefmt::datetime(t, ctx.tz);
+    let modes = [
+        (Mode::Emergency, Key::ModeOptEmergency),
+        (Mode::Drill, Key::ModeOptDrill),
+        (Mode::Standby, Key::ModeOptStandby),
+    ];
+    let content = html! {
+        h1 { (ctx.t(Key::CoordinatorTitle)) " " span class="h1-sub" { (clean(ctx.ward_name)) } }
+        @if let Some(m) = message {
+            div class="message-box" role="status" { strong { (ctx.t(Key::Message)) ": " } (clean(m)) }
+        }
+        @if let Some((c, code)) = new_code {
+            section class="card newcode" aria-labelledby="nc-h" {
+                h2 id="nc-h" { (ctx.t(Key::NewCodeTitle)) ": " (clean(&c.name)) }
+                p { (ctx.t(Key::NewCodeOnce)) }
+                p class="code-line" {
+                    (ctx.t(Key::LoginWith)) " " strong class="code" { (clean(&c.user)) }
+                    " " (ctx.t(Key::AndCode)) " " strong class="code" { (clean(code)) }
+                }
+                p { (ctx.t(Key::RoleField)) ": " (role_name(ctx, c.role)) " — " (ctx.t(Key::ValidUntil)) " " strong { (dt(c.expires_at)) } }
+            }
+        }
+        div class="cards" {
+            section class="card" aria-labelledby="mode-h" {
+                h2 id="mode-h" { (ctx.t(Key::ModeSwitchTitle)) }
+                p { (ctx.t(Key::ModeCurrent)) ": " strong class=(format!("mode-{}", ctx.mode.mode.as_str())) { (mode_name(ctx, ctx.mode.mode)) }
+                    " (" (ctx.t(Key::ModeSince)) " " (dt(ctx.mode.since)) ")" }
+                p class="sub" { (ctx.t(Key::ModeSwitchLead)) }
+                form class="stack" method="post" action=(urls::MODE) {
+                    input type="hidden" name="csrf" value=(ctx.csrf);
+                    fieldset {
+                        legend { (ctx.t(Key::NewMode)) }
+                        @for (m, k) in modes {
+                            label class="radio" {
+                                input type="radio" name="mode" value=(m.as_str()) required checked[m != ctx.mode.mode && m == Mode::Emergency && ctx.mode.mode == Mode::Standby];
+                                " " (ctx.t(k))
+                            }
+                        }
+                    }
+                    label for="reason" { (ctx.t(Key::ReasonField)) }
+                    textarea id="reason" name="reason" required maxlength="500" rows="3" {}
+                    button type="submit" class="btn btn-primary" { (ctx.t(Key::SwitchButton)) }
+                }
+            }
+            section class="card" aria-labelledby="ec-h" {
+                h2 id="ec-h" { (ctx.t(Key::EventCodeTitle)) }
+                p class="sub" { (ctx.t(Key::EventCodeLead)) }
+                form class="stack" method="post" action=(urls::EVENT_CODE) {
+                    input type="hidden" name="csrf" value=(ctx.csrf);
+                    label for="ec-name" { (ctx.t(Key::ColleagueName)) }
+                    input type="text" id="ec-name" name="name" required maxlength="100" autocomplete="off";
+                    label for="ec-role" { (ctx.t(Key::RoleField)) }
+                    select id="ec-role" name="role" {
+                        option value=(Role::Nurse.as_str()) selected { (role_name(ctx, Role::Nurse)) }
+                        option value=(Role::Physician.as_str()) { (role_name(ctx, Role::Physician)) }
+                    }
+                    button type="submit" class="btn btn-primary" { (ctx.t(Key::IssueButton)) }
+                }
+            }
+        }
+        section class="card" aria-labelledby="codes-h" {
+            h2 id="codes-h" { (ctx.t(Key::IssuedCodes)) }
+            @if codes.is_empty() {
+                p class="sub" { (ctx.t(Key::NoIssuedCodes)) }
+            } @else {
+                table class="data" {
+                    thead { tr {
+                        th scope="col" { (ctx.t(Key::UserField)) }
+                        th scope="col" { (ctx.t(Key::Name)) }
+                        th scope="col" { (ctx.t(Key::RoleField)) }
+                        th scope="col" { (ctx.t(Key::IssuedBy)) }
+                        th scope="col" { (ctx.t(Key::ValidUntil)) }
+                    } }
+                    tbody {
+                        @for c in codes {
+                            tr {
+                                th scope="row" { code { (clean(&c.user)) } }
+                                td { (clean(&c.name)) }
+                                td { (role_name(ctx, c.role)) }
+                                td { (clean(&c.issued_by)) }
+                                td class="nowrap" {
+                                    (dt(c.expires_at))
+                                    @if c.expires_at <= ctx.now { " " span class="muted" { "(" (ctx.t(Key::Expired)) ")" } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        p { a class="btn btn-secondary" href=(urls::STATUS) { (icon(Icon::Warning)) " " (ctx.t(Key::NavStatus)) } }
+    };
+    layout::page(ctx, ctx.t(Key::CoordinatorTitle), Kind::Screen, content)
+}

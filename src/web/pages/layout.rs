@@ -1,0 +1,293 @@
+//! The one layout every page shares: `<html lang>`, title, stylesheet, skip link, the top
+//! bar (ward, mode, data age, user and logout, language switch), the drill marker, the
+//! stale-data banner, the navigation, and the small building blocks that show a section's
+//! "not recorded" / "none" status the same way everywhere.
+
+use super::icons::{Icon, icon};
+use super::text::clean;
+use super::{DataAge, Key, PageCtx, urls};
+use crate::config::Language;
+use crate::mode::Mode;
+use crate::record::Listed;
+use crate::roster::Role;
+use maud::{DOCTYPE, Markup, html};
+
+/// Screen page or print view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A normal page.
+    Screen,
+    /// A page made for paper (A4 portrait).
+    PrintPortrait,
+    /// A page made for paper (A4 landscape).
+    PrintLandscape,
+}
+
+/// The role in words.
+pub fn role_name(ctx: &PageCtx, role: Role) -> &'static str {
+    ctx.t(match role {
+        Role::Nurse => Key::RoleNurse,
+        Role::Physician => Key::RolePhysician,
+        Role::Coordinator => Key::RoleCoordinator,
+        Role::It => Key::RoleIt,
+    })
+}
+
+/// The mode in words.
+pub fn mode_name(ctx: &PageCtx, mode: Mode) -> &'static str {
+    ctx.t(match mode {
+        Mode::Standby => Key::ModeStandby,
+        Mode::Emergency => Key::ModeEmergency,
+        Mode::Drill => Key::ModeDrill,
+    })
+}
+
+/// "gegevens van 22-11-2026 14:05 (12 min oud)", prefixed "VEROUDERD" when stale.
+pub fn data_age_text(ctx: &PageCtx) -> String {
+    match ctx.data_age() {
+        DataAge::None => ctx.t(Key::NoDataYet).to_owned(),
+        DataAge::Fresh { as_of, seconds } => format!(
+            "{} {} ({} {})",
+            ctx.t(Key::DataAsOf),
+            crate::timefmt::datetime(as_of, ctx.tz),
+            crate::timefmt::age(seconds, ctx.lang),
+            ctx.t(Key::Old)
+        ),
+        DataAge::Stale { as_of, seconds } => format!(
+            "{}: {} {} ({} {})",
+            ctx.t(Key::Stale),
+            ctx.t(Key::DataAsOf),
+            crate::timefmt::datetime(as_of, ctx.tz),
+            crate::timefmt::age(seconds, ctx.lang),
+            ctx.t(Key::Old)
+        ),
+    }
+}
+
+/// The CSS class for the data age state.
+pub fn data_age_class(ctx: &PageCtx) -> &'static str {
+    match ctx.data_age() {
+        DataAge::None => "age age-none",
+        DataAge::Fresh { .. } => "age age-fresh",
+        DataAge::Stale { .. } => "age age-stale",
+    }
+}
+
+/// The data age as an inline element with its icon when not fresh.
+pub fn data_age(ctx: &PageCtx) -> Markup {
+    let fresh = matches!(ctx.data_age(), DataAge::Fresh { .. });
+    html! {
+        span class=(data_age_class(ctx)) {
+            @if !fresh { (icon(Icon::Warning)) " " }
+            (data_age_text(ctx))
+        }
+    }
+}
+
+/// The big drill marker (screen and print).
+pub fn drill_marker(ctx: &PageCtx) -> Markup {
+    html! {
+        @if ctx.is_drill() {
+            div class="drill-banner" {
+                strong class="drill-word" { (ctx.t(Key::DrillMarker)) }
+                " "
+                span class="drill-note" {
+                    (ctx.t(Key::DrillNotReal))
+                    @if let Some(end) = ctx.mode.drill_ends_at {
+                        " (" (ctx.t(Key::DrillEndsAt)) " " (crate::timefmt::datetime(end, ctx.tz)) ")"
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn stale_banner(ctx: &PageCtx) -> Markup {
+    html! {
+        @match ctx.data_age() {
+            DataAge::Stale { .. } => {
+                div class="stale-banner" role="alert" {
+                    (icon(Icon::Warning)) " "
+                    strong { (data_age_text(ctx)) }
+                    br;
+                    (ctx.t(Key::StaleExplain))
+                }
+            }
+            DataAge::None => {
+                div class="nodata-banner" role="status" {
+                    (icon(Icon::Unknown)) " " strong { (ctx.t(Key::NoDataYet)) }
+                }
+            }
+            DataAge::Fresh { .. } => {}
+        }
+    }
+}
+
+/// May the current user, in the current mode, see patient data?
+pub fn may_see_patients(ctx: &PageCtx) -> bool {
+    ctx.mode.mode.shows_patient_data() && ctx.user.is_some_and(|u| u.role.sees_patient_data())
+}
+
+fn nav(ctx: &PageCtx) -> Markup {
+    let Some(user) = ctx.user else {
+        return html! {};
+    };
+    let patients = may_see_patients(ctx);
+    let coordinator = user.role == Role::Coordinator;
+    html! {
+        nav class="mainnav" aria-label=(ctx.t(Key::MainNav)) {
+            ul {
+                @if patients {
+                    li { a href=(urls::HOME) { (ctx.t(Key::NavOverview)) } }
+                    li { a href=(urls::PRINT_WARD) { (icon(Icon::Print)) " " (ctx.t(Key::NavPrintWard)) } }
+                    li { a href=(urls::PRINT_MAR_ALL) { (icon(Icon::Print)) " " (ctx.t(Key::NavPrintMarAll)) } }
+                    li { a href=(urls::PRINT_BLANK_MAR) { (icon(Icon::Print)) " " (ctx.t(Key::NavPrintBlankMar)) } }
+                }
+                @if coordinator {
+                    li { a href=(urls::COORDINATOR) { (ctx.t(Key::NavCoordinator)) } }
+                }
+                li { a href=(urls::STATUS) { (ctx.t(Key::NavStatus)) } }
+            }
+        }
+    }
+}
+
+fn userbox(ctx: &PageCtx) -> Markup {
+    let (other, other_code) = match ctx.lang {
+        Language::Nl => (Language::En, "en"),
+        Language::En => (Language::Nl, "nl"),
+    };
+    let other_lang_attr = match other {
+        Language::Nl => "nl",
+        Language::En => "en",
+    };
+    html! {
+        div class="userbox" {
+            @if let Some(u) = ctx.user {
+                span class="who" {
+                    (ctx.t(Key::LoggedInAs)) " "
+                    strong { (clean(&u.name)) }
+                    " (" (role_name(ctx, u.role))
+                    @if let Some((_, by_name)) = &u.issued_by {
+                        ", " (ctx.t(Key::EventCodeBy)) " " (clean(by_name))
+                    }
+                    ")"
+                }
+                form class="logout" method="post" action=(urls::LOGOUT) {
+                    input type="hidden" name="csrf" value=(ctx.csrf);
+                    button type="submit" class="btn btn-small" { (ctx.t(Key::Logout)) }
+                }
+            }
+            a class="lang" href=(urls::with_lang(ctx.path, other_code)) lang=(other_lang_attr)
+                hreflang=(other_lang_attr) title=(ctx.t(Key::SwitchLanguageLabel)) {
+                (ctx.t(Key::SwitchLanguage))
+            }
+        }
+    }
+}
+
+/// A whole page around `content`.
+pub fn page(ctx: &PageCtx, title: &str, kind: Kind, content: Markup) -> Markup {
+    let mut body_class = String::from(match kind {
+        Kind::Screen => "screen",
+        Kind::PrintPortrait => "print-view portrait",
+        Kind::PrintLandscape => "print-view landscape",
+    });
+    body_class.push_str(match ctx.mode.mode {
+        Mode::Standby => " mode-standby",
+        Mode::Emergency => " mode-emergency",
+        Mode::Drill => " mode-drill",
+    });
+    if matches!(ctx.data_age(), DataAge::Stale { .. }) {
+        body_class.push_str(" data-stale");
+    }
+    let mode_class = match ctx.mode.mode {
+        Mode::Standby => "mode mode-standby",
+        Mode::Emergency => "mode mode-emergency",
+        Mode::Drill => "mode mode-drill",
+    };
+    html! {
+        (DOCTYPE)
+        html lang=(ctx.lang_code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="no-referrer";
+                title { (clean(title)) " — " (clean(ctx.ward_name)) " — " (ctx.t(Key::AppName)) }
+                link rel="stylesheet" href=(urls::STYLESHEET);
+            }
+            body class=(body_class) {
+                a class="skip" href="#main" { (ctx.t(Key::SkipToContent)) }
+                @if ctx.is_drill() {
+                    div class="drill-watermark" aria-hidden="true" { (ctx.t(Key::DrillMarker)) }
+                }
+                header class="topbar" {
+                    (drill_marker(ctx))
+                    div class="bar" {
+                        div class="brand" {
+                            span class="app" { (ctx.t(Key::AppName)) }
+                            " "
+                            span class="wardname" { (clean(ctx.ward_name)) }
+                        }
+                        div class=(mode_class) {
+                            span class="label" { (ctx.t(Key::ModeLabel)) ": " }
+                            strong { (mode_name(ctx, ctx.mode.mode)) }
+                        }
+                        div class="agebox" { (data_age(ctx)) }
+                        (userbox(ctx))
+                    }
+                    (nav(ctx))
+                }
+                (stale_banner(ctx))
+                main id="main" tabindex="-1" {
+                    (content)
+                }
+                footer class="pagefoot" {
+                    (ctx.t(Key::AppName)) " — " (ctx.t(Key::ReadOnly)) " — "
+                    (ctx.t(Key::Appliance)) " " (clean(ctx.appliance_id))
+                }
+            }
+        }
+    }
+}
+
+/// The status of a section when it has no items: "Niet vastgelegd" (unknown, grey italic
+/// with a question mark) or "Geen (vastgelegd: ...)" (a documented fact). `None` for items.
+pub fn listed_status<T>(ctx: &PageCtx, l: &Listed<T>) -> Option<Markup> {
+    match l {
+        Listed::NotRecorded => Some(not_recorded(ctx)),
+        Listed::NoneDocumented {
+            statement,
+            asserted,
+        } => Some(html! {
+            p class="none-documented" {
+                (icon(Icon::NoneDocumented)) " "
+                strong { (ctx.t(Key::NoneRecorded)) }
+                " (" (ctx.t(Key::Recorded)) ": " (clean(statement))
+                @if let Some(a) = asserted { ", " (super::text::moment(ctx, a)) }
+                ")"
+            }
+        }),
+        Listed::Items { items } if items.is_empty() => Some(not_recorded(ctx)),
+        Listed::Items { .. } => None,
+    }
+}
+
+/// "Niet vastgelegd" as a block.
+pub fn not_recorded(ctx: &PageCtx) -> Markup {
+    html! {
+        p class="not-recorded" {
+            (icon(Icon::Unknown)) " " (ctx.t(Key::NotRecorded))
+        }
+    }
+}
+
+/// An optional value, or an unobtrusive dash.
+pub fn opt(v: Option<&str>) -> Markup {
+    html! {
+        @match v {
+            Some(s) if !s.trim().is_empty() => (clean(s)),
+            _ => span class="dash" aria-hidden="true" { "–" },
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Turning hostile strings and clinical values into displayable text: control and bidi
+//! override characters are replaced by U+FFFD (so a name cannot reorder what the nurse
+//! reads), over-long strings are cut with an ellipsis, and dates/ages go through
+//! [`crate::timefmt`] in the ward's time zone. HTML escaping itself is maud's job.
+
+use super::PageCtx;
+use crate::record::Moment;
+use std::borrow::Cow;
+
+/// Longest string rendered from a record, in characters.
+pub const MAX_TEXT: usize = 2000;
+
+fn is_dangerous(c: char) -> bool {
+    matches!(c,
+        '\u{200E}' | '\u{200F}' | '\u{061C}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{FEFF}')
+        || (c.is_control() && c != '\n' && c != '\t')
+}
+
+/// The string as it may be shown: dangerous characters replaced, length bounded.
+pub fn clean(s: &str) -> Cow<'_, str> {
+    let too_long = s.chars().nth(MAX_TEXT).is_some();
+    if !too_long && !s.chars().any(is_dangerous) {
+        return Cow::Borrowed(s);
+    }
+    let mut out: String = s
+        .chars()
+        .take(MAX_TEXT)
+        .map(|c| if is_dangerous(c) { '\u{FFFD}' } else { c })
+        .collect();
+    if too_long {
+        out.push('…');
+    }
+    Cow::Owned(out)
+}
+
+/// A moment formatted with its precision in the ward's zone.
+pub fn moment(ctx: &PageCtx, m: &Moment) -> String {
+    crate::timefmt::moment(m, ctx.tz)
+}
+
+/// A birth date with the age, e.g. "03-02-1948 (78 jr)".
+pub fn birth_with_age(ctx: &PageCtx, b: &Moment) -> String {
+    let d = moment(ctx, b);
+    match crate::timefmt::age_years(b, ctx.today()) {
+        Some(a) => format!("{d} ({a} {})", ctx.t(super::Key::YearsShort)),
+        None => d,
+    }
+}
+
+/// Case- and accent-insensitive folding for search.
+pub fn fold(s: &str) -> String {
+    s.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => 'a',
+            'è' | 'é' | 'ê' | 'ë' => 'e',
+            'ì' | 'í' | 'î' | 'ï' => 'i',
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' => 'o',
+            'ù' | 'ú' | 'û' | 'ü' => 'u',
+            'ý' | 'ÿ' => 'y',
+            'ç' => 'c',
+            'ñ' => 'n',
+            other => other,
+        })
+        .collect()
+}
+
+/// Common FHIR status and category codes in the reader's words; anything else is shown as
+/// given (cleaned).
+pub fn code_word(lang: crate::config::Language, s: &str) -> Cow<'_, str> {
+    use crate::config::Language::{En, Nl};
+    let w = match (s.trim(), lang) {
+        ("active", Nl) => "actief",
+        ("inactive", Nl) => "inactief",
+        ("resolved", Nl) => "opgelost",
+        ("remission", Nl) => "in remissie",
+        ("recurrence", Nl) => "recidief",
+        ("confirmed", Nl) => "bevestigd",
+        ("unconfirmed", Nl) => "onbevestigd",
+        ("provisional", Nl) => "voorlopig",
+        ("differential", Nl) => "differentiaaldiagnose",
+        ("refuted", Nl) => "weerlegd",
+        ("presumed", Nl) => "vermoedelijk",
+        ("allergy", Nl) => "allergie",
+        ("intolerance", Nl) => "intolerantie",
+        ("medication", Nl) => "medicatie",
+        ("food", Nl) => "voeding",
+        ("environment", Nl) => "omgeving",
+        ("biologic", Nl) => "biologisch",
+        ("severe", Nl) => "ernstig",
+        ("moderate", Nl) => "matig",
+        ("mild", Nl) => "licht",
+        ("completed", Nl) => "gegeven",
+        ("not-done", Nl) => "niet gegeven",
+        ("in-progress", Nl) => "bezig",
+        ("on-hold", Nl) => "onderbroken",
+        ("stopped", Nl) => "gestopt",
+        ("draft", Nl) => "concept",
+        ("intended", Nl) => "gepland",
+        ("proposed", Nl) => "voorgesteld",
+        ("rejected", Nl) => "afgewezen",
+        ("completed", En) => "given",
+        ("not-done", En) => "not given",
+        (other, _) => return clean(other),
+    };
+    Cow::Borrowed(w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bidi_and_control_characters_are_neutralised() {
+        assert_eq!(clean("abc\u{202E}def\u{0007}"), "abc\u{FFFD}def\u{FFFD}");
+        assert!(matches!(clean("Jansen"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn long_text_is_cut() {
+        let long = "x".repeat(MAX_TEXT + 10);
+        assert_eq!(clean(&long).chars().count(), MAX_TEXT + 1);
+    }
+
+    #[test]
+    fn search_folding_ignores_case_and_accents() {
+        assert_eq!(fold("Ëlise VAN Dijk"), "elise van dijk");
+    }
+}

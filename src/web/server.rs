@@ -1,0 +1,281 @@
+//! The HTTP server: the listening socket (bound, or taken from systemd socket activation),
+//! optional TLS, hyper 1 HTTP/1.1 connections with bounded sizes and timeouts, a cap on
+//! concurrent connections, and graceful shutdown.
+//!
+//! Limits: request head at most [`MAX_HEAD_BYTES`] and [`MAX_HEADERS`] headers (hyper
+//! answers 431 beyond that); the head must arrive within [`HEADER_TIMEOUT`]; a body at most
+//! [`routes::MAX_BODY`] bytes (413 before reading it when Content-Length says more) within
+//! [`BODY_TIMEOUT`]; a TLS handshake within [`HANDSHAKE_TIMEOUT`]; at most
+//! `web.max_connections` connections at once (further clients wait in the listen backlog).
+//! On shutdown the listener closes, connections finish their request in flight and close,
+//! and after [`SHUTDOWN_GRACE`] the rest are dropped.
+
+use super::headers;
+use super::routes::{self, Req, Resp, WebState};
+use super::tls::TlsReloader;
+use crate::config::WebConfig;
+use crate::daemon::Shared;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{Semaphore, watch};
+
+/// Largest request head (request line and headers) buffered.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// Most request headers accepted.
+pub const MAX_HEADERS: usize = 64;
+/// Time allowed for a request head to arrive (also bounds idle keep-alive).
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time allowed for a request body to arrive.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time allowed for a TLS handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for connections to finish.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Errors of the web server.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("cannot listen on {addr}: {source} (is another process using the port?)")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("socket activation: {0}")]
+    SocketActivation(String),
+    #[error("listening socket: {0}")]
+    Listener(std::io::Error),
+    #[error("TLS: {0}")]
+    Tls(#[from] super::tls::TlsError),
+}
+
+/// The listening socket: the one systemd passed (socket activation: `LISTEN_PID` is our
+/// pid and `LISTEN_FDS` is 1), else a new one bound to `cfg.listen`. Non-blocking, ready for
+/// [`tokio::net::TcpListener::from_std`].
+///
+/// Call this before starting other threads: taking the systemd socket clears the
+/// `LISTEN_*` variables from the environment.
+///
+/// The systemd socket is taken with the `listenfd` crate (which checks it is a TCP listening
+/// socket and sets close-on-exec), so this crate keeps `forbid(unsafe_code)`.
+pub fn listener(cfg: &WebConfig) -> Result<std::net::TcpListener, WebError> {
+    let l = match activated()? {
+        Some(l) => l,
+        None => std::net::TcpListener::bind(cfg.listen).map_err(|source| WebError::Bind {
+            addr: cfg.listen,
+            source,
+        })?,
+    };
+    l.set_nonblocking(true).map_err(WebError::Listener)?;
+    Ok(l)
+}
+
+fn activated() -> Result<Option<std::net::TcpListener>, WebError> {
+    let pid = std::env::var("LISTEN_PID").ok();
+    let fds = std::env::var("LISTEN_FDS").ok();
+    let (Some(pid), Some(fds)) = (pid, fds) else {
+        return Ok(None);
+    };
+    if pid.trim().parse::<u32>().ok() != Some(std::process::id()) {
+        // Meant for another process (e.g. our parent): not ours to take.
+        return Ok(None);
+    }
+    if fds.trim() != "1" {
+        return Err(WebError::SocketActivation(format!(
+            "LISTEN_FDS={fds}: exactly one listening socket expected (one ListenStream= in noodepd.socket)"
+        )));
+    }
+    let mut lfd = listenfd::ListenFd::from_env();
+    match lfd.take_tcp_listener(0) {
+        Ok(Some(l)) => Ok(Some(l)),
+        Ok(None) => Err(WebError::SocketActivation(
+            "systemd passed no socket".into(),
+        )),
+        Err(e) => Err(WebError::SocketActivation(format!(
+            "the socket systemd passed is not a TCP listening socket: {e}"
+        ))),
+    }
+}
+
+/// Serves until `shutdown` completes, then stops accepting, lets connections finish their
+/// request in flight (at most [`SHUTDOWN_GRACE`]) and returns.
+///
+/// `tls` is shared so the caller can [`TlsReloader::reload`] it (on SIGHUP) while serving;
+/// new connections use the certificate in force when they are accepted.
+pub async fn run(
+    shared: Arc<Shared>,
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<TlsReloader>>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), WebError> {
+    let max = shared.config.web.max_connections.clamp(1, 10_000);
+    let state = Arc::new(WebState::new(shared, tls.is_some()));
+    let permits = Arc::new(Semaphore::new(max));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let accepted = tokio::select! {
+            () = &mut shutdown => break,
+            a = listener.accept() => a,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of file descriptors and the like: back off briefly, keep serving.
+                log::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        let acceptor = tls.as_ref().map(|t| t.acceptor());
+        let stop = stop_rx.clone();
+        tokio::spawn(async move {
+            match acceptor {
+                None => serve_io(TokioIo::new(stream), state, peer.ip(), stop).await,
+                Some(acc) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acc.accept(stream)).await {
+                        Ok(Ok(s)) => serve_io(TokioIo::new(s), state, peer.ip(), stop).await,
+                        Ok(Err(e)) => log::debug!("TLS handshake with {peer} failed: {e}"),
+                        Err(_) => log::debug!("TLS handshake with {peer} timed out"),
+                    }
+                }
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let all = u32::try_from(max).unwrap_or(u32::MAX);
+    if tokio::time::timeout(SHUTDOWN_GRACE, permits.acquire_many(all))
+        .await
+        .is_err()
+    {
+        log::warn!(
+            "web server: connections still open after {}s; closing them",
+            SHUTDOWN_GRACE.as_secs()
+        );
+    }
+    Ok(())
+}
+
+async fn serve_io<I>(
+    io: TokioIo<I>,
+    state: Arc<WebState>,
+    peer: IpAddr,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = service_fn(move |req: Request<Incoming>| {
+        let st = state.clone();
+        async move { Ok::<_, Infallible>(respond(&st, req, peer).await) }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .max_headers(MAX_HEADERS)
+        .keep_alive(true);
+    let conn = builder.serve_connection(io, svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                log::debug!("connection from {peer}: {e}");
+            }
+        }
+        () = async { let _ = stop.wait_for(|s| *s).await.is_ok(); } => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+/// One request: bound and read the body, route, add the security headers.
+async fn respond(
+    st: &Arc<WebState>,
+    req: Request<Incoming>,
+    peer: IpAddr,
+) -> Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > routes::MAX_BODY as u64) {
+        return finish(too_large(), st.tls);
+    }
+    let body = if parts.method == hyper::Method::POST {
+        let limited = Limited::new(body, routes::MAX_BODY);
+        match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
+            Ok(Ok(b)) => b.to_bytes(),
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+                return finish(too_large(), st.tls);
+            }
+            Ok(Err(_)) => {
+                return finish(
+                    Resp::text(StatusCode::BAD_REQUEST, "bad request body\n"),
+                    st.tls,
+                );
+            }
+            Err(_) => {
+                let mut r = Resp::text(StatusCode::REQUEST_TIMEOUT, "request body too slow\n");
+                r.headers
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                return finish(r, st.tls);
+            }
+        }
+    } else {
+        Bytes::new()
+    };
+    let r = Req {
+        method: parts.method,
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        headers: parts.headers,
+        peer,
+        body,
+    };
+    finish(routes::handle(st, r).await, st.tls)
+}
+
+fn too_large() -> Resp {
+    let mut r = Resp::text(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "request body larger than 16 KiB\n",
+    );
+    // The rest of the body is not read: the connection cannot be reused.
+    r.headers
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
+}
+
+fn finish(r: Resp, tls: bool) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(r.body));
+    *resp.status_mut() = r.status;
+    *resp.headers_mut() = r.headers;
+    headers::apply(resp.headers_mut(), tls, r.caching);
+    resp
+}

@@ -1,0 +1,100 @@
+//! A nurse in a real browser: headless Chromium logs in, finds a patient by bed, reads
+//! allergies, resuscitation policy and medication, opens the MAR print view and prints it to
+//! PDF and PNG; axe-core finds no serious or critical accessibility violation on the login,
+//! overview, patient and MAR pages; no hostile script runs and nothing violates the CSP.
+//!
+//! Needs Chromium and the npm packages: `tests/browser/install.sh` installs both. Fails when
+//! they are missing, unless `NOODEPD_SKIP_BROWSER=1`.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn chromium() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("CHROMIUM") {
+        return Some(PathBuf::from(p));
+    }
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+#[test]
+fn nurse_finds_patient_by_bed_reads_it_and_prints_the_mar_accessibly() {
+    if std::env::var("NOODEPD_SKIP_BROWSER").as_deref() == Ok("1") {
+        eprintln!("browser test skipped: NOODEPD_SKIP_BROWSER=1");
+        return;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let chromium = chromium().expect(
+        "Chromium not found: run tests/browser/install.sh (or set NOODEPD_SKIP_BROWSER=1 to skip)",
+    );
+    assert!(
+        dir.join("node_modules/playwright-core").exists()
+            && dir.join("node_modules/axe-core").exists(),
+        "npm packages missing: run tests/browser/install.sh (or set NOODEPD_SKIP_BROWSER=1 to skip)"
+    );
+    let server = Server::start();
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    // What the nurse must be able to read for the patient in bed 14: allergy, resuscitation
+    // policy, medication (the last one is also checked on the MAR).
+    let expect = serde_json::json!(["Pinda-allergie-zqx", "Reanimatie", "Metoprololzqx"]);
+    let mut child = Command::new("node")
+        .arg(dir.join("run.mjs"))
+        .current_dir(&dir)
+        .env("BASE_URL", format!("http://{}", server.addr))
+        .env("LOGIN_USER", NURSE.0)
+        .env("LOGIN_CODE", NURSE.1)
+        .env("BED", "14")
+        .env("EXPECT", expect.to_string())
+        .env("CHROMIUM", &chromium)
+        .env("OUT", &out)
+        .spawn()
+        .expect("cannot run node");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > Duration::from_secs(180) {
+            let _ = child.kill();
+            panic!("browser walk-through took longer than 180 s");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        status.success(),
+        "browser walk-through failed (see stderr above)"
+    );
+    let pdf = std::fs::read(out.join("mar.pdf")).unwrap();
+    assert!(pdf.starts_with(b"%PDF"), "mar.pdf is not a PDF");
+    assert!(pdf.len() > 1000);
+    for png in ["mar.png", "patient.png", "overview.png"] {
+        let b = std::fs::read(out.join(png)).unwrap();
+        assert!(b.starts_with(b"\x89PNG"), "{png} is not a PNG");
+    }
+    // The walk-through is on record: login, search, patient view and print.
+    let kinds: Vec<String> = server
+        .audit_entries()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or("").to_owned())
+        .collect();
+    for k in ["login", "search", "patient_view", "print"] {
+        assert!(
+            kinds.iter().any(|x| x == k),
+            "no {k} in the audit log: {kinds:?}"
+        );
+    }
+    let view = server
+        .audit_entries()
+        .into_iter()
+        .find(|e| e["kind"] == "patient_view")
+        .unwrap();
+    assert_eq!(view["patients"][0]["key"], KEY_B);
+}
