@@ -170,7 +170,7 @@ cp "$ROOT/boot/initrd.img-$KVER" "$WORK/esp/noodepd/initrd.img"
 cp "$ROOT/usr/lib/systemd/boot/efi/systemd-bootx64.efi" "$WORK/esp/EFI/BOOT/BOOTX64.EFI"
 
 log "mksquashfs root (without /boot: kernel and initramfs live on the ESP)"
-env -u SOURCE_DATE_EPOCH mksquashfs "$ROOT" "$WORK/root.sqfs" -noappend -comp zstd -Xcompression-level 19 \
+env -u SOURCE_DATE_EPOCH mksquashfs "$ROOT" "$WORK/root.sqfs" -noappend -comp zstd -Xcompression-level 15 \
 	-b 131072 -mkfs-time "$SOURCE_DATE_EPOCH" -all-time "$SOURCE_DATE_EPOCH" \
 	-xattrs -wildcards -e 'boot/*' -quiet -no-progress >/dev/null
 
