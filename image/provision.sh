@@ -213,8 +213,11 @@ TOML
 		systemctl try-restart systemd-networkd.service
 		if [ -n "$ntp" ]; then systemctl restart systemd-timesyncd.service; fi
 		systemctl restart noodepd.socket
-		systemctl restart noodepd.service
-		systemctl restart noodepd-showkey.service
+		# Type=notify: this waits until the daemon reports READY (or fails).
+		systemctl restart noodepd.service ||
+			echo "provision: noodepd.service did not start; see journalctl -u noodepd" >&2
+		# --no-block: showkey is ordered after this provisioning job itself.
+		systemctl --no-block restart noodepd-showkey.service
 	fi
 }
 

@@ -11,7 +11,8 @@
 #
 # Needs (installed when missing): qemu-system-x86, ovmf, openssh-client, curl, openssl,
 # dosfstools, mtools. The host's noodepd binary (target/release/noodepd, the
-# same one the image contains) makes the keys and the snapshot.
+# same one the image contains; override with NOODEPD_HOST_BIN) makes the keys and the
+# snapshot.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -72,7 +73,7 @@ if [ "$BUILD" = 1 ]; then
 fi
 IMG="$OUT/noodepd.img"
 [ -f "$IMG" ] || fail "no image at $IMG (run without --no-build)"
-NOODEPD="$REPO/target/release/noodepd"
+NOODEPD="${NOODEPD_HOST_BIN:-$REPO/target/release/noodepd}"
 [ -x "$NOODEPD" ] || fail "no host binary $NOODEPD"
 
 rm -rf "$W"
@@ -127,14 +128,16 @@ wait_for 'NOODEPD-PROVISIONED' "provisioning from the stick"
 log "provisioned"
 grep -q 'NOODEPD-JOURNAL persistent' "$W/serial.log" || fail "journal is not persistent"
 
-publine=$(grep -a 'NOODEPD-APPLIANCE-PUBKEY-BASE64 ' "$W/serial.log" | tail -n 1 | tr -d '\r' | awk '{print $2}')
+# The last value of a console status line (lines may carry a "[ time] showkey[pid]: " prefix).
+console_value() { grep -a "$1 " "$W/serial.log" | tail -n 1 | tr -d '\r' | sed "s/.*$1 //"; }
+publine=$(console_value NOODEPD-APPLIANCE-PUBKEY-BASE64)
 echo "$publine" | base64 -d >"$W/appliance.pub" 2>/dev/null && [ -s "$W/appliance.pub" ] ||
 	fail "could not read the appliance public key from the console"
-hostkey=$(grep -a 'NOODEPD-SSH-HOSTKEY-LINE ' "$W/serial.log" | tail -n 1 | tr -d '\r' | cut -d' ' -f2,3)
+hostkey=$(console_value NOODEPD-SSH-HOSTKEY-LINE)
 [ -n "$hostkey" ] || fail "no SSH host key on the console"
 echo "[127.0.0.1]:$SSHP $hostkey" >"$W/known_hosts"
 
-listening=$(grep -a 'NOODEPD-LISTENING ' "$W/serial.log" | tail -n 1 | tr -d '\r' | cut -d' ' -f2-)
+listening=$(console_value NOODEPD-LISTENING)
 for sock in $listening; do
 	case "$sock" in *:22 | *:443) ;; *) fail "unexpected listening socket $sock (listening: $listening)" ;; esac
 done
@@ -176,6 +179,8 @@ if ssh -i "$W/upload_ed25519" -p "$SSHP" -o BatchMode=yes -o StrictHostKeyChecki
 fi
 
 # ---- the box serves it --------------------------------------------------------------------
+daemon=$(console_value NOODEPD-DAEMON)
+[ "$daemon" = active ] || fail "noodepd.service is '$daemon' after provisioning (serial log: $W/serial.log)"
 log "waiting for /ready to report sequence $SEQ"
 while [ "$(left)" -gt 0 ]; do
 	ready=$(curl -sk --max-time 20 "https://127.0.0.1:$WEB/ready" 2>/dev/null || true)
