@@ -1,13 +1,21 @@
-//! The running daemon's shared state: one [`Shared`] value, built at start-up from the
-//! config and handed (in an `Arc`) to ingest, the web server and the control socket.
+//! The running daemon: one [`Shared`] value, built at start-up from the config and handed
+//! (in an `Arc`) to ingest, the web server and the control socket; and [`serve`] / [`run`],
+//! which wire them together with systemd (READY, watchdog), signals (SIGTERM/SIGINT stop,
+//! SIGHUP reloads the TLS certificate) and the timers (drill expiry, audit chain head to the
+//! journal, audit retention). No clinical logic lives here.
 
-use crate::audit::AuditLog;
+use crate::audit::{Action, AuditLog, Event, EventKind, Outcome};
 use crate::config::Config;
+use crate::ingest::Ingestor;
 use crate::mode::ModeController;
 use crate::roster::Roster;
 use crate::status::{Metrics, StatusCell};
 use crate::store::Store;
+use chrono::Utc;
+use std::future::Future;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::{oneshot, watch};
 
 /// Everything the daemon's parts share.
 pub struct Shared {
@@ -36,6 +44,269 @@ impl Shared {
         match self.roster.write() {
             Ok(mut r) => *r = Some(roster),
             Err(p) => *p.into_inner() = Some(roster),
+        }
+    }
+}
+
+/// Errors starting or running the daemon.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("cannot prepare {path}: {source}")]
+    Dir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
+    #[error(transparent)]
+    Mode(#[from] crate::mode::ModeError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Web(#[from] crate::web::WebError),
+    #[error(transparent)]
+    Tls(#[from] crate::web::tls::TlsError),
+    #[error(transparent)]
+    Ingest(#[from] crate::ingest::IngestError),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("listening socket: {0}")]
+    Listener(std::io::Error),
+    #[error("a daemon task failed: {0}")]
+    Task(String),
+}
+
+/// Builds the shared state from a validated config: creates the state, inbox, quarantine
+/// and runtime directories (0700), opens the audit log, the mode and the store.
+pub fn open_shared(config: Config) -> Result<Arc<Shared>, DaemonError> {
+    for dir in [
+        &config.paths.state,
+        &config.paths.inbox,
+        &config.paths.quarantine,
+        &config.paths.runtime,
+    ] {
+        std::fs::create_dir_all(dir).map_err(|source| DaemonError::Dir {
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    let audit = AuditLog::open(&config.paths.state, &config.appliance_id, &config.ward)?;
+    let mode = ModeController::load(&config.paths.state, config.drill_max_duration)?;
+    let store = Store::open(&config.paths.runtime)?;
+    Ok(Arc::new(Shared {
+        config,
+        store,
+        mode,
+        audit,
+        roster: RwLock::new(None),
+        status: StatusCell::default(),
+        metrics: Metrics::default(),
+    }))
+}
+
+/// How `run` reports back to its caller (the demo prints the URL once serving).
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub addr: std::net::SocketAddr,
+    pub sequence: Option<u64>,
+}
+
+/// Runs the daemon on a multi-threaded runtime until SIGTERM or SIGINT.
+pub fn serve(config: Config) -> Result<(), DaemonError> {
+    // Take the socket before any thread starts: socket activation clears LISTEN_* vars.
+    let listener = crate::web::listener(&config.web)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("noodepd")
+        .build()
+        .map_err(DaemonError::Runtime)?;
+    rt.block_on(run(config, listener, None))
+}
+
+fn shutdown_future(rx: &watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
+    let mut rx = rx.clone();
+    async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
+}
+
+fn daemon_event(shared: &Shared, detail: String) {
+    let mode = shared.mode.current(Utc::now()).mode;
+    let ev = Event {
+        kind: EventKind::Daemon,
+        action: Action::E,
+        outcome: Outcome::Success,
+        user: None,
+        responsible: None,
+        patients: vec![],
+        detail,
+        access_point: None,
+        mode: mode.as_str().into(),
+    };
+    if let Err(e) = shared.audit.append(ev) {
+        log::error!("audit log: {e}");
+    }
+}
+
+/// Runs the daemon on the current runtime with a given listener until SIGTERM/SIGINT.
+/// `started` receives the address and served sequence once start-up recovery is done
+/// (after systemd has been told READY=1).
+pub async fn run(
+    config: Config,
+    listener: std::net::TcpListener,
+    started: Option<oneshot::Sender<Started>>,
+) -> Result<(), DaemonError> {
+    for k in &config.unknown_keys {
+        log::warn!("{}: unknown key {k:?} ignored", config.source.display());
+    }
+    let tls = match &config.web.tls {
+        Some(paths) => Some(Arc::new(crate::web::TlsReloader::new(paths)?)),
+        None => None,
+    };
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(DaemonError::Listener)?;
+    let addr = listener.local_addr().map_err(DaemonError::Listener)?;
+    let shared = open_shared(config)?;
+    daemon_event(
+        &shared,
+        format!("start, version {}", env!("CARGO_PKG_VERSION")),
+    );
+    log::info!(
+        "noodepd {} starting: ward {}, appliance {}, listening on {addr}{}",
+        env!("CARGO_PKG_VERSION"),
+        shared.config.ward,
+        shared.config.appliance_id,
+        if tls.is_some() {
+            " (TLS)"
+        } else {
+            " (plain HTTP)"
+        }
+    );
+
+    let ingestor = Arc::new(Ingestor::new(shared.clone())?);
+    let rec = {
+        let ing = ingestor.clone();
+        tokio::task::spawn_blocking(move || ing.recover())
+            .await
+            .unwrap_or_default()
+    };
+    if let Some(seq) = rec.generation {
+        log::info!("rebuilt sequence {seq} from the kept snapshots");
+    }
+    match shared.store.current() {
+        Some(g) => log::info!("ready: serving sequence {}", g.meta().sequence),
+        None => log::info!("ready without data: serving the status page until a snapshot arrives"),
+    }
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    if let Some(tx) = started {
+        let _ = tx.send(Started {
+            addr,
+            sequence: shared.store.current().map(|g| g.meta().sequence),
+        });
+    }
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(ingestor.clone().run(shutdown_future(&stop_rx)));
+    {
+        let shared = shared.clone();
+        let sd = shutdown_future(&stop_rx);
+        tasks.spawn(async move {
+            if let Err(e) = crate::control::serve(shared, sd).await {
+                log::error!("control socket: {e} (`noodepd mode` will not work)");
+            }
+        });
+    }
+    tasks.spawn(timers(shared.clone(), shutdown_future(&stop_rx)));
+    let web = tokio::spawn(crate::web::run(
+        shared.clone(),
+        listener,
+        tls.clone(),
+        shutdown_future(&stop_rx),
+    ));
+
+    signals(&stop_tx, tls.as_deref()).await;
+    log::info!("stopping");
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    let _ = stop_tx.send(true);
+    let web_result = web.await;
+    while tasks.join_next().await.is_some() {}
+    daemon_event(&shared, "stop".into());
+    shared.audit.log_head();
+    match web_result {
+        Ok(r) => r.map_err(DaemonError::from),
+        Err(e) => Err(DaemonError::Task(e.to_string())),
+    }
+}
+
+/// Waits for SIGTERM or SIGINT; reloads TLS on SIGHUP.
+async fn signals(_stop: &watch::Sender<bool>, tls: Option<&crate::web::TlsReloader>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        log::error!("cannot install signal handlers; stopping");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => return,
+            _ = int.recv() => return,
+            _ = hup.recv() => match tls {
+                Some(t) => match t.reload() {
+                    Ok(()) => log::info!("SIGHUP: TLS certificate reloaded"),
+                    Err(e) => log::error!("SIGHUP: TLS reload failed, keeping the old certificate: {e}"),
+                },
+                None => log::info!("SIGHUP: nothing to reload (plain HTTP)"),
+            },
+        }
+    }
+}
+
+/// Periodic work: systemd watchdog, drill expiry, audit chain head to the journal,
+/// audit retention.
+async fn timers(shared: Arc<Shared>, shutdown: impl Future<Output = ()> + Send) {
+    let mut usec = 0u64;
+    let watchdog =
+        sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec / 2));
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_ping = tokio::time::Instant::now();
+    let mut last_head = tokio::time::Instant::now();
+    let mut last_retention: Option<tokio::time::Instant> = None;
+    let head_every = shared.config.audit.head_to_journal;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return,
+            _ = tick.tick() => {}
+        }
+        let now_i = tokio::time::Instant::now();
+        if let Some(every) = watchdog
+            && now_i.duration_since(last_ping) >= every
+        {
+            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+            last_ping = now_i;
+        }
+        let now = Utc::now();
+        if let Err(e) = shared.mode.expire_drill(&shared.audit, now) {
+            log::error!("ending the drill failed: {e}");
+        }
+        if now_i.duration_since(last_head) >= head_every {
+            shared.audit.log_head();
+            last_head = now_i;
+        }
+        if last_retention.is_none_or(|t| now_i.duration_since(t) >= Duration::from_secs(24 * 3600))
+        {
+            last_retention = Some(now_i);
+            let sh = shared.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Err(e) = sh.audit.expire(Utc::now(), sh.config.audit.retention) {
+                    log::error!("audit retention: {e}");
+                }
+            })
+            .await;
         }
     }
 }

@@ -124,7 +124,12 @@ fn keygen_writes_0600_secret_and_prints_fingerprint() {
 #[test]
 fn seal_then_inspect_a_synthea_bundle_succeeds() {
     let t = Setup::new();
-    let sealed = t.seal("s.snap", &[&fixture("synthea-smart-r4")]);
+    let sealed = t.seal(
+        "s.snap",
+        &[&fixture(
+            "synthea-smart-r4/Clemente_Kreiger_1484a42d-0eaf-4654-9cbf-6b050a5cd73b.json",
+        )],
+    );
     assert!(sealed.status.success(), "{}", stderr(&sealed));
     assert!(
         !Path::new(&t.p("s.snap.part")).exists(),
@@ -152,7 +157,13 @@ fn inspect_json_reports_header_and_resource_counts() {
     let t = Setup::new();
     let sealed = t.seal(
         "s.snap",
-        &[&fixture("nictiz-zib2020"), &fixture("ips-2.0.0")],
+        &[
+            &fixture("nictiz-zib2020/examples/nl-core-Patient-01.json"),
+            &fixture("nictiz-zib2020/examples/nl-core-AllergyIntolerance-01.json"),
+            &fixture("nictiz-zib2020/examples-mp/nl-core-MedicationAgreement-01.json"),
+            &fixture("ips-2.0.0/Bundle-bundle-minimal.json"),
+            &fixture("ips-2.0.0/Bundle-IPS-examples-Bundle-01.json"),
+        ],
     );
     assert!(sealed.status.success(), "{}", stderr(&sealed));
     let out = t.inspect("a/appliance.key", "s.snap", true);
@@ -163,7 +174,8 @@ fn inspect_json_reports_header_and_resource_counts() {
     assert_eq!(v["header"]["sequence"], 17);
     assert_eq!(v["header"]["kind"], "clinical");
     assert_eq!(v["summary"]["documents"], 5);
-    assert_eq!(v["summary"]["resources"]["Patient"], 2);
+    // One Patient in nl-core-Patient-01 and one in each of the two IPS bundles.
+    assert_eq!(v["summary"]["resources"]["Patient"], 3);
     assert_eq!(v["header"]["recipients"][0]["this_appliance"], true);
 }
 

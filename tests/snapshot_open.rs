@@ -126,7 +126,13 @@ fn round_trips_a_synthea_bundle() {
 
 #[test]
 fn round_trips_nictiz_and_ips_examples_in_many_chunks() {
-    let inputs = [fixture("nictiz-zib2020"), fixture("ips-2.0.0")];
+    let inputs = [
+        fixture("nictiz-zib2020/examples/nl-core-Patient-01.json"),
+        fixture("nictiz-zib2020/examples/nl-core-AllergyIntolerance-01.json"),
+        fixture("nictiz-zib2020/examples-mp/nl-core-MedicationAgreement-01.json"),
+        fixture("nictiz-zib2020/examples-mp/nl-core-MedicationAgreement-01-Medication-01.json"),
+        fixture("ips-2.0.0/Bundle-bundle-minimal.json"),
+    ];
     let payload = noodepd::fhir::input::collect_payload(&inputs).unwrap();
     let bytes = snapshot::seal(
         &publisher(),

@@ -187,12 +187,19 @@ fn drill_mode_serves_the_full_view() {
     for u in data_urls() {
         let r = c.get(&u);
         assert_eq!(r.status, 200, "{u}");
+        assert!(
+            r.body.contains("OEFENING / DRILL"),
+            "{u} is not marked as a drill"
+        );
     }
     assert!(
         c.get(&format!("/patient/{KEY_B}"))
             .body
             .contains("Oosterwold")
     );
+    // Emergency pages carry no drill marker.
+    s.set_mode(Mode::Emergency);
+    assert!(!c.get("/").body.contains("OEFENING / DRILL"));
 }
 
 #[test]
@@ -644,11 +651,13 @@ fn event_code_logs_in_a_colleague_with_the_issuer_on_record() {
     );
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(!r.body.contains("<Gast>"));
-    // The 8-digit code is on the page once; find it next to the user id.
+    // The 8-digit code is on the page once: the code-styled 8-digit number.
     let code = r
         .body
-        .split(|ch: char| !ch.is_ascii_digit())
-        .find(|w| w.len() == 8)
+        .split("class=\"code\">")
+        .skip(1)
+        .filter_map(|p| p.split('<').next())
+        .find(|w| w.len() == 8 && w.bytes().all(|b| b.is_ascii_digit()))
         .expect("8-digit code on the page")
         .to_owned();
     let again = coord.get("/coordinator");
@@ -917,4 +926,124 @@ fn status_page_is_public_and_carries_no_patient_data_in_any_mode() {
         assert_eq!(r.status, 200);
         assert_no_secrets(&format!("/status as nurse in {mode:?}"), &r);
     }
+}
+
+#[test]
+fn shutdown_finishes_the_request_in_flight_closes_idle_connections_and_stops_listening() {
+    use std::io::{Read, Write};
+    let mut s = Server::start();
+    // An idle keep-alive connection after one answered request.
+    let mut idle = std::net::TcpStream::connect(s.addr).unwrap();
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = idle.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // A request in flight: the head is sent, the body is still coming.
+    let mut slow = std::net::TcpStream::connect(s.addr).unwrap();
+    slow.write_all(
+        b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10\r\n\r\nuser=",
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let finisher = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        slow.write_all(b"x&c=1").unwrap();
+        let mut out = String::new();
+        let _ = slow.read_to_string(&mut out);
+        out
+    });
+    let started = std::time::Instant::now();
+    s.stop();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+    let answer = finisher.join().unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 403"),
+        "the request in flight was not answered: {answer:?}"
+    );
+    // The idle connection is closed, and nobody listens any more.
+    idle.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+        .unwrap();
+    assert_eq!(idle.read(&mut buf).unwrap_or(0), 0);
+    assert!(std::net::TcpStream::connect(s.addr).is_err());
+}
+
+#[test]
+fn every_page_shows_the_age_of_the_data() {
+    let s = Server::start();
+    let mut c = s.login(NURSE);
+    for u in data_urls().into_iter().chain(["/status".to_string()]) {
+        let r = c.get(&u);
+        assert!(
+            r.body.contains("gegevens van"),
+            "{u} does not show the data age"
+        );
+    }
+    let mut anon = s.client();
+    assert!(anon.get("/login").body.contains("gegevens van"));
+}
+
+#[test]
+fn a_client_that_never_finishes_its_request_head_is_disconnected() {
+    use std::io::{Read, Write};
+    let s = Server::start();
+    let mut slow = std::net::TcpStream::connect(s.addr).unwrap();
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .unwrap();
+    slow.set_read_timeout(Some(std::time::Duration::from_secs(25)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let _ = slow.read_to_end(&mut buf);
+    let waited = started.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(20),
+        "the half-sent request kept the connection open for {waited:?}"
+    );
+    assert!(!String::from_utf8_lossy(&buf).contains("200 OK"));
+    // The server still serves others.
+    assert_eq!(s.client().get("/health").status, 200);
+}
+
+#[test]
+fn coordinator_sees_the_drill_report_with_who_logged_in() {
+    let s = Server::with(Options {
+        mode: Mode::Standby,
+        ..Options::default()
+    });
+    let mut c = s.login(COORD);
+    assert_eq!(c.get("/drill-report").status, 404, "no drill held yet");
+    let csrf = c.get("/coordinator").form_value("csrf").unwrap();
+    let r = c.post(
+        "/mode",
+        &[
+            ("mode", "drill"),
+            ("reason", "oefening Q4"),
+            ("csrf", &csrf),
+        ],
+    );
+    assert!(r.status < 400, "switch to drill: {}", r.status);
+    let mut n = s.login(NURSE);
+    assert_eq!(n.get(&format!("/patient/{KEY_A}")).status, 200);
+    assert_eq!(n.get("/drill-report").status, 403, "a nurse sees no report");
+    let rep = c.get("/drill-report");
+    assert_eq!(rep.status, 200);
+    assert_security_headers("/drill-report", &rep);
+    assert!(rep.body.contains("nurse1"), "{}", rep.body);
+    assert!(rep.body.contains("oefening Q4"), "{}", rep.body);
+    assert!(
+        rep.body.contains("OEFENING"),
+        "drill marker on the report page"
+    );
+    assert_escaped("/drill-report", &rep);
+    assert!(
+        s.audit_entries()
+            .iter()
+            .any(|e| e["kind"] == "drill_report"),
+        "producing the report is audited"
+    );
 }

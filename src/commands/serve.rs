@@ -1,9 +1,16 @@
-//! `noodepd serve` (not implemented yet in this skeleton).
+//! `noodepd serve --config FILE`: run the daemon (inbox watcher, web view, control socket)
+//! until SIGTERM or SIGINT.
 
 use crate::cli::ConfigArg;
+use crate::config::Config;
+use anyhow::Context;
 use std::process::ExitCode;
 
 /// Runs `noodepd serve`.
-pub fn run(_args: &ConfigArg) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("'serve' is not implemented yet")
+pub fn run(args: &ConfigArg) -> anyhow::Result<ExitCode> {
+    crate::logging::init();
+    let config = Config::load(&args.config)?;
+    crate::daemon::serve(config)
+        .with_context(|| format!("noodepd serve --config {}", args.config.display()))?;
+    Ok(ExitCode::SUCCESS)
 }

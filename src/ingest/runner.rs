@@ -66,16 +66,18 @@ impl Ingestor {
             if watch.is_none() {
                 match InboxWatch::start(&inbox) {
                     Ok(w) => {
+                        // An inbox problem (if any) clears after the first successful scan.
                         watch = Some(w);
-                        self.set_problem("inbox", None);
+                        self.set_problem("watch", None);
                         next_rescan = Instant::now();
                     }
                     Err(e) => self.set_problem(
-                        "inbox",
+                        "watch",
                         Some(format!(
-                            "cannot watch the inbox {}: {e}; still serving the last data, \
-                             retrying",
-                            inbox.display()
+                            "cannot watch the inbox {}: {e}; falling back to a rescan every \
+                             {} s, retrying",
+                            inbox.display(),
+                            RESCAN_EVERY.as_secs()
                         )),
                     ),
                 }
@@ -123,7 +125,7 @@ impl Ingestor {
                 log::warn!("inbox events were lost; rescanning");
                 next_rescan = now;
             }
-            if now >= next_rescan && watch.is_some() {
+            if now >= next_rescan {
                 next_rescan = now + RESCAN_EVERY;
                 let dir = inbox.clone();
                 let this = self.clone();
@@ -135,6 +137,7 @@ impl Ingestor {
                 });
                 match scanned.await {
                     Ok(Ok(found)) => {
+                        self.set_problem("inbox", None);
                         for f in found {
                             waiting.entry(f.path).or_insert(Waiting::new(false, now));
                         }

@@ -12,7 +12,6 @@ pub mod pages;
 pub mod routes;
 pub mod server;
 pub mod session;
-mod stub_pages;
 pub mod tls;
 
 pub use server::{WebError, listener, run};

@@ -571,6 +571,18 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Signals shutdown and waits until the server's `run` has returned.
+    pub fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            t.join().expect("server thread panicked");
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(tx) = self.stop.take() {

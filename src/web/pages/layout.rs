@@ -237,8 +237,8 @@ pub fn page(ctx: &PageCtx, title: &str, kind: Kind, content: Markup) -> Markup {
                         (userbox(ctx))
                     }
                     (nav(ctx))
+                    (stale_banner(ctx))
                 }
-                (stale_banner(ctx))
                 main id="main" tabindex="-1" {
                     (content)
                 }

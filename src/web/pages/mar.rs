@@ -7,7 +7,7 @@
 use super::icons::{Icon, icon};
 use super::layout::{self, Kind, data_age_class, data_age_text};
 use super::medgroup::group_lines;
-use super::patient::{location_text, max_dose_text, schedule_text};
+use super::patient::{dosage_block, location_text};
 use super::text::{birth_with_age, clean};
 use super::ward::{allergy_cell, resus_badge};
 use super::{Key, MAX_MAR_DAYS, PageCtx};
@@ -239,20 +239,7 @@ fn line_cells(ctx: &PageCtx, line: &MedicationLine, slots: &LineSlots) -> Markup
             @if let Some(f) = &line.drug.form { br; span class="sub" { (clean(f)) } }
         }
         td class="mar-dosage" {
-            @for d in &line.dosages {
-                div {
-                    @if let Some(dose) = &d.dose { strong { (clean(dose)) } }
-                    @if let Some(r) = &d.route { " · " (clean(r)) }
-                    @let st = schedule_text(&d.schedule);
-                    @if !st.is_empty() { " · " (clean(&st)) }
-                    @if let Some(a) = &d.as_needed {
-                        " " span class="prn" { (ctx.t(Key::AsNeeded)) }
-                        @if let Some(c) = &a.condition { ": " (clean(c)) }
-                    }
-                    @if let Some(m) = &d.max_dose { " · " (max_dose_text(ctx, m)) }
-                    @if let Some(t) = &d.text { div class="srctext" { "“" (clean(t)) "”" } }
-                }
-            }
+            @for d in &line.dosages { (dosage_block(ctx, d)) }
             @if slots.see_text { div class="sub" { (icon(Icon::Warning)) " " (ctx.t(Key::MarScheduleSeeText)) } }
         }
     }

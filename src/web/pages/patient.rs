@@ -31,12 +31,20 @@ fn sort_time(m: &Option<Moment>) -> Option<DateTime<Utc>> {
 
 /// "Bed 12, kamer 3, A3" from the location parts that are known.
 pub fn location_text(ctx: &PageCtx, p: &PatientRecord) -> String {
+    // The source may already say "Kamer 3": do not make it "Kamer Kamer 3".
+    let labelled = |word: &str, v: &str| {
+        if v.trim().to_lowercase().starts_with(&word.to_lowercase()) {
+            v.to_owned()
+        } else {
+            format!("{word} {v}")
+        }
+    };
     let mut parts = Vec::new();
     if let Some(b) = &p.location.bed {
-        parts.push(format!("{} {}", ctx.t(Key::Bed), b));
+        parts.push(labelled(ctx.t(Key::Bed), b));
     }
     if let Some(r) = &p.location.room {
-        parts.push(format!("{} {}", ctx.t(Key::Room), r));
+        parts.push(labelled(ctx.t(Key::Room), r));
     }
     if let Some(w) = &p.location.ward {
         parts.push(w.clone());
@@ -248,18 +256,37 @@ pub fn schedule_text(s: &Schedule) -> String {
     parts.join(" — ")
 }
 
-fn dosage_block(ctx: &PageCtx, d: &Dosage) -> Markup {
+/// True when `needle` (without a leading "bij "/"for ") already appears in `hay`.
+fn already_said(hay: Option<&str>, needle: &str) -> bool {
+    let Some(hay) = hay else { return false };
+    let n = needle.trim().to_lowercase();
+    let n = n
+        .strip_prefix("bij ")
+        .or_else(|| n.strip_prefix("for "))
+        .unwrap_or(&n)
+        .to_owned();
+    !n.is_empty() && hay.to_lowercase().contains(&n)
+}
+
+/// One dosing instruction: dose, route, schedule, "Zo nodig" with its condition, maximum,
+/// and the source's own text. Shared by the patient page and the MAR.
+pub fn dosage_block(ctx: &PageCtx, d: &Dosage) -> Markup {
     let sched = schedule_text(&d.schedule);
+    let said = d.schedule.text.as_deref();
     html! {
         div class="dosage" {
+            @if d.as_needed.is_some() { span class="prn" { (ctx.t(Key::AsNeeded)) } " " }
             @if let Some(dose) = &d.dose { strong class="dose" { (clean(dose)) } } @else { span class="flag-unknown" { (ctx.t(Key::Dose)) ": " (ctx.t(Key::Unknown)) } }
             @if let Some(r) = &d.route { " · " (clean(r)) }
             @if !sched.is_empty() { " · " span class="sched" { (clean(&sched)) } }
             @if let Some(a) = &d.as_needed {
-                " " span class="prn" { (ctx.t(Key::AsNeeded)) }
-                @if let Some(c) = &a.condition { ": " (clean(c)) }
+                @if let Some(c) = &a.condition {
+                    @if !already_said(said, c) { " · " (ctx.t(Key::AsNeeded)) ": " (clean(c)) }
+                }
             }
-            @if let Some(m) = &d.max_dose { " · " (max_dose_text(ctx, m)) }
+            @if let Some(m) = &d.max_dose {
+                @if !already_said(said, m) { " · " (max_dose_text(ctx, m)) }
+            }
             @if let Some(t) = &d.text {
                 div class="srctext" { span class="label" { (ctx.t(Key::SourceText)) ": " } "“" (clean(t)) "”" }
             }
