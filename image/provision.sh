@@ -8,7 +8,8 @@
 #         --ward-net 10.20.30.0/24 --publisher-addr 10.1.2.3 \
 #         --tls-cert cert.pem --tls-key key.pem \
 #         [--language nl|en] [--timezone Europe/Amsterdam] [--ntp 10.1.2.3] \
-#         [--address 10.20.30.40/24 --gateway 10.20.30.1] [--stick-image FILE.img]
+#         [--address 10.20.30.40/24 --gateway 10.20.30.1] [--metrics-public yes]
+#         [--stick-image FILE.img]
 #     Copy DIR/noodepd-provision/ onto a FAT stick labelled NOODEPDPROV (or write
 #     FILE.img to a stick with dd) and plug it into the box: noodepd-provision.service
 #     applies it. See docs/OPERATIONS.md.
@@ -45,7 +46,7 @@ check_file() { # NAME PATH MAXBYTES
 # ---- prepare (workstation) ------------------------------------------------------------
 prepare() {
 	out="" id="" ward="" ward_name="" pubkey="" inboxkey="" wardnet="" pubaddr=""
-	cert="" key="" lang="nl" tz="Europe/Amsterdam" ntp="" address="" gateway="" stick=""
+	cert="" key="" lang="nl" tz="Europe/Amsterdam" ntp="" address="" gateway="" stick="" metrics=no
 	while [ $# -gt 0 ]; do
 		[ $# -ge 2 ] || die "$1 needs a value"
 		case "$1" in
@@ -54,6 +55,7 @@ prepare() {
 		--ward-net) wardnet=$2 ;; --publisher-addr) pubaddr=$2 ;; --tls-cert) cert=$2 ;;
 		--tls-key) key=$2 ;; --language) lang=$2 ;; --timezone) tz=$2 ;; --ntp) ntp=$2 ;;
 		--address) address=$2 ;; --gateway) gateway=$2 ;; --stick-image) stick=$2 ;;
+		--metrics-public) metrics=$2 ;;
 		*) die "unknown option $1 (see the top of this script)" ;;
 		esac
 		shift 2
@@ -64,6 +66,7 @@ prepare() {
 	check_text --ward-name "${ward_name:-$ward}"
 	case "$lang" in nl | en) ;; *) die "--language: nl or en" ;; esac
 	case "$tz" in "" | *[!A-Za-z0-9/_+-]*) die "--timezone: not a time zone name" ;; esac
+	case "$metrics" in yes | no) ;; *) die "--metrics-public: yes or no" ;; esac
 	check_file --publisher-key "$pubkey" 4096
 	check_file --inbox-key "$inboxkey" 8192
 	check_file --tls-cert "$cert" 65536
@@ -94,6 +97,7 @@ PUBLISHER_ADDR=$pubaddr
 NTP=$ntp
 ADDRESS=$address
 GATEWAY=$gateway
+METRICS_PUBLIC=$metrics
 ENV
 	echo "provision: wrote $dir"
 	if [ -n "$stick" ]; then
@@ -125,6 +129,8 @@ apply() {
 	tz=$(env_get TIMEZONE "$env"); wardnet=$(env_get WARD_NET "$env")
 	pubaddr=$(env_get PUBLISHER_ADDR "$env"); ntp=$(env_get NTP "$env")
 	address=$(env_get ADDRESS "$env"); gateway=$(env_get GATEWAY "$env")
+	metrics=$(env_get METRICS_PUBLIC "$env")
+	case "${metrics:-no}" in yes) metrics=true ;; no) metrics=false ;; *) die "METRICS_PUBLIC: yes or no" ;; esac
 	check_id APPLIANCE_ID "$id"; check_id WARD "$ward"; check_text WARD_NAME "$ward_name"
 	case "$lang" in nl | en) ;; *) die "LANGUAGE: nl or en" ;; esac
 	case "$tz" in "" | *[!A-Za-z0-9/_+-]*) die "TIMEZONE: not a time zone name" ;; esac
@@ -178,6 +184,8 @@ publisher_pub = "publisher.pub"
 listen = "[::]:443"
 tls_cert = "tls.crt"
 tls_key = "tls.key"
+# /metrics for the monitoring server (it must be in the ward network, see the firewall).
+metrics_public = $metrics
 TOML
 	put "$tmp" noodepd.toml 0644
 
