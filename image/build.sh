@@ -1,0 +1,245 @@
+#!/bin/bash
+# build.sh: build the noodepd appliance disk image, reproducibly, from Debian bookworm
+# packages and this repository. One command on a Debian 12 machine with the Rust toolchain:
+#
+#     sudo image/build.sh            # -> image/out/noodepd.img (raw GPT disk, UEFI)
+#
+# Layout of the disk (GPT):
+#   1 ESP            FAT32, systemd-boot + kernel + initramfs; kernel command line carries
+#                    the dm-verity root hash (noodepd.verity=...)
+#   2 noodepd-root   squashfs root file system (read-only), checked by dm-verity
+#   3 noodepd-verity the dm-verity hash tree of partition 2
+#   4 noodepd-state  ext4, mounted at /var: keys, sealed snapshots, audit log, journal.
+#                    Plain ext4 in this image; production encrypts it (LUKS2 + TPM2),
+#                    see docs/OPERATIONS.md.
+#
+# Options:
+#   --out DIR                 output directory (default image/out)
+#   --no-deps                 do not apt-get install the build tools
+#   --no-cargo                use the existing target/release/noodepd (must exist)
+#   --binary PATH             put this noodepd binary in the image (implies --no-cargo)
+#   --snapshot YYYYMMDDTHHMMSSZ  take packages from snapshot.debian.org at that time
+#                             (fully pinned package set); default deb.debian.org
+#   --reuse-root              development aid: keep image/out/work/root from the last run
+#   --update-lock             accept a changed package set and rewrite image/packages.lock
+#   --with-kiosk              add the local full-screen browser (image/options/kiosk)
+#   --with-printer            add CUPS for a local printer (image/options/printer)
+#   --luks-state              production: state partition is LUKS2 unlocked by the TPM2
+#                             (image/options/luks-state; formatted at installation)
+#   --root-password-hash HASH allow root login on the local console with this crypt(3)
+#                             hash (e.g. from `openssl passwd -6`); default: root locked
+#   --state-size SIZE         size of the state partition in the image (default 512M;
+#                             on a real disk it is grown/recreated at installation)
+#
+# Reproducibility: SOURCE_DATE_EPOCH is the time of the last git commit; all file times,
+# UUIDs, salts and file system ids are fixed, so the same inputs (same repository commit,
+# same package versions) give the same image bytes. See docs/OPERATIONS.md, "Updating".
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+OUT="$HERE/out"
+LUKS=0 REUSE=0 BIN_OVERRIDE="" DEPS=1 CARGO=1 SNAPSHOT="" UPDATE_LOCK=0 KIOSK=0 PRINTER=0 ROOTHASH_PW="" STATE_SIZE=512M
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--out) OUT=$2; shift ;;
+	--no-deps) DEPS=0 ;;
+	--no-cargo) CARGO=0 ;;
+	--binary) BIN_OVERRIDE=$2; CARGO=0; shift ;;
+	--snapshot) SNAPSHOT=$2; shift ;;
+	--update-lock) UPDATE_LOCK=1 ;;
+	--reuse-root) REUSE=1 ;;
+	--with-kiosk) KIOSK=1 ;;
+	--with-printer) PRINTER=1 ;;
+	--luks-state) LUKS=1 ;;
+	--root-password-hash) ROOTHASH_PW=$2; shift ;;
+	--state-size) STATE_SIZE=$2; shift ;;
+	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
+	*) echo "build.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+	esac
+	shift
+done
+[ "$(id -u)" -eq 0 ] || { echo "build.sh: run as root (mmdebstrap and chroot need it)" >&2; exit 1; }
+
+log() { echo "build.sh: $*" >&2; }
+
+# ---- build tools ---------------------------------------------------------------------
+TOOLS="mmdebstrap squashfs-tools cryptsetup-bin dosfstools mtools fdisk e2fsprogs"
+if [ "$DEPS" = 1 ]; then
+	missing=""
+	for p in $TOOLS; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"; done
+	if [ -n "$missing" ]; then
+		log "installing build tools:$missing"
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq
+		# shellcheck disable=SC2086
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	fi
+fi
+
+# ---- inputs ------------------------------------------------------------------------
+SOURCE_DATE_EPOCH=$(git -C "$REPO" log -1 --format=%ct)
+export SOURCE_DATE_EPOCH
+export LC_ALL=C.UTF-8 TZ=UTC
+umask 022
+log "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH ($(date -u -d "@$SOURCE_DATE_EPOCH" +%FT%TZ))"
+
+BIN="${BIN_OVERRIDE:-$REPO/target/release/noodepd}"
+if [ "$CARGO" = 1 ]; then
+	log "cargo build --release --locked"
+	# Reproducible binary: no absolute build paths in panics/debug info.
+	RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=$REPO=/build/noodepd --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo" \
+		cargo build --release --locked --manifest-path "$REPO/Cargo.toml" --bin noodepd
+fi
+[ -x "$BIN" ] || { log "no $BIN (build it, or drop --no-cargo)"; exit 1; }
+
+PKGS=$(grep -v '^#' "$HERE/packages.txt" | xargs)
+[ "$KIOSK" = 1 ] && PKGS="$PKGS $(grep -v '^#' "$HERE/options/kiosk/packages.txt" | xargs)"
+[ "$PRINTER" = 1 ] && PKGS="$PKGS $(grep -v '^#' "$HERE/options/printer/packages.txt" | xargs)"
+[ "$LUKS" = 1 ] && PKGS="$PKGS $(grep -v '^#' "$HERE/options/luks-state/packages.txt" | xargs)"
+
+if [ -n "$SNAPSHOT" ]; then
+	case "$SNAPSHOT" in *[!0-9TZ]*) log "--snapshot: YYYYMMDDTHHMMSSZ"; exit 2 ;; esac
+	MIRRORS=("deb [check-valid-until=no] http://snapshot.debian.org/archive/debian/$SNAPSHOT bookworm main"
+		"deb [check-valid-until=no] http://snapshot.debian.org/archive/debian/$SNAPSHOT bookworm-updates main"
+		"deb [check-valid-until=no] http://snapshot.debian.org/archive/debian-security/$SNAPSHOT bookworm-security main")
+else
+	MIRRORS=("deb http://deb.debian.org/debian bookworm main"
+		"deb http://deb.debian.org/debian bookworm-updates main"
+		"deb http://deb.debian.org/debian-security bookworm-security main")
+fi
+
+WORK="$OUT/work"
+ROOT="$WORK/root"
+CACHE="$OUT/cache"
+mkdir -p "$CACHE"
+if [ "$REUSE" = 1 ] && [ -f "$WORK/manifest.txt" ]; then
+	log "reusing $ROOT (re-applying customize.sh)"
+	mount -t proc proc "$ROOT/proc" && mount --rbind /dev "$ROOT/dev" && mount -t sysfs sys "$ROOT/sys"
+	"$HERE/customize.sh" "$ROOT" "$HERE" "$BIN" "$KIOSK" "$PRINTER" "$REPO" "$LUKS" || rc=$?
+	umount -R "$ROOT/dev"; umount "$ROOT/proc" "$ROOT/sys"
+	[ "${rc:-0}" = 0 ] || exit 1
+	"$HERE/customize.sh" --finish "$ROOT" "$ROOTHASH_PW"
+else
+rm -rf "$WORK"
+mkdir -p "$WORK"
+
+# ---- root file system ------------------------------------------------------------------
+log "mmdebstrap bookworm: $PKGS"
+mmdebstrap --mode=root --variant=essential --format=directory \
+	--aptopt='APT::Install-Recommends "false"' \
+	--dpkgopt=force-unsafe-io \
+	--skip=download/empty \
+	--setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
+	--setup-hook="sync-in \"$CACHE\" /var/cache/apt/archives/" \
+	--dpkgopt='path-exclude=/usr/share/man/*' \
+	--dpkgopt='path-exclude=/usr/share/info/*' \
+	--dpkgopt='path-exclude=/usr/share/locale/*' \
+	--dpkgopt='path-include=/usr/share/locale/locale.alias' \
+	--dpkgopt='path-exclude=/usr/share/doc/*' \
+	--dpkgopt='path-include=/usr/share/doc/*/copyright' \
+	--include="$(echo "$PKGS" | tr ' ' ',')" \
+	--customize-hook="\"$HERE/customize.sh\" \"\$1\" \"$HERE\" \"$BIN\" \"$KIOSK\" \"$PRINTER\" \"$REPO\" \"$LUKS\"" \
+	--customize-hook="chroot \"\$1\" dpkg-query -W -f='\${Package}=\${Version}\n' > \"$WORK/manifest.txt\"" \
+	--customize-hook="sync-out /var/cache/apt/archives \"$CACHE\"" \
+	--customize-hook="\"$HERE/customize.sh\" --finish \"\$1\" \"$ROOTHASH_PW\"" \
+	bookworm "$ROOT" "${MIRRORS[@]}"
+fi
+
+# ---- package lock ----------------------------------------------------------------------
+LOCK="$HERE/packages.lock"
+[ "$KIOSK$PRINTER$LUKS" = 000 ] || LOCK="$OUT/packages-with-options.lock"
+if [ -f "$LOCK" ] && ! diff -u "$LOCK" "$WORK/manifest.txt" >"$WORK/lock.diff"; then
+	if [ "$UPDATE_LOCK" = 1 ]; then
+		log "package set changed; updating $LOCK"
+		cp "$WORK/manifest.txt" "$LOCK"
+	else
+		cat "$WORK/lock.diff" >&2
+		log "the package set differs from $LOCK (security update?). Review the diff, then"
+		log "rebuild with --update-lock, or pin with --snapshot to reproduce the locked set."
+		exit 1
+	fi
+elif [ ! -f "$LOCK" ]; then
+	cp "$WORK/manifest.txt" "$LOCK"
+fi
+
+# ---- boot files out of the root, then the squashfs ---------------------------------------
+KVER=$(basename "$(ls -d "$ROOT"/lib/modules/* | head -n 1)")
+mkdir -p "$WORK/esp/EFI/BOOT" "$WORK/esp/loader/entries" "$WORK/esp/noodepd"
+cp "$ROOT/boot/vmlinuz-$KVER" "$WORK/esp/noodepd/vmlinuz"
+cp "$ROOT/boot/initrd.img-$KVER" "$WORK/esp/noodepd/initrd.img"
+cp "$ROOT/usr/lib/systemd/boot/efi/systemd-bootx64.efi" "$WORK/esp/EFI/BOOT/BOOTX64.EFI"
+
+log "mksquashfs root (without /boot: kernel and initramfs live on the ESP)"
+env -u SOURCE_DATE_EPOCH mksquashfs "$ROOT" "$WORK/root.sqfs" -noappend -comp zstd -Xcompression-level 15 \
+	-b 131072 -mkfs-time "$SOURCE_DATE_EPOCH" -all-time "$SOURCE_DATE_EPOCH" \
+	-xattrs -wildcards -e 'boot/*' -quiet -no-progress >/dev/null
+
+# dm-verity over the squashfs, with a fixed salt and UUID (derived from the epoch).
+SALT=$(printf 'noodepd-verity-salt-%s' "$SOURCE_DATE_EPOCH" | sha256sum | cut -c1-64)
+VUUID=$(printf 'noodepd-verity-uuid-%s' "$SOURCE_DATE_EPOCH" | sha256sum |
+	sed -E 's/^(.{8})(.{4}).(.{3}).(.{3})(.{12}).*/\1-\2-4\3-8\4-\5/')
+truncate -s %4096 "$WORK/root.sqfs"
+veritysetup format "$WORK/root.sqfs" "$WORK/root.verity" --salt="$SALT" --uuid="$VUUID" \
+	--hash=sha256 --data-block-size=4096 --hash-block-size=4096 >"$WORK/verity.txt"
+ROOTHASH=$(sed -n 's/^Root hash:[[:space:]]*//p' "$WORK/verity.txt")
+[ ${#ROOTHASH} -eq 64 ] || { log "could not read the dm-verity root hash"; exit 1; }
+log "dm-verity root hash $ROOTHASH"
+
+# ---- ESP -------------------------------------------------------------------------------
+cat >"$WORK/esp/loader/loader.conf" <<EOF
+default noodepd.conf
+timeout 0
+editor no
+console-mode keep
+EOF
+cat >"$WORK/esp/loader/entries/noodepd.conf" <<EOF
+title   noodepd appliance
+linux   /noodepd/vmlinuz
+initrd  /noodepd/initrd.img
+options root=/dev/mapper/root rootfstype=squashfs ro noodepd.verity=$ROOTHASH systemd.gpt_auto=0 console=tty0 console=ttyS0,115200n8 panic=30 quiet
+EOF
+find "$WORK/esp" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+ESP_MB=$(($(du -sm "$WORK/esp" | cut -f1) + 48))
+[ "$ESP_MB" -ge 64 ] || ESP_MB=64
+rm -f "$WORK/esp.img"
+mkfs.fat -C -F 32 -n NOODEPD-ESP -i 4e4f4f44 --invariant "$WORK/esp.img" $((ESP_MB * 1024)) >/dev/null
+(cd "$WORK/esp" && mcopy -i "$WORK/esp.img" -s -m -Q EFI loader noodepd ::/)
+
+# ---- state partition (empty ext4; created fresh, filled at first boot) -------------------
+rm -f "$WORK/state.img"
+truncate -s "$STATE_SIZE" "$WORK/state.img"
+E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mkfs.ext4 -q -F -L noodepd-state \
+	-U 6e6f6f64-6570-4400-8000-000000000004 -E hash_seed=6e6f6f64-6570-4400-8000-0000000000aa,lazy_itable_init=0,lazy_journal_init=0,root_owner=0:0 \
+	-O ^metadata_csum_seed -T default "$WORK/state.img"
+
+# ---- GPT disk --------------------------------------------------------------------------
+mib() { echo $((($(stat -c %s "$1") + 1048575) / 1048576)); }
+ESP_S=$(mib "$WORK/esp.img") ROOT_S=$(mib "$WORK/root.sqfs") VER_S=$(mib "$WORK/root.verity") ST_S=$(mib "$WORK/state.img")
+TOTAL=$((1 + ESP_S + ROOT_S + VER_S + ST_S + 1))
+IMG="$OUT/noodepd.img"
+rm -f "$IMG"
+truncate -s "${TOTAL}M" "$IMG"
+# Partition type GUIDs: ESP; root x86-64; root-verity x86-64 (Discoverable Partitions
+# Specification, for tools that look); state: generic Linux data (so that nothing
+# auto-mounts it). Fixed partition UUIDs keep the image reproducible.
+sfdisk -q --no-reread --no-tell-kernel "$IMG" <<EOF
+label: gpt
+label-id: 6E6F6F64-6570-4400-8000-000000000000
+first-lba: 2048
+start=1MiB, size=${ESP_S}MiB, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=6E6F6F64-6570-4400-8000-000000000001, name=ESP
+size=${ROOT_S}MiB, type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, uuid=6E6F6F64-6570-4400-8000-000000000002, name=noodepd-root
+size=${VER_S}MiB, type=2C7357ED-EBD2-46D9-AEC1-23D437EC2BF5, uuid=6E6F6F64-6570-4400-8000-000000000003, name=noodepd-verity
+size=${ST_S}MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, uuid=6E6F6F64-6570-4400-8000-000000000004, name=noodepd-state
+EOF
+off=1
+for part in esp.img root.sqfs root.verity state.img; do
+	dd if="$WORK/$part" of="$IMG" bs=1M seek="$off" conv=notrunc,sparse status=none
+	off=$((off + $(mib "$WORK/$part")))
+done
+
+cp "$WORK/manifest.txt" "$OUT/manifest.txt"
+echo "$ROOTHASH" >"$OUT/roothash.txt"
+(cd "$OUT" && sha256sum noodepd.img >noodepd.img.sha256)
+touch -d "@$SOURCE_DATE_EPOCH" "$IMG"
+log "done: $IMG ($(du -h --apparent-size "$IMG" | cut -f1)), sha256 $(cut -d' ' -f1 "$OUT/noodepd.img.sha256")"
+log "esp ${ESP_S}M root ${ROOT_S}M verity ${VER_S}M state ${ST_S}M"

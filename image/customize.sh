@@ -1,0 +1,61 @@
+#!/bin/sh
+# customize.sh: mmdebstrap customize hook of image/build.sh. Turns a plain Debian root into
+# the noodepd appliance root: overlay files, units, accounts, the binary, the initramfs.
+#   customize.sh ROOT IMAGE_DIR BINARY KIOSK(0|1) PRINTER(0|1) REPO LUKS(0|1)
+#   customize.sh --finish ROOT ROOT_PASSWORD_HASH   (last step: strip what must not ship)
+set -eu
+
+if [ "$1" = "--finish" ]; then
+	root=$2 pwhash=$3
+	if [ -n "$pwhash" ]; then
+		case "$pwhash" in '$'*) ;; *) echo "customize: --root-password-hash must be a crypt(3) hash" >&2; exit 1 ;; esac
+		chroot "$root" usermod -p "$pwhash" root
+	else
+		chroot "$root" usermod -L root
+	fi
+	# Nothing per-machine or per-build may ship: host keys, machine id, logs, caches.
+	rm -f "$root"/etc/ssh/ssh_host_* "$root"/etc/*- "$root"/etc/.pwd.lock
+	: >"$root/etc/machine-id"
+	# /var is the state partition's mount point; the image's own /var is never seen.
+	find "$root/var" -mindepth 1 -delete
+	rm -rf "$root"/tmp/* "$root"/root/.??* 2>/dev/null || true
+	exit 0
+fi
+
+root=$1 here=$2 bin=$3 kiosk=$4 printer=$5 repo=$6 luks=${7:-0}
+
+cp -rT --preserve=mode "$here/rootfs" "$root"
+if [ "$kiosk" = 1 ]; then cp -rT --preserve=mode "$here/options/kiosk/rootfs" "$root"; fi
+if [ "$luks" = 1 ]; then cp -rT --preserve=mode "$here/options/luks-state/rootfs" "$root"; fi
+install -m 0644 "$here"/systemd/*.service "$here"/systemd/*.socket "$root/usr/lib/systemd/system/"
+install -m 0755 "$bin" "$root/usr/bin/noodepd"
+install -m 0755 "$here/provision.sh" "$root/usr/lib/noodepd/provision"
+install -d -m 0755 "$root/usr/share/doc/noodepd"
+[ -f "$repo/docs/OPERATIONS.md" ] && install -m 0644 "$repo/docs/OPERATIONS.md" "$root/usr/share/doc/noodepd/"
+
+# The SFTP chroot: root-owned all the way down (sshd insists), inbox is a bind mount point.
+install -d -m 0755 -o root -g root "$root/srv/sftp" "$root/srv/sftp/inbox"
+
+# Per-box settings live on the state partition; /etc only points there.
+rm -rf "$root/etc/noodepd" "$root/etc/systemd/network" "$root/etc/systemd/timesyncd.conf.d"
+ln -s /var/lib/noodepd-etc "$root/etc/noodepd"
+ln -s /etc/noodepd/network "$root/etc/systemd/network"
+ln -s /etc/noodepd/timesyncd.conf.d "$root/etc/systemd/timesyncd.conf.d"
+
+# Accounts are created now: /etc/passwd is read-only on the box.
+systemd-sysusers --root="$root"
+
+systemctl --root="$root" enable \
+	noodepd.socket noodepd.service noodepd-firstboot.service noodepd-sshkey.service \
+	noodepd-showkey.service noodepd-provision.service srv-sftp-inbox.mount \
+	nftables.service systemd-networkd.service ssh.service systemd-timesyncd.service
+if [ "$kiosk" = 1 ]; then systemctl --root="$root" enable noodepd-kiosk.service; fi
+if [ "$printer" = 1 ]; then systemctl --root="$root" enable cups.service; fi
+for u in e2scrub_all.timer e2scrub_reap.service systemd-networkd-wait-online.service \
+	systemd-pstore.service; do
+	systemctl --root="$root" disable "$u" 2>/dev/null || true
+done
+# Nothing else listens: no sshd socket activation, no remote-fs, no resolver.
+systemctl --root="$root" mask ssh.socket systemd-resolved.service remote-fs.target 2>/dev/null || true
+
+TMPDIR=/tmp chroot "$root" update-initramfs -u -k all >/dev/null

@@ -1,0 +1,238 @@
+#!/bin/sh
+# provision.sh: per-box settings of a noodepd appliance (ward, publisher key, TLS
+# certificate, firewall addresses, SFTP upload key, optional static network and NTP).
+#
+#   On the IT workstation, make a provisioning folder and (optionally) a stick image:
+#     image/provision.sh prepare --out DIR --appliance-id ID --ward WARD \
+#         --ward-name NAME --publisher-key publisher.pub --inbox-key upload_ed25519.pub \
+#         --ward-net 10.20.30.0/24 --publisher-addr 10.1.2.3 \
+#         --tls-cert cert.pem --tls-key key.pem \
+#         [--language nl|en] [--timezone Europe/Amsterdam] [--ntp 10.1.2.3] \
+#         [--address 10.20.30.40/24 --gateway 10.20.30.1] [--metrics-public yes]
+#         [--stick-image FILE.img]
+#     Copy DIR/noodepd-provision/ onto a FAT stick labelled NOODEPDPROV (or write
+#     FILE.img to a stick with dd) and plug it into the box: noodepd-provision.service
+#     applies it. See docs/OPERATIONS.md.
+#
+#   On the box (done by noodepd-provision.service, or by root on the console):
+#     /usr/lib/noodepd/provision apply DIR/noodepd-provision [--root /]
+set -eu
+
+die() { echo "provision: $*" >&2; exit 1; }
+
+# ---- validation helpers (everything read here is untrusted input) ----------------------
+check_id() { # NAME VALUE: same rule as the daemon's config (1-64 of [A-Za-z0-9._-], no leading '.')
+	case "$2" in "" | .* | *[!A-Za-z0-9._-]*) die "$1: '$2' may contain only letters, digits, '-', '_' and '.' (not first)" ;; esac
+	[ "${#2}" -le 64 ] || die "$1: longer than 64 characters"
+}
+check_text() { # NAME VALUE: printable, no quotes or backslashes, <= 100 characters
+	case "$2" in *[\"\\]* | *[[:cntrl:]]*) die "$1: must not contain quotes, backslashes or control characters" ;; esac
+	[ -n "$2" ] && [ "${#2}" -le 100 ] || die "$1: 1 to 100 characters"
+}
+check_addr() { # NAME VALUE: IPv4/IPv6 address or CIDR (comma-separated list allowed)
+	for a in $(echo "$2" | tr ',' ' '); do
+		case "$a" in
+		*[!0-9a-fA-F:./]* | "") die "$1: '$a' is not an IP address or network" ;;
+		esac
+	done
+	[ -n "$2" ] || die "$1: empty"
+}
+check_file() { # NAME PATH MAXBYTES
+	[ -f "$2" ] || die "$1: file $2 not found"
+	size=$(wc -c <"$2")
+	[ "$size" -gt 0 ] && [ "$size" -le "$3" ] || die "$1: $2 is empty or larger than $3 bytes"
+}
+
+# ---- prepare (workstation) ------------------------------------------------------------
+prepare() {
+	out="" id="" ward="" ward_name="" pubkey="" inboxkey="" wardnet="" pubaddr=""
+	cert="" key="" lang="nl" tz="Europe/Amsterdam" ntp="" address="" gateway="" stick="" metrics=no
+	while [ $# -gt 0 ]; do
+		[ $# -ge 2 ] || die "$1 needs a value"
+		case "$1" in
+		--out) out=$2 ;; --appliance-id) id=$2 ;; --ward) ward=$2 ;;
+		--ward-name) ward_name=$2 ;; --publisher-key) pubkey=$2 ;; --inbox-key) inboxkey=$2 ;;
+		--ward-net) wardnet=$2 ;; --publisher-addr) pubaddr=$2 ;; --tls-cert) cert=$2 ;;
+		--tls-key) key=$2 ;; --language) lang=$2 ;; --timezone) tz=$2 ;; --ntp) ntp=$2 ;;
+		--address) address=$2 ;; --gateway) gateway=$2 ;; --stick-image) stick=$2 ;;
+		--metrics-public) metrics=$2 ;;
+		*) die "unknown option $1 (see the top of this script)" ;;
+		esac
+		shift 2
+	done
+	[ -n "$out" ] || die "--out DIR is required"
+	check_id --appliance-id "$id"
+	check_id --ward "$ward"
+	check_text --ward-name "${ward_name:-$ward}"
+	case "$lang" in nl | en) ;; *) die "--language: nl or en" ;; esac
+	case "$tz" in "" | *[!A-Za-z0-9/_+-]*) die "--timezone: not a time zone name" ;; esac
+	case "$metrics" in yes | no) ;; *) die "--metrics-public: yes or no" ;; esac
+	check_file --publisher-key "$pubkey" 4096
+	check_file --inbox-key "$inboxkey" 8192
+	check_file --tls-cert "$cert" 65536
+	check_file --tls-key "$key" 16384
+	check_addr --ward-net "$wardnet"
+	check_addr --publisher-addr "$pubaddr"
+	[ -z "$ntp" ] || check_addr --ntp "$ntp"
+	[ -z "$address" ] || { check_addr --address "$address"; check_addr --gateway "$gateway"; }
+	grep -q '^ssh-ed25519 \|^ecdsa-sha2-\|^ssh-rsa ' "$inboxkey" || die "--inbox-key: not an OpenSSH public key"
+	grep -q 'BEGIN CERTIFICATE' "$cert" || die "--tls-cert: not a PEM certificate"
+	grep -q 'PRIVATE KEY' "$key" || die "--tls-key: not a PEM private key"
+
+	dir="$out/noodepd-provision"
+	mkdir -p "$dir"
+	umask 077
+	cp "$pubkey" "$dir/publisher.pub"
+	cp "$inboxkey" "$dir/inbox_authorized_keys"
+	cp "$cert" "$dir/tls.crt"
+	cp "$key" "$dir/tls.key"
+	cat >"$dir/provision.env" <<ENV
+APPLIANCE_ID=$id
+WARD=$ward
+WARD_NAME=${ward_name:-$ward}
+LANGUAGE=$lang
+TIMEZONE=$tz
+WARD_NET=$wardnet
+PUBLISHER_ADDR=$pubaddr
+NTP=$ntp
+ADDRESS=$address
+GATEWAY=$gateway
+METRICS_PUBLIC=$metrics
+ENV
+	echo "provision: wrote $dir"
+	if [ -n "$stick" ]; then
+		command -v mkfs.fat >/dev/null && command -v mcopy >/dev/null ||
+			die "--stick-image needs dosfstools and mtools (apt-get install dosfstools mtools)"
+		rm -f "$stick"
+		mkfs.fat -C -n NOODEPDPROV "$stick" 8192 >/dev/null
+		mcopy -i "$stick" -s "$dir" ::/
+		echo "provision: wrote stick image $stick (label NOODEPDPROV)"
+	fi
+}
+
+# ---- apply (on the box, as root) ------------------------------------------------------
+env_get() { # KEY FILE: value of KEY=... (the file is never sourced)
+	sed -n "s/^$1=//p" "$2" | head -n 1
+}
+
+apply() {
+	src=${1:-}
+	[ -n "$src" ] || die "usage: provision apply DIR [--root ROOT]"
+	shift
+	root=/
+	if [ "${1:-}" = "--root" ]; then root=${2:?}; fi
+	[ "$(id -u)" -eq 0 ] || die "apply must run as root"
+	env="$src/provision.env"
+	check_file provision.env "$env" 4096
+	id=$(env_get APPLIANCE_ID "$env"); ward=$(env_get WARD "$env")
+	ward_name=$(env_get WARD_NAME "$env"); lang=$(env_get LANGUAGE "$env")
+	tz=$(env_get TIMEZONE "$env"); wardnet=$(env_get WARD_NET "$env")
+	pubaddr=$(env_get PUBLISHER_ADDR "$env"); ntp=$(env_get NTP "$env")
+	address=$(env_get ADDRESS "$env"); gateway=$(env_get GATEWAY "$env")
+	metrics=$(env_get METRICS_PUBLIC "$env")
+	case "${metrics:-no}" in yes) metrics=true ;; no) metrics=false ;; *) die "METRICS_PUBLIC: yes or no" ;; esac
+	check_id APPLIANCE_ID "$id"; check_id WARD "$ward"; check_text WARD_NAME "$ward_name"
+	case "$lang" in nl | en) ;; *) die "LANGUAGE: nl or en" ;; esac
+	case "$tz" in "" | *[!A-Za-z0-9/_+-]*) die "TIMEZONE: not a time zone name" ;; esac
+	check_addr WARD_NET "$wardnet"; check_addr PUBLISHER_ADDR "$pubaddr"
+	[ -z "$ntp" ] || check_addr NTP "$ntp"
+	[ -z "$address" ] || { check_addr ADDRESS "$address"; check_addr GATEWAY "$gateway"; }
+	for f in publisher.pub:4096 inbox_authorized_keys:8192 tls.crt:65536 tls.key:16384; do
+		check_file "${f%%:*}" "$src/${f%%:*}" "${f##*:}"
+	done
+
+	etc="$root/var/lib/noodepd-etc"
+	mkdir -p "$etc/network" "$etc/timesyncd.conf.d"
+	chmod 0755 "$etc" "$etc/network" "$etc/timesyncd.conf.d"
+	umask 022
+	# Write everything next to its final name, then rename: a half-applied stick never
+	# leaves a half-written file.
+	put() { # SRC NAME MODE
+		cp "$1" "$etc/.$2.new" && chown root:root "$etc/.$2.new" && chmod "$3" "$etc/.$2.new" &&
+			mv -f "$etc/.$2.new" "$etc/$2"
+	}
+	put "$src/publisher.pub" publisher.pub 0644
+	put "$src/inbox_authorized_keys" inbox_authorized_keys 0644
+	put "$src/tls.crt" tls.crt 0644
+	put "$src/tls.key" tls.key 0600
+
+	tmp=$(mktemp)
+	cat >"$tmp" <<TOML
+# noodepd.toml written by provisioning ($(date -u +%Y-%m-%dT%H:%M:%SZ)). Do not edit on the
+# box: re-provision instead (docs/OPERATIONS.md). Key and certificate names are relative to
+# \$CREDENTIALS_DIRECTORY (systemd LoadCredential= in noodepd.service).
+[appliance]
+id = "$id"
+ward = "$ward"
+ward_name = "$ward_name"
+language = "$lang"
+timezone = "$tz"
+
+[paths]
+state = "/var/lib/noodepd"
+inbox = "/var/lib/noodepd/inbox"
+quarantine = "/var/lib/noodepd/quarantine"
+runtime = "/run/noodepd"
+control_socket = "/run/noodepd/control.sock"
+
+[keys]
+appliance_key = "appliance.key"
+publisher_pub = "publisher.pub"
+
+[web]
+# The socket itself comes from noodepd.socket (port 443); this is only the fallback.
+listen = "[::]:443"
+tls_cert = "tls.crt"
+tls_key = "tls.key"
+# /metrics for the monitoring server (it must be in the ward network, see the firewall).
+metrics_public = $metrics
+TOML
+	put "$tmp" noodepd.toml 0644
+
+	{
+		echo "# firewall.nft written by provisioning: who may reach the web view and SFTP."
+		for a in $(echo "$wardnet" | tr ',' ' '); do
+			case "$a" in *:*) s=ward_net6 ;; *) s=ward_net4 ;; esac
+			echo "add element inet noodepd $s { $a }"
+		done
+		for a in $(echo "$pubaddr" | tr ',' ' '); do
+			case "$a" in *:*) s=publisher6 ;; *) s=publisher4 ;; esac
+			echo "add element inet noodepd $s { $a }"
+		done
+	} >"$tmp"
+	put "$tmp" firewall.nft 0644
+
+	rm -f "$etc/network/10-noodepd-static.network"
+	if [ -n "$address" ]; then
+		printf '[Match]\nType=ether\n\n[Network]\nAddress=%s\nGateway=%s\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n' \
+			"$address" "$gateway" >"$tmp"
+		put "$tmp" network/10-noodepd-static.network 0644
+	fi
+	rm -f "$etc/timesyncd.conf.d/ntp.conf"
+	if [ -n "$ntp" ]; then
+		printf '[Time]\nNTP=%s\nFallbackNTP=\n' "$(echo "$ntp" | tr ',' ' ')" >"$tmp"
+		put "$tmp" timesyncd.conf.d/ntp.conf 0644
+	fi
+	rm -f "$tmp"
+	echo "provision: box $id provisioned for ward $ward (web from $wardnet, SFTP from $pubaddr)"
+
+	if [ "$root" = / ] && [ -d /run/systemd/system ]; then
+		systemctl restart nftables.service
+		systemctl try-restart systemd-networkd.service
+		if [ -n "$ntp" ]; then systemctl restart systemd-timesyncd.service; fi
+		systemctl restart noodepd.socket
+		# Type=notify: this waits until the daemon reports READY (or fails).
+		systemctl restart noodepd.service ||
+			echo "provision: noodepd.service did not start; see journalctl -u noodepd" >&2
+		# --no-block: showkey is ordered after this provisioning job itself.
+		systemctl --no-block restart noodepd-showkey.service
+	fi
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+prepare) prepare "$@" ;;
+apply) apply "$@" ;;
+*) die "usage: provision.sh prepare --out DIR ... | apply DIR [--root ROOT]" ;;
+esac
