@@ -37,6 +37,8 @@ pub enum BenchError {
     Keys(#[from] crate::keys::KeyError),
     #[error("snapshot: {0}")]
     Snapshot(#[from] crate::snapshot::SnapshotError),
+    #[error("mapping: {0}")]
+    Fhir(#[from] crate::fhir::FhirError),
     #[error("store: {0}")]
     Store(#[from] crate::store::StoreError),
     #[error("audit log: {0}")]

@@ -10,27 +10,7 @@
 use super::BenchError;
 use super::data::{Keys, Scale};
 use super::stats::{mb_per_s, median};
-// INTERIM until the mapper is merged: `fhir::map_payload` is not on main yet, so this
-// stage parses the payload only (`fhir::input::parse_payload`) and the generation is built
-// from an empty ward record; the table flags it ("the mapper returned 0 patients").
-struct MapOptions {
-    ward: String,
-}
-impl MapOptions {
-    fn new(_now: chrono::DateTime<chrono::Utc>, ward: String) -> Self {
-        MapOptions { ward }
-    }
-}
-fn map_payload(payload: &[u8], opts: &MapOptions) -> Result<crate::record::WardRecord, BenchError> {
-    let docs = crate::fhir::input::parse_payload(payload)
-        .map_err(|e| BenchError::Data(format!("parsing the payload: {e}")))?;
-    std::hint::black_box(&docs);
-    Ok(crate::record::WardRecord {
-        ward: opts.ward.clone(),
-        patients: vec![],
-        report: Default::default(),
-    })
-}
+use crate::fhir::{MapOptions, map_payload};
 use crate::snapshot::{self, Limits, PayloadKind};
 use crate::store::{GenerationMeta, Store};
 use aes_gcm::Aes256Gcm;
