@@ -584,7 +584,7 @@ impl DaemonCtx<'_> {
         let nginx_err = nginx.as_ref().err().map(|e| e.to_string());
         for (i, (label, path)) in pages.iter().enumerate() {
             for &clients in &self.opts.clients {
-                progress(&format!("P3 {label} at {clients} clients"));
+                progress(&format!("P3 {label}, {clients} client(s)"));
                 let ours = rt.block_on(load::run(&LoadSpec {
                     addr: setup.addr,
                     request: Arc::new(http::get(path, &host, &session.cookies)),
