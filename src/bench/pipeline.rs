@@ -4,8 +4,8 @@
 //! plaintext: serde_json parse-only (one `Value` per NDJSON line) and AES-256-GCM decryption
 //! alone of the same number of bytes (64 KiB chunks, `aes-gcm` directly).
 //!
-//! Each measurement is repeated and the median taken; the per-stage figures are the medians
-//! of each stage separately.
+//! Each measurement is repeated, pipeline and baselines interleaved, and the median taken;
+//! the per-stage figures are the medians of each stage separately.
 
 use super::BenchError;
 use super::data::{Keys, Scale};
@@ -159,9 +159,13 @@ pub fn measure(
     let limits = Limits::default();
     let opts = MapOptions::new(now, scale.ward.clone());
 
+    let aes = AesChunks::prepare(&scale.payload, scale.payload.len())?;
     let (mut read, mut open, mut map, mut build, mut total) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut parse, mut aes_s) = (Vec::new(), Vec::new());
     let mut patients_mapped = 0;
+    // Pipeline and baselines interleaved per repeat, so a change in the machine's load
+    // during the run weighs on both sides of each ratio alike.
     for _ in 0..repeats {
         let t0 = Instant::now();
         let bytes = snapshot::read_bounded(&file, &limits).map_err(BenchError::io(&file))?;
@@ -190,17 +194,9 @@ pub fn measure(
         map.push((t3 - t2).as_secs_f64());
         build.push((t4 - t3).as_secs_f64());
         total.push((t4 - t0).as_secs_f64());
-    }
-
-    let mut parse = Vec::new();
-    for _ in 0..repeats {
         let t = Instant::now();
         parse_only(&scale.payload)?;
         parse.push(t.elapsed().as_secs_f64());
-    }
-    let aes = AesChunks::prepare(&scale.payload, scale.payload.len())?;
-    let mut aes_s = Vec::new();
-    for _ in 0..repeats {
         let t = Instant::now();
         aes.decrypt_all()?;
         aes_s.push(t.elapsed().as_secs_f64());
