@@ -1008,3 +1008,42 @@ fn a_client_that_never_finishes_its_request_head_is_disconnected() {
     // The server still serves others.
     assert_eq!(s.client().get("/health").status, 200);
 }
+
+#[test]
+fn coordinator_sees_the_drill_report_with_who_logged_in() {
+    let s = Server::with(Options {
+        mode: Mode::Standby,
+        ..Options::default()
+    });
+    let mut c = s.login(COORD);
+    assert_eq!(c.get("/drill-report").status, 404, "no drill held yet");
+    let csrf = c.get("/coordinator").form_value("csrf").unwrap();
+    let r = c.post(
+        "/mode",
+        &[
+            ("mode", "drill"),
+            ("reason", "oefening Q4"),
+            ("csrf", &csrf),
+        ],
+    );
+    assert!(r.status < 400, "switch to drill: {}", r.status);
+    let mut n = s.login(NURSE);
+    assert_eq!(n.get(&format!("/patient/{KEY_A}")).status, 200);
+    assert_eq!(n.get("/drill-report").status, 403, "a nurse sees no report");
+    let rep = c.get("/drill-report");
+    assert_eq!(rep.status, 200);
+    assert_security_headers("/drill-report", &rep);
+    assert!(rep.body.contains("nurse1"), "{}", rep.body);
+    assert!(rep.body.contains("oefening Q4"), "{}", rep.body);
+    assert!(
+        rep.body.contains("OEFENING"),
+        "drill marker on the report page"
+    );
+    assert_escaped("/drill-report", &rep);
+    assert!(
+        s.audit_entries()
+            .iter()
+            .any(|e| e["kind"] == "drill_report"),
+        "producing the report is audited"
+    );
+}

@@ -19,6 +19,7 @@
 mod clinical;
 mod drugs;
 mod fhirout;
+pub mod hostile;
 mod names;
 mod patient;
 mod roster;

@@ -247,6 +247,7 @@ enum Route {
     PrintWard,
     PrintBlankMar,
     Coordinator,
+    DrillReport,
     Mode,
     EventCode,
     NotFound,
@@ -267,6 +268,7 @@ impl Route {
             "/print/ward" => Route::PrintWard,
             "/print/blank-mar" | "/print/mar-blank" => Route::PrintBlankMar,
             "/coordinator" => Route::Coordinator,
+            "/drill-report" => Route::DrillReport,
             "/mode" => Route::Mode,
             "/event-code" => Route::EventCode,
             p => {
@@ -586,6 +588,7 @@ async fn page(st: &Arc<WebState>, req: &Req, view: &mut View, route: Route) -> R
         Route::Status => status_resp(st, view, StatusCode::OK),
         Route::Logout => logout(st, req, view).await,
         Route::Coordinator => coordinator(st, view, StatusCode::OK, None, None),
+        Route::DrillReport => drill_report(st, view).await,
         Route::Mode => mode_post(st, req, view).await,
         Route::EventCode => event_code_post(st, req, view).await,
         Route::NotFound => error_resp(
@@ -894,6 +897,73 @@ fn coordinator(
                 pages::coordinator_page(&view.ctx(&st.shared), &codes, new_code, message),
             )
         }
+    }
+}
+
+/// The report of the latest drill (running or ended), for coordinators. Producing it stores
+/// it (for comparison with later drills) and logs a `drill_report` audit entry.
+async fn drill_report(st: &Arc<WebState>, view: &View) -> Resp {
+    match view.user() {
+        None => return with_cookies(view, Resp::redirect("/login")),
+        Some(u) if u.role != Role::Coordinator => {
+            return error_resp(
+                st,
+                view,
+                StatusCode::FORBIDDEN,
+                msg(
+                    view.lang,
+                    "Alleen een coördinator kan het oefenverslag bekijken.",
+                    "Only a coordinator can view the drill report.",
+                ),
+            );
+        }
+        Some(_) => {}
+    }
+    let shared = st.shared.clone();
+    let report =
+        tokio::task::spawn_blocking(move || crate::audit::drill::report(&shared.audit, None)).await;
+    match report {
+        Ok(Ok(r)) => {
+            let ctx = view.ctx(&st.shared);
+            let title = msg(view.lang, "Oefenverslag", "Drill report");
+            let body = crate::audit::drill::render_html(&r, view.lang, st.shared.config.timezone);
+            let page = pages::layout::page(
+                &ctx,
+                title,
+                pages::layout::Kind::Screen,
+                maud::html! { h1 { (title) } (body) },
+            );
+            html(st, view, StatusCode::OK, page)
+        }
+        Ok(Err(crate::audit::AuditError::NoDrill(_))) => error_resp(
+            st,
+            view,
+            StatusCode::NOT_FOUND,
+            msg(
+                view.lang,
+                "Er is nog geen oefening gehouden op dit apparaat.",
+                "No drill has been held on this appliance yet.",
+            ),
+        ),
+        Ok(Err(e)) => {
+            log::error!("drill report: {e}");
+            error_resp(
+                st,
+                view,
+                StatusCode::SERVICE_UNAVAILABLE,
+                msg(
+                    view.lang,
+                    "Het oefenverslag kan nu niet worden gemaakt (toegangslog niet beschikbaar).",
+                    "The drill report cannot be produced now (access log unavailable).",
+                ),
+            )
+        }
+        Err(_) => error_resp(
+            st,
+            view,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "drill report failed",
+        ),
     }
 }
 

@@ -78,6 +78,18 @@ pub fn coordinator_page(
                 }
             }
         }
+        section class="card" aria-labelledby="drill-h" {
+            h2 id="drill-h" { (if ctx.lang_code() == "nl" { "Oefenverslag" } else { "Drill report" }) }
+            p {
+                a href="/drill-report" {
+                    (if ctx.lang_code() == "nl" {
+                        "Verslag van de laatste oefening (tijden, wie ingelogd, geprinte lijsten, fouten)"
+                    } else {
+                        "Report of the latest drill (times, who logged in, printouts, failures)"
+                    })
+                }
+            }
+        }
         section class="card" aria-labelledby="codes-h" {
             h2 id="codes-h" { (ctx.t(Key::IssuedCodes)) }
             @if codes.is_empty() {
