@@ -1,0 +1,68 @@
+//! `noodepd bench`: the performance figures of the appliance, each against a baseline
+//! measured in the same run — P1 ingest in-process (vs serde_json parse-only and AES-GCM
+//! alone), P2 freshness (rename into the inbox → served by `/ready`), P3 serving (vs nginx
+//! serving the same HTML), P4 peak memory, P5 start-up, P6 the all-patients MAR print.
+//!
+//! It generates its own data with [`crate::generate`] at two scales (a 40-bed ward and a
+//! 1,000-patient hospital sealed as one snapshot for one appliance), seals it with fresh
+//! keys, runs `noodepd serve` as a child process for P2–P6 and prints a [`report::Report`].
+//! The method and the latest figures are in docs/PERFORMANCE.md.
+//!
+//! A figure that cannot be measured (the daemon does not start, nginx cannot be installed)
+//! becomes a row saying why; nothing is estimated in its place.
+
+pub mod daemon;
+pub mod data;
+pub mod http;
+pub mod load;
+pub mod nginx;
+pub mod pipeline;
+pub mod report;
+mod run;
+pub mod stats;
+
+pub use run::{BenchOptions, run};
+
+use std::path::{Path, PathBuf};
+
+/// Why a bench step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("keys: {0}")]
+    Keys(#[from] crate::keys::KeyError),
+    #[error("snapshot: {0}")]
+    Snapshot(#[from] crate::snapshot::SnapshotError),
+    #[error("mapping: {0}")]
+    Fhir(#[from] crate::fhir::FhirError),
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("audit log: {0}")]
+    Audit(#[from] crate::audit::AuditError),
+    #[error("mode: {0}")]
+    Mode(#[from] crate::mode::ModeError),
+    #[error("HTTP: {0}")]
+    Http(#[from] http::HttpError),
+    #[error("data: {0}")]
+    Data(String),
+    #[error("daemon: {0}")]
+    Daemon(String),
+    #[error("nginx: {0}")]
+    Nginx(String),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+impl BenchError {
+    /// An I/O error mapper naming the path.
+    pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BenchError + '_ {
+        move |source| BenchError::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
