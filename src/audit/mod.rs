@@ -22,7 +22,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// File name of the log inside the state directory.
 pub const LOG_FILE: &str = "audit.sqlite";
@@ -354,12 +354,24 @@ struct Inner {
     last_hash: String,
 }
 
+/// Where a queued append's outcome is delivered.
+type Slot = Arc<Mutex<Option<Result<Entry, AuditError>>>>;
+
+/// An append waiting for the next group commit.
+struct Queued {
+    event: Event,
+    now: DateTime<Utc>,
+    slot: Slot,
+}
+
 /// The open log.
 pub struct AuditLog {
     path: PathBuf,
     appliance: String,
     ward: String,
     inner: Mutex<Inner>,
+    /// Appends waiting for the writer (group commit, see [`AuditLog::append_at`]).
+    queue: Mutex<Vec<Queued>>,
 }
 
 /// Releases the cross-process file lock when dropped.
@@ -418,6 +430,7 @@ impl AuditLog {
                 last_id: 0,
                 last_hash: GENESIS.to_owned(),
             }),
+            queue: Mutex::new(Vec::new()),
         };
         {
             let mut inner = log.lock_inner();
@@ -467,8 +480,68 @@ impl AuditLog {
     }
 
     /// Appends with an explicit time (tests, replays of the clock).
+    ///
+    /// Group commit: concurrent appends queue up; whichever caller holds the writer lock
+    /// next writes every queued entry in ONE transaction (one fsync) and one anchor write,
+    /// then hands each waiting caller its own entry. Every caller still returns only after
+    /// its entry is durable, so "no page before its entry is durable" holds; many pages at
+    /// once no longer pay one fsync each, one after the other.
     pub fn append_at(&self, event: Event, now: DateTime<Utc>) -> Result<Entry, AuditError> {
-        self.with_write(|tx, log| log.insert(tx, event, now))
+        let slot: Slot = Arc::new(Mutex::new(None));
+        lock_any(&self.queue).push(Queued {
+            event,
+            now,
+            slot: slot.clone(),
+        });
+        let mut inner = self.lock_inner();
+        // A writer before us may have committed our entry already.
+        if let Some(done) = lock_any(&slot).take() {
+            return done;
+        }
+        let batch = std::mem::take(&mut *lock_any(&self.queue));
+        if batch.is_empty() {
+            // Cannot happen: slots are filled before the writer lock is released, so our
+            // request is either answered or still queued. Refuse rather than guess.
+            return Err(AuditError::Invalid {
+                path: self.path.clone(),
+                message: "append lost from the queue".into(),
+            });
+        }
+        let events: Vec<(Event, DateTime<Utc>)> =
+            batch.iter().map(|q| (q.event.clone(), q.now)).collect();
+        let result = self.write_locked(&mut inner, |tx, log| {
+            let mut entries = Vec::with_capacity(events.len());
+            for (event, now) in events {
+                entries.push(log.insert(tx, event, now)?);
+            }
+            Ok(Batch(entries))
+        });
+        // Answer every caller of the batch before releasing the writer lock.
+        match result {
+            Ok(Batch(entries)) => {
+                for (q, e) in batch.iter().zip(entries) {
+                    *lock_any(&q.slot) = Some(Ok(e));
+                }
+            }
+            Err(e) => {
+                // The batch is not (durably) recorded: every caller in it gets an error
+                // and shows nothing.
+                let msg = e.to_string();
+                for q in &batch {
+                    *lock_any(&q.slot) = Some(Err(AuditError::Io {
+                        path: self.path.clone(),
+                        source: std::io::Error::other(msg.clone()),
+                    }));
+                }
+            }
+        }
+        drop(inner);
+        lock_any(&slot).take().unwrap_or_else(|| {
+            Err(AuditError::Invalid {
+                path: self.path.clone(),
+                message: "append was not processed".into(),
+            })
+        })
     }
 
     /// Runs `f` inside an immediate write transaction while holding the cross-process lock,
@@ -477,12 +550,20 @@ impl AuditLog {
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>, &AuditLog) -> Result<T, AuditError>,
     ) -> Result<T, AuditError> {
+        let mut inner = self.lock_inner();
+        self.write_locked(&mut inner, f)
+    }
+
+    /// [`AuditLog::with_write`] with the in-process writer lock already held.
+    fn write_locked<T: HasEntry>(
+        &self,
+        inner: &mut Inner,
+        f: impl FnOnce(&rusqlite::Transaction<'_>, &AuditLog) -> Result<T, AuditError>,
+    ) -> Result<T, AuditError> {
         let sq = |source| AuditError::Sqlite {
             path: self.path.clone(),
             source,
         };
-        let mut inner = self.lock_inner();
-        let inner = &mut *inner;
         let lock_path = self.path.with_file_name(LOCK_FILE);
         let _guard = lock_file(&inner.lock, &lock_path)?;
         let tx =
@@ -604,6 +685,50 @@ pub(crate) trait HasEntry {
 impl HasEntry for Entry {
     fn entry(&self) -> &Entry {
         self
+    }
+}
+
+/// The entries of one group commit, in order (never empty: the committing caller's own
+/// append is in it).
+struct Batch(Vec<Entry>);
+
+impl HasEntry for Batch {
+    fn entry(&self) -> &Entry {
+        match self.0.last() {
+            Some(e) => e,
+            None => unreachable_entry(),
+        }
+    }
+}
+
+/// A batch always holds at least the committing caller's entry; this is never reached.
+fn unreachable_entry() -> &'static Entry {
+    static EMPTY: std::sync::OnceLock<Entry> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(|| Entry {
+        id: 0,
+        time: String::new(),
+        appliance: String::new(),
+        ward: String::new(),
+        event: Event {
+            kind: EventKind::Daemon,
+            action: Action::E,
+            outcome: Outcome::SeriousFailure,
+            user: None,
+            responsible: None,
+            patients: vec![],
+            detail: String::new(),
+            access_point: None,
+            mode: String::new(),
+        },
+        prev_hash: GENESIS.to_owned(),
+        hash: GENESIS.to_owned(),
+    })
+}
+
+fn lock_any<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
     }
 }
 
