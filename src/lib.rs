@@ -16,6 +16,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod fhir;
+pub mod fsutil;
 pub mod generate;
 pub mod ingest;
 pub mod keys;

@@ -7,6 +7,7 @@
 //! in the web view, and root on the box via the control socket (`noodepd mode`).
 
 use crate::audit::{AccessPoint, Action, AuditError, AuditLog, Event, EventKind, Outcome, UserRef};
+use crate::fsutil::write_atomic;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -282,28 +283,6 @@ impl ModeController {
         })?;
         write_atomic(&self.path, &bytes).map_err(io)
     }
-}
-
-/// Writes a small file atomically: temp file, fsync, rename, fsync the directory.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -51,7 +51,7 @@ fn parse_kept(kind: KeptKind, name: &str) -> Option<u64> {
 pub fn keep(dir: &Path, kind: KeptKind, sequence: u64, bytes: &[u8]) -> std::io::Result<PathBuf> {
     super::quarantine::ensure_private_dir(dir)?;
     let path = dir.join(kept_name(kind, sequence));
-    crate::mode::write_atomic(&path, bytes)?;
+    crate::fsutil::write_atomic(&path, bytes)?;
     Ok(path)
 }
 

@@ -659,7 +659,7 @@ impl Ingestor {
     ) -> Result<Applied, Failure> {
         let roster = self.parse_roster(opened)?;
         let path = self.shared.config.paths.state.join(ROSTER_FILE);
-        crate::mode::write_atomic(&path, bytes).map_err(|e| {
+        crate::fsutil::write_atomic(&path, bytes).map_err(|e| {
             Failure::Defer(format!("cannot keep the roster in {}: {e}", path.display()))
         })?;
         let staff = self.put_roster_in_force(roster, now);

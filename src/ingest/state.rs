@@ -2,7 +2,7 @@
 //! `STATE/sequence.json` so that an older or equal sequence is refused across restarts
 //! (rollback and replay protection).
 //!
-//! The file is small JSON written with [`crate::mode::write_atomic`] (temp file, fsync,
+//! The file is small JSON written with [`crate::fsutil::write_atomic`] (temp file, fsync,
 //! rename, fsync of the directory). A corrupt file is an error, never read as "nothing
 //! accepted yet": guessing 0 would re-open the door to replays.
 
@@ -94,7 +94,7 @@ impl SequenceState {
             path: self.path.clone(),
             message: e.to_string(),
         })?;
-        crate::mode::write_atomic(&self.path, &bytes).map_err(|source| StateError::Io {
+        crate::fsutil::write_atomic(&self.path, &bytes).map_err(|source| StateError::Io {
             path: self.path.clone(),
             source,
         })?;
