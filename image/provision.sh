@@ -220,9 +220,12 @@ TOML
 		systemctl restart nftables.service
 		systemctl try-restart systemd-networkd.service
 		if [ -n "$ntp" ]; then systemctl restart systemd-timesyncd.service; fi
+		# Stop the daemon first: it holds the listening socket, so the socket unit could not
+		# bind port 443 again while it runs.
+		systemctl stop noodepd.service
 		systemctl restart noodepd.socket
 		# Type=notify: this waits until the daemon reports READY (or fails).
-		systemctl restart noodepd.service ||
+		systemctl start noodepd.service ||
 			echo "provision: noodepd.service did not start; see journalctl -u noodepd" >&2
 		# --no-block: showkey is ordered after this provisioning job itself.
 		systemctl --no-block restart noodepd-showkey.service
