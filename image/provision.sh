@@ -220,7 +220,10 @@ TOML
 		systemctl restart nftables.service
 		systemctl try-restart systemd-networkd.service
 		if [ -n "$ntp" ]; then systemctl restart systemd-timesyncd.service; fi
-		systemctl restart noodepd.socket
+		# The socket's settings never change with provisioning: only start it (first
+		# provisioning: its condition was false at boot). Restarting it while the daemon
+		# holds port 443 fails to bind (seen on re-provisioning).
+		systemctl start noodepd.socket
 		# Type=notify: this waits until the daemon reports READY (or fails).
 		systemctl restart noodepd.service ||
 			echo "provision: noodepd.service did not start; see journalctl -u noodepd" >&2

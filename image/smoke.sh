@@ -4,7 +4,9 @@
 # (-accel tcg), provisions it with a provisioning stick made by provision.sh, reads the
 # box's appliance public key from its console, seals a generated ward snapshot for it on
 # the host, uploads it through the SFTP inbox account (NAME.part, then rename), and checks
-# that https://.../ready reports the snapshot's sequence. Prints PASS or FAIL: <why>.
+# that https://.../ready reports the snapshot's sequence; then reboots it with a second stick
+# whose ward network excludes the host and checks that the web port is now dropped while
+# SFTP from the publisher address still works. Prints PASS or FAIL: <why>.
 # qemu is always killed at the end; the whole run is bounded by --timeout (default 1500 s).
 #
 #   sudo image/smoke.sh [--no-build] [--out DIR] [--timeout SECONDS] [--keep]
@@ -42,9 +44,10 @@ cleanup() {
 	[ "$KEEP" = 1 ] || rm -f "$W/disk.img"
 }
 trap cleanup EXIT
+trap "exit 1" INT TERM
 finish() { # RESULT
 	RESULT=$1
-	echo "smoke.sh: duration $(($(date +%s) - START)) s; serial log $W/serial.log" >&2
+	echo "smoke.sh: duration $(($(date +%s) - START)) s; serial log ${SERIAL:-$W/serial.log}" >&2
 	echo "$RESULT"
 	case "$RESULT" in PASS) exit 0 ;; *) exit 1 ;; esac
 }
@@ -100,24 +103,28 @@ cp --sparse=always "$IMG" "$W/disk.img" || fail "cannot copy the image"
 cp /usr/share/OVMF/OVMF_VARS_4M.fd "$W/OVMF_VARS.fd"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 WEB=$(free_port) SSHP=$(free_port)
-log "booting under TCG (web 127.0.0.1:$WEB -> 443, sftp 127.0.0.1:$SSHP -> 22)"
-qemu-system-x86_64 -accel tcg -machine q35 -m 1024 -smp 2 \
-	-drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd \
-	-drive if=pflash,format=raw,file="$W/OVMF_VARS.fd" \
-	-drive if=virtio,format=raw,file="$W/disk.img" \
-	-drive if=virtio,format=raw,file="$W/prov.img" \
-	-netdev "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$WEB-:443,hostfwd=tcp:127.0.0.1:$SSHP-:22" \
-	-device virtio-net-pci,netdev=n0 \
-	-display none -monitor none -serial "file:$W/serial.log" -no-reboot \
-	>"$W/qemu.log" 2>&1 &
-QEMU_PID=$!
+boot() { # STICK SERIAL_LOG
+	log "booting under TCG (web 127.0.0.1:$WEB -> 443, sftp 127.0.0.1:$SSHP -> 22)"
+	qemu-system-x86_64 -accel tcg -machine q35 -m 1024 -smp 2 \
+		-drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd \
+		-drive if=pflash,format=raw,file="$W/OVMF_VARS.fd" \
+		-drive if=virtio,format=raw,file="$W/disk.img" \
+		-drive if=virtio,format=raw,file="$1" \
+		-netdev "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$WEB-:443,hostfwd=tcp:127.0.0.1:$SSHP-:22" \
+		-device virtio-net-pci,netdev=n0 \
+		-display none -monitor none -serial "file:$2" -no-reboot \
+		>"$W/qemu.log" 2>&1 &
+	QEMU_PID=$!
+}
+SERIAL="$W/serial.log"
+boot "$W/prov.img" "$SERIAL"
 
 wait_for() { # PATTERN WHAT: wait until the serial log has PATTERN
-	while ! grep -q "$1" "$W/serial.log" 2>/dev/null; do
-		kill -0 "$QEMU_PID" 2>/dev/null || fail "qemu exited while waiting for $2 ($(tail -c 300 "$W/qemu.log" "$W/serial.log" | tr '\n' ' '))"
+	while ! grep -q "$1" "$SERIAL" 2>/dev/null; do
+		kill -0 "$QEMU_PID" 2>/dev/null || fail "qemu exited while waiting for $2 ($(tail -c 300 "$W/qemu.log" "$SERIAL" | tr '\n' ' '))"
 		[ "$(left)" -gt 0 ] || fail "timed out waiting for $2"
-		if grep -q 'Kernel panic\|dm-verity refused\|Gave up waiting for root' "$W/serial.log" 2>/dev/null; then
-			fail "boot failed: $(grep -m1 'Kernel panic\|dm-verity refused\|Gave up waiting' "$W/serial.log")"
+		if grep -q 'Kernel panic\|dm-verity refused\|Gave up waiting for root' "$SERIAL" 2>/dev/null; then
+			fail "boot failed: $(grep -m1 'Kernel panic\|dm-verity refused\|Gave up waiting' "$SERIAL")"
 		fi
 		sleep 3
 	done
@@ -126,10 +133,10 @@ wait_for 'NOODEPD-APPLIANCE-PUBKEY ' "the appliance key on the console"
 log "appliance key shown"
 wait_for 'NOODEPD-PROVISIONED' "provisioning from the stick"
 log "provisioned"
-grep -q 'NOODEPD-JOURNAL persistent' "$W/serial.log" || fail "journal is not persistent"
+grep -q 'NOODEPD-JOURNAL persistent' "$SERIAL" || fail "journal is not persistent"
 
 # The last value of a console status line (lines may carry a "[ time] showkey[pid]: " prefix).
-console_value() { grep -a "$1 " "$W/serial.log" | tail -n 1 | tr -d '\r' | sed "s/.*$1 //"; }
+console_value() { grep -a "$1 " "$SERIAL" | tail -n 1 | tr -d '\r' | sed "s/.*$1 //"; }
 publine=$(console_value NOODEPD-APPLIANCE-PUBKEY-BASE64)
 echo "$publine" | base64 -d >"$W/appliance.pub" 2>/dev/null && [ -s "$W/appliance.pub" ] ||
 	fail "could not read the appliance public key from the console"
@@ -186,9 +193,34 @@ while [ "$(left)" -gt 0 ]; do
 	ready=$(curl -sk --max-time 20 "https://127.0.0.1:$WEB/ready" 2>/dev/null || true)
 	if echo "$ready" | grep -Eq "\"sequence\"[[:space:]]*:[[:space:]]*$SEQ([^0-9]|$)"; then
 		log "/ready: $ready"
-		finish PASS
+		served=1
+		break
 	fi
 	kill -0 "$QEMU_PID" 2>/dev/null || fail "qemu exited"
 	sleep 5
 done
-fail "/ready never reported sequence $SEQ (last answer: ${ready:-none})"
+[ "${served:-0}" = 1 ] || fail "/ready never reported sequence $SEQ (last answer: ${ready:-none})"
+
+# ---- the firewall: re-provision with a ward network the host is not in ----------------------
+log "re-provisioning with ward network 192.0.2.0/24 (the host, 10.0.2.2, is outside it)"
+kill "$QEMU_PID"; wait "$QEMU_PID" 2>/dev/null; QEMU_PID=""
+"$HERE/provision.sh" prepare --out "$W/prov2" --appliance-id smoke-box-1 --ward A3 \
+	--ward-name "Smoke A3" --publisher-key "$W/keys/publisher.pub" \
+	--inbox-key "$W/upload_ed25519.pub" --ward-net 192.0.2.0/24 --publisher-addr 10.0.2.2 \
+	--tls-cert "$W/tls.crt" --tls-key "$W/tls.key" --stick-image "$W/prov2.img" >&2 ||
+	fail "provision.sh prepare (second stick) failed"
+SERIAL="$W/serial2.log"
+boot "$W/prov2.img" "$SERIAL"
+wait_for 'NOODEPD-DAEMON active' "the daemon after the second boot"
+if echo "ls" | sftp -b - -i "$W/upload_ed25519" -P "$SSHP" -o BatchMode=yes \
+	-o StrictHostKeyChecking=yes -o UserKnownHostsFile="$W/known_hosts" -o ConnectTimeout=60 \
+	inbox@127.0.0.1 >"$W/sftp2.log" 2>&1; then
+	log "SFTP from the publisher address still works"
+else
+	fail "SFTP from the publisher address refused after re-provisioning: $(tail -1 "$W/sftp2.log")"
+fi
+if curl -sk --max-time 20 "https://127.0.0.1:$WEB/health" >/dev/null 2>&1; then
+	fail "the web view answered a client outside the ward network (firewall not applied)"
+fi
+log "web view unreachable from outside the ward network, as it should be"
+finish PASS
