@@ -323,27 +323,13 @@ impl Generation {
         })
     }
 
-    /// Searches by name, birth date (dd-mm-jjjj, d-m-jjjj or jjjj-mm-dd), patient number or
-    /// bed. Case- and accent-insensitive on names; every word of the query must match.
+    /// The patients matching a nurse's search (see [`PatientSummary::matches`]); an empty
+    /// query finds nobody.
     pub fn search(&self, query: &str) -> Vec<&PatientSummary> {
-        let words: Vec<String> = query
-            .split_whitespace()
-            .take(8)
-            .map(fold)
-            .filter(|w| !w.is_empty())
-            .collect();
-        if words.is_empty() {
+        if query.trim().is_empty() {
             return Vec::new();
         }
-        self.summaries
-            .iter()
-            .filter(|s| {
-                let hay = haystack(s);
-                words
-                    .iter()
-                    .all(|w| hay.iter().any(|h| h.contains(w.as_str())))
-            })
-            .collect()
+        self.summaries.iter().filter(|s| s.matches(query)).collect()
     }
 
     fn with_conn<T>(
@@ -384,44 +370,6 @@ fn open_ro(path: &Path) -> Result<Connection, StoreError> {
         path: path.to_owned(),
         source,
     })
-}
-
-/// Lower-cases and strips common diacritics so that "Müller" is found by "muller" and
-/// "Ümit" by "umit".
-fn fold(s: &str) -> String {
-    s.chars()
-        .flat_map(char::to_lowercase)
-        .map(|c| match c {
-            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => 'a',
-            'è' | 'é' | 'ê' | 'ë' => 'e',
-            'ì' | 'í' | 'î' | 'ï' => 'i',
-            'ò' | 'ó' | 'ô' | 'õ' | 'ö' => 'o',
-            'ù' | 'ú' | 'û' | 'ü' => 'u',
-            'ç' => 'c',
-            'ñ' => 'n',
-            'ÿ' | 'ý' => 'y',
-            c => c,
-        })
-        .collect()
-}
-
-fn haystack(s: &PatientSummary) -> Vec<String> {
-    let mut h = vec![fold(&s.name), fold(&s.sort_key)];
-    if let Some(n) = &s.patient_number {
-        h.push(fold(n));
-    }
-    if let Some(b) = &s.bed {
-        h.push(fold(b));
-    }
-    if let Some(r) = &s.room {
-        h.push(fold(r));
-    }
-    if let Some(crate::record::Moment::Day(d)) = s.birth_date {
-        h.push(d.format("%d-%m-%Y").to_string());
-        h.push(d.format("%-d-%-m-%Y").to_string());
-        h.push(d.format("%Y-%m-%d").to_string());
-    }
-    h
 }
 
 fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {

@@ -37,7 +37,7 @@ pub const MAX_BODY: usize = 16 * 1024;
 /// Longest query string accepted.
 pub const MAX_QUERY: usize = 2048;
 /// Longest search text used.
-pub const MAX_SEARCH: usize = 100;
+pub const MAX_SEARCH: usize = crate::record::summary::SEARCH_MAX_CHARS;
 /// Longest patient key accepted in a URL.
 pub const MAX_KEY: usize = 128;
 /// Default number of days on a MAR print.

@@ -33,7 +33,7 @@ pub use login::login_page;
 pub use mar::{print_blank_mar, print_mar, print_ward_list};
 pub use patient::patient_page;
 pub use status::status_page;
-pub use ward::{search_matches, ward_overview};
+pub use ward::ward_overview;
 
 /// The one stylesheet, served at [`urls::STYLESHEET`].
 pub const STYLESHEET: &str = include_str!("style.css");

@@ -50,23 +50,7 @@ pub fn birth_with_age(ctx: &PageCtx, b: &Moment) -> String {
     }
 }
 
-/// Case- and accent-insensitive folding for search.
-pub fn fold(s: &str) -> String {
-    s.chars()
-        .flat_map(char::to_lowercase)
-        .map(|c| match c {
-            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => 'a',
-            'è' | 'é' | 'ê' | 'ë' => 'e',
-            'ì' | 'í' | 'î' | 'ï' => 'i',
-            'ò' | 'ó' | 'ô' | 'õ' | 'ö' => 'o',
-            'ù' | 'ú' | 'û' | 'ü' => 'u',
-            'ý' | 'ÿ' => 'y',
-            'ç' => 'c',
-            'ñ' => 'n',
-            other => other,
-        })
-        .collect()
-}
+pub use crate::record::summary::fold;
 
 /// Common FHIR status and category codes in the reader's words; anything else is shown as
 /// given (cleaned).

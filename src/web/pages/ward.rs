@@ -7,12 +7,11 @@ use super::icons::{Icon, icon};
 use super::layout::{self, Kind};
 use super::text::{birth_with_age, clean, fold};
 use super::{Key, PageCtx, urls};
-use crate::record::Moment;
 use crate::record::summary::{PatientSummary, ResuscitationSummary, SectionFlag};
 use maud::{Markup, html};
 
 /// Longest search query considered, in characters.
-pub const MAX_QUERY: usize = 100;
+pub const MAX_QUERY: usize = crate::record::summary::SEARCH_MAX_CHARS;
 
 /// The resuscitation policy as icon + words + colour class.
 pub fn resus_badge(ctx: &PageCtx, r: ResuscitationSummary) -> Markup {
@@ -91,59 +90,6 @@ pub fn bed_text(s: &PatientSummary) -> String {
         (None, Some(r)) => r.clone(),
         (None, None) => String::new(),
     }
-}
-
-/// Does the row match the query? Name (any part, accents and case ignored), birth date
-/// (dd-mm-jjjj, ddmmjjjj, jjjj-mm-dd, or the year), patient number, or bed/room.
-pub fn search_matches(s: &PatientSummary, query: &str) -> bool {
-    let q: String = query.trim().chars().take(MAX_QUERY).collect();
-    if q.is_empty() {
-        return true;
-    }
-    let fq = fold(&q);
-    if fold(&s.name).contains(&fq) || fold(&s.sort_key).contains(&fq) {
-        return true;
-    }
-    let eq = |v: &Option<String>| v.as_deref().is_some_and(|v| fold(v.trim()) == fq);
-    if eq(&s.bed) || eq(&s.room) {
-        return true;
-    }
-    let digits = |t: &str| {
-        t.chars()
-            .filter(char::is_ascii_alphanumeric)
-            .collect::<String>()
-    };
-    if let Some(n) = &s.patient_number {
-        let (dn, dq) = (digits(n).to_lowercase(), digits(&q).to_lowercase());
-        if !dq.is_empty() && dn == dq {
-            return true;
-        }
-    }
-    if let Some(b) = &s.birth_date {
-        let dq = digits(&q);
-        if dq.is_empty() {
-            return false;
-        }
-        let forms: Vec<String> = match b {
-            Moment::Day(d) => vec![
-                d.format("%d%m%Y").to_string(),
-                d.format("%Y%m%d").to_string(),
-                d.format("%Y").to_string(),
-            ],
-            Moment::Instant(t) => {
-                let d = t.date_naive();
-                vec![
-                    d.format("%d%m%Y").to_string(),
-                    d.format("%Y%m%d").to_string(),
-                    d.format("%Y").to_string(),
-                ]
-            }
-            Moment::Month(y, m) => vec![format!("{m:02}{y}"), format!("{y}{m:02}"), y.to_string()],
-            Moment::Year(y) => vec![y.to_string()],
-        };
-        return forms.contains(&dq);
-    }
-    false
 }
 
 /// The table of patients, shared by the overview.
