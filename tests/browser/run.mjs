@@ -3,7 +3,7 @@
 // and passes everything in the environment:
 //   BASE_URL (http://127.0.0.1:PORT), LOGIN_USER, LOGIN_CODE, BED (bed to search for),
 //   EXPECT (JSON list of texts the patient page must show: allergy, policy, medication),
-//   CHROMIUM (executable), OUT (directory for mar.pdf, mar.png, patient.png).
+//   CHROMIUM (executable), OUT (directory for mar.pdf, patient.pdf, mar.png, patient.png).
 // Exits non-zero, with the reasons on stderr, when anything fails. No network but BASE_URL.
 
 import { chromium } from "playwright-core";
@@ -121,6 +121,10 @@ try {
   }
   await axe("patient");
   await page.screenshot({ path: join(out, "patient.png"), fullPage: true });
+  // Ctrl+P of the patient page: every sheet must say whose it is (checked on patient.pdf).
+  await page.emulateMedia({ media: "print" });
+  await page.pdf({ path: join(out, "patient.pdf"), format: "A4", printBackground: true });
+  await page.emulateMedia({ media: "screen" });
 
   step("MAR print view");
   const key = patientPath.slice("/patient/".length);

@@ -85,6 +85,31 @@ fn identity_banner(ctx: &PageCtx, p: &PatientRecord) -> Markup {
     }
 }
 
+/// Wraps the page in a table whose header row repeats on every printed sheet (Ctrl+P), so
+/// that page 2 of a printout can never be mistaken for another patient's: name, birth date,
+/// patient number, bed and the age of the data. On screen the frame is invisible.
+fn print_frame(ctx: &PageCtx, p: &PatientRecord, body: Markup) -> Markup {
+    let id = &p.identity;
+    html! {
+        table class="print-frame" role="presentation" {
+            thead class="print-running" {
+                tr { td {
+                    div class="print-head" {
+                        div class="ph-row" {
+                            span class="ph-title" { (clean(&id.name.display)) }
+                            span { (ctx.t(Key::BirthDate)) ": " @match &id.birth_date { Some(b) => (moment(ctx, b)), None => (ctx.t(Key::Unknown)) } }
+                            span { (ctx.t(Key::PatientNumber)) ": " (opt(id.patient_number.as_deref())) }
+                            span { (clean(&location_text(ctx, p))) }
+                            span class=(layout::data_age_class(ctx)) { (layout::data_age_text(ctx)) }
+                        }
+                    }
+                } }
+            }
+            tbody { tr { td { (body) } } }
+        }
+    }
+}
+
 fn section(ctx: &PageCtx, id: &str, title: Key, body: Markup) -> Markup {
     html! {
         section class="psection" id=(id) aria-labelledby=(format!("{id}-h")) {
@@ -618,7 +643,7 @@ pub fn patient_page(ctx: &PageCtx, p: &PatientRecord) -> Markup {
         ("hulpmiddelen", Key::Devices),
         ("opname", Key::AdmissionSection),
     ];
-    let content = html! {
+    let body = html! {
         (identity_banner(ctx, p))
         nav class="toc" aria-label=(ctx.t(Key::Sections)) {
             ul { @for (id, k) in sections { li { a href=(format!("#{id}")) { (ctx.t(k)) } } } }
@@ -635,5 +660,6 @@ pub fn patient_page(ctx: &PageCtx, p: &PatientRecord) -> Markup {
         (section(ctx, "hulpmiddelen", Key::Devices, devices(ctx, p)))
         (section(ctx, "opname", Key::AdmissionSection, admission(ctx, p)))
     };
+    let content = print_frame(ctx, p, body);
     layout::page(ctx, &p.identity.name.display, Kind::Screen, content)
 }
