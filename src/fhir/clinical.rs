@@ -108,31 +108,40 @@ fn defer_negation(
     }
 }
 
+/// The status screen shared by allergies and conditions: entered in error, refuted, or a
+/// clinical status in `inactive` is not shown. Gives (clinical, verification) status otherwise.
+type Statuses = (Option<String>, Option<String>);
+fn screen_status(res: &Value, inactive: &[&str]) -> Result<Statuses, Skip> {
+    let verification = status_code(res, "verificationStatus");
+    let clinical = status_code(res, "clinicalStatus");
+    match verification.as_deref() {
+        Some("entered-in-error") => Err(Skip::new(
+            NotShownReason::EnteredInError,
+            "verificationStatus entered-in-error",
+        )),
+        Some("refuted") => Err(Skip::new(
+            NotShownReason::Inactive,
+            "verificationStatus refuted",
+        )),
+        _ => match clinical {
+            Some(c) if inactive.contains(&c.as_str()) => Err(Skip::new(
+                NotShownReason::Inactive,
+                format!("clinicalStatus {c}"),
+            )),
+            c => Ok((c, verification)),
+        },
+    }
+}
+
 /// AllergyIntolerance → allergy (or a "no known allergy" statement).
 pub fn allergy(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
     let Some(res) = cx.entry(i).map(|e| e.res) else {
         return Outcome::Deferred;
     };
-    let verification = status_code(res, "verificationStatus");
-    let clinical = status_code(res, "clinicalStatus");
-    if verification.as_deref() == Some("entered-in-error") {
-        return Outcome::NotShown(Skip::new(
-            NotShownReason::EnteredInError,
-            "verificationStatus entered-in-error",
-        ));
-    }
-    if verification.as_deref() == Some("refuted") {
-        return Outcome::NotShown(Skip::new(
-            NotShownReason::Inactive,
-            "verificationStatus refuted",
-        ));
-    }
-    if let Some(c @ ("inactive" | "resolved")) = clinical.as_deref() {
-        return Outcome::NotShown(Skip::new(
-            NotShownReason::Inactive,
-            format!("clinicalStatus {c}"),
-        ));
-    }
+    let (clinical, verification) = match screen_status(res, &["inactive", "resolved"]) {
+        Ok(s) => s,
+        Err(skip) => return Outcome::NotShown(skip),
+    };
     let p = match cx.subject(i) {
         Ok(p) => p,
         Err(s) => return Outcome::NotShown(s),
@@ -468,26 +477,10 @@ pub fn condition(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
     let Some(res) = cx.entry(i).map(|e| e.res) else {
         return Outcome::Deferred;
     };
-    let verification = status_code(res, "verificationStatus");
-    let clinical = status_code(res, "clinicalStatus");
-    if verification.as_deref() == Some("entered-in-error") {
-        return Outcome::NotShown(Skip::new(
-            NotShownReason::EnteredInError,
-            "verificationStatus entered-in-error",
-        ));
-    }
-    if verification.as_deref() == Some("refuted") {
-        return Outcome::NotShown(Skip::new(
-            NotShownReason::Inactive,
-            "verificationStatus refuted",
-        ));
-    }
-    if let Some(c @ ("inactive" | "remission" | "resolved")) = clinical.as_deref() {
-        return Outcome::NotShown(Skip::new(
-            NotShownReason::Inactive,
-            format!("clinicalStatus {c}"),
-        ));
-    }
+    let (clinical, _) = match screen_status(res, &["inactive", "remission", "resolved"]) {
+        Ok(s) => s,
+        Err(skip) => return Outcome::NotShown(skip),
+    };
     if clinical.is_none()
         && let Some(a) = cx.date(i, res.get("abatementDateTime"), "abatementDateTime")
         && a.earliest_utc().is_some_and(|t| t <= cx.opts.now)
