@@ -381,7 +381,7 @@ fn inbox_pending(w: &Ward) -> Vec<String> {
 }
 
 /// What a kill during ingest interrupted, judged from the files it left.
-fn ingest_stage(w: &Ward, next: u64, inbox_name: &str) -> &'static str {
+fn ingest_stage(w: &Ward, next: u64, inbox_name: &str, transcript: &str) -> &'static str {
     let persisted = persisted_sequence(w).unwrap_or(0);
     let kept = w
         .state()
@@ -393,7 +393,14 @@ fn ingest_stage(w: &Ward, next: u64, inbox_name: &str) -> &'static str {
         (true, _, false) => "accepted (sequence written, inbox file removed)",
         (true, _, true) => "accepted, inbox file not yet removed",
         (false, true, _) => "kept and swapped, sequence not yet written",
-        (false, false, true) => "interrupted before the commit (file still in the inbox)",
+        // The daemon logs "snapshot F: sequence N mapped in .. generation built in .." once
+        // the generation file is complete, before it is kept and swapped in.
+        (false, false, true)
+            if transcript.contains(&format!("snapshot {inbox_name}: sequence {next} mapped")) =>
+        {
+            "before the commit: generation built, not yet kept or swapped"
+        }
+        (false, false, true) => "before the commit: reading, decrypting, mapping or building",
         (false, false, false) => "file gone but not accepted",
     }
 }
@@ -530,7 +537,7 @@ fn sigkill_during_ingest_and_audit_writes_serves_one_generation_keeps_the_sequen
         let mut stage = None;
         if during_ingest {
             figures.ingest_kills += 1;
-            let st = ingest_stage(&w, next, &inbox_name);
+            let st = ingest_stage(&w, next, &inbox_name, &daemon.transcript());
             stage = Some(st);
             let stage = st;
             assert_ne!(
@@ -624,8 +631,7 @@ fn sigkill_during_ingest_and_audit_writes_serves_one_generation_keeps_the_sequen
             match quarantine_code(&w, &inbox_name) {
                 None => {}
                 Some(code)
-                    if code == "replayed_sequence"
-                        && stage != "interrupted before the commit (file still in the inbox)" =>
+                    if code == "replayed_sequence" && !stage.starts_with("before the commit") =>
                 {
                     figures.valid_copy_refused += 1;
                 }
