@@ -87,7 +87,7 @@ impl InboxWatch {
         let (tx, rx) = tokio::sync::mpsc::channel(CHANNEL);
         let overflowed = Arc::new(AtomicBool::new(false));
         let flag = overflowed.clone();
-        let root = inbox.to_owned();
+        let root = watched_root(inbox, std::env::current_dir().ok().as_deref());
         let mut watcher = notify::recommended_watcher(move |res: notify::Result<Event>| {
             let signals = match res {
                 Ok(ev) => classify(&root, &ev),
@@ -108,6 +108,17 @@ impl InboxWatch {
             rx,
             overflowed,
         })
+    }
+}
+
+/// The inbox in the form notify reports paths under it: notify makes a relative watch path
+/// absolute by joining it to the current directory, so a relative inbox (`serve --config
+/// noodepd.toml` with `inbox = "state/inbox"`) must be compared in that form; otherwise
+/// every event is dropped and new files wait for the 30-second rescan.
+fn watched_root(inbox: &Path, cwd: Option<&Path>) -> PathBuf {
+    match cwd {
+        Some(cwd) if inbox.is_relative() => cwd.join(inbox),
+        _ => inbox.to_owned(),
     }
 }
 
@@ -157,6 +168,28 @@ mod tests {
         assert!(!is_candidate_name(OsStr::new("a3-000057.snap.part")));
         assert!(!is_candidate_name(OsStr::new(".a3-000057.snap")));
         assert!(!is_candidate_name(OsStr::new("")));
+    }
+
+    #[test]
+    fn relative_inbox_matches_the_absolute_paths_notify_reports() {
+        let inbox = Path::new("./state/inbox");
+        let cwd = Path::new("/srv/noodepd");
+        // notify joins a relative watch path to the current directory.
+        let reported = cwd.join(inbox).join("a3-000057.snap");
+        let renamed = Event::new(EventKind::Modify(ModifyKind::Name(RenameMode::To)))
+            .add_path(reported.clone());
+        assert!(
+            classify(inbox, &renamed).is_empty(),
+            "compared as given, the event is lost"
+        );
+        assert_eq!(
+            classify(&watched_root(inbox, Some(cwd)), &renamed),
+            vec![Signal::File {
+                path: reported,
+                complete: true
+            }]
+        );
+        assert_eq!(watched_root(Path::new("/in"), Some(cwd)), Path::new("/in"));
     }
 
     #[test]

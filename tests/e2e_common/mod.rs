@@ -591,3 +591,160 @@ pub fn patient_names(path: &Path) -> Vec<String> {
         })
         .collect()
 }
+
+// ---- Logged-in browsing and the demo roster (added for tests/crash_consistency.rs) ----
+
+/// `METHOD path` over a new TCP connection with an optional `Cookie` header and an
+/// optional form body (`application/x-www-form-urlencoded`). Errors (refused, reset, a
+/// daemon killed mid-answer) are returned, never panicked on.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    form: &str,
+) -> std::io::Result<Response> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    s.set_write_timeout(Some(Duration::from_secs(10)))?;
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: */*\r\n");
+    if !cookie.is_empty() {
+        req.push_str(&format!("Cookie: {cookie}\r\n"));
+    }
+    if method == "POST" {
+        req.push_str(&format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            form.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(form);
+    s.write_all(req.as_bytes())?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    parse_response(&raw)
+}
+
+impl Response {
+    /// The values (`name=value`, attributes stripped) of every `Set-Cookie` header.
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+            .filter_map(|(_, v)| v.split(';').next())
+            .map(|c| c.trim().to_owned())
+            .collect()
+    }
+}
+
+/// The `value` of the `<input name="NAME" ...>` in an HTML page.
+pub fn input_value(html: &str, name: &str) -> Option<String> {
+    let needle = format!("name=\"{name}\"");
+    html.split("<input").skip(1).find_map(|part| {
+        let tag = part.split('>').next()?;
+        if !tag.contains(&needle) {
+            return None;
+        }
+        tag.split("value=\"")
+            .nth(1)?
+            .split('"')
+            .next()
+            .map(str::to_owned)
+    })
+}
+
+/// Logs in through the real form (GET /login for the CSRF token and pre-login cookie, then
+/// POST); returns the `Cookie` header value of the session.
+pub fn login(addr: SocketAddr, user: &str, code: &str) -> std::io::Result<String> {
+    let bad = |m: String| std::io::Error::other(m);
+    let page = request(addr, "GET", "/login", "", "")?;
+    let csrf = input_value(&page.text(), "csrf").ok_or_else(|| bad("no csrf on /login".into()))?;
+    let pre = page
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("noodepd_pre="))
+        .ok_or_else(|| bad("no noodepd_pre cookie".into()))?;
+    let form: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("user", user)
+        .append_pair("code", code)
+        .append_pair("csrf", &csrf)
+        .finish();
+    let r = request(addr, "POST", "/login", &pre, &form)?;
+    let session = r
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("noodepd_session=") && c.len() > "noodepd_session=".len())
+        .ok_or_else(|| bad(format!("login as {user} gave {} and no session", r.status)))?;
+    Ok(session)
+}
+
+/// Patient keys linked from a page (`href="/patient/KEY"`), sorted, without duplicates.
+pub fn patient_links(html: &str) -> Vec<String> {
+    let mut keys: Vec<String> = html
+        .split("href=\"/patient/")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .filter(|k| !k.contains('/'))
+        .map(|k| k.replace("&amp;", "&"))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// One line of a `codes-WARD.txt` file written by `noodepd generate --roster`.
+#[derive(Debug, Clone)]
+pub struct DemoLogin {
+    pub user: String,
+    pub name: String,
+    pub role: String,
+    pub code: String,
+}
+
+/// Reads a `codes-WARD.txt` file (`user<TAB>name<TAB>role<TAB>code`, `#` comments).
+pub fn read_codes(path: &Path) -> Vec<DemoLogin> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            assert_eq!(f.len(), 4, "codes line {l:?}");
+            DemoLogin {
+                user: f[0].to_owned(),
+                name: f[1].to_owned(),
+                role: f[2].to_owned(),
+                code: f[3].to_owned(),
+            }
+        })
+        .collect()
+}
+
+impl Ward {
+    /// `noodepd generate --patients N --seed S --ward W --roster` into a new directory;
+    /// returns the directory (`W.json`, `roster-W.json`, `codes-W.txt`).
+    pub fn generate_with_roster(&self, patients: usize, seed: u64, ward: &str) -> PathBuf {
+        let out = self
+            .path()
+            .join(format!("gen-roster-{ward}-{patients}-{seed}"));
+        run_ok(&[
+            "generate",
+            "--patients",
+            &patients.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "--ward",
+            ward,
+            "--roster",
+            "--out",
+            s(&out),
+        ]);
+        out
+    }
+
+    /// The runtime directory (plaintext generations) of the config [`Ward::new`] writes.
+    pub fn runtime(&self) -> PathBuf {
+        self.path().join("run")
+    }
+}
