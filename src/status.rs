@@ -49,6 +49,8 @@ pub mod code {
     pub const ROSTER_UNUSABLE: &str = "roster_unusable";
     /// No kept snapshot could be used to rebuild the served data.
     pub const NO_USABLE_KEPT_SNAPSHOT: &str = "no_usable_kept_snapshot";
+    /// The newest kept snapshot could not be used at start-up; an older one is served.
+    pub const KEPT_SNAPSHOT_UNUSABLE: &str = "kept_snapshot_unusable";
     /// The access (audit) log cannot be written: patient pages are refused.
     pub const AUDIT_WRITE_FAILED: &str = "audit_write_failed";
     /// The served generation file changed under the daemon; it is rebuilt.

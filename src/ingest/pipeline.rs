@@ -625,6 +625,7 @@ impl Ingestor {
         })?;
         // The commit point.
         self.shared.store.swap(generation);
+        self.set_problem(code::KEPT_SNAPSHOT_UNUSABLE, None);
         match keep::prune(
             &self.snapshots,
             KeptKind::Clinical,
@@ -944,6 +945,29 @@ impl Ingestor {
         out.generation
     }
 
+    /// Runs the start-up recovery again when it could not run then (keys unusable): puts
+    /// the kept roster in force and rebuilds the served generation if there is none.
+    /// Cheap when there is nothing to do.
+    pub(crate) fn retry_recovery(&self) {
+        let no_roster = self.shared.roster().is_none();
+        let no_data = self.shared.store.current().is_none();
+        if !no_roster && !no_data {
+            return;
+        }
+        let _busy = lock(&self.busy);
+        let Ok(keys) = self.keys() else {
+            return;
+        };
+        let now = Utc::now();
+        if no_roster && self.shared.roster().is_none() {
+            self.recover_roster(&keys, now);
+        }
+        if no_data && self.shared.store.current().is_none() {
+            let mut out = Recovered::default();
+            self.recover_generation(&keys, now, &mut out);
+        }
+    }
+
     fn open_kept(
         &self,
         keys: &Keys,
@@ -1061,6 +1085,15 @@ impl Ingestor {
                     );
                     out.generation = Some(header_seq);
                     self.set_problem(code::NO_USABLE_KEPT_SNAPSHOT, None);
+                    if let Some((newest, why)) = out.unusable.first() {
+                        self.set_problem(
+                            code::KEPT_SNAPSHOT_UNUSABLE,
+                            Some(format!(
+                                "the kept snapshot {newest} cannot be used ({why}); serving the \
+                                 older sequence {header_seq} until a new snapshot arrives"
+                            )),
+                        );
+                    }
                     return;
                 }
                 Err(e) => {

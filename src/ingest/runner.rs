@@ -133,7 +133,10 @@ impl Ingestor {
                 let scanned = tokio::task::spawn_blocking(move || {
                     // Re-checks the key files too, so a fixed key clears its problem even
                     // when no file is waiting.
-                    let _ = this.keys();
+                    if this.keys().is_ok() {
+                        // Keys that were unusable at start-up are fixed: serve the kept data.
+                        this.retry_recovery();
+                    }
                     scan(&dir)
                 });
                 match scanned.await {
