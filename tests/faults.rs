@@ -28,8 +28,15 @@ use std::time::Duration;
 
 /// Deferred snapshots are retried every 30 s, so waits that include a retry are longer.
 const RETRY_WAIT: Duration = Duration::from_secs(90);
-/// libfaketime, multi-threaded variant (Debian package `libfaketime`).
-const FAKETIME_LIB: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+/// libfaketime, multi-threaded variant (Debian package `libfaketime`), in the
+/// architecture's library directory.
+fn faketime_lib() -> Option<PathBuf> {
+    std::fs::read_dir("/usr/lib")
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("faketime/libfaketimeMT.so.1"))
+        .find(|p| p.exists())
+}
 
 // ---- mounts ----
 
@@ -38,6 +45,11 @@ struct Mount(PathBuf);
 
 impl Mount {
     fn tmpfs(at: &Path, size: &str) -> Mount {
+        assert_eq!(
+            unsafe_geteuid(),
+            0,
+            "the fault tests mount file systems: run them as root (tests/run.sh in CI)"
+        );
         std::fs::create_dir_all(at).unwrap();
         sh(
             "mount",
@@ -67,6 +79,12 @@ impl Drop for Mount {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
     }
+}
+
+#[allow(unsafe_code)]
+fn unsafe_geteuid() -> u32 {
+    // SAFETY: geteuid(2) has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 fn sh(cmd: &str, args: &[&str]) {
@@ -674,9 +692,8 @@ fn inbox_deleted_while_running_is_reported_and_ingest_resumes_once_recreated() {
 
 #[test]
 fn clock_jumps_flag_future_data_refuse_future_snapshots_end_drills_and_keep_the_chain() {
-    if !Path::new(FAKETIME_LIB).exists() {
-        panic!("libfaketime is missing: run image/install-test-deps.sh (package faketime)");
-    }
+    let lib = faketime_lib()
+        .expect("libfaketime is missing: run image/install-test-deps.sh (package faketime)");
     let mut rig = Rig::new(Layout::default());
     // Switch the mode command in the inbox to a drill (it ends by itself after 120 min).
     for e in std::fs::read_dir(rig.inbox()).unwrap() {
@@ -700,7 +717,7 @@ fn clock_jumps_flag_future_data_refuse_future_snapshots_end_drills_and_keep_the_
     let clock = rig.w.path().join("faketime");
     std::fs::write(&clock, "+0\n").unwrap();
     let (mut p, addr) = rig.start_with(&[
-        ("LD_PRELOAD", FAKETIME_LIB),
+        ("LD_PRELOAD", s(&lib)),
         ("FAKETIME_TIMESTAMP_FILE", s(&clock)),
         ("FAKETIME_NO_CACHE", "1"),
         ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
