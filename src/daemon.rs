@@ -348,10 +348,27 @@ fn check_certificate(shared: &Shared, tls: &crate::web::TlsReloader, now: chrono
         .set_problem(TLS_CERTIFICATE_EXPIRING, expiring);
 }
 
+/// A rebuild after corruption: whether one is running, and when the last one started.
+#[derive(Default)]
+struct Rebuild {
+    running: Arc<std::sync::atomic::AtomicBool>,
+    last: Option<tokio::time::Instant>,
+}
+
+/// How long after a rebuild attempt another may start (when the first found nothing usable).
+const REBUILD_RETRY: Duration = Duration::from_secs(30);
+
 /// Checks the served generation: corrupt (a read found a row changed, or the file no longer
-/// hashes to what was built) → `generation_corrupt` and a rebuild from the kept snapshots.
-async fn check_generation(shared: &Arc<Shared>, ingestor: &Arc<Ingestor>, rehash: bool) {
+/// hashes to what was built) → `generation_corrupt` and a rebuild from the kept snapshots,
+/// in its own task so the watchdog and the other timers keep running meanwhile.
+async fn check_generation(
+    shared: &Arc<Shared>,
+    ingestor: &Arc<Ingestor>,
+    rehash: bool,
+    rebuild: &mut Rebuild,
+) {
     use crate::status::code::GENERATION_CORRUPT;
+    use std::sync::atomic::Ordering;
     let Some(g) = shared.store.current() else {
         return;
     };
@@ -363,6 +380,11 @@ async fn check_generation(shared: &Arc<Shared>, ingestor: &Arc<Ingestor>, rehash
         g.is_corrupt()
     };
     if !corrupt {
+        // A new snapshot may have replaced the corrupt generation before the rebuild did.
+        if !rebuild.running.load(Ordering::SeqCst) && shared.status.has_problem(GENERATION_CORRUPT)
+        {
+            shared.status.set_problem(GENERATION_CORRUPT, None);
+        }
         return;
     }
     let seq = g.meta().sequence;
@@ -376,16 +398,30 @@ async fn check_generation(shared: &Arc<Shared>, ingestor: &Arc<Ingestor>, rehash
             shared.config.paths.runtime.display()
         )),
     );
-    let ing = ingestor.clone();
-    let rebuilt = tokio::task::spawn_blocking(move || ing.rebuild_from_kept())
-        .await
-        .ok()
-        .flatten();
-    let fresh = shared.store.current().is_some_and(|g| !g.is_corrupt());
-    if let (Some(s), true) = (rebuilt, fresh) {
-        log::info!("served data rebuilt from kept snapshot sequence {s} after corruption");
-        shared.status.set_problem(GENERATION_CORRUPT, None);
+    let now = tokio::time::Instant::now();
+    if rebuild.running.load(Ordering::SeqCst)
+        || rebuild
+            .last
+            .is_some_and(|t| now.duration_since(t) < REBUILD_RETRY)
+    {
+        return;
     }
+    rebuild.running.store(true, Ordering::SeqCst);
+    rebuild.last = Some(now);
+    let running = rebuild.running.clone();
+    let (shared, ing) = (shared.clone(), ingestor.clone());
+    tokio::spawn(async move {
+        let rebuilt = tokio::task::spawn_blocking(move || ing.rebuild_from_kept())
+            .await
+            .ok()
+            .flatten();
+        let fresh = shared.store.current().is_some_and(|g| !g.is_corrupt());
+        if let (Some(s), true) = (rebuilt, fresh) {
+            log::info!("served data rebuilt from kept snapshot sequence {s} after corruption");
+            shared.status.set_problem(GENERATION_CORRUPT, None);
+        }
+        running.store(false, Ordering::SeqCst);
+    });
 }
 
 /// Periodic work: systemd watchdog, drill expiry, audit chain head to the journal,
@@ -408,6 +444,7 @@ async fn timers(
     let mut last_rehash = tokio::time::Instant::now();
     let mut last_audit_retry = tokio::time::Instant::now();
     let mut last_cert = tokio::time::Instant::now();
+    let mut rebuild = Rebuild::default();
     let head_every = shared.config.audit.head_to_journal;
     tokio::pin!(shutdown);
     loop {
@@ -430,7 +467,7 @@ async fn timers(
         if rehash {
             last_rehash = now_i;
         }
-        check_generation(&shared, &ingestor, rehash).await;
+        check_generation(&shared, &ingestor, rehash, &mut rebuild).await;
         if now_i.duration_since(last_audit_retry) >= AUDIT_RETRY_EVERY
             && shared
                 .status
