@@ -196,6 +196,10 @@ pub async fn run(
     let listener = tokio::net::TcpListener::from_std(listener).map_err(DaemonError::Listener)?;
     let addr = listener.local_addr().map_err(DaemonError::Listener)?;
     let shared = open_shared(config)?;
+    if let Some(t) = &tls {
+        // Before anything is served, so /ready never shows an expired certificate as fine.
+        check_certificate(&shared, t, Utc::now());
+    }
     daemon_event(
         &shared,
         format!("start, version {}", env!("CARGO_PKG_VERSION")),
@@ -259,9 +263,6 @@ pub async fn run(
         shutdown_future(&stop_rx),
     ));
 
-    if let Some(t) = &tls {
-        check_certificate(&shared, t, Utc::now());
-    }
     signals(sigs, &shared, tls.as_deref()).await;
     log::info!("stopping");
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);

@@ -390,6 +390,16 @@ fn assert_logs_clean(p: &Proc, rig: &Rig) {
     );
 }
 
+/// Stops the daemon as systemd does (SIGTERM) and waits for it: the file in hand is finished.
+fn stop(mut p: Proc) {
+    p.signal(libc::SIGTERM);
+    assert!(
+        p.wait_exit(WAIT).is_some(),
+        "no exit after SIGTERM\n{}",
+        p.transcript()
+    );
+}
+
 fn assert_alive(p: &mut Proc) {
     assert!(
         p.wait_exit(Duration::from_millis(10)).is_none(),
@@ -573,7 +583,7 @@ fn full_state_partition_refuses_patient_pages_defers_ingest_and_recovers_by_itse
     assert_eq!(j["problems"], serde_json::json!([]));
     assert_alive(&mut p);
     assert_logs_clean(&p, &rig);
-    drop(p);
+    stop(p);
     rig.audit_verifies();
     rig.assert_every_view_logged(&views);
 }
@@ -660,7 +670,7 @@ fn read_only_state_directory_refuses_patient_pages_and_defers_ingest_until_writa
             .ok_or(j.to_string())
     });
     assert_logs_clean(&p, &rig);
-    drop(p);
+    stop(p);
     rig.audit_verifies();
     rig.assert_every_view_logged(&views);
 }
@@ -767,7 +777,7 @@ fn clock_jumps_flag_future_data_refuse_future_snapshots_end_drills_and_keep_the_
     assert_ne!(r.status, 200, "no patient data in standby");
     assert_alive(&mut p);
     assert_logs_clean(&p, &rig);
-    drop(p);
+    stop(p);
     rig.audit_verifies();
     rig.assert_every_view_logged(&views);
 }
@@ -861,7 +871,7 @@ fn corrupt_generation_file_is_never_served_and_is_rebuilt_from_the_kept_snapshot
     }
     assert_alive(&mut p);
     assert_logs_clean(&p, &rig);
-    drop(p);
+    stop(p);
     rig.audit_verifies();
     rig.assert_every_view_logged(&views);
 }
@@ -873,7 +883,7 @@ fn corrupt_files_at_start_up_are_discarded_and_an_older_kept_snapshot_is_served(
     let good = rig.seq;
     let newest = rig.deliver_clinical();
     wait_serving(addr, newest);
-    drop(p);
+    stop(p);
 
     // A stale plaintext generation left in the runtime directory and the newest kept
     // snapshot damaged on disk.
@@ -933,7 +943,7 @@ fn unusable_key_files_name_the_file_and_the_fix_at_start_up_and_while_running() 
     chmod(0o600);
     wait_serving_for(addr, rig.seq, RETRY_WAIT);
     wait_no_problem(addr, "key_unusable", WAIT);
-    drop(p);
+    stop(p);
 
     // At start-up: the publisher key missing. The kept data cannot be verified: not served.
     let aside = rig.w.path().join("publisher.pub.aside");
