@@ -1,10 +1,12 @@
 #!/bin/sh
 # install-test-deps.sh: install what `cargo test` needs beyond the Rust toolchain on a
-# Debian machine: systemd-analyze (package `systemd`) for tests/systemd_unit.rs.
+# Debian machine: systemd-analyze (package `systemd`) for tests/systemd_unit.rs, and
+# libfaketime (package `faketime`) for the clock-jump test in tests/faults.rs.
 # Idempotent and quiet; run as root (or with sudo available).
 set -eu
 need=""
 command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
+ls /usr/lib/*/faketime/libfaketimeMT.so.1 >/dev/null 2>&1 || need="$need faketime"
 [ -z "$need" ] && exit 0
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -13,3 +15,4 @@ $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $need >/dev/null
 command -v systemd-analyze >/dev/null
+ls /usr/lib/*/faketime/libfaketimeMT.so.1 >/dev/null

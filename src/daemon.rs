@@ -39,6 +39,31 @@ impl Shared {
         }
     }
 
+    /// Records the outcome of an audit append in the standing problems: a failure raises
+    /// `audit_write_failed` (patient pages are refused while it stands), a success clears
+    /// it. Every caller of `AuditLog::append` reports here.
+    pub fn note_audit<T>(&self, result: &Result<T, crate::audit::AuditError>) {
+        use crate::status::code::AUDIT_WRITE_FAILED;
+        match result {
+            Ok(_) => {
+                if self.status.has_problem(AUDIT_WRITE_FAILED) {
+                    self.status.set_problem(AUDIT_WRITE_FAILED, None);
+                }
+            }
+            Err(e) => {
+                self.status.set_problem(
+                    AUDIT_WRITE_FAILED,
+                    Some(format!(
+                        "cannot write the access log: {e} — patient pages are refused until \
+                         it can be written; free space on (or make writable) the state \
+                         partition {} (`df -h`, `mount`); it recovers by itself",
+                        self.config.paths.state.display()
+                    )),
+                );
+            }
+        }
+    }
+
     /// Replaces the roster in force.
     pub fn set_roster(&self, roster: Arc<Roster>) {
         match self.roster.write() {
@@ -143,7 +168,9 @@ fn daemon_event(shared: &Shared, detail: String) {
         access_point: None,
         mode: mode.as_str().into(),
     };
-    if let Err(e) = shared.audit.append(ev) {
+    let r = shared.audit.append(ev);
+    shared.note_audit(&r);
+    if let Err(e) = r {
         log::error!("audit log: {e}");
     }
 }
@@ -169,6 +196,10 @@ pub async fn run(
     let listener = tokio::net::TcpListener::from_std(listener).map_err(DaemonError::Listener)?;
     let addr = listener.local_addr().map_err(DaemonError::Listener)?;
     let shared = open_shared(config)?;
+    if let Some(t) = &tls {
+        // Before anything is served, so /ready never shows an expired certificate as fine.
+        check_certificate(&shared, t, Utc::now());
+    }
     daemon_event(
         &shared,
         format!("start, version {}", env!("CARGO_PKG_VERSION")),
@@ -219,7 +250,12 @@ pub async fn run(
             }
         });
     }
-    tasks.spawn(timers(shared.clone(), shutdown_future(&stop_rx)));
+    tasks.spawn(timers(
+        shared.clone(),
+        ingestor.clone(),
+        tls.clone(),
+        shutdown_future(&stop_rx),
+    ));
     let web = tokio::spawn(crate::web::run(
         shared.clone(),
         listener,
@@ -227,7 +263,7 @@ pub async fn run(
         shutdown_future(&stop_rx),
     ));
 
-    signals(sigs, tls.as_deref()).await;
+    signals(sigs, &shared, tls.as_deref()).await;
     log::info!("stopping");
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     let _ = stop_tx.send(true);
@@ -263,7 +299,7 @@ fn install_signals() -> Option<Signals> {
 }
 
 /// Waits for SIGTERM or SIGINT; reloads TLS on SIGHUP.
-async fn signals(sigs: Option<Signals>, tls: Option<&crate::web::TlsReloader>) {
+async fn signals(sigs: Option<Signals>, shared: &Shared, tls: Option<&crate::web::TlsReloader>) {
     let Some(Signals {
         mut term,
         mut int,
@@ -279,7 +315,10 @@ async fn signals(sigs: Option<Signals>, tls: Option<&crate::web::TlsReloader>) {
             _ = int.recv() => return,
             _ = hup.recv() => match tls {
                 Some(t) => match t.reload() {
-                    Ok(()) => log::info!("SIGHUP: TLS certificate reloaded"),
+                    Ok(()) => {
+                        log::info!("SIGHUP: TLS certificate reloaded");
+                        check_certificate(shared, t, Utc::now());
+                    }
                     Err(e) => log::error!("SIGHUP: TLS reload failed, keeping the old certificate: {e}"),
                 },
                 None => log::info!("SIGHUP: nothing to reload (plain HTTP)"),
@@ -288,9 +327,113 @@ async fn signals(sigs: Option<Signals>, tls: Option<&crate::web::TlsReloader>) {
     }
 }
 
+/// How often the served generation file is rehashed against its build digest.
+const GENERATION_CHECK_EVERY: Duration = Duration::from_secs(10);
+/// How often a failed access log is retried (with a daemon entry) to clear the problem.
+const AUDIT_RETRY_EVERY: Duration = Duration::from_secs(5);
+/// How often the TLS certificate's expiry is checked.
+const CERTIFICATE_CHECK_EVERY: Duration = Duration::from_secs(3600);
+
+/// Raises or clears the certificate expiry problems for the certificate in force.
+fn check_certificate(shared: &Shared, tls: &crate::web::TlsReloader, now: chrono::DateTime<Utc>) {
+    use crate::status::code::{TLS_CERTIFICATE_EXPIRED, TLS_CERTIFICATE_EXPIRING};
+    let verdict = crate::web::tls::expiry(tls.not_after(), now);
+    let (expired, expiring) = match &verdict {
+        Some((crate::web::tls::Expiry::Expired, m)) => (Some(m.clone()), None),
+        Some((crate::web::tls::Expiry::Soon, m)) => (None, Some(m.clone())),
+        None => (None, None),
+    };
+    shared.status.set_problem(TLS_CERTIFICATE_EXPIRED, expired);
+    shared
+        .status
+        .set_problem(TLS_CERTIFICATE_EXPIRING, expiring);
+}
+
+/// A rebuild after corruption: whether one is running, and when the last one started.
+#[derive(Default)]
+struct Rebuild {
+    running: Arc<std::sync::atomic::AtomicBool>,
+    last: Option<tokio::time::Instant>,
+}
+
+/// How long after a rebuild attempt another may start (when the first found nothing usable).
+const REBUILD_RETRY: Duration = Duration::from_secs(30);
+
+/// Checks the served generation: corrupt (a read found a row changed, or the file no longer
+/// hashes to what was built) → `generation_corrupt` and a rebuild from the kept snapshots,
+/// in its own task so the watchdog and the other timers keep running meanwhile.
+async fn check_generation(
+    shared: &Arc<Shared>,
+    ingestor: &Arc<Ingestor>,
+    rehash: bool,
+    rebuild: &mut Rebuild,
+) {
+    use crate::status::code::GENERATION_CORRUPT;
+    use std::sync::atomic::Ordering;
+    let Some(g) = shared.store.current() else {
+        return;
+    };
+    let corrupt = if rehash && !g.is_corrupt() {
+        let g2 = g.clone();
+        let r = tokio::task::spawn_blocking(move || g2.verify_file()).await;
+        matches!(r, Ok(Err(_)))
+    } else {
+        g.is_corrupt()
+    };
+    if !corrupt {
+        // A new snapshot may have replaced the corrupt generation before the rebuild did.
+        if !rebuild.running.load(Ordering::SeqCst) && shared.status.has_problem(GENERATION_CORRUPT)
+        {
+            shared.status.set_problem(GENERATION_CORRUPT, None);
+        }
+        return;
+    }
+    let seq = g.meta().sequence;
+    drop(g);
+    shared.status.set_problem(
+        GENERATION_CORRUPT,
+        Some(format!(
+            "the served data (sequence {seq}) changed on disk in {}; its patient pages are \
+             refused and it is being rebuilt from the kept snapshots — if this repeats, \
+             check the machine's memory and who can write there",
+            shared.config.paths.runtime.display()
+        )),
+    );
+    let now = tokio::time::Instant::now();
+    if rebuild.running.load(Ordering::SeqCst)
+        || rebuild
+            .last
+            .is_some_and(|t| now.duration_since(t) < REBUILD_RETRY)
+    {
+        return;
+    }
+    rebuild.running.store(true, Ordering::SeqCst);
+    rebuild.last = Some(now);
+    let running = rebuild.running.clone();
+    let (shared, ing) = (shared.clone(), ingestor.clone());
+    tokio::spawn(async move {
+        let rebuilt = tokio::task::spawn_blocking(move || ing.rebuild_from_kept())
+            .await
+            .ok()
+            .flatten();
+        let fresh = shared.store.current().is_some_and(|g| !g.is_corrupt());
+        if let (Some(s), true) = (rebuilt, fresh) {
+            log::info!("served data rebuilt from kept snapshot sequence {s} after corruption");
+            shared.status.set_problem(GENERATION_CORRUPT, None);
+        }
+        running.store(false, Ordering::SeqCst);
+    });
+}
+
 /// Periodic work: systemd watchdog, drill expiry, audit chain head to the journal,
-/// audit retention.
-async fn timers(shared: Arc<Shared>, shutdown: impl Future<Output = ()> + Send) {
+/// audit retention, the served generation's integrity, retrying a failed access log, the
+/// TLS certificate's expiry.
+async fn timers(
+    shared: Arc<Shared>,
+    ingestor: Arc<Ingestor>,
+    tls: Option<Arc<crate::web::TlsReloader>>,
+    shutdown: impl Future<Output = ()> + Send,
+) {
     let mut usec = 0u64;
     let watchdog =
         sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec / 2));
@@ -299,6 +442,10 @@ async fn timers(shared: Arc<Shared>, shutdown: impl Future<Output = ()> + Send) 
     let mut last_ping = tokio::time::Instant::now();
     let mut last_head = tokio::time::Instant::now();
     let mut last_retention: Option<tokio::time::Instant> = None;
+    let mut last_rehash = tokio::time::Instant::now();
+    let mut last_audit_retry = tokio::time::Instant::now();
+    let mut last_cert = tokio::time::Instant::now();
+    let mut rebuild = Rebuild::default();
     let head_every = shared.config.audit.head_to_journal;
     tokio::pin!(shutdown);
     loop {
@@ -316,6 +463,42 @@ async fn timers(shared: Arc<Shared>, shutdown: impl Future<Output = ()> + Send) 
         let now = Utc::now();
         if let Err(e) = shared.mode.expire_drill(&shared.audit, now) {
             log::error!("ending the drill failed: {e}");
+        }
+        let rehash = now_i.duration_since(last_rehash) >= GENERATION_CHECK_EVERY;
+        if rehash {
+            last_rehash = now_i;
+        }
+        check_generation(&shared, &ingestor, rehash, &mut rebuild).await;
+        if now_i.duration_since(last_audit_retry) >= AUDIT_RETRY_EVERY
+            && shared
+                .status
+                .has_problem(crate::status::code::AUDIT_WRITE_FAILED)
+        {
+            last_audit_retry = now_i;
+            let sh = shared.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                // No log line on failure: the standing problem already said it once.
+                let mode = sh.mode.current(Utc::now()).mode;
+                let r = sh.audit.append(Event {
+                    kind: EventKind::Daemon,
+                    action: Action::E,
+                    outcome: Outcome::Success,
+                    user: None,
+                    responsible: None,
+                    patients: vec![],
+                    detail: "access log writable again after a failure".into(),
+                    access_point: None,
+                    mode: mode.as_str().into(),
+                });
+                sh.note_audit(&r);
+            })
+            .await;
+        }
+        if let Some(t) = &tls
+            && now_i.duration_since(last_cert) >= CERTIFICATE_CHECK_EVERY
+        {
+            last_cert = now_i;
+            check_certificate(&shared, t, now);
         }
         if now_i.duration_since(last_head) >= head_every {
             shared.audit.log_head();

@@ -20,12 +20,58 @@ pub struct Rejection {
     pub time: DateTime<Utc>,
 }
 
+/// A standing problem: something wrong now (not a one-off rejection), shown in `/ready`
+/// until it is fixed. `code` is stable (IT's monitoring matches on it); `message` is one
+/// line for a person, naming the file or directory and the fix; never patient data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub code: &'static str,
+    pub message: String,
+    /// When it was first seen (UTC, this box's clock).
+    pub since: DateTime<Utc>,
+}
+
+/// The stable problem codes (see docs/OPERATIONS.md, "Faults and what they look like").
+pub mod code {
+    /// An appliance or publisher key file is missing, unreadable or has unsafe permissions.
+    pub const KEY_UNUSABLE: &str = "key_unusable";
+    /// The inbox cannot be listed (deleted, moved, unreadable).
+    pub const INBOX_UNREADABLE: &str = "inbox_unreadable";
+    /// inotify cannot watch the inbox; a rescan every 30 s is the fallback.
+    pub const INBOX_NOT_WATCHED: &str = "inbox_not_watched";
+    /// A snapshot waits in the inbox for a cause outside it (disk full, keys ...).
+    pub const INGEST_DEFERRED: &str = "ingest_deferred";
+    /// The accepted sequence cannot be persisted in the state directory.
+    pub const STATE_NOT_WRITABLE: &str = "state_not_writable";
+    /// A refused file cannot be moved to the quarantine.
+    pub const QUARANTINE_FAILED: &str = "quarantine_failed";
+    /// The kept roster cannot be used at start-up.
+    pub const ROSTER_UNUSABLE: &str = "roster_unusable";
+    /// No kept snapshot could be used to rebuild the served data.
+    pub const NO_USABLE_KEPT_SNAPSHOT: &str = "no_usable_kept_snapshot";
+    /// The newest kept snapshot could not be used at start-up; an older one is served.
+    pub const KEPT_SNAPSHOT_UNUSABLE: &str = "kept_snapshot_unusable";
+    /// The access (audit) log cannot be written: patient pages are refused.
+    pub const AUDIT_WRITE_FAILED: &str = "audit_write_failed";
+    /// The served generation file changed under the daemon; it is rebuilt.
+    pub const GENERATION_CORRUPT: &str = "generation_corrupt";
+    /// The TLS certificate has expired (still served: see OPERATIONS.md).
+    pub const TLS_CERTIFICATE_EXPIRED: &str = "tls_certificate_expired";
+    /// The TLS certificate expires within 30 days.
+    pub const TLS_CERTIFICATE_EXPIRING: &str = "tls_certificate_expiring";
+    /// The served data claims to be from the future: this box's clock is behind.
+    pub const CLOCK_BEHIND_DATA: &str = "clock_behind_data";
+}
+
 /// What ingest reports about itself.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct IngestStatus {
     pub last_rejection: Option<Rejection>,
-    /// A standing problem (inbox missing, key unreadable, disk full ...), cleared when fixed.
+    /// The standing problems' messages joined with "; " (None when there are none).
     pub problem: Option<String>,
+    /// The standing problems, by code (inbox missing, key unreadable, disk full ...),
+    /// each removed when fixed.
+    pub problems: Vec<Problem>,
     /// The highest sequence accepted for this ward (persisted; rollback protection).
     pub last_sequence: Option<u64>,
     /// When the roster in use was accepted, if any.
@@ -74,6 +120,58 @@ impl StatusCell {
             Err(p) => f(&mut p.into_inner()),
         }
     }
+
+    /// Raises (`Some`) or clears (`None`) the standing problem `code`. Logs one line to
+    /// the operator log when that changes anything: `problem [code]: message` at error
+    /// level, `resolved [code]` at info level. Returns whether it changed.
+    pub fn set_problem(&self, code: &'static str, message: Option<String>) -> bool {
+        let mut changed = false;
+        self.update(|s| {
+            let at = s.problems.iter().position(|p| p.code == code);
+            match (&message, at) {
+                (Some(m), Some(i)) => {
+                    if let Some(p) = s.problems.get_mut(i)
+                        && &p.message != m
+                    {
+                        p.message.clone_from(m);
+                        changed = true;
+                    }
+                }
+                (Some(m), None) => {
+                    s.problems.push(Problem {
+                        code,
+                        message: m.clone(),
+                        since: Utc::now(),
+                    });
+                    changed = true;
+                }
+                (None, Some(i)) => {
+                    s.problems.remove(i);
+                    changed = true;
+                }
+                (None, None) => {}
+            }
+            s.problem = (!s.problems.is_empty()).then(|| {
+                s.problems
+                    .iter()
+                    .map(|p| p.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            });
+        });
+        if changed {
+            match &message {
+                Some(m) => log::error!("problem [{code}]: {m}"),
+                None => log::info!("resolved [{code}]"),
+            }
+        }
+        changed
+    }
+
+    /// Whether the problem `code` is standing now.
+    pub fn has_problem(&self, code: &str) -> bool {
+        self.get().problems.iter().any(|p| p.code == code)
+    }
 }
 
 /// The `/ready` document.
@@ -95,7 +193,13 @@ pub struct Ready {
     pub stale: bool,
     pub patients: Option<usize>,
     pub last_rejection: Option<Rejection>,
+    /// All problems' messages joined (kept for older monitoring); None when all is well.
     pub problem: Option<String>,
+    /// The standing problems with stable codes, plus `clock_behind_data` when the served
+    /// data claims to be from the future.
+    pub problems: Vec<Problem>,
+    /// True when `data_as_of` is more than 5 minutes ahead of this box's clock.
+    pub data_from_future: bool,
     pub roster_staff: usize,
 }
 
@@ -111,6 +215,28 @@ pub fn ready(
 ) -> Ready {
     let age = generation.map(|(m, _)| (now - m.data_as_of).num_seconds());
     let stale_s = i64::try_from(stale_after.as_secs()).unwrap_or(i64::MAX);
+    let ahead_s = crate::ingest::MAX_CLOCK_AHEAD.num_seconds();
+    let data_from_future = age.is_some_and(|a| a < -ahead_s);
+    let mut problems = status.problems.clone();
+    if let (true, Some(a), Some((m, _))) = (data_from_future, age, generation) {
+        problems.push(Problem {
+            code: code::CLOCK_BEHIND_DATA,
+            message: format!(
+                "the served data is dated {} s ahead of this box's clock; the clock is \
+                 behind (or was set back): check `date` and the RTC/NTP (OPERATIONS.md \
+                 section 11). The data is still served; its age cannot be trusted",
+                a.unsigned_abs()
+            ),
+            since: m.received_at.min(now),
+        });
+    }
+    let problem = (!problems.is_empty()).then(|| {
+        problems
+            .iter()
+            .map(|p| p.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
     Ready {
         ready: generation.is_some(),
         mode: mode.mode.as_str(),
@@ -122,10 +248,36 @@ pub fn ready(
         data_as_of: generation.map(|(m, _)| m.data_as_of),
         received_at: generation.map(|(m, _)| m.received_at),
         age_seconds: age,
-        stale: age.is_none_or(|a| a > stale_s),
+        // Data from the future has no trustworthy age: treat it as stale, never as fresh.
+        stale: data_from_future || age.is_none_or(|a| a > stale_s),
         patients: generation.map(|(_, n)| n),
         last_rejection: status.last_rejection.clone(),
-        problem: status.problem.clone(),
+        problem,
+        problems,
+        data_from_future,
         roster_staff: status.roster_staff,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_are_listed_by_code_updated_in_place_and_cleared() {
+        let cell = StatusCell::default();
+        assert!(cell.set_problem(code::INBOX_UNREADABLE, Some("inbox gone".into())));
+        assert!(cell.set_problem(code::KEY_UNUSABLE, Some("key 0644".into())));
+        assert!(!cell.set_problem(code::KEY_UNUSABLE, Some("key 0644".into())));
+        assert!(cell.set_problem(code::KEY_UNUSABLE, Some("key missing".into())));
+        let s = cell.get();
+        let codes: Vec<_> = s.problems.iter().map(|p| p.code).collect();
+        assert_eq!(codes, vec!["inbox_unreadable", "key_unusable"]);
+        assert_eq!(s.problem.as_deref(), Some("inbox gone; key missing"));
+        assert!(cell.set_problem(code::INBOX_UNREADABLE, None));
+        assert!(!cell.set_problem(code::INBOX_UNREADABLE, None));
+        assert!(cell.set_problem(code::KEY_UNUSABLE, None));
+        assert_eq!(cell.get().problem, None);
+        assert!(!cell.has_problem(code::KEY_UNUSABLE));
     }
 }

@@ -24,11 +24,10 @@ use crate::keys::{ApplianceSecret, PublisherPublic};
 use crate::mode::{Mode, ModeError, Switcher};
 use crate::roster::Roster;
 use crate::snapshot::{self, Header, Limits, Opened, PayloadKind};
-use crate::status::{Metrics, Rejection};
+use crate::status::{Metrics, Rejection, code};
 use crate::store::GenerationMeta;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
@@ -134,7 +133,7 @@ struct ModeCommand {
 pub(crate) struct Keys {
     appliance: ApplianceSecret,
     publisher: PublisherPublic,
-    stamp: (Option<SystemTime>, Option<SystemTime>),
+    stamp: (Option<KeyStamp>, Option<KeyStamp>),
 }
 
 /// What [`Ingestor::recover`] did.
@@ -156,7 +155,6 @@ pub struct Ingestor {
     limits: Limits,
     keys: Mutex<Option<Arc<Keys>>>,
     sequence: Mutex<SequenceState>,
-    problems: Mutex<BTreeMap<&'static str, String>>,
     /// Held while a file is processed: one file at a time, in order.
     busy: Mutex<()>,
     snapshots: PathBuf,
@@ -166,6 +164,40 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
+    }
+}
+
+/// What identifies a key file's state: a change of any of these (a rewrite, a `chmod`, a
+/// replacement by another file) makes ingest read the keys again.
+type KeyStamp = (SystemTime, i64, i64, u32, u64, u64);
+
+fn key_stamp(path: &Path) -> Option<KeyStamp> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some((
+        m.modified().ok()?,
+        m.ctime(),
+        m.ctime_nsec(),
+        m.mode(),
+        m.ino(),
+        m.len(),
+    ))
+}
+
+/// The fix for a key file that cannot be used, for the one-line problem message.
+fn key_fix(e: &crate::keys::KeyError, appliance: bool) -> &'static str {
+    match (e, appliance) {
+        // The error itself says `chmod 600 FILE`.
+        (crate::keys::KeyError::InsecurePermissions { .. }, _) => "",
+        (_, true) => {
+            " — fix: put this box's appliance.key back (mode 0600, owned by the daemon's \
+             user; OPERATIONS.md section 9) or make a new one with `noodepd keygen \
+             appliance` and register it with the publisher"
+        }
+        (_, false) => {
+            " — fix: put the publisher's publisher.pub there (re-provision the box with the \
+             right --publisher-key, OPERATIONS.md section 4)"
+        }
     }
 }
 
@@ -225,7 +257,6 @@ impl Ingestor {
             limits,
             keys: Mutex::new(None),
             sequence: Mutex::new(sequence),
-            problems: Mutex::new(BTreeMap::new()),
             busy: Mutex::new(()),
             snapshots,
         })
@@ -241,26 +272,15 @@ impl Ingestor {
         lock(&self.sequence).last(&self.shared.config.ward)
     }
 
-    /// Sets or clears one standing problem; `/ready` shows them joined.
-    pub(crate) fn set_problem(&self, key: &'static str, problem: Option<String>) {
-        let mut p = lock(&self.problems);
-        let changed = match &problem {
-            Some(text) => p.insert(key, text.clone()).as_ref() != Some(text),
-            None => p.remove(key).is_some(),
-        };
-        if changed {
-            match &problem {
-                Some(text) => log::error!("problem: {text}"),
-                None => log::info!("resolved: {key} problem"),
-            }
-        }
-        let joined = (!p.is_empty()).then(|| p.values().cloned().collect::<Vec<_>>().join("; "));
-        self.shared.status.update(|s| s.problem = joined);
+    /// Sets or clears one standing problem by its stable code (see [`code`]); `/ready`
+    /// lists them. Logs one line when that changes anything.
+    pub(crate) fn set_problem(&self, code: &'static str, problem: Option<String>) {
+        self.shared.status.set_problem(code, problem);
     }
 
     pub(crate) fn keys(&self) -> Result<Arc<Keys>, String> {
         let kp = &self.shared.config.keys;
-        let stamp = (mtime(&kp.appliance_key), mtime(&kp.publisher_pub));
+        let stamp = (key_stamp(&kp.appliance_key), key_stamp(&kp.publisher_pub));
         let mut guard = lock(&self.keys);
         if let Some(k) = guard.as_ref()
             && k.stamp == stamp
@@ -270,8 +290,9 @@ impl Ingestor {
         let loaded = ApplianceSecret::read(&kp.appliance_key)
             .map_err(|e| {
                 format!(
-                    "cannot read the appliance key {}: {e}",
-                    kp.appliance_key.display()
+                    "cannot use the appliance key {}: {e}{}; snapshots wait in the inbox",
+                    kp.appliance_key.display(),
+                    key_fix(&e, true)
                 )
             })
             .and_then(|appliance| {
@@ -279,8 +300,10 @@ impl Ingestor {
                     .map(|publisher| (appliance, publisher))
                     .map_err(|e| {
                         format!(
-                            "cannot read the publisher key {}: {e}",
-                            kp.publisher_pub.display()
+                            "cannot use the publisher key {}: {e}{}; snapshots wait in the \
+                             inbox",
+                            kp.publisher_pub.display(),
+                            key_fix(&e, false)
                         )
                     })
             });
@@ -296,13 +319,13 @@ impl Ingestor {
                 });
                 *guard = Some(k.clone());
                 drop(guard);
-                self.set_problem("keys", None);
+                self.set_problem(code::KEY_UNUSABLE, None);
                 Ok(k)
             }
             Err(e) => {
                 *guard = None;
                 drop(guard);
-                self.set_problem("keys", Some(e.clone()));
+                self.set_problem(code::KEY_UNUSABLE, Some(e.clone()));
                 Err(e)
             }
         }
@@ -344,7 +367,7 @@ impl Ingestor {
                 } else {
                     log::warn!("snapshot {file} not ingested yet: {reason}; will retry");
                     self.set_problem(
-                        "ingest",
+                        code::INGEST_DEFERRED,
                         Some(format!("snapshot {file} cannot be ingested yet: {reason}")),
                     );
                 }
@@ -522,9 +545,9 @@ impl Ingestor {
         let ward = &self.shared.config.ward;
         let result = lock(&self.sequence).advance(ward, seq);
         match result {
-            Ok(_) => self.set_problem("state", None),
+            Ok(_) => self.set_problem(code::STATE_NOT_WRITABLE, None),
             Err(e) => self.set_problem(
-                "state",
+                code::STATE_NOT_WRITABLE,
                 Some(format!("cannot persist the accepted sequence {seq}: {e}")),
             ),
         }
@@ -602,6 +625,7 @@ impl Ingestor {
         })?;
         // The commit point.
         self.shared.store.swap(generation);
+        self.set_problem(code::KEPT_SNAPSHOT_UNUSABLE, None);
         match keep::prune(
             &self.snapshots,
             KeptKind::Clinical,
@@ -759,7 +783,9 @@ impl Ingestor {
             access_point: None,
             mode: mode.as_str().into(),
         };
-        if let Err(e) = self.shared.audit.append_at(event, now) {
+        let r = self.shared.audit.append_at(event, now);
+        self.shared.note_audit(&r);
+        if let Err(e) = r {
             Metrics::inc(&self.shared.metrics.audit_failures);
             log::error!("cannot write ingest event to the audit log: {e}");
         }
@@ -781,7 +807,7 @@ impl Ingestor {
         }
         self.audit(EventKind::SnapshotAccepted, Outcome::Success, detail, now);
         Metrics::inc(&self.shared.metrics.snapshots_accepted);
-        self.set_problem("ingest", None);
+        self.set_problem(code::INGEST_DEFERRED, None);
         log::info!(
             "accepted snapshot {}: {} sequence {}, data as of {}{}{}, in {} ms",
             acc.file,
@@ -824,7 +850,7 @@ impl Ingestor {
         let whence = match quarantine::quarantine(path, &self.shared.config.paths.quarantine, &note)
         {
             Ok(dest) => {
-                self.set_problem("quarantine", None);
+                self.set_problem(code::QUARANTINE_FAILED, None);
                 format!("moved to {}", dest.display())
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -832,7 +858,7 @@ impl Ingestor {
             }
             Err(e) => {
                 self.set_problem(
-                    "quarantine",
+                    code::QUARANTINE_FAILED,
                     Some(format!(
                         "cannot move refused files to {}: {e}",
                         self.shared.config.paths.quarantine.display()
@@ -855,7 +881,7 @@ impl Ingestor {
             now,
         );
         Metrics::inc(&self.shared.metrics.snapshots_rejected);
-        self.set_problem("ingest", None);
+        self.set_problem(code::INGEST_DEFERRED, None);
         let r = rejection.clone();
         self.shared
             .status
@@ -888,7 +914,7 @@ impl Ingestor {
         }
         match super::watcher::scan(&self.shared.config.paths.inbox) {
             Ok(found) => {
-                self.set_problem("inbox", None);
+                self.set_problem(code::INBOX_UNREADABLE, None);
                 if !found.is_empty() {
                     log::info!("{} file(s) waiting in the inbox", found.len());
                 }
@@ -897,7 +923,7 @@ impl Ingestor {
                 }
             }
             Err(e) => self.set_problem(
-                "inbox",
+                code::INBOX_UNREADABLE,
                 Some(format!(
                     "cannot read the inbox {}: {e}",
                     self.shared.config.paths.inbox.display()
@@ -905,6 +931,41 @@ impl Ingestor {
             ),
         }
         out
+    }
+
+    /// Rebuilds the served generation from the newest usable kept snapshot (after the
+    /// served one was found corrupt). Waits for a file being processed to finish first.
+    /// Returns the sequence now served from a fresh build, or None when no kept snapshot
+    /// could be used (a standing problem says why).
+    pub fn rebuild_from_kept(&self) -> Option<u64> {
+        let _busy = lock(&self.busy);
+        let keys = self.keys().ok()?;
+        let mut out = Recovered::default();
+        self.recover_generation(&keys, Utc::now(), &mut out);
+        out.generation
+    }
+
+    /// Runs the start-up recovery again when it could not run then (keys unusable): puts
+    /// the kept roster in force and rebuilds the served generation if there is none.
+    /// Cheap when there is nothing to do.
+    pub(crate) fn retry_recovery(&self) {
+        let no_roster = self.shared.roster().is_none();
+        let no_data = self.shared.store.current().is_none();
+        if !no_roster && !no_data {
+            return;
+        }
+        let _busy = lock(&self.busy);
+        let Ok(keys) = self.keys() else {
+            return;
+        };
+        let now = Utc::now();
+        if no_roster && self.shared.roster().is_none() {
+            self.recover_roster(&keys, now);
+        }
+        if no_data && self.shared.store.current().is_none() {
+            let mut out = Recovered::default();
+            self.recover_generation(&keys, now, &mut out);
+        }
     }
 
     fn open_kept(
@@ -954,12 +1015,12 @@ impl Ingestor {
                 let received = mtime(&path).map(DateTime::<Utc>::from).unwrap_or(now);
                 let staff = self.put_roster_in_force(roster, received);
                 log::info!("kept roster in force again: {staff} staff");
-                self.set_problem("roster", None);
+                self.set_problem(code::ROSTER_UNUSABLE, None);
                 true
             }
             Err(e) => {
                 self.set_problem(
-                    "roster",
+                    code::ROSTER_UNUSABLE,
                     Some(format!(
                         "the kept roster {} cannot be used ({e}); no one can log in until a new \
                          roster snapshot arrives",
@@ -976,7 +1037,7 @@ impl Ingestor {
             Ok(k) => k,
             Err(e) => {
                 self.set_problem(
-                    "recover",
+                    code::NO_USABLE_KEPT_SNAPSHOT,
                     Some(format!(
                         "cannot list kept snapshots in {}: {e}",
                         self.snapshots.display()
@@ -1023,7 +1084,16 @@ impl Ingestor {
                         t.elapsed().as_millis()
                     );
                     out.generation = Some(header_seq);
-                    self.set_problem("recover", None);
+                    self.set_problem(code::NO_USABLE_KEPT_SNAPSHOT, None);
+                    if let Some((newest, why)) = out.unusable.first() {
+                        self.set_problem(
+                            code::KEPT_SNAPSHOT_UNUSABLE,
+                            Some(format!(
+                                "the kept snapshot {newest} cannot be used ({why}); serving the \
+                                 older sequence {header_seq} until a new snapshot arrives"
+                            )),
+                        );
+                    }
                     return;
                 }
                 Err(e) => {
@@ -1033,7 +1103,7 @@ impl Ingestor {
             }
         }
         self.set_problem(
-            "recover",
+            code::NO_USABLE_KEPT_SNAPSHOT,
             Some(format!(
                 "none of the {} kept snapshot(s) could be used (newest: {}); serving no data \
                  until a new snapshot arrives",

@@ -9,6 +9,7 @@
 
 use super::pipeline::{Ingestor, ProcessError};
 use super::watcher::{InboxWatch, RESCAN_EVERY, SETTLE, Signal, scan};
+use crate::status::code;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
@@ -68,11 +69,11 @@ impl Ingestor {
                     Ok(w) => {
                         // An inbox problem (if any) clears after the first successful scan.
                         watch = Some(w);
-                        self.set_problem("watch", None);
+                        self.set_problem(code::INBOX_NOT_WATCHED, None);
                         next_rescan = Instant::now();
                     }
                     Err(e) => self.set_problem(
-                        "watch",
+                        code::INBOX_NOT_WATCHED,
                         Some(format!(
                             "cannot watch the inbox {}: {e}; falling back to a rescan every \
                              {} s, retrying",
@@ -107,7 +108,7 @@ impl Ingestor {
                 Some(Signal::InboxGone) => {
                     watch = None;
                     self.set_problem(
-                        "inbox",
+                        code::INBOX_UNREADABLE,
                         Some(format!(
                             "the inbox {} was removed or moved; still serving the last data, \
                              waiting for it to come back",
@@ -132,12 +133,15 @@ impl Ingestor {
                 let scanned = tokio::task::spawn_blocking(move || {
                     // Re-checks the key files too, so a fixed key clears its problem even
                     // when no file is waiting.
-                    let _ = this.keys();
+                    if this.keys().is_ok() {
+                        // Keys that were unusable at start-up are fixed: serve the kept data.
+                        this.retry_recovery();
+                    }
                     scan(&dir)
                 });
                 match scanned.await {
                     Ok(Ok(found)) => {
-                        self.set_problem("inbox", None);
+                        self.set_problem(code::INBOX_UNREADABLE, None);
                         for f in found {
                             waiting.entry(f.path).or_insert(Waiting::new(false, now));
                         }
@@ -145,7 +149,7 @@ impl Ingestor {
                     Ok(Err(e)) => {
                         watch = None;
                         self.set_problem(
-                            "inbox",
+                            code::INBOX_UNREADABLE,
                             Some(format!(
                                 "cannot read the inbox {}: {e}; still serving the last data, \
                                  retrying",

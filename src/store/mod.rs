@@ -12,12 +12,24 @@
 //! Invariants: the web side only reads (connections are opened read-only); a generation is
 //! visible completely or not at all; a generation's rows are exactly the ward record it was
 //! built from (checked by a count in the meta table on open).
+//!
+//! Never wrong data: SQLite has no checksums, and the file lives on a tmpfs anyone with root
+//! can write. So the builder keeps, in memory, a SHA-256 of every row's summary and record
+//! and of the whole file. Opening checks every summary; every record read is checked before
+//! it is returned; [`Generation::verify_file`] rehashes the file (the daemon does so every
+//! few seconds). A mismatch is a [`StoreError::Corrupt`] and marks the generation corrupt
+//! ([`Generation::is_corrupt`]): the page is refused, and the daemon rebuilds the
+//! generation from the newest kept snapshot.
 
 use crate::record::{IngestReport, PatientRecord, PatientSummary, WardRecord};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// Schema version of a generation file.
@@ -60,12 +72,31 @@ pub struct GenerationMeta {
     pub report: IngestReport,
 }
 
+/// A SHA-256 digest.
+type Sha = [u8; 32];
+
+fn sha(bytes: &[u8]) -> Sha {
+    Sha256::digest(bytes).into()
+}
+
+/// What the builder wrote, kept in memory to check the file against.
+struct Digests {
+    /// Patient key → digest of its record JSON.
+    records: HashMap<String, Sha>,
+    /// Digest of each summary JSON, in ward order.
+    summaries: Vec<Sha>,
+}
+
 /// One built, read-only generation.
 pub struct Generation {
     path: PathBuf,
     meta: GenerationMeta,
     summaries: Vec<PatientSummary>,
     pool: Mutex<Vec<Connection>>,
+    records: HashMap<String, Sha>,
+    /// Digest of the whole file as built.
+    file: Sha,
+    corrupt: AtomicBool,
 }
 
 impl std::fmt::Debug for Generation {
@@ -131,17 +162,22 @@ impl Store {
         );
         let tmp = self.dir.join(format!("{unique}.tmp"));
         let fin = self.dir.join(format!("{unique}.sqlite"));
-        let result = write_generation(&tmp, &meta, ward).and_then(|()| {
+        let result = write_generation(&tmp, &meta, ward).and_then(|digests| {
+            let file = file_digest(&tmp)?;
             std::fs::rename(&tmp, &fin).map_err(|source| StoreError::Io {
                 path: fin.clone(),
                 source,
-            })
+            })?;
+            Ok((digests, file))
         });
-        if let Err(e) = result {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
-        match Generation::open(&fin) {
+        let (digests, file) = match result {
+            Ok(d) => d,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
+        match Generation::open_checked(&fin, Some(digests), Some(file)) {
             Ok(g) => Ok(Arc::new(g)),
             Err(e) => {
                 let _ = std::fs::remove_file(&fin);
@@ -161,11 +197,34 @@ impl Store {
     }
 }
 
+/// SHA-256 of a whole file.
+fn file_digest(path: &Path) -> Result<Sha, StoreError> {
+    let io = |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        h.update(buf.get(..n).unwrap_or_default());
+    }
+    Ok(h.finalize().into())
+}
+
 fn write_generation(
     path: &Path,
     meta: &GenerationMeta,
     ward: &WardRecord,
-) -> Result<(), StoreError> {
+) -> Result<Digests, StoreError> {
+    let mut digests = Digests {
+        records: HashMap::with_capacity(ward.patients.len()),
+        summaries: Vec::with_capacity(ward.patients.len()),
+    };
     let sq = |source| StoreError::Sqlite {
         path: path.to_owned(),
         source,
@@ -196,6 +255,18 @@ fn write_generation(
         for (i, p) in ward.patients.iter().enumerate() {
             let summary = serde_json::to_string(&PatientSummary::from(p))?;
             let record = serde_json::to_string(p)?;
+            digests.summaries.push(sha(summary.as_bytes()));
+            if digests
+                .records
+                .insert(p.key.clone(), sha(record.as_bytes()))
+                .is_some()
+            {
+                // The UNIQUE constraint refuses it below too; say why here.
+                return Err(StoreError::Corrupt {
+                    path: path.to_owned(),
+                    reason: "two patients with the same key".into(),
+                });
+            }
             ins.execute(params![i as i64, p.key, summary, record])
                 .map_err(sq)?;
         }
@@ -211,12 +282,22 @@ fn write_generation(
     }
     tx.commit().map_err(sq)?;
     conn.close().map_err(|(_, e)| sq(e))?;
-    Ok(())
+    Ok(digests)
 }
 
 impl Generation {
-    /// Opens a finished generation file read-only and checks it is complete.
+    /// Opens a finished generation file read-only and checks it is complete. Its rows are
+    /// trusted as found (the digests are taken from the file); [`Store::build`] instead
+    /// checks them against what it wrote.
     pub fn open(path: &Path) -> Result<Generation, StoreError> {
+        Self::open_checked(path, None, None)
+    }
+
+    fn open_checked(
+        path: &Path,
+        written: Option<Digests>,
+        file: Option<Sha>,
+    ) -> Result<Generation, StoreError> {
         let conn = open_ro(path)?;
         let sq = |source| StoreError::Sqlite {
             path: path.to_owned(),
@@ -244,17 +325,46 @@ impl Generation {
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| corrupt("no patient count".into()))?;
         let mut summaries = Vec::with_capacity(expected);
+        let mut found: HashMap<String, Sha> = HashMap::with_capacity(expected);
         {
             let mut st = conn
-                .prepare("SELECT summary FROM patient ORDER BY ord")
+                .prepare("SELECT key, summary, record FROM patient ORDER BY ord")
                 .map_err(sq)?;
-            let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(sq)?;
-            for row in rows {
-                let s: PatientSummary = serde_json::from_str(&row.map_err(sq)?)
-                    .map_err(|e| corrupt(format!("summary: {e}")))?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })
+                .map_err(sq)?;
+            for (i, row) in rows.enumerate() {
+                let (key, summary, record) = row.map_err(sq)?;
+                if let Some(d) = &written
+                    && d.summaries.get(i) != Some(&sha(summary.as_bytes()))
+                {
+                    return Err(corrupt(format!("row {i} differs from what was written")));
+                }
+                let s: PatientSummary =
+                    serde_json::from_str(&summary).map_err(|e| corrupt(format!("summary: {e}")))?;
                 summaries.push(s);
+                found.insert(key, sha(record.as_bytes()));
             }
         }
+        let records = match written {
+            Some(d) => {
+                if d.records != found {
+                    return Err(corrupt("records differ from what was written".into()));
+                }
+                d.records
+            }
+            None => found,
+        };
+        let file = match file {
+            Some(f) => f,
+            None => file_digest(path)?,
+        };
         if summaries.len() != expected {
             return Err(corrupt(format!(
                 "{} patients present, {expected} expected",
@@ -266,7 +376,49 @@ impl Generation {
             meta,
             summaries,
             pool: Mutex::new(vec![conn]),
+            records,
+            file,
+            corrupt: AtomicBool::new(false),
         })
+    }
+
+    /// True once a read or [`Generation::verify_file`] found the file changed since it
+    /// was built. Its pages are refused from then on; the daemon rebuilds it.
+    pub fn is_corrupt(&self) -> bool {
+        self.corrupt.load(Ordering::SeqCst)
+    }
+
+    /// Rehashes the whole file and compares it with the digest taken when it was built.
+    pub fn verify_file(&self) -> Result<(), StoreError> {
+        let now = file_digest(&self.path);
+        match now {
+            Ok(d) if d == self.file => Ok(()),
+            Ok(_) => Err(self.corrupted("the file changed since it was built".into())),
+            Err(e) => Err(self.corrupted(format!("cannot be read: {e}"))),
+        }
+    }
+
+    /// Marks this generation corrupt and returns the error to report.
+    fn corrupted(&self, reason: String) -> StoreError {
+        if !self.corrupt.swap(true, Ordering::SeqCst) {
+            log::error!(
+                "served generation {} (sequence {}) is corrupt: {reason}",
+                self.path.display(),
+                self.meta.sequence
+            );
+        }
+        StoreError::Corrupt {
+            path: self.path.clone(),
+            reason,
+        }
+    }
+
+    /// Parses one record row after checking it against the digest written at build time.
+    fn checked_record(&self, key: &str, json: &str) -> Result<PatientRecord, StoreError> {
+        if self.records.get(key) != Some(&sha(json.as_bytes())) {
+            return Err(self.corrupted(format!("record {key} differs from what was written")));
+        }
+        serde_json::from_str(json).map_err(|e| self.corrupted(format!("record {key}: {e}")))
     }
 
     /// The generation's metadata.
@@ -279,45 +431,50 @@ impl Generation {
         &self.summaries
     }
 
-    /// The full record of one patient by key.
+    /// The full record of one patient by key, checked against what was written. A
+    /// corrupt generation answers nothing but errors.
     pub fn patient(&self, key: &str) -> Result<Option<PatientRecord>, StoreError> {
+        if self.is_corrupt() {
+            return Err(self.corrupted("marked corrupt".into()));
+        }
         self.with_conn(|conn| {
             let json: Option<String> = conn
                 .prepare_cached("SELECT record FROM patient WHERE key = ?1")
                 .and_then(|mut st| st.query_row([key], |r| r.get(0)).optional())
-                .map_err(|source| StoreError::Sqlite {
-                    path: self.path.clone(),
-                    source,
-                })?;
-            json.map(|j| {
-                serde_json::from_str(&j).map_err(|e| StoreError::Corrupt {
-                    path: self.path.clone(),
-                    reason: format!("record {key}: {e}"),
-                })
-            })
-            .transpose()
+                .map_err(|source| self.corrupted(format!("reading record {key}: {source}")))?;
+            match (json, self.records.contains_key(key)) {
+                (Some(j), _) => self.checked_record(key, &j).map(Some),
+                (None, false) => Ok(None),
+                (None, true) => Err(self.corrupted(format!("record {key} is missing"))),
+            }
         })
     }
 
-    /// Every patient's full record in ward order (for the all-patients MAR).
+    /// Every patient's full record in ward order (for the all-patients MAR), each checked
+    /// against what was written.
     pub fn all_patients(&self) -> Result<Vec<PatientRecord>, StoreError> {
+        if self.is_corrupt() {
+            return Err(self.corrupted("marked corrupt".into()));
+        }
         self.with_conn(|conn| {
-            let sq = |source| StoreError::Sqlite {
-                path: self.path.clone(),
-                source,
-            };
+            let sq = |source: rusqlite::Error| self.corrupted(format!("reading records: {source}"));
             let mut st = conn
-                .prepare_cached("SELECT record FROM patient ORDER BY ord")
+                .prepare_cached("SELECT key, record FROM patient ORDER BY ord")
                 .map_err(sq)?;
-            let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(sq)?;
+            let rows = st
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .map_err(sq)?;
             let mut out = Vec::with_capacity(self.summaries.len());
             for row in rows {
-                out.push(serde_json::from_str(&row.map_err(sq)?).map_err(|e| {
-                    StoreError::Corrupt {
-                        path: self.path.clone(),
-                        reason: format!("record: {e}"),
-                    }
-                })?);
+                let (key, json) = row.map_err(sq)?;
+                out.push(self.checked_record(&key, &json)?);
+            }
+            if out.len() != self.records.len() {
+                return Err(self.corrupted(format!(
+                    "{} records present, {} written",
+                    out.len(),
+                    self.records.len()
+                )));
             }
             Ok(out)
         })

@@ -174,3 +174,34 @@ fn search_matches_name_birth_date_number_and_bed() {
     assert!(keys("").is_empty());
     assert!(keys("nobody").is_empty());
 }
+
+#[test]
+fn a_record_changed_in_the_file_is_refused_never_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let g = store
+        .build(
+            meta(1),
+            &ward(vec![
+                patient("1", "Anna", "1", (1950, 1, 1)),
+                patient("2", "Bram", "2", (1960, 2, 2)),
+            ]),
+        )
+        .unwrap();
+    assert!(g.patient("1").unwrap().is_some());
+    g.verify_file().unwrap();
+    // Valid JSON, valid SQLite, wrong content: the dangerous kind of corruption.
+    let w = rusqlite::Connection::open(&g.path).unwrap();
+    w.execute(
+        "UPDATE patient SET record = replace(record, 'Anna', 'Bert') WHERE key = '1'",
+        [],
+    )
+    .unwrap();
+    drop(w);
+    assert!(matches!(g.patient("1"), Err(StoreError::Corrupt { .. })));
+    assert!(g.is_corrupt());
+    assert!(g.verify_file().is_err());
+    // Once corrupt, nothing more is read from it.
+    assert!(g.patient("2").is_err());
+    assert!(g.all_patients().is_err());
+}

@@ -517,7 +517,12 @@ fn event(
 /// Appends to the audit log off the async threads; counts failures.
 async fn append(st: &Arc<WebState>, ev: Event) -> Result<(), ()> {
     let shared = st.shared.clone();
-    let res = tokio::task::spawn_blocking(move || shared.audit.append(ev)).await;
+    let res = tokio::task::spawn_blocking(move || {
+        let r = shared.audit.append(ev);
+        shared.note_audit(&r);
+        r
+    })
+    .await;
     match res {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => {
