@@ -753,6 +753,13 @@ fn clock_jumps_flag_future_data_refuse_future_snapshots_end_drills_and_keep_the_
     );
     assert!(j["age_seconds"].as_i64().unwrap() < -3 * 3600 + 120, "{j}");
     assert_eq!(j["ready"], true, "the data is still served");
+    // The nurse's page says so too, instead of an age of "0 s".
+    let r = patient_page(&rig, addr, &cookie, &key, &mut views);
+    assert_eq!(r.status, 200);
+    assert!(
+        r.text().contains("KLOK KLOPT NIET") && r.text().contains("stale-banner"),
+        "the patient page does not flag the clock"
+    );
     // A snapshot sealed by a publisher with the right time is refused as from the future.
     let seq_before = j["sequence"].clone();
     rig.deliver_clinical();

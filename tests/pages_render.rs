@@ -347,7 +347,7 @@ fn drill_marker_is_on_every_page_and_every_printout() {
 }
 
 #[test]
-fn data_age_is_shown_and_escalates_when_stale() {
+fn data_age_is_shown_and_escalates_when_stale_or_from_the_future() {
     let mut f = Fixture::new(Mode::Emergency);
     for (name, html) in all_pages(&f.ctx(), &ward()) {
         assert!(
@@ -367,6 +367,26 @@ fn data_age_is_shown_and_escalates_when_stale() {
             "{name}"
         );
         assert!(html.contains("age age-stale"), "{name}");
+    }
+    // Data dated after the box's clock (the clock jumped back): the age is unknown, said as
+    // urgently as stale data; a few minutes of drift is tolerated.
+    f.meta.as_mut().unwrap().data_as_of = utc(2026, 11, 22, 15, 17);
+    for (name, html) in all_pages(&f.ctx(), &ward()) {
+        assert!(
+            html.contains("KLOK KLOPT NIET: gegevens van 22-11-2026 16:17 (2 u")
+                && html.contains("na de klok van dit apparaat)"),
+            "{name}"
+        );
+        assert!(
+            html.contains("class=\"stale-banner\" role=\"alert\""),
+            "{name}"
+        );
+        assert!(html.contains("age age-stale"), "{name}");
+    }
+    f.meta.as_mut().unwrap().data_as_of = utc(2026, 11, 22, 13, 21);
+    for (name, html) in all_pages(&f.ctx(), &ward()) {
+        assert!(!html.contains("KLOK KLOPT NIET"), "{name}");
+        assert!(!html.contains("stale-banner"), "{name}");
     }
     f.meta = None;
     for (name, html) in all_pages(&f.ctx(), &ward()) {

@@ -61,6 +61,14 @@ pub fn data_age_text(ctx: &PageCtx) -> String {
             crate::timefmt::age(seconds, ctx.lang),
             ctx.t(Key::Old)
         ),
+        DataAge::Future { as_of, ahead } => format!(
+            "{}: {} {} ({} {})",
+            ctx.t(Key::ClockBehind),
+            ctx.t(Key::DataAsOf),
+            crate::timefmt::datetime(as_of, ctx.tz),
+            crate::timefmt::age(ahead, ctx.lang),
+            ctx.t(Key::AheadOfClock)
+        ),
     }
 }
 
@@ -69,7 +77,7 @@ pub fn data_age_class(ctx: &PageCtx) -> &'static str {
     match ctx.data_age() {
         DataAge::None => "age age-none",
         DataAge::Fresh { .. } => "age age-fresh",
-        DataAge::Stale { .. } => "age age-stale",
+        DataAge::Stale { .. } | DataAge::Future { .. } => "age age-stale",
     }
 }
 
@@ -111,6 +119,14 @@ fn stale_banner(ctx: &PageCtx) -> Markup {
                     strong { (data_age_text(ctx)) }
                     br;
                     (ctx.t(Key::StaleExplain))
+                }
+            }
+            DataAge::Future { .. } => {
+                div class="stale-banner" role="alert" {
+                    (icon(Icon::Warning)) " "
+                    strong { (data_age_text(ctx)) }
+                    br;
+                    (ctx.t(Key::ClockBehindExplain))
                 }
             }
             DataAge::None => {
@@ -198,7 +214,10 @@ pub fn page(ctx: &PageCtx, title: &str, kind: Kind, content: Markup) -> Markup {
         Mode::Emergency => " mode-emergency",
         Mode::Drill => " mode-drill",
     });
-    if matches!(ctx.data_age(), DataAge::Stale { .. }) {
+    if matches!(
+        ctx.data_age(),
+        DataAge::Stale { .. } | DataAge::Future { .. }
+    ) {
         body_class.push_str(" data-stale");
     }
     let mode_class = match ctx.mode.mode {

@@ -64,9 +64,25 @@ pub struct PageCtx<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DataAge {
     None,
-    Fresh { as_of: DateTime<Utc>, seconds: i64 },
-    Stale { as_of: DateTime<Utc>, seconds: i64 },
+    Fresh {
+        as_of: DateTime<Utc>,
+        seconds: i64,
+    },
+    Stale {
+        as_of: DateTime<Utc>,
+        seconds: i64,
+    },
+    /// The data is dated more than [`FUTURE_TOLERANCE_SECONDS`] after the box's clock: the
+    /// clock is wrong, so the age is unknown. Shown as urgently as stale data.
+    Future {
+        as_of: DateTime<Utc>,
+        ahead: i64,
+    },
 }
+
+/// How far data may be dated after the box's clock (clock drift between publisher and box)
+/// before the pages say the clock is wrong; the same bound as `/ready`'s `clock_behind_data`.
+pub const FUTURE_TOLERANCE_SECONDS: i64 = 300;
 
 impl PageCtx<'_> {
     /// The UI text for `key`.
@@ -86,7 +102,12 @@ impl PageCtx<'_> {
         };
         let seconds = (self.now - meta.data_as_of).num_seconds();
         let limit = i64::try_from(self.stale_after.as_secs()).unwrap_or(i64::MAX);
-        if seconds > limit {
+        if seconds < -FUTURE_TOLERANCE_SECONDS {
+            DataAge::Future {
+                as_of: meta.data_as_of,
+                ahead: -seconds,
+            }
+        } else if seconds > limit {
             DataAge::Stale {
                 as_of: meta.data_as_of,
                 seconds,
