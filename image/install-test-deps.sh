@@ -1,10 +1,12 @@
 #!/bin/sh
 # install-test-deps.sh: install what `cargo test` needs beyond the Rust toolchain on a
-# Debian machine: systemd-analyze (package `systemd`) for tests/systemd_unit.rs.
+# Debian machine: systemd-analyze (package `systemd`) for tests/systemd_unit.rs, and
+# testssl.sh (package `testssl.sh`, command `testssl`) for tests/tls_scan.rs.
 # Idempotent and quiet; run as root (or with sudo available).
 set -eu
 need=""
 command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
+command -v testssl >/dev/null 2>&1 || need="$need testssl.sh"
 [ -z "$need" ] && exit 0
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -13,3 +15,4 @@ $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $need >/dev/null
 command -v systemd-analyze >/dev/null
+command -v testssl >/dev/null

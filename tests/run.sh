@@ -2,7 +2,7 @@
 # The project's test command (the README's second command; .ci/run runs exactly this).
 # Installs what the tests need on a fresh Debian machine with only the Rust toolchain
 # (Chromium and the npm test tools for the browser test, systemd-analyze for the unit
-# check), then runs the whole test suite.
+# check, testssl.sh for the TLS scan), then runs the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
