@@ -12,6 +12,7 @@
 
 mod e2e_common;
 
+use chrono::Datelike;
 use e2e_common::*;
 use rcgen::{
     BasicConstraints, CertificateParams, CrlDistributionPoint, DistinguishedName, DnType,
@@ -62,6 +63,14 @@ fn provisioning_certificate(dir: &Path) {
     leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     leaf.use_authority_key_identifier_extension = true;
+    // A year, as a hospital PKI issues them (rcgen's default runs to 4096: testssl.sh
+    // rates a validity over 398 days HIGH).
+    let day = |offset: chrono::Duration| {
+        let d = (chrono::Utc::now() + offset).date_naive();
+        rcgen::date_time_ymd(d.year(), d.month() as u8, d.day() as u8)
+    };
+    leaf.not_before = day(chrono::Duration::days(-1));
+    leaf.not_after = day(chrono::Duration::days(365));
     leaf.crl_distribution_points = vec![CrlDistributionPoint {
         uris: vec!["http://pki.hospital.example/issuing-ca.crl".to_string()],
     }];
@@ -164,6 +173,18 @@ fn testssl_finds_nothing_of_medium_severity_or_higher() {
             findings.iter().any(|f| f.id == id),
             "testssl.sh has no {id} finding: the scan did not complete\n{text}"
         );
+    }
+    // The summary for the record: findings per severity, and everything above OK/INFO.
+    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    for f in &findings {
+        *counts.entry(f.severity.as_str()).or_default() += 1;
+    }
+    eprintln!("testssl.sh findings per severity: {counts:?}");
+    for f in findings
+        .iter()
+        .filter(|f| !matches!(f.severity.as_str(), "OK" | "INFO" | "DEBUG"))
+    {
+        eprintln!("  {} {}: {}", f.severity, f.id, f.finding);
     }
     let bad: Vec<String> = findings
         .iter()
