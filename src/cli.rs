@@ -303,6 +303,9 @@ pub struct LoadIngestArgs {
     /// Patients in the ward.
     #[arg(long, default_value_t = 40)]
     pub patients: usize,
+    /// Browse without delivering snapshots (the baseline for the latencies).
+    #[arg(long)]
+    pub no_ingest: bool,
     /// Write the figures as JSON too.
     #[arg(long)]
     pub json: Option<PathBuf>,

@@ -57,6 +57,9 @@ pub struct LoadIngestOptions {
     pub duration: Duration,
     /// A new snapshot every `interval`.
     pub interval: Duration,
+    /// Deliver snapshots during the run (false: the same browsing without ingest, the
+    /// baseline for the latencies).
+    pub ingest: bool,
     /// Patients in the ward.
     pub patients: usize,
     /// Patient pages (each followed by its MAR) per ward-list visit.
@@ -75,6 +78,7 @@ impl LoadIngestOptions {
             clients: 64,
             duration: Duration::from_secs(60),
             interval: Duration::from_secs(1),
+            ingest: true,
             patients: 40,
             patients_per_visit: 3,
             exe,
@@ -114,7 +118,8 @@ pub struct LoadIngestResult {
     pub clients: usize,
     pub patients: usize,
     pub seconds: f64,
-    pub interval_s: f64,
+    /// Seconds between snapshots; `None` for the baseline run without ingest.
+    pub interval_s: Option<f64>,
     /// Requests answered with a complete 200 page (consistent or not).
     pub ok: u64,
     /// Non-200 answers, incomplete answers and failed requests.
@@ -158,9 +163,13 @@ impl LoadIngestResult {
     pub fn to_text(&self) -> String {
         let f = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"));
         let mut out = String::new();
+        let ingest = match self.interval_s {
+            Some(s) => format!("a new snapshot every {s:.1} s"),
+            None => "no snapshots (baseline without ingest)".to_owned(),
+        };
         out.push_str(&format!(
-            "noodepd bench load-ingest: {} clients for {:.1} s, a new snapshot every {:.1} s, ward of {} patients\n",
-            self.clients, self.seconds, self.interval_s, self.patients
+            "noodepd bench load-ingest: {} clients for {:.1} s, {ingest}, ward of {} patients\n",
+            self.clients, self.seconds, self.patients
         ));
         out.push_str(&format!("machine: {}\n\n", self.machine));
         out.push_str(&format!(
@@ -707,9 +716,13 @@ pub fn run(
         let rejected0 = metric(setup.addr, "noodepd_snapshots_rejected_total").await?;
 
         progress(&format!(
-            "{clients} nurses browsing for {} s, a snapshot every {:.1} s",
+            "{clients} nurses browsing for {} s, {}",
             duration.as_secs_f64(),
-            interval.as_secs_f64()
+            if opts.ingest {
+                format!("a snapshot every {:.1} s", interval.as_secs_f64())
+            } else {
+                "no snapshots (baseline)".to_owned()
+            }
         ));
         let start = Instant::now();
         let deadline = start + duration;
@@ -795,7 +808,7 @@ pub fn run(
         clients,
         patients: opts.patients,
         seconds,
-        interval_s: interval.as_secs_f64(),
+        interval_s: opts.ingest.then_some(interval.as_secs_f64()),
         ok: 0,
         errors: 0,
         inconsistent: 0,

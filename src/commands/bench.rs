@@ -1,7 +1,8 @@
 //! `noodepd bench [--quick] [--json FILE]`: runs the benchmarks (see `crate::bench` and
 //! docs/PERFORMANCE.md), prints the table on stdout, progress on stderr.
-//! `noodepd bench load-ingest [--clients N] [--seconds S]`: browsing under ingest; exits 1
-//! when a request failed or a page was not from one generation.
+//! `noodepd bench load-ingest [--clients N] [--seconds S] [--no-ingest]`: browsing under
+//! ingest (or without, the baseline); exits 1 when a request failed or a page was not
+//! from one generation.
 
 use crate::bench::load_ingest::{self, LoadIngestOptions};
 use crate::bench::{self, BenchOptions};
@@ -41,6 +42,7 @@ fn load_ingest(a: &LoadIngestArgs) -> anyhow::Result<ExitCode> {
     opts.clients = a.clients;
     opts.duration = std::time::Duration::from_secs(a.seconds);
     opts.patients = a.patients;
+    opts.ingest = !a.no_ingest;
     let r = load_ingest::run(&opts, &mut |line| eprintln!("bench: {line}"))
         .context("bench load-ingest failed")?;
     print!("{}", r.to_text());
