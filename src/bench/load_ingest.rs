@@ -732,9 +732,11 @@ pub fn run(
             let (keys, inbox) = (keys.clone(), setup.inbox.clone());
             let (payload, clock) = (payload.clone(), clock.clone());
             let (stop, delivered) = (stop.clone(), delivered.clone());
+            // Without ingest the feeder stops at once (its deadline is the start).
+            let until = if opts.ingest { deadline } else { start };
             std::thread::spawn(move || -> Result<u64, BenchError> {
                 feed(
-                    &keys, &inbox, &payload, &clock, interval, deadline, &stop, &delivered,
+                    &keys, &inbox, &payload, &clock, interval, until, &stop, &delivered,
                 )
             })
         };
