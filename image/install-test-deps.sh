@@ -1,12 +1,14 @@
 #!/bin/sh
 # install-test-deps.sh: install what `cargo test` needs beyond the Rust toolchain on a
 # Debian machine: systemd-analyze (package `systemd`) for tests/systemd_unit.rs, and
-# libfaketime (package `faketime`) for the clock-jump test in tests/faults.rs.
+# libfaketime (package `faketime`) for the clock-jump test in tests/faults.rs, and
+# testssl.sh (package `testssl.sh`, command `testssl`) for tests/tls_scan.rs.
 # Idempotent and quiet; run as root (or with sudo available).
 set -eu
 need=""
 command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 ls /usr/lib/*/faketime/libfaketimeMT.so.1 >/dev/null 2>&1 || need="$need faketime"
+command -v testssl >/dev/null 2>&1 || need="$need testssl.sh"
 [ -z "$need" ] && exit 0
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -16,3 +18,4 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends $need >/dev/null
 command -v systemd-analyze >/dev/null
 ls /usr/lib/*/faketime/libfaketimeMT.so.1 >/dev/null
+command -v testssl >/dev/null

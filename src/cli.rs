@@ -280,4 +280,33 @@ pub struct BenchArgs {
     /// Write the table as JSON too.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// A single scenario instead of the table.
+    #[command(subcommand)]
+    pub scenario: Option<BenchScenario>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchScenario {
+    /// Logged-in nurses browse (ward list, patient pages, MAR) while a new snapshot
+    /// arrives every second: errors, one-generation pages, latencies.
+    LoadIngest(LoadIngestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoadIngestArgs {
+    /// Concurrent logged-in clients.
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// How long they browse, seconds.
+    #[arg(long, default_value_t = 60)]
+    pub seconds: u64,
+    /// Patients in the ward.
+    #[arg(long, default_value_t = 40)]
+    pub patients: usize,
+    /// Browse without delivering snapshots (the baseline for the latencies).
+    #[arg(long)]
+    pub no_ingest: bool,
+    /// Write the figures as JSON too.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }

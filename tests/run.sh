@@ -2,9 +2,9 @@
 # The project's test command (the README's second command; .ci/run runs exactly this).
 # Installs what the tests need on a fresh Debian machine with only the Rust toolchain
 # (Chromium and the npm test tools for the browser test, systemd-analyze for the unit
-# check, libfaketime for the clock-jump fault test), then runs the whole test suite. Run it
-# as root: tests/faults.rs mounts small tmpfs file systems to fill and bind-mounts the state
-# directory read-only.
+# check, libfaketime for the clock-jump fault test, testssl.sh for the TLS scan), then runs
+# the whole test suite. Run it as root: tests/faults.rs mounts small tmpfs file systems to
+# fill and bind-mounts the state directory read-only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

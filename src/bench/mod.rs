@@ -15,6 +15,7 @@ pub mod daemon;
 pub mod data;
 pub mod http;
 pub mod load;
+pub mod load_ingest;
 pub mod nginx;
 pub mod pipeline;
 pub mod report;

@@ -1,5 +1,6 @@
-//! TLS for the web server: a rustls `ServerConfig` (ring provider, TLS 1.2 and 1.3, no
-//! client authentication, ALPN http/1.1) built from the configured PEM certificate chain and
+//! TLS for the web server: a rustls `ServerConfig` (ring provider, TLS 1.2 and 1.3, AEAD
+//! suites with forward secrecy only, the server's cipher order, no client authentication,
+//! ALPN http/1.1) built from the configured PEM certificate chain and
 //! key, and swappable at run time. The integrator calls [`TlsReloader::reload`] on SIGHUP;
 //! a reload that fails keeps the certificate in service and returns the error, so a bad
 //! file dropped in place never takes the ward view down.
@@ -279,6 +280,10 @@ fn build(paths: &TlsPaths) -> Result<Built, TlsError> {
         .with_single_cert(certs, key)
         .map_err(|e| config_err(e.to_string()))?;
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // The server's order (rustls': AES-256-GCM, ChaCha20, AES-128-GCM, all AEAD with
+    // forward secrecy) decides, not the client's: testssl.sh rates "no server cipher
+    // order" HIGH, and a client cannot talk the box down to its weakest suite.
+    cfg.ignore_client_order = true;
     Ok((cfg, not_after))
 }
 
