@@ -410,73 +410,21 @@ fn assert_alive(p: &mut Proc) {
 
 // ---- HTTP as a browser does it ----
 
-fn request(addr: SocketAddr, method: &str, path: &str, cookie: &str, body: &str) -> Response {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if !cookie.is_empty() {
-        req.push_str(&format!("Cookie: {cookie}\r\n"));
-    }
-    if method == "POST" {
-        req.push_str(&format!(
-            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    parse_response(&raw).unwrap()
-}
-
-fn enc(v: &str) -> String {
-    form_urlencoded::byte_serialize(v.as_bytes()).collect()
-}
-
-fn cookies_of(r: &Response) -> Vec<String> {
-    r.headers
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
-        .filter_map(|(_, v)| v.split(';').next().map(str::to_owned))
-        .collect()
-}
-
-fn input_value(html: &str, name: &str) -> Option<String> {
-    let needle = format!("name=\"{name}\"");
-    html.split("<input").skip(1).find_map(|part| {
-        let tag = part.split('>').next()?;
-        if !tag.contains(&needle) {
-            return None;
-        }
-        tag.split("value=\"")
-            .nth(1)?
-            .split('"')
-            .next()
-            .map(str::to_owned)
-    })
+/// `request` from e2e_common, for a daemon that must answer.
+fn fetch(addr: SocketAddr, method: &str, path: &str, cookie: &str, body: &str) -> Response {
+    request(addr, method, path, cookie, body)
+        .unwrap_or_else(|e| panic!("{method} {path}: no answer: {e}"))
 }
 
 /// Logs the nurse in; returns the session cookie.
 fn log_in(addr: SocketAddr, rig: &Rig) -> String {
-    let page = request(addr, "GET", "/login", "", "");
-    let csrf = input_value(&page.text(), "csrf").expect("csrf on /login");
-    let pre = cookies_of(&page).join("; ");
     let (user, code) = &rig.nurse;
-    let form = format!("user={}&code={}&csrf={}", enc(user), enc(code), enc(&csrf));
-    let r = request(addr, "POST", "/login", &pre, &form);
-    assert_eq!(r.status, 303, "login: {}", r.text());
-    cookies_of(&r)
-        .into_iter()
-        .filter(|c| !c.starts_with("noodepd_pre="))
-        .collect::<Vec<_>>()
-        .join("; ")
+    login(addr, user, code).unwrap_or_else(|e| panic!("login: {e}"))
 }
 
 /// The first patient linked from the overview.
 fn first_patient(addr: SocketAddr, cookie: &str) -> String {
-    let r = request(addr, "GET", "/", cookie, "");
+    let r = fetch(addr, "GET", "/", cookie, "");
     assert_eq!(r.status, 200, "overview: {}", r.text());
     r.text()
         .split("href=\"/patient/")
@@ -502,7 +450,7 @@ fn patient_page(
     key: &str,
     views: &mut Views,
 ) -> Response {
-    let r = request(addr, "GET", &format!("/patient/{key}"), cookie, "");
+    let r = fetch(addr, "GET", &format!("/patient/{key}"), cookie, "");
     if r.status == 200 {
         assert!(rig.has_patient_data(&r.text()), "a 200 without the patient");
         views.served += 1;
@@ -551,7 +499,7 @@ fn full_state_partition_refuses_patient_pages_defers_ingest_and_recovers_by_itse
     problem_line(&mut p, &rig, "audit_write_failed");
     // The overview and print views are refused alike: their audit entries cannot be written.
     for path in ["/", "/print/ward", "/print/mar"] {
-        let r = request(addr, "GET", path, &cookie, "");
+        let r = fetch(addr, "GET", path, &cookie, "");
         assert_eq!(r.status, 503, "{path}");
         assert!(!rig.has_patient_data(&r.text()), "{path} leaked");
     }
@@ -809,7 +757,7 @@ fn corrupt_generation_file_is_never_served_and_is_rebuilt_from_the_kept_snapshot
     let cookie = log_in(addr, &rig);
     let mut views = Views::default();
     // Every patient's page, before.
-    let overview = request(addr, "GET", "/", &cookie, "").text();
+    let overview = fetch(addr, "GET", "/", &cookie, "").text();
     let keys: Vec<String> = overview
         .split("href=\"/patient/")
         .skip(1)
@@ -852,7 +800,7 @@ fn corrupt_generation_file_is_never_served_and_is_rebuilt_from_the_kept_snapshot
     }
     let forged = "Q".repeat(rig.names.iter().map(String::len).min().unwrap());
     for key in &keys {
-        let r = request(addr, "GET", &format!("/patient/{key}"), &cookie, "");
+        let r = fetch(addr, "GET", &format!("/patient/{key}"), &cookie, "");
         assert!(!r.text().contains(&forged), "a changed record was served");
         if r.status == 200 {
             views.served += 1;
