@@ -213,17 +213,41 @@ fn web_env() -> &'static WebEnv {
     ENV.get_or_init(build_web_env)
 }
 
+/// Removes the state dirs of earlier runs whose process has ended: the `OnceLock` holding
+/// the state is never dropped, so a fuzzing process leaves its dir behind when it exits.
+fn remove_stale_state_dirs(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("noodepd-fuzz-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 fn build_web_env() -> WebEnv {
     // tmpfs when there is one: the audit log fsyncs every patient page.
     let shm = Path::new("/dev/shm");
-    let dir = if shm.is_dir() {
-        tempfile::Builder::new()
-            .prefix("noodepd-fuzz-")
-            .tempdir_in(shm)
+    let parent = if shm.is_dir() {
+        shm.to_path_buf()
     } else {
-        tempfile::Builder::new().prefix("noodepd-fuzz-").tempdir()
-    }
-    .expect("temp dir for the fuzzing daemon state");
+        std::env::temp_dir()
+    };
+    remove_stale_state_dirs(&parent);
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("noodepd-fuzz-{}-", std::process::id()))
+        .tempdir_in(&parent)
+        .expect("temp dir for the fuzzing daemon state");
     let state = dir.path().join("state");
     let runtime = dir.path().join("run");
     std::fs::create_dir_all(&state).expect("state dir");
