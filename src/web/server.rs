@@ -178,6 +178,18 @@ pub async fn run(
     Ok(())
 }
 
+/// Serves one HTTP/1.1 connection over any byte stream (with the same limits and timeouts
+/// as [`run`], no TLS), until the client closes it. For in-process drivers such as the
+/// fuzz harness (`fuzz/`), which feed raw bytes through `tokio::io::duplex`.
+pub async fn serve_connection<I>(stream: I, state: Arc<WebState>, peer: IpAddr)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    // A stop signal that never fires: the connection ends when the client is done.
+    let (_stop_tx, stop_rx) = watch::channel(false);
+    serve_io(TokioIo::new(stream), state, peer, stop_rx).await;
+}
+
 async fn serve_io<I>(
     io: TokioIo<I>,
     state: Arc<WebState>,
