@@ -47,7 +47,7 @@ systemd-sysusers --root="$root"
 
 systemctl --root="$root" enable \
 	noodepd.socket noodepd.service noodepd-firstboot.service noodepd-sshkey.service \
-	noodepd-showkey.service noodepd-provision.service srv-sftp-inbox.mount \
+	noodepd-showkey.service noodepd-provision.service noodepd-machine-id.service srv-sftp-inbox.mount \
 	nftables.service systemd-networkd.service ssh.service systemd-timesyncd.service
 if [ "$kiosk" = 1 ]; then systemctl --root="$root" enable noodepd-kiosk.service; fi
 if [ "$printer" = 1 ]; then systemctl --root="$root" enable cups.service; fi
