@@ -173,7 +173,8 @@ for p in json.load(sys.stdin)["partitiontable"]["partitions"]:
 	[ $# = 2 ] || fail "no noodepd-state partition in the image"
 	st_start=$1 st_size=$2
 	log "installing: LUKS2 state partition (${st_size} sectors), TPM2 key slot on swtpm"
-	head -c 24 /dev/urandom | base64 >"$W/recovery.pass"
+	# The recovery passphrase (no newline: --key-file takes the file's bytes as they are).
+	printf '%s' "$(head -c 24 /dev/urandom | base64)" >"$W/recovery.pass"
 	rm -f "$W/state.luks"
 	truncate -s $((st_size * 512)) "$W/state.luks"
 	cryptsetup luksFormat -q --type luks2 --key-file "$W/recovery.pass" \
@@ -187,7 +188,9 @@ for p in json.load(sys.stdin)["partitiontable"]["partitions"]:
 		fail "systemd-cryptenroll (swtpm) failed: $(tail -1 "$W/luks.log")"
 	stop_pid "$SWTPM_PID"; wait "$SWTPM_PID" 2>/dev/null; SWTPM_PID=""
 	cryptsetup luksDump "$W/state.luks" | grep -q 'systemd-tpm2' || fail "no TPM2 token in the LUKS2 header"
-	dd if="$W/state.luks" of="$W/disk.img" bs=512 seek="$st_start" conv=notrunc,sparse status=none ||
+	# Not conv=sparse: the zeros must overwrite the image's ext4 (the LUKS2 header's checksum
+	# covers its zero padding).
+	dd if="$W/state.luks" of="$W/disk.img" bs=1M oflag=seek_bytes seek=$((st_start * 512)) conv=notrunc status=none ||
 		fail "cannot write the LUKS2 state partition into the disk copy"
 	rm -f "$W/state.luks"
 	TPM_OPTS=(-chardev "socket,id=chrtpm,path=$W/swtpm.sock" -tpmdev emulator,id=tpm0,chardev=chrtpm
