@@ -60,6 +60,9 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ "$(id -u)" -eq 0 ] || { echo "build.sh: run as root (mmdebstrap and chroot need it)" >&2; exit 1; }
+# Absolute: later steps cd into the work directory (a relative --out broke the ESP step).
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
 
 log() { echo "build.sh: $*" >&2; }
 

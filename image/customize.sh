@@ -47,10 +47,11 @@ systemd-sysusers --root="$root"
 
 systemctl --root="$root" enable \
 	noodepd.socket noodepd.service noodepd-firstboot.service noodepd-sshkey.service \
-	noodepd-showkey.service noodepd-provision.service srv-sftp-inbox.mount \
+	noodepd-showkey.service noodepd-provision.service noodepd-machine-id.service srv-sftp-inbox.mount \
 	nftables.service systemd-networkd.service ssh.service systemd-timesyncd.service
 if [ "$kiosk" = 1 ]; then systemctl --root="$root" enable noodepd-kiosk.service; fi
 if [ "$printer" = 1 ]; then systemctl --root="$root" enable cups.service; fi
+if [ "$luks" = 1 ]; then systemctl --root="$root" enable noodepd-state-mkfs.service; fi
 for u in e2scrub_all.timer e2scrub_reap.service systemd-networkd-wait-online.service \
 	systemd-pstore.service; do
 	systemctl --root="$root" disable "$u" 2>/dev/null || true

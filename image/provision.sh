@@ -9,7 +9,7 @@
 #         --tls-cert cert.pem --tls-key key.pem \
 #         [--language nl|en] [--timezone Europe/Amsterdam] [--ntp 10.1.2.3] \
 #         [--address 10.20.30.40/24 --gateway 10.20.30.1] [--metrics-public yes]
-#         [--stick-image FILE.img]
+#         [--kiosk-ca ca.pem] [--stick-image FILE.img]
 #     Copy DIR/noodepd-provision/ onto a FAT stick labelled NOODEPDPROV (or write
 #     FILE.img to a stick with dd) and plug it into the box: noodepd-provision.service
 #     applies it. See docs/OPERATIONS.md.
@@ -47,6 +47,7 @@ check_file() { # NAME PATH MAXBYTES
 prepare() {
 	out="" id="" ward="" ward_name="" pubkey="" inboxkey="" wardnet="" pubaddr=""
 	cert="" key="" lang="nl" tz="Europe/Amsterdam" ntp="" address="" gateway="" stick="" metrics=no
+	kioskca=""
 	while [ $# -gt 0 ]; do
 		[ $# -ge 2 ] || die "$1 needs a value"
 		case "$1" in
@@ -55,7 +56,7 @@ prepare() {
 		--ward-net) wardnet=$2 ;; --publisher-addr) pubaddr=$2 ;; --tls-cert) cert=$2 ;;
 		--tls-key) key=$2 ;; --language) lang=$2 ;; --timezone) tz=$2 ;; --ntp) ntp=$2 ;;
 		--address) address=$2 ;; --gateway) gateway=$2 ;; --stick-image) stick=$2 ;;
-		--metrics-public) metrics=$2 ;;
+		--metrics-public) metrics=$2 ;; --kiosk-ca) kioskca=$2 ;;
 		*) die "unknown option $1 (see the top of this script)" ;;
 		esac
 		shift 2
@@ -78,6 +79,10 @@ prepare() {
 	grep -q '^ssh-ed25519 \|^ecdsa-sha2-\|^ssh-rsa ' "$inboxkey" || die "--inbox-key: not an OpenSSH public key"
 	grep -q 'BEGIN CERTIFICATE' "$cert" || die "--tls-cert: not a PEM certificate"
 	grep -q 'PRIVATE KEY' "$key" || die "--tls-key: not a PEM private key"
+	if [ -n "$kioskca" ]; then
+		check_file --kiosk-ca "$kioskca" 65536
+		grep -q 'BEGIN CERTIFICATE' "$kioskca" || die "--kiosk-ca: not a PEM certificate"
+	fi
 
 	dir="$out/noodepd-provision"
 	mkdir -p "$dir"
@@ -86,6 +91,8 @@ prepare() {
 	cp "$inboxkey" "$dir/inbox_authorized_keys"
 	cp "$cert" "$dir/tls.crt"
 	cp "$key" "$dir/tls.key"
+	rm -f "$dir/kiosk-ca.crt"
+	[ -z "$kioskca" ] || cp "$kioskca" "$dir/kiosk-ca.crt"
 	cat >"$dir/provision.env" <<ENV
 APPLIANCE_ID=$id
 WARD=$ward
@@ -155,6 +162,15 @@ apply() {
 	put "$src/inbox_authorized_keys" inbox_authorized_keys 0644
 	put "$src/tls.crt" tls.crt 0644
 	put "$src/tls.key" tls.key 0600
+	# The CA that issued tls.crt, for the kiosk browser (image option --with-kiosk) to trust
+	# https://localhost/. Optional; a stick without it removes an old one.
+	if [ -f "$src/kiosk-ca.crt" ]; then
+		check_file kiosk-ca.crt "$src/kiosk-ca.crt" 65536
+		grep -q 'BEGIN CERTIFICATE' "$src/kiosk-ca.crt" || die "kiosk-ca.crt: not a PEM certificate"
+		put "$src/kiosk-ca.crt" kiosk-ca.crt 0644
+	else
+		rm -f "$etc/kiosk-ca.crt"
+	fi
 
 	tmp=$(mktemp)
 	cat >"$tmp" <<TOML
@@ -227,6 +243,11 @@ TOML
 		# Type=notify: this waits until the daemon reports READY (or fails).
 		systemctl restart noodepd.service ||
 			echo "provision: noodepd.service did not start; see journalctl -u noodepd" >&2
+		# Kiosk boxes: reload the browser, which may have started before there was anything
+		# to show (or with the old certificate). No kiosk: nothing to do.
+		if systemctl -q is-active noodepd-kiosk.service 2>/dev/null; then
+			systemctl --no-block restart noodepd-kiosk.service
+		fi
 		# --no-block: showkey is ordered after this provisioning job itself.
 		systemctl --no-block restart noodepd-showkey.service
 	fi

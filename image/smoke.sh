@@ -6,48 +6,70 @@
 # the host, uploads it through the SFTP inbox account (NAME.part, then rename), and checks
 # that https://.../ready reports the snapshot's sequence; then reboots it with a second stick
 # whose ward network excludes the host and checks that the web port is now dropped while
-# SFTP from the publisher address still works. Prints PASS or FAIL: <why>.
-# qemu is always killed at the end; the whole run is bounded by --timeout (default 1500 s).
+# SFTP from the publisher address still works, and that the box kept its machine id (and
+# so its journal's list of boots) across the reboot. Prints PASS or FAIL: <why>.
+# qemu is always killed at the end; the run after the build is bounded by --timeout
+# (default 1500 s; 2700 s for --variant full); the build has no time limit.
 #
-#   sudo image/smoke.sh [--no-build] [--out DIR] [--timeout SECONDS] [--keep]
+#   sudo image/smoke.sh [--variant default|full] [--no-build] [--out DIR] [--timeout SECONDS] [--keep]
+#
+# --variant full builds with --luks-state --with-kiosk --with-printer (default --out
+# image/out/full) and also checks those options: the state partition is formatted as LUKS2
+# and enrolled to a software TPM (swtpm) on the host, as IT does at installation, and the box
+# must unlock it with that TPM at every boot; the kiosk browser must run on the box's screen
+# (a qemu screendump is saved as DIR/smoke/kiosk.png); CUPS must listen on loopback only.
 #
 # Needs (installed when missing): qemu-system-x86, ovmf, openssh-client, curl, openssl,
-# dosfstools, mtools. The host's noodepd binary (target/release/noodepd, the
+# dosfstools, mtools; for --variant full also swtpm, the tpm2-tss libraries and
+# cryptsetup-bin. The host's noodepd binary (target/release/noodepd, the
 # same one the image contains; override with NOODEPD_HOST_BIN) makes the keys and the
 # snapshot.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
-OUT="$HERE/out" BUILD=1 TIMEOUT=1500 KEEP=0
+OUT="" BUILD=1 TIMEOUT="" KEEP=0 VARIANT=default
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--no-build) BUILD=0 ;;
 	--out) OUT=$2; shift ;;
 	--timeout) TIMEOUT=$2; shift ;;
 	--keep) KEEP=1 ;;
+	--variant) VARIANT=$2; shift ;;
 	*) echo "smoke.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
 done
+case "$VARIANT" in
+default) OUT=${OUT:-$HERE/out} TIMEOUT=${TIMEOUT:-1500} BUILD_OPTS="" ;;
+full) OUT=${OUT:-$HERE/out/full} TIMEOUT=${TIMEOUT:-2700} BUILD_OPTS="--luks-state --with-kiosk --with-printer" ;;
+*) echo "smoke.sh: --variant default or full" >&2; exit 2 ;;
+esac
+case "$TIMEOUT" in "" | *[!0-9]*) echo "smoke.sh: --timeout SECONDS" >&2; exit 2 ;; esac
+mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd) || { echo "smoke.sh: cannot use --out $OUT" >&2; exit 2; }
 
 START=$(date +%s)
 W="$OUT/smoke"
-QEMU_PID=""
+QEMU_PID="" SWTPM_PID=""
 RESULT=""
-cleanup() {
-	if [ -n "$QEMU_PID" ] && kill -0 "$QEMU_PID" 2>/dev/null; then
-		kill "$QEMU_PID" 2>/dev/null
+stop_pid() { # PID: TERM, then KILL
+	if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then
+		kill "$1" 2>/dev/null
 		sleep 2
-		kill -9 "$QEMU_PID" 2>/dev/null
+		kill -9 "$1" 2>/dev/null
 	fi
+	return 0
+}
+cleanup() {
+	stop_pid "$QEMU_PID"
+	stop_pid "$SWTPM_PID"
 	[ "$KEEP" = 1 ] || rm -f "$W/disk.img"
 }
 trap cleanup EXIT
 trap "exit 1" INT TERM
 finish() { # RESULT
 	RESULT=$1
-	echo "smoke.sh: duration $(($(date +%s) - START)) s; serial log ${SERIAL:-$W/serial.log}" >&2
+	echo "smoke.sh: variant $VARIANT; ${BUILD_TIME:+build $BUILD_TIME s, }test $(($(date +%s) - START)) s; serial log ${SERIAL:-$W/serial.log}" >&2
 	echo "$RESULT"
 	case "$RESULT" in PASS) exit 0 ;; *) exit 1 ;; esac
 }
@@ -62,6 +84,15 @@ for pair in qemu-system-x86_64:qemu-system-x86 sftp:openssh-client \
 	command -v "${pair%%:*}" >/dev/null || need="$need ${pair##*:}"
 done
 [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || need="$need ovmf"
+if [ "$VARIANT" = full ]; then
+	for pair in swtpm:swtpm cryptsetup:cryptsetup-bin systemd-cryptenroll:systemd; do
+		command -v "${pair%%:*}" >/dev/null || need="$need ${pair##*:}"
+	done
+	# systemd-cryptenroll talks to the TPM through tpm2-tss, here to swtpm over TCP.
+	for lib in libtss2-esys-3.0.2-0 libtss2-mu0 libtss2-rc0 libtss2-tcti-swtpm0; do
+		dpkg-query -W -f='${Status}' "$lib" 2>/dev/null | grep -q 'ok installed' || need="$need $lib"
+	done
+fi
 if [ -n "$need" ]; then
 	log "installing:$need"
 	DEBIAN_FRONTEND=noninteractive apt-get update -qq
@@ -71,8 +102,13 @@ if [ -n "$need" ]; then
 fi
 
 if [ "$BUILD" = 1 ]; then
-	log "building the image (image/build.sh)"
-	"$HERE/build.sh" --out "$OUT" >"$OUT.build.log" 2>&1 || { tail -20 "$OUT.build.log" >&2; fail "image build failed (see $OUT.build.log)"; }
+	log "building the image (image/build.sh --out $OUT $BUILD_OPTS)"
+	mkdir -p "$OUT"
+	# shellcheck disable=SC2086
+	"$HERE/build.sh" --out "$OUT" $BUILD_OPTS >"$OUT.build.log" 2>&1 || { tail -20 "$OUT.build.log" >&2; fail "image build failed (see $OUT.build.log)"; }
+	BUILD_TIME=$(($(date +%s) - START))
+	log "image built in $BUILD_TIME s; the test's own time limit starts now"
+	START=$(date +%s)
 fi
 IMG="$OUT/noodepd.img"
 [ -f "$IMG" ] || fail "no image at $IMG (run without --no-build)"
@@ -87,15 +123,26 @@ chmod 0700 "$W"
 log "making publisher keys, SFTP key, TLS certificate and the provisioning stick"
 "$NOODEPD" keygen publisher --out "$W/keys" >"$W/keygen.log" 2>&1 || fail "noodepd keygen publisher failed: $(tail -1 "$W/keygen.log")"
 ssh-keygen -q -t ed25519 -N "" -C smoke-publisher -f "$W/upload_ed25519" || fail "ssh-keygen failed"
+# A test CA and a server certificate from it, as a hospital PKI would issue (the kiosk
+# browser trusts the CA, given on the stick with --kiosk-ca).
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 \
-	-subj "/CN=noodepd-smoke" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-	-keyout "$W/tls.key" -out "$W/tls.crt" 2>/dev/null || fail "openssl could not make a test certificate"
+	-subj "/CN=noodepd-smoke test CA" -keyout "$W/ca.key" -out "$W/ca.crt" 2>/dev/null &&
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-subj "/CN=noodepd-smoke" -keyout "$W/tls.key" -out "$W/tls.csr" 2>/dev/null &&
+	printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$W/tls.ext" &&
+	openssl x509 -req -in "$W/tls.csr" -CA "$W/ca.crt" -CAkey "$W/ca.key" -CAcreateserial \
+		-days 7 -extfile "$W/tls.ext" -out "$W/tls.crt" 2>/dev/null ||
+	fail "openssl could not make a test certificate"
+STICK_OPTS=()
+# Full variant: /metrics is opened to the ward network so the test can see the kiosk's
+# page views (the test itself never asks for an HTML page).
+[ "$VARIANT" = full ] && STICK_OPTS=(--kiosk-ca "$W/ca.crt" --metrics-public yes)
 # Under qemu user networking every connection from the host arrives from 10.0.2.2, which
 # stands in for both the ward network and the publisher here.
 "$HERE/provision.sh" prepare --out "$W/prov" --appliance-id smoke-box-1 --ward A3 \
 	--ward-name "Smoke A3" --publisher-key "$W/keys/publisher.pub" \
 	--inbox-key "$W/upload_ed25519.pub" --ward-net 10.0.2.2/32 --publisher-addr 10.0.2.2 \
-	--tls-cert "$W/tls.crt" --tls-key "$W/tls.key" --stick-image "$W/prov.img" >&2 ||
+	--tls-cert "$W/tls.crt" --tls-key "$W/tls.key" "${STICK_OPTS[@]}" --stick-image "$W/prov.img" >&2 ||
 	fail "provision.sh prepare failed"
 
 # ---- boot ------------------------------------------------------------------------------
@@ -103,18 +150,112 @@ cp --sparse=always "$IMG" "$W/disk.img" || fail "cannot copy the image"
 cp /usr/share/OVMF/OVMF_VARS_4M.fd "$W/OVMF_VARS.fd"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 WEB=$(free_port) SSHP=$(free_port)
+
+# ---- full variant: install the box as docs/OPERATIONS.md 3.3 says, with a software TPM ----
+# swtpm plays the box's TPM 2.0; its state directory is the chip, kept across both boots.
+# The state partition of the disk copy becomes LUKS2 with a recovery passphrase and a TPM2
+# key slot (systemd-cryptenroll, exactly the production step; no PCR binding here because
+# the host, not the box's firmware, does the enrolment). The box makes the ext4 inside
+# itself at its first unlock.
+start_swtpm() { # ARGS...: swtpm socket with the TPM state in $W/tpm
+	swtpm socket --tpm2 --tpmstate dir="$W/tpm" --log file="$W/swtpm.log" "$@" &
+	SWTPM_PID=$!
+}
+TPM_OPTS=()
+if [ "$VARIANT" = full ]; then
+	mkdir -p "$W/tpm"
+	part=$(sfdisk -J "$W/disk.img" | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["partitiontable"]["partitions"]:
+    if p.get("name") == "noodepd-state":
+        print(p["start"], p["size"])') || fail "cannot read the partition table of the image"
+	set -- $part
+	[ $# = 2 ] || fail "no noodepd-state partition in the image"
+	st_start=$1 st_size=$2
+	log "installing: LUKS2 state partition (${st_size} sectors), TPM2 key slot on swtpm"
+	# The recovery passphrase (no newline: --key-file takes the file's bytes as they are).
+	printf '%s' "$(head -c 24 /dev/urandom | base64)" >"$W/recovery.pass"
+	rm -f "$W/state.luks"
+	truncate -s $((st_size * 512)) "$W/state.luks"
+	cryptsetup luksFormat -q --type luks2 --key-file "$W/recovery.pass" \
+		--pbkdf argon2id --pbkdf-memory 65536 --iter-time 500 "$W/state.luks" >"$W/luks.log" 2>&1 ||
+		fail "cryptsetup luksFormat failed: $(tail -1 "$W/luks.log")"
+	TPM_PORT=$(free_port)
+	start_swtpm --server type=tcp,port="$TPM_PORT" --ctrl type=tcp,port=$((TPM_PORT + 1)) --flags not-need-init,startup-clear
+	sleep 1
+	PASSWORD=$(cat "$W/recovery.pass") systemd-cryptenroll --tpm2-device="swtpm:host=127.0.0.1,port=$TPM_PORT" \
+		--tpm2-pcrs= "$W/state.luks" >>"$W/luks.log" 2>&1 ||
+		fail "systemd-cryptenroll (swtpm) failed: $(tail -1 "$W/luks.log")"
+	stop_pid "$SWTPM_PID"; wait "$SWTPM_PID" 2>/dev/null; SWTPM_PID=""
+	cryptsetup luksDump "$W/state.luks" | grep -q 'systemd-tpm2' || fail "no TPM2 token in the LUKS2 header"
+	# Not conv=sparse: the zeros must overwrite the image's ext4 (the LUKS2 header's checksum
+	# covers its zero padding).
+	dd if="$W/state.luks" of="$W/disk.img" bs=1M oflag=seek_bytes seek=$((st_start * 512)) conv=notrunc status=none ||
+		fail "cannot write the LUKS2 state partition into the disk copy"
+	rm -f "$W/state.luks"
+	TPM_OPTS=(-chardev "socket,id=chrtpm,path=$W/swtpm.sock" -tpmdev emulator,id=tpm0,chardev=chrtpm
+		-device tpm-crb,tpmdev=tpm0)
+fi
+MEM=1024
+[ "$VARIANT" = full ] && MEM=2048
 boot() { # STICK SERIAL_LOG
+	if [ "$VARIANT" = full ]; then
+		stop_pid "$SWTPM_PID"
+		rm -f "$W/swtpm.sock"
+		start_swtpm --ctrl type=unixio,path="$W/swtpm.sock" --terminate
+		for _ in 1 2 3 4 5 6 7 8 9 10; do [ -S "$W/swtpm.sock" ] && break; sleep 0.5; done
+	fi
 	log "booting under TCG (web 127.0.0.1:$WEB -> 443, sftp 127.0.0.1:$SSHP -> 22)"
-	qemu-system-x86_64 -accel tcg -machine q35 -m 1024 -smp 2 \
+	rm -f "$W/monitor.sock"
+	qemu-system-x86_64 -accel tcg -machine q35 -m "$MEM" -smp 2 \
 		-drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd \
 		-drive if=pflash,format=raw,file="$W/OVMF_VARS.fd" \
 		-drive if=virtio,format=raw,file="$W/disk.img" \
 		-drive if=virtio,format=raw,file="$1" \
 		-netdev "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$WEB-:443,hostfwd=tcp:127.0.0.1:$SSHP-:22" \
-		-device virtio-net-pci,netdev=n0 \
-		-display none -monitor none -serial "file:$2" -no-reboot \
+		-device virtio-net-pci,netdev=n0 "${TPM_OPTS[@]}" \
+		-display none -monitor "unix:$W/monitor.sock,server=on,wait=off" -serial "file:$2" -no-reboot \
 		>"$W/qemu.log" 2>&1 &
 	QEMU_PID=$!
+}
+# Save the box's screen as PNG and print how many colours it has (1 = blank screen).
+screendump() { # PNG
+	python3 - "$W/monitor.sock" "$W/screen.ppm" "$1" <<'PY'
+import socket, struct, sys, time, zlib
+sock_path, ppm, png = sys.argv[1:4]
+s = socket.socket(socket.AF_UNIX)
+s.connect(sock_path)
+s.settimeout(10)
+s.recv(4096)
+s.sendall(("screendump %s\n" % ppm).encode())
+time.sleep(3)
+s.close()
+with open(ppm, "rb") as f:
+    data = f.read()
+fields, pos = [], 0
+while len(fields) < 4:
+    while data[pos:pos + 1].isspace():
+        pos += 1
+    if data[pos:pos + 1] == b"#":
+        pos = data.index(b"\n", pos)
+        continue
+    end = pos
+    while not data[end:end + 1].isspace():
+        end += 1
+    fields.append(data[pos:end])
+    pos = end
+pos += 1
+assert fields[0] == b"P6" and fields[3] == b"255", "not a PPM from qemu"
+w, h = int(fields[1]), int(fields[2])
+pix = data[pos:pos + w * h * 3]
+rows = b"".join(b"\0" + pix[y * w * 3:(y + 1) * w * 3] for y in range(h))
+def chunk(kind, body):
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+with open(png, "wb") as f:
+    f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows, 6)) + chunk(b"IEND", b""))
+print(len({pix[i:i + 3] for i in range(0, len(pix), 3 * 7)}))
+PY
 }
 SERIAL="$W/serial.log"
 boot "$W/prov.img" "$SERIAL"
@@ -146,9 +287,24 @@ echo "[127.0.0.1]:$SSHP $hostkey" >"$W/known_hosts"
 
 listening=$(console_value NOODEPD-LISTENING)
 for sock in $listening; do
-	case "$sock" in *:22 | *:443) ;; *) fail "unexpected listening socket $sock (listening: $listening)" ;; esac
+	case "$sock" in
+	*:22 | *:443) ;;
+	127.0.0.1:631 | "[::1]:631") [ "$VARIANT" = full ] || fail "CUPS listens in an image without --with-printer" ;;
+	*) fail "unexpected listening socket $sock (listening: $listening)" ;;
+	esac
 done
 log "listening sockets: $listening"
+MACHINE_ID=$(console_value NOODEPD-MACHINE-ID)
+echo "$MACHINE_ID" | grep -Eq '^[0-9a-f]{32}$' || fail "no machine id on the console ($MACHINE_ID)"
+log "machine id $MACHINE_ID"
+state=$(console_value NOODEPD-STATE)
+log "state partition: $state"
+if [ "$VARIANT" = full ]; then
+	case "$state" in "LUKS2 /dev/mapper/state ext4") ;; *) fail "state partition is '$state', not LUKS2 unlocked at boot" ;; esac
+	case "$listening" in *:631*) ;; *) fail "CUPS does not listen (listening: $listening)" ;; esac
+else
+	case "$state" in "plain "*" ext4") ;; *) fail "state partition is '$state'" ;; esac
+fi
 
 # ---- publisher: seal and upload ---------------------------------------------------------
 SEQ=42
@@ -201,17 +357,57 @@ while [ "$(left)" -gt 0 ]; do
 done
 [ "${served:-0}" = 1 ] || fail "/ready never reported sequence $SEQ (last answer: ${ready:-none})"
 
+# ---- full variant: the kiosk browser shows the ward view on the box's own screen ----------
+if [ "$VARIANT" = full ]; then
+	kiosk=$(console_value NOODEPD-KIOSK)
+	[ "$kiosk" = active ] || fail "noodepd-kiosk.service is '$kiosk'"
+	# Firefox under TCG takes minutes to draw; wait until the screen has real content.
+	colours=0
+	while [ "$(left)" -gt 0 ]; do
+		colours=$(screendump "$W/kiosk.png" 2>"$W/screendump.log") || colours=0
+		[ "${colours:-0}" -ge 16 ] && break
+		kill -0 "$QEMU_PID" 2>/dev/null || fail "qemu exited"
+		sleep 20
+	done
+	[ "${colours:-0}" -ge 16 ] || fail "the kiosk screen stayed blank ($colours colours; $W/kiosk.png)"
+	log "kiosk screen drawn ($colours colours sampled): $W/kiosk.png"
+	# Only the kiosk asks for HTML pages here; it reaches the daemon over TLS on localhost.
+	views=0
+	while [ "$(left)" -gt 0 ]; do
+		views=$(curl -sk --max-time 20 "https://127.0.0.1:$WEB/metrics" 2>/dev/null |
+			sed -n 's/^noodepd_page_views_total \([0-9]*\)$/\1/p')
+		[ "${views:-0}" -ge 1 ] && break
+		sleep 10
+	done
+	[ "${views:-0}" -ge 1 ] || fail "the kiosk browser never loaded a page from the daemon (page views: ${views:-none})"
+	screendump "$W/kiosk.png" >/dev/null 2>&1 || true
+	log "the kiosk loaded $views page(s) from https://localhost/ (screen: $W/kiosk.png)"
+fi
+
 # ---- the firewall: re-provision with a ward network the host is not in ----------------------
 log "re-provisioning with ward network 192.0.2.0/24 (the host, 10.0.2.2, is outside it)"
 kill "$QEMU_PID"; wait "$QEMU_PID" 2>/dev/null; QEMU_PID=""
 "$HERE/provision.sh" prepare --out "$W/prov2" --appliance-id smoke-box-1 --ward A3 \
 	--ward-name "Smoke A3" --publisher-key "$W/keys/publisher.pub" \
 	--inbox-key "$W/upload_ed25519.pub" --ward-net 192.0.2.0/24 --publisher-addr 10.0.2.2 \
-	--tls-cert "$W/tls.crt" --tls-key "$W/tls.key" --stick-image "$W/prov2.img" >&2 ||
+	--tls-cert "$W/tls.crt" --tls-key "$W/tls.key" "${STICK_OPTS[@]}" --stick-image "$W/prov2.img" >&2 ||
 	fail "provision.sh prepare (second stick) failed"
 SERIAL="$W/serial2.log"
 boot "$W/prov2.img" "$SERIAL"
 wait_for 'NOODEPD-DAEMON active' "the daemon after the second boot"
+wait_for 'NOODEPD-JOURNAL ' "the journal status after the second boot"
+mid2=$(console_value NOODEPD-MACHINE-ID)
+[ "$mid2" = "$MACHINE_ID" ] || fail "machine id changed across the reboot ($MACHINE_ID -> $mid2)"
+journal=$(console_value NOODEPD-JOURNAL)
+boots=${journal##*boots=}
+case "$boots" in "" | *[!0-9]*) fail "journal status '$journal'" ;; esac
+[ "$boots" -ge 2 ] || fail "the journal lists $boots boot(s) after a reboot ($journal)"
+log "machine id kept across the reboot; journal: $journal"
+if [ "$VARIANT" = full ]; then
+	state=$(console_value NOODEPD-STATE)
+	[ "$state" = "LUKS2 /dev/mapper/state ext4" ] || fail "second boot: state partition is '$state'"
+	log "second boot: LUKS2 state unlocked by the TPM again"
+fi
 if echo "ls" | sftp -b - -i "$W/upload_ed25519" -P "$SSHP" -o BatchMode=yes \
 	-o StrictHostKeyChecking=yes -o UserKnownHostsFile="$W/known_hosts" -o ConnectTimeout=60 \
 	inbox@127.0.0.1 >"$W/sftp2.log" 2>&1; then

@@ -2,7 +2,9 @@
 //! `systemd-analyze security --offline=yes image/systemd/noodepd.service` on the unit in
 //! the repository and fails when the overall exposure is above 1.0 (issue 6). A missing
 //! `systemd-analyze` is a failure, not a pass: install it with `image/install-test-deps.sh`,
-//! or set `NOODEPD_SKIP_SYSTEMD_TEST=1` to skip this test explicitly.
+//! or set `NOODEPD_SKIP_SYSTEMD_TEST=1` to skip this test explicitly. Also checks that keys
+//! reach the daemon as credentials and that the environment carries nothing but the one
+//! allowed malloc tunable.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -82,9 +84,37 @@ fn noodepd_service_takes_keys_as_credentials_not_environment() {
             "noodepd.service does not load {cred} with LoadCredential="
         );
     }
+    let bad = disallowed_environment(&text);
     assert!(
-        !text.lines().any(|l| l.starts_with("Environment")),
-        "noodepd.service must not pass settings or secrets through the environment"
+        bad.is_empty(),
+        "noodepd.service must not pass settings or secrets through the environment; \
+         only {ALLOWED_ENVIRONMENT:?} is allowed, found {bad:?}"
+    );
+}
+
+/// Lines of a unit that set the service's environment and are not the allowed tunable.
+fn disallowed_environment(unit: &str) -> Vec<String> {
+    unit.lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("Environment") || l.starts_with("PassEnvironment"))
+        .filter(|l| !ALLOWED_ENVIRONMENT.contains(l))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The only environment the daemon's unit may set: a glibc malloc tunable, not a secret and
+/// not a setting of noodepd. Two arenas instead of 8 x cores cut the ward-sized RSS from
+/// 176 to 106 MiB in the benchmark (issue 7); glibc reads tunables only at process start,
+/// so the unit is the place for it.
+const ALLOWED_ENVIRONMENT: &[&str] = &["Environment=GLIBC_TUNABLES=glibc.malloc.arena_max=2"];
+
+#[test]
+fn noodepd_service_caps_malloc_arenas() {
+    let text = std::fs::read_to_string(unit_path("noodepd.service")).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.trim() == "Environment=GLIBC_TUNABLES=glibc.malloc.arena_max=2"),
+        "noodepd.service should cap glibc malloc arenas (GLIBC_TUNABLES=glibc.malloc.arena_max=2)"
     );
 }
 
@@ -95,4 +125,26 @@ fn exposure_parser_reads_the_analyzer_summary_line() {
     let bad = "→ Overall exposure level for noodepd.service: 9.6 UNSAFE 😨\n";
     assert_eq!(parse_exposure(bad, "noodepd.service"), Some(9.6));
     assert_eq!(parse_exposure("nothing here", "noodepd.service"), None);
+}
+
+#[test]
+fn environment_check_flags_anything_but_the_malloc_tunable() {
+    let unit = "[Service]\n\
+                Environment=GLIBC_TUNABLES=glibc.malloc.arena_max=2\n\
+                Environment=NOODEPD_TLS_KEY=/etc/noodepd/tls.key\n\
+                EnvironmentFile=/etc/noodepd/env\n\
+                PassEnvironment=HOME\n\
+                Environment=GLIBC_TUNABLES=glibc.malloc.arena_max=2:glibc.malloc.mxfast=0\n";
+    assert_eq!(
+        disallowed_environment(unit),
+        vec![
+            "Environment=NOODEPD_TLS_KEY=/etc/noodepd/tls.key",
+            "EnvironmentFile=/etc/noodepd/env",
+            "PassEnvironment=HOME",
+            "Environment=GLIBC_TUNABLES=glibc.malloc.arena_max=2:glibc.malloc.mxfast=0",
+        ]
+    );
+    assert!(
+        disallowed_environment("Environment=GLIBC_TUNABLES=glibc.malloc.arena_max=2\n").is_empty()
+    );
 }
