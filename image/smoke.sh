@@ -276,6 +276,22 @@ with open(png, "wb") as f:
 print(len({pix[i:i + 3] for i in range(0, len(pix), 3 * 7)}))
 PY
 }
+# Per mille of the last screendump's pixels in the ward view's top bar colour (#12324f,
+# src/web/pages/style.css): every noodepd page, the login page too, has that full-width bar;
+# Firefox's own start or error screens do not.
+topbar_share() {
+	python3 - "$W/screen.ppm" <<'PY'
+import sys
+data = open(sys.argv[1], "rb").read()
+# qemu writes "P6\n<w> <h>\n255\n" then the pixels.
+parts = data.split(b"\n", 3)
+w, h = (int(x) for x in parts[1].split())
+pix = parts[3][: w * h * 3]
+bar = bytes((0x12, 0x32, 0x4F))
+n = sum(1 for i in range(0, len(pix), 3) if pix[i:i + 3] == bar)
+print(n * 1000 // max(1, w * h))
+PY
+}
 SERIAL="$W/serial.log"
 boot "$W/prov.img" "$SERIAL"
 
@@ -401,8 +417,16 @@ if [ "$VARIANT" = full ]; then
 		sleep 10
 	done
 	[ "${views:-0}" -ge 1 ] || fail "the kiosk browser never loaded a page from the daemon (page views: ${views:-none})"
-	screendump "$W/kiosk.png" >/dev/null 2>&1 || true
-	log "the kiosk loaded $views page(s) from https://localhost/ (screen: $W/kiosk.png)"
+	log "the kiosk loaded $views page(s) from https://localhost/"
+	# And the screen shows it: the ward view's top bar, not a browser start or error page.
+	share=0
+	while [ "$(left)" -gt 0 ]; do
+		screendump "$W/kiosk.png" >/dev/null 2>&1 && share=$(topbar_share 2>/dev/null) || share=0
+		[ "${share:-0}" -ge 10 ] && break
+		sleep 15
+	done
+	[ "${share:-0}" -ge 10 ] || fail "the kiosk screen does not show the ward view (top bar colour on ${share:-0}‰ of the screen; $W/kiosk.png)"
+	log "the kiosk screen shows the ward view (top bar on $share‰ of the screen): $W/kiosk.png"
 fi
 
 # ---- the firewall: re-provision with a ward network the host is not in ----------------------
