@@ -12,12 +12,18 @@
 # (default 1500 s; 2700 s for --variant full); the build has no time limit.
 #
 #   sudo image/smoke.sh [--variant default|full] [--no-build] [--out DIR] [--timeout SECONDS] [--keep]
+#                       [--console-socket]
 #
 # --variant full builds with --luks-state --with-kiosk --with-printer (default --out
 # image/out/full) and also checks those options: the state partition is formatted as LUKS2
 # and enrolled to a software TPM (swtpm) on the host, as IT does at installation, and the box
 # must unlock it with that TPM at every boot; the kiosk browser must run on the box's screen
 # (a qemu screendump is saved as DIR/smoke/kiosk.png); CUPS must listen on loopback only.
+#
+# --console-socket (debugging, e.g. an image built with --root-password-hash): the box's
+# serial console is a unix socket DIR/smoke/console.sock as well as the log file; qemu waits
+# at start until a client connects (`socat - UNIX-CONNECT:DIR/smoke/console.sock`), and the
+# client must stay connected, or the console stalls.
 #
 # Needs (installed when missing): qemu-system-x86, ovmf, openssh-client, curl, openssl,
 # dosfstools, mtools; for --variant full also swtpm, the tpm2-tss libraries and
@@ -28,13 +34,14 @@ set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
-OUT="" BUILD=1 TIMEOUT="" KEEP=0 VARIANT=default
+OUT="" BUILD=1 TIMEOUT="" KEEP=0 VARIANT=default CONSOLE_SOCKET=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--no-build) BUILD=0 ;;
 	--out) OUT=$2; shift ;;
 	--timeout) TIMEOUT=$2; shift ;;
 	--keep) KEEP=1 ;;
+	--console-socket) CONSOLE_SOCKET=1 ;;
 	--variant) VARIANT=$2; shift ;;
 	*) echo "smoke.sh: unknown option $1" >&2; exit 2 ;;
 	esac
@@ -197,7 +204,14 @@ for p in json.load(sys.stdin)["partitiontable"]["partitions"]:
 		-device tpm-crb,tpmdev=tpm0)
 fi
 MEM=1024
-[ "$VARIANT" = full ] && MEM=2048
+DISPLAY_OPTS=()
+if [ "$VARIANT" = full ]; then
+	MEM=2048
+	# The kiosk's compositor (cage on wlroots 0.15) needs a DRM driver with PRIME import:
+	# qemu's default std VGA (bochs-drm, VRAM helpers) has none ("PRIME import not
+	# supported"), virtio-gpu has it, as do the Intel/AMD drivers of real boxes.
+	DISPLAY_OPTS=(-vga none -device virtio-vga)
+fi
 boot() { # STICK SERIAL_LOG
 	if [ "$VARIANT" = full ]; then
 		stop_pid "$SWTPM_PID"
@@ -206,15 +220,20 @@ boot() { # STICK SERIAL_LOG
 		for _ in 1 2 3 4 5 6 7 8 9 10; do [ -S "$W/swtpm.sock" ] && break; sleep 0.5; done
 	fi
 	log "booting under TCG (web 127.0.0.1:$WEB -> 443, sftp 127.0.0.1:$SSHP -> 22)"
-	rm -f "$W/monitor.sock"
+	rm -f "$W/monitor.sock" "$W/console.sock"
+	local serial=(-serial "file:$2")
+	if [ "$CONSOLE_SOCKET" = 1 ]; then
+		serial=(-chardev "socket,id=ser0,path=$W/console.sock,server=on,wait=on,logfile=$2" -serial chardev:ser0)
+		log "console on $W/console.sock: connect to it (qemu waits)"
+	fi
 	qemu-system-x86_64 -accel tcg -machine q35 -m "$MEM" -smp 2 \
 		-drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd \
 		-drive if=pflash,format=raw,file="$W/OVMF_VARS.fd" \
 		-drive if=virtio,format=raw,file="$W/disk.img" \
 		-drive if=virtio,format=raw,file="$1" \
 		-netdev "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$WEB-:443,hostfwd=tcp:127.0.0.1:$SSHP-:22" \
-		-device virtio-net-pci,netdev=n0 "${TPM_OPTS[@]}" \
-		-display none -monitor "unix:$W/monitor.sock,server=on,wait=off" -serial "file:$2" -no-reboot \
+		-device virtio-net-pci,netdev=n0 "${TPM_OPTS[@]}" "${DISPLAY_OPTS[@]}" \
+		-display none -monitor "unix:$W/monitor.sock,server=on,wait=off" "${serial[@]}" -no-reboot \
 		>"$W/qemu.log" 2>&1 &
 	QEMU_PID=$!
 }
@@ -257,6 +276,22 @@ with open(png, "wb") as f:
 print(len({pix[i:i + 3] for i in range(0, len(pix), 3 * 7)}))
 PY
 }
+# Per mille of the last screendump's pixels in the ward view's top bar colour (#12324f,
+# src/web/pages/style.css): every noodepd page, the login page too, has that full-width bar;
+# Firefox's own start or error screens do not.
+topbar_share() {
+	python3 - "$W/screen.ppm" <<'PY'
+import sys
+data = open(sys.argv[1], "rb").read()
+# qemu writes "P6\n<w> <h>\n255\n" then the pixels.
+parts = data.split(b"\n", 3)
+w, h = (int(x) for x in parts[1].split())
+pix = parts[3][: w * h * 3]
+bar = bytes((0x12, 0x32, 0x4F))
+n = sum(1 for i in range(0, len(pix), 3) if pix[i:i + 3] == bar)
+print(n * 1000 // max(1, w * h))
+PY
+}
 SERIAL="$W/serial.log"
 boot "$W/prov.img" "$SERIAL"
 
@@ -274,6 +309,8 @@ wait_for 'NOODEPD-APPLIANCE-PUBKEY ' "the appliance key on the console"
 log "appliance key shown"
 wait_for 'NOODEPD-PROVISIONED' "provisioning from the stick"
 log "provisioned"
+# The status lines come one by one (slower with --console-socket): read them once the last is there.
+wait_for 'NOODEPD-LISTENING ' "the status lines on the console"
 grep -q 'NOODEPD-JOURNAL persistent' "$SERIAL" || fail "journal is not persistent"
 
 # The last value of a console status line (lines may carry a "[ time] showkey[pid]: " prefix).
@@ -380,8 +417,16 @@ if [ "$VARIANT" = full ]; then
 		sleep 10
 	done
 	[ "${views:-0}" -ge 1 ] || fail "the kiosk browser never loaded a page from the daemon (page views: ${views:-none})"
-	screendump "$W/kiosk.png" >/dev/null 2>&1 || true
-	log "the kiosk loaded $views page(s) from https://localhost/ (screen: $W/kiosk.png)"
+	log "the kiosk loaded $views page(s) from https://localhost/"
+	# And the screen shows it: the ward view's top bar, not a browser start or error page.
+	share=0
+	while [ "$(left)" -gt 0 ]; do
+		screendump "$W/kiosk.png" >/dev/null 2>&1 && share=$(topbar_share 2>/dev/null) || share=0
+		[ "${share:-0}" -ge 10 ] && break
+		sleep 15
+	done
+	[ "${share:-0}" -ge 10 ] || fail "the kiosk screen does not show the ward view (top bar colour on ${share:-0}‰ of the screen; $W/kiosk.png)"
+	log "the kiosk screen shows the ward view (top bar on $share‰ of the screen): $W/kiosk.png"
 fi
 
 # ---- the firewall: re-provision with a ward network the host is not in ----------------------
@@ -395,7 +440,7 @@ kill "$QEMU_PID"; wait "$QEMU_PID" 2>/dev/null; QEMU_PID=""
 SERIAL="$W/serial2.log"
 boot "$W/prov2.img" "$SERIAL"
 wait_for 'NOODEPD-DAEMON active' "the daemon after the second boot"
-wait_for 'NOODEPD-JOURNAL ' "the journal status after the second boot"
+wait_for 'NOODEPD-LISTENING ' "the status lines after the second boot"
 mid2=$(console_value NOODEPD-MACHINE-ID)
 [ "$mid2" = "$MACHINE_ID" ] || fail "machine id changed across the reboot ($MACHINE_ID -> $mid2)"
 journal=$(console_value NOODEPD-JOURNAL)
