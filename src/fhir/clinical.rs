@@ -108,6 +108,21 @@ fn defer_negation(
     }
 }
 
+/// The screen on a plain `status` code shared by flags, consents, devices, device use and
+/// compositions: entered in error, or one of `inactive`, is not shown.
+fn screen_plain_status(res: &Value, inactive: &[&str]) -> Result<(), Skip> {
+    match str_at(res, "status") {
+        Some("entered-in-error") => Err(Skip::new(
+            NotShownReason::EnteredInError,
+            "status entered-in-error",
+        )),
+        Some(s) if inactive.contains(&s) => {
+            Err(Skip::new(NotShownReason::Inactive, format!("status {s}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The status screen shared by allergies and conditions: entered in error, refuted, or a
 /// clinical status in `inactive` is not shown. Gives (clinical, verification) status otherwise.
 type Statuses = (Option<String>, Option<String>);
@@ -267,16 +282,7 @@ pub fn flag(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
         .entry(i)
         .map(|e| e.res)
         .ok_or_else(|| Skip::new(NotShownReason::Invalid, "no entry"))?;
-    match str_at(res, "status") {
-        Some("entered-in-error") => {
-            return Err(Skip::new(
-                NotShownReason::EnteredInError,
-                "status entered-in-error",
-            ));
-        }
-        Some("inactive") => return Err(Skip::new(NotShownReason::Inactive, "status inactive")),
-        _ => {}
-    }
+    screen_plain_status(res, &["inactive"])?;
     if let Some(end) = ended(cx, i, res.get("period")) {
         return Err(Skip::new(
             NotShownReason::Inactive,
@@ -375,18 +381,7 @@ pub fn consent(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
         })
         .ok_or_else(|| Skip::new(NotShownReason::Invalid, "no entry"))?;
     let status = str_at(res, "status");
-    match status {
-        Some("entered-in-error") => {
-            return Err(Skip::new(
-                NotShownReason::EnteredInError,
-                "status entered-in-error",
-            ));
-        }
-        Some(s @ ("inactive" | "rejected" | "draft" | "proposed")) => {
-            return Err(Skip::new(NotShownReason::Inactive, format!("status {s}")));
-        }
-        _ => {}
-    }
+    screen_plain_status(res, &["inactive", "rejected", "draft", "proposed"])?;
     let provision = obj(res, "provision");
     if let Some(end) = ended(cx, i, provision.and_then(|p| p.get("period"))) {
         return Err(Skip::new(
@@ -560,18 +555,7 @@ pub fn device_use(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
         .entry(i)
         .map(|e| e.res)
         .ok_or_else(|| Skip::new(NotShownReason::Invalid, "no entry"))?;
-    match str_at(res, "status") {
-        Some("entered-in-error") => {
-            return Err(Skip::new(
-                NotShownReason::EnteredInError,
-                "status entered-in-error",
-            ));
-        }
-        Some(s @ ("completed" | "stopped" | "intended")) => {
-            return Err(Skip::new(NotShownReason::Inactive, format!("status {s}")));
-        }
-        _ => {}
-    }
+    screen_plain_status(res, &["completed", "stopped", "intended"])?;
     if let Some(end) = ended(cx, i, res.get("timingPeriod")) {
         return Err(Skip::new(
             NotShownReason::Inactive,
@@ -618,16 +602,7 @@ pub fn device(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
         .entry(i)
         .map(|e| e.res)
         .ok_or_else(|| Skip::new(NotShownReason::Invalid, "no entry"))?;
-    match str_at(res, "status") {
-        Some("entered-in-error") => {
-            return Err(Skip::new(
-                NotShownReason::EnteredInError,
-                "status entered-in-error",
-            ));
-        }
-        Some("inactive") => return Err(Skip::new(NotShownReason::Inactive, "status inactive")),
-        _ => {}
-    }
+    screen_plain_status(res, &["inactive"])?;
     if res.get("patient").is_none() {
         return Err(Skip::new(
             NotShownReason::ReferencedOnly,
@@ -658,12 +633,7 @@ pub fn composition(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
         .entry(i)
         .map(|e| e.res)
         .ok_or_else(|| Skip::new(NotShownReason::Invalid, "no entry"))?;
-    if str_at(res, "status") == Some("entered-in-error") {
-        return Err(Skip::new(
-            NotShownReason::EnteredInError,
-            "status entered-in-error",
-        ));
-    }
+    screen_plain_status(res, &[])?;
     let p = cx.subject(i)?;
     let date = cx.date(i, res.get("date"), "date");
     let mut negs = Vec::new();
