@@ -132,13 +132,13 @@ log "making publisher keys, SFTP key, TLS certificate and the provisioning stick
 ssh-keygen -q -t ed25519 -N "" -C smoke-publisher -f "$W/upload_ed25519" || fail "ssh-keygen failed"
 # A test CA and a server certificate from it, as a hospital PKI would issue (the kiosk
 # browser trusts the CA, given on the stick with --kiosk-ca).
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 \
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 90 \
 	-subj "/CN=noodepd-smoke test CA" -keyout "$W/ca.key" -out "$W/ca.crt" 2>/dev/null &&
 	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 		-subj "/CN=noodepd-smoke" -keyout "$W/tls.key" -out "$W/tls.csr" 2>/dev/null &&
 	printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$W/tls.ext" &&
 	openssl x509 -req -in "$W/tls.csr" -CA "$W/ca.crt" -CAkey "$W/ca.key" -CAcreateserial \
-		-days 7 -extfile "$W/tls.ext" -out "$W/tls.crt" 2>/dev/null ||
+		-days 90 -extfile "$W/tls.ext" -out "$W/tls.crt" 2>/dev/null ||
 	fail "openssl could not make a test certificate"
 STICK_OPTS=()
 # Full variant: /metrics is opened to the ward network so the test can see the kiosk's
@@ -393,6 +393,10 @@ while [ "$(left)" -gt 0 ]; do
 	sleep 5
 done
 [ "${served:-0}" = 1 ] || fail "/ready never reported sequence $SEQ (last answer: ${ready:-none})"
+# A freshly provisioned box with a valid certificate and current data has no standing
+# problem (clock, certificate, store, state partition, audit log): anything here is a fault.
+echo "$ready" | grep -Eq '"problem"[[:space:]]*:[[:space:]]*null' ||
+	fail "/ready reports a standing problem on a fresh box: $ready"
 
 # ---- full variant: the kiosk browser shows the ward view on the box's own screen ----------
 if [ "$VARIANT" = full ]; then
