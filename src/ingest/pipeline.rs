@@ -658,11 +658,17 @@ impl Ingestor {
         let roster = Roster::from_json(&opened.payload)
             .map_err(|e| refuse("roster_invalid", e.to_string()))?;
         if roster.ward != self.shared.config.ward {
+            // A plain ward id is named (as the header's is); anything else is payload text.
+            let named = if crate::config::check_id(&roster.ward).is_ok() {
+                format!("ward {:?}", roster.ward)
+            } else {
+                "a ward id that is not a plain id".to_owned()
+            };
             return Err(refuse(
                 "roster_wrong_ward",
                 format!(
-                    "the roster inside is for ward {:?}, this appliance serves {:?}",
-                    roster.ward, self.shared.config.ward
+                    "the roster inside is for {named}, this appliance serves {:?}",
+                    self.shared.config.ward
                 ),
             ));
         }
@@ -727,7 +733,8 @@ impl Ingestor {
                 "mode_command_invalid",
                 format!(
                     "mode command is not {{\"mode\": \"emergency|drill|standby\", \"reason\": \
-                     \"...\"}}: {e}"
+                     \"...\"}}: {}",
+                    crate::jsonerr::describe(&e)
                 ),
             )
         })?;
