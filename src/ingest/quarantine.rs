@@ -301,10 +301,7 @@ pub fn prune(
     keep: Option<&Path>,
 ) -> std::io::Result<Pruned> {
     let units = units(dir)?;
-    let keep_name = keep
-        .filter(|k| k.parent() == Some(dir))
-        .and_then(|k| k.file_name())
-        .and_then(OsStr::to_str);
+    let keep_name = keep.and_then(Path::file_name).and_then(OsStr::to_str);
     let mut files = units.iter().filter(|u| u.file.is_some()).count();
     let mut bytes = units.iter().fold(0u64, |acc, u| {
         acc.saturating_add(u.reason_len)
