@@ -63,6 +63,8 @@ struct RawAppliance {
 struct RawPaths {
     inbox: Option<PathBuf>,
     quarantine: Option<PathBuf>,
+    quarantine_max_files: Option<u64>,
+    quarantine_max_bytes: Option<u64>,
     state: Option<PathBuf>,
     runtime: Option<PathBuf>,
     control_socket: Option<PathBuf>,
@@ -151,6 +153,8 @@ pub struct Paths {
     pub inbox: PathBuf,
     /// Where rejected files are moved, with a `.reason` file beside them.
     pub quarantine: PathBuf,
+    /// How much the quarantine may hold before its oldest files are pruned.
+    pub quarantine_cap: QuarantineCap,
     /// Persistent state: accepted (sealed) snapshots, sequence, mode, audit log.
     pub state: PathBuf,
     /// Plaintext SQLite generations; tmpfs on the appliance (`/run/noodepd`).
@@ -158,6 +162,25 @@ pub struct Paths {
     /// Local control socket for `noodepd mode` (root only).
     pub control_socket: PathBuf,
 }
+
+/// The quarantine's bound: after each refused file is moved in, the oldest quarantined
+/// files (with their `.reason`) are deleted while either limit is exceeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuarantineCap {
+    /// Quarantined files, not counting `.reason` files.
+    pub max_files: usize,
+    /// Bytes of quarantined files and their `.reason` files together.
+    pub max_bytes: u64,
+}
+
+/// Default `paths.quarantine_max_files`.
+pub const DEFAULT_QUARANTINE_MAX_FILES: u64 = 100;
+/// Default `paths.quarantine_max_bytes` (512 MiB).
+pub const DEFAULT_QUARANTINE_MAX_BYTES: u64 = 512 * 1024 * 1024;
+/// Accepted range of `paths.quarantine_max_files`.
+pub const QUARANTINE_MAX_FILES_RANGE: std::ops::RangeInclusive<u64> = 1..=100_000;
+/// Accepted range of `paths.quarantine_max_bytes`: 1 MiB to 1 TiB.
+pub const QUARANTINE_MAX_BYTES_RANGE: std::ops::RangeInclusive<u64> = (1 << 20)..=(1 << 40);
 
 #[derive(Debug, Clone)]
 pub struct KeyPaths {
@@ -287,9 +310,37 @@ impl Config {
 
         let p = raw.paths;
         let state = abs(p.state.unwrap_or_else(|| "/var/lib/noodepd".into()));
+        let quarantine_cap = QuarantineCap {
+            max_files: bounded(
+                p.quarantine_max_files,
+                DEFAULT_QUARANTINE_MAX_FILES,
+                *QUARANTINE_MAX_FILES_RANGE.start(),
+                *QUARANTINE_MAX_FILES_RANGE.end(),
+            )
+            .and_then(|n| usize::try_from(n).map_err(|e| e.to_string()))
+            .map_err(|m| {
+                invalid(
+                    "paths.quarantine_max_files",
+                    format!("{m} (refused files kept in the quarantine)"),
+                )
+            })?,
+            max_bytes: bounded(
+                p.quarantine_max_bytes,
+                DEFAULT_QUARANTINE_MAX_BYTES,
+                *QUARANTINE_MAX_BYTES_RANGE.start(),
+                *QUARANTINE_MAX_BYTES_RANGE.end(),
+            )
+            .map_err(|m| {
+                invalid(
+                    "paths.quarantine_max_bytes",
+                    format!("{m} (bytes: at least 1 MiB = 1048576, at most 1 TiB)"),
+                )
+            })?,
+        };
         let paths = Paths {
             inbox: abs(p.inbox.unwrap_or_else(|| state.join("inbox"))),
             quarantine: abs(p.quarantine.unwrap_or_else(|| state.join("quarantine"))),
+            quarantine_cap,
             runtime: abs(p.runtime.unwrap_or_else(|| "/run/noodepd".into())),
             control_socket: abs(p
                 .control_socket
@@ -466,7 +517,50 @@ mod tests {
         assert_eq!(c.web.lockout_attempts, 5);
         assert_eq!(c.data.administration_window, Duration::from_secs(72 * 3600));
         assert_eq!(c.timezone, chrono_tz::Europe::Amsterdam);
+        assert_eq!(
+            c.paths.quarantine_cap,
+            QuarantineCap {
+                max_files: 100,
+                max_bytes: 512 * 1024 * 1024
+            }
+        );
         assert!(c.unknown_keys.is_empty());
+    }
+
+    #[test]
+    fn quarantine_cap_is_read_and_zero_or_absurd_values_are_refused() {
+        let with = |lines: &str| {
+            Config::from_toml(&format!("{MINIMAL}[paths]\n{lines}"), Path::new("x.toml"))
+        };
+        let c = with("quarantine_max_files = 5\nquarantine_max_bytes = 2097152\n").unwrap();
+        assert_eq!(c.paths.quarantine_cap.max_files, 5);
+        assert_eq!(c.paths.quarantine_cap.max_bytes, 2 * 1024 * 1024);
+        for (lines, key) in [
+            ("quarantine_max_files = 0\n", "paths.quarantine_max_files"),
+            (
+                "quarantine_max_files = 100001\n",
+                "paths.quarantine_max_files",
+            ),
+            ("quarantine_max_files = -1\n", "quarantine_max_files"),
+            ("quarantine_max_files = \"10\"\n", "quarantine_max_files"),
+            ("quarantine_max_bytes = 0\n", "paths.quarantine_max_bytes"),
+            (
+                "quarantine_max_bytes = 1048575\n",
+                "paths.quarantine_max_bytes",
+            ),
+            (
+                "quarantine_max_bytes = 1099511627777\n",
+                "paths.quarantine_max_bytes",
+            ),
+            (
+                "quarantine_max_bytes = \"512 MiB\"\n",
+                "quarantine_max_bytes",
+            ),
+            ("quarantine_max_bytes = 1.5e9\n", "quarantine_max_bytes"),
+        ] {
+            let e = with(lines).unwrap_err().to_string();
+            assert!(e.contains(key), "{lines:?}: {e}");
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod fhir;
 pub mod fsutil;
 pub mod generate;
 pub mod ingest;
+pub mod jsonerr;
 pub mod keys;
 pub mod logging;
 pub mod mode;

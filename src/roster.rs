@@ -63,7 +63,11 @@ pub struct Roster {
 /// Why a roster payload is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum RosterError {
-    #[error("roster is not valid JSON of the documented shape: {0}")]
+    /// Told without the input's values (see [`crate::jsonerr`]).
+    #[error(
+        "roster is not valid JSON of the documented shape: {}",
+        crate::jsonerr::describe(.0)
+    )]
     Json(#[from] serde_json::Error),
     #[error("roster has {0} staff entries; at most {MAX_STAFF}")]
     TooMany(usize),
@@ -85,7 +89,10 @@ impl Roster {
         let mut seen = std::collections::BTreeSet::new();
         for (index, s) in r.staff.iter().enumerate() {
             let bad = |message: String| RosterError::Entry { index, message };
-            crate::config::check_id(&s.user).map_err(|m| bad(format!("user: {m}")))?;
+            // Not check_id's message: it quotes the refused value.
+            crate::config::check_id(&s.user).map_err(|_| {
+                bad("user must be 1 to 64 letters, digits, '-', '_' or '.' (not first)".into())
+            })?;
             if s.name.trim().is_empty() || s.name.chars().count() > MAX_NAME {
                 return Err(bad(format!("name must be 1 to {MAX_NAME} characters")));
             }
@@ -95,10 +102,7 @@ impl Roster {
             let h = PasswordHash::new(&s.code_hash)
                 .map_err(|e| bad(format!("code_hash is not a PHC string: {e}")))?;
             if h.algorithm.as_str() != "argon2id" {
-                return Err(bad(format!(
-                    "code_hash uses {}, argon2id required",
-                    h.algorithm
-                )));
+                return Err(bad("code_hash is not an argon2id hash".into()));
             }
             if !seen.insert(s.user.as_str()) {
                 return Err(RosterError::Duplicate(s.user.clone()));

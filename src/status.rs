@@ -84,6 +84,8 @@ pub struct IngestStatus {
 pub struct Metrics {
     pub snapshots_accepted: AtomicU64,
     pub snapshots_rejected: AtomicU64,
+    /// Quarantined files deleted to keep the quarantine within its cap.
+    pub quarantine_pruned: AtomicU64,
     pub logins: AtomicU64,
     pub logins_failed: AtomicU64,
     pub lockouts: AtomicU64,

@@ -840,15 +840,33 @@ fn it_role_standby_and_traversal_paths_get_no_patient_data_and_no_file() {
 
 /// Seals `payload` with the keys `start_daemon` wrote into `dir/keys`.
 fn seal_in(dir: &Path, seq: u64, kind: noodepd::snapshot::PayloadKind, payload: &[u8]) -> Vec<u8> {
+    seal_for(
+        dir,
+        "A3",
+        Utc::now() - TimeDelta::minutes(1),
+        seq,
+        kind,
+        payload,
+    )
+}
+
+/// As [`seal_in`] for `ward`, dated `as_of`.
+fn seal_for(
+    dir: &Path,
+    ward: &str,
+    as_of: chrono::DateTime<Utc>,
+    seq: u64,
+    kind: noodepd::snapshot::PayloadKind,
+    payload: &[u8],
+) -> Vec<u8> {
     use noodepd::keys::{AppliancePublic, PublisherSecret};
     let publisher = PublisherSecret::read(&dir.join("keys/publisher.key")).unwrap();
     let appliance = AppliancePublic::read(&dir.join("keys/appliance.pub")).unwrap();
-    let as_of = Utc::now() - TimeDelta::minutes(1);
     noodepd::snapshot::seal(
         &publisher,
         std::slice::from_ref(&appliance),
         &noodepd::snapshot::SealRequest {
-            ward: "A3",
+            ward,
             sequence: seq,
             created_at: as_of,
             data_as_of: as_of,
@@ -943,4 +961,289 @@ fn real_daemon_quarantines_deep_nesting_and_survives_structural_garbage() {
         daemon.0.try_wait().unwrap().is_none(),
         "daemon still running"
     );
+}
+
+/// Identifier values (BSN, patient numbers) of the Patients in a bundle.
+fn patient_identifiers(bundle: &Value) -> Vec<String> {
+    bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .filter(|r| r["resourceType"] == "Patient")
+        .flat_map(|r| r["identifier"].as_array().cloned().unwrap_or_default())
+        .filter_map(|i| i["value"].as_str().map(str::to_owned))
+        .filter(|v| v.len() >= 8)
+        .collect()
+}
+
+/// The planted patient strings found in `text`: markers, the planted BSN, the hostile
+/// ward's identifiers, the login codes.
+fn planted_in(text: &str, identifiers: &[String], codes: &[&str]) -> Vec<String> {
+    let mut found: Vec<String> = hostile::find_markers(text)
+        .into_iter()
+        .map(|(_, kind, serial)| hostile::marker(kind, serial))
+        .collect();
+    for s in identifiers.iter().map(String::as_str).chain([PLANTED_BSN]) {
+        if text.contains(s) {
+            found.push(s.to_owned());
+        }
+    }
+    for c in codes {
+        if text.contains(c) {
+            found.push(format!("login code {c}"));
+        }
+    }
+    found
+}
+
+/// A BSN-shaped number planted in the refused payloads (test range, never generated).
+const PLANTED_BSN: &str = "999966611";
+
+#[test]
+fn refused_snapshots_carrying_patient_data_leave_none_of_it_in_operator_logs() {
+    use noodepd::snapshot::PayloadKind::{Clinical, ModeCommand, Roster};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut daemon, addr, logins) = start_daemon(dir.path());
+    wait_ready(addr, "hostile ward served", |v| v["sequence"] == 2);
+    let now = Utc::now();
+    let ward = hostile::hostile_ward(11, now);
+    let identifiers = patient_identifiers(&ward);
+    assert!(!identifiers.is_empty(), "the hostile ward has identifiers");
+    let clinical = payload_of(&ward);
+    let m = |serial: usize| hostile::planted(0, 900_000 + serial);
+    let j = |s: &str| serde_json::to_string(s).unwrap();
+    let as_of = now - TimeDelta::minutes(1);
+
+    // (file, sealed bytes, expected code): every stage after decryption that can refuse.
+    let cases: Vec<(&str, Vec<u8>, &str)> =
+        vec![
+        (
+            "a3-rej-01-not-json.snap",
+            seal_in(
+                dir.path(),
+                3,
+                Clinical,
+                format!("Patient {} BSN {PLANTED_BSN} opgenomen\n", m(1)).as_bytes(),
+            ),
+            "fhir_invalid",
+        ),
+        (
+            "a3-rej-02-not-fhir.snap",
+            seal_in(
+                dir.path(),
+                3,
+                Clinical,
+                format!("{{\"name\":{},\"bsn\":\"{PLANTED_BSN}\"}}\n", j(&m(2))).as_bytes(),
+            ),
+            "fhir_invalid",
+        ),
+        (
+            "a3-rej-03-broken-json.snap",
+            seal_in(
+                dir.path(),
+                3,
+                Clinical,
+                format!(
+                    "{{\"resourceType\":\"Patient\",\"name\":[{{\"family\":{}}}],\
+                     \"identifier\":[{{\"value\":\"{PLANTED_BSN}\"}}],}}\n",
+                    j(&m(3))
+                )
+                .as_bytes(),
+            ),
+            "fhir_invalid",
+        ),
+        (
+            "a3-rej-04-too-deep.snap",
+            seal_in(
+                dir.path(),
+                3,
+                Clinical,
+                &hostile::deep_nesting_payload(11, now),
+            ),
+            "fhir_invalid",
+        ),
+        (
+            "a3-rej-05-other-ward.snap",
+            seal_for(dir.path(), "B7", as_of, 3, Clinical, &clinical),
+            "wrong_ward",
+        ),
+        (
+            "a3-rej-06-replayed.snap",
+            seal_in(dir.path(), 2, Clinical, &clinical),
+            "replayed_sequence",
+        ),
+        (
+            "a3-rej-07-older.snap",
+            seal_in(dir.path(), 1, Clinical, &clinical),
+            "old_sequence",
+        ),
+        (
+            "a3-rej-08-future.snap",
+            seal_for(
+                dir.path(),
+                "A3",
+                now + TimeDelta::hours(2),
+                3,
+                Clinical,
+                &clinical,
+            ),
+            "from_the_future",
+        ),
+        (
+            "a3-rej-09-mode-value.snap",
+            seal_in(
+                dir.path(),
+                3,
+                ModeCommand,
+                format!("{{\"mode\":{},\"reason\":{}}}", j(&m(9)), j(&m(10))).as_bytes(),
+            ),
+            "mode_command_invalid",
+        ),
+        (
+            "a3-rej-10-mode-field.snap",
+            seal_in(
+                dir.path(),
+                3,
+                ModeCommand,
+                format!(
+                    "{{\"mode\":\"drill\",\"reason\":\"x\",{}:\"{PLANTED_BSN}\"}}",
+                    j(&m(11))
+                )
+                .as_bytes(),
+            ),
+            "mode_command_invalid",
+        ),
+        (
+            "a3-rej-11-mode-type.snap",
+            seal_in(
+                dir.path(),
+                3,
+                ModeCommand,
+                format!("{{\"mode\":\"drill\",\"reason\":[{}]}}", j(&m(12))).as_bytes(),
+            ),
+            "mode_command_invalid",
+        ),
+        (
+            "a3-rej-12-mode-too-large.snap",
+            seal_in(
+                dir.path(),
+                3,
+                ModeCommand,
+                format!("{{\"mode\":\"drill\",\"reason\":{}}}", j(&m(13).repeat(200))).as_bytes(),
+            ),
+            "mode_command_invalid",
+        ),
+        (
+            "a3-rej-13-roster-shape.snap",
+            seal_in(
+                dir.path(),
+                3,
+                Roster,
+                format!("{{\"ward\":\"A3\",\"staff\":{}}}", j(&m(14))).as_bytes(),
+            ),
+            "roster_invalid",
+        ),
+        (
+            "a3-rej-14-roster-user.snap",
+            seal_in(
+                dir.path(),
+                3,
+                Roster,
+                format!(
+                    "{{\"ward\":\"A3\",\"staff\":[{{\"user\":{},\"name\":\"x\",\"role\":\"nurse\",\
+                     \"code_hash\":\"$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$aGFzaA\"}}]}}",
+                    j(&format!("{} {PLANTED_BSN}", m(15)))
+                )
+                .as_bytes(),
+            ),
+            "roster_invalid",
+        ),
+        (
+            "a3-rej-15-roster-role.snap",
+            seal_in(
+                dir.path(),
+                3,
+                Roster,
+                format!(
+                    "{{\"ward\":\"A3\",\"staff\":[{{\"user\":\"u1\",\"name\":\"x\",\"role\":{},\
+                     \"code_hash\":\"x\"}}]}}",
+                    j(&m(16))
+                )
+                .as_bytes(),
+            ),
+            "roster_invalid",
+        ),
+        (
+            "a3-rej-16-roster-ward.snap",
+            seal_in(
+                dir.path(),
+                3,
+                Roster,
+                format!(
+                    "{{\"ward\":{},\"staff\":[]}}",
+                    j(&format!("Afdeling {}", m(17)))
+                )
+                .as_bytes(),
+            ),
+            "roster_wrong_ward",
+        ),
+    ];
+
+    let inbox = dir.path().join("inbox");
+    let quarantine = dir.path().join("quarantine");
+    let codes = [logins.nurse.1.as_str(), logins.it.1.as_str()];
+    for (file, bytes, code) in &cases {
+        drop_in(&inbox, file, bytes);
+        let v = wait_ready(addr, &format!("{file} refused"), |v| {
+            v["last_rejection"]["file"] == *file
+        });
+        let rejection = &v["last_rejection"];
+        assert_eq!(rejection["code"], *code, "{file}: {v}");
+        let reason = rejection["reason"].as_str().unwrap_or_default();
+        assert!(reason.len() > 10, "{file}: a useful line: {v}");
+        assert_eq!(
+            planted_in(reason, &identifiers, &codes),
+            Vec::<String>::new(),
+            "{file}: /ready's reason {reason:?}"
+        );
+        let note = std::fs::read_to_string(quarantine.join(format!("{file}.reason")))
+            .unwrap_or_else(|e| panic!("{file} has no .reason: {e}"));
+        assert!(note.contains(&format!("code: {code}")), "{file}: {note}");
+        assert!(
+            note.contains(&format!("reason: {reason}")),
+            "{file}: {note}"
+        );
+        assert_eq!(
+            planted_in(&note, &identifiers, &codes),
+            Vec::<String>::new(),
+            "{file}: .reason {note:?}"
+        );
+        assert_eq!(
+            v["sequence"], 2,
+            "{file}: the hostile ward stays served: {v}"
+        );
+        eprintln!("{file}: {code}: {reason}");
+    }
+
+    assert!(
+        daemon.0.try_wait().unwrap().is_none(),
+        "daemon still running"
+    );
+    daemon.0.kill().unwrap();
+    daemon.0.wait().unwrap();
+    for log in ["stdout.log", "stderr.log"] {
+        let text = std::fs::read_to_string(dir.path().join(log)).unwrap();
+        for (file, _, _) in &cases {
+            assert!(
+                log == "stdout.log" || text.contains(&format!("snapshot {file} refused")),
+                "{log} names every refusal ({file}):\n{text}"
+            );
+        }
+        assert_eq!(
+            planted_in(&text, &identifiers, &codes),
+            Vec::<String>::new(),
+            "{log} carries patient data or a code:\n{text}"
+        );
+    }
 }

@@ -391,6 +391,10 @@ fn fhir_type(ev: &Event) -> (Value, Vec<Value>) {
             dcm("110107", "Import"),
             vec![life("receive", "Receive Record Lifecycle Event")],
         ),
+        EventKind::QuarantinePruned => (
+            dcm("110100", "Application Activity"),
+            vec![life("destroy", "Destroy Record Lifecycle Event")],
+        ),
         EventKind::AuditExport => (
             dcm("110101", "Audit Log Used"),
             vec![life("extract", "Extract Record Lifecycle Event")],

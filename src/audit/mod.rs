@@ -72,6 +72,9 @@ pub enum EventKind {
     EventCodeIssued,
     SnapshotAccepted,
     SnapshotRejected,
+    /// The oldest refused files were deleted from the quarantine to keep it within its
+    /// cap (counts and bytes in the detail).
+    QuarantinePruned,
     RosterUpdated,
     /// The log itself was exported.
     AuditExport,
@@ -753,6 +756,7 @@ pub fn kind_str(kind: EventKind) -> &'static str {
         EventKind::EventCodeIssued => "event_code_issued",
         EventKind::SnapshotAccepted => "snapshot_accepted",
         EventKind::SnapshotRejected => "snapshot_rejected",
+        EventKind::QuarantinePruned => "quarantine_pruned",
         EventKind::RosterUpdated => "roster_updated",
         EventKind::AuditExport => "audit_export",
         EventKind::RetentionExpiry => "retention_expiry",

@@ -252,14 +252,18 @@ impl Ingestor {
         let sequence = SequenceState::load(&paths.state)?;
         let last = sequence.last(&shared.config.ward);
         shared.status.update(|s| s.last_sequence = last);
-        Ok(Ingestor {
+        let ingestor = Ingestor {
             shared,
             limits,
             keys: Mutex::new(None),
             sequence: Mutex::new(sequence),
             busy: Mutex::new(()),
             snapshots,
-        })
+        };
+        // A cap lowered in the config (or a quarantine filled by an older version) is
+        // applied at start, not only at the next refused file.
+        ingestor.prune_quarantine(None, Utc::now());
+        Ok(ingestor)
     }
 
     /// The daemon state this ingestor feeds.
@@ -654,11 +658,17 @@ impl Ingestor {
         let roster = Roster::from_json(&opened.payload)
             .map_err(|e| refuse("roster_invalid", e.to_string()))?;
         if roster.ward != self.shared.config.ward {
+            // A plain ward id is named (as the header's is); anything else is payload text.
+            let named = if crate::config::check_id(&roster.ward).is_ok() {
+                format!("ward {:?}", roster.ward)
+            } else {
+                "a ward id that is not a plain id".to_owned()
+            };
             return Err(refuse(
                 "roster_wrong_ward",
                 format!(
-                    "the roster inside is for ward {:?}, this appliance serves {:?}",
-                    roster.ward, self.shared.config.ward
+                    "the roster inside is for {named}, this appliance serves {:?}",
+                    self.shared.config.ward
                 ),
             ));
         }
@@ -723,7 +733,8 @@ impl Ingestor {
                 "mode_command_invalid",
                 format!(
                     "mode command is not {{\"mode\": \"emergency|drill|standby\", \"reason\": \
-                     \"...\"}}: {e}"
+                     \"...\"}}: {}",
+                    crate::jsonerr::describe(&e)
                 ),
             )
         })?;
@@ -771,10 +782,21 @@ impl Ingestor {
     }
 
     fn audit(&self, kind: EventKind, outcome: Outcome, detail: String, now: DateTime<Utc>) {
+        self.audit_as(kind, Action::E, outcome, detail, now);
+    }
+
+    fn audit_as(
+        &self,
+        kind: EventKind,
+        action: Action,
+        outcome: Outcome,
+        detail: String,
+        now: DateTime<Utc>,
+    ) {
         let mode = self.shared.mode.current(now).mode;
         let event = Event {
             kind,
-            action: Action::E,
+            action,
             outcome,
             user: None,
             responsible: None,
@@ -847,11 +869,14 @@ impl Ingestor {
             reason: &rejection.reason,
             time: now,
         };
+        let mut moved_to = None;
         let whence = match quarantine::quarantine(path, &self.shared.config.paths.quarantine, &note)
         {
             Ok(dest) => {
                 self.set_problem(code::QUARANTINE_FAILED, None);
-                format!("moved to {}", dest.display())
+                let whence = format!("moved to {}", dest.display());
+                moved_to = Some(dest);
+                whence
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 "already gone from the inbox".into()
@@ -881,12 +906,74 @@ impl Ingestor {
             now,
         );
         Metrics::inc(&self.shared.metrics.snapshots_rejected);
+        if let Some(dest) = &moved_to {
+            self.prune_quarantine(Some(dest), now);
+        }
         self.set_problem(code::INGEST_DEFERRED, None);
         let r = rejection.clone();
         self.shared
             .status
             .update(move |s| s.last_rejection = Some(r));
         ProcessError::Rejected(rejection)
+    }
+
+    /// Keeps the quarantine within `paths.quarantine_cap` ([`quarantine::prune`]), never
+    /// deleting `keep` (the file just quarantined). A pruning is logged (counts and bytes
+    /// only), counted in `/metrics` and audited (`quarantine_pruned`).
+    fn prune_quarantine(&self, keep: Option<&Path>, now: DateTime<Utc>) {
+        let paths = &self.shared.config.paths;
+        let cap = &paths.quarantine_cap;
+        match quarantine::prune(&paths.quarantine, cap, keep) {
+            Ok(p) => {
+                if p.any() {
+                    self.shared
+                        .metrics
+                        .quarantine_pruned
+                        .fetch_add(p.files as u64, std::sync::atomic::Ordering::Relaxed);
+                    log::warn!(
+                        "quarantine over its cap ({} files / {} bytes): deleted the {} oldest \
+                         refused file(s) and {} reason file(s), {} bytes; {} file(s), {} bytes \
+                         left in {}",
+                        cap.max_files,
+                        cap.max_bytes,
+                        p.files,
+                        p.reasons,
+                        p.bytes,
+                        p.files_left,
+                        p.bytes_left,
+                        paths.quarantine.display()
+                    );
+                    self.audit_as(
+                        EventKind::QuarantinePruned,
+                        Action::D,
+                        Outcome::Success,
+                        format!(
+                            "quarantine pruned files={} reasons={} bytes={} files_left={} \
+                             bytes_left={} max_files={} max_bytes={}",
+                            p.files,
+                            p.reasons,
+                            p.bytes,
+                            p.files_left,
+                            p.bytes_left,
+                            cap.max_files,
+                            cap.max_bytes
+                        ),
+                        now,
+                    );
+                }
+                if p.failed > 0 {
+                    log::warn!(
+                        "quarantine over its cap: {} file(s) in {} could not be deleted",
+                        p.failed,
+                        paths.quarantine.display()
+                    );
+                }
+            }
+            Err(e) => log::warn!(
+                "cannot keep the quarantine {} within its cap: {e}",
+                paths.quarantine.display()
+            ),
+        }
     }
 
     /// Start-up: puts the kept roster in force, rebuilds the served generation from the

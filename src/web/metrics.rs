@@ -1,6 +1,6 @@
 //! `GET /metrics`: the daemon's counters in the Prometheus text format (ingest accepted and
-//! rejected, data age, logins, failed logins, lockouts, page views, prints, audit failures,
-//! the mode as a gauge). No patient data: counts and times only. Served to loopback clients
+//! rejected, quarantined files pruned, data age, logins, failed logins, lockouts, page
+//! views, prints, audit failures, the mode as a gauge). No patient data: counts and times only. Served to loopback clients
 //! only, unless the config sets `metrics_public`.
 
 use crate::daemon::Shared;
@@ -35,6 +35,11 @@ pub fn render(shared: &Shared, now: DateTime<Utc>) -> String {
         "noodepd_snapshots_rejected_total",
         "Snapshots refused (moved to quarantine).",
         get(&m.snapshots_rejected),
+    );
+    counter(
+        "noodepd_quarantine_pruned_total",
+        "Oldest quarantined files deleted (with their reasons) to keep the quarantine within its cap.",
+        get(&m.quarantine_pruned),
     );
     counter("noodepd_logins_total", "Successful logins.", get(&m.logins));
     counter(
