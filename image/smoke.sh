@@ -17,8 +17,10 @@
 # --variant full builds with --luks-state --with-kiosk --with-printer (default --out
 # image/out/full) and also checks those options: the state partition is formatted as LUKS2
 # and enrolled to a software TPM (swtpm) on the host, as IT does at installation, and the box
-# must unlock it with that TPM at every boot; the kiosk browser must run on the box's screen
-# (a qemu screendump is saved as DIR/smoke/kiosk.png); CUPS must listen on loopback only.
+# must unlock it with that TPM at every boot, and a third boot of the same disk without the
+# TPM must leave it locked with nothing started (no daemon, no inbox); the kiosk browser must
+# show the ward view on the box's screen (a qemu screendump, saved as DIR/smoke/kiosk.png,
+# must show the ward view's top bar); CUPS must listen on loopback only.
 #
 # --console-socket (debugging, e.g. an image built with --root-password-hash): the box's
 # serial console is a unix socket DIR/smoke/console.sock as well as the log file; qemu waits
@@ -213,7 +215,7 @@ if [ "$VARIANT" = full ]; then
 	DISPLAY_OPTS=(-vga none -device virtio-vga)
 fi
 boot() { # STICK SERIAL_LOG
-	if [ "$VARIANT" = full ]; then
+	if [ "${#TPM_OPTS[@]}" -gt 0 ]; then
 		stop_pid "$SWTPM_PID"
 		rm -f "$W/swtpm.sock"
 		start_swtpm --ctrl type=unixio,path="$W/swtpm.sock" --terminate
@@ -468,4 +470,38 @@ if curl -sk --max-time 20 "https://127.0.0.1:$WEB/health" >/dev/null 2>&1; then
 	fail "the web view answered a client outside the ward network (firewall not applied)"
 fi
 log "web view unreachable from outside the ward network, as it should be"
+
+# ---- full variant: the same disk without its TPM opens nothing ----------------------------
+# OPERATIONS 3.3: "no TPM, no data". The disk is booted once more with the TPM left out (as
+# if it were put in another PC): the state partition must stay locked (crypttab has
+# headless=true, so no passphrase prompt), /var must not be mounted, and neither the
+# daemon nor the inbox may come up (nothing may be written unencrypted).
+if [ "$VARIANT" = full ]; then
+	kill "$QEMU_PID"; wait "$QEMU_PID" 2>/dev/null; QEMU_PID=""
+	stop_pid "$SWTPM_PID"; wait "$SWTPM_PID" 2>/dev/null; SWTPM_PID=""
+	TPM_OPTS=()
+	SERIAL="$W/serial3.log"
+	log "third boot: the same disk without its TPM"
+	boot "$W/prov2.img" "$SERIAL"
+	locked='Failed to start.*[Cc]ryptography [Ss]etup for state|Dependency failed for.*/var|emergency mode|root account is locked'
+	while ! grep -aEq "$locked" "$SERIAL" 2>/dev/null; do
+		kill -0 "$QEMU_PID" 2>/dev/null || fail "qemu exited during the boot without TPM"
+		[ "$(left)" -gt 0 ] || fail "boot without TPM: the state partition was not refused (serial log: $SERIAL)"
+		grep -aq 'NOODEPD-DAEMON active\|NOODEPD-STATE ' "$SERIAL" &&
+			fail "boot without TPM: the box came up ($(console_value NOODEPD-STATE))"
+		sleep 3
+	done
+	log "boot without TPM: $(grep -aEm1 "$locked" "$SERIAL" | tr -d '\r' | sed 's/^.*\] //')"
+	# Give the boot time to go on, if it wrongly would: nothing of the box may come up.
+	sleep 45
+	if grep -aq 'NOODEPD-DAEMON active\|NOODEPD-STATE \|NOODEPD-LISTENING ' "$SERIAL"; then
+		fail "boot without TPM: the box came up anyway (serial log: $SERIAL)"
+	fi
+	if echo "ls" | sftp -b - -i "$W/upload_ed25519" -P "$SSHP" -o BatchMode=yes \
+		-o StrictHostKeyChecking=yes -o UserKnownHostsFile="$W/known_hosts" -o ConnectTimeout=30 \
+		inbox@127.0.0.1 >"$W/sftp3.log" 2>&1; then
+		fail "boot without TPM: the SFTP inbox accepted a login (state partition locked, so it must not)"
+	fi
+	log "boot without TPM: state stays locked, no daemon, no inbox (serial log: $SERIAL)"
+fi
 finish PASS
