@@ -27,6 +27,18 @@ root=$1 here=$2 bin=$3 kiosk=$4 printer=$5 repo=$6 luks=${7:-0}
 cp -rT --preserve=mode "$here/rootfs" "$root"
 if [ "$kiosk" = 1 ]; then cp -rT --preserve=mode "$here/options/kiosk/rootfs" "$root"; fi
 if [ "$luks" = 1 ]; then cp -rT --preserve=mode "$here/options/luks-state/rootfs" "$root"; fi
+if [ "$printer" = 1 ]; then
+	cp -rT --preserve=mode "$here/options/printer/rootfs" "$root"
+	# CUPS writes its settings into /etc/cups (read-only here): Debian's defaults move to
+	# /usr/share, /etc/cups points to the state partition, where tmpfiles copies them
+	# (options/printer/rootfs/usr/lib/tmpfiles.d/noodepd-cups.conf).
+	install -d -m 0755 "$root/usr/share/noodepd"
+	mv "$root/etc/cups" "$root/usr/share/noodepd/cups-etc"
+	# Settings are written at once, not up to 30 s later: a box may lose power any time.
+	printf '\n# noodepd: write printers.conf at once (a box may lose power any time)\nDirtyCleanInterval 0\n' \
+		>>"$root/usr/share/noodepd/cups-etc/cupsd.conf"
+	ln -s /var/lib/noodepd-cups "$root/etc/cups"
+fi
 install -m 0644 "$here"/systemd/*.service "$here"/systemd/*.socket "$root/usr/lib/systemd/system/"
 install -m 0755 "$bin" "$root/usr/bin/noodepd"
 install -m 0755 "$here/provision.sh" "$root/usr/lib/noodepd/provision"

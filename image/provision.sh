@@ -1,6 +1,7 @@
 #!/bin/sh
 # provision.sh: per-box settings of a noodepd appliance (ward, publisher key, TLS
-# certificate, firewall addresses, SFTP upload key, optional static network and NTP).
+# certificate, firewall addresses, SFTP upload key, optional static network, NTP and
+# printer).
 #
 #   On the IT workstation, make a provisioning folder and (optionally) a stick image:
 #     image/provision.sh prepare --out DIR --appliance-id ID --ward WARD \
@@ -9,7 +10,8 @@
 #         --tls-cert cert.pem --tls-key key.pem \
 #         [--language nl|en] [--timezone Europe/Amsterdam] [--ntp 10.1.2.3] \
 #         [--address 10.20.30.40/24 --gateway 10.20.30.1] [--metrics-public yes]
-#         [--kiosk-ca ca.pem] [--stick-image FILE.img]
+#         [--kiosk-ca ca.pem] [--printer-uri URI --printer-model MODEL]
+#         [--stick-image FILE.img]
 #     Copy DIR/noodepd-provision/ onto a FAT stick labelled NOODEPDPROV (or write
 #     FILE.img to a stick with dd) and plug it into the box: noodepd-provision.service
 #     applies it. See docs/OPERATIONS.md.
@@ -37,6 +39,16 @@ check_addr() { # NAME VALUE: IPv4/IPv6 address or CIDR (comma-separated list all
 	done
 	[ -n "$2" ] || die "$1: empty"
 }
+check_printer() { # URI MODEL: a CUPS device URI of a local or ward printer, and a driver
+	# name as `lpinfo -m` lists it (e.g. drv:///sample.drv/generpcl.ppd for a PCL laser, or
+	# everywhere for an IPP Everywhere network printer).
+	case "$1" in usb://?* | ipp://?* | ipps://?* | socket://?* | lpd://?*) ;;
+	*) die "--printer-uri: '$1' is not a usb://, ipp://, ipps://, socket:// or lpd:// URI" ;; esac
+	case "$1" in *[!A-Za-z0-9:/._~%?=\&+@,-]*) die "--printer-uri: unexpected characters in '$1'" ;; esac
+	[ "${#1}" -le 512 ] || die "--printer-uri: longer than 512 characters"
+	case "$2" in "" | -* | *[!A-Za-z0-9:/._+=-]*) die "--printer-model: '$2' is not a driver name from lpinfo -m" ;; esac
+	[ "${#2}" -le 256 ] || die "--printer-model: longer than 256 characters"
+}
 check_file() { # NAME PATH MAXBYTES
 	[ -f "$2" ] || die "$1: file $2 not found"
 	size=$(wc -c <"$2")
@@ -47,7 +59,7 @@ check_file() { # NAME PATH MAXBYTES
 prepare() {
 	out="" id="" ward="" ward_name="" pubkey="" inboxkey="" wardnet="" pubaddr=""
 	cert="" key="" lang="nl" tz="Europe/Amsterdam" ntp="" address="" gateway="" stick="" metrics=no
-	kioskca=""
+	kioskca="" printer_uri="" printer_model=""
 	while [ $# -gt 0 ]; do
 		[ $# -ge 2 ] || die "$1 needs a value"
 		case "$1" in
@@ -57,6 +69,7 @@ prepare() {
 		--tls-key) key=$2 ;; --language) lang=$2 ;; --timezone) tz=$2 ;; --ntp) ntp=$2 ;;
 		--address) address=$2 ;; --gateway) gateway=$2 ;; --stick-image) stick=$2 ;;
 		--metrics-public) metrics=$2 ;; --kiosk-ca) kioskca=$2 ;;
+		--printer-uri) printer_uri=$2 ;; --printer-model) printer_model=$2 ;;
 		*) die "unknown option $1 (see the top of this script)" ;;
 		esac
 		shift 2
@@ -79,6 +92,10 @@ prepare() {
 	grep -q '^ssh-ed25519 \|^ecdsa-sha2-\|^ssh-rsa ' "$inboxkey" || die "--inbox-key: not an OpenSSH public key"
 	grep -q 'BEGIN CERTIFICATE' "$cert" || die "--tls-cert: not a PEM certificate"
 	grep -q 'PRIVATE KEY' "$key" || die "--tls-key: not a PEM private key"
+	if [ -n "$printer_uri$printer_model" ]; then
+		[ -n "$printer_uri" ] && [ -n "$printer_model" ] || die "--printer-uri and --printer-model go together"
+		check_printer "$printer_uri" "$printer_model"
+	fi
 	if [ -n "$kioskca" ]; then
 		check_file --kiosk-ca "$kioskca" 65536
 		grep -q 'BEGIN CERTIFICATE' "$kioskca" || die "--kiosk-ca: not a PEM certificate"
@@ -105,6 +122,8 @@ NTP=$ntp
 ADDRESS=$address
 GATEWAY=$gateway
 METRICS_PUBLIC=$metrics
+PRINTER_URI=$printer_uri
+PRINTER_MODEL=$printer_model
 ENV
 	echo "provision: wrote $dir"
 	if [ -n "$stick" ]; then
@@ -137,6 +156,7 @@ apply() {
 	pubaddr=$(env_get PUBLISHER_ADDR "$env"); ntp=$(env_get NTP "$env")
 	address=$(env_get ADDRESS "$env"); gateway=$(env_get GATEWAY "$env")
 	metrics=$(env_get METRICS_PUBLIC "$env")
+	printer_uri=$(env_get PRINTER_URI "$env"); printer_model=$(env_get PRINTER_MODEL "$env")
 	case "${metrics:-no}" in yes) metrics=true ;; no) metrics=false ;; *) die "METRICS_PUBLIC: yes or no" ;; esac
 	check_id APPLIANCE_ID "$id"; check_id WARD "$ward"; check_text WARD_NAME "$ward_name"
 	case "$lang" in nl | en) ;; *) die "LANGUAGE: nl or en" ;; esac
@@ -144,6 +164,12 @@ apply() {
 	check_addr WARD_NET "$wardnet"; check_addr PUBLISHER_ADDR "$pubaddr"
 	[ -z "$ntp" ] || check_addr NTP "$ntp"
 	[ -z "$address" ] || { check_addr ADDRESS "$address"; check_addr GATEWAY "$gateway"; }
+	if [ -n "$printer_uri$printer_model" ]; then
+		check_printer "$printer_uri" "$printer_model"
+		# Refuse before anything is written: a printer on a box built without one.
+		[ "$root" != / ] || command -v lpadmin >/dev/null ||
+			die "PRINTER_URI: this image has no printer support (build it with --with-printer)"
+	fi
 	for f in publisher.pub:4096 inbox_authorized_keys:8192 tls.crt:65536 tls.key:16384; do
 		check_file "${f%%:*}" "$src/${f%%:*}" "${f##*:}"
 	done
@@ -154,9 +180,13 @@ apply() {
 	umask 022
 	# Write everything next to its final name, then rename: a half-applied stick never
 	# leaves a half-written file.
+	# NAME may be in a subdirectory (network/..., timesyncd.conf.d/...): the temporary file
+	# goes into that same directory, as a dotfile, so the rename stays within it.
 	put() { # SRC NAME MODE
-		cp "$1" "$etc/.$2.new" && chown root:root "$etc/.$2.new" && chmod "$3" "$etc/.$2.new" &&
-			mv -f "$etc/.$2.new" "$etc/$2"
+		local dir base
+		dir=$(dirname "$etc/$2") base=$(basename "$2")
+		cp "$1" "$dir/.$base.new" && chown root:root "$dir/.$base.new" && chmod "$3" "$dir/.$base.new" &&
+			mv -f "$dir/.$base.new" "$dir/$base"
 	}
 	put "$src/publisher.pub" publisher.pub 0644
 	put "$src/inbox_authorized_keys" inbox_authorized_keys 0644
@@ -247,6 +277,17 @@ TOML
 		# to show (or with the old certificate). No kiosk: nothing to do.
 		if systemctl -q is-active noodepd-kiosk.service 2>/dev/null; then
 			systemctl --no-block restart noodepd-kiosk.service
+		fi
+		# The printer (image option --with-printer): the stick is the whole truth, so the
+		# ward's queue is set up as the stick says, or removed when the stick has none.
+		if command -v lpadmin >/dev/null; then
+			systemctl start cups.service || echo "provision: cups.service did not start" >&2
+			if [ -n "$printer_uri" ]; then
+				lpadmin -p ward -E -v "$printer_uri" -m "$printer_model" && lpadmin -d ward ||
+					echo "provision: the printer could not be set up (lpadmin failed); see journalctl -u cups" >&2
+			elif lpstat -v ward >/dev/null 2>&1; then
+				lpadmin -x ward
+			fi
 		fi
 		# --no-block: showkey is ordered after this provisioning job itself.
 		systemctl --no-block restart noodepd-showkey.service

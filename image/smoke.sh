@@ -143,6 +143,10 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 90 \
 		-days 90 -extfile "$W/tls.ext" -out "$W/tls.crt" 2>/dev/null ||
 	fail "openssl could not make a test certificate"
 STICK_OPTS=()
+# Full variant: the second stick also sets up the ward's printer (a PCL laser on the ward
+# network; nothing needs to answer there for the queue to be made and saved).
+PRINTER_OPTS=()
+[ "$VARIANT" = full ] && PRINTER_OPTS=(--printer-uri socket://192.0.2.9:9100 --printer-model drv:///sample.drv/generpcl.ppd)
 # Full variant: /metrics is opened to the ward network so the test can see the kiosk's
 # page views (the test itself never asks for an HTML page).
 [ "$VARIANT" = full ] && STICK_OPTS=(--kiosk-ca "$W/ca.crt" --metrics-public yes)
@@ -436,11 +440,12 @@ if [ "$VARIANT" = full ]; then
 fi
 
 # ---- the firewall: re-provision with a ward network the host is not in ----------------------
-log "re-provisioning with ward network 192.0.2.0/24 (the host, 10.0.2.2, is outside it)"
+log "re-provisioning with ward network 192.0.2.0/24 (the host, 10.0.2.2, is outside it), a static address and an NTP server"
 kill "$QEMU_PID"; wait "$QEMU_PID" 2>/dev/null; QEMU_PID=""
 "$HERE/provision.sh" prepare --out "$W/prov2" --appliance-id smoke-box-1 --ward A3 \
 	--ward-name "Smoke A3" --publisher-key "$W/keys/publisher.pub" \
 	--inbox-key "$W/upload_ed25519.pub" --ward-net 192.0.2.0/24 --publisher-addr 10.0.2.2 \
+	--address 10.0.2.15/24 --gateway 10.0.2.2 --ntp 10.0.2.2 "${PRINTER_OPTS[@]}" \
 	--tls-cert "$W/tls.crt" --tls-key "$W/tls.key" "${STICK_OPTS[@]}" --stick-image "$W/prov2.img" >&2 ||
 	fail "provision.sh prepare (second stick) failed"
 SERIAL="$W/serial2.log"
@@ -454,10 +459,21 @@ boots=${journal##*boots=}
 case "$boots" in "" | *[!0-9]*) fail "journal status '$journal'" ;; esac
 [ "$boots" -ge 2 ] || fail "the journal lists $boots boot(s) after a reboot ($journal)"
 log "machine id kept across the reboot; journal: $journal"
+# The second stick's --address/--gateway and --ntp are in force (the same address as qemu's
+# DHCP would give, so the port forwards still reach the box).
+netfile=$(console_value NOODEPD-NETWORK-FILE)
+case "$netfile" in */10-noodepd-static.network*) ;; *) fail "second boot: the link is not configured by the static file from --address (network file: '$netfile')" ;; esac
+timesrc=$(console_value NOODEPD-TIME)
+case "$timesrc" in "ntp=10.0.2.2 timesyncd=active") ;; *) fail "second boot: time source is '$timesrc', not the --ntp server" ;; esac
+log "second boot: static address from the stick ($netfile), $timesrc"
 if [ "$VARIANT" = full ]; then
 	state=$(console_value NOODEPD-STATE)
 	[ "$state" = "LUKS2 /dev/mapper/state ext4" ] || fail "second boot: state partition is '$state'"
 	log "second boot: LUKS2 state unlocked by the TPM again"
+	printer=$(console_value NOODEPD-PRINTER)
+	[ "$printer" = "ward socket://192.0.2.9:9100 saved=yes" ] ||
+		fail "second boot: the stick's printer is not set up and saved (NOODEPD-PRINTER '$printer')"
+	log "second boot: printer from the stick: $printer"
 fi
 if echo "ls" | sftp -b - -i "$W/upload_ed25519" -P "$SSHP" -o BatchMode=yes \
 	-o StrictHostKeyChecking=yes -o UserKnownHostsFile="$W/known_hosts" -o ConnectTimeout=60 \
@@ -487,11 +503,11 @@ if [ "$VARIANT" = full ]; then
 	while ! grep -aEq "$locked" "$SERIAL" 2>/dev/null; do
 		kill -0 "$QEMU_PID" 2>/dev/null || fail "qemu exited during the boot without TPM"
 		[ "$(left)" -gt 0 ] || fail "boot without TPM: the state partition was not refused (serial log: $SERIAL)"
-		grep -aq 'NOODEPD-DAEMON active\|NOODEPD-STATE ' "$SERIAL" &&
+		grep -aq 'NOODEPD-DAEMON active\|NOODEPD-STATE ' "$SERIAL" 2>/dev/null &&
 			fail "boot without TPM: the box came up ($(console_value NOODEPD-STATE))"
 		sleep 3
 	done
-	log "boot without TPM: $(grep -aEm1 "$locked" "$SERIAL" | tr -d '\r' | sed 's/^.*\] //')"
+	log "boot without TPM: $(grep -aEm1 "$locked" "$SERIAL" | tr -d '\r' | sed 's/\x1b\[[0-9;]*m//g; s/^.*\] //')"
 	# Give the boot time to go on, if it wrongly would: nothing of the box may come up.
 	sleep 45
 	if grep -aq 'NOODEPD-DAEMON active\|NOODEPD-STATE \|NOODEPD-LISTENING ' "$SERIAL"; then
