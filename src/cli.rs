@@ -199,6 +199,17 @@ pub struct RosterArgs {
 pub enum RosterCommand {
     /// Read a personal downtime code on stdin, print its argon2id hash for the roster.
     Hash,
+    /// Check a roster JSON file as the appliance would, before sealing it; print a summary.
+    Check(RosterCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RosterCheckArgs {
+    /// The roster JSON file.
+    pub file: PathBuf,
+    /// Ward id of the appliances the roster is for; the roster's "ward" must be the same.
+    #[arg(long)]
+    pub ward: String,
 }
 
 #[derive(Debug, Args)]

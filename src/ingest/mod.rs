@@ -17,5 +17,5 @@ pub mod watcher;
 
 pub use pipeline::{
     Accepted, IngestError, Ingestor, MAX_CLOCK_AHEAD, MAX_MODE_COMMAND, MAX_ROSTER, ProcessError,
-    Recovered,
+    Recovered, RosterRefusal, check_roster,
 };

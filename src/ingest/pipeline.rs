@@ -121,6 +121,46 @@ fn refuse(code: &str, reason: impl Into<String>) -> Failure {
     }
 }
 
+/// Why a roster payload is refused: the rejection code (`/ready`, quarantine note) and the
+/// reason, which names no value from the payload but a plain ward id.
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}")]
+pub struct RosterRefusal {
+    pub code: &'static str,
+    pub reason: String,
+}
+
+/// Parses a roster payload and checks it is for `ward`, exactly as the daemon does before
+/// putting a roster in force. `noodepd roster check` calls it too, so IT sees the daemon's
+/// own refusal before sealing.
+pub fn check_roster(payload: &[u8], ward: &str) -> Result<Roster, RosterRefusal> {
+    let refusal = |code, reason| RosterRefusal { code, reason };
+    if payload.len() > MAX_ROSTER {
+        return Err(refusal(
+            "roster_invalid",
+            format!(
+                "roster payload is {} bytes; at most {MAX_ROSTER}",
+                payload.len()
+            ),
+        ));
+    }
+    let roster =
+        Roster::from_json(payload).map_err(|e| refusal("roster_invalid", e.to_string()))?;
+    if roster.ward != ward {
+        // A plain ward id is named (as the header's is); anything else is payload text.
+        let named = if crate::config::check_id(&roster.ward).is_ok() {
+            format!("ward {:?}", roster.ward)
+        } else {
+            "a ward id that is not a plain id".to_owned()
+        };
+        return Err(refusal(
+            "roster_wrong_ward",
+            format!("the roster inside is for {named}, this appliance serves {ward:?}"),
+        ));
+    }
+    Ok(roster)
+}
+
 /// A mode command payload (JSON).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -646,33 +686,8 @@ impl Ingestor {
     }
 
     fn parse_roster(&self, opened: &Opened) -> Result<Roster, Failure> {
-        if opened.payload.len() > MAX_ROSTER {
-            return Err(refuse(
-                "roster_invalid",
-                format!(
-                    "roster payload is {} bytes; at most {MAX_ROSTER}",
-                    opened.payload.len()
-                ),
-            ));
-        }
-        let roster = Roster::from_json(&opened.payload)
-            .map_err(|e| refuse("roster_invalid", e.to_string()))?;
-        if roster.ward != self.shared.config.ward {
-            // A plain ward id is named (as the header's is); anything else is payload text.
-            let named = if crate::config::check_id(&roster.ward).is_ok() {
-                format!("ward {:?}", roster.ward)
-            } else {
-                "a ward id that is not a plain id".to_owned()
-            };
-            return Err(refuse(
-                "roster_wrong_ward",
-                format!(
-                    "the roster inside is for {named}, this appliance serves {:?}",
-                    self.shared.config.ward
-                ),
-            ));
-        }
-        Ok(roster)
+        check_roster(&opened.payload, &self.shared.config.ward)
+            .map_err(|r| refuse(r.code, r.reason))
     }
 
     fn put_roster_in_force(&self, roster: Roster, received_at: DateTime<Utc>) -> usize {
