@@ -265,7 +265,13 @@ TOML
 	if [ "$root" = / ] && [ -d /run/systemd/system ]; then
 		systemctl restart nftables.service
 		systemctl try-restart systemd-networkd.service
-		if [ -n "$ntp" ]; then systemctl restart systemd-timesyncd.service; fi
+		# timesyncd runs only with an NTP server from the stick (its ConditionPathExists):
+		# a stick without --ntp stops it now, not at the next reboot.
+		if [ -n "$ntp" ]; then
+			systemctl restart systemd-timesyncd.service
+		else
+			systemctl stop systemd-timesyncd.service || echo "provision: could not stop systemd-timesyncd" >&2
+		fi
 		# The socket's settings never change with provisioning: only start it (first
 		# provisioning: its condition was false at boot). Restarting it while the daemon
 		# holds port 443 fails to bind (seen on re-provisioning).
