@@ -7,7 +7,7 @@
 #     image/provision.sh prepare --out DIR --appliance-id ID --ward WARD \
 #         --ward-name NAME --publisher-key publisher.pub --inbox-key upload_ed25519.pub \
 #         --ward-net 10.20.30.0/24 --publisher-addr 10.1.2.3 \
-#         --tls-cert cert.pem --tls-key key.pem \
+#         --tls-cert cert.pem --tls-key key.pem --signing-key it-provisioning \
 #         [--language nl|en] [--timezone Europe/Amsterdam] [--ntp 10.1.2.3] \
 #         [--address 10.20.30.40/24 --gateway 10.20.30.1] [--metrics-public yes]
 #         [--kiosk-ca ca.pem] [--printer-uri URI --printer-model MODEL]
@@ -15,6 +15,14 @@
 #     Copy DIR/noodepd-provision/ onto a FAT stick labelled NOODEPDPROV (or write
 #     FILE.img to a stick with dd) and plug it into the box: noodepd-provision.service
 #     applies it. See docs/OPERATIONS.md.
+#
+#   Signed sticks: --signing-key is IT's provisioning key (an OpenSSH ed25519 private key,
+#   `ssh-keygen -t ed25519 -f it-provisioning`). The stick carries a manifest (SHA-256 of
+#   every file on it) signed with it (`ssh-keygen -Y sign`, namespace noodepd-provision) and
+#   the key's public half. A box pins the public key of the first stick it applies; from
+#   then on it applies only sticks signed by the pinned key. To rotate the key, sign one
+#   stick with the old key and give the new public key with --next-signing-key NEW.pub: the
+#   box pins that one. Anything else is refused before a file is written.
 #
 #   On the box (done by noodepd-provision.service, or by root on the console):
 #     /usr/lib/noodepd/provision apply DIR/noodepd-provision [--root /]
@@ -59,7 +67,7 @@ check_file() { # NAME PATH MAXBYTES
 prepare() {
 	out="" id="" ward="" ward_name="" pubkey="" inboxkey="" wardnet="" pubaddr=""
 	cert="" key="" lang="nl" tz="Europe/Amsterdam" ntp="" address="" gateway="" stick="" metrics=no
-	kioskca="" printer_uri="" printer_model=""
+	kioskca="" printer_uri="" printer_model="" signkey="" nextkey=""
 	while [ $# -gt 0 ]; do
 		[ $# -ge 2 ] || die "$1 needs a value"
 		case "$1" in
@@ -70,6 +78,7 @@ prepare() {
 		--address) address=$2 ;; --gateway) gateway=$2 ;; --stick-image) stick=$2 ;;
 		--metrics-public) metrics=$2 ;; --kiosk-ca) kioskca=$2 ;;
 		--printer-uri) printer_uri=$2 ;; --printer-model) printer_model=$2 ;;
+		--signing-key) signkey=$2 ;; --next-signing-key) nextkey=$2 ;;
 		*) die "unknown option $1 (see the top of this script)" ;;
 		esac
 		shift 2
@@ -100,6 +109,12 @@ prepare() {
 		check_file --kiosk-ca "$kioskca" 65536
 		grep -q 'BEGIN CERTIFICATE' "$kioskca" || die "--kiosk-ca: not a PEM certificate"
 	fi
+	check_file --signing-key "$signkey" 16384
+	case "$signkey" in /*) ;; *) signkey="$PWD/$signkey" ;; esac
+	command -v ssh-keygen >/dev/null || die "--signing-key needs ssh-keygen (openssh-client)"
+	# The public half (asks for the key's passphrase, if it has one).
+	signpub=$(ssh-keygen -y -f "$signkey") || die "--signing-key: cannot read $signkey"
+	case "$signpub" in "ssh-ed25519 "*) ;; *) die "--signing-key: not an ed25519 key (ssh-keygen -t ed25519)" ;; esac
 
 	dir="$out/noodepd-provision"
 	mkdir -p "$dir"
@@ -125,7 +140,20 @@ METRICS_PUBLIC=$metrics
 PRINTER_URI=$printer_uri
 PRINTER_MODEL=$printer_model
 ENV
-	echo "provision: wrote $dir"
+	rm -f "$dir/provisioning.pub" "$dir/manifest" "$dir/manifest.sig"
+	if [ -n "$nextkey" ]; then
+		check_file --next-signing-key "$nextkey" 4096
+		grep -q '^ssh-ed25519 ' "$nextkey" || die "--next-signing-key: not an ssh-ed25519 public key"
+		head -n 1 "$nextkey" | cut -d' ' -f1,2 >"$dir/provisioning.pub"
+	else
+		echo "$signpub" | cut -d' ' -f1,2 >"$dir/provisioning.pub"
+	fi
+	(
+		cd "$dir"
+		for f in $STICK_FILES; do [ -f "$f" ] && sha256sum "$f"; done >manifest
+		ssh-keygen -q -Y sign -f "$signkey" -n noodepd-provision manifest
+	) || die "could not sign the stick with $signkey"
+	echo "provision: wrote $dir (signed by $(echo "$signpub" | ssh-keygen -l -f - | cut -d' ' -f2); the box will then trust $(ssh-keygen -l -f "$dir/provisioning.pub" | cut -d' ' -f2))"
 	if [ -n "$stick" ]; then
 		command -v mkfs.fat >/dev/null && command -v mcopy >/dev/null ||
 			die "--stick-image needs dosfstools and mtools (apt-get install dosfstools mtools)"
@@ -137,6 +165,50 @@ ENV
 }
 
 # ---- apply (on the box, as root) ------------------------------------------------------
+# The only files a stick may carry (besides manifest and manifest.sig), with their size
+# limits. Everything read from a stick is first copied off it into a private directory,
+# then the copy is checked against the signed manifest, then applied.
+STICK_FILES="provision.env publisher.pub inbox_authorized_keys tls.crt tls.key kiosk-ca.crt provisioning.pub"
+stick_limit() {
+	case "$1" in
+	provision.env | publisher.pub | provisioning.pub) echo 4096 ;;
+	inbox_authorized_keys) echo 8192 ;; tls.key) echo 16384 ;; *) echo 65536 ;;
+	esac
+}
+# verify_stick COPY PINNED: COPY's manifest is signed by the pinned key (or, on a box never
+# provisioned, by the key the stick carries), and every file matches it.
+verify_stick() {
+	copy=$1 pinned=$2
+	for f in manifest manifest.sig provisioning.pub; do
+		[ -f "$copy/$f" ] || die "the stick is not signed (no $f): make it with provision.sh prepare --signing-key"
+	done
+	if [ -f "$pinned" ]; then trusted=$pinned; else trusted="$copy/provisioning.pub"; fi
+	grep -q '^ssh-ed25519 [A-Za-z0-9+/=]*$' "$trusted" || die "$trusted: not one ssh-ed25519 public key"
+	echo "noodepd-it $(cat "$trusted")" >"$copy/.allowed"
+	ssh-keygen -Y verify -f "$copy/.allowed" -I noodepd-it -n noodepd-provision \
+		-s "$copy/manifest.sig" <"$copy/manifest" >/dev/null 2>&1 ||
+		die "refused: the stick is not signed by this box's provisioning key ($(ssh-keygen -l -f "$trusted" | cut -d' ' -f2)); nothing applied"
+	# The manifest names only known files, each once; every file on the stick is in it.
+	while IFS= read -r line; do
+		case "$line" in
+		[0-9a-f][0-9a-f]*"  "*) ;;
+		*) die "refused: malformed manifest line" ;;
+		esac
+		name=${line#*  } hash=${line%%  *}
+		[ "${#hash}" = 64 ] || die "refused: malformed manifest line"
+		case " $STICK_FILES " in *" $name "*) ;; *) die "refused: the manifest names an unknown file" ;; esac
+		[ "$(sha256sum <"$copy/$name" | cut -d' ' -f1)" = "$hash" ] ||
+			die "refused: $name does not match the signed manifest"
+		echo "$name" >>"$copy/.listed"
+	done <"$copy/manifest"
+	for f in $STICK_FILES; do
+		if [ -f "$copy/$f" ]; then
+			[ "$(grep -cx "$f" "$copy/.listed" 2>/dev/null)" = 1 ] ||
+				die "refused: $f is on the stick but not (once) in its signed manifest"
+		fi
+	done
+}
+
 env_get() { # KEY FILE: value of KEY=... (the file is never sourced)
 	sed -n "s/^$1=//p" "$2" | head -n 1
 }
@@ -148,6 +220,19 @@ apply() {
 	root=/
 	if [ "${1:-}" = "--root" ]; then root=${2:?}; fi
 	[ "$(id -u)" -eq 0 ] || die "apply must run as root"
+	etc="$root/var/lib/noodepd-etc"
+	# Copy what the stick may carry off it (bounded), check the copy, apply the copy.
+	copy=$(mktemp -d)
+	trap 'rm -rf "$copy"' EXIT
+	for f in $STICK_FILES manifest manifest.sig; do
+		[ -e "$src/$f" ] || continue
+		[ -f "$src/$f" ] && [ ! -L "$src/$f" ] || die "refused: $f on the stick is not a regular file"
+		case "$f" in manifest) lim=4096 ;; manifest.sig) lim=4096 ;; *) lim=$(stick_limit "$f") ;; esac
+		check_file "$f" "$src/$f" "$lim"
+		cp "$src/$f" "$copy/$f"
+	done
+	verify_stick "$copy" "$etc/provisioning.pub"
+	src=$copy
 	env="$src/provision.env"
 	check_file provision.env "$env" 4096
 	id=$(env_get APPLIANCE_ID "$env"); ward=$(env_get WARD "$env")
@@ -174,7 +259,6 @@ apply() {
 		check_file "${f%%:*}" "$src/${f%%:*}" "${f##*:}"
 	done
 
-	etc="$root/var/lib/noodepd-etc"
 	mkdir -p "$etc/network" "$etc/timesyncd.conf.d"
 	chmod 0755 "$etc" "$etc/network" "$etc/timesyncd.conf.d"
 	umask 022
@@ -188,6 +272,9 @@ apply() {
 		cp "$1" "$dir/.$base.new" && chown root:root "$dir/.$base.new" && chmod "$3" "$dir/.$base.new" &&
 			mv -f "$dir/.$base.new" "$dir/$base"
 	}
+	# The provisioning key this stick was signed with (or a new one it carries): the pin for
+	# the next stick.
+	put "$src/provisioning.pub" provisioning.pub 0644
 	put "$src/publisher.pub" publisher.pub 0644
 	put "$src/inbox_authorized_keys" inbox_authorized_keys 0644
 	put "$src/tls.crt" tls.crt 0644
@@ -265,7 +352,13 @@ TOML
 	if [ "$root" = / ] && [ -d /run/systemd/system ]; then
 		systemctl restart nftables.service
 		systemctl try-restart systemd-networkd.service
-		if [ -n "$ntp" ]; then systemctl restart systemd-timesyncd.service; fi
+		# timesyncd runs only with an NTP server from the stick (its ConditionPathExists):
+		# a stick without --ntp stops it now, not at the next reboot.
+		if [ -n "$ntp" ]; then
+			systemctl restart systemd-timesyncd.service
+		else
+			systemctl stop systemd-timesyncd.service || echo "provision: could not stop systemd-timesyncd" >&2
+		fi
 		# The socket's settings never change with provisioning: only start it (first
 		# provisioning: its condition was false at boot). Restarting it while the daemon
 		# holds port 443 fails to bind (seen on re-provisioning).

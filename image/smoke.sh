@@ -150,9 +150,12 @@ PRINTER_OPTS=()
 # Full variant: /metrics is opened to the ward network so the test can see the kiosk's
 # page views (the test itself never asks for an HTML page).
 [ "$VARIANT" = full ] && STICK_OPTS=(--kiosk-ca "$W/ca.crt" --metrics-public yes)
+# IT's provisioning key signs every stick; the box pins it at the first one.
+ssh-keygen -q -t ed25519 -N "" -C smoke-it-provisioning -f "$W/it-provisioning" || fail "ssh-keygen failed"
 # Under qemu user networking every connection from the host arrives from 10.0.2.2, which
 # stands in for both the ward network and the publisher here.
 "$HERE/provision.sh" prepare --out "$W/prov" --appliance-id smoke-box-1 --ward A3 \
+	--signing-key "$W/it-provisioning" \
 	--ward-name "Smoke A3" --publisher-key "$W/keys/publisher.pub" \
 	--inbox-key "$W/upload_ed25519.pub" --ward-net 10.0.2.2/32 --publisher-addr 10.0.2.2 \
 	--tls-cert "$W/tls.crt" --tls-key "$W/tls.key" "${STICK_OPTS[@]}" --stick-image "$W/prov.img" >&2 ||
@@ -439,10 +442,33 @@ if [ "$VARIANT" = full ]; then
 	log "the kiosk screen shows the ward view (top bar on $share‰ of the screen): $W/kiosk.png"
 fi
 
+# ---- a stick signed by someone else is refused ----------------------------------------------
+# Same box, a stick from someone with hands on it: their own signing key, a ward network
+# that would shut the host out. The box must refuse it and keep serving as before.
+log "rebooting with a stick signed by another key (it would shut the host out)"
+kill "$QEMU_PID"; wait "$QEMU_PID" 2>/dev/null; QEMU_PID=""
+ssh-keygen -q -t ed25519 -N "" -C smoke-intruder -f "$W/intruder" || fail "ssh-keygen failed"
+"$HERE/provision.sh" prepare --out "$W/forged" --appliance-id smoke-box-1 --ward A3 \
+	--ward-name "Smoke A3" --publisher-key "$W/keys/publisher.pub" \
+	--inbox-key "$W/upload_ed25519.pub" --ward-net 192.0.2.0/24 --publisher-addr 192.0.2.1 \
+	--tls-cert "$W/tls.crt" --tls-key "$W/tls.key" --signing-key "$W/intruder" \
+	--stick-image "$W/forged.img" >&2 || fail "provision.sh prepare (forged stick) failed"
+SERIAL="$W/serial-forged.log"
+boot "$W/forged.img" "$SERIAL"
+wait_for 'refused: the stick is not signed by this box' "the box to refuse the forged stick"
+wait_for 'NOODEPD-LISTENING ' "the status lines after the forged stick"
+curl -sk --max-time 30 "https://127.0.0.1:$WEB/health" >/dev/null 2>&1 ||
+	fail "after the forged stick the web view no longer answers the ward network (was it applied?)"
+pinned=$(console_value NOODEPD-PROVISIONING-KEY)
+want=$(ssh-keygen -l -f "$W/it-provisioning.pub" | cut -d' ' -f2)
+[ "$pinned" = "$want" ] || fail "the box's provisioning key is '$pinned', not IT's $want"
+log "forged stick refused; the box still serves and still pins IT's key ($pinned)"
+
 # ---- the firewall: re-provision with a ward network the host is not in ----------------------
 log "re-provisioning with ward network 192.0.2.0/24 (the host, 10.0.2.2, is outside it), a static address and an NTP server"
 kill "$QEMU_PID"; wait "$QEMU_PID" 2>/dev/null; QEMU_PID=""
 "$HERE/provision.sh" prepare --out "$W/prov2" --appliance-id smoke-box-1 --ward A3 \
+	--signing-key "$W/it-provisioning" \
 	--ward-name "Smoke A3" --publisher-key "$W/keys/publisher.pub" \
 	--inbox-key "$W/upload_ed25519.pub" --ward-net 192.0.2.0/24 --publisher-addr 10.0.2.2 \
 	--address 10.0.2.15/24 --gateway 10.0.2.2 --ntp 10.0.2.2 "${PRINTER_OPTS[@]}" \
