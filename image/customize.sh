@@ -48,6 +48,12 @@ install -d -m 0755 "$root/usr/share/doc/noodepd"
 # The SFTP chroot: root-owned all the way down (sshd insists), inbox is a bind mount point.
 install -d -m 0755 -o root -g root "$root/srv/sftp" "$root/srv/sftp/inbox"
 
+# ssl-cert (pulled in by CUPS) makes a "snakeoil" key pair at installation: a random private
+# key that would be the same on every box of this image, and the one thing that made two
+# builds of the printer image differ. Nothing here uses it.
+rm -f "$root/etc/ssl/certs/ssl-cert-snakeoil.pem" "$root/etc/ssl/private/ssl-cert-snakeoil.key"
+find "$root/etc/ssl/certs" -maxdepth 1 -type l -lname 'ssl-cert-snakeoil.pem' -delete
+
 # Per-box settings live on the state partition; /etc only points there.
 rm -rf "$root/etc/noodepd" "$root/etc/systemd/network" "$root/etc/systemd/timesyncd.conf.d"
 ln -s /var/lib/noodepd-etc "$root/etc/noodepd"
