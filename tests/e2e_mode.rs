@@ -8,22 +8,6 @@ mod e2e_common;
 
 use e2e_common::*;
 
-/// The audit log as JSON lines via the CLI.
-fn audit_entries(w: &Ward) -> Vec<serde_json::Value> {
-    let out = run_ok(&[
-        "audit",
-        "export",
-        "--config",
-        s(&w.config()),
-        "--format",
-        "jsonl",
-    ]);
-    out.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
 fn has_mode_switch(entries: &[serde_json::Value], mode: &str, reason: &str) -> bool {
     entries.iter().any(|e| {
         e["kind"] == "mode_switch"
@@ -72,9 +56,9 @@ fn mode_switches_from_console_and_snapshot_are_served_audited_and_tamper_evident
     );
     poll_ready(addr, "/ready.mode emergency", |j| j["mode"] == "emergency");
     assert!(
-        has_mode_switch(&audit_entries(&w), "emergency", "E2E EPD plat 0815"),
+        has_mode_switch(&w.audit_entries(), "emergency", "E2E EPD plat 0815"),
         "the switch is audited with its reason: {:#?}",
-        audit_entries(&w)
+        w.audit_entries()
     );
 
     // And back to standby.
@@ -89,7 +73,7 @@ fn mode_switches_from_console_and_snapshot_are_served_audited_and_tamper_evident
     let r = poll_ready(addr, "/ready.mode standby", |j| j["mode"] == "standby");
     assert_eq!(r["sequence"], 1, "switching modes keeps the data: {r}");
     assert!(has_mode_switch(
-        &audit_entries(&w),
+        &w.audit_entries(),
         "standby",
         "E2E EPD terug 0930"
     ));
@@ -102,12 +86,12 @@ fn mode_switches_from_console_and_snapshot_are_served_audited_and_tamper_evident
     assert!(r["last_rejection"].is_null(), "{r}");
     assert!(
         has_mode_switch(
-            &audit_entries(&w),
+            &w.audit_entries(),
             "emergency",
             "E2E ziekenhuisbrede storing 4711"
         ),
         "{:#?}",
-        audit_entries(&w)
+        w.audit_entries()
     );
 
     // The chain verifies while the daemon runs ...

@@ -48,22 +48,6 @@ fn quarantine_contents(q: &Path) -> (Vec<String>, u64) {
     (files, bytes)
 }
 
-/// The audit log as JSON lines, via the CLI.
-fn audit_entries(w: &Ward) -> Vec<serde_json::Value> {
-    run_ok(&[
-        "audit",
-        "export",
-        "--config",
-        s(&w.config()),
-        "--format",
-        "jsonl",
-    ])
-    .lines()
-    .filter(|l| !l.trim().is_empty())
-    .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-    .collect()
-}
-
 /// Renames `bytes` into the inbox as `name` and waits until the daemon has refused it.
 fn refuse(w: &Ward, addr: SocketAddr, name: &str, bytes: &[u8], rejected_before: u64) {
     deliver_bytes(bytes, &w.inbox(), name);
@@ -161,7 +145,8 @@ fn flood_of_garbage_is_pruned_to_the_cap_and_a_valid_snapshot_is_still_served() 
             .all(|l| l.contains("bytes") && !l.contains("not a snapshot")),
         "{lines:?}"
     );
-    let audited: Vec<String> = audit_entries(&w)
+    let audited: Vec<String> = w
+        .audit_entries()
         .iter()
         .filter(|e| e["kind"] == "quarantine_pruned")
         .map(|e| e["detail"].as_str().unwrap_or_default().to_owned())

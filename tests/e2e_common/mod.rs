@@ -446,6 +446,22 @@ pub struct Ward {
 }
 
 impl Ward {
+    /// The ward's audit log as JSON values, through `noodepd audit export --format jsonl`.
+    pub fn audit_entries(&self) -> Vec<serde_json::Value> {
+        run_ok(&[
+            "audit",
+            "export",
+            "--config",
+            s(&self.config()),
+            "--format",
+            "jsonl",
+        ])
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+    }
+
     /// Keys made with `noodepd keygen`, a config for `ward` with plain HTTP on
     /// 127.0.0.1:0, and the extra `[web]` lines given (or TLS lines instead of plain HTTP).
     pub fn new(ward: &str) -> Ward {
