@@ -182,8 +182,13 @@ verify_stick() {
 	for f in manifest manifest.sig provisioning.pub; do
 		[ -f "$copy/$f" ] || die "the stick is not signed (no $f): make it with provision.sh prepare --signing-key"
 	done
+	# The key the stick carries becomes the next pin: one ssh-ed25519 line, nothing else.
+	for k in "$copy/provisioning.pub" "$pinned"; do
+		[ -f "$k" ] || continue
+		[ "$(wc -l <"$k")" -le 1 ] && grep -q '^ssh-ed25519 [A-Za-z0-9+/=]*$' "$k" ||
+			die "refused: $(basename "$k") is not one ssh-ed25519 public key"
+	done
 	if [ -f "$pinned" ]; then trusted=$pinned; else trusted="$copy/provisioning.pub"; fi
-	grep -q '^ssh-ed25519 [A-Za-z0-9+/=]*$' "$trusted" || die "$trusted: not one ssh-ed25519 public key"
 	echo "noodepd-it $(cat "$trusted")" >"$copy/.allowed"
 	ssh-keygen -Y verify -f "$copy/.allowed" -I noodepd-it -n noodepd-provision \
 		-s "$copy/manifest.sig" <"$copy/manifest" >/dev/null 2>&1 ||
@@ -379,7 +384,7 @@ TOML
 				lpadmin -p ward -E -v "$printer_uri" -m "$printer_model" && lpadmin -d ward ||
 					echo "provision: the printer could not be set up (lpadmin failed); see journalctl -u cups" >&2
 			elif lpstat -v ward >/dev/null 2>&1; then
-				lpadmin -x ward
+				lpadmin -x ward || echo "provision: the old printer could not be removed (lpadmin -x ward failed)" >&2
 			fi
 		fi
 		# --no-block: showkey is ordered after this provisioning job itself.
