@@ -52,7 +52,9 @@ install -d -m 0755 -o root -g root "$root/srv/sftp" "$root/srv/sftp/inbox"
 # key that would be the same on every box of this image, and the one thing that made two
 # builds of the printer image differ. Nothing here uses it.
 rm -f "$root/etc/ssl/certs/ssl-cert-snakeoil.pem" "$root/etc/ssl/private/ssl-cert-snakeoil.key"
-find "$root/etc/ssl/certs" -maxdepth 1 -type l -lname 'ssl-cert-snakeoil.pem' -delete
+if [ -d "$root/etc/ssl/certs" ]; then
+	find "$root/etc/ssl/certs" -maxdepth 1 -type l -lname 'ssl-cert-snakeoil.pem' -delete
+fi
 
 # Per-box settings live on the state partition; /etc only points there.
 rm -rf "$root/etc/noodepd" "$root/etc/systemd/network" "$root/etc/systemd/timesyncd.conf.d"
