@@ -155,9 +155,10 @@ fn shutdown_future(rx: &watch::Receiver<bool>) -> impl Future<Output = ()> + Sen
     }
 }
 
-fn daemon_event(shared: &Shared, detail: String) {
+/// A daemon life-cycle audit event (start, stop, recovery) in the current mode.
+fn daemon_audit_event(shared: &Shared, detail: String) -> Event {
     let mode = shared.mode.current(Utc::now()).mode;
-    let ev = Event {
+    Event {
         kind: EventKind::Daemon,
         action: Action::E,
         outcome: Outcome::Success,
@@ -167,8 +168,11 @@ fn daemon_event(shared: &Shared, detail: String) {
         detail,
         access_point: None,
         mode: mode.as_str().into(),
-    };
-    let r = shared.audit.append(ev);
+    }
+}
+
+fn daemon_event(shared: &Shared, detail: String) {
+    let r = shared.audit.append(daemon_audit_event(shared, detail));
     shared.note_audit(&r);
     if let Err(e) = r {
         log::error!("audit log: {e}");
@@ -478,18 +482,10 @@ async fn timers(
             let sh = shared.clone();
             let _ = tokio::task::spawn_blocking(move || {
                 // No log line on failure: the standing problem already said it once.
-                let mode = sh.mode.current(Utc::now()).mode;
-                let r = sh.audit.append(Event {
-                    kind: EventKind::Daemon,
-                    action: Action::E,
-                    outcome: Outcome::Success,
-                    user: None,
-                    responsible: None,
-                    patients: vec![],
-                    detail: "access log writable again after a failure".into(),
-                    access_point: None,
-                    mode: mode.as_str().into(),
-                });
+                let r = sh.audit.append(daemon_audit_event(
+                    &sh,
+                    "access log writable again after a failure".into(),
+                ));
                 sh.note_audit(&r);
             })
             .await;
