@@ -45,8 +45,9 @@ install -m 0755 "$here/provision.sh" "$root/usr/lib/noodepd/provision"
 install -d -m 0755 "$root/usr/share/doc/noodepd"
 [ -f "$repo/docs/OPERATIONS.md" ] && install -m 0644 "$repo/docs/OPERATIONS.md" "$root/usr/share/doc/noodepd/"
 
-# The SFTP chroot: root-owned all the way down (sshd insists), inbox is a bind mount point.
-install -d -m 0755 -o root -g root "$root/srv/sftp" "$root/srv/sftp/inbox"
+# The SFTP chroot: root-owned all the way down (sshd insists), inbox and status (the box's
+# status file for the publisher, read-only) are bind mount points.
+install -d -m 0755 -o root -g root "$root/srv/sftp" "$root/srv/sftp/inbox" "$root/srv/sftp/status"
 
 # ssl-cert (pulled in by CUPS) makes a "snakeoil" key pair at installation: a random private
 # key that would be the same on every box of this image, and the one thing that made two
@@ -68,6 +69,7 @@ systemd-sysusers --root="$root"
 systemctl --root="$root" enable \
 	noodepd.socket noodepd.service noodepd-firstboot.service noodepd-sshkey.service \
 	noodepd-showkey.service noodepd-provision.service noodepd-machine-id.service srv-sftp-inbox.mount \
+	srv-sftp-status.mount \
 	nftables.service systemd-networkd.service ssh.service systemd-timesyncd.service
 if [ "$kiosk" = 1 ]; then systemctl --root="$root" enable noodepd-kiosk.service; fi
 if [ "$printer" = 1 ]; then systemctl --root="$root" enable cups.service; fi

@@ -312,6 +312,8 @@ inbox = "/var/lib/noodepd/inbox"
 quarantine = "/var/lib/noodepd/quarantine"
 runtime = "/run/noodepd"
 control_socket = "/run/noodepd/control.sock"
+# Read by the publisher over SFTP as /status/status.json (srv-sftp-status.mount).
+status_file = "/var/lib/noodepd/status/status.json"
 
 [keys]
 appliance_key = "appliance.key"

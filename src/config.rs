@@ -68,6 +68,7 @@ struct RawPaths {
     state: Option<PathBuf>,
     runtime: Option<PathBuf>,
     control_socket: Option<PathBuf>,
+    status_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -161,6 +162,9 @@ pub struct Paths {
     pub runtime: PathBuf,
     /// Local control socket for `noodepd mode` (root only).
     pub control_socket: PathBuf,
+    /// Where the box's status document for the publisher is written (`statusfile`);
+    /// `None`: not written.
+    pub status_file: Option<PathBuf>,
 }
 
 /// The quarantine's bound: after each refused file is moved in, the oldest quarantined
@@ -345,6 +349,7 @@ impl Config {
             control_socket: abs(p
                 .control_socket
                 .unwrap_or_else(|| "/run/noodepd/control.sock".into())),
+            status_file: p.status_file.map(abs),
             state,
         };
 

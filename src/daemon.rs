@@ -2,7 +2,7 @@
 //! (in an `Arc`) to ingest, the web server and the control socket; and [`serve`] / [`run`],
 //! which wire them together with systemd (READY, watchdog), signals (SIGTERM/SIGINT stop,
 //! SIGHUP reloads the TLS certificate) and the timers (drill expiry, audit chain head to the
-//! journal, audit retention). No clinical logic lives here.
+//! journal, audit retention, the status file). No clinical logic lives here.
 
 use crate::audit::{Action, AuditLog, Event, EventKind, Outcome};
 use crate::config::Config;
@@ -431,7 +431,7 @@ async fn check_generation(
 
 /// Periodic work: systemd watchdog, drill expiry, audit chain head to the journal,
 /// audit retention, the served generation's integrity, retrying a failed access log, the
-/// TLS certificate's expiry.
+/// TLS certificate's expiry, the status file for the publisher.
 async fn timers(
     shared: Arc<Shared>,
     ingestor: Arc<Ingestor>,
@@ -450,6 +450,7 @@ async fn timers(
     let mut last_audit_retry = tokio::time::Instant::now();
     let mut last_cert = tokio::time::Instant::now();
     let mut rebuild = Rebuild::default();
+    let mut status_file = crate::statusfile::Writer::default();
     let head_every = shared.config.audit.head_to_journal;
     tokio::pin!(shutdown);
     loop {
@@ -495,6 +496,9 @@ async fn timers(
         {
             last_cert = now_i;
             check_certificate(&shared, t, now);
+        }
+        if let Some(path) = &shared.config.paths.status_file {
+            status_file.tick(&shared, path, now);
         }
         if now_i.duration_since(last_head) >= head_every {
             shared.audit.log_head();

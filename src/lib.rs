@@ -27,6 +27,7 @@ pub mod record;
 pub mod roster;
 pub mod snapshot;
 pub mod status;
+pub mod statusfile;
 pub mod store;
 pub mod timefmt;
 pub mod web;

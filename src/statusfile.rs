@@ -1,0 +1,337 @@
+//! The box's status file: a small JSON document the daemon writes (atomically, 0640) where
+//! the chrooted SFTP `inbox` account can read it, so the publisher collects every box's
+//! state over the connection it delivers snapshots on (`noodepd-publisher`'s fleet page).
+//!
+//! It holds what `/ready` holds plus the software version and the box's clock: ward,
+//! appliance id, mode, served sequence and data time, standing problems, the last refusal.
+//! Never patient data: ids, codes, times, counts and the operator messages of `status`.
+//! The same type is parsed on the publisher side ([`BoxStatus::parse`]), so the two
+//! cannot drift apart; `format` changes only when a field's meaning does.
+
+use crate::daemon::Shared;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Duration;
+
+/// The document's format version.
+pub const FORMAT: u32 = 1;
+/// Largest status file the publisher reads (a box writes well under 8 KiB).
+pub const MAX_BYTES: usize = 64 * 1024;
+/// How often the file is rewritten even when nothing changed (its `clock` stays current).
+pub const REWRITE_EVERY: Duration = Duration::from_secs(30);
+/// At most this many problems are written (a box has far fewer codes).
+const MAX_PROBLEMS: usize = 32;
+/// Operator messages are cut to this many characters.
+const MAX_MESSAGE: usize = 500;
+
+/// A standing problem as written in the status file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoxProblem {
+    pub code: String,
+    pub message: String,
+    pub since: DateTime<Utc>,
+}
+
+/// The last refused file as written in the status file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoxRejection {
+    pub file: String,
+    pub code: String,
+    pub reason: String,
+    pub time: DateTime<Utc>,
+}
+
+/// The status document (see the module documentation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoxStatus {
+    pub format: u32,
+    pub ward: String,
+    pub appliance: String,
+    /// noodepd version running on the box.
+    pub version: String,
+    /// The box's clock when it wrote the file.
+    pub clock: DateTime<Utc>,
+    /// `standby`, `emergency` or `drill`.
+    pub mode: String,
+    pub mode_since: DateTime<Utc>,
+    /// True while clinical data is served.
+    pub serving: bool,
+    /// The served clinical snapshot's sequence.
+    pub sequence: Option<u64>,
+    pub data_as_of: Option<DateTime<Utc>>,
+    pub received_at: Option<DateTime<Utc>>,
+    /// Patients in the served data (a count).
+    pub patients: Option<usize>,
+    /// The served data is older than the box's `stale_after_minutes` (or has no age).
+    pub stale: bool,
+    /// The highest sequence accepted for the ward, of any kind (roster, mode command).
+    pub last_sequence: Option<u64>,
+    pub roster_staff: usize,
+    pub problems: Vec<BoxProblem>,
+    pub last_rejection: Option<BoxRejection>,
+}
+
+/// Why a status file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusFileError {
+    #[error("the status file is larger than {MAX_BYTES} bytes")]
+    TooLarge,
+    #[error("the status file is not a noodepd status document: {0}")]
+    Malformed(String),
+    #[error("the status file has format {0}; this publisher reads format {FORMAT} (update it)")]
+    UnknownFormat(u32),
+}
+
+fn cut(s: &str) -> String {
+    s.chars().take(MAX_MESSAGE).collect()
+}
+
+impl BoxStatus {
+    /// The status of the running daemon now.
+    pub fn of(shared: &Shared, now: DateTime<Utc>) -> BoxStatus {
+        let generation = shared.store.current();
+        let status = shared.status.get();
+        let ready = crate::status::ready(
+            &shared.config.ward,
+            &shared.config.appliance_id,
+            shared.config.data.stale_after,
+            generation
+                .as_deref()
+                .map(|g| (g.meta(), g.summaries().len())),
+            &shared.mode.current(now),
+            &status,
+            now,
+        );
+        BoxStatus {
+            format: FORMAT,
+            ward: ready.ward,
+            appliance: ready.appliance,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            clock: now,
+            mode: ready.mode.to_owned(),
+            mode_since: ready.mode_since,
+            serving: ready.ready,
+            sequence: ready.sequence,
+            data_as_of: ready.data_as_of,
+            received_at: ready.received_at,
+            patients: ready.patients,
+            stale: ready.stale,
+            last_sequence: status.last_sequence,
+            roster_staff: ready.roster_staff,
+            problems: ready
+                .problems
+                .iter()
+                .take(MAX_PROBLEMS)
+                .map(|p| BoxProblem {
+                    code: p.code.to_owned(),
+                    message: cut(&p.message),
+                    since: p.since,
+                })
+                .collect(),
+            last_rejection: ready.last_rejection.map(|r| BoxRejection {
+                file: cut(&r.file),
+                code: r.code,
+                reason: cut(&r.reason),
+                time: r.time,
+            }),
+        }
+    }
+
+    /// True when `other` says the same as `self` apart from the clock (nothing to rewrite).
+    pub fn same_state(&self, other: &BoxStatus) -> bool {
+        let mut o = other.clone();
+        o.clock = self.clock;
+        *self == o
+    }
+
+    /// The JSON written to the file.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Plain data of owned strings, numbers and times: serialising cannot fail.
+        serde_json::to_vec_pretty(self).unwrap_or_default()
+    }
+
+    /// Parses a status file read from a box (bounded; unknown fields are allowed so an
+    /// older publisher can read a newer box of the same format).
+    pub fn parse(bytes: &[u8]) -> Result<BoxStatus, StatusFileError> {
+        if bytes.len() > MAX_BYTES {
+            return Err(StatusFileError::TooLarge);
+        }
+        #[derive(Deserialize)]
+        struct Head {
+            format: u32,
+        }
+        let head: Head = serde_json::from_slice(bytes)
+            .map_err(|e| StatusFileError::Malformed(crate::jsonerr::describe(&e)))?;
+        if head.format != FORMAT {
+            return Err(StatusFileError::UnknownFormat(head.format));
+        }
+        serde_json::from_slice(bytes)
+            .map_err(|e| StatusFileError::Malformed(crate::jsonerr::describe(&e)))
+    }
+}
+
+/// Writes `status` to `path`: a temporary file in the same directory, mode 0640 (group:
+/// the directory's, which the image makes the inbox account's group), renamed over the old
+/// one. Not fsynced: the file is rewritten every second while it differs, so after a power
+/// cut it is current again one second after the daemon starts.
+pub fn write(path: &Path, status: &BoxStatus) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)?;
+        // After creation: the daemon's umask (0077) would strip the group's read bit.
+        f.set_permissions(std::fs::Permissions::from_mode(0o640))?;
+        f.write_all(&status.to_json())?;
+    }
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// Rewrites the status file when its content changed or [`REWRITE_EVERY`] passed; keeps
+/// the last written document. Failures are reported once per change of error.
+#[derive(Default)]
+pub struct Writer {
+    last: Option<(BoxStatus, tokio::time::Instant)>,
+    failing: Option<String>,
+}
+
+impl Writer {
+    /// Called every second by the daemon's timers.
+    pub fn tick(&mut self, shared: &Shared, path: &Path, now: DateTime<Utc>) {
+        let at = tokio::time::Instant::now();
+        let status = BoxStatus::of(shared, now);
+        let due = match &self.last {
+            None => true,
+            Some((last, when)) => {
+                !last.same_state(&status) || at.duration_since(*when) >= REWRITE_EVERY
+            }
+        };
+        if !due {
+            return;
+        }
+        match write(path, &status) {
+            Ok(()) => {
+                if self.failing.take().is_some() {
+                    log::info!("status file {} written again", path.display());
+                }
+                self.last = Some((status, at));
+            }
+            Err(e) => {
+                let m = e.to_string();
+                if self.failing.as_deref() != Some(m.as_str()) {
+                    log::error!(
+                        "cannot write the status file {}: {m} (the publisher's fleet page will \
+                         show this box's status as old; check the directory exists and is \
+                         writable)",
+                        path.display()
+                    );
+                    self.failing = Some(m);
+                }
+                // Try again on the next tick.
+                self.last = None;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> BoxStatus {
+        let t = DateTime::parse_from_rfc3339("2026-11-20T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        BoxStatus {
+            format: FORMAT,
+            ward: "A3".into(),
+            appliance: "a3-box-1".into(),
+            version: "0.1.0".into(),
+            clock: t,
+            mode: "standby".into(),
+            mode_since: t,
+            serving: true,
+            sequence: Some(7),
+            data_as_of: Some(t),
+            received_at: Some(t),
+            patients: Some(12),
+            stale: false,
+            last_sequence: Some(8),
+            roster_staff: 3,
+            problems: vec![BoxProblem {
+                code: "key_unusable".into(),
+                message: "m".into(),
+                since: t,
+            }],
+            last_rejection: None,
+        }
+    }
+
+    #[test]
+    fn status_document_round_trips_and_unknown_fields_are_allowed() {
+        let s = sample();
+        assert_eq!(BoxStatus::parse(&s.to_json()).unwrap(), s);
+        let mut v: serde_json::Value = serde_json::from_slice(&s.to_json()).unwrap();
+        v["added_later"] = serde_json::json!(1);
+        assert_eq!(
+            BoxStatus::parse(&serde_json::to_vec(&v).unwrap()).unwrap(),
+            s
+        );
+    }
+
+    #[test]
+    fn refuses_other_formats_oversize_and_garbage() {
+        let mut v: serde_json::Value = serde_json::from_slice(&sample().to_json()).unwrap();
+        v["format"] = serde_json::json!(2);
+        assert!(matches!(
+            BoxStatus::parse(&serde_json::to_vec(&v).unwrap()),
+            Err(StatusFileError::UnknownFormat(2))
+        ));
+        assert!(matches!(
+            BoxStatus::parse(&vec![b' '; MAX_BYTES + 1]),
+            Err(StatusFileError::TooLarge)
+        ));
+        assert!(matches!(
+            BoxStatus::parse(b"{\"format\":1}"),
+            Err(StatusFileError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn same_state_ignores_only_the_clock() {
+        let a = sample();
+        let mut b = a.clone();
+        b.clock += chrono::Duration::seconds(5);
+        assert!(a.same_state(&b));
+        b.sequence = Some(8);
+        assert!(!a.same_state(&b));
+    }
+
+    #[test]
+    fn written_file_is_group_readable_and_replaces_the_old_one() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("status.json");
+        write(&path, &sample()).unwrap();
+        let mut s = sample();
+        s.sequence = Some(9);
+        write(&path, &s).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+        assert_eq!(
+            BoxStatus::parse(&std::fs::read(&path).unwrap())
+                .unwrap()
+                .sequence,
+            Some(9)
+        );
+        assert!(!dir.path().join("status.tmp").exists());
+    }
+}
