@@ -23,6 +23,8 @@ pub mod jsonerr;
 pub mod keys;
 pub mod logging;
 pub mod mode;
+#[cfg(feature = "publisher")]
+pub mod publisher;
 pub mod record;
 pub mod roster;
 pub mod snapshot;

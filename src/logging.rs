@@ -7,6 +7,9 @@ use std::io::Write;
 
 struct StderrLogger;
 
+/// The name operator log lines carry (`noodepd`, or `noodepd-publisher`).
+static IDENTIFIER: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
 impl Log for StderrLogger {
     fn enabled(&self, m: &Metadata) -> bool {
         m.level() <= log::max_level()
@@ -15,7 +18,8 @@ impl Log for StderrLogger {
         if self.enabled(r.metadata()) {
             let _ = writeln!(
                 std::io::stderr().lock(),
-                "noodepd[{}]: {}: {}",
+                "{}[{}]: {}: {}",
+                IDENTIFIER.get().copied().unwrap_or("noodepd"),
                 std::process::id(),
                 r.level().as_str().to_lowercase(),
                 r.args()
@@ -30,6 +34,12 @@ static STDERR: StderrLogger = StderrLogger;
 /// Installs the logger once (later calls are ignored). `NOODEPD_LOG=debug|info|warn|error`
 /// sets the level (default info).
 pub fn init() {
+    init_as("noodepd");
+}
+
+/// As [`init`], with another syslog identifier (the publisher's binary).
+pub fn init_as(identifier: &'static str) {
+    let _ = IDENTIFIER.set(identifier);
     let level = match std::env::var("NOODEPD_LOG").as_deref() {
         Ok("debug") => LevelFilter::Debug,
         Ok("warn") => LevelFilter::Warn,
@@ -41,7 +51,7 @@ pub fn init() {
         && systemd_journal_logger::connected_to_journal();
     let installed = if journal {
         systemd_journal_logger::JournalLog::new()
-            .map(|j| j.with_syslog_identifier("noodepd".into()))
+            .map(|j| j.with_syslog_identifier(identifier.into()))
             .map_err(|_| ())
             .and_then(|j| j.install().map_err(|_| ()))
     } else {

@@ -1,0 +1,559 @@
+//! The FHIR client: HTTP/1.1 over rustls (hyper-util's pooled client), one per source, with
+//! the source's CA, a timeout per request (headers and body together), a cap on response
+//! size, bounded concurrency, retries with exponential backoff on connection errors,
+//! timeouts, 429 and 5xx (honouring `Retry-After`), and a new token after a 401.
+//!
+//! Only URLs on the source's own origin are fetched with its credentials: a `next` link or
+//! a Bulk Data file elsewhere is refused, so a token never travels to another host.
+//! Errors name what was being read (`"MedicationRequest search"`), never the URL's query
+//! (it holds patient ids) and never a response body (it may hold patient data).
+
+use super::auth::{Auth, AuthError};
+use super::config::SourceConfig;
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::{Method, Uri};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio_rustls::rustls;
+
+/// Errors of one HTTP exchange (no retries at this level).
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("invalid URL")]
+    BadUrl,
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("connection failed: {0}")]
+    Connect(String),
+    #[error("the response is larger than {0} bytes")]
+    TooLarge(u64),
+    #[error("reading the response failed: {0}")]
+    Body(String),
+}
+
+/// Errors reading from the EPD, after retries.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("{what}: {source} (after {attempts} attempts)")]
+    Http {
+        what: String,
+        attempts: u32,
+        source: HttpError,
+    },
+    #[error("{what}: the EPD answered HTTP {status}{note}")]
+    Status {
+        what: String,
+        status: u16,
+        note: String,
+    },
+    #[error("{what}: not found (HTTP {status})")]
+    NotFound { what: String, status: u16 },
+    #[error("{what}: the answer is not FHIR JSON ({detail})")]
+    BadJson { what: String, detail: String },
+    #[error(
+        "{what}: the EPD pointed to {origin}, not its own address; not followed (credentials \
+         stay with the configured server)"
+    )]
+    Foreign { what: String, origin: String },
+    #[error("authentication failed: {0}")]
+    Auth(#[from] AuthError),
+}
+
+impl FetchError {
+    /// A short stable code for metrics and the status page.
+    pub fn code(&self) -> &'static str {
+        match self {
+            FetchError::Http {
+                source: HttpError::Timeout(_),
+                ..
+            } => "timeout",
+            FetchError::Http {
+                source: HttpError::TooLarge(_),
+                ..
+            } => "too_large",
+            FetchError::Http { .. } => "unreachable",
+            FetchError::Status { .. } => "http_error",
+            FetchError::NotFound { .. } => "not_found",
+            FetchError::BadJson { .. } => "bad_json",
+            FetchError::Foreign { .. } => "foreign_link",
+            FetchError::Auth(_) => "auth_failed",
+        }
+    }
+}
+
+/// One HTTP response, body read in full (within the cap).
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Response {
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// One HTTP/1.1 exchange at a time, with a timeout and a size cap (no retries, no auth).
+pub struct Http {
+    client: HttpsClient,
+    timeout: Duration,
+}
+
+/// Builds the rustls client config: the CA file's certificates as the only roots.
+fn tls_config(ca_file: Option<&std::path::Path>) -> Result<rustls::ClientConfig, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    let path = ca_file.unwrap_or(std::path::Path::new(DEFAULT_CA_FILE));
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| format!("{}: {e}", path.display()))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("{}: no certificates", path.display()));
+    }
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())
+        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+}
+
+/// The CA bundle used for https when a source names no `ca_file` (Debian's).
+pub const DEFAULT_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+impl Http {
+    /// A client for `base_url` (the CA file is needed only for https).
+    pub fn new(
+        base_url: &str,
+        ca_file: Option<&std::path::Path>,
+        timeout: Duration,
+    ) -> Result<Http, String> {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(timeout));
+        http.set_nodelay(true);
+        let connector = if base_url.starts_with("https://") {
+            hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(tls_config(ca_file)?)
+                .https_or_http()
+                .enable_http1()
+                .wrap_connector(http)
+        } else {
+            // Plain http (a test EPD on loopback): no TLS roots needed.
+            let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+            hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(cfg)
+                .https_or_http()
+                .enable_http1()
+                .wrap_connector(http)
+        };
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(64)
+            .build(connector);
+        Ok(Http { client, timeout })
+    }
+
+    /// Sends one request and reads the whole response (at most `max` bytes).
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+        max: u64,
+    ) -> Result<Response, HttpError> {
+        let uri: Uri = url.parse().map_err(|_| HttpError::BadUrl)?;
+        let mut req = hyper::Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req = req.header(
+            "user-agent",
+            concat!("noodepd-publisher/", env!("CARGO_PKG_VERSION")),
+        );
+        let req = req.body(Full::new(body)).map_err(|_| HttpError::BadUrl)?;
+        let exchange = async {
+            let resp = self
+                .client
+                .request(req)
+                .await
+                .map_err(|e| HttpError::Connect(error_chain(&e)))?;
+            let (parts, body) = resp.into_parts();
+            if let Some(len) = parts
+                .headers
+                .get(hyper::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                && len > max
+            {
+                return Err(HttpError::TooLarge(max));
+            }
+            let limit = usize::try_from(max).unwrap_or(usize::MAX);
+            let body = Limited::new(body, limit)
+                .collect()
+                .await
+                .map_err(|e| {
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        HttpError::TooLarge(max)
+                    } else {
+                        HttpError::Body(e.to_string())
+                    }
+                })?
+                .to_bytes();
+            Ok(Response {
+                status: parts.status.as_u16(),
+                headers: parts.headers,
+                body,
+            })
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| HttpError::Timeout(self.timeout))?
+    }
+}
+
+/// An error and its causes on one line (hyper's errors nest the useful part).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+tokio::task_local! {
+    /// Requests of the ward being read (set around one ward's read; see [`counted`]).
+    static WARD_REQUESTS: Arc<AtomicU64>;
+}
+
+/// Runs `fut` counting the requests it (and the tasks it spawns with [`spawn_counted`])
+/// makes; returns its output and the count.
+pub async fn counted<F: std::future::Future>(fut: F) -> (F::Output, u64) {
+    let c = Arc::new(AtomicU64::new(0));
+    let out = WARD_REQUESTS.scope(c.clone(), fut).await;
+    (out, c.load(Ordering::Relaxed))
+}
+
+/// Spawns `fut` on `set`, counting its requests with the caller's counter.
+pub fn spawn_counted<T, F>(set: &mut tokio::task::JoinSet<T>, fut: F)
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = T> + Send + 'static,
+{
+    match WARD_REQUESTS.try_with(Arc::clone) {
+        Ok(c) => set.spawn(WARD_REQUESTS.scope(c, fut)),
+        Err(_) => set.spawn(fut),
+    };
+}
+
+/// Counts requests (for metrics and the benchmark's requests per patient).
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+}
+
+/// The client of one source: its base, auth, retry policy and concurrency limit.
+pub struct FhirClient {
+    pub base: String,
+    origin: String,
+    http: Http,
+    auth: Auth,
+    sem: Semaphore,
+    attempts: u32,
+    retry_base: Duration,
+    retry_max: Duration,
+    max_response: u64,
+    pub counters: Counters,
+}
+
+/// `scheme://authority` of an absolute URL, lower-cased.
+pub fn origin_of(url: &str) -> Option<String> {
+    let uri: Uri = url.parse().ok()?;
+    Some(format!(
+        "{}://{}",
+        uri.scheme_str()?.to_ascii_lowercase(),
+        uri.authority()?.as_str().to_ascii_lowercase()
+    ))
+}
+
+/// Backoff before retry `n` (0-based): base × 2^n, at most `max`, plus up to 25 % jitter.
+fn backoff(base: Duration, max: Duration, n: u32) -> Duration {
+    use rand::Rng as _;
+    let exp = base.saturating_mul(1u32 << n.min(16)).min(max);
+    let jitter_ms = u64::try_from(exp.as_millis() / 4).unwrap_or(0);
+    let j = if jitter_ms > 0 {
+        rand_core::OsRng.gen_range(0..=jitter_ms)
+    } else {
+        0
+    };
+    exp + Duration::from_millis(j)
+}
+
+/// The wait a `Retry-After` header asks for (seconds or an HTTP date), at most `max`.
+pub fn retry_after(v: Option<&str>, max: Duration) -> Option<Duration> {
+    let v = v?.trim();
+    let d = if let Ok(s) = v.parse::<u64>() {
+        Duration::from_secs(s)
+    } else {
+        let t = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+        (t.with_timezone(&chrono::Utc) - chrono::Utc::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+    };
+    Some(d.min(max))
+}
+
+fn retryable(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+impl FhirClient {
+    /// The client of `source`: loads its CA and credentials now.
+    pub fn new(source: &SourceConfig) -> Result<FhirClient, String> {
+        let http = Http::new(&source.base_url, source.ca_file.as_deref(), source.timeout)
+            .map_err(|e| format!("source {}: TLS: {e}", source.name))?;
+        let auth = Auth::new(&source.auth).map_err(|e| format!("source {}: {e}", source.name))?;
+        let origin = origin_of(&source.base_url)
+            .ok_or_else(|| format!("source {}: base_url has no origin", source.name))?;
+        Ok(FhirClient {
+            base: source.base_url.clone(),
+            origin,
+            http,
+            auth,
+            sem: Semaphore::new(source.concurrency),
+            attempts: source.attempts,
+            retry_base: source.retry_base,
+            retry_max: source.retry_max,
+            max_response: source.max_response,
+            counters: Counters::default(),
+        })
+    }
+
+    /// The absolute URL for a path relative to the base (`Encounter?status=…`), or an
+    /// absolute URL checked to be on the source's origin.
+    pub fn url(&self, path_or_url: &str, what: &str) -> Result<String, FetchError> {
+        if path_or_url.starts_with("http://") || path_or_url.starts_with("https://") {
+            let origin = origin_of(path_or_url).unwrap_or_else(|| "an invalid URL".into());
+            if origin != self.origin {
+                return Err(FetchError::Foreign {
+                    what: what.to_owned(),
+                    origin,
+                });
+            }
+            Ok(path_or_url.to_owned())
+        } else {
+            Ok(format!(
+                "{}/{}",
+                self.base,
+                path_or_url.trim_start_matches('/')
+            ))
+        }
+    }
+
+    /// Requests made so far.
+    pub fn requests(&self) -> u64 {
+        self.counters.requests.load(Ordering::Relaxed)
+    }
+
+    /// One request with auth and retries; returns the final response whatever its status
+    /// (callers decide), except that retryable statuses are retried first.
+    pub async fn request(
+        &self,
+        method: Method,
+        path_or_url: &str,
+        extra_headers: &[(&str, &str)],
+        what: &str,
+    ) -> Result<Response, FetchError> {
+        let url = self.url(path_or_url, what)?;
+        let mut reauth_done = false;
+        let mut n = 0u32;
+        loop {
+            let auth = self.auth.header(&self.http, &self.base).await?;
+            let mut headers: Vec<(&str, &str)> = extra_headers.to_vec();
+            if let Some(a) = auth.as_ref() {
+                headers.push(("authorization", a.as_str()));
+            }
+            let permit = self.sem.acquire().await;
+            self.counters.requests.fetch_add(1, Ordering::Relaxed);
+            let _ = WARD_REQUESTS.try_with(|c| c.fetch_add(1, Ordering::Relaxed));
+            let result = self
+                .http
+                .send(
+                    method.clone(),
+                    &url,
+                    &headers,
+                    Bytes::new(),
+                    self.max_response,
+                )
+                .await;
+            drop(permit);
+            n += 1;
+            let wait = match &result {
+                Ok(r) if r.status == 401 && auth.is_some() && !reauth_done => {
+                    // A token revoked or expired early: one fresh token, then give up.
+                    self.auth.invalidate().await;
+                    reauth_done = true;
+                    n -= 1;
+                    Some(Duration::ZERO)
+                }
+                Ok(r) if retryable(r.status) => Some(
+                    retry_after(r.header("retry-after"), self.retry_max)
+                        .unwrap_or_else(|| backoff(self.retry_base, self.retry_max, n - 1)),
+                ),
+                Ok(_) => None,
+                Err(HttpError::TooLarge(_) | HttpError::BadUrl) => None,
+                Err(_) => Some(backoff(self.retry_base, self.retry_max, n - 1)),
+            };
+            match (wait, result) {
+                (Some(w), result) if n < self.attempts => {
+                    if let Ok(r) = &result {
+                        log::debug!("{what}: HTTP {}, retrying in {w:?}", r.status);
+                    }
+                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(w).await;
+                }
+                (_, Ok(r)) => return Ok(r),
+                (_, Err(source)) => {
+                    return Err(FetchError::Http {
+                        what: what.to_owned(),
+                        attempts: n,
+                        source,
+                    });
+                }
+            }
+        }
+    }
+
+    /// GET of FHIR JSON: 200 → the parsed body; 404/410 → `NotFound`; else `Status`.
+    pub async fn get_json(
+        &self,
+        path_or_url: &str,
+        what: &str,
+    ) -> Result<serde_json::Value, FetchError> {
+        let r = self
+            .request(
+                Method::GET,
+                path_or_url,
+                &[
+                    ("accept", "application/fhir+json"),
+                    // Unknown search parameters are errors, not silently dropped filters.
+                    ("prefer", "handling=strict"),
+                ],
+                what,
+            )
+            .await?;
+        match r.status {
+            200 => serde_json::from_slice(&r.body).map_err(|e| FetchError::BadJson {
+                what: what.to_owned(),
+                detail: crate::jsonerr::describe(&e),
+            }),
+            s @ (404 | 410) => Err(FetchError::NotFound {
+                what: what.to_owned(),
+                status: s,
+            }),
+            s => Err(status_error(what, s, &r.body)),
+        }
+    }
+}
+
+/// `Status` with the OperationOutcome's issue code (a fixed word) when the server sent one.
+pub fn status_error(what: &str, status: u16, body: &[u8]) -> FetchError {
+    let code = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("issue")?
+                .as_array()?
+                .first()?
+                .get("code")?
+                .as_str()
+                .map(str::to_owned)
+        })
+        .filter(|c| c.len() <= 40 && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'));
+    let note = match (status, code) {
+        (_, Some(c)) if c == "not-supported" => " (not-supported: the EPD does not offer this \
+                                                  search; leave the resource type out of the \
+                                                  source's resources if it holds none)"
+            .to_owned(),
+        (_, Some(c)) => format!(" ({c})"),
+        (401 | 403, None) => " (not authorised: check the scopes granted to the client)".into(),
+        _ => String::new(),
+    };
+    FetchError::Status {
+        what: what.to_owned(),
+        status,
+        note,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        assert_eq!(
+            origin_of("https://EPD.example.org/fhir/Patient?x=1").as_deref(),
+            Some("https://epd.example.org")
+        );
+        assert_ne!(
+            origin_of("https://epd.example.org:8443/fhir"),
+            origin_of("https://epd.example.org/fhir")
+        );
+        assert_eq!(origin_of("/fhir"), None);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let b = Duration::from_millis(100);
+        let m = Duration::from_secs(1);
+        assert!(backoff(b, m, 0) >= b && backoff(b, m, 0) <= b * 5 / 4);
+        assert!(backoff(b, m, 2) >= b * 4);
+        assert!(backoff(b, m, 10) <= m * 5 / 4);
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates_and_is_capped() {
+        let max = Duration::from_secs(60);
+        assert_eq!(retry_after(Some("3"), max), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after(Some("9999"), max), Some(max));
+        assert_eq!(
+            retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT"), max),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after(Some("soon"), max), None);
+        assert_eq!(retry_after(None, max), None);
+    }
+
+    #[test]
+    fn status_errors_carry_only_the_issue_code() {
+        let body = br#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"not-supported","diagnostics":"Unknown search parameter 'patient' for Patient/123"}]}"#;
+        let e = status_error("DeviceUseStatement search", 400, body).to_string();
+        assert!(e.contains("not-supported"), "{e}");
+        assert!(!e.contains("123"), "{e}");
+    }
+}
