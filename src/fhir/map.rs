@@ -788,7 +788,11 @@ fn admission(cx: &mut Ctx<'_, '_>, i: usize, start: Option<Moment>) -> Admission
             res.get("serviceProvider")
                 .and_then(|r| cx.ix.resolve(i, r))
                 .and_then(|o| cx.entry(o))
-                .and_then(|o| arr(o.res, "type").first())
+                .and_then(|o| {
+                    arr(o.res, "type")
+                        .iter()
+                        .find(|t| !is_organization_kind(t))
+                })
                 .and_then(cc_text)
         })
         .or_else(|| arr(res, "type").first().and_then(cc_text));
@@ -798,6 +802,14 @@ fn admission(cx: &mut Ctx<'_, '_>, i: usize, start: Option<Moment>) -> Admission
         reason,
         specialty,
     }
+}
+
+/// HL7 organization-type codes ("prov" Healthcare Provider, "dept" Hospital Department, ...)
+/// say what kind of organisation it is, not its specialty.
+fn is_organization_kind(cc: &Value) -> bool {
+    json::codings(cc).iter().any(|c| {
+        str_at(c, "system") == Some("http://terminology.hl7.org/CodeSystem/organization-type")
+    })
 }
 
 /// The text of a reference to a clinical resource: its code text, else the display.
@@ -1206,6 +1218,14 @@ mod tests {
         assert_eq!(natural_cmp("12-2", "12-10"), Less);
         assert_eq!(natural_cmp("10", "9"), Greater);
         assert_eq!(natural_cmp_opt(Some("1"), None), Less);
+    }
+
+    #[test]
+    fn an_organization_kind_is_not_a_specialty() {
+        let prov = serde_json::json!({"coding": [{"system": "http://terminology.hl7.org/CodeSystem/organization-type", "code": "prov", "display": "Healthcare Provider"}]});
+        let cardio = serde_json::json!({"coding": [{"system": "urn:oid:2.16.840.1.113883.2.4.6.7", "code": "0320", "display": "Cardiologie"}]});
+        assert!(is_organization_kind(&prov));
+        assert!(!is_organization_kind(&cardio));
     }
 
     #[test]

@@ -29,10 +29,54 @@ fn profiles(res: &Value) -> Vec<&str> {
         .unwrap_or_default()
 }
 
+/// How a UCUM code is printed, for the codes whose print symbol differs. Many exports put
+/// the code itself into `Quantity.unit` (the human text), e.g. "Cel" and "mm[Hg]".
+fn ucum_print(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "Cel" => "°C",
+        "[degF]" => "°F",
+        "mm[Hg]" => "mmHg",
+        "cm[H2O]" => "cmH2O",
+        "10*3/uL" => "10^3/µL",
+        "10*6/uL" => "10^6/µL",
+        "10*9/L" => "10^9/L",
+        "10*12/L" => "10^12/L",
+        "ug" => "µg",
+        "ug/L" => "µg/L",
+        "ug/mL" => "µg/mL",
+        "umol/L" => "µmol/L",
+        "uL" => "µL",
+        "kg/m2" => "kg/m²",
+        "m2" => "m²",
+        _ => return None,
+    })
+}
+
+/// A Quantity's unit as it is shown.
+fn shown_unit(q: &Value) -> Option<String> {
+    json::quantity_unit(q).map(|u| ucum_print(&u).map_or(u, str::to_owned))
+}
+
+/// A measured Quantity as text ("36,8 °C", "< 5 mmol/L") with its shown unit.
+fn quantity(q: &Value) -> Option<(String, Option<String>)> {
+    let Some(Value::Number(n)) = q.get("value") else {
+        return None;
+    };
+    let comparator = str_at(q, "comparator")
+        .map(|c| format!("{c} "))
+        .unwrap_or_default();
+    let unit = shown_unit(q);
+    let text = match &unit {
+        Some(u) => format!("{comparator}{} {u}", json::number(n)),
+        None => format!("{comparator}{}", json::number(n)),
+    };
+    Some((text, unit))
+}
+
 /// Value of an observation (or a component) as text, with its unit.
 fn value(v: &Value) -> Option<(String, Option<String>)> {
     if let Some(q) = obj(v, "valueQuantity") {
-        return json::quantity(q).map(|t| (t, json::quantity_unit(q)));
+        return quantity(q);
     }
     if let Some(cc) = obj(v, "valueCodeableConcept") {
         return cc_text(cc).map(|t| (t, None));
@@ -76,7 +120,7 @@ fn measurement_value(res: &Value) -> Option<(String, Option<String>)> {
         && let (Some(Value::Number(s)), Some(Value::Number(d))) =
             (sys.get("value"), dia.get("value"))
     {
-        let unit = json::quantity_unit(sys);
+        let unit = shown_unit(sys);
         let text = format!("{}/{}", json::number(s), json::number(d));
         return Some(match &unit {
             Some(u) => (format!("{text} {u}"), unit),
@@ -102,9 +146,21 @@ fn measurement_value(res: &Value) -> Option<(String, Option<String>)> {
 
 fn reference_range(res: &Value) -> Option<String> {
     let r = arr(res, "referenceRange").first()?;
-    str_at(r, "text")
-        .map(str::to_owned)
-        .or_else(|| json::range(r))
+    if let Some(t) = str_at(r, "text") {
+        return Some(t.to_owned());
+    }
+    let text = json::range(r)?;
+    let code = r
+        .get("high")
+        .and_then(json::quantity_unit)
+        .or_else(|| r.get("low").and_then(json::quantity_unit));
+    Some(match code.as_deref().and_then(|c| Some((c, ucum_print(c)?))) {
+        Some((c, shown)) => match text.strip_suffix(c) {
+            Some(head) => format!("{head}{shown}"),
+            None => text,
+        },
+        None => text,
+    })
 }
 
 /// Maps one Observation; kept results are settled per code in [`settle`].
@@ -247,5 +303,28 @@ pub fn settle(cx: &mut Ctx<'_, '_>) {
     }
     for (i, o) in accounts {
         cx.account(i, o);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ucum_codes_in_the_unit_are_printed_as_people_write_them() {
+        // sekmet (and many exports) copy the UCUM code into Quantity.unit.
+        let t = json!({"valueQuantity": {"value": 36.8, "unit": "Cel", "system": "http://unitsofmeasure.org", "code": "Cel"}});
+        assert_eq!(value(&t), Some(("36,8 °C".to_owned(), Some("°C".to_owned()))));
+        let wbc = json!({"valueQuantity": {"value": 6.1, "code": "10*3/uL"}});
+        assert_eq!(value(&wbc).unwrap().0, "6,1 10^3/µL");
+        let plain = json!({"valueQuantity": {"value": 5, "comparator": "<", "unit": "mmol/L"}});
+        assert_eq!(value(&plain).unwrap().0, "< 5 mmol/L");
+        let bp = json!({"component": [
+            {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]}, "valueQuantity": {"value": 120, "unit": "mm[Hg]"}},
+            {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]}, "valueQuantity": {"value": 80, "unit": "mm[Hg]"}}]});
+        assert_eq!(measurement_value(&bp).unwrap().0, "120/80 mmHg");
+        let rr = json!({"referenceRange": [{"low": {"value": 36.4, "unit": "Cel"}, "high": {"value": 37.4, "unit": "Cel"}}]});
+        assert_eq!(reference_range(&rr).as_deref(), Some("36,4-37,4 °C"));
     }
 }
