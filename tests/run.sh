@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-for installer in tests/browser/install.sh image/install-test-deps.sh; do
+for installer in tests/browser/install.sh image/install-test-deps.sh tests/publisher/install.sh; do
     if [ -f "$installer" ]; then
         bash "$installer"
     fi

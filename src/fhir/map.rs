@@ -788,11 +788,7 @@ fn admission(cx: &mut Ctx<'_, '_>, i: usize, start: Option<Moment>) -> Admission
             res.get("serviceProvider")
                 .and_then(|r| cx.ix.resolve(i, r))
                 .and_then(|o| cx.entry(o))
-                .and_then(|o| {
-                    arr(o.res, "type")
-                        .iter()
-                        .find(|t| !is_organization_kind(t))
-                })
+                .and_then(|o| arr(o.res, "type").iter().find(|t| !is_organization_kind(t)))
                 .and_then(cc_text)
         })
         .or_else(|| arr(res, "type").first().and_then(cc_text));

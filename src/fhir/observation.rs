@@ -154,13 +154,15 @@ fn reference_range(res: &Value) -> Option<String> {
         .get("high")
         .and_then(json::quantity_unit)
         .or_else(|| r.get("low").and_then(json::quantity_unit));
-    Some(match code.as_deref().and_then(|c| Some((c, ucum_print(c)?))) {
-        Some((c, shown)) => match text.strip_suffix(c) {
-            Some(head) => format!("{head}{shown}"),
+    Some(
+        match code.as_deref().and_then(|c| Some((c, ucum_print(c)?))) {
+            Some((c, shown)) => match text.strip_suffix(c) {
+                Some(head) => format!("{head}{shown}"),
+                None => text,
+            },
             None => text,
         },
-        None => text,
-    })
+    )
 }
 
 /// Maps one Observation; kept results are settled per code in [`settle`].
@@ -315,7 +317,10 @@ mod tests {
     fn ucum_codes_in_the_unit_are_printed_as_people_write_them() {
         // sekmet (and many exports) copy the UCUM code into Quantity.unit.
         let t = json!({"valueQuantity": {"value": 36.8, "unit": "Cel", "system": "http://unitsofmeasure.org", "code": "Cel"}});
-        assert_eq!(value(&t), Some(("36,8 °C".to_owned(), Some("°C".to_owned()))));
+        assert_eq!(
+            value(&t),
+            Some(("36,8 °C".to_owned(), Some("°C".to_owned())))
+        );
         let wbc = json!({"valueQuantity": {"value": 6.1, "code": "10*3/uL"}});
         assert_eq!(value(&wbc).unwrap().0, "6,1 10^3/µL");
         let plain = json!({"valueQuantity": {"value": 5, "comparator": "<", "unit": "mmol/L"}});

@@ -724,7 +724,7 @@ impl Validator<'_> {
             name,
             base_url,
             mode,
-            interval: self.secs(&k("interval_seconds"), s.interval_seconds, 300, 10, DAY)?,
+            interval: self.secs(&k("interval_seconds"), s.interval_seconds, 300, 1, DAY)?,
             ca_file: s.ca_file.map(|p| self.abs(p)),
             timeout: self.secs(&k("timeout_seconds"), s.timeout_seconds, 30, 1, 600)?,
             attempts: self.count(&k("attempts"), s.attempts, 4, 1, 10)?,

@@ -95,11 +95,12 @@ impl WardOutcome {
                     String::new()
                 };
                 let mut s = format!(
-                    "ward {}: published sequence {} ({} patients{}) to {delivered} of {} boxes; \
+                    "ward {}: published sequence {} ({} patient{}{}) to {delivered} of {} boxes; \
                      read {:.2} s, {} requests{per}, sealed {:.2} s, delivered {:.2} s",
                     self.ward,
                     p.sequence,
                     p.census,
+                    if p.census == 1 { "" } else { "s" },
                     if p.shrink_allowed {
                         ", shrink allowed"
                     } else {
