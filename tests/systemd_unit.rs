@@ -4,7 +4,9 @@
 //! `systemd-analyze` is a failure, not a pass: install it with `image/install-test-deps.sh`,
 //! or set `NOODEPD_SKIP_SYSTEMD_TEST=1` to skip this test explicitly. Also checks that keys
 //! reach the daemon as credentials and that the environment carries nothing but the one
-//! allowed malloc tunable.
+//! allowed malloc tunable. The publisher's unit (config/noodepd-publisher.service, for the
+//! hospital server) must stay at or below 2.0, run as its own user and take its secrets as
+//! credentials too (issue 16).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -33,7 +35,12 @@ fn skip_requested() -> bool {
 
 /// Run the analyzer; `None` means the test was explicitly skipped.
 fn analyze(unit: &str) -> Option<String> {
-    let path = unit_path(unit);
+    analyze_file(&unit_path(unit))
+}
+
+/// Run the analyzer on a unit file anywhere in the repository.
+fn analyze_file(path: &std::path::Path) -> Option<String> {
+    let path = path.to_owned();
     assert!(path.is_file(), "unit file {} is missing", path.display());
     let result = Command::new("systemd-analyze")
         .args(["security", "--offline=yes", "--no-pager"])
@@ -146,5 +153,55 @@ fn environment_check_flags_anything_but_the_malloc_tunable() {
     );
     assert!(
         disallowed_environment("Environment=GLIBC_TUNABLES=glibc.malloc.arena_max=2\n").is_empty()
+    );
+}
+
+/// The publisher's unit (on a hospital server, not in the image): `config/`.
+fn publisher_unit() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("config")
+        .join("noodepd-publisher.service")
+}
+
+/// The highest exposure the publisher's unit may have (issue 16). It needs the network to
+/// reach the EPD and the boxes, so it cannot score like the daemon.
+const MAX_PUBLISHER_EXPOSURE: f64 = 2.0;
+
+#[test]
+fn noodepd_publisher_service_exposure_is_at_most_two() {
+    let Some(output) = analyze_file(&publisher_unit()) else {
+        return;
+    };
+    let score = parse_exposure(&output, "noodepd-publisher.service").unwrap_or_else(|| {
+        panic!("no 'Overall exposure level' line in systemd-analyze output:\n{output}")
+    });
+    assert!(
+        score <= MAX_PUBLISHER_EXPOSURE,
+        "noodepd-publisher.service exposure {score} is above {MAX_PUBLISHER_EXPOSURE}:\n{output}"
+    );
+}
+
+#[test]
+fn noodepd_publisher_service_has_its_own_user_and_takes_secrets_as_credentials() {
+    let text = std::fs::read_to_string(publisher_unit()).unwrap();
+    assert!(
+        text.lines().any(|l| l.trim() == "User=noodepd-publisher"),
+        "the publisher runs as its own user"
+    );
+    for cred in ["publisher.key", "upload_ed25519", "smart-client.key"] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("LoadCredential={cred}:"))),
+            "noodepd-publisher.service does not load {cred} with LoadCredential="
+        );
+    }
+    let env: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("Environment") || l.starts_with("PassEnvironment"))
+        .collect();
+    assert!(
+        env.is_empty(),
+        "no settings or secrets in the environment: {env:?}"
     );
 }
