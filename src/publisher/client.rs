@@ -510,6 +510,103 @@ pub fn status_error(what: &str, status: u16, body: &[u8]) -> FetchError {
     }
 }
 
+/// A canned HTTP/1.1 server for the publisher's unit tests: answers each connection with
+/// the next response of its script (then 404s) and records the request lines.
+#[cfg(test)]
+pub(crate) mod mock {
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    pub struct Server {
+        pub base: String,
+        pub requests: Arc<Mutex<Vec<String>>>,
+        script: Arc<Mutex<std::collections::VecDeque<String>>>,
+        routes: Arc<Mutex<Vec<(String, String)>>>,
+    }
+
+    impl Server {
+        /// Answers `GET {path}` (exactly, before any query) with `response`, every time.
+        pub fn route(&self, path: &str, response: String) {
+            self.routes
+                .lock()
+                .unwrap()
+                .push((path.to_owned(), response));
+        }
+
+        /// Adds a response to the script (e.g. one naming the server's own base).
+        pub fn push(&self, response: String) {
+            self.script.lock().unwrap().push_back(response);
+        }
+    }
+
+    /// A full response with a JSON body.
+    pub fn json(status: u16, extra_headers: &str, body: &str) -> String {
+        format!(
+            "HTTP/1.1 {status} X\r\nContent-Type: application/fhir+json\r\n{extra_headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    pub async fn start(script: Vec<String>) -> Server {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/fhir", l.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(
+            script
+                .into_iter()
+                .collect::<std::collections::VecDeque<_>>(),
+        ));
+        let routes: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+        let (req, sc, rt) = (requests.clone(), script.clone(), routes.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut c, _)) = l.accept().await else {
+                    return;
+                };
+                let (req, script, routes) = (req.clone(), sc.clone(), rt.clone());
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut b = [0u8; 4096];
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match c.read(&mut b).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&b[..n]),
+                        }
+                    }
+                    let line = String::from_utf8_lossy(&buf)
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    req.lock().unwrap().push(line.clone());
+                    let path = line.split(' ').nth(1).unwrap_or_default();
+                    let path = path.split('?').next().unwrap_or_default();
+                    let routed = routes
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .find(|(p, _)| p == path)
+                        .map(|(_, r)| r.clone());
+                    let resp = routed.unwrap_or_else(|| {
+                        script
+                            .lock()
+                            .unwrap()
+                            .pop_front()
+                            .unwrap_or_else(|| json(404, "", "{}"))
+                    });
+                    let _ = c.write_all(resp.as_bytes()).await;
+                });
+            }
+        });
+        Server {
+            base,
+            requests,
+            script,
+            routes,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,6 +644,55 @@ mod tests {
         );
         assert_eq!(retry_after(Some("soon"), max), None);
         assert_eq!(retry_after(None, max), None);
+    }
+
+    fn source(base: &str) -> SourceConfig {
+        let text = format!(
+            "[[source]]\nname = \"epd\"\nbase_url = \"{base}\"\nattempts = 3\nretry_base_ms = 10\n\
+             retry_max_seconds = 1\ntimeout_seconds = 5\n\
+             [[ward]]\nid = \"A3\"\nlocation = \"w\"\n[[ward.box]]\nid = \"b\"\nkey = \"k\"\ndir = \"/tmp\"\n"
+        );
+        super::super::config::PublisherConfig::from_toml(&text, std::path::Path::new("p.toml"))
+            .unwrap()
+            .sources
+            .remove(0)
+    }
+
+    #[tokio::test]
+    async fn retries_429_and_503_honouring_retry_after_then_reads_the_answer() {
+        let srv = mock::start(vec![
+            mock::json(429, "Retry-After: 0\r\n", "{}"),
+            mock::json(503, "", "{}"),
+            mock::json(200, "", r#"{"resourceType": "Patient", "id": "p"}"#),
+        ])
+        .await;
+        let c = FhirClient::new(&source(&srv.base)).unwrap();
+        let v = c.get_json("Patient/p", "Patient").await.unwrap();
+        assert_eq!(v["id"], "p");
+        assert_eq!(c.requests(), 3);
+        assert_eq!(srv.requests.lock().unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn gives_up_after_the_configured_attempts_with_the_status() {
+        let srv = mock::start(vec![mock::json(500, "", "{}"); 5]).await;
+        let c = FhirClient::new(&source(&srv.base)).unwrap();
+        let e = c.get_json("Patient/p", "Patient read").await.unwrap_err();
+        assert!(matches!(e, FetchError::Status { status: 500, .. }), "{e}");
+        assert_eq!(srv.requests.lock().unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn never_sends_a_request_to_another_origin() {
+        let elsewhere = mock::start(vec![]).await;
+        let srv = mock::start(vec![]).await;
+        let c = FhirClient::new(&source(&srv.base)).unwrap();
+        let e = c
+            .get_json(&format!("{}/Patient?page=2", elsewhere.base), "next page")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, FetchError::Foreign { .. }), "{e}");
+        assert!(elsewhere.requests.lock().unwrap().is_empty());
     }
 
     #[test]

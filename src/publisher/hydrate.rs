@@ -179,6 +179,86 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[tokio::test]
+    async fn fetches_what_is_referenced_keeps_other_patients_out_and_caches_master_data() {
+        use super::super::client::mock;
+        let srv = mock::start(vec![]).await;
+        srv.route(
+            "/fhir/Medication/m",
+            mock::json(
+                200,
+                "",
+                r#"{"resourceType": "Medication", "id": "m", "code": {"text": "x"}}"#,
+            ),
+        );
+        srv.route(
+            "/fhir/Observation/o2",
+            mock::json(200, "", r#"{"resourceType": "Observation", "id": "o2", "subject": {"reference": "Patient/zzz"}}"#),
+        );
+        srv.route(
+            "/fhir/Location/room",
+            mock::json(200, "", r#"{"resourceType": "Location", "id": "room", "partOf": {"reference": "Location/ward"}}"#),
+        );
+        srv.route(
+            "/fhir/Location/ward",
+            mock::json(200, "", r#"{"resourceType": "Location", "id": "ward"}"#),
+        );
+        let text = format!(
+            "[[source]]\nname = \"epd\"\nbase_url = \"{}\"\n[[ward]]\nid = \"A3\"\nlocation = \"w\"\n\
+             [[ward.box]]\nid = \"b\"\nkey = \"k\"\ndir = \"/tmp\"\n",
+            srv.base
+        );
+        let source =
+            super::super::config::PublisherConfig::from_toml(&text, std::path::Path::new("p.toml"))
+                .unwrap()
+                .sources
+                .remove(0);
+        let client = Arc::new(FhirClient::new(&source).unwrap());
+        let mut set = ResourceSet::default();
+        set.insert(
+            json!({"resourceType": "MedicationRequest", "id": "r", "subject": {"reference": "Patient/a"},
+                "medicationReference": {"reference": "Medication/m"},
+                "requester": {"reference": "Practitioner/gone"}}),
+            "t",
+        )
+        .unwrap();
+        set.insert(
+            json!({"resourceType": "Observation", "id": "o1", "subject": {"reference": "Patient/a"},
+                "hasMember": [{"reference": "Observation/o2"}]}),
+            "t",
+        )
+        .unwrap();
+        set.insert(json!({"resourceType": "Location", "id": "bed", "partOf": {"reference": "Location/room"}}), "t")
+            .unwrap();
+        let cache = RefCache::default();
+        let patients: BTreeSet<String> = ["a".to_owned()].into();
+        let h = hydrate(client.clone(), &cache, "A3", &mut set, &patients)
+            .await
+            .unwrap();
+        assert!(set.contains(&("Medication".into(), "m".into())));
+        assert!(
+            set.contains(&("Location".into(), "ward".into())),
+            "two rounds: bed → room → ward"
+        );
+        assert!(
+            !set.contains(&("Observation".into(), "o2".into())),
+            "another patient's"
+        );
+        assert_eq!(h.not_found, 1, "Practitioner/gone");
+        // Next cycle: the Medication comes from the cache.
+        let mut again = ResourceSet::default();
+        again.insert(json!({"resourceType": "MedicationRequest", "id": "r", "subject": {"reference": "Patient/a"},
+            "medicationReference": {"reference": "Medication/m"}}), "t").unwrap();
+        let before = srv.requests.lock().unwrap().len();
+        let h2 = hydrate(client, &cache, "A3", &mut again, &patients)
+            .await
+            .unwrap();
+        assert_eq!(
+            (h2.from_cache, srv.requests.lock().unwrap().len()),
+            (1, before)
+        );
+    }
+
     #[test]
     fn only_missing_references_of_hydrated_types_are_wanted() {
         let mut s = ResourceSet::default();

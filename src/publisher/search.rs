@@ -130,6 +130,67 @@ mod tests {
             .remove(0)
     }
 
+    fn bundle(entries: &[serde_json::Value], next: Option<&str>) -> String {
+        let mut b = serde_json::json!({"resourceType": "Bundle", "type": "searchset",
+            "entry": entries.iter().map(|r| serde_json::json!({"resource": r, "search": {"mode": "match"}})).collect::<Vec<_>>()});
+        if let Some(n) = next {
+            b["link"] = serde_json::json!([{"relation": "next", "url": n}]);
+        }
+        super::super::client::mock::json(200, "", &b.to_string())
+    }
+
+    fn one_type(base: &str) -> SourceConfig {
+        let text = format!(
+            "[[source]]\nname = \"epd\"\nbase_url = \"{base}\"\nresources = [\"Condition\"]\n\
+             [[ward]]\nid = \"A3\"\nlocation = \"w\"\n[[ward.box]]\nid = \"b\"\nkey = \"k\"\ndir = \"/tmp\"\n"
+        );
+        super::super::config::PublisherConfig::from_toml(&text, std::path::Path::new("p.toml"))
+            .unwrap()
+            .sources
+            .remove(0)
+    }
+
+    #[tokio::test]
+    async fn follows_next_pages_and_keeps_the_asked_patients_resources() {
+        let srv = super::super::client::mock::start(vec![]).await;
+        let c1 = serde_json::json!({"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/a"}});
+        let c2 = serde_json::json!({"resourceType": "Condition", "id": "c2",
+            "subject": {"reference": format!("{}/Patient/a", srv.base)}});
+        srv.push(bundle(
+            &[c1],
+            Some(&format!("{}/Condition?page=2", srv.base)),
+        ));
+        srv.push(bundle(&[c2], None));
+        let source = one_type(&srv.base);
+        let client = Arc::new(FhirClient::new(&source).unwrap());
+        let got = read_patients(client, &source, "A3", &["a".to_owned()], Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 2);
+        let reqs = srv.requests.lock().unwrap().clone();
+        assert_eq!(reqs.len(), 2, "{reqs:?}");
+        assert!(
+            reqs[0].starts_with("GET /fhir/Condition?patient=Patient%2Fa&_count=200 "),
+            "{reqs:?}"
+        );
+        assert!(
+            reqs[1].starts_with("GET /fhir/Condition?page=2 "),
+            "{reqs:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_resource_of_a_patient_not_asked_for_fails_the_ward() {
+        let other = serde_json::json!({"resourceType": "Condition", "id": "x", "subject": {"reference": "Patient/zzz"}});
+        let srv = super::super::client::mock::start(vec![bundle(&[other], None)]).await;
+        let source = one_type(&srv.base);
+        let client = Arc::new(FhirClient::new(&source).unwrap());
+        let e = read_patients(client, &source, "A3", &["a".to_owned()], Utc::now())
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("not asked for"), "{e}");
+    }
+
     #[test]
     fn searches_batch_patients_and_bound_time_windows() {
         let now = DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z")
