@@ -108,11 +108,26 @@ impl Sekmet {
     /// Starts sekmet in `dir` with SMART Backend Services for `client_id` (its public
     /// `jwks`) and a static bearer token; `base_url` is the proxy's.
     pub fn start(dir: &Path, base_url: &str, client_id: &str, jwks: &serde_json::Value) -> Sekmet {
+        let (port, token) = Sekmet::configure(dir, Some(base_url), client_id, jwks);
+        let me = Sekmet::serve(dir, port, token);
+        me.workflow("adt.facility", &[]);
+        me
+    }
+
+    /// Writes sekmet's settings in `dir` (its own address as the base when `base_url` is
+    /// `None`); returns its port and static token.
+    pub fn configure(
+        dir: &Path,
+        base_url: Option<&str>,
+        client_id: &str,
+        jwks: &serde_json::Value,
+    ) -> (u16, String) {
         std::fs::create_dir_all(dir).unwrap();
         let port = free_port();
         let token = "e2e-static-token-0123456789".to_owned();
+        let base = base_url.map_or_else(|| format!("http://127.0.0.1:{port}/fhir"), str::to_owned);
         let settings = serde_json::json!({
-            "base_url": base_url,
+            "base_url": base,
             "host": "127.0.0.1",
             "port": port,
             "data_dir": s(&dir.join("data")),
@@ -127,20 +142,23 @@ impl Sekmet {
         });
         // JSON is YAML.
         std::fs::write(dir.join("settings.yaml"), settings.to_string()).unwrap();
+        (port, token)
+    }
+
+    /// Starts the server configured in `dir`.
+    pub fn serve(dir: &Path, port: u16, token: String) -> Sekmet {
         let mut c = Command::new(sekmet_bin());
         c.current_dir(dir)
             .args(["serve", "--config", "settings.yaml"])
             .stdin(Stdio::null());
         let proc = Proc::spawn(c);
         wait_port(port, "sekmet listening");
-        let me = Sekmet {
+        Sekmet {
             dir: dir.to_owned(),
             port,
             proc,
             token,
-        };
-        me.workflow("adt.facility", &[]);
-        me
+        }
     }
 
     /// Runs one sekmet workflow on its database (target local) and returns its JSON.
