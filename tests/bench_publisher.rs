@@ -29,17 +29,29 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Runs `c` to completion, sampling its peak resident memory (VmHWM, KiB) while it runs.
-fn run_measured(mut c: Command) -> (std::process::Output, u64) {
+/// CPU seconds (user + system) a process has used so far, from /proc.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(") ")?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// Runs `c` to completion, sampling its peak resident memory (VmHWM, KiB) and its CPU
+/// time while it runs.
+fn run_measured(mut c: Command) -> (std::process::Output, u64, f64) {
     let mut child = c
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let status_path = format!("/proc/{}/status", child.id());
+    let pid = child.id();
+    let status_path = format!("/proc/{pid}/status");
     let out = std::thread::spawn(move || {
-        let mut peak = 0u64;
+        let (mut peak, mut cpu) = (0u64, 0.0f64);
         loop {
             if let Ok(st) = std::fs::read_to_string(&status_path)
                 && let Some(kib) = st
@@ -49,12 +61,15 @@ fn run_measured(mut c: Command) -> (std::process::Output, u64) {
             {
                 peak = peak.max(kib);
             }
+            if let Some(c) = cpu_seconds(pid) {
+                cpu = c;
+            }
             match child.try_wait() {
                 Ok(Some(_)) | Err(_) => break,
                 Ok(None) => std::thread::sleep(Duration::from_millis(20)),
             }
         }
-        (child.wait_with_output().unwrap(), peak)
+        (child.wait_with_output().unwrap(), peak, cpu)
     });
     out.join().unwrap()
 }
@@ -192,7 +207,8 @@ fn publisher_reads_seals_and_delivers_a_1000_patient_hospital_in_one_cycle() {
     eprintln!(
         "COLD (--once): {wards} wards, {patients} patients in {:.1} s wall; read per ward mean {:.2} s \
          max {:.2} s; seal per ward mean {:.3} s; delivery per ward mean {:.2} s max {:.2} s; \
-         {requests} requests = {:.2} per patient; peak RSS {} MiB; {:.1} % of a 300 s interval",
+         {requests} requests = {:.2} per patient; publisher CPU {:.1} s, EPD (sekmet) CPU {:.1} s; \
+         peak RSS {} MiB; {:.1} % of a 300 s interval",
         wall.as_secs_f64(),
         mean(&reads),
         max(&reads),
@@ -200,6 +216,8 @@ fn publisher_reads_seals_and_delivers_a_1000_patient_hospital_in_one_cycle() {
         mean(&delivers),
         max(&delivers),
         requests / patients,
+        cpu,
+        epd_cpu,
         rss / 1024,
         wall.as_secs_f64() / 3.0
     );

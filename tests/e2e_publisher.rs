@@ -220,10 +220,10 @@ impl World {
         let cfg = format!(
             r#"[publisher]
 state_dir = "{state}"
-key = "{p}/publisher.key"
+key = "publisher.key"
 listen = "127.0.0.1:0"
 language = "en"
-sftp_identity = "{p}/upload_ed25519"
+sftp_identity = "upload_ed25519"
 known_hosts = "{p}/known_hosts"
 sftp_timeout_seconds = 20
 delivery_attempts = 2
@@ -242,7 +242,7 @@ resources = {resources}
 [source.auth]
 type = "smart"
 client_id = "noodepd-publisher"
-key = "{p}/smart-client.pem"
+key = "smart-client.pem"
 alg = "RS384"
 
 [[source]]
@@ -257,7 +257,7 @@ retry_max_seconds = 1
 resources = {resources}
 [source.auth]
 type = "bearer"
-token_file = "{p}/epd.token"
+token_file = "epd.token"
 [source.bulk]
 group = "inpatients"
 poll_max_seconds = 2
@@ -390,10 +390,37 @@ struct Service {
 }
 
 impl Service {
+    /// Starts the service as systemd would: secrets in `$CREDENTIALS_DIRECTORY` (the
+    /// config names them relatively), and READY=1 expected on `$NOTIFY_SOCKET`.
     fn start(config: &Path) -> Service {
+        let pdir = config.parent().unwrap();
+        let creds = pdir.join("credentials");
+        let _ = std::fs::remove_dir_all(&creds);
+        std::fs::create_dir_all(&creds).unwrap();
+        for f in [
+            "publisher.key",
+            "upload_ed25519",
+            "smart-client.pem",
+            "epd.token",
+        ] {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::copy(pdir.join(f), creds.join(f)).unwrap();
+            std::fs::set_permissions(creds.join(f), std::fs::Permissions::from_mode(0o400))
+                .unwrap();
+        }
+        let notify_path = pdir.join("notify.sock");
+        let _ = std::fs::remove_file(&notify_path);
+        let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+        notify.set_read_timeout(Some(WAIT)).unwrap();
         let mut c = publisher();
-        c.arg("--config").arg(config);
+        c.arg("--config")
+            .arg(config)
+            .env("CREDENTIALS_DIRECTORY", &creds)
+            .env("NOTIFY_SOCKET", &notify_path);
         let mut proc = Proc::spawn(c);
+        let mut buf = [0u8; 512];
+        let n = notify.recv(&mut buf).expect("READY=1 on NOTIFY_SOCKET");
+        assert!(String::from_utf8_lossy(&buf[..n]).contains("READY=1"));
         let addr = proc.wait_for_line("status page address", |l| {
             l.split("/metrics on http://").nth(1)?.trim().parse().ok()
         });
@@ -592,6 +619,95 @@ fn publisher_feeds_the_boxes_from_the_epd_and_watches_the_fleet() {
         "Bea discharged"
     );
     assert!(row_with(&w.overview(&w.box_b), "Vermeulen").is_some());
+
+    eprintln!("== a box whose host key is not the pinned one → not delivered");
+    let known = std::fs::read_to_string(w.pdir().join("known_hosts")).unwrap();
+    let impostor = w.dir.path().join("impostor");
+    harness::run_ok({
+        let mut c = Command::new("ssh-keygen");
+        c.args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&impostor);
+        c
+    });
+    let fake = std::fs::read_to_string(impostor.with_extension("pub")).unwrap();
+    let fake_line = format!(
+        "[127.0.0.1]:{} {}",
+        w.sshd_b.port,
+        fake.split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    std::fs::write(
+        w.pdir().join("known_hosts"),
+        format!("{}\n{fake_line}\n", w.sshd_a.known_hosts_line()),
+    )
+    .unwrap();
+    let seq_b = w.box_b.ready()["sequence"].as_u64();
+    let (code, lines) = w.once();
+    assert_ne!(code, 0);
+    let l5 = line_of(&lines, "5B");
+    assert!(
+        l5.contains("NOT delivered") && l5.contains("pinned"),
+        "{l5}"
+    );
+    assert!(
+        line_of(&lines, "4A").contains("to 2 of 2 boxes"),
+        "{lines:?}"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        w.box_b.ready()["sequence"].as_u64(),
+        seq_b,
+        "nothing reached box-b"
+    );
+    std::fs::write(w.pdir().join("known_hosts"), known).unwrap();
+
+    eprintln!("== the inbox account reads the box's status file but cannot change it");
+    assert!(w.sshd_a.status_file().is_file());
+    let batch = w.dir.path().join("evil.batch");
+    std::fs::write(&batch, "rm /status/status.json\n").unwrap();
+    let sftp = |b: &Path| {
+        Command::new("sftp")
+            .args([
+                "-b",
+                s(b),
+                "-q",
+                "-F",
+                "none",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=yes",
+                "-o",
+            ])
+            .arg(format!(
+                "UserKnownHostsFile={}",
+                s(&w.pdir().join("known_hosts"))
+            ))
+            .args([
+                "-i",
+                s(&w.pdir().join("upload_ed25519")),
+                "-P",
+                &w.sshd_a.port.to_string(),
+            ])
+            .arg(format!("{}@127.0.0.1", harness::INBOX_USER))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    assert!(
+        !sftp(&batch).status.success(),
+        "rm of the status file must fail"
+    );
+    std::fs::write(&batch, format!("put {} /status/status.json\n", s(&batch))).unwrap();
+    assert!(
+        !sftp(&batch).status.success(),
+        "overwriting the status file must fail"
+    );
+    let st: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(w.sshd_a.status_file()).unwrap()).unwrap();
+    assert_eq!(st["appliance"], "box-a");
     let _ = pb;
 
     // The service from here on: the status page and /metrics.

@@ -695,6 +695,69 @@ mod tests {
         assert!(elsewhere.requests.lock().unwrap().is_empty());
     }
 
+    /// A TLS server on loopback with a self-signed certificate for 127.0.0.1; answers one
+    /// FHIR resource per connection. Returns its base URL and the certificate (PEM).
+    async fn tls_server() -> (String, String) {
+        let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+        let key = rustls_pki_types::PrivateKeyDer::Pkcs8(
+            rustls_pki_types::PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()),
+        );
+        let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![ck.cert.der().clone()], key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("https://127.0.0.1:{}/fhir", l.local_addr().unwrap().port());
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+            while let Ok((c, _)) = l.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut t) = acceptor.accept(c).await else {
+                        return;
+                    };
+                    let mut b = [0u8; 4096];
+                    let _ = t.read(&mut b).await;
+                    let _ = t
+                        .write_all(
+                            mock::json(200, "", r#"{"resourceType": "Patient", "id": "p"}"#)
+                                .as_bytes(),
+                        )
+                        .await;
+                    let _ = t.shutdown().await;
+                });
+            }
+        });
+        (base, ck.cert.pem())
+    }
+
+    #[tokio::test]
+    async fn https_trusts_the_configured_ca_and_nothing_else() {
+        let (base, pem) = tls_server().await;
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("epd-ca.pem");
+        std::fs::write(&ca, &pem).unwrap();
+        let mut src = source(&base);
+        src.ca_file = Some(ca);
+        let c = FhirClient::new(&src).unwrap();
+        assert_eq!(c.get_json("Patient/p", "Patient").await.unwrap()["id"], "p");
+
+        let other = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+        let wrong = dir.path().join("other-ca.pem");
+        std::fs::write(&wrong, other.cert.pem()).unwrap();
+        src.ca_file = Some(wrong);
+        src.attempts = 1;
+        let c = FhirClient::new(&src).unwrap();
+        let e = c.get_json("Patient/p", "Patient").await.unwrap_err();
+        assert!(matches!(e, FetchError::Http { .. }), "{e}");
+        assert!(e.to_string().to_lowercase().contains("certificate"), "{e}");
+    }
+
     #[test]
     fn status_errors_carry_only_the_issue_code() {
         let body = br#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"not-supported","diagnostics":"Unknown search parameter 'patient' for Patient/123"}]}"#;

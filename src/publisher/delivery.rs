@@ -148,11 +148,8 @@ fn sftp_args(t: &SftpTarget, batch_file: &Path, timeout: Duration) -> Vec<String
     } else {
         format!("{}@{}", t.user, t.host)
     };
-    let mut a: Vec<String> = vec![
-        "-b".into(),
-        batch_file.to_string_lossy().into_owned(),
-        "-q".into(),
-    ];
+    // No -q: it silences ssh's own errors ("Host key verification failed"), the useful part.
+    let mut a: Vec<String> = vec!["-b".into(), batch_file.to_string_lossy().into_owned()];
     for o in [
         "BatchMode=yes".to_owned(),
         "StrictHostKeyChecking=yes".to_owned(),

@@ -183,8 +183,17 @@ impl Publisher {
             }
             clients.push(Arc::new(FhirClient::new(s).map_err(StartError::Source)?));
         }
+        // What was sealed before a restart still counts (the alert on "not published for
+        // two intervals" must not fire just because the service restarted).
+        let mut fleet = Fleet::new(&cfg);
+        for w in &mut fleet.wards {
+            if let Ok(st) = state.get(&w.id) {
+                w.last_success = st.last_sealed_at;
+                w.census = st.last_census;
+            }
+        }
         Ok(Publisher {
-            fleet: Arc::new(Mutex::new(Fleet::new(&cfg))),
+            fleet: Arc::new(Mutex::new(fleet)),
             refs: cfg.sources.iter().map(|_| RefCache::default()).collect(),
             bulk: cfg
                 .sources

@@ -188,8 +188,8 @@ pub fn metrics(f: &Fleet, now: DateTime<Utc>) -> String {
     family(
         "noodepd_publisher_ward_last_success_timestamp_seconds",
         "gauge",
-        "When a snapshot of the ward was last sealed (Unix time; 0 = never since start).",
-        per_ward(&|x| Some(x.last_success.map_or(0.0, ts).to_string())),
+        "When a clinical snapshot of the ward was last sealed (Unix time; kept across restarts).",
+        per_ward(&|x| x.last_success.map(|t| ts(t).to_string())),
     );
     family(
         "noodepd_publisher_ward_failures_total",
@@ -247,8 +247,8 @@ pub fn metrics(f: &Fleet, now: DateTime<Utc>) -> String {
     family(
         "noodepd_publisher_box_last_contact_timestamp_seconds",
         "gauge",
-        "When the box last answered (Unix time; 0 = not since start).",
-        per_box(&|y| y.sftp.then(|| y.last_contact.map_or(0.0, ts).to_string())),
+        "When the box's SFTP account last answered (Unix time; absent until it first did).",
+        per_box(&|y| y.last_contact.filter(|_| y.sftp).map(|t| ts(t).to_string())),
     );
     family(
         "noodepd_publisher_box_sequence_sent",
@@ -582,6 +582,38 @@ mod tests {
         );
         assert!(m.contains("noodepd_publisher_box_problem{ward=\"A3\",box=\"a3-box-1\",code=\"delivery_failed\"} 1"), "{m}");
         assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+
+    #[test]
+    fn every_publisher_metric_the_runbook_and_its_alert_rules_name_is_exported() {
+        let doc = include_str!("../../docs/OPERATIONS.md");
+        let m = metrics(&fleet(), Utc::now());
+        let mut names: Vec<&str> = doc
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("noodepd_publisher_"))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        assert!(names.len() >= 15, "{names:?}");
+        for n in &names {
+            assert!(
+                m.contains(&format!("# TYPE {n} ")),
+                "{n} is named in OPERATIONS.md but not exported"
+            );
+        }
+        let rules = doc
+            .split("- name: noodepd-publisher")
+            .nth(1)
+            .and_then(|r| r.split("```").next())
+            .expect("the alert rules block");
+        for alert in [
+            "NoodepdWardNotPublished",
+            "NoodepdBoxDataOld",
+            "NoodepdBoxSilent",
+            "NoodepdBoxProblem",
+        ] {
+            assert!(rules.contains(&format!("alert: {alert}")), "{alert}");
+        }
     }
 
     #[test]
