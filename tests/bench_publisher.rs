@@ -181,13 +181,15 @@ fn publisher_reads_seals_and_delivers_a_1000_patient_hospital_in_one_cycle() {
 
     // Cold: one cycle in a new process.
     let t = Instant::now();
+    let epd_cpu_before = cpu_seconds(sekmet.proc.pid() as u32).unwrap_or(f64::NAN);
     let mut once = Command::new(harness::publisher_bin());
     once.arg("--config")
         .arg(&config)
         .arg("--once")
         .env_remove("JOURNAL_STREAM");
-    let (out, rss) = run_measured(once);
+    let (out, rss, cpu) = run_measured(once);
     let wall = t.elapsed();
+    let epd_cpu = cpu_seconds(sekmet.proc.pid() as u32).unwrap_or(f64::NAN) - epd_cpu_before;
     let text = String::from_utf8_lossy(&out.stdout);
     eprintln!("{text}");
     assert!(
