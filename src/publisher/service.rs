@@ -619,15 +619,26 @@ impl Publisher {
             .filter(|&w| sources.contains(&self.cfg.wards[w].source))
             .collect();
         let mut tasks = tokio::task::JoinSet::new();
+        // As many wards of a source are read at once as it takes requests at once: more
+        // would only queue at the EPD and hold more wards in memory.
+        let reading: Vec<Arc<tokio::sync::Semaphore>> = self
+            .cfg
+            .sources
+            .iter()
+            .map(|s| Arc::new(tokio::sync::Semaphore::new(s.concurrency)))
+            .collect();
         for wi in wards {
             let me = self.clone();
             let bulk_error = bulk_errors.get(&self.cfg.wards[wi].source).cloned();
+            let reading = reading[self.cfg.wards[wi].source].clone();
             tasks.spawn(async move {
+                let permit = reading.acquire_owned().await;
                 let attempt = Utc::now();
                 let result = match bulk_error {
                     Some(e) => Err(e),
                     None => me.publish_ward(wi).await,
                 };
+                drop(permit);
                 let t = Instant::now();
                 let boxes = me
                     .deliver_ward(wi, result.as_ref().ok().map(|(s, _)| s.clone()))
