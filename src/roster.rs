@@ -15,6 +15,22 @@ pub const MAX_STAFF: usize = 2000;
 pub const MAX_NAME: usize = 100;
 /// Longest code accepted at login (before hashing).
 pub const MAX_CODE: usize = 64;
+/// Largest argon2 memory cost accepted, KiB (64 MiB: RFC 9106's second recommendation).
+/// Every check allocates this much; the web server runs at most
+/// `web::hash_gate::AT_ONCE` checks at once, so logins take at most that many times this.
+pub const MAX_ARGON2_M_KIB: u32 = 64 * 1024;
+/// Most argon2 passes accepted.
+pub const MAX_ARGON2_T: u32 = 8;
+/// Most argon2 lanes accepted.
+pub const MAX_ARGON2_P: u32 = 4;
+/// Largest memory × passes accepted (KiB × passes): 64 MiB × 3, about five times the
+/// default's time per check.
+pub const MAX_ARGON2_WORK: u64 = 64 * 1024 * 3;
+/// Smallest memory cost accepted, KiB, and smallest memory × passes: OWASP's floor for
+/// argon2id (7 MiB with 5 passes, 19 MiB with 2 — the default, which is above it).
+pub const MIN_ARGON2_M_KIB: u32 = 7 * 1024;
+/// See [`MIN_ARGON2_M_KIB`].
+pub const MIN_ARGON2_WORK: u64 = 7 * 1024 * 5;
 
 /// A role. `It` sees status pages only, never patient data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +120,7 @@ impl Roster {
             if h.algorithm.as_str() != "argon2id" {
                 return Err(bad("code_hash is not an argon2id hash".into()));
             }
+            check_cost(&h).map_err(bad)?;
             if !seen.insert(s.user.as_str()) {
                 return Err(RosterError::Duplicate(s.user.clone()));
             }
@@ -135,13 +152,39 @@ impl Roster {
 /// A fixed argon2id hash used to spend the same time on unknown users.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Zr5cTNSRmE1JZ8bpsvb1A3ZCnWhI0cnDx8jGv3yoBFQ";
 
-/// Checks a code against an argon2id PHC hash.
+/// Whether an argon2id hash's cost parameters are within the bounds above: enough to
+/// make guessing slow, small enough that checking a code cannot exhaust the box's memory
+/// or time (`m` is memory in KiB, `t` passes, `p` lanes).
+pub fn check_cost(h: &PasswordHash<'_>) -> Result<(), String> {
+    let p = argon2::Params::try_from(h)
+        .map_err(|e| format!("code_hash has invalid argon2 parameters: {e}"))?;
+    let (m, t, lanes) = (p.m_cost(), p.t_cost(), p.p_cost());
+    let work = u64::from(m) * u64::from(t);
+    if m > MAX_ARGON2_M_KIB || t > MAX_ARGON2_T || lanes > MAX_ARGON2_P || work > MAX_ARGON2_WORK {
+        return Err(format!(
+            "code_hash costs too much to check (m={m} KiB, t={t}, p={lanes}); at most \
+             m={MAX_ARGON2_M_KIB}, t={MAX_ARGON2_T}, p={MAX_ARGON2_P} and m×t ≤ \
+             {MAX_ARGON2_WORK} — hash the code again with `noodepd roster hash`"
+        ));
+    }
+    if m < MIN_ARGON2_M_KIB || work < MIN_ARGON2_WORK {
+        return Err(format!(
+            "code_hash is too cheap to guard a code (m={m} KiB, t={t}); at least \
+             m={MIN_ARGON2_M_KIB} and m×t ≥ {MIN_ARGON2_WORK} — hash the code again with \
+             `noodepd roster hash`"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a code against an argon2id PHC hash. A hash whose cost is out of bounds
+/// ([`check_cost`]) never matches: it is not computed at all.
 pub fn verify_code(hash: &str, code: &str) -> bool {
     match PasswordHash::new(hash) {
-        Ok(h) => Argon2::default()
+        Ok(h) if check_cost(&h).is_ok() => Argon2::default()
             .verify_password(code.as_bytes(), &h)
             .is_ok(),
-        Err(_) => false,
+        _ => false,
     }
 }
 
@@ -186,6 +229,37 @@ mod tests {
         ));
         let extra = br#"{"ward":"A3","staff":[],"admin":true}"#;
         assert!(Roster::from_json(extra).is_err());
+    }
+
+    #[test]
+    fn argon2_costs_outside_the_bounds_are_refused_and_never_computed() {
+        let entry = |params: &str| {
+            format!(
+                r#"{{"ward":"A3","staff":[{{"user":"a","name":"A","role":"nurse","code_hash":"$argon2id$v=19${params}$c29tZXNhbHRzb21lc2FsdA$Zr5cTNSRmE1JZ8bpsvb1A3ZCnWhI0cnDx8jGv3yoBFQ"}}]}}"#
+            )
+        };
+        for params in [
+            "m=4194304,t=2,p=1",
+            "m=65537,t=1,p=1",
+            "m=65536,t=4,p=1",
+            "m=19456,t=9,p=1",
+            "m=19456,t=2,p=8",
+            "m=1024,t=2,p=1",
+            "m=8192,t=2,p=1",
+        ] {
+            let e = Roster::from_json(entry(params).as_bytes()).unwrap_err();
+            assert!(matches!(e, RosterError::Entry { .. }), "{params}: {e}");
+            let hash = format!(
+                "$argon2id$v=19${params}$c29tZXNhbHRzb21lc2FsdA$Zr5cTNSRmE1JZ8bpsvb1A3ZCnWhI0cnDx8jGv3yoBFQ"
+            );
+            assert!(!verify_code(&hash, "000000"), "{params}");
+        }
+        for params in ["m=19456,t=2,p=1", "m=65536,t=3,p=4", "m=7168,t=5,p=1"] {
+            assert!(
+                Roster::from_json(entry(params).as_bytes()).is_ok(),
+                "{params}"
+            );
+        }
     }
 
     #[test]

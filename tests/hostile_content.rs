@@ -264,6 +264,7 @@ fn every_page_and_printout_of_the_hostile_ward_is_inert() {
             role: noodepd::roster::Role::Nurse,
             issued_by: hostile::planted(2, 900_004),
             expires_at: utc(2026, 11, 22, 17, 0),
+            drill: None,
         }];
         let err_msg = hostile::planted(5, 900_005);
         let pages_rendered = [
@@ -276,7 +277,13 @@ fn every_page_and_printout_of_the_hostile_ward_is_inert() {
             ("blank_mar", pages::print_blank_mar(&ctx, start, 3)),
             (
                 "coordinator",
-                pages::coordinator_page(&ctx, &codes, Some((&codes[0], "K7P-4QX")), Some(&err_msg)),
+                pages::coordinator_page(
+                    &ctx,
+                    &codes,
+                    &[],
+                    Some((&codes[0], "K7P-4QX")),
+                    Some(&err_msg),
+                ),
             ),
             ("error", pages::error_page(&ctx, 404, &err_msg)),
         ];

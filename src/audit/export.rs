@@ -367,7 +367,7 @@ fn fhir_type(ev: &Event) -> (Value, Vec<Value>) {
             dcm("110114", "User Authentication"),
             vec![dcm("110122", "Login")],
         ),
-        EventKind::Logout | EventKind::SessionExpired => (
+        EventKind::Logout | EventKind::SessionExpired | EventKind::SessionEnded => (
             dcm("110114", "User Authentication"),
             vec![dcm("110123", "Logout")],
         ),
@@ -379,7 +379,7 @@ fn fhir_type(ev: &Event) -> (Value, Vec<Value>) {
                 dcm("110127", "Emergency Override Started")
             }],
         ),
-        EventKind::EventCodeIssued => (
+        EventKind::GuestCodeIssued | EventKind::GuestCodeRevoked | EventKind::LockoutLifted => (
             dcm("110113", "Security Alert"),
             vec![dcm("110137", "User Security Attributes Changed")],
         ),

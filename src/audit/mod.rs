@@ -68,8 +68,19 @@ pub enum EventKind {
     Logout,
     /// A session ended by idle timeout.
     SessionExpired,
+    /// A session ended by the system (its user left the roster or changed role, its guest
+    /// code was revoked, its drill gave way to a real emergency); the reason in the detail.
+    SessionEnded,
     ModeSwitch,
-    EventCodeIssued,
+    /// A coordinator issued a guest code (stored as `event_code_issued`, the name existing
+    /// logs carry).
+    #[serde(rename = "event_code_issued")]
+    GuestCodeIssued,
+    /// A guest code was withdrawn (by a coordinator, or because its issuer lost the
+    /// coordinator role or its drill ended).
+    GuestCodeRevoked,
+    /// A coordinator lifted a login lockout (user or address in the detail).
+    LockoutLifted,
     SnapshotAccepted,
     SnapshotRejected,
     /// The oldest refused files were deleted from the quarantine to keep it within its
@@ -139,7 +150,7 @@ pub struct Event {
     pub outcome: Outcome,
     /// The person acting (None for the system itself, e.g. ingest).
     pub user: Option<UserRef>,
-    /// The responsible person when someone acts on another's behalf (an event-code user's
+    /// The responsible person when someone acts on another's behalf (a guest-code user's
     /// issuing coordinator).
     pub responsible: Option<UserRef>,
     /// Patients concerned (one for a patient page, several for a ward MAR print).
@@ -752,8 +763,11 @@ pub fn kind_str(kind: EventKind) -> &'static str {
         EventKind::Lockout => "lockout",
         EventKind::Logout => "logout",
         EventKind::SessionExpired => "session_expired",
+        EventKind::SessionEnded => "session_ended",
         EventKind::ModeSwitch => "mode_switch",
-        EventKind::EventCodeIssued => "event_code_issued",
+        EventKind::GuestCodeIssued => "event_code_issued",
+        EventKind::GuestCodeRevoked => "guest_code_revoked",
+        EventKind::LockoutLifted => "lockout_lifted",
         EventKind::SnapshotAccepted => "snapshot_accepted",
         EventKind::SnapshotRejected => "snapshot_rejected",
         EventKind::QuarantinePruned => "quarantine_pruned",
