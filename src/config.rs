@@ -202,8 +202,8 @@ pub const QUARANTINE_MAX_BYTES_RANGE: std::ops::RangeInclusive<u64> = (1 << 20).
 pub struct KeyPaths {
     pub appliance_key: PathBuf,
     pub publisher_pub: PathBuf,
-    /// The access log's chain key (HMAC-SHA256, see docs/AUDIT.md); made by the daemon
-    /// when missing and its directory is writable.
+    /// The access log's chain key (HMAC-SHA256, see docs/AUDIT.md); by default
+    /// `STATE/audit.key`, made by the daemon when the log is not keyed yet.
     pub audit_key: PathBuf,
 }
 
@@ -380,7 +380,12 @@ impl Config {
         let keys = KeyPaths {
             appliance_key: key_path(k.appliance_key.unwrap_or_else(|| "appliance.key".into())),
             publisher_pub: key_path(k.publisher_pub.unwrap_or_else(|| "publisher.pub".into())),
-            audit_key: key_path(k.audit_key.unwrap_or_else(|| "audit.key".into())),
+            // Beside the log by default, so the daemon and root's `noodepd audit` use the
+            // same file; set it to keep the key elsewhere (docs/AUDIT.md).
+            audit_key: k
+                .audit_key
+                .map(key_path)
+                .unwrap_or_else(|| paths.state.join("audit.key")),
         };
 
         let w = raw.web;
