@@ -1388,7 +1388,12 @@ async fn mode_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
             Some(msg(lang, "Kies een modus.", "Choose a mode.")),
         );
     };
-    let reason = form.get("reason").cloned().unwrap_or_default();
+    // A textarea: line breaks (and runs of blanks) become single spaces; any other
+    // control or direction character refuses the switch (ModeController::set).
+    let reason = form
+        .get("reason")
+        .map(|r| r.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
     let by = Switcher::User {
         user: user_ref(&user),
         access_point: access_point(st, req.peer),
@@ -1425,8 +1430,8 @@ async fn mode_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
             None,
             Some(msg(
                 lang,
-                "Geef een reden op (1 tot 500 tekens).",
-                "Give a reason (1 to 500 characters).",
+                "Geef een reden op (1 tot 500 tekens, één regel, zonder stuurtekens).",
+                "Give a reason (1 to 500 characters, one line, no control characters).",
             )),
         ),
         Ok(Err(ModeError::Audit(e))) => {
