@@ -5,9 +5,11 @@
 //! Payload (JSON): `{"ward": "A3", "staff": [{"user": "jbakker", "name": "Jan Bakker",
 //! "role": "nurse", "code_hash": "$argon2id$v=19$m=19456,t=2,p=1$..."}]}`.
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Version};
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
 /// Most staff entries accepted in one roster.
 pub const MAX_STAFF: usize = 2000;
@@ -131,13 +133,23 @@ impl Roster {
     /// Looks a user up and checks the code. Returns the member only when the code matches.
     /// Runs a dummy verification for unknown users so timing does not reveal who exists.
     pub fn verify(&self, user: &str, code: &str) -> Option<&StaffMember> {
+        self.verify_in(&mut Argon2Memory::default(), user, code)
+    }
+
+    /// As [`Roster::verify`], computing in `mem` (reused between checks).
+    pub fn verify_in(
+        &self,
+        mem: &mut Argon2Memory,
+        user: &str,
+        code: &str,
+    ) -> Option<&StaffMember> {
         if code.len() > MAX_CODE {
             return None;
         }
         match self.staff.iter().find(|s| s.user == user) {
-            Some(s) => verify_code(&s.code_hash, code).then_some(s),
+            Some(s) => verify_code_in(mem, &s.code_hash, code).then_some(s),
             None => {
-                let _ = verify_code(DUMMY_HASH, code);
+                let _ = verify_code_in(mem, DUMMY_HASH, code);
                 None
             }
         }
@@ -177,24 +189,107 @@ pub fn check_cost(h: &PasswordHash<'_>) -> Result<(), String> {
     Ok(())
 }
 
+/// argon2's working memory, kept and reused between computations: a server that checks
+/// codes on a few threads then holds a few blocks of memory for good, instead of asking the
+/// allocator for ~19 MiB per check (glibc keeps freed blocks of that size in per-thread
+/// arenas, so checks spread over many threads grew the process by hundreds of MiB). It is
+/// wiped after every use: it holds values derived from the code.
+#[derive(Default)]
+pub struct Argon2Memory {
+    blocks: Vec<Block>,
+}
+
+impl Argon2Memory {
+    /// The first `count` blocks (grown when needed; `check_cost` bounds `count`).
+    fn blocks(&mut self, count: usize) -> &mut [Block] {
+        if self.blocks.len() < count {
+            self.blocks.resize(count, Block::default());
+        }
+        // Never short after the resize; an empty slice would make argon2 refuse anyway.
+        self.blocks.get_mut(..count).unwrap_or_default()
+    }
+
+    fn wipe(&mut self) {
+        self.blocks.fill(Block::default());
+    }
+
+    /// Bytes held.
+    pub fn size(&self) -> usize {
+        self.blocks.len() * Block::SIZE
+    }
+}
+
 /// Checks a code against an argon2id PHC hash. A hash whose cost is out of bounds
 /// ([`check_cost`]) never matches: it is not computed at all.
 pub fn verify_code(hash: &str, code: &str) -> bool {
-    match PasswordHash::new(hash) {
-        Ok(h) if check_cost(&h).is_ok() => Argon2::default()
-            .verify_password(code.as_bytes(), &h)
-            .is_ok(),
-        _ => false,
+    verify_code_in(&mut Argon2Memory::default(), hash, code)
+}
+
+/// As [`verify_code`], computing in `mem`.
+pub fn verify_code_in(mem: &mut Argon2Memory, hash: &str, code: &str) -> bool {
+    let Ok(h) = PasswordHash::new(hash) else {
+        return false;
+    };
+    if h.algorithm.as_str() != "argon2id" || check_cost(&h).is_err() {
+        return false;
     }
+    let (Ok(params), Some(salt), Some(expected)) = (argon2::Params::try_from(&h), h.salt, h.hash)
+    else {
+        return false;
+    };
+    let version = match h.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let mut out = Zeroizing::new(vec![0u8; expected.len()]);
+    let count = params.block_count();
+    let argon = Argon2::new(Algorithm::Argon2id, version, params);
+    let ok = argon
+        .hash_password_into_with_memory(code.as_bytes(), salt, &mut out, mem.blocks(count))
+        .is_ok();
+    mem.wipe();
+    ok && bool::from(out.as_slice().ct_eq(expected.as_bytes()))
 }
 
 /// Hashes a code with argon2id (default parameters) and a random salt.
 pub fn hash_code(code: &str) -> Result<String, RosterError> {
+    hash_code_in(&mut Argon2Memory::default(), code)
+}
+
+/// As [`hash_code`], computing in `mem`.
+pub fn hash_code_in(mem: &mut Argon2Memory, code: &str) -> Result<String, RosterError> {
+    let err = |e: &dyn std::fmt::Display| RosterError::Hash(e.to_string());
     let salt = SaltString::generate(&mut rand_core::OsRng);
-    Argon2::default()
-        .hash_password(code.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| RosterError::Hash(e.to_string()))
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt
+        .as_salt()
+        .decode_b64(&mut salt_buf)
+        .map_err(|e| err(&e))?;
+    let params = argon2::Params::default();
+    let mut out = Zeroizing::new(vec![0u8; argon2::Params::DEFAULT_OUTPUT_LEN]);
+    let count = params.block_count();
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let r = argon.hash_password_into_with_memory(
+        code.as_bytes(),
+        salt_bytes,
+        &mut out,
+        mem.blocks(count),
+    );
+    mem.wipe();
+    r.map_err(|e| err(&e))?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|e| err(&e))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| err(&e))?),
+    };
+    Ok(hash.to_string())
 }
 
 #[cfg(test)]
@@ -260,6 +355,40 @@ mod tests {
                 "{params}"
             );
         }
+    }
+
+    #[test]
+    fn hashes_made_in_reused_memory_verify_with_the_library_and_back() {
+        use argon2::PasswordVerifier;
+        let mut mem = Argon2Memory::default();
+        let h = hash_code_in(&mut mem, "31415926").unwrap();
+        let parsed = PasswordHash::new(&h).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"31415926", &parsed)
+                .is_ok()
+        );
+        assert!(verify_code_in(&mut mem, &h, "31415926"));
+        assert!(!verify_code_in(&mut mem, &h, "31415927"));
+        let lib = {
+            use argon2::PasswordHasher;
+            let salt = SaltString::generate(&mut rand_core::OsRng);
+            Argon2::default()
+                .hash_password(b"27182818", &salt)
+                .unwrap()
+                .to_string()
+        };
+        assert!(verify_code_in(&mut mem, &lib, "27182818"));
+        assert_eq!(
+            mem.size(),
+            19 * 1024 * 1024,
+            "one default check's worth, kept"
+        );
+        assert!(
+            mem.blocks
+                .iter()
+                .all(|b| format!("{b:?}") == format!("{:?}", Block::default()))
+        );
     }
 
     #[test]

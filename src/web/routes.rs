@@ -1041,11 +1041,11 @@ async fn login_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
         let user2 = user.clone();
         let code2 = code.clone();
         st.gate
-            .run(move || {
+            .run(move |mem| {
                 if guest {
-                    st2.sessions.verify_guest_code(&user2, &code2, now)
+                    st2.sessions.verify_guest_code(mem, &user2, &code2, now)
                 } else {
-                    roster.verify(&user2, &code2).map(|m| SessionUser {
+                    roster.verify_in(mem, &user2, &code2).map(|m| SessionUser {
                         id: m.user.clone(),
                         name: m.name.clone(),
                         role: m.role,
@@ -1493,10 +1493,10 @@ async fn guest_code_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp
         .flatten();
     let issued = st
         .gate
-        .run(move || {
+        .run(move |mem| {
             let roster = st2.shared.roster();
             st2.sessions
-                .issue_code(&name, role, &by, drill, roster.as_deref(), now)
+                .issue_code(mem, &name, role, &by, drill, roster.as_deref(), now)
         })
         .await;
     let (issued, code) = match issued {

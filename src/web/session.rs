@@ -716,10 +716,13 @@ impl Sessions {
         })
     }
 
-    /// Issues a guest code (slow: hashes with argon2; call off the async threads, through
-    /// the argon2 gate). Returns what was issued and the code itself, to be shown once.
+    /// Issues a guest code (slow: hashes with argon2 in `mem`; call off the async threads,
+    /// through the argon2 gate). Returns what was issued and the code itself, to be shown
+    /// once.
+    #[allow(clippy::too_many_arguments)]
     pub fn issue_code(
         &self,
+        mem: &mut crate::roster::Argon2Memory,
         name: &str,
         role: Role,
         by: &SessionUser,
@@ -740,8 +743,8 @@ impl Sessions {
             return Err(GuestCodeError::Role);
         }
         let code = Zeroizing::new(format!("{:08}", OsRng.next_u64() % 100_000_000));
-        let hash =
-            crate::roster::hash_code(&code).map_err(|e| GuestCodeError::Hash(e.to_string()))?;
+        let hash = crate::roster::hash_code_in(mem, &code)
+            .map_err(|e| GuestCodeError::Hash(e.to_string()))?;
         let mut inner = self.lock();
         inner.codes.retain(|c| c.issued.expires_at > now);
         if inner.codes.len() >= MAX_GUEST_CODES {
@@ -785,9 +788,10 @@ impl Sessions {
             .any(|c| c.issued.user == user && c.issued.expires_at > now)
     }
 
-    /// Checks a guest-code login (slow: argon2; call off the async threads).
+    /// Checks a guest-code login (slow: argon2 in `mem`; call off the async threads).
     pub fn verify_guest_code(
         &self,
+        mem: &mut crate::roster::Argon2Memory,
         user: &str,
         code: &str,
         now: DateTime<Utc>,
@@ -808,7 +812,7 @@ impl Sessions {
                 },
             )
         };
-        (code.len() <= crate::roster::MAX_CODE && crate::roster::verify_code(&hash, code))
+        (code.len() <= crate::roster::MAX_CODE && crate::roster::verify_code_in(mem, &hash, code))
             .then_some(su)
     }
 
@@ -898,6 +902,10 @@ mod tests {
         )
         .unwrap()
         .web
+    }
+
+    fn mem() -> crate::roster::Argon2Memory {
+        crate::roster::Argon2Memory::default()
     }
 
     fn sessions() -> Arc<Sessions> {
@@ -1125,31 +1133,68 @@ mod tests {
         let s = Sessions::new(&cfg());
         let coord = user("coord", Role::Coordinator);
         let (issued, code) = s
-            .issue_code("Piet Gast", Role::Nurse, &coord, None, None, t(6, 0))
+            .issue_code(
+                &mut mem(),
+                "Piet Gast",
+                Role::Nurse,
+                &coord,
+                None,
+                None,
+                t(6, 0),
+            )
             .unwrap();
         assert!(issued.user.starts_with("gast-") && issued.user.len() == 9);
         assert_eq!(code.len(), 8);
-        let u = s.verify_guest_code(&issued.user, &code, t(7, 0)).unwrap();
+        let u = s
+            .verify_guest_code(&mut mem(), &issued.user, &code, t(7, 0))
+            .unwrap();
         assert_eq!(u.issued_by, Some(("coord".into(), "Name of coord".into())));
         assert!(
-            s.verify_guest_code(&issued.user, "00000000", t(7, 0))
+            s.verify_guest_code(&mut mem(), &issued.user, "00000000", t(7, 0))
                 .is_none()
                 || *code == "00000000"
         );
-        assert!(s.verify_guest_code(&issued.user, &code, t(18, 1)).is_none());
+        assert!(
+            s.verify_guest_code(&mut mem(), &issued.user, &code, t(18, 1))
+                .is_none()
+        );
         assert_eq!(
-            s.issue_code("X", Role::Coordinator, &coord, None, None, t(6, 0))
-                .unwrap_err(),
+            s.issue_code(
+                &mut mem(),
+                "X",
+                Role::Coordinator,
+                &coord,
+                None,
+                None,
+                t(6, 0)
+            )
+            .unwrap_err(),
             GuestCodeError::Role
         );
         assert_eq!(
-            s.issue_code(" \u{7}", Role::Nurse, &coord, None, None, t(6, 0))
-                .unwrap_err(),
+            s.issue_code(
+                &mut mem(),
+                " \u{7}",
+                Role::Nurse,
+                &coord,
+                None,
+                None,
+                t(6, 0)
+            )
+            .unwrap_err(),
             GuestCodeError::Name
         );
         assert_eq!(
-            s.issue_code("a\u{202E}b", Role::Nurse, &coord, None, None, t(6, 0))
-                .unwrap_err(),
+            s.issue_code(
+                &mut mem(),
+                "a\u{202E}b",
+                Role::Nurse,
+                &coord,
+                None,
+                None,
+                t(6, 0)
+            )
+            .unwrap_err(),
             GuestCodeError::Name
         );
         let (tok, _, _) = s.create(u, None, t(7, 0)).unwrap();
@@ -1157,7 +1202,10 @@ mod tests {
         assert_eq!(code2.user, issued.user);
         assert_eq!(ended.len(), 1);
         assert!(matches!(s.lookup(&tok, t(7, 1)), Lookup::Unknown));
-        assert!(s.verify_guest_code(&issued.user, &code, t(7, 1)).is_none());
+        assert!(
+            s.verify_guest_code(&mut mem(), &issued.user, &code, t(7, 1))
+                .is_none()
+        );
         assert!(s.revoke_code(&issued.user).is_none());
     }
 
@@ -1167,7 +1215,7 @@ mod tests {
         let coord = user("coord", Role::Coordinator);
         let ids: Vec<String> = (0..6)
             .map(|_| {
-                s.issue_code("G", Role::Nurse, &coord, None, None, t(6, 0))
+                s.issue_code(&mut mem(), "G", Role::Nurse, &coord, None, None, t(6, 0))
                     .unwrap()
                     .0
                     .user
@@ -1204,9 +1252,11 @@ mod tests {
         let (gone, _, _) = s.create(user("removed", Role::Nurse), None, now).unwrap();
         let (demoted, _, _) = s.create(coord.clone(), None, now).unwrap();
         let (issued, code) = s
-            .issue_code("Gast", Role::Nurse, &coord, None, None, now)
+            .issue_code(&mut mem(), "Gast", Role::Nurse, &coord, None, None, now)
             .unwrap();
-        let guest = s.verify_guest_code(&issued.user, &code, now).unwrap();
+        let guest = s
+            .verify_guest_code(&mut mem(), &issued.user, &code, now)
+            .unwrap();
         let (guest_tok, _, _) = s.create(guest, None, now).unwrap();
         let swept = s.sweep_roster(&roster(&[("jbakker", Role::Nurse), ("carla", Role::Nurse)]));
         let mut ended: Vec<(&str, &str)> = swept
@@ -1236,7 +1286,7 @@ mod tests {
         let (drill_tok, _, _) = s.create(nurse(), Some(41), now).unwrap();
         let (real_tok, _, _) = s.create(coord.clone(), None, now).unwrap();
         let _ = s
-            .issue_code("Gast", Role::Nurse, &coord, Some(41), None, now)
+            .issue_code(&mut mem(), "Gast", Role::Nurse, &coord, Some(41), None, now)
             .unwrap();
         assert!(s.sweep_mode(Mode::Drill, Some(41)).is_empty());
         assert!(s.sweep_mode(Mode::Standby, None).is_empty());
