@@ -196,7 +196,17 @@ fn five_typos_lock_the_nurse_not_the_workstation_and_a_coordinator_lifts_it() {
     let r = coord.post_form(
         "/coordinator",
         "/lockout/lift",
-        &[("target", &format!("user:{}", nurse.user))],
+        &[(
+            "target",
+            &format!(
+                "user:{}",
+                nurse
+                    .user
+                    .bytes()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            ),
+        )],
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().contains("Blokkade opgeheven"), "{}", r.text());

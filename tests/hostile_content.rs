@@ -869,7 +869,14 @@ fn seal_for(
     use noodepd::keys::{AppliancePublic, PublisherSecret};
     let publisher = PublisherSecret::read(&dir.join("keys/publisher.key")).unwrap();
     let appliance = AppliancePublic::read(&dir.join("keys/appliance.pub")).unwrap();
-    noodepd::snapshot::seal(
+    // Sealed as a hostile publisher might, past the caps a box applies (so the box's own
+    // refusal is what is tested).
+    let anything = noodepd::snapshot::Limits {
+        max_roster_payload: u64::MAX,
+        max_mode_payload: u64::MAX,
+        ..noodepd::snapshot::Limits::default()
+    };
+    noodepd::snapshot::seal_with(
         &publisher,
         std::slice::from_ref(&appliance),
         &noodepd::snapshot::SealRequest {
@@ -881,6 +888,7 @@ fn seal_for(
             chunk_size: 64 * 1024,
         },
         payload,
+        &anything,
     )
     .unwrap()
 }
@@ -1139,7 +1147,8 @@ fn refused_snapshots_carrying_patient_data_leave_none_of_it_in_operator_logs() {
                 ModeCommand,
                 format!("{{\"mode\":\"drill\",\"reason\":{}}}", j(&m(13).repeat(200))).as_bytes(),
             ),
-            "mode_command_invalid",
+            // Refused by the decompressor at the mode-command cap (4 KiB).
+            "decompression_bomb",
         ),
         (
             "a3-rej-13-roster-shape.snap",

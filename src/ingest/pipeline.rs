@@ -1029,10 +1029,12 @@ impl Ingestor {
             format!("rejected file={file} kind={kind} sequence={seq} code={code}"),
             now,
         );
-        Metrics::inc(&self.shared.metrics.snapshots_rejected);
         if let Some(dest) = &moved_to {
             self.prune_quarantine(Some(dest), now);
         }
+        // Counted once everything about the refusal is done (the pruning included), so a
+        // reader of /metrics never sees the refusal before its consequences.
+        Metrics::inc(&self.shared.metrics.snapshots_rejected);
         self.set_problem(code::INGEST_DEFERRED, None);
         let r = rejection.clone();
         self.shared

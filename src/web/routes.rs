@@ -558,7 +558,7 @@ async fn sweep(st: &Arc<WebState>, mode: &ModeState) {
         if roster_changed && let Some(r) = &roster {
             swept = st.sessions.sweep_roster(r);
         }
-        let by_mode = st.sessions.sweep_mode(mode.mode, drill);
+        let by_mode = st.sessions.sweep_mode(mode.mode);
         swept.sessions.extend(by_mode.sessions);
         swept.codes.extend(by_mode.codes);
         *last = Some(SweptFor {

@@ -126,10 +126,11 @@ impl std::fmt::Display for LockedWhat {
 }
 
 impl LockedWhat {
-    /// The value a coordinator's "lift" form posts (`user:ID` or `address:IP`).
+    /// The value a coordinator's "lift" form posts: `user:` and the user name as typed in
+    /// hex (it may hold any character), or `address:IP`.
     pub fn form_value(&self) -> String {
         match self {
-            LockedWhat::User(u) => format!("user:{u}"),
+            LockedWhat::User(u) => format!("user:{}", crate::audit::hex(u.as_bytes())),
             LockedWhat::Address(a) => format!("address:{a}"),
         }
     }
@@ -458,20 +459,12 @@ impl Sessions {
         Swept { sessions, codes }
     }
 
-    /// The mode in force is `mode` (with drill id `drill_id` when a drill): ends the
-    /// sessions and guest codes of a drill once a real emergency or another drill started.
-    /// A drill's sessions survive standby (they see no data there) and the drill itself.
-    pub fn sweep_mode(&self, mode: Mode, drill_id: Option<i64>) -> Swept {
-        const WHY: &str =
-            "the drill it was opened in is over and a real emergency or another drill started";
-        let over = |d: Option<i64>| {
-            d.is_some()
-                && match mode {
-                    Mode::Standby => false,
-                    Mode::Drill => d != drill_id,
-                    Mode::Emergency => true,
-                }
-        };
+    /// The mode in force is `mode`: ends the sessions and guest codes opened in a drill
+    /// once a real emergency started (logins of the emergency are recorded as such). A
+    /// drill's sessions survive standby (no data is shown there) and another drill.
+    pub fn sweep_mode(&self, mode: Mode) -> Swept {
+        const WHY: &str = "opened in a drill, and a real emergency started";
+        let over = |d: Option<i64>| d.is_some() && mode == Mode::Emergency;
         let mut inner = self.lock();
         let mut codes = Vec::new();
         inner.codes.retain(|c| {
@@ -1288,9 +1281,9 @@ mod tests {
         let _ = s
             .issue_code(&mut mem(), "Gast", Role::Nurse, &coord, Some(41), None, now)
             .unwrap();
-        assert!(s.sweep_mode(Mode::Drill, Some(41)).is_empty());
-        assert!(s.sweep_mode(Mode::Standby, None).is_empty());
-        let swept = s.sweep_mode(Mode::Emergency, None);
+        assert!(s.sweep_mode(Mode::Drill).is_empty());
+        assert!(s.sweep_mode(Mode::Standby).is_empty());
+        let swept = s.sweep_mode(Mode::Emergency);
         assert_eq!(swept.sessions.len(), 1);
         assert_eq!(swept.codes.len(), 1);
         assert!(matches!(s.lookup(&drill_tok, now), Lookup::Unknown));

@@ -323,6 +323,19 @@ mod tests {
     }
 
     #[test]
+    fn tls_key_exposure_is_reported() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let key = d.path().join("tls.key");
+        std::fs::write(&key, b"-----BEGIN PRIVATE KEY-----\n").unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(key_exposed(&key), None);
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let m = key_exposed(&key).unwrap();
+        assert!(m.contains("0644") && m.contains("chmod 600"), "{m}");
+    }
+
+    #[test]
     fn reads_not_after_in_utctime_and_generalizedtime() {
         assert_eq!(
             certificate_not_after(&cert_until(2027, 3, 4)),

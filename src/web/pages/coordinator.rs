@@ -156,8 +156,8 @@ pub fn coordinator_page(
                                 td {
                                     form method="post" action=(urls::GUEST_CODE_REVOKE) {
                                         input type="hidden" name="csrf" value=(ctx.csrf);
-                                        input type="hidden" name="user" value=(c.user);
-                                        button type="submit" class="btn btn-small" aria-label=(format!("{} {}", ctx.t(Key::RevokeButton), c.user)) { (ctx.t(Key::RevokeButton)) }
+                                        input type="hidden" name="user" value=(clean(&c.user));
+                                        button type="submit" class="btn btn-small" aria-label=(format!("{} {}", ctx.t(Key::RevokeButton), clean(&c.user))) { (ctx.t(Key::RevokeButton)) }
                                     }
                                 }
                             }
@@ -189,7 +189,7 @@ pub fn coordinator_page(
                                     form method="post" action=(urls::LOCKOUT_LIFT) {
                                         input type="hidden" name="csrf" value=(ctx.csrf);
                                         input type="hidden" name="target" value=(l.what.form_value());
-                                        button type="submit" class="btn btn-small" aria-label=(format!("{} {}", ctx.t(Key::LiftButton), label)) { (ctx.t(Key::LiftButton)) }
+                                        button type="submit" class="btn btn-small" aria-label=(format!("{} {}", ctx.t(Key::LiftButton), clean(&label))) { (ctx.t(Key::LiftButton)) }
                                     }
                                 }
                             }
