@@ -200,7 +200,7 @@ metrics_public = false
 session_idle_minutes = 15
 lockout_attempts = 5
 lockout_minutes = 15
-event_code_minutes = 720
+guest_code_minutes = 720
 
 [data]
 stale_after_minutes = 30
