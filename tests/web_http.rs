@@ -111,6 +111,38 @@ fn metrics_count_logins_and_views_for_loopback_clients() {
 }
 
 #[test]
+fn metrics_show_roster_size_staleness_and_a_gauge_per_standing_problem() {
+    let s = Server::start();
+    let m = s.client().get("/metrics");
+    assert!(m.body.contains("\nnoodepd_roster_staff 5\n"), "{}", m.body);
+    assert!(m.body.contains("\nnoodepd_data_stale 0\n"), "{}", m.body);
+    // Every stable problem code has its gauge, 0 while all is well.
+    for code in noodepd::status::code::ALL {
+        assert!(
+            m.body
+                .contains(&format!("\nnoodepd_problem{{code=\"{code}\"}} 0\n")),
+            "{code}: {}",
+            m.body
+        );
+    }
+    s.shared.status.set_problem(
+        noodepd::status::code::SNAPSHOT_SHRINK_REFUSED,
+        Some("snapshot a3-9.snap refused".into()),
+    );
+    let m = s.client().get("/metrics");
+    assert!(
+        m.body
+            .contains("\nnoodepd_problem{code=\"snapshot_shrink_refused\"} 1\n"),
+        "{}",
+        m.body
+    );
+    assert!(
+        m.body
+            .contains("\nnoodepd_problem{code=\"key_unusable\"} 0\n")
+    );
+}
+
+#[test]
 fn every_response_carries_the_security_headers() {
     let s = Server::start();
     let mut anon = s.client();
