@@ -1079,3 +1079,45 @@ fn coordinator_sees_the_drill_report_with_who_logged_in() {
         "producing the report is audited"
     );
 }
+
+#[test]
+fn labels_print_is_audited_before_it_is_sent_and_the_age_script_is_same_origin() {
+    let s = Server::start();
+    let mut c = s.login(NURSE);
+    let r = c.get(&format!("/patient/{KEY_B}/labels"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.matches("class=\"plabel\"").count(), 24);
+    let print = s
+        .audit_entries()
+        .into_iter()
+        .find(|e| e["kind"] == "print")
+        .expect("a print entry for the labels");
+    assert!(
+        print["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("print labels /patient/")
+    );
+    assert_eq!(print["patients"][0]["key"], KEY_B);
+    assert_eq!(print["patients"][0]["bsn"], "999912345");
+    // Not for someone not logged in, nor in standby (the usual gates).
+    assert_eq!(
+        s.client().get(&format!("/print/labels/{KEY_B}")).status,
+        303
+    );
+    // The live data age script: our own, cached, and the only script the CSP allows.
+    let js = s.client().get("/static/age.js");
+    assert_eq!(js.status, 200);
+    assert!(
+        js.header("content-type")
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(js.body.contains("data-as-of"));
+    assert!(r.body.contains(noodepd::web::pages::AGE_SCRIPT_TAG));
+    assert!(
+        r.header("content-security-policy")
+            .unwrap()
+            .contains("script-src 'self';")
+    );
+}
