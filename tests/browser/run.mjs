@@ -202,6 +202,26 @@ try {
   await page.emulateMedia({ media: "print" });
   await page.pdf({ path: join(out, "mar.pdf"), format: "A4", printBackground: true });
   await page.screenshot({ path: join(out, "mar.png"), fullPage: true });
+
+  step("live data age on an open page");
+  // The page keeps counting with a fake clock: 31 minutes on, the data (4 minutes old at
+  // load) is past the 30-minute stale limit, and the page says so without a reload.
+  const live = await context.newPage();
+  live.on("console", (msg) => {
+    if (/Content Security Policy|Refused to/i.test(msg.text())) fail(`CSP violation on the live page: ${msg.text()}`);
+  });
+  await live.clock.install();
+  await live.goto(`${base}/`);
+  const ageAt = async () => (await live.locator(".agebox .age-n").innerText()).trim();
+  const first = await ageAt();
+  if (!/^\d+ (s|min)$/.test(first)) fail(`the data age reads ${JSON.stringify(first)}`);
+  if (await live.locator(".stale-banner").isVisible()) fail("stale banner shown on fresh data");
+  await live.clock.fastForward("31:00");
+  const later = await ageAt();
+  if (later === first || !/^3\d min$/.test(later)) fail(`after 31 minutes the age reads ${JSON.stringify(later)} (was ${JSON.stringify(first)})`);
+  if (!(await live.locator(".stale-banner").isVisible())) fail("no stale warning after the data passed the stale limit on an open page");
+  if (!(await live.locator(".agebox .age-stale").isVisible())) fail("the top bar's age is not marked stale");
+  await live.close();
 } catch (e) {
   fail(`${e.stack || e}`);
 } finally {

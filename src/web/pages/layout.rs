@@ -92,12 +92,15 @@ pub fn data_age(ctx: &PageCtx) -> Markup {
     let rfc =
         |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let live = |as_of, seconds, stale: bool| {
+        // The warning sits before, not inside, the age element: that element holds the
+        // date and time as its first text (what readers of the page, e.g. the load bench,
+        // take as the page's data time).
         html! {
+            span class="age-warn" hidden[!stale] data-show-when-stale {
+                (icon(Icon::Warning)) " " (ctx.t(Key::Stale)) ": "
+            }
             span class=(data_age_class(ctx)) data-as-of=(rfc(as_of)) data-now=(rfc(ctx.now))
                 data-stale-after=(limit) {
-                span class="age-warn" hidden[!stale] data-show-when-stale {
-                    (icon(Icon::Warning)) " " (ctx.t(Key::Stale)) ": "
-                }
                 (ctx.t(Key::DataAsOf)) " " (crate::timefmt::datetime(as_of, ctx.tz))
                 " (" span class="age-n" { (crate::timefmt::age(seconds, ctx.lang)) } " " (ctx.t(Key::Old)) ")"
             }
