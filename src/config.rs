@@ -106,6 +106,7 @@ struct RawData {
     observation_window_days: Option<u64>,
     keep_snapshots: Option<usize>,
     memory_max_mib: Option<u64>,
+    min_patient_share_percent: Option<u8>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -246,6 +247,9 @@ pub struct DataConfig {
     /// The memory the service may use (the unit's `MemoryMax`), bytes; the snapshot caps
     /// are derived from it (`ingest::limits`).
     pub memory_max: u64,
+    /// A clinical snapshot with fewer patients than this share (percent) of the served
+    /// ward is refused unless sealed with `--allow-shrink`; one with none always is.
+    pub min_patient_share_percent: u8,
 }
 
 #[derive(Debug, Clone)]
@@ -518,6 +522,15 @@ impl Config {
                 },
             )? * 1024
                 * 1024,
+            min_patient_share_percent: match d.min_patient_share_percent.unwrap_or(50) {
+                n @ 0..=100 => n,
+                n => {
+                    return Err(invalid(
+                        "data.min_patient_share_percent",
+                        format!("{n} is outside 0..=100"),
+                    ));
+                }
+            },
         };
 
         let drill_max_duration = minutes(raw.drill.max_duration_minutes, 120, 5, 24 * 60)

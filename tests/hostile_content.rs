@@ -516,6 +516,7 @@ fn start_daemon(dir: &Path) -> (Daemon, SocketAddr, Logins) {
                 data_as_of: as_of,
                 kind,
                 chunk_size: 64 * 1024,
+                allow_shrink: false,
             },
             payload,
         )
@@ -886,6 +887,7 @@ fn seal_for(
             data_as_of: as_of,
             kind,
             chunk_size: 64 * 1024,
+            allow_shrink: false,
         },
         payload,
         &anything,
