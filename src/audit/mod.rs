@@ -269,18 +269,35 @@ pub(crate) struct Chain {
     pub key: Option<AuditKey>,
 }
 
+/// An entry's hashed content, as stored.
+pub(crate) struct Parts<'a> {
+    pub id: i64,
+    pub time: &'a str,
+    pub appliance: &'a str,
+    pub ward: &'a str,
+    /// The event as its stored JSON text.
+    pub event: &'a str,
+    pub prev_hash: &'a str,
+}
+
+impl<'a> Parts<'a> {
+    /// The parts of a stored row, as if it stood at `id`.
+    pub(crate) fn of_row(row: &'a Row, id: i64) -> Parts<'a> {
+        Parts {
+            id,
+            time: &row.time,
+            appliance: &row.appliance,
+            ward: &row.ward,
+            event: &row.event,
+            prev_hash: &row.prev_hash,
+        }
+    }
+}
+
 impl Chain {
-    /// The hash of the entry with id `id` in this chain.
-    pub(crate) fn hash(
-        &self,
-        path: &Path,
-        id: i64,
-        time: &str,
-        appliance: &str,
-        ward: &str,
-        event_json: &str,
-        prev_hash: &str,
-    ) -> Result<String, AuditError> {
+    /// The hash of an entry at its place in this chain.
+    pub(crate) fn hash(&self, path: &Path, p: &Parts<'_>) -> Result<String, AuditError> {
+        let id = p.id;
         let key = match self.keyed_from {
             Some(from) if id >= from => {
                 Some(self.key.as_ref().ok_or_else(|| AuditError::KeyNeeded {
@@ -290,7 +307,7 @@ impl Chain {
             }
             _ => None,
         };
-        entry_hash_with(key, id, time, appliance, ward, event_json, prev_hash)
+        entry_hash_with(key, id, p.time, p.appliance, p.ward, p.event, p.prev_hash)
     }
 }
 
@@ -844,12 +861,14 @@ impl AuditLog {
         let event_json = serde_json::to_string(&event)?;
         let hash = self.chain.hash(
             &self.path,
-            id,
-            &time,
-            &self.appliance,
-            &self.ward,
-            &event_json,
-            &last_hash,
+            &Parts {
+                id,
+                time: &time,
+                appliance: &self.appliance,
+                ward: &self.ward,
+                event: &event_json,
+                prev_hash: &last_hash,
+            },
         )?;
         tx.execute(
             "INSERT INTO entry (id, time, appliance, ward, kind, event, prev_hash, hash)

@@ -16,7 +16,7 @@
 //! (moving it would turn keyed entries into unkeyed ones, or the reverse).
 
 use super::{
-    Anchor, AuditError, AuditKey, AuditLog, Chain, EventKind, GENESIS, ROW_COLUMNS, Row,
+    Anchor, AuditError, AuditKey, AuditLog, Chain, EventKind, GENESIS, Parts, ROW_COLUMNS, Row,
     db_keyed_from, kind_str,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -326,15 +326,7 @@ fn verify_in_tx(
             });
             return Ok(report);
         }
-        let recomputed = chain.hash(
-            path,
-            id,
-            &row.time,
-            &row.appliance,
-            &row.ward,
-            &row.event,
-            &row.prev_hash,
-        )?;
+        let recomputed = chain.hash(path, &Parts::of_row(&row, id))?;
         if recomputed != row.hash {
             report.broken = broken(classify_bad_hash(conn, &row, &chain, path).map_err(sq)?);
             return Ok(report);
@@ -460,15 +452,7 @@ fn classify_bad_hash(
     let fits = |id: i64| {
         id != row.id
             && chain
-                .hash(
-                    path,
-                    id,
-                    &row.time,
-                    &row.appliance,
-                    &row.ward,
-                    &row.event,
-                    &row.prev_hash,
-                )
+                .hash(path, &Parts::of_row(row, id))
                 .is_ok_and(|h| h == row.hash)
     };
     let p: Option<i64> = conn
