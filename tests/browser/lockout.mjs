@@ -77,7 +77,7 @@ try {
   for (let i = 0; i < 5; i++) {
     step(`typo ${i + 1}`);
     const text = await login(nurse.page, env("NURSE_USER"), "00000000");
-    const alert = await nurse.page.locator('[role="alert"]').innerText().catch(() => "");
+    const alert = await nurse.page.locator("#login-error").innerText().catch(() => "");
     if (i < 4) {
       if (!alert.includes(counts[i])) fail(`typo ${i + 1}: the page does not say "${counts[i]}": ${alert || text.slice(0, 300)}`);
       if (i === 2) {
@@ -110,7 +110,7 @@ try {
   await axe(coord.page, "coordinator with a block");
   await coord.page.screenshot({ path: join(out, "coordinator-blocked.png"), fullPage: true });
   await Promise.all([coord.page.waitForNavigation(), row.locator("button").click()]);
-  const msg = await coord.page.locator('[role="status"]').innerText().catch(() => "");
+  const msg = await coord.page.locator(".message-box").innerText().catch(() => "");
   if (!msg.includes("Blokkade opgeheven")) fail(`no confirmation after lifting: ${msg}`);
   await coord.context.close();
 
