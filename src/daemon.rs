@@ -102,7 +102,8 @@ pub enum DaemonError {
 }
 
 /// Builds the shared state from a validated config: creates the state, inbox, quarantine
-/// and runtime directories (0700), opens the audit log, the mode and the store.
+/// and runtime directories (0700 from creation; existing ones keep their mode), opens the
+/// audit log, the mode and the store.
 pub fn open_shared(config: Config) -> Result<Arc<Shared>, DaemonError> {
     for dir in [
         &config.paths.state,
@@ -110,12 +111,17 @@ pub fn open_shared(config: Config) -> Result<Arc<Shared>, DaemonError> {
         &config.paths.quarantine,
         &config.paths.runtime,
     ] {
-        std::fs::create_dir_all(dir).map_err(|source| DaemonError::Dir {
+        crate::fsutil::create_private_dir_all(dir).map_err(|source| DaemonError::Dir {
             path: dir.clone(),
             source,
         })?;
     }
-    let audit = AuditLog::open(&config.paths.state, &config.appliance_id, &config.ward)?;
+    let audit = AuditLog::open_with_key_file(
+        &config.paths.state,
+        &config.appliance_id,
+        &config.ward,
+        &config.keys.audit_key,
+    )?;
     let mode = ModeController::load(&config.paths.state, config.drill_max_duration)?;
     let store = Store::open(&config.paths.runtime)?;
     Ok(Arc::new(Shared {
@@ -351,6 +357,29 @@ fn check_certificate(shared: &Shared, tls: &crate::web::TlsReloader, now: chrono
     shared
         .status
         .set_problem(TLS_CERTIFICATE_EXPIRING, expiring);
+    shared
+        .status
+        .set_problem(crate::status::code::TLS_KEY_EXPOSED, tls.key_exposed());
+}
+
+/// Raises `emergency_unconfirmed` while emergency mode has run longer than
+/// `EMERGENCY_CONFIRM_AFTER` since it was last switched on or confirmed (a coordinator
+/// chooses Emergency again), clears it otherwise. The mode is never switched off by
+/// itself: an outage can last days, and nurses must not lose the view at 3 a.m.
+fn check_emergency(shared: &Shared, now: chrono::DateTime<Utc>) {
+    let m = shared.mode.current(now);
+    let after = crate::web::pages::coordinator::EMERGENCY_CONFIRM_AFTER;
+    let problem = (m.mode == crate::mode::Mode::Emergency && now - m.since >= after).then(|| {
+        format!(
+            "emergency mode has been on since {} without confirmation; if the EPD works \
+             again switch to standby, else a coordinator confirms it on /coordinator (or \
+             `noodepd mode emergency --reason ...`)",
+            m.since.to_rfc3339()
+        )
+    });
+    shared
+        .status
+        .set_problem(crate::status::code::EMERGENCY_UNCONFIRMED, problem);
 }
 
 /// A rebuild after corruption: whether one is running, and when the last one started.
@@ -469,6 +498,7 @@ async fn timers(
         if let Err(e) = shared.mode.expire_drill(&shared.audit, now) {
             log::error!("ending the drill failed: {e}");
         }
+        check_emergency(&shared, now);
         let rehash = now_i.duration_since(last_rehash) >= GENERATION_CHECK_EVERY;
         if rehash {
             last_rehash = now_i;

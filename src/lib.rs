@@ -31,5 +31,6 @@ pub mod snapshot;
 pub mod status;
 pub mod statusfile;
 pub mod store;
+pub mod text;
 pub mod timefmt;
 pub mod web;

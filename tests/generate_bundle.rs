@@ -355,7 +355,7 @@ fn roster_hashes_verify_against_the_codes_and_hold_no_code() {
     let members = roster["staff"].as_array().unwrap();
     assert_eq!(members.len(), g.staff.len());
     for (m, s) in members.iter().zip(&g.staff) {
-        assert!((6..=8).contains(&s.code.len()) && s.code.chars().all(|c| c.is_ascii_digit()));
+        assert!((8..=10).contains(&s.code.len()) && s.code.chars().all(|c| c.is_ascii_digit()));
         assert!(
             !text.contains(&s.code),
             "code of {} appears in the roster",
@@ -413,4 +413,18 @@ fn write_output_refuses_a_ward_id_that_is_not_a_file_name() {
     let g = generate(&GenerateOptions::new(2, 1, "../etc", now()));
     assert!(write_output(&g, dir.path(), false).is_err());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn demo_codes_meet_the_roster_policy_that_roster_hash_enforces() {
+    for seed in 0..20 {
+        for s in gen_ward(4, seed).staff {
+            assert_eq!(
+                noodepd::commands::roster::check_code(&s.code),
+                Ok(()),
+                "seed {seed}: {} has a code `roster hash` would refuse",
+                s.user
+            );
+        }
+    }
 }

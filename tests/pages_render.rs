@@ -15,6 +15,7 @@ use noodepd::record::*;
 use noodepd::roster::Role;
 use noodepd::web::IssuedCode;
 use noodepd::web::pages::{self, PageCtx};
+use noodepd::web::session::{LockedWhat, Lockout};
 use pages_common::*;
 
 fn ready(ctx: &PageCtx) -> noodepd::status::Ready {
@@ -44,7 +45,21 @@ fn codes() -> Vec<IssuedCode> {
         role: Role::Nurse,
         issued_by: "Karin Mulder".into(),
         expires_at: utc(2026, 11, 22, 17, 0),
+        drill: None,
     }]
+}
+
+fn lockouts() -> Vec<Lockout> {
+    vec![
+        Lockout {
+            what: LockedWhat::User("jbakker".into()),
+            until: utc(2026, 11, 22, 13, 15),
+        },
+        Lockout {
+            what: LockedWhat::Address("10.20.3.41".parse().unwrap()),
+            until: utc(2026, 11, 22, 13, 5),
+        },
+    ]
 }
 
 /// Every page, named, for one context.
@@ -81,7 +96,7 @@ fn all_pages(ctx: &PageCtx, patients: &[PatientRecord]) -> Vec<(&'static str, St
         ),
         (
             "coordinator",
-            pages::coordinator_page(ctx, &codes, Some((&codes[0], "K7P-4QX")), Some("Gastcode uitgegeven"))
+            pages::coordinator_page(ctx, &codes, &lockouts(), Some((&codes[0], "K7P-4QX")), Some("Gastcode uitgegeven"))
                 .into_string(),
         ),
         (
@@ -176,6 +191,10 @@ fn hostile_strings_are_escaped_in_every_rendered_field() {
     f.mode.reason = h.s();
     f.meta.as_mut().unwrap().snapshot_file = h.s();
     f.path = "/x\"><script>alert(1)</script>".into();
+    // The status page shows the mode switch's reason to a coordinator (and IT) only.
+    f.user.as_mut().unwrap().role = Role::Coordinator;
+    let coordinator_status = pages::status_page(&f.ctx(), &ready(&f.ctx())).into_string();
+    f.user.as_mut().unwrap().role = Role::Nurse;
     let ctx = f.ctx();
     let sums = [PatientSummary::from(&p)];
     let rows: Vec<&PatientSummary> = sums.iter().collect();
@@ -185,7 +204,15 @@ fn hostile_strings_are_escaped_in_every_rendered_field() {
         role: Role::Nurse,
         issued_by: h.s(),
         expires_at: utc(2026, 11, 22, 17, 0),
+        drill: None,
     };
+    let hostile_lockout = [Lockout {
+        // A user name as typed at the login form: shown quoted and cleaned, so it is not
+        // one of the fields checked verbatim below; assert_inert checks it.
+        what: LockedWhat::User("<script>alert(1)</script>\u{202e}\n\"x".into()),
+        until: utc(2026, 11, 22, 13, 15),
+    }];
+
     let plain = h.s();
     let login_err = h.s();
     let err_msg = h.s();
@@ -204,10 +231,12 @@ fn hostile_strings_are_escaped_in_every_rendered_field() {
         pages::coordinator_page(
             &ctx,
             std::slice::from_ref(&code),
+            &hostile_lockout,
             Some((&code, &plain)),
             Some(&h.s()),
         )
         .into_string(),
+        coordinator_status,
     ] {
         assert_inert(&html);
         all.push_str(&html);
@@ -263,7 +292,9 @@ fn not_recorded_none_documented_and_items_look_different() {
         .collect();
     let rows: Vec<&PatientSummary> = sums.iter().collect();
     let ov = pages::ward_overview(&ctx, &rows, None).into_string();
-    assert!(ov.contains("flag-unknown"));
+    // Unknown allergies are as loud as a known allergy, never grey: "ask".
+    assert!(ov.contains("class=\"allergy-unknown\""));
+    assert!(ov.contains("Onbekend — navragen"));
     assert!(ov.contains("Geen bekend"));
     assert!(ov.contains("Reanimatiebeleid onbekend"));
 }
@@ -350,16 +381,23 @@ fn drill_marker_is_on_every_page_and_every_printout() {
 fn data_age_is_shown_and_escalates_when_stale_or_from_the_future() {
     let mut f = Fixture::new(Mode::Emergency);
     for (name, html) in all_pages(&f.ctx(), &ward()) {
+        let seen = visible_text(&html);
         assert!(
-            html.contains("gegevens van 22-11-2026 14:05 (12 min oud)"),
+            seen.contains("gegevens van 22-11-2026 14:05 (12 min oud)"),
             "{name}"
         );
-        assert!(!html.contains("VEROUDERD"), "{name}");
+        assert!(!seen.contains("VEROUDERD"), "{name}");
+        // The live script may reveal the warning later; the page says when (box clock).
+        assert!(
+            html.contains("data-as-of=\"2026-11-22T13:05:00Z\" data-now=\"2026-11-22T13:17:00Z\""),
+            "{name}"
+        );
     }
     f.meta.as_mut().unwrap().data_as_of = utc(2026, 11, 22, 9, 57);
     for (name, html) in all_pages(&f.ctx(), &ward()) {
         assert!(
-            html.contains("VEROUDERD: gegevens van 22-11-2026 10:57 (3 u 20 min oud)"),
+            visible_text(&html)
+                .contains("VEROUDERD: gegevens van 22-11-2026 10:57 (3 u 20 min oud)"),
             "{name}"
         );
         assert!(
@@ -386,7 +424,11 @@ fn data_age_is_shown_and_escalates_when_stale_or_from_the_future() {
     f.meta.as_mut().unwrap().data_as_of = utc(2026, 11, 22, 13, 21);
     for (name, html) in all_pages(&f.ctx(), &ward()) {
         assert!(!html.contains("KLOK KLOPT NIET"), "{name}");
-        assert!(!html.contains("stale-banner"), "{name}");
+        assert!(!visible_text(&html).contains("VEROUDERD"), "{name}");
+        assert!(
+            !html.contains("class=\"stale-banner\" role=\"alert\">"),
+            "{name}: a stale banner shown (only a hidden one for the live script)"
+        );
     }
     f.meta = None;
     for (name, html) in all_pages(&f.ctx(), &ward()) {
@@ -571,7 +613,7 @@ fn english_view_is_complete() {
             "{name}"
         );
         assert!(
-            html.contains("data as of 22-11-2026 14:05 (12 min old)"),
+            visible_text(&html).contains("data as of 22-11-2026 14:05 (12 min old)"),
             "{name}"
         );
         for dutch in [
@@ -591,6 +633,22 @@ fn english_view_is_complete() {
 }
 
 #[test]
+fn coordinator_page_asks_after_a_day_whether_emergency_is_still_needed() {
+    let mut f = Fixture::new(Mode::Emergency);
+    f.user.as_mut().unwrap().role = Role::Coordinator;
+    let fresh = pages::coordinator_page(&f.ctx(), &[], &[], None, None).into_string();
+    assert!(
+        !fresh.contains("noodmodus nog nodig"),
+        "asked after an hour"
+    );
+    f.mode.since = now() - chrono::TimeDelta::hours(25);
+    let old = pages::coordinator_page(&f.ctx(), &[], &[], None, None).into_string();
+    assert!(old.contains("Is de noodmodus nog nodig?"), "{old}");
+    // It asks; it never switches anything off by itself.
+    assert!(old.contains("name=\"mode\""));
+}
+
+#[test]
 fn every_post_form_carries_the_csrf_token() {
     let f = Fixture::new(Mode::Emergency);
     for (name, html) in all_pages(&f.ctx(), &ward()) {
@@ -600,8 +658,8 @@ fn every_post_form_carries_the_csrf_token() {
             .count();
         assert_eq!(posts, tokens, "{name}");
     }
-    let coord = pages::coordinator_page(&f.ctx(), &[], None, None).into_string();
-    for action in ["/logout", "/mode", "/event-code"] {
+    let coord = pages::coordinator_page(&f.ctx(), &[], &lockouts(), None, None).into_string();
+    for action in ["/logout", "/mode", "/guest-code", "/lockout/lift"] {
         assert!(coord.contains(&format!("action=\"{action}\"")));
     }
     for field in [
@@ -726,4 +784,143 @@ fn administration_agreement_shares_one_row_with_its_agreement_and_its_administra
     // The grid follows the administration agreement (06/12/18), not the agreement.
     assert_eq!(mar.matches("class=\"slot-time\">06:00<").count(), 3);
     assert_eq!(mar.matches("class=\"slot-time\">23:00<").count(), 0);
+}
+
+/// A patient with resuscitation permitted but no ventilation and ICU only after consultation,
+/// in isolation and at fall risk.
+fn limited_patient() -> PatientRecord {
+    let mut p = realistic_patient("lim", "Bep Beperkt", "8-1");
+    p.location.room = Some("Kamer 8".into());
+    let d = |kind, treatment: &str, decision| Directive {
+        kind,
+        treatment: treatment.into(),
+        decision,
+        text: None,
+        source: None,
+        date: None,
+        status: Some("active".into()),
+    };
+    p.directives = Listed::Items {
+        items: vec![
+            d(DirectiveKind::Resuscitation, "Reanimatie", Decision::Permit),
+            d(DirectiveKind::Treatment, "Beademing", Decision::Deny),
+            d(DirectiveKind::Treatment, "IC-opname", Decision::Deny),
+            d(DirectiveKind::Treatment, "Dialyse", Decision::Permit),
+        ],
+    };
+    let alert = |kind, text: &str| Alert {
+        kind,
+        text: text.into(),
+        code: None,
+        since: None,
+        note: None,
+    };
+    p.alerts = Listed::Items {
+        items: vec![
+            alert(AlertKind::Isolation, "Contactisolatie (MRSA)"),
+            alert(AlertKind::FallRisk, "Valrisico"),
+        ],
+    };
+    p
+}
+
+#[test]
+fn every_surface_with_the_resuscitation_policy_shows_the_other_limits_too() {
+    let f = Fixture::new(Mode::Emergency);
+    let ctx = f.ctx();
+    let p = limited_patient();
+    let sums = [PatientSummary::from(&p)];
+    let rows: Vec<&PatientSummary> = sums.iter().collect();
+    let surfaces = [
+        (
+            "overview",
+            pages::ward_overview(&ctx, &rows, None).into_string(),
+        ),
+        (
+            "ward list",
+            pages::print_ward_list(&ctx, &rows).into_string(),
+        ),
+        (
+            "mar",
+            pages::print_mar(&ctx, std::slice::from_ref(&p), day(2026, 11, 22), 3).into_string(),
+        ),
+        ("patient", pages::patient_page(&ctx, &p).into_string()),
+    ];
+    for (name, html) in &surfaces {
+        let seen = visible_text(html);
+        assert!(seen.contains("Wel reanimeren"), "{name}");
+        assert!(
+            seen.contains("geen beademing, geen IC-opname"),
+            "{name}: {seen}"
+        );
+        // A permitted treatment is not a limit.
+        assert!(!seen.contains("geen dialyse"), "{name}");
+        assert!(html.contains("class=\"limits\""), "{name}: warning colour");
+        // Alerts in their own colours: isolation is not fall risk.
+        assert!(html.contains("class=\"chip chip-isolation\""), "{name}");
+        assert!(html.contains("class=\"chip chip-fall\""), "{name}");
+    }
+    // The MAR header (repeated on every sheet) carries the alerts and the limits.
+    let mar = &surfaces[2].1;
+    let head = &mar[mar.find("<thead>").unwrap()..mar.find("</thead>").unwrap()];
+    for want in ["chip-isolation", "geen beademing", "Allergieën"] {
+        assert!(head.contains(want), "MAR header lacks {want}");
+    }
+    // The patient page's banner is sticky and holds the chips before any section.
+    let patient = &surfaces[3].1;
+    let banner_end = patient.find("class=\"toc\"").unwrap();
+    assert!(patient[..banner_end].contains("chip-isolation"));
+    assert!(patient[..banner_end].contains("geen beademing"));
+    assert!(pages::STYLESHEET.contains("position: sticky; top: 0;"));
+}
+
+#[test]
+fn english_room_and_counts_read_right() {
+    let mut f = Fixture::new(Mode::Emergency);
+    f.lang = Language::En;
+    let p = limited_patient();
+    let html = visible_text(&pages::patient_page(&f.ctx(), &p).into_string());
+    assert!(html.contains("Bed 8-1, room 8"), "{html}");
+    assert!(
+        !html.contains("Kamer"),
+        "Dutch room word in the English view"
+    );
+    let sums = [PatientSummary::from(&p)];
+    let rows: Vec<&PatientSummary> = sums.iter().collect();
+    let one = visible_text(&pages::ward_overview(&f.ctx(), &rows, Some("8")).into_string());
+    assert!(one.contains("1 result for"), "{one}");
+    let nl = Fixture::new(Mode::Emergency);
+    let one = visible_text(&pages::ward_overview(&nl.ctx(), &rows, Some("8")).into_string());
+    assert!(one.contains("1 resultaat voor"), "{one}");
+    assert!(!one.contains("1 resultaten"));
+    let none = visible_text(&pages::ward_overview(&nl.ctx(), &[], Some("9")).into_string());
+    assert!(none.contains("0 resultaten voor"), "{none}");
+    let html = pages::ward_overview(&nl.ctx(), &rows, None).into_string();
+    assert!(html.contains(" autofocus"), "the search box has focus");
+}
+
+#[test]
+fn labels_sheet_has_24_labels_with_identity_and_a_barcode() {
+    let f = Fixture::new(Mode::Drill);
+    let p = limited_patient();
+    let html = pages::print_labels(&f.ctx(), &p).into_string();
+    assert_inert(&html);
+    assert_eq!(html.matches("class=\"plabel\"").count(), 24);
+    assert_eq!(html.matches("<svg class=\"barcode\"").count(), 24);
+    let seen = visible_text(&html);
+    for want in ["Bep Beperkt", "Bed 8-1, kamer 8"] {
+        assert!(seen.contains(want), "{want}");
+    }
+    // Drill labels can never pass for real ones.
+    assert_eq!(html.matches("class=\"plabel-drill\"").count(), 24);
+    let mut e = Fixture::new(Mode::Emergency);
+    e.lang = Language::Nl;
+    let real = pages::print_labels(&e.ctx(), &p).into_string();
+    assert!(!real.contains("plabel-drill"));
+    // No patient number: no barcode, said so.
+    let mut q = p.clone();
+    q.identity.patient_number = None;
+    let none = pages::print_labels(&e.ctx(), &q).into_string();
+    assert!(!none.contains("class=\"barcode\""));
+    assert!(none.contains("geen streepjescode"));
 }

@@ -10,7 +10,7 @@ use noodepd::mode::Mode;
 const SECURITY_HEADERS: &[(&str, &str)] = &[
     (
         "content-security-policy",
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     ),
     ("x-content-type-options", "nosniff"),
     ("referrer-policy", "no-referrer"),
@@ -42,9 +42,11 @@ fn assert_no_secrets(what: &str, r: &Res) {
 }
 
 fn assert_escaped(what: &str, r: &Res) {
+    // The layout's one script element (the live data age) is allowed, nothing else.
+    let body = r.body.replace(noodepd::web::pages::AGE_SCRIPT_TAG, "");
     for raw in HOSTILE_RAW {
         assert!(
-            !r.body.contains(raw),
+            !body.contains(raw),
             "{what}: raw {raw:?} in the page:\n{}",
             r.body
         );
@@ -108,6 +110,38 @@ fn metrics_count_logins_and_views_for_loopback_clients() {
     assert!(m.body.contains("noodepd_data_age_seconds "));
     assert!(m.body.contains("noodepd_audit_failures_total 0"));
     assert_no_secrets("/metrics", &m);
+}
+
+#[test]
+fn metrics_show_roster_size_staleness_and_a_gauge_per_standing_problem() {
+    let s = Server::start();
+    let m = s.client().get("/metrics");
+    assert!(m.body.contains("\nnoodepd_roster_staff 5\n"), "{}", m.body);
+    assert!(m.body.contains("\nnoodepd_data_stale 0\n"), "{}", m.body);
+    // Every stable problem code has its gauge, 0 while all is well.
+    for code in noodepd::status::code::ALL {
+        assert!(
+            m.body
+                .contains(&format!("\nnoodepd_problem{{code=\"{code}\"}} 0\n")),
+            "{code}: {}",
+            m.body
+        );
+    }
+    s.shared.status.set_problem(
+        noodepd::status::code::SNAPSHOT_SHRINK_REFUSED,
+        Some("snapshot a3-9.snap refused".into()),
+    );
+    let m = s.client().get("/metrics");
+    assert!(
+        m.body
+            .contains("\nnoodepd_problem{code=\"snapshot_shrink_refused\"} 1\n"),
+        "{}",
+        m.body
+    );
+    assert!(
+        m.body
+            .contains("\nnoodepd_problem{code=\"key_unusable\"} 0\n")
+    );
 }
 
 #[test]
@@ -349,18 +383,34 @@ fn lockout_after_five_failures_per_user_from_any_address() {
 }
 
 #[test]
-fn lockout_after_five_failures_per_address_for_any_user() {
+fn lockout_after_twenty_failures_per_address_for_any_user() {
     let s = Server::start();
     let from: std::net::IpAddr = "127.0.3.1".parse().unwrap();
-    for i in 0..5 {
+    // Five typos of one user do not lock the workstation for the others.
+    for _ in 0..5 {
         let mut c = s.client();
         c.from = Some(from);
-        c.login(&format!("guess{i}"), "12345678");
+        assert_eq!(c.login(NURSE.0, "00000001").status, 401);
     }
+    let mut c = s.client();
+    c.from = Some(from);
+    assert_eq!(c.login(DOCTOR.0, DOCTOR.1).status, 303);
+    // Spraying many user names from it does (20 failures in all).
+    for i in 0..14 {
+        let mut c = s.client();
+        c.from = Some(from);
+        assert_eq!(c.login(&format!("guess{i}"), "12345678").status, 401, "{i}");
+    }
+    let mut c = s.client();
+    c.from = Some(from);
+    let r = c.login("guess14", "12345678");
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains("vanaf deze werkplek"), "{}", r.body);
     let mut c = s.client();
     c.from = Some(from);
     let r = c.login(NURSE2.0, NURSE2.1);
     assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r.body.contains("vanaf deze werkplek"), "{}", r.body);
     // The same user from another address is fine.
     let mut other = s.client();
     other.from = Some("127.0.3.2".parse().unwrap());
@@ -391,7 +441,7 @@ fn posts_without_or_with_a_wrong_csrf_token_are_refused() {
     for (path, fields) in [
         ("/logout", vec![]),
         ("/mode", vec![("mode", "standby"), ("reason", "x")]),
-        ("/event-code", vec![("name", "Gast"), ("role", "nurse")]),
+        ("/guest-code", vec![("name", "Gast"), ("role", "nurse")]),
     ] {
         let r = coord.post(path, &fields);
         assert_eq!(r.status, 403, "{path} without token");
@@ -555,7 +605,7 @@ fn it_role_never_sees_patient_data() {
 }
 
 #[test]
-fn only_a_coordinator_switches_mode_and_issues_event_codes() {
+fn only_a_coordinator_switches_mode_and_issues_guest_codes() {
     let s = Server::start();
     for who in [NURSE, DOCTOR, IT] {
         let mut c = s.login(who);
@@ -567,7 +617,7 @@ fn only_a_coordinator_switches_mode_and_issues_event_codes() {
         );
         assert_eq!(r.status, 403, "{} switched mode", who.0);
         let r = c.post(
-            "/event-code",
+            "/guest-code",
             &[("name", "Gast"), ("role", "nurse"), ("csrf", &csrf)],
         );
         assert_eq!(r.status, 403, "{} issued a code", who.0);
@@ -632,21 +682,21 @@ fn coordinator_switches_mode_with_a_reason_and_it_is_audited() {
 }
 
 #[test]
-fn event_code_logs_in_a_colleague_with_the_issuer_on_record() {
+fn guest_code_logs_in_a_colleague_with_the_issuer_on_record() {
     let s = Server::start();
     let mut coord = s.login(COORD);
     let csrf = coord.csrf();
     let r = coord.post(
-        "/event-code",
+        "/guest-code",
         &[
             ("name", "Gerda <Gast>"),
             ("role", "coordinator"),
             ("csrf", &csrf),
         ],
     );
-    assert_eq!(r.status, 400, "event code with the coordinator role");
+    assert_eq!(r.status, 400, "guest code with the coordinator role");
     let r = coord.post(
-        "/event-code",
+        "/guest-code",
         &[("name", "Gerda <Gast>"), ("role", "nurse"), ("csrf", &csrf)],
     );
     assert_eq!(r.status, 200, "{}", r.body);
@@ -660,13 +710,21 @@ fn event_code_logs_in_a_colleague_with_the_issuer_on_record() {
         .find(|w| w.len() == 8 && w.bytes().all(|b| b.is_ascii_digit()))
         .expect("8-digit code on the page")
         .to_owned();
+    let guest_id = r
+        .body
+        .split("class=\"code\">")
+        .skip(1)
+        .filter_map(|p| p.split('<').next())
+        .find(|w| w.starts_with("gast-"))
+        .expect("guest user id on the page")
+        .to_owned();
     let again = coord.get("/coordinator");
     assert!(
         !again.body.contains(&code),
         "the code is shown more than once"
     );
     let mut guest = s.client();
-    let r = guest.login("gast-01", &code);
+    let r = guest.login(&guest_id, &code);
     assert_eq!(r.status, 303, "{}", r.body);
     assert!(
         guest
@@ -686,7 +744,7 @@ fn event_code_logs_in_a_colleague_with_the_issuer_on_record() {
         .rev()
         .find(|e| e["kind"] == "patient_view")
         .unwrap();
-    assert_eq!(view["user"]["id"], "gast-01");
+    assert_eq!(view["user"]["id"], guest_id.as_str());
     assert_eq!(view["user"]["name"], "Gerda <Gast>");
     assert_eq!(view["responsible"]["id"], COORD.0);
     // The code is nowhere in the audit log.
@@ -1045,5 +1103,47 @@ fn coordinator_sees_the_drill_report_with_who_logged_in() {
             .iter()
             .any(|e| e["kind"] == "drill_report"),
         "producing the report is audited"
+    );
+}
+
+#[test]
+fn labels_print_is_audited_before_it_is_sent_and_the_age_script_is_same_origin() {
+    let s = Server::start();
+    let mut c = s.login(NURSE);
+    let r = c.get(&format!("/patient/{KEY_B}/labels"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.matches("class=\"plabel\"").count(), 24);
+    let print = s
+        .audit_entries()
+        .into_iter()
+        .find(|e| e["kind"] == "print")
+        .expect("a print entry for the labels");
+    assert!(
+        print["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("print labels /patient/")
+    );
+    assert_eq!(print["patients"][0]["key"], KEY_B);
+    assert_eq!(print["patients"][0]["bsn"], "999912345");
+    // Not for someone not logged in, nor in standby (the usual gates).
+    assert_eq!(
+        s.client().get(&format!("/print/labels/{KEY_B}")).status,
+        303
+    );
+    // The live data age script: our own, cached, and the only script the CSP allows.
+    let js = s.client().get("/static/age.js");
+    assert_eq!(js.status, 200);
+    assert!(
+        js.header("content-type")
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(js.body.contains("data-as-of"));
+    assert!(r.body.contains(noodepd::web::pages::AGE_SCRIPT_TAG));
+    assert!(
+        r.header("content-security-policy")
+            .unwrap()
+            .contains("script-src 'self';")
     );
 }

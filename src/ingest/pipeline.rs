@@ -9,11 +9,18 @@
 //! *deferred* (not the file's fault — key unreadable, disk or tmpfs full: the file stays in
 //! the inbox and is retried on the next rescan, and a standing `problem` is shown).
 //!
+//! Limits: the snapshot caps follow the service's memory limit (`data.memory_max_mib`,
+//! [`Limits::for_memory`]); a clinical payload is also refused before it is parsed when it
+//! may hold more resources than [`max_resources`] (each costs kilobytes once mapped, so a
+//! small file of millions of tiny resources would otherwise take gigabytes).
+//!
 //! Invariants: any failure before the swap leaves the previous generation served; the
 //! sequence is persisted only after the swap (clinical) or after applying (roster, mode),
 //! and never goes down; nothing logged or audited here contains patient data (file names,
-//! kinds, sequences, counts, codes, durations only).
+//! kinds, sequences, counts, codes, durations only); a file the daemon died on twice is
+//! quarantined at the next start (`inflight`).
 
+use super::inflight;
 use super::keep::{self, KeptKind, ROSTER_FILE, SNAPSHOT_DIR};
 use super::quarantine::{self, QuarantineNote, one_line, safe_name};
 use super::state::{SequenceState, StateError};
@@ -45,6 +52,42 @@ pub const MAX_ROSTER: usize = 4 * 1024 * 1024;
 const STILL_WRITING: &str = "still being written";
 /// Longest reason text kept in a rejection (status, audit, quarantine note).
 const MAX_REASON_TEXT: usize = 500;
+/// Memory one input resource may take once parsed and mapped, for the resource cap:
+/// measured 1.2–2.4 KiB for the smallest resources (docs/SNAPSHOT-FORMAT.md), with room
+/// for the rest of what the daemon holds while it maps.
+pub const MEMORY_PER_RESOURCE: u64 = 10 * 1024;
+
+/// Most resources a clinical payload may hold for a service allowed `memory` bytes
+/// (about 100,000 for 1 GiB: a 40-bed ward has about 4,500).
+pub fn max_resources(memory: u64) -> u64 {
+    memory / MEMORY_PER_RESOURCE
+}
+
+/// An upper bound of the resources in a clinical payload, without parsing it: the number
+/// of `"resourceType"` tokens (every resource has one; a string value that merely
+/// contains the word has its quotes escaped, so it is not counted). Stops counting past
+/// `limit`.
+pub fn resource_count_bound(payload: &[u8], limit: u64) -> u64 {
+    const TOKEN: &[u8] = b"\"resourceType\"";
+    let mut n = 0u64;
+    let mut i = 0;
+    while let Some(rest) = payload.get(i..) {
+        let Some(q) = rest.iter().position(|&b| b == b'"') else {
+            break;
+        };
+        let at = i + q;
+        if payload.get(at..at + TOKEN.len()) == Some(TOKEN) {
+            n += 1;
+            if n > limit {
+                break;
+            }
+            i = at + TOKEN.len();
+        } else {
+            i = at + 1;
+        }
+    }
+    n
+}
 
 /// Errors that stop ingest from starting at all.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +115,8 @@ pub struct Accepted {
     pub staff: Option<usize>,
     /// The mode switched to (mode command only).
     pub mode: Option<Mode>,
+    /// Accepted only because the publisher sealed it with `allow_shrink` (clinical only).
+    pub shrink_allowed: bool,
     /// Wall time from reading the file to the commit.
     pub took: std::time::Duration,
 }
@@ -105,6 +150,8 @@ struct Applied {
     patients: Option<usize>,
     staff: Option<usize>,
     mode: Option<Mode>,
+    /// The shrink check would have refused it, but the publisher set `allow_shrink`.
+    shrink_allowed: bool,
 }
 
 /// Internal: how one attempt failed.
@@ -193,6 +240,8 @@ pub struct Recovered {
 pub struct Ingestor {
     pub(crate) shared: Arc<Shared>,
     limits: Limits,
+    /// Files the previous run died on once, with the attempts so far (see `inflight`).
+    retried: Mutex<Option<inflight::Inflight>>,
     keys: Mutex<Option<Arc<Keys>>>,
     sequence: Mutex<SequenceState>,
     /// Held while a file is processed: one file at a time, in order.
@@ -257,12 +306,14 @@ fn bounded(s: &str) -> String {
 }
 
 impl Ingestor {
-    /// Prepares ingest with the default snapshot [`Limits`]: loads the persisted sequence
-    /// state and creates the inbox (0700 unless it exists), quarantine and kept-snapshot
-    /// directories. Keys are read lazily (and re-read when their files change), so a
-    /// missing key is a standing `problem`, not a failure to start.
+    /// Prepares ingest with the snapshot [`Limits`] for the configured memory limit
+    /// (`data.memory_max_mib`): loads the persisted sequence state and creates the inbox
+    /// (0700 unless it exists), quarantine and kept-snapshot directories. Keys are read
+    /// lazily (and re-read when their files change), so a missing key is a standing
+    /// `problem`, not a failure to start.
     pub fn new(shared: Arc<Shared>) -> Result<Ingestor, IngestError> {
-        Self::with_limits(shared, Limits::default())
+        let limits = Limits::for_memory(shared.config.data.memory_max);
+        Self::with_limits(shared, limits)
     }
 
     /// As [`Ingestor::new`] with explicit limits.
@@ -272,14 +323,14 @@ impl Ingestor {
             let path = path.to_owned();
             move |source| IngestError::Io { path, source }
         };
-        std::fs::create_dir_all(&paths.state).map_err(io(&paths.state))?;
+        crate::fsutil::create_private_dir_all(&paths.state).map_err(io(&paths.state))?;
         let snapshots = paths.state.join(SNAPSHOT_DIR);
         quarantine::ensure_private_dir(&snapshots).map_err(io(&snapshots))?;
         quarantine::ensure_private_dir(&paths.quarantine).map_err(io(&paths.quarantine))?;
         if !paths.inbox.exists() {
-            // Created with the default permissions: the publisher's transfer account must be
-            // able to write here (the image sets owner and group; see image/).
-            std::fs::create_dir_all(&paths.inbox).map_err(io(&paths.inbox))?;
+            // Private when the daemon makes it: on the box the image makes the inbox with
+            // the transfer account's group access (image/rootfs/usr/lib/tmpfiles.d).
+            crate::fsutil::create_private_dir_all(&paths.inbox).map_err(io(&paths.inbox))?;
         }
         // Half-written kept copies from a crash (write_atomic's temp files) are useless.
         if let Ok(entries) = std::fs::read_dir(&snapshots) {
@@ -295,6 +346,7 @@ impl Ingestor {
         let ingestor = Ingestor {
             shared,
             limits,
+            retried: Mutex::new(None),
             keys: Mutex::new(None),
             sequence: Mutex::new(sequence),
             busy: Mutex::new(()),
@@ -397,7 +449,10 @@ impl Ingestor {
         let file = safe_name(name);
         let now = Utc::now();
         let mut header: Option<Header> = None;
-        match self.attempt(path, &file, now, started, writer_may_be_active, &mut header) {
+        self.mark_inflight(path);
+        let result = self.attempt(path, &file, now, started, writer_may_be_active, &mut header);
+        inflight::clear(&self.shared.config.paths.state);
+        match result {
             Ok(acc) => {
                 self.accepted(&acc, now);
                 Ok(acc)
@@ -421,6 +476,51 @@ impl Ingestor {
                 log::debug!("inbox entry {file} ignored: {reason}");
                 Err(ProcessError::Ignored { file, reason })
             }
+        }
+    }
+
+    /// Marks `path` as in processing (the attempt count carries over when the previous run
+    /// died on it). A marker that cannot be written only costs the crash protection.
+    fn mark_inflight(&self, path: &Path) {
+        let attempts = match lock(&self.retried).as_ref() {
+            Some(r) if r.path == path => r.attempts + 1,
+            _ => 1,
+        };
+        if let Err(e) = inflight::mark(&self.shared.config.paths.state, path, attempts) {
+            log::warn!("cannot write the ingest marker: {e}");
+        }
+    }
+
+    /// Start-up: a file the previous run died on. Quarantined when it was the second death
+    /// on it; otherwise tried once more (a power cut or a kill must not cost a good
+    /// snapshot), with a warning.
+    fn handle_left_over(&self, now: DateTime<Utc>) {
+        let state = &self.shared.config.paths.state;
+        let Some(m) = inflight::take_left_over(state) else {
+            return;
+        };
+        inflight::clear(state);
+        let name: &OsStr = m.path.file_name().unwrap_or(m.path.as_os_str());
+        let file = safe_name(name);
+        if !m.path.is_file() {
+            log::info!("the daemon stopped while processing {file}, which is gone since");
+            return;
+        }
+        if m.attempts >= inflight::MAX_ATTEMPTS {
+            let reason = format!(
+                "the daemon stopped {} times while processing this file (out of memory, or a \
+                 crash), so it is not tried again; the last good data stays served — have the \
+                 publisher check it, or report it with this file",
+                m.attempts
+            );
+            let _ = self.reject(&m.path, name, &file, None, "ingest_crashed", &reason, now);
+        } else {
+            log::warn!(
+                "the daemon stopped while processing {file} (attempt {}); trying it once more — \
+                 if it stops again, the file is quarantined",
+                m.attempts
+            );
+            *lock(&self.retried) = Some(m);
         }
     }
 
@@ -527,6 +627,7 @@ impl Ingestor {
             patients: acc.patients,
             staff: acc.staff,
             mode: acc.mode,
+            shrink_allowed: acc.shrink_allowed,
             took: started.elapsed(),
         })
     }
@@ -611,17 +712,101 @@ impl Ingestor {
         }
     }
 
+    /// Refuses a clinical snapshot that holds no patients, or fewer than
+    /// `data.min_patient_share_percent` of the patients served now: the typical broken export
+    /// (a failed query, a wrong filter) would otherwise replace a whole ward with nothing.
+    /// `Ok(true)` when it would refuse but the header's `allow_shrink` flag lets it through.
+    fn check_shrink(&self, h: &Header, patients: usize) -> Result<bool, Failure> {
+        let served = self.shared.store.current();
+        let served = served
+            .as_ref()
+            .map(|g| (g.summaries().len(), g.meta().sequence));
+        let share = u64::from(self.shared.config.data.min_patient_share_percent);
+        let refusal = if patients == 0 {
+            let kept = match served {
+                Some((n, seq)) => format!("the last good data ({n} patients, sequence {seq})"),
+                None => "no data (nothing was served yet)".to_owned(),
+            };
+            Some((
+                "snapshot_empty",
+                format!(
+                    "the snapshot holds no patients; still serving {kept}. A failed or \
+                     filtered export looks like this: check the publisher's export. If the \
+                     ward is really empty, seal with --allow-shrink"
+                ),
+            ))
+        } else {
+            match served {
+                Some((n, seq)) if (patients as u64).saturating_mul(100) < (n as u64) * share => {
+                    Some((
+                        "snapshot_shrunk",
+                        format!(
+                            "the snapshot holds {patients} patients, fewer than {share}% of the \
+                             {n} served now (sequence {seq}, still served); a partial export \
+                             looks like this: check the publisher's export. If the ward really \
+                             shrank, seal with --allow-shrink (or lower \
+                             data.min_patient_share_percent)"
+                        ),
+                    ))
+                }
+                _ => None,
+            }
+        };
+        match refusal {
+            None => Ok(false),
+            Some((code, reason)) if h.allow_shrink => {
+                log::warn!(
+                    "snapshot sequence {} accepted although {code}: sealed with allow_shrink \
+                     ({reason})",
+                    h.sequence
+                );
+                Ok(true)
+            }
+            Some((code, reason)) => {
+                self.set_problem(
+                    code::SNAPSHOT_SHRINK_REFUSED,
+                    Some(format!(
+                        "clinical snapshot sequence {} refused ({code}): {reason}",
+                        h.sequence
+                    )),
+                );
+                Err(refuse(code, reason))
+            }
+        }
+    }
+
+    /// Maps and builds a generation; with `shrink_check` (new snapshots, not the kept ones
+    /// at recovery) first refuses an empty or shrunken ward ([`Self::check_shrink`]).
     fn build_generation(
         &self,
         opened: &Opened,
         file: &str,
         now: DateTime<Utc>,
         received_at: DateTime<Utc>,
-    ) -> Result<(Arc<crate::store::Generation>, usize), Failure> {
+        shrink_check: bool,
+    ) -> Result<(Arc<crate::store::Generation>, usize, bool), Failure> {
+        let max = max_resources(self.shared.config.data.memory_max);
+        let found = resource_count_bound(&opened.payload, max);
+        if found > max {
+            return Err(refuse(
+                "too_many_resources",
+                format!(
+                    "the clinical payload holds more than {max} resources (the limit for \
+                     data.memory_max_mib = {}); a ward has a few thousand — split the export \
+                     or raise the memory limit with the unit's MemoryMax",
+                    self.shared.config.data.memory_max / (1024 * 1024)
+                ),
+            ));
+        }
         let t = Instant::now();
         let record = fhir::map_payload(&opened.payload, &self.map_options(now))
             .map_err(|e| refuse("fhir_invalid", e.to_string()))?;
         let mapped = t.elapsed();
+        let shrink_allowed = if shrink_check {
+            self.check_shrink(&opened.header, record.patients.len())?
+        } else {
+            false
+        };
         let h = &opened.header;
         let meta = GenerationMeta {
             ward: h.ward.clone(),
@@ -648,7 +833,7 @@ impl Ingestor {
             record.report.not_shown.len(),
             t.elapsed().as_millis()
         );
-        Ok((generation, record.patients.len()))
+        Ok((generation, record.patients.len(), shrink_allowed))
     }
 
     fn apply_clinical(
@@ -658,7 +843,8 @@ impl Ingestor {
         file: &str,
         now: DateTime<Utc>,
     ) -> Result<Applied, Failure> {
-        let (generation, patients) = self.build_generation(opened, file, now, now)?;
+        let (generation, patients, shrink_allowed) =
+            self.build_generation(opened, file, now, now, true)?;
         let seq = opened.header.sequence;
         // Keep the sealed file before the swap: whatever is served can be rebuilt on restart.
         keep::keep(&self.snapshots, KeptKind::Clinical, seq, bytes).map_err(|e| {
@@ -670,6 +856,7 @@ impl Ingestor {
         // The commit point.
         self.shared.store.swap(generation);
         self.set_problem(code::KEPT_SNAPSHOT_UNUSABLE, None);
+        self.set_problem(code::SNAPSHOT_SHRINK_REFUSED, None);
         match keep::prune(
             &self.snapshots,
             KeptKind::Clinical,
@@ -681,6 +868,7 @@ impl Ingestor {
         }
         Ok(Applied {
             patients: Some(patients),
+            shrink_allowed,
             ..Applied::default()
         })
     }
@@ -829,9 +1017,13 @@ impl Ingestor {
     }
 
     fn accepted(&self, acc: &Accepted, now: DateTime<Utc>) {
+        // `data_as_of` is what the drill report reads for the data age (audit::drill).
         let mut detail = format!(
-            "accepted file={} kind={} sequence={}",
-            acc.file, acc.kind, acc.sequence
+            "accepted file={} kind={} sequence={} data_as_of={}",
+            acc.file,
+            acc.kind,
+            acc.sequence,
+            acc.data_as_of.to_rfc3339_opts(SecondsFormat::Secs, true)
         );
         if let Some(p) = acc.patients {
             detail.push_str(&format!(" patients={p}"));
@@ -841,6 +1033,9 @@ impl Ingestor {
         }
         if let Some(m) = acc.mode {
             detail.push_str(&format!(" mode={}", m.as_str()));
+        }
+        if acc.shrink_allowed {
+            detail.push_str(" shrink_allowed=true");
         }
         self.audit(EventKind::SnapshotAccepted, Outcome::Success, detail, now);
         Metrics::inc(&self.shared.metrics.snapshots_accepted);
@@ -920,15 +1115,15 @@ impl Ingestor {
             format!("rejected file={file} kind={kind} sequence={seq} code={code}"),
             now,
         );
-        Metrics::inc(&self.shared.metrics.snapshots_rejected);
         if let Some(dest) = &moved_to {
             self.prune_quarantine(Some(dest), now);
         }
+        // Counted once everything about the refusal is done (the pruning included), so a
+        // reader of /metrics never sees the refusal before its consequences.
+        Metrics::inc(&self.shared.metrics.snapshots_rejected);
         self.set_problem(code::INGEST_DEFERRED, None);
         let r = rejection.clone();
-        self.shared
-            .status
-            .update(move |s| s.last_rejection = Some(r));
+        self.shared.status.update(move |s| s.record_rejection(r));
         ProcessError::Rejected(rejection)
     }
 
@@ -1003,6 +1198,7 @@ impl Ingestor {
     pub fn recover(&self) -> Recovered {
         let mut out = Recovered::default();
         let now = Utc::now();
+        self.handle_left_over(now);
         let keys = match self.keys() {
             Ok(k) => Some(k),
             Err(e) => {
@@ -1159,10 +1355,11 @@ impl Ingestor {
                 .unwrap_or_else(|| "?".into());
             let t = Instant::now();
             let received = mtime(path).map(DateTime::<Utc>::from).unwrap_or(now);
+            self.mark_inflight(path);
             let result =
                 self.open_kept(keys, path, PayloadKind::Clinical)
                     .and_then(|(opened, _)| {
-                        self.build_generation(&opened, &name, now, received)
+                        self.build_generation(&opened, &name, now, received, false)
                             .map_err(|f| match f {
                                 Failure::Refuse { reason, .. }
                                 | Failure::Defer(reason)
@@ -1170,8 +1367,9 @@ impl Ingestor {
                             })
                             .map(|g| (g, opened.header.sequence))
                     });
+            inflight::clear(&self.shared.config.paths.state);
             match result {
-                Ok(((generation, patients), header_seq)) => {
+                Ok(((generation, patients, _), header_seq)) => {
                     self.shared.store.swap(generation);
                     let seq = header_seq.max(*seq);
                     if self.last_sequence().is_none_or(|last| last < seq) {

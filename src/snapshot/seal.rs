@@ -2,7 +2,7 @@
 
 use super::crypto;
 use super::format::{
-    self, FORMAT_VERSION, MAGIC, MIN_CHUNK_SIZE, PREAMBLE_LEN, RawHeader, RecipientEntry,
+    self, MAGIC, MIN_CHUNK_SIZE, MIN_FORMAT_VERSION, PREAMBLE_LEN, RawHeader, RecipientEntry,
     SIGNATURE_LEN, STREAM_NONCE_LEN,
 };
 use super::limits::{LimitKind, Limits};
@@ -45,7 +45,18 @@ pub fn seal(
     req: &SealRequest,
     plaintext: &[u8],
 ) -> Result<Vec<u8>, SnapshotError> {
-    let limits = Limits::default();
+    seal_with(publisher, recipients, req, plaintext, &Limits::default())
+}
+
+/// As [`seal`], for appliances with other limits (a box configured with more memory;
+/// the benchmark's hospital scale).
+pub fn seal_with(
+    publisher: &PublisherSecret,
+    recipients: &[AppliancePublic],
+    req: &SealRequest,
+    plaintext: &[u8],
+    limits: &Limits,
+) -> Result<Vec<u8>, SnapshotError> {
     let invalid = |m: String| Err(SnapshotError::InvalidRequest(m));
     if !format::ward_is_valid(req.ward) {
         return invalid(format!(
@@ -75,12 +86,9 @@ pub fn seal(
             return invalid(format!("appliance key {} given twice", id.fingerprint()));
         }
     }
-    if plaintext.len() as u64 > limits.max_payload {
-        return Err(too_large(
-            LimitKind::Payload,
-            plaintext.len() as u64,
-            limits.max_payload,
-        ));
+    let cap = limits.max_payload_for(req.kind);
+    if plaintext.len() as u64 > cap {
+        return Err(too_large(LimitKind::Payload, plaintext.len() as u64, cap));
     }
 
     let compressed = Zeroizing::new(
@@ -130,9 +138,19 @@ pub fn seal(
         });
     }
 
+    // The oldest version that can say what is asked: version 2 only for a flag, so boxes
+    // that read only version 1 keep reading ordinary snapshots.
+    let version = if req.allow_shrink {
+        format::FORMAT_VERSION
+    } else {
+        MIN_FORMAT_VERSION
+    };
+    if req.allow_shrink && req.kind != super::PayloadKind::Clinical {
+        return invalid("allow_shrink is only for clinical snapshots".into());
+    }
     let raw = RawHeader {
         header: Header {
-            version: FORMAT_VERSION,
+            version,
             publisher: publisher.key_id(),
             recipients: ids,
             ward: req.ward.to_owned(),
@@ -144,6 +162,7 @@ pub fn seal(
             chunk_size: req.chunk_size,
             chunk_count,
             compressed_len,
+            allow_shrink: req.allow_shrink,
         },
         stream_nonce: *stream_nonce,
         ephemeral: ephemeral_pub,
@@ -171,7 +190,7 @@ pub fn seal(
 
     let mut out = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
     out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
+    out.extend_from_slice(&version.to_be_bytes());
     out.extend_from_slice(&header_len.to_be_bytes());
     out.extend_from_slice(&header);
     let aad = crypto::header_digest(&out);

@@ -1,6 +1,9 @@
 //! The status page (standby, and everything the `it` role sees): ward, mode, data age and
-//! delivery facts, the last refused delivery, and how to activate the emergency view.
-//! It never shows patient data, not even a patient count.
+//! delivery facts, the last refused delivery, the last 20 refused deliveries (their own
+//! section), and how to activate the emergency view.
+//! It never shows patient data, not even a patient count. It is public: who switched the
+//! mode is shown by role only and the switch's reason (free text, which staff may fill
+//! with a patient's name) not at all, unless a coordinator or IT is logged in.
 
 use super::icons::{Icon, icon};
 use super::layout::{self, Kind, data_age, mode_name};
@@ -15,6 +18,16 @@ pub fn status_page(ctx: &PageCtx, ready: &crate::status::Ready) -> Markup {
     let tz = ctx.tz;
     let dt = |t| crate::timefmt::datetime(t, tz);
     let is_it = ctx.user.is_some_and(|u| u.role == Role::It);
+    let staff = ctx
+        .user
+        .is_some_and(|u| matches!(u.role, Role::It | Role::Coordinator));
+    let by = match (&ctx.mode.by, staff) {
+        (_, true) => ctx.mode.by.who(),
+        (crate::mode::Switcher::User { .. }, false) => {
+            super::layout::role_name(ctx, Role::Coordinator).to_owned()
+        }
+        (other, false) => other.who(),
+    };
     let howto = html! {
         section class="card howto" aria-labelledby="st-howto" {
             h2 id="st-howto" { (ctx.t(Key::HowToActivate)) }
@@ -45,8 +58,10 @@ pub fn status_page(ctx: &PageCtx, ready: &crate::status::Ready) -> Markup {
                 p class=(format!("mode-big mode-{}", ctx.mode.mode.as_str())) { (mode_name(ctx, ctx.mode.mode)) }
                 dl class="facts" {
                     div { dt { (ctx.t(Key::ModeSince)) } dd { (dt(ctx.mode.since)) } }
-                    div { dt { (ctx.t(Key::ModeBy)) } dd { (clean(&ctx.mode.by.who())) } }
-                    div { dt { (ctx.t(Key::ModeReason)) } dd { (clean(&ctx.mode.reason)) } }
+                    div { dt { (ctx.t(Key::ModeBy)) } dd { (clean(&by)) } }
+                    @if staff {
+                        div { dt { (ctx.t(Key::ModeReason)) } dd { (clean(&ctx.mode.reason)) } }
+                    }
                     @if let Some(end) = ctx.mode.drill_ends_at {
                         div { dt { (ctx.t(Key::DrillEndsAt)) } dd { (dt(end)) } }
                     }
@@ -90,7 +105,45 @@ pub fn status_page(ctx: &PageCtx, ready: &crate::status::Ready) -> Markup {
                 }
             }
         }
+        (rejections(ctx, ready))
         @if is_it { (howto) }
     };
     layout::page(ctx, ctx.t(Key::StatusTitle), Kind::Screen, content)
+}
+
+/// The refused deliveries kept in memory (newest first, at most
+/// [`crate::status::REJECTIONS_KEPT`]): time, code, file and the daemon's own reason.
+fn rejections(ctx: &PageCtx, ready: &crate::status::Ready) -> Markup {
+    let dt = |t| crate::timefmt::datetime(t, ctx.tz);
+    html! {
+        section class="card rejections" aria-labelledby="st-rejections" {
+            h2 id="st-rejections" {
+                (ctx.t(Key::RecentRejections)) " (" (ready.recent_rejections.len()) ")"
+            }
+            @if ready.recent_rejections.is_empty() {
+                p { (ctx.t(Key::NoRejection)) }
+            } @else {
+                div class="table-scroll" {
+                    table class="data" {
+                        thead { tr {
+                            th scope="col" { (ctx.t(Key::Time)) }
+                            th scope="col" { (ctx.t(Key::ErrorCode)) }
+                            th scope="col" { (ctx.t(Key::SnapshotFile)) }
+                            th scope="col" { (ctx.t(Key::Reason)) }
+                        } }
+                        tbody {
+                            @for r in &ready.recent_rejections {
+                                tr {
+                                    td class="nowrap" { (dt(r.time)) }
+                                    td { code { (clean(&r.code)) } }
+                                    td { (clean(&r.file)) }
+                                    td { (clean(&r.reason)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

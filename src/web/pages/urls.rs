@@ -14,8 +14,12 @@ pub const STATUS: &str = "/status";
 pub const COORDINATOR: &str = "/coordinator";
 /// Mode switch (POST: `mode`, `reason`, `csrf`).
 pub const MODE: &str = "/mode";
-/// Event code issue (POST: `name`, `role`, `csrf`).
-pub const EVENT_CODE: &str = "/event-code";
+/// Guest code issue (POST: `name`, `role`, `csrf`).
+pub const GUEST_CODE: &str = "/guest-code";
+/// Guest code revocation (POST: `user`, `csrf`).
+pub const GUEST_CODE_REVOKE: &str = "/guest-code/revoke";
+/// Lifting a login lockout (POST: `target` = `user:ID` or `address:IP`, `csrf`).
+pub const LOCKOUT_LIFT: &str = "/lockout/lift";
 /// Printable ward list.
 pub const PRINT_WARD: &str = "/print/ward";
 /// Printable MAR for all patients.
@@ -24,6 +28,9 @@ pub const PRINT_MAR_ALL: &str = "/print/mar";
 pub const PRINT_BLANK_MAR: &str = "/print/mar-blank";
 /// The stylesheet.
 pub const STYLESHEET: &str = "/static/style.css";
+/// The small script that keeps the data age on an open page current (optional: every page
+/// is complete without it).
+pub const AGE_SCRIPT: &str = "/static/age.js";
 
 /// Percent-encodes one path segment (everything but RFC 3986 unreserved characters).
 pub fn encode_segment(s: &str) -> String {
@@ -53,6 +60,11 @@ pub fn patient(key: &str) -> String {
 /// The printable MAR of one patient.
 pub fn patient_mar(key: &str) -> String {
     format!("/patient/{}/mar", encode_segment(key))
+}
+
+/// The printable A4 sheet of identification labels of one patient.
+pub fn patient_labels(key: &str) -> String {
+    format!("/patient/{}/labels", encode_segment(key))
 }
 
 /// The current path with `?lang=xx`, or "/" when the path is not a plain site-relative
