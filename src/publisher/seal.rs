@@ -218,9 +218,9 @@ pub fn seal(
         data_as_of,
         kind,
         chunk_size: DEFAULT_CHUNK_SIZE,
+        // The box's header flag: it accepts an empty or shrunken ward only with it.
+        allow_shrink: allow_shrink && kind == PayloadKind::Clinical,
     };
-    // The box's allow_shrink header flag: see the module docs and ARCHITECTURE.md.
-    let _ = allow_shrink;
     let bytes = snapshot::seal(key, recipients, &req, payload)?;
     Ok(Sealed {
         ward: ward.to_owned(),
@@ -271,6 +271,48 @@ mod tests {
         let s2 = StateStore::open(dir.path()).unwrap();
         assert_eq!(s2.get("A3").unwrap().last_sequence, d);
         assert_eq!(s2.get("B4").unwrap().last_sequence, 0);
+    }
+
+    #[test]
+    fn an_allowed_shrink_is_sealed_with_the_boxes_flag_and_only_for_clinical_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateStore::open(dir.path()).unwrap();
+        let key = PublisherSecret::from_bytes(&[7; 32]);
+        let appliance = crate::keys::ApplianceSecret::from_bytes(&[9; 32]);
+        let open = |s: &Sealed| {
+            crate::snapshot::open(
+                &s.bytes,
+                &appliance,
+                &key.public(),
+                &crate::snapshot::Limits::default(),
+            )
+            .unwrap()
+            .header
+        };
+        for (kind, allow, flagged) in [
+            (PayloadKind::Clinical, true, true),
+            (PayloadKind::Clinical, false, false),
+            (PayloadKind::ModeCommand, true, false),
+        ] {
+            let payload: &[u8] = if kind == PayloadKind::Clinical {
+                b""
+            } else {
+                br#"{"mode": "drill", "reason": "x"}"#
+            };
+            let s = seal(
+                &state,
+                &key,
+                &[appliance.public()],
+                "A3",
+                kind,
+                payload,
+                Utc::now(),
+                allow,
+            )
+            .unwrap();
+            assert_eq!(open(&s).allow_shrink, flagged, "{kind} {allow}");
+            assert_eq!(s.name, format!("A3-{}.snap", s.sequence));
+        }
     }
 
     #[test]
