@@ -141,8 +141,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 (Some(w), _) => vec![w],
                 (None, _) => cfg.wards.iter().map(|w| w.id.clone()).collect(),
             };
-            let pubr = start(cfg)?;
             let rt = runtime()?;
+            let pubr = rt.block_on(async { start(cfg) })?;
             let mut ok = true;
             for w in wards {
                 ok &= rt.block_on(send(
@@ -177,8 +177,8 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// The publisher; called inside the runtime (hyper-util's pool belongs to it).
 fn start(cfg: PublisherConfig) -> anyhow::Result<Arc<Publisher>> {
-    // Clients spawn nothing at construction, but hyper-util wants a runtime for its pool.
     Ok(Arc::new(Publisher::new(cfg)?))
 }
 
