@@ -11,11 +11,24 @@ use rusqlite::{Connection, params};
 use std::path::Path;
 use std::time::Duration;
 
+/// Waits for the daemon's control socket: it is bound a moment after the web listener
+/// (whose log line `serve` waits for), so `noodepd mode` straight after could find none.
+fn control_socket_up(w: &Ward) {
+    poll("the control socket", || {
+        if w.runtime().join("control.sock").exists() {
+            Ok(())
+        } else {
+            Err("not bound yet".into())
+        }
+    });
+}
+
 /// A ward whose daemon has written (and keyed) an access log: started, switched to drill
 /// and back, stopped. Returns the ward.
 fn ward_with_a_daemon_log() -> Ward {
     let w = Ward::new("A3");
     let (mut d, addr) = w.serve();
+    control_socket_up(&w);
     for (mode, reason) in [("drill", "oefening"), ("standby", "klaar")] {
         run_ok(&["mode", mode, "--reason", reason, "--config", s(&w.config())]);
         poll_ready(addr, mode, |j| j["mode"] == mode);
@@ -391,6 +404,7 @@ fn state_files_are_private_from_their_first_system_call() {
     poll_ready(addr, "served, garbage refused", |j| {
         j["sequence"] == 2 && j["last_rejection"]["code"].is_string()
     });
+    control_socket_up(&w);
     run_ok(&[
         "mode",
         "drill",
