@@ -40,7 +40,7 @@ pub enum HttpError {
 /// Errors reading from the EPD, after retries.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    #[error("{what}: {source} (after {attempts} attempts)")]
+    #[error("{what}: {source} (after {attempts} attempt{})", if *attempts == 1 { "" } else { "s" })]
     Http {
         what: String,
         attempts: u32,
