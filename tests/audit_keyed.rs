@@ -16,6 +16,11 @@ use std::time::Duration;
 fn ward_with_a_daemon_log() -> Ward {
     let w = Ward::new("A3");
     let (mut d, addr) = w.serve();
+    // "listening on" is logged before start-up recovery; the control socket is bound just
+    // before READY, so wait for the log line that follows it.
+    d.wait_for_line("the ready log line", |l| {
+        (l.contains("ready: serving") || l.contains("ready without data")).then_some(())
+    });
     for (mode, reason) in [("drill", "oefening"), ("standby", "klaar")] {
         run_ok(&["mode", mode, "--reason", reason, "--config", s(&w.config())]);
         poll_ready(addr, mode, |j| j["mode"] == mode);
