@@ -236,6 +236,15 @@ pub async fn run(
     if let Some(seq) = rec.generation {
         log::info!("rebuilt sequence {seq} from the kept snapshots");
     }
+    // The control socket is bound before READY=1, so `noodepd mode` works as soon as
+    // systemd (or a script waiting for the web port) sees the daemon started.
+    let control = match crate::control::bind(&shared.config.paths.control_socket) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            log::error!("control socket: {e} (`noodepd mode` will not work)");
+            None
+        }
+    };
     match shared.store.current() {
         Some(g) => log::info!("ready: serving sequence {}", g.meta().sequence),
         None => log::info!("ready without data: serving the status page until a snapshot arrives"),
@@ -251,14 +260,12 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(ingestor.clone().run(shutdown_future(&stop_rx)));
-    {
-        let shared = shared.clone();
-        let sd = shutdown_future(&stop_rx);
-        tasks.spawn(async move {
-            if let Err(e) = crate::control::serve(shared, sd).await {
-                log::error!("control socket: {e} (`noodepd mode` will not work)");
-            }
-        });
+    if let Some(control) = control {
+        tasks.spawn(crate::control::run(
+            control,
+            shared.clone(),
+            shutdown_future(&stop_rx),
+        ));
     }
     tasks.spawn(timers(
         shared.clone(),

@@ -11,24 +11,16 @@ use rusqlite::{Connection, params};
 use std::path::Path;
 use std::time::Duration;
 
-/// Waits for the daemon's control socket: it is bound a moment after the web listener
-/// (whose log line `serve` waits for), so `noodepd mode` straight after could find none.
-fn control_socket_up(w: &Ward) {
-    poll("the control socket", || {
-        if w.runtime().join("control.sock").exists() {
-            Ok(())
-        } else {
-            Err("not bound yet".into())
-        }
-    });
-}
-
 /// A ward whose daemon has written (and keyed) an access log: started, switched to drill
 /// and back, stopped. Returns the ward.
 fn ward_with_a_daemon_log() -> Ward {
     let w = Ward::new("A3");
     let (mut d, addr) = w.serve();
-    control_socket_up(&w);
+    // "listening on" is logged before start-up recovery; the control socket is bound just
+    // before READY, so wait for the log line that follows it.
+    d.wait_for_line("the ready log line", |l| {
+        (l.contains("ready: serving") || l.contains("ready without data")).then_some(())
+    });
     for (mode, reason) in [("drill", "oefening"), ("standby", "klaar")] {
         run_ok(&["mode", mode, "--reason", reason, "--config", s(&w.config())]);
         poll_ready(addr, mode, |j| j["mode"] == mode);
@@ -404,7 +396,6 @@ fn state_files_are_private_from_their_first_system_call() {
     poll_ready(addr, "served, garbage refused", |j| {
         j["sequence"] == 2 && j["last_rejection"]["code"].is_string()
     });
-    control_socket_up(&w);
     run_ok(&[
         "mode",
         "drill",
