@@ -38,6 +38,9 @@ pub(crate) fn patient(key: &str, name: &str, bed: &str, born: (i32, u32, u32)) -
         labs: Listed::NotRecorded,
         contacts: Listed::NotRecorded,
         devices: Listed::NotRecorded,
+        notes: Vec::new(),
+        unread: Vec::new(),
+        identity_conflicts: Vec::new(),
     }
 }
 
