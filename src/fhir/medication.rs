@@ -555,12 +555,43 @@ fn block_inner(cx: &mut Ctx<'_, '_>, i: usize) -> Result<Outcome, Skip> {
     }
     let registered = registered(cx, i, res);
     let periods = periods(cx, i, res, dosages_v, registered);
+    for p in &periods {
+        if let (Some(s), Some(e)) = (&p.start, &p.end)
+            && let (Some(st), Some(until)) = (s.earliest_utc(), e.end_exclusive())
+            && until <= st
+        {
+            unreadable.push(Unreadable::PeriodEndsBeforeStart(format!(
+                "{} – {}",
+                dates::iso(s),
+                dates::iso(e)
+            )));
+            break;
+        }
+    }
     let facts = BlockFacts {
         status: status_facts,
         stop,
         periods,
         registered,
     };
+    // Say in the report and on the patient's page what could not be read (unknown
+    // modifier extensions are reported for every resource type in map.rs).
+    for u in &unreadable {
+        let detail = match u {
+            Unreadable::UnknownModifier(_) => continue,
+            Unreadable::UnknownStopType(d) => format!("unknown MP9 stop type {d}"),
+            Unreadable::StopTypeDisplayConflict(d) => {
+                format!("stop type code and display disagree: {d}")
+            }
+            Unreadable::UnknownStatus(d) => format!("unknown status {d:?}"),
+            Unreadable::PeriodEndsBeforeStart(d) => format!("period ends before it starts: {d}"),
+        };
+        let label = format!("{rtype}/{}", id.as_deref().unwrap_or_default());
+        cx.warn(format!(
+            "{label}: {detail}; the line says it could not be fully read"
+        ));
+        cx.unread(i, crate::record::UnreadReason::InvalidValue, detail);
+    }
     let mut start = facts.start();
     if start.is_none() && rtype == "MedicationRequest" {
         // No period of use: show when the agreement was made.

@@ -315,6 +315,8 @@ pub enum Unreadable {
     StopTypeDisplayConflict(String),
     /// A status outside FHIR's value set.
     UnknownStatus(String),
+    /// A period that ends before it starts.
+    PeriodEndsBeforeStart(String),
 }
 
 /// Something about a treatment worth a second look, with everything current read.
@@ -325,7 +327,8 @@ pub enum Attention {
     ConcurrentAgreements { count: u32 },
     /// The treatment runs but its latest administration agreement does not.
     AdministrationAgreementNotInForce { fate: Fate },
-    /// The treatment does not run but an administration agreement still does.
+    /// The treatment does not run but an administration agreement or a variable dosing
+    /// regimen still does.
     AdministrationAgreementStillInForce,
 }
 
@@ -451,9 +454,11 @@ pub const MAX_BLOCKS_PER_TREATMENT: usize = 50;
 
 impl Treatment {
     /// True when the treatment belongs among the current medication: running, paused,
-    /// about to start — or not fully readable (a nurse must check it in the source).
+    /// about to start — or not fully readable, or with an administration agreement or
+    /// regimen still in force although the agreement is not (a nurse must check those in
+    /// the source).
     pub fn listed_now(&self) -> bool {
-        self.state.listed_now() || !self.unreadable.is_empty()
+        self.state.listed_now() || !self.unreadable.is_empty() || !self.attention.is_empty()
     }
 
     /// The kind that leads the state: agreement, else administration agreement, else
@@ -798,6 +803,50 @@ pub fn resolve(
         }
     }
 
+    // An administration agreement or regimen follows the agreement it is based on: when
+    // that agreement was stopped, paused, cancelled, replaced or ended, the instruction
+    // based on it does not run either (the pharmacy's own stop may not have arrived yet).
+    for t in 0..n {
+        let Some(b) = blocks.get(t) else { continue };
+        if !matches!(
+            b.line.kind,
+            MedicationKind::AdministrationAgreement | MedicationKind::VariableDosingRegimen
+        ) || !fate.get(t).is_some_and(Fate::is_in_force)
+        {
+            continue;
+        }
+        let base_fates: Vec<Fate> = b
+            .refers
+            .iter()
+            .filter(|&&r| {
+                blocks
+                    .get(r)
+                    .is_some_and(|x| x.line.kind == MedicationKind::Agreement)
+                    && !matches!(own.get(r), Some(Fate::StopOrder { .. }))
+            })
+            .filter_map(|&r| fate.get(r).cloned())
+            .collect();
+        if base_fates.is_empty() || base_fates.iter().any(Fate::is_in_force) {
+            continue;
+        }
+        let follow = base_fates
+            .into_iter()
+            .filter(|f| {
+                matches!(
+                    f,
+                    Fate::Stopped { .. }
+                        | Fate::Paused { .. }
+                        | Fate::Cancelled
+                        | Fate::Superseded { .. }
+                        | Fate::Ended { .. }
+                )
+            })
+            .max_by_key(severity);
+        if let (Some(f), Some(slot)) = (follow, fate.get_mut(t)) {
+            *slot = f;
+        }
+    }
+
     let mut lines: Vec<MedicationLine> = blocks
         .into_iter()
         .zip(fate)
@@ -892,7 +941,12 @@ pub fn resolve(
                     && !matches!(l.fate, Fate::StopOrder { .. } | Fate::Superseded { .. })
             })
             .collect();
-        let ta_in_force = tas.iter().any(|l| l.fate.is_in_force());
+        let ta_in_force = lines.iter().any(|l| {
+            matches!(
+                l.kind,
+                MedicationKind::AdministrationAgreement | MedicationKind::VariableDosingRegimen
+            ) && l.fate.is_in_force()
+        });
         let running = matches!(state, TreatmentState::Current { .. });
         if running && !ta_in_force {
             if let Some(latest) = tas.first()

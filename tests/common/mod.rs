@@ -480,6 +480,8 @@ pub struct Options {
     /// Use the demo generator (this many patients, this seed), mapped by the FHIR mapper,
     /// instead of the hand-built hostile ward.
     pub generated: Option<(usize, u64)>,
+    /// Serve this record (e.g. fixtures mapped at a fixed time) instead of the hostile ward.
+    pub record: Option<WardRecord>,
 }
 
 impl Default for Options {
@@ -492,6 +494,7 @@ impl Default for Options {
             tls: None,
             lockout_attempts: 5,
             generated: None,
+            record: None,
         }
     }
 }
@@ -544,9 +547,10 @@ pub fn shared_in(dir: &Path, opts: &Options) -> Arc<Shared> {
             snapshot_file: "a3-7.snap".into(),
             report: IngestReport::default(),
         };
-        let record = match opts.generated {
-            Some((n, seed)) => generated_ward(n, seed),
-            None => ward(),
+        let record = match (&opts.record, opts.generated) {
+            (Some(r), _) => r.clone(),
+            (None, Some((n, seed))) => generated_ward(n, seed),
+            (None, None) => ward(),
         };
         let g = store.build(meta, &record).unwrap();
         store.swap(g);

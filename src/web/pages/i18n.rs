@@ -254,6 +254,7 @@ words! {
     MedUnknownStopType => ("onbekend stoptype", "unknown stop type"),
     MedStopTypeConflict => ("code en omschrijving van het stoptype spreken elkaar tegen", "the stop type's code and description disagree"),
     MedUnknownStatus => ("onbekende status", "unknown status"),
+    MedPeriodBackwards => ("periode eindigt vóór de start", "period ends before it starts"),
     MedConcurrent => ("meerdere lopende afspraken in één behandeling — controleer welke geldt", "several agreements in force in one treatment — check which applies"),
     MedTaNotInForce => ("toedieningsafspraak niet meer geldig", "administration agreement no longer in force"),
     MedTaStillInForce => ("een toedieningsafspraak loopt nog — controleer in de bron", "an administration agreement is still in force — check the source"),

@@ -149,6 +149,7 @@ pub fn unreadable_label(ctx: &PageCtx, u: &Unreadable) -> String {
         Unreadable::UnknownStopType(d) => (Key::MedUnknownStopType, d),
         Unreadable::StopTypeDisplayConflict(d) => (Key::MedStopTypeConflict, d),
         Unreadable::UnknownStatus(d) => (Key::MedUnknownStatus, d),
+        Unreadable::PeriodEndsBeforeStart(d) => (Key::MedPeriodBackwards, d),
     };
     format!("{} ({d})", ctx.t(k))
 }
