@@ -728,9 +728,11 @@ pub fn resolve(
                 .filter(|&t| is_target(t))
                 .filter(|&t| {
                     let Some(b) = blocks.get(t) else { return false };
+                    // A block starting at or after the stop date is what comes next (a
+                    // replacement, a resume), not what the order stops.
                     let starts_before = match (b.line.facts.start().or(b.line.facts.registered), on)
                     {
-                        (Some(st), Some(o)) => !earlier(&o, &st),
+                        (Some(st), Some(o)) => earlier(&st, &o),
                         _ => true,
                     };
                     let registered_after = match (b.line.facts.registered, sb.line.facts.registered)
