@@ -258,3 +258,26 @@ fn mp9_3_0_unknown_status_is_never_shown_raw() {
     let page = mar(&f, &p);
     assert!(!text(&page).to_lowercase().contains("unknown"));
 }
+
+#[test]
+fn every_scenario_page_and_mar_renders_inert() {
+    let f = Fixture::new(Mode::Emergency);
+    let r = scenarios();
+    let out = std::env::var("NOODEPD_PAGES_OUT").ok();
+    for (i, p) in r.patients.iter().enumerate() {
+        let page = pages::patient_page(&f.ctx(), p).into_string();
+        let sheet = mar(&f, p);
+        assert_inert(&page);
+        assert_inert(&sheet);
+        if let Some(dir) = &out {
+            std::fs::create_dir_all(dir).unwrap();
+            for (name, html) in [("med_patient", &page), ("med_mar", &sheet)] {
+                std::fs::write(
+                    format!("{dir}/{name}_{i}.html"),
+                    html.replace("\"/static/style.css\"", "\"static/style.css\""),
+                )
+                .unwrap();
+            }
+        }
+    }
+}

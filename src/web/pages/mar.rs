@@ -249,7 +249,7 @@ fn line_cells(ctx: &PageCtx, t: &Treatment, line: &MedicationLine, slots: &LineS
             strong { (clean(&line.drug.name)) }
             @if let Some(s) = &line.drug.strength { " " (clean(s)) }
             @if let Some(f) = &line.drug.form { br; span class="sub" { (clean(f)) } }
-            @if !plain_current || !t.unreadable.is_empty() {
+            @if !plain_current && t.unreadable.is_empty() {
                 br; strong class="mar-state" { (state_label(ctx, &t.state)) }
             }
         }

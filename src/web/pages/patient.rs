@@ -525,8 +525,8 @@ fn treatment_row(ctx: &PageCtx, p: &PatientRecord, t: &Treatment) -> Markup {
                 @if let Some(s) = &t.drug.strength { " " span class="strength" { (clean(s)) } }
                 @if let Some(f) = &t.drug.form { br; span class="sub" { (clean(f)) } }
                 @if let Some(r) = &lead.reason { br; span class="sub" { (ctx.t(Key::Reason)) ": " (clean(r)) } }
+                div class="medstatecell" { (state_cell(ctx, t)) }
             }
-            td class="medstatecell" { (state_cell(ctx, t)) }
             td {
                 @for (n, l) in leads.iter().enumerate() {
                     @if n > 0 || lead_kind != MedicationKind::Agreement {
@@ -666,6 +666,14 @@ pub fn unread_notice(ctx: &PageCtx, p: &PatientRecord, print: bool) -> Markup {
     }
 }
 
+/// A conflicting identity value as shown: birth dates in Dutch notation.
+fn conflict_value(field: &str, v: &str) -> String {
+    match chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        Ok(d) if field == "birth_date" => crate::timefmt::date(d),
+        _ => v.to_owned(),
+    }
+}
+
 /// "IDENTITEIT NIET EENDUIDIG": the source holds this patient more than once with differing
 /// name, birth date or patient number. Nothing when the copies agree.
 pub fn identity_conflict_notice(ctx: &PageCtx, p: &PatientRecord) -> Markup {
@@ -686,7 +694,7 @@ pub fn identity_conflict_notice(ctx: &PageCtx, p: &PatientRecord) -> Markup {
                             ": "
                             @for (i, v) in c.values.iter().enumerate() {
                                 @if i > 0 { " / " }
-                                strong { (clean(v)) }
+                                strong { (clean(&conflict_value(&c.field, v))) }
                             }
                         }
                     }
@@ -706,8 +714,7 @@ fn medication(ctx: &PageCtx, p: &PatientRecord) -> Markup {
             } @else {
                 table class="data meds" {
                     thead { tr {
-                        th scope="col" { (ctx.t(Key::Drug)) }
-                        th scope="col" { (ctx.t(Key::MedState)) }
+                        th scope="col" { (ctx.t(Key::Drug)) " / " (ctx.t(Key::MedState)) }
                         th scope="col" { (ctx.t(Key::Dose)) " / " (ctx.t(Key::Route)) " / " (ctx.t(Key::Schedule)) }
                         th scope="col" { (ctx.t(Key::LastGiven)) }
                         th scope="col" { (ctx.t(Key::Start)) " – " (ctx.t(Key::End)) }
