@@ -39,7 +39,7 @@ fn drug_names(r: &WardRecord) -> Vec<&str> {
         .items()
         .iter()
         .filter(|t| t.listed_now())
-        .map(|m| m.drug.name.as_str())
+        .map(|m| m.drug().name.as_str())
         .collect()
 }
 
@@ -50,7 +50,7 @@ fn past(r: &WardRecord) -> Vec<(&str, TreatmentState)> {
         .items()
         .iter()
         .filter(|t| !t.listed_now())
-        .map(|m| (m.drug.name.as_str(), m.state.clone()))
+        .map(|m| (m.drug().name.as_str(), m.state.clone()))
         .collect()
 }
 

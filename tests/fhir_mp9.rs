@@ -319,7 +319,7 @@ fn paused_apixaban_is_shown_as_paused_not_current() {
     let r = map_at(SCENARIOS, SCENARIO_NOW);
     let p = by_bsn(&r, "999911132");
     let t = only_treatment(p);
-    assert_eq!(t.drug.name, "APIXABAN TABLET 5MG");
+    assert_eq!(t.drug().name, "APIXABAN TABLET 5MG");
     assert_eq!(
         t.state,
         TreatmentState::Paused {
@@ -336,7 +336,7 @@ fn paused_apixaban_is_shown_as_paused_not_current() {
     assert_eq!(a[0].treatment_id.as_deref(), Some(t.id.as_str()));
     // The ATC code is carried, for a high-risk marker by code.
     assert!(
-        t.drug
+        t.drug()
             .codes
             .iter()
             .any(|c| c.system.as_deref() == Some("http://www.whocc.no/atc")
@@ -449,7 +449,7 @@ fn ended_periods_from_every_source_end_the_therapy() {
         .items()
         .iter()
         .filter(|t| t.listed_now())
-        .map(|t| t.drug.name.as_str())
+        .map(|t| t.drug().name.as_str())
         .collect();
     assert_eq!(current, ["Metoprolol 50 mg tablet"]);
 }
@@ -462,7 +462,7 @@ fn unknown_modifier_and_unknown_stop_type_are_not_fully_read_and_counted() {
         p.medication
             .items()
             .iter()
-            .find(|t| t.drug.name == name)
+            .find(|t| t.drug().name == name)
             .unwrap()
     };
     let para = t("Paracetamol 500 mg tablet");
@@ -521,7 +521,7 @@ fn drug_with_only_an_ndc_code_shows_the_code_with_its_system() {
         p.medication
             .items()
             .iter()
-            .any(|t| t.drug.name == "NDC 0069-0105-68")
+            .any(|t| t.drug().name == "NDC 0069-0105-68")
     );
 }
 
@@ -551,7 +551,7 @@ fn codes_of_drugs_allergies_directives_alerts_and_problems_are_carried() {
     assert_eq!(alert, ["http://snomed.info/sct|432415000"]);
     let directive = systems(&p["directives"]["items"][0]);
     assert!(directive.contains(&"http://snomed.info/sct|40617009".to_owned()));
-    let drug = systems(&p["medication"]["items"][0]["drug"]);
+    let drug = systems(&p["medication"]["items"][0]["blocks"][0]["drug"]);
     assert!(drug.contains(&"http://www.whocc.no/atc|C10AA01".to_owned()));
     assert!(drug.contains(&"urn:oid:2.16.840.1.113883.2.4.4.10|99902002".to_owned()));
     // Problems too (inline).
@@ -607,7 +607,7 @@ fn zib2017_directives_alerts_allergies_and_medication_are_read() {
     let meds = p.medication.items();
     let simva = meds
         .iter()
-        .find(|t| t.drug.name == "SIMVASTATINE TABLET 40MG")
+        .find(|t| t.drug().name == "SIMVASTATINE TABLET 40MG")
         .unwrap();
     assert_eq!(
         simva.state,
@@ -617,7 +617,7 @@ fn zib2017_directives_alerts_allergies_and_medication_are_read() {
     );
     let metf = meds
         .iter()
-        .find(|t| t.drug.name == "METFORMINE TABLET 500MG")
+        .find(|t| t.drug().name == "METFORMINE TABLET 500MG")
         .unwrap();
     assert!(matches!(metf.state, TreatmentState::Current { .. }));
     // The administration agreement (authorizingPrescription by identifier) gives the dose.
@@ -628,7 +628,7 @@ fn zib2017_directives_alerts_allergies_and_medication_are_read() {
     // taken = n: not taken, not current.
     let ibu = meds
         .iter()
-        .find(|t| t.drug.name == "Ibuprofen 400 mg")
+        .find(|t| t.drug().name == "Ibuprofen 400 mg")
         .unwrap();
     assert!(!ibu.listed_now());
 }

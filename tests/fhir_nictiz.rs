@@ -167,7 +167,7 @@ fn treatment<'a>(p: &'a PatientRecord, drug: &str) -> &'a Treatment {
     p.medication
         .items()
         .iter()
-        .find(|t| t.drug.name == drug)
+        .find(|t| t.drug().name == drug)
         .unwrap_or_else(|| panic!("no treatment of {drug}"))
 }
 
@@ -178,7 +178,7 @@ fn active_medication_is_methotrexate_agreement_and_pantoprazole_use() {
     let running: Vec<&str> = current(jo)
         .iter()
         .filter(|t| matches!(t.state, TreatmentState::Current { .. }))
-        .map(|t| t.drug.name.as_str())
+        .map(|t| t.drug().name.as_str())
         .collect();
     assert_eq!(
         running,

@@ -208,8 +208,8 @@ fn resolves_urn_relative_absolute_contained_identifier_and_reports_display_only(
     assert_eq!(reason(&r, "display"), NotShownReason::UnresolvedReference);
     assert_eq!(reason(&r, "missing"), NotShownReason::UnresolvedReference);
     let m = &p.medication.items()[0];
-    assert_eq!(m.drug.name, "Metoprolol 50 mg tablet");
-    assert_eq!(m.drug.strength.as_deref(), Some("50 mg/tablet"));
+    assert_eq!(m.drug().name, "Metoprolol 50 mg tablet");
+    assert_eq!(m.drug().strength.as_deref(), Some("50 mg/tablet"));
     assert_eq!(reason(&r, "med"), NotShownReason::ReferencedOnly);
 }
 
@@ -460,7 +460,7 @@ fn mp9_2x_stop_types_pause_and_stop_as_snomed_defines_them() {
     assert_eq!(meds.len(), 2);
     let state = |name: &str| {
         meds.iter()
-            .find(|t| t.drug.name == name)
+            .find(|t| t.drug().name == name)
             .map(|t| t.state.clone())
             .unwrap()
     };

@@ -503,7 +503,7 @@ fn every_ward_shows_a_paused_a_stopped_a_cancelled_and_a_dose_changed_treatment(
                         assert!(
                             a.at.unwrap().earliest_utc() <= since.earliest_utc(),
                             "{ward}: {} given after its stop",
-                            t.drug.name
+                            t.drug().name
                         );
                     }
                 }

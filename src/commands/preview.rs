@@ -298,7 +298,7 @@ fn patient_text(out: &mut String, p: &PatientRecord) {
     });
     section(out, "Medicatie", &p.medication, |o, t| {
         let strength = t
-            .drug
+            .drug()
             .strength
             .as_deref()
             .map(|s| format!(" {s}"))
@@ -311,7 +311,7 @@ fn patient_text(out: &mut String, p: &PatientRecord) {
         let _ = writeln!(
             o,
             "    - {}{strength}: {}{unreadable}",
-            t.drug.name,
+            t.drug().name,
             state_text(&t.state)
         );
         for l in t.lead_lines() {

@@ -1421,7 +1421,6 @@ fn bound_record(rec: &mut PatientRecord) -> usize {
         for t in items {
             b(&mut t.id);
             o!(t.identifier);
-            bound_drug(&mut t.drug, &mut b);
             for m in &mut t.blocks {
                 b(&mut m.id);
                 bound_drug(&mut m.drug, &mut b);

@@ -54,7 +54,7 @@ pub struct Drug {
     /// The preferred coding (user-selected, else G-Standaard, else the first).
     pub code: Option<Code>,
     /// Every coding the source gives (G-Standaard, ATC, SNOMED, RxNorm, NDC, ...).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<Code>,
     /// Strength, e.g. "500 mg" or "5 mg/ml".
     pub strength: Option<String>,
@@ -123,10 +123,10 @@ pub struct Dosage {
     /// Dose with unit, e.g. "1 stuk", "500 mg", "1-2 stuks".
     pub dose: Option<String>,
     /// The dose as a quantity (doseQuantity), with unit text and code.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dose_quantity: Option<Quantity>,
     /// A dose range (doseRange): low and high.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dose_range: Option<(Option<Quantity>, Option<Quantity>)>,
     pub route: Option<String>,
     pub schedule: Schedule,
@@ -135,7 +135,7 @@ pub struct Dosage {
     /// Maximum dose per period, when given, as text.
     pub max_dose: Option<String>,
     /// The same maximum as quantities.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_per_period: Option<MaxDose>,
     /// The source's own rendered text of this instruction (Dosage.text).
     pub text: Option<String>,
@@ -354,14 +354,15 @@ pub struct MedicationLine {
     pub note: Option<String>,
     /// The block this one is based on (administration agreement → medication agreement).
     pub based_on: Option<String>,
-    /// The facts the rule decided on.
-    #[serde(default)]
+    /// The facts the rule decided on (read by the mapper; not kept in a generation, which
+    /// needs only the outcome).
+    #[serde(skip)]
     pub facts: BlockFacts,
     /// What became of the block at the time of mapping.
     #[serde(default)]
     pub fate: Fate,
     /// Why the block could not be fully read, if so.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unreadable: Vec<Unreadable>,
 }
 
@@ -434,25 +435,47 @@ pub struct Treatment {
     /// The MP9 treatment identifier as "system|value", when the source gives one.
     pub identifier: Option<String>,
     pub state: TreatmentState,
-    /// The drug as the leading block names it.
-    pub drug: Drug,
     /// Every building block with its fate, leading kind first, newest first within a kind.
     pub blocks: Vec<MedicationLine>,
     /// History blocks dropped by the size bound (oldest first).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub omitted: u32,
     /// Worth a second look although everything was read.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attention: Vec<Attention>,
     /// Why the treatment could not be fully read (then never shown as a plain current line).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unreadable: Vec<Unreadable>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Most building blocks kept per treatment (the lines the state is about are always kept).
 pub const MAX_BLOCKS_PER_TREATMENT: usize = 50;
 
+/// The drug of a treatment without blocks (never produced by [`resolve`]).
+static NO_DRUG: Drug = Drug {
+    name: String::new(),
+    code: None,
+    codes: Vec::new(),
+    strength: None,
+    form: None,
+    ingredients: Vec::new(),
+};
+
 impl Treatment {
+    /// The drug as the leading block names it (the latest therapy block of the leading kind).
+    pub fn drug(&self) -> &Drug {
+        let k = self.lead_kind();
+        self.blocks
+            .iter()
+            .find(|l| l.kind == k && !matches!(l.fate, Fate::StopOrder { .. }))
+            .or_else(|| self.blocks.first())
+            .map_or(&NO_DRUG, |l| &l.drug)
+    }
+
     /// True when the treatment belongs among the current medication: running, paused,
     /// about to start — or not fully readable, or with an administration agreement or
     /// regimen still in force although the agreement is not (a nurse must check those in
@@ -997,17 +1020,10 @@ pub fn resolve(
         lines = out;
     }
 
-    let drug = lines
-        .iter()
-        .find(|l| l.kind == lead && !matches!(l.fate, Fate::StopOrder { .. }))
-        .or_else(|| lines.first())
-        .map(|l| l.drug.clone())
-        .unwrap_or_default();
     Treatment {
         id,
         identifier,
         state,
-        drug,
         blocks: lines,
         omitted,
         attention,

@@ -189,14 +189,14 @@ pub struct PatientRecord {
     pub devices: Listed<Device>,
     /// Statements about a section that were not taken as its status: partial negations
     /// ("no known food allergy") and contradictions, shown next to the section.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<SectionNote>,
     /// Source data about this patient that could not be (fully) read: counted and listed
     /// on the patient's page and MAR.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unread: Vec<Unread>,
     /// Identity facts that disagree between copies of this patient in the source.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub identity_conflicts: Vec<IdentityConflict>,
 }
 
@@ -346,7 +346,7 @@ pub struct Alert {
     pub text: String,
     pub code: Option<Code>,
     /// Every coding of the alert's code.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<Code>,
     pub since: Option<Moment>,
     pub note: Option<String>,
@@ -373,7 +373,7 @@ pub struct Allergy {
     pub substance: String,
     pub code: Option<Code>,
     /// Every coding of the substance.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<Code>,
     pub criticality: Criticality,
     /// "allergy" / "intolerance" when given.
@@ -425,7 +425,7 @@ pub struct Directive {
     pub date: Option<Moment>,
     pub status: Option<String>,
     /// Every coding of what the directive is about (treatment, category, type).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<Code>,
 }
 
@@ -435,7 +435,7 @@ pub struct Problem {
     pub name: String,
     pub code: Option<Code>,
     /// Every coding of the problem.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<Code>,
     pub status: Option<String>,
     pub onset: Option<Moment>,
@@ -455,10 +455,10 @@ pub struct Administration {
     pub line_id: Option<String>,
     pub note: Option<String>,
     /// The treatment it belongs to ([`Treatment::id`]), when attributable.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub treatment_id: Option<String>,
     /// The dose as a quantity, with unit text and code.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dose_quantity: Option<Quantity>,
 }
 

@@ -521,9 +521,9 @@ fn treatment_row(ctx: &PageCtx, p: &PatientRecord, t: &Treatment) -> Markup {
     html! {
         tr class=(row_class) {
             th scope="row" class="drug" {
-                (clean(&t.drug.name))
-                @if let Some(s) = &t.drug.strength { " " span class="strength" { (clean(s)) } }
-                @if let Some(f) = &t.drug.form { br; span class="sub" { (clean(f)) } }
+                (clean(&t.drug().name))
+                @if let Some(s) = &t.drug().strength { " " span class="strength" { (clean(s)) } }
+                @if let Some(f) = &t.drug().form { br; span class="sub" { (clean(f)) } }
                 @if let Some(r) = &lead.reason { br; span class="sub" { (ctx.t(Key::Reason)) ": " (clean(r)) } }
                 div class="medstatecell" { (state_cell(ctx, t)) }
             }
@@ -575,8 +575,8 @@ fn past_treatments(ctx: &PageCtx, past: &[&Treatment]) -> Markup {
                             @let lead = t.lead_lines();
                             tr {
                                 th scope="row" {
-                                    (clean(&t.drug.name))
-                                    @if let Some(s) = &t.drug.strength { " " (clean(s)) }
+                                    (clean(&t.drug().name))
+                                    @if let Some(s) = &t.drug().strength { " " (clean(s)) }
                                 }
                                 td { span class=(state_class(t)) { (state_label(ctx, &t.state)) } }
                                 td {
