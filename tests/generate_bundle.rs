@@ -476,6 +476,14 @@ fn every_ward_shows_a_paused_a_stopped_a_cancelled_and_a_dose_changed_treatment(
             paused > 0 && stopped > 0 && cancelled > 0 && changed > 0,
             "{ward}: paused {paused}, stopped {stopped}, cancelled {cancelled}, changed {changed}"
         );
+        // Every drug carries its (real) ATC code next to the fake product code, for
+        // anything that flags drugs by what they are.
+        assert!(treatments.iter().all(|t| {
+            t.drug()
+                .codes
+                .iter()
+                .any(|c| c.system.as_deref() == Some("http://www.whocc.no/atc"))
+        }));
         // None of them is shown as running.
         for t in &treatments {
             if matches!(

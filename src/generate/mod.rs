@@ -16,7 +16,7 @@
 //!   `Location` with `physicalType` `bd` (bed), `partOf` → `ro` (room), `partOf` → `wa` (ward);
 //!   `Location.name` is the label shown ("A3", "Kamer 3", "3-2").
 //! - Identifiers are fake: BSNs from the RvIG test range (see [`bsn_pool`]), patient numbers
-//!   under a documented fake OID, drug codes in a fake HPK range (see `drugs`).
+//!   under a documented fake OID, drug codes in a fake G-Standaard PRK range (see `drugs`).
 
 mod clinical;
 mod drugs;
