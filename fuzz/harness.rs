@@ -125,6 +125,7 @@ fn round_trip(mode: u8, payload: &[u8]) {
         data_as_of: created,
         kind: PayloadKind::Clinical,
         chunk_size,
+        allow_shrink: false,
     };
     let sealed = snapshot::seal(&k.publisher, &[k.appliance.public()], &req, payload)
         .expect("sealing a payload within the limits");

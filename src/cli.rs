@@ -98,6 +98,11 @@ pub struct SealArgs {
     /// Plaintext chunk size in bytes (advanced; default 65536).
     #[arg(long)]
     pub chunk_size: Option<u32>,
+    /// Let this clinical snapshot replace the served ward although it holds no patients
+    /// or far fewer than the box serves (a ward emptied on purpose). Without it the box
+    /// refuses such a snapshot as a likely broken export and keeps the last good data.
+    #[arg(long)]
+    pub allow_shrink: bool,
     /// Output file (write to FILE.part, then rename).
     #[arg(long)]
     pub out: PathBuf,

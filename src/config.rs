@@ -99,6 +99,7 @@ struct RawData {
     administration_window_hours: Option<u64>,
     observation_window_days: Option<u64>,
     keep_snapshots: Option<usize>,
+    min_patient_share_percent: Option<u8>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -218,6 +219,9 @@ pub struct DataConfig {
     pub observation_window: Duration,
     /// How many accepted sealed snapshots to keep for restart.
     pub keep_snapshots: usize,
+    /// A clinical snapshot with fewer patients than this share (percent) of the served
+    /// ward is refused unless sealed with `--allow-shrink`; one with none always is.
+    pub min_patient_share_percent: u8,
 }
 
 #[derive(Debug, Clone)]
@@ -436,6 +440,15 @@ impl Config {
                     return Err(invalid(
                         "data.keep_snapshots",
                         format!("{n} is outside 1..=100"),
+                    ));
+                }
+            },
+            min_patient_share_percent: match d.min_patient_share_percent.unwrap_or(50) {
+                n @ 0..=100 => n,
+                n => {
+                    return Err(invalid(
+                        "data.min_patient_share_percent",
+                        format!("{n} is outside 0..=100"),
                     ));
                 }
             },

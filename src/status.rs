@@ -61,12 +61,41 @@ pub mod code {
     pub const TLS_CERTIFICATE_EXPIRING: &str = "tls_certificate_expiring";
     /// The served data claims to be from the future: this box's clock is behind.
     pub const CLOCK_BEHIND_DATA: &str = "clock_behind_data";
+    /// The newest clinical snapshot was refused because it held no patients or far fewer
+    /// than are served (a likely broken export); the last good data is still served.
+    /// Cleared when a clinical snapshot is accepted.
+    pub const SNAPSHOT_SHRINK_REFUSED: &str = "snapshot_shrink_refused";
+
+    /// Every standing problem code, in the order `/metrics` lists them (one gauge each).
+    pub const ALL: &[&str] = &[
+        KEY_UNUSABLE,
+        INBOX_UNREADABLE,
+        INBOX_NOT_WATCHED,
+        INGEST_DEFERRED,
+        STATE_NOT_WRITABLE,
+        QUARANTINE_FAILED,
+        ROSTER_UNUSABLE,
+        NO_USABLE_KEPT_SNAPSHOT,
+        KEPT_SNAPSHOT_UNUSABLE,
+        AUDIT_WRITE_FAILED,
+        GENERATION_CORRUPT,
+        TLS_CERTIFICATE_EXPIRED,
+        TLS_CERTIFICATE_EXPIRING,
+        CLOCK_BEHIND_DATA,
+        SNAPSHOT_SHRINK_REFUSED,
+    ];
 }
+
+/// How many refused snapshots the status keeps (newest first), so that one incident is not
+/// overwritten by the next.
+pub const REJECTIONS_KEPT: usize = 20;
 
 /// What ingest reports about itself.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct IngestStatus {
     pub last_rejection: Option<Rejection>,
+    /// The last [`REJECTIONS_KEPT`] refused snapshots, newest first (since start).
+    pub rejections: std::collections::VecDeque<Rejection>,
     /// The standing problems' messages joined with "; " (None when there are none).
     pub problem: Option<String>,
     /// The standing problems, by code (inbox missing, key unreadable, disk full ...),
@@ -77,6 +106,16 @@ pub struct IngestStatus {
     /// When the roster in use was accepted, if any.
     pub roster_received_at: Option<DateTime<Utc>>,
     pub roster_staff: usize,
+}
+
+impl IngestStatus {
+    /// Notes a refused snapshot: the last one, and the history of the last
+    /// [`REJECTIONS_KEPT`].
+    pub fn record_rejection(&mut self, r: Rejection) {
+        self.rejections.push_front(r.clone());
+        self.rejections.truncate(REJECTIONS_KEPT);
+        self.last_rejection = Some(r);
+    }
 }
 
 /// Counters for /metrics (monotonic since start).
@@ -195,6 +234,8 @@ pub struct Ready {
     pub stale: bool,
     pub patients: Option<usize>,
     pub last_rejection: Option<Rejection>,
+    /// The last refused snapshots (at most 20), newest first.
+    pub recent_rejections: Vec<Rejection>,
     /// All problems' messages joined (kept for older monitoring); None when all is well.
     pub problem: Option<String>,
     /// The standing problems with stable codes, plus `clock_behind_data` when the served
@@ -254,6 +295,7 @@ pub fn ready(
         stale: data_from_future || age.is_none_or(|a| a > stale_s),
         patients: generation.map(|(_, n)| n),
         last_rejection: status.last_rejection.clone(),
+        recent_rejections: status.rejections.iter().cloned().collect(),
         problem,
         problems,
         data_from_future,
@@ -281,5 +323,37 @@ mod tests {
         assert!(cell.set_problem(code::KEY_UNUSABLE, None));
         assert_eq!(cell.get().problem, None);
         assert!(!cell.has_problem(code::KEY_UNUSABLE));
+    }
+
+    #[test]
+    fn keeps_the_last_twenty_rejections_newest_first() {
+        let mut s = IngestStatus::default();
+        let t = Utc::now();
+        for i in 0..25 {
+            s.record_rejection(Rejection {
+                file: format!("a3-{i}.snap"),
+                code: "bad_signature".into(),
+                reason: "x".into(),
+                time: t,
+            });
+        }
+        assert_eq!(s.rejections.len(), REJECTIONS_KEPT);
+        assert_eq!(
+            s.rejections.front().map(|r| r.file.as_str()),
+            Some("a3-24.snap")
+        );
+        assert_eq!(
+            s.rejections.back().map(|r| r.file.as_str()),
+            Some("a3-5.snap")
+        );
+        assert_eq!(s.last_rejection.map(|r| r.file), Some("a3-24.snap".into()));
+    }
+
+    #[test]
+    fn every_problem_code_is_listed_once() {
+        let mut all = code::ALL.to_vec();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), code::ALL.len());
     }
 }

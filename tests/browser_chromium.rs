@@ -1,7 +1,12 @@
-//! A nurse in a real browser: headless Chromium logs in, finds a patient by bed, reads
-//! allergies, resuscitation policy and medication, opens the MAR print view and prints it to
-//! PDF and PNG (every printed sheet of the patient page and the MAR names the patient); axe-core finds no serious or critical accessibility violation on the login,
-//! overview, patient and MAR pages; no hostile script runs and nothing violates the CSP.
+//! A nurse in a real browser: headless Chromium logs in, sees the treatment limit beside the
+//! resuscitation policy on the overview (on screen at 1280 and 800 px), finds the patient the
+//! ways nurses type (bed, name fragment, patient number, BSN with spaces) with the search box
+//! focused, reads allergies, resuscitation policy and medication under a banner that stays
+//! in view, prints the labels sheet (its barcode decodes, by zbarimg, to the patient number)
+//! and the MAR to PDF and PNG (every printed sheet of the patient page and the MAR names the
+//! patient); axe-core finds no serious or critical accessibility violation on the login,
+//! overview (1280 and 800 px), patient, labels and MAR pages; no hostile script runs and
+//! nothing violates the CSP (the one same-origin script, the live data age, included).
 //!
 //! Needs Chromium and the npm packages: `tests/browser/install.sh` installs both. Fails when
 //! they are missing, unless `NOODEPD_SKIP_BROWSER=1`.
@@ -52,6 +57,7 @@ fn nurse_finds_patient_by_bed_reads_it_and_prints_the_mar_accessibly() {
         .env("LOGIN_USER", NURSE.0)
         .env("LOGIN_CODE", NURSE.1)
         .env("BED", "14")
+        .env("LIMIT", LIMIT_B)
         .env("EXPECT", expect.to_string())
         .env("CHROMIUM", &chromium)
         .env("OUT", &out)
@@ -95,7 +101,27 @@ fn nurse_finds_patient_by_bed_reads_it_and_prints_the_mar_accessibly() {
         pdf_pages(&out.join("patient.pdf")).len() >= 2,
         "the patient printout fits one sheet, so the running header is not exercised"
     );
-    for png in ["mar.png", "patient.png", "overview.png"] {
+    // The labels sheet as Chromium prints it: every barcode zbarimg finds is the patient
+    // number (pdftoppm renders the PDF at 300 dpi).
+    let png = out.join("labels");
+    let r = Command::new("pdftoppm")
+        .args(["-r", "300", "-f", "1", "-l", "1", "-png", "-singlefile"])
+        .arg(out.join("labels.pdf"))
+        .arg(&png)
+        .status()
+        .expect("pdftoppm missing: run tests/browser/install.sh");
+    assert!(r.success(), "pdftoppm failed on labels.pdf");
+    let z = Command::new("zbarimg")
+        .args(["--quiet", "--raw"])
+        .arg(png.with_extension("png"))
+        .output()
+        .expect("zbarimg missing: run tests/browser/install.sh");
+    let codes = String::from_utf8_lossy(&z.stdout).into_owned();
+    assert!(
+        !codes.trim().is_empty() && codes.lines().all(|l| l == "PN-773102"),
+        "barcodes on the printed labels read {codes:?}"
+    );
+    for png in ["mar.png", "patient.png", "overview.png", "overview-800.png"] {
         let b = std::fs::read(out.join(png)).unwrap();
         assert!(b.starts_with(b"\x89PNG"), "{png} is not a PNG");
     }

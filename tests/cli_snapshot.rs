@@ -302,3 +302,65 @@ fn mode_command_seals_and_inspects() {
     assert!(text.contains("mode-command"), "{text}");
     assert!(text.contains("mode, reason"), "{text}");
 }
+
+#[test]
+fn seal_warns_on_an_empty_ward_and_allow_shrink_sets_the_header_flag() {
+    let t = Setup::new();
+    std::fs::write(
+        t.p("empty.json"),
+        r#"{"resourceType":"Bundle","type":"collection","entry":[]}"#,
+    )
+    .unwrap();
+    let out = t.seal("e.snap", &[&t.p("empty.json")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning") && err.contains("no patients") && err.contains("--allow-shrink"),
+        "{err}"
+    );
+    assert!(stdout(&out).contains("0 patients"), "{}", stdout(&out));
+    let v: serde_json::Value =
+        serde_json::from_slice(&t.inspect("a/appliance.key", "e.snap", true).stdout).unwrap();
+    assert_eq!(v["header"]["version"], 1);
+    assert_eq!(v["header"]["allow_shrink"], false);
+
+    let out = t.seal("f.snap", &["--allow-shrink", &t.p("empty.json")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--allow-shrink: a ward box accepts"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("allow-shrink"), "{}", stdout(&out));
+    let shown = t.inspect("a/appliance.key", "f.snap", false);
+    assert!(
+        stdout(&shown).contains("flags           allow-shrink"),
+        "{}",
+        stdout(&shown)
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&t.inspect("a/appliance.key", "f.snap", true).stdout).unwrap();
+    assert_eq!(v["header"]["version"], 2);
+    assert_eq!(v["header"]["allow_shrink"], true);
+
+    // A ward with patients seals without a warning.
+    let out = t.seal(
+        "s.snap",
+        &[&fixture("ips-2.0.0/Bundle-IPS-examples-Bundle-01.json")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+
+    // The flag means nothing for a roster: refused rather than silently dropped.
+    std::fs::write(t.p("roster.json"), r#"{"ward":"A3","staff":[]}"#).unwrap();
+    let out = t.seal(
+        "r.snap",
+        &["--kind", "roster", "--allow-shrink", &t.p("roster.json")],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("only for clinical"),
+        "{}",
+        stderr(&out)
+    );
+}

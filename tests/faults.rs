@@ -235,6 +235,7 @@ impl Rig {
                 data_as_of: as_of,
                 kind,
                 chunk_size: 64 * 1024,
+                allow_shrink: false,
             },
             payload,
         )

@@ -380,7 +380,7 @@ fn roster_hashes_verify_against_the_codes_and_hold_no_code() {
     let members = roster["staff"].as_array().unwrap();
     assert_eq!(members.len(), g.staff.len());
     for (m, s) in members.iter().zip(&g.staff) {
-        assert!((6..=8).contains(&s.code.len()) && s.code.chars().all(|c| c.is_ascii_digit()));
+        assert!((8..=10).contains(&s.code.len()) && s.code.chars().all(|c| c.is_ascii_digit()));
         assert!(
             !text.contains(&s.code),
             "code of {} appears in the roster",
@@ -516,6 +516,20 @@ fn every_ward_shows_a_paused_a_stopped_a_cancelled_and_a_dose_changed_treatment(
                     }
                 }
             }
+        }
+    }
+}
+
+#[test]
+fn demo_codes_meet_the_roster_policy_that_roster_hash_enforces() {
+    for seed in 0..20 {
+        for s in gen_ward(4, seed).staff {
+            assert_eq!(
+                noodepd::commands::roster::check_code(&s.code),
+                Ok(()),
+                "seed {seed}: {} has a code `roster hash` would refuse",
+                s.user
+            );
         }
     }
 }

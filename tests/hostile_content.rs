@@ -509,6 +509,7 @@ fn start_daemon(dir: &Path) -> (Daemon, SocketAddr, Logins) {
                 data_as_of: as_of,
                 kind,
                 chunk_size: 64 * 1024,
+                allow_shrink: false,
             },
             payload,
         )
@@ -872,6 +873,7 @@ fn seal_for(
             data_as_of: as_of,
             kind,
             chunk_size: 64 * 1024,
+            allow_shrink: false,
         },
         payload,
     )

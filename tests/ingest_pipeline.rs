@@ -54,9 +54,14 @@ fn accepted_snapshot_becomes_current_with_its_sequence_and_data_as_of() {
     let audit = audit_kinds(&env);
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].0, "snapshot_accepted");
+    // The data time is in the entry: the drill report reads the data age from it.
     assert_eq!(
         audit[0].1,
-        "accepted file=a3-0007.snap kind=clinical sequence=7 patients=5"
+        format!(
+            "accepted file=a3-0007.snap kind=clinical sequence=7 data_as_of={} patients=5",
+            acc.data_as_of
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )
     );
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(env.path("state/sequence.json")).unwrap()).unwrap();
@@ -462,4 +467,143 @@ fn measure_forty_patient_ingest() {
         opened.payload.len(),
         acc.took.as_millis()
     );
+}
+
+#[test]
+fn empty_or_shrunken_snapshot_is_quarantined_and_the_ward_stays_served_unless_allowed() {
+    let env = Env::new(3);
+    let ing = env.start();
+    ing.process(&env.drop_in("a3-1.snap", &env.clinical(1, 24)))
+        .unwrap();
+    let standing = |ing: &noodepd::ingest::Ingestor| {
+        ing.shared()
+            .status
+            .get()
+            .problems
+            .iter()
+            .find(|p| p.code == "snapshot_shrink_refused")
+            .map(|p| p.message.clone())
+    };
+
+    // A valid, signed snapshot with no patients: refused, the 24 patients stay.
+    let f = env.drop_in("a3-2.snap", &env.clinical_flagged(2, 0, false));
+    assert_eq!(rejected_code(ing.process(&f)), "snapshot_empty");
+    let reason = quarantined(&env, "a3-2.snap");
+    assert!(reason.contains("holds no patients"), "{reason}");
+    assert!(reason.contains("--allow-shrink"), "{reason}");
+    assert_eq!(served(&ing).map(|s| (s.0, s.1)), Some((1, 24)));
+    let msg = standing(&ing).expect("a standing problem while the ward shrank");
+    assert!(
+        msg.contains("sequence 2") && msg.contains("24 patients"),
+        "{msg}"
+    );
+
+    // 11 of 24 is under the default 50%: refused too.
+    let f = env.drop_in("a3-3.snap", &env.clinical_flagged(3, 11, false));
+    assert_eq!(rejected_code(ing.process(&f)), "snapshot_shrunk");
+    let reason = quarantined(&env, "a3-3.snap");
+    assert!(
+        reason.contains("11 patients") && reason.contains("50%"),
+        "{reason}"
+    );
+    assert_eq!(served(&ing).map(|s| (s.0, s.1)), Some((1, 24)));
+    // The sequence did not move: a later good snapshot still needs only to be newer.
+    assert_eq!(ing.last_sequence(), Some(1));
+
+    // 12 of 24 is exactly half: accepted, and the problem clears.
+    ing.process(&env.drop_in("a3-4.snap", &env.clinical_flagged(4, 12, false)))
+        .unwrap();
+    assert_eq!(served(&ing).map(|s| (s.0, s.1)), Some((4, 12)));
+    assert_eq!(standing(&ing), None);
+
+    // Sealed with --allow-shrink, an empty ward is what the publisher means: served, and
+    // the access log says it was let through by the flag.
+    let acc = ing
+        .process(&env.drop_in("a3-5.snap", &env.clinical_flagged(5, 0, true)))
+        .unwrap();
+    assert!(acc.shrink_allowed);
+    assert_eq!(served(&ing).map(|s| (s.0, s.1)), Some((5, 0)));
+    let audit = audit_kinds(&env);
+    let last = &audit.last().unwrap().1;
+    assert!(
+        last.contains("sequence=5") && last.contains("shrink_allowed=true"),
+        "{last}"
+    );
+    let rejected: Vec<_> = audit
+        .iter()
+        .filter(|(k, _)| k == "snapshot_rejected")
+        .map(|(_, d)| d.clone())
+        .collect();
+    assert_eq!(rejected.len(), 2, "{rejected:?}");
+    assert!(rejected[0].contains("code=snapshot_empty"));
+    assert!(rejected[1].contains("code=snapshot_shrunk"));
+    // Both refusals are in the kept history, newest first.
+    let history: Vec<_> = ing
+        .shared()
+        .status
+        .get()
+        .rejections
+        .iter()
+        .map(|r| r.code.clone())
+        .collect();
+    assert_eq!(history, ["snapshot_shrunk", "snapshot_empty"]);
+}
+
+#[test]
+fn first_snapshot_with_no_patients_is_refused_too() {
+    let env = Env::new(3);
+    let ing = env.start();
+    let f = env.drop_in("a3-1.snap", &env.clinical_flagged(1, 0, false));
+    assert_eq!(rejected_code(ing.process(&f)), "snapshot_empty");
+    assert!(served(&ing).is_none());
+    // Any non-empty first ward is fine: there is nothing to shrink from.
+    ing.process(&env.drop_in("a3-2.snap", &env.clinical_flagged(2, 1, false)))
+        .unwrap();
+    assert_eq!(served(&ing).map(|s| (s.0, s.1)), Some((2, 1)));
+}
+
+/// Regression: the drill report's data-age figures were always "-" because the access-log
+/// entry of an accepted snapshot did not carry the data time the report reads.
+#[test]
+fn drill_report_reads_the_data_age_from_the_accepted_snapshot_entries() {
+    let env = Env::new(3);
+    let ing = env.start();
+    let acc = ing
+        .process(&env.drop_in("a3-1.snap", &env.clinical(1, 3)))
+        .unwrap();
+    let shared = ing.shared();
+    let start = Utc::now();
+    shared
+        .mode
+        .set(
+            &shared.audit,
+            Mode::Drill,
+            Switcher::Console,
+            "oefening",
+            start,
+        )
+        .unwrap();
+    let second = ing
+        .process(&env.drop_in("a3-2.snap", &env.clinical(2, 3)))
+        .unwrap();
+    let end = Utc::now() + TimeDelta::minutes(10);
+    let r = noodepd::audit::drill::report_at(&shared.audit, None, end).unwrap();
+    // The entry carries the data time to the second; the ages may differ by that rounding.
+    let near = |got: Option<i64>, want: i64| got.is_some_and(|g| (g - want).abs() <= 1);
+    let at_start = (start - acc.data_as_of).num_seconds();
+    assert!(near(r.data_age_at_start_seconds, at_start), "{r:?}");
+    assert!(
+        near(
+            r.data_age_at_end_seconds,
+            (end - second.data_as_of).num_seconds()
+        ),
+        "{r:?}"
+    );
+    assert!(r.max_data_age_seconds.is_some_and(|m| m >= at_start - 1));
+    let text = noodepd::audit::drill::render_text(&r, chrono_tz::Europe::Amsterdam);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("Data age at start:"))
+        .unwrap();
+    assert!(!line.ends_with('-'), "{line}");
 }

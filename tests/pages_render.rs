@@ -263,7 +263,9 @@ fn not_recorded_none_documented_and_items_look_different() {
         .collect();
     let rows: Vec<&PatientSummary> = sums.iter().collect();
     let ov = pages::ward_overview(&ctx, &rows, None).into_string();
-    assert!(ov.contains("flag-unknown"));
+    // Unknown allergies are as loud as a known allergy, never grey: "ask".
+    assert!(ov.contains("class=\"allergy-unknown\""));
+    assert!(ov.contains("Onbekend — navragen"));
     assert!(ov.contains("Geen bekend"));
     assert!(ov.contains("Reanimatiebeleid onbekend"));
 }
@@ -351,16 +353,23 @@ fn drill_marker_is_on_every_page_and_every_printout() {
 fn data_age_is_shown_and_escalates_when_stale_or_from_the_future() {
     let mut f = Fixture::new(Mode::Emergency);
     for (name, html) in all_pages(&f.ctx(), &ward()) {
+        let seen = visible_text(&html);
         assert!(
-            html.contains("gegevens van 22-11-2026 14:05 (12 min oud)"),
+            seen.contains("gegevens van 22-11-2026 14:05 (12 min oud)"),
             "{name}"
         );
-        assert!(!html.contains("VEROUDERD"), "{name}");
+        assert!(!seen.contains("VEROUDERD"), "{name}");
+        // The live script may reveal the warning later; the page says when (box clock).
+        assert!(
+            html.contains("data-as-of=\"2026-11-22T13:05:00Z\" data-now=\"2026-11-22T13:17:00Z\""),
+            "{name}"
+        );
     }
     f.meta.as_mut().unwrap().data_as_of = utc(2026, 11, 22, 9, 57);
     for (name, html) in all_pages(&f.ctx(), &ward()) {
         assert!(
-            html.contains("VEROUDERD: gegevens van 22-11-2026 10:57 (3 u 20 min oud)"),
+            visible_text(&html)
+                .contains("VEROUDERD: gegevens van 22-11-2026 10:57 (3 u 20 min oud)"),
             "{name}"
         );
         assert!(
@@ -387,7 +396,11 @@ fn data_age_is_shown_and_escalates_when_stale_or_from_the_future() {
     f.meta.as_mut().unwrap().data_as_of = utc(2026, 11, 22, 13, 21);
     for (name, html) in all_pages(&f.ctx(), &ward()) {
         assert!(!html.contains("KLOK KLOPT NIET"), "{name}");
-        assert!(!html.contains("stale-banner"), "{name}");
+        assert!(!visible_text(&html).contains("VEROUDERD"), "{name}");
+        assert!(
+            !html.contains("class=\"stale-banner\" role=\"alert\">"),
+            "{name}: a stale banner shown (only a hidden one for the live script)"
+        );
     }
     f.meta = None;
     for (name, html) in all_pages(&f.ctx(), &ward()) {
@@ -572,7 +585,7 @@ fn english_view_is_complete() {
             "{name}"
         );
         assert!(
-            html.contains("data as of 22-11-2026 14:05 (12 min old)"),
+            visible_text(&html).contains("data as of 22-11-2026 14:05 (12 min old)"),
             "{name}"
         );
         for dutch in [
@@ -732,4 +745,145 @@ fn administration_agreement_shares_one_row_with_its_agreement_and_its_administra
     // The grid follows the administration agreement (06/12/18), not the agreement.
     assert_eq!(mar.matches("class=\"slot-time\">06:00<").count(), 3);
     assert_eq!(mar.matches("class=\"slot-time\">23:00<").count(), 0);
+}
+
+/// A patient with resuscitation permitted but no ventilation and ICU only after consultation,
+/// in isolation and at fall risk.
+fn limited_patient() -> PatientRecord {
+    let mut p = realistic_patient("lim", "Bep Beperkt", "8-1");
+    p.location.room = Some("Kamer 8".into());
+    let d = |kind, treatment: &str, decision| Directive {
+        kind,
+        treatment: treatment.into(),
+        decision,
+        text: None,
+        source: None,
+        date: None,
+        status: Some("active".into()),
+        codes: vec![],
+    };
+    p.directives = Listed::Items {
+        items: vec![
+            d(DirectiveKind::Resuscitation, "Reanimatie", Decision::Permit),
+            d(DirectiveKind::Treatment, "Beademing", Decision::Deny),
+            d(DirectiveKind::Treatment, "IC-opname", Decision::Deny),
+            d(DirectiveKind::Treatment, "Dialyse", Decision::Permit),
+        ],
+    };
+    let alert = |kind, text: &str| Alert {
+        kind,
+        text: text.into(),
+        code: None,
+        codes: vec![],
+        since: None,
+        note: None,
+    };
+    p.alerts = Listed::Items {
+        items: vec![
+            alert(AlertKind::Isolation, "Contactisolatie (MRSA)"),
+            alert(AlertKind::FallRisk, "Valrisico"),
+        ],
+    };
+    p
+}
+
+#[test]
+fn every_surface_with_the_resuscitation_policy_shows_the_other_limits_too() {
+    let f = Fixture::new(Mode::Emergency);
+    let ctx = f.ctx();
+    let p = limited_patient();
+    let sums = [PatientSummary::from(&p)];
+    let rows: Vec<&PatientSummary> = sums.iter().collect();
+    let surfaces = [
+        (
+            "overview",
+            pages::ward_overview(&ctx, &rows, None).into_string(),
+        ),
+        (
+            "ward list",
+            pages::print_ward_list(&ctx, &rows).into_string(),
+        ),
+        (
+            "mar",
+            pages::print_mar(&ctx, std::slice::from_ref(&p), day(2026, 11, 22), 3).into_string(),
+        ),
+        ("patient", pages::patient_page(&ctx, &p).into_string()),
+    ];
+    for (name, html) in &surfaces {
+        let seen = visible_text(html);
+        assert!(seen.contains("Wel reanimeren"), "{name}");
+        assert!(
+            seen.contains("geen beademing, geen IC-opname"),
+            "{name}: {seen}"
+        );
+        // A permitted treatment is not a limit.
+        assert!(!seen.contains("geen dialyse"), "{name}");
+        assert!(html.contains("class=\"limits\""), "{name}: warning colour");
+        // Alerts in their own colours: isolation is not fall risk.
+        assert!(html.contains("class=\"chip chip-isolation\""), "{name}");
+        assert!(html.contains("class=\"chip chip-fall\""), "{name}");
+    }
+    // The MAR header (repeated on every sheet) carries the alerts and the limits.
+    let mar = &surfaces[2].1;
+    let head = &mar[mar.find("<thead>").unwrap()..mar.find("</thead>").unwrap()];
+    for want in ["chip-isolation", "geen beademing", "Allergieën"] {
+        assert!(head.contains(want), "MAR header lacks {want}");
+    }
+    // The patient page's banner is sticky and holds the chips before any section.
+    let patient = &surfaces[3].1;
+    let banner_end = patient.find("class=\"toc\"").unwrap();
+    assert!(patient[..banner_end].contains("chip-isolation"));
+    assert!(patient[..banner_end].contains("geen beademing"));
+    assert!(pages::STYLESHEET.contains("position: sticky; top: 0;"));
+}
+
+#[test]
+fn english_room_and_counts_read_right() {
+    let mut f = Fixture::new(Mode::Emergency);
+    f.lang = Language::En;
+    let p = limited_patient();
+    let html = visible_text(&pages::patient_page(&f.ctx(), &p).into_string());
+    assert!(html.contains("Bed 8-1, room 8"), "{html}");
+    assert!(
+        !html.contains("Kamer"),
+        "Dutch room word in the English view"
+    );
+    let sums = [PatientSummary::from(&p)];
+    let rows: Vec<&PatientSummary> = sums.iter().collect();
+    let one = visible_text(&pages::ward_overview(&f.ctx(), &rows, Some("8")).into_string());
+    assert!(one.contains("1 result for"), "{one}");
+    let nl = Fixture::new(Mode::Emergency);
+    let one = visible_text(&pages::ward_overview(&nl.ctx(), &rows, Some("8")).into_string());
+    assert!(one.contains("1 resultaat voor"), "{one}");
+    assert!(!one.contains("1 resultaten"));
+    let none = visible_text(&pages::ward_overview(&nl.ctx(), &[], Some("9")).into_string());
+    assert!(none.contains("0 resultaten voor"), "{none}");
+    let html = pages::ward_overview(&nl.ctx(), &rows, None).into_string();
+    assert!(html.contains(" autofocus"), "the search box has focus");
+}
+
+#[test]
+fn labels_sheet_has_24_labels_with_identity_and_a_barcode() {
+    let f = Fixture::new(Mode::Drill);
+    let p = limited_patient();
+    let html = pages::print_labels(&f.ctx(), &p).into_string();
+    assert_inert(&html);
+    assert_eq!(html.matches("class=\"plabel\"").count(), 24);
+    assert_eq!(html.matches("<svg class=\"barcode\"").count(), 24);
+    let seen = visible_text(&html);
+    for want in ["Bep Beperkt", "Bed 8-1, kamer 8"] {
+        assert!(seen.contains(want), "{want}");
+    }
+    // Drill labels can never pass for real ones.
+    assert_eq!(html.matches("class=\"plabel-drill\"").count(), 24);
+    let mut e = Fixture::new(Mode::Emergency);
+    e.lang = Language::Nl;
+    let real = pages::print_labels(&e.ctx(), &p).into_string();
+    assert!(!real.contains("plabel-drill"));
+    // No patient number: no barcode, said so.
+    let mut q = p.clone();
+    q.identity.patient_number = None;
+    let none = pages::print_labels(&e.ctx(), &q).into_string();
+    assert!(!none.contains("class=\"barcode\""));
+    assert!(none.contains("geen streepjescode"));
 }

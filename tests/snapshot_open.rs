@@ -29,6 +29,7 @@ fn request(chunk_size: u32) -> SealRequest<'static> {
         data_as_of: Utc.with_ymd_and_hms(2026, 11, 22, 5, 58, 30).unwrap(),
         kind: PayloadKind::Clinical,
         chunk_size,
+        allow_shrink: false,
     }
 }
 
@@ -198,12 +199,22 @@ fn rejects_bad_magic_as_not_a_snapshot() {
 }
 
 #[test]
-fn rejects_unknown_version() {
+fn version_1_file_relabelled_version_2_is_refused() {
+    // A version 2 header is one byte longer (flags): the relabelled header cannot parse,
+    // and the signature would not cover the change anyway.
     let mut bytes = three_chunk_file();
     bytes[8..10].copy_from_slice(&2u16.to_be_bytes());
     let err = open_as(&bytes, 1).unwrap_err();
+    assert_eq!(err.code(), "bad_header", "{err}");
+}
+
+#[test]
+fn rejects_unknown_version() {
+    let mut bytes = three_chunk_file();
+    bytes[8..10].copy_from_slice(&4u16.to_be_bytes());
+    let err = open_as(&bytes, 1).unwrap_err();
     assert!(
-        matches!(err, SnapshotError::UnknownVersion { found: 2 }),
+        matches!(err, SnapshotError::UnknownVersion { found: 4 }),
         "{err}"
     );
     assert_eq!(err.code(), "unknown_version");

@@ -24,6 +24,7 @@ fn seal(payload: &[u8], chunk_size: u32) -> Vec<u8> {
         data_as_of: Utc.with_ymd_and_hms(2026, 1, 2, 3, 0, 0).unwrap(),
         kind: PayloadKind::Clinical,
         chunk_size,
+        allow_shrink: false,
     };
     snapshot::seal(&p, &[a.public()], &req, payload).unwrap()
 }

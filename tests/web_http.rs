@@ -10,7 +10,7 @@ use noodepd::mode::Mode;
 const SECURITY_HEADERS: &[(&str, &str)] = &[
     (
         "content-security-policy",
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     ),
     ("x-content-type-options", "nosniff"),
     ("referrer-policy", "no-referrer"),
@@ -42,9 +42,11 @@ fn assert_no_secrets(what: &str, r: &Res) {
 }
 
 fn assert_escaped(what: &str, r: &Res) {
+    // The layout's one script element (the live data age) is allowed, nothing else.
+    let body = r.body.replace(noodepd::web::pages::AGE_SCRIPT_TAG, "");
     for raw in HOSTILE_RAW {
         assert!(
-            !r.body.contains(raw),
+            !body.contains(raw),
             "{what}: raw {raw:?} in the page:\n{}",
             r.body
         );
@@ -108,6 +110,38 @@ fn metrics_count_logins_and_views_for_loopback_clients() {
     assert!(m.body.contains("noodepd_data_age_seconds "));
     assert!(m.body.contains("noodepd_audit_failures_total 0"));
     assert_no_secrets("/metrics", &m);
+}
+
+#[test]
+fn metrics_show_roster_size_staleness_and_a_gauge_per_standing_problem() {
+    let s = Server::start();
+    let m = s.client().get("/metrics");
+    assert!(m.body.contains("\nnoodepd_roster_staff 5\n"), "{}", m.body);
+    assert!(m.body.contains("\nnoodepd_data_stale 0\n"), "{}", m.body);
+    // Every stable problem code has its gauge, 0 while all is well.
+    for code in noodepd::status::code::ALL {
+        assert!(
+            m.body
+                .contains(&format!("\nnoodepd_problem{{code=\"{code}\"}} 0\n")),
+            "{code}: {}",
+            m.body
+        );
+    }
+    s.shared.status.set_problem(
+        noodepd::status::code::SNAPSHOT_SHRINK_REFUSED,
+        Some("snapshot a3-9.snap refused".into()),
+    );
+    let m = s.client().get("/metrics");
+    assert!(
+        m.body
+            .contains("\nnoodepd_problem{code=\"snapshot_shrink_refused\"} 1\n"),
+        "{}",
+        m.body
+    );
+    assert!(
+        m.body
+            .contains("\nnoodepd_problem{code=\"key_unusable\"} 0\n")
+    );
 }
 
 #[test]
@@ -1134,4 +1168,46 @@ fn stopped_paused_cancelled_and_ended_drugs_are_never_served_as_current() {
     let body = page(&mut c, &unreadable);
     assert!(body.contains("3 gegevens konden niet worden gelezen"));
     assert!(mar(&mut c, &unreadable).contains("3 gegevens konden niet worden gelezen"));
+}
+
+#[test]
+fn labels_print_is_audited_before_it_is_sent_and_the_age_script_is_same_origin() {
+    let s = Server::start();
+    let mut c = s.login(NURSE);
+    let r = c.get(&format!("/patient/{KEY_B}/labels"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.matches("class=\"plabel\"").count(), 24);
+    let print = s
+        .audit_entries()
+        .into_iter()
+        .find(|e| e["kind"] == "print")
+        .expect("a print entry for the labels");
+    assert!(
+        print["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("print labels /patient/")
+    );
+    assert_eq!(print["patients"][0]["key"], KEY_B);
+    assert_eq!(print["patients"][0]["bsn"], "999912345");
+    // Not for someone not logged in, nor in standby (the usual gates).
+    assert_eq!(
+        s.client().get(&format!("/print/labels/{KEY_B}")).status,
+        303
+    );
+    // The live data age script: our own, cached, and the only script the CSP allows.
+    let js = s.client().get("/static/age.js");
+    assert_eq!(js.status, 200);
+    assert!(
+        js.header("content-type")
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(js.body.contains("data-as-of"));
+    assert!(r.body.contains(noodepd::web::pages::AGE_SCRIPT_TAG));
+    assert!(
+        r.header("content-security-policy")
+            .unwrap()
+            .contains("script-src 'self';")
+    );
 }

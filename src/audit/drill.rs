@@ -626,6 +626,21 @@ fn compare_rows(
     ]
 }
 
+/// A role as the report's reader says it (the log stores the stable English id).
+fn role_word(role: &str, lang: Language) -> &str {
+    match (role, lang) {
+        ("nurse", Language::Nl) => "verpleegkundige",
+        ("physician", Language::Nl) => "arts",
+        ("coordinator", Language::Nl) => "coördinator",
+        ("it", Language::Nl) => "ICT",
+        ("physician", Language::En) => "physician",
+        ("coordinator", Language::En) => "coordinator",
+        ("nurse", Language::En) => "nurse",
+        ("it", Language::En) => "IT",
+        (other, _) => other,
+    }
+}
+
 /// The report as an HTML fragment for the coordinators' page (GET /drill-report).
 pub fn render_html(r: &DrillReport, lang: Language, tz: Tz) -> Markup {
     let nl = lang == Language::Nl;
@@ -660,7 +675,7 @@ pub fn render_html(r: &DrillReport, lang: Language, tz: Tz) -> Markup {
             }
             h3 { (l("Ingelogd", "Logged in")) " (" (r.users.len()) ")" }
             ul.users {
-                @for u in &r.users { li { (u.name) " (" (u.id) "), " (u.role) } }
+                @for u in &r.users { li { (u.name) " (" (u.id) "), " (role_word(&u.role, lang)) } }
             }
             @if !r.snapshots_rejected.is_empty() {
                 h3 { (l("Geweigerde snapshots", "Rejected snapshots")) }

@@ -85,6 +85,7 @@ impl Keys {
             data_as_of: now,
             kind,
             chunk_size: DEFAULT_CHUNK_SIZE,
+            allow_shrink: false,
         };
         Ok(snapshot::seal(
             &self.publisher,

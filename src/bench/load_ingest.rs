@@ -633,6 +633,7 @@ fn seal(
         data_as_of: clock.data_as_of(sequence),
         kind,
         chunk_size: DEFAULT_CHUNK_SIZE,
+        allow_shrink: false,
     };
     Ok(snapshot::seal(
         &keys.publisher,

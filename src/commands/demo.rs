@@ -116,6 +116,7 @@ fn prepare_and_serve(args: &DemoArgs, dir: &Path) -> anyhow::Result<ExitCode> {
                 data_as_of: now,
                 kind,
                 chunk_size: crate::snapshot::DEFAULT_CHUNK_SIZE,
+                allow_shrink: false,
             },
             payload,
         )?;

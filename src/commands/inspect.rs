@@ -60,6 +60,7 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<ExitCode> {
                 "chunk_size": h.chunk_size,
                 "chunk_count": h.chunk_count,
                 "compressed_size": h.compressed_len,
+                "allow_shrink": h.allow_shrink,
             },
             "summary": summary,
         });
@@ -82,6 +83,9 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<ExitCode> {
     println!("  created at      {}", h.created_at.to_rfc3339());
     println!("  data as of      {}", h.data_as_of.to_rfc3339());
     println!("  kind            {}", h.kind);
+    if h.allow_shrink {
+        println!("  flags           allow-shrink (may replace a larger ward, or with none)");
+    }
     println!(
         "  body            {} chunk(s) of up to {} bytes, {} compressed",
         h.chunk_count,

@@ -1,6 +1,9 @@
 //! `noodepd seal`: read and validate the input (FHIR R4 for `clinical`, one JSON object for
 //! `roster` and `mode-command`), seal it for the given appliances, and write it as
 //! `OUT.part` + fsync + rename to `OUT`, so an inbox watcher never sees half a file.
+//! A clinical payload is mapped as a box maps it, to count its patients: `seal` warns when
+//! there are none (a box refuses it unless `--allow-shrink`) and whenever `--allow-shrink`
+//! is given (a box then accepts it even if it serves far more patients).
 
 use crate::cli::{PayloadKindArg, SealArgs};
 use crate::keys::{AppliancePublic, PublisherSecret};
@@ -38,6 +41,26 @@ pub fn run(args: &SealArgs) -> anyhow::Result<ExitCode> {
         PayloadKindArg::Roster => (PayloadKind::Roster, read_json_object(&args.input)?),
         PayloadKindArg::ModeCommand => (PayloadKind::ModeCommand, read_json_object(&args.input)?),
     };
+    if args.allow_shrink && kind != PayloadKind::Clinical {
+        bail!("--allow-shrink is only for clinical snapshots");
+    }
+    let patients = match kind {
+        PayloadKind::Clinical => Some(count_patients(&payload, &args.ward, data_as_of)?),
+        _ => None,
+    };
+    match (patients, args.allow_shrink) {
+        (Some(0), false) => eprintln!(
+            "noodepd: warning: the payload holds no patients: a ward box refuses it \
+             (snapshot_empty) and keeps serving its last good data. If the ward is really \
+             empty, seal with --allow-shrink"
+        ),
+        (Some(n), true) => eprintln!(
+            "noodepd: warning: --allow-shrink: a ward box accepts this snapshot ({n} patients) \
+             even if it serves far more patients now; use it only when the ward was emptied \
+             or shrank on purpose"
+        ),
+        _ => {}
+    }
     let req = SealRequest {
         ward: &args.ward,
         sequence: args.sequence,
@@ -45,23 +68,39 @@ pub fn run(args: &SealArgs) -> anyhow::Result<ExitCode> {
         data_as_of,
         kind,
         chunk_size: args.chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE),
+        allow_shrink: args.allow_shrink,
     };
     let sealed = snapshot::seal(&publisher, &recipients, &req, &payload)
         .with_context(|| format!("cannot seal {}", args.out.display()))?;
     write_atomically(&args.out, &sealed)?;
     let fingerprints: Vec<String> = recipients.iter().map(|r| r.fingerprint()).collect();
     println!(
-        "sealed {}: ward {}, sequence {}, {}, payload {} bytes, file {} bytes",
+        "sealed {}: ward {}, sequence {}, {}{}{}, payload {} bytes, file {} bytes",
         args.out.display(),
         args.ward,
         args.sequence,
         kind,
+        patients
+            .map(|n| format!(", {n} patients"))
+            .unwrap_or_default(),
+        if args.allow_shrink {
+            ", allow-shrink"
+        } else {
+            ""
+        },
         payload.len(),
         sealed.len()
     );
     println!("publisher {}", publisher.public().fingerprint());
     println!("for {}", fingerprints.join(", "));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The patients a box would serve from this payload (the box's own mapper).
+fn count_patients(payload: &[u8], ward: &str, now: DateTime<Utc>) -> anyhow::Result<usize> {
+    let ward = crate::fhir::map_payload(payload, &crate::fhir::MapOptions::new(now, ward))
+        .context("input is not valid FHIR R4 JSON")?;
+    Ok(ward.patients.len())
 }
 
 /// Reads exactly one JSON file and checks it is a JSON object; returns its bytes as-is.

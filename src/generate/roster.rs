@@ -23,9 +23,14 @@ pub struct StaffMember {
     pub name: String,
     /// nurse | physician | coordinator | it
     pub role: String,
-    /// The plain demo downtime code, 6–8 digits. Never logged, never in the roster JSON.
+    /// The plain demo downtime code, 8–10 digits: within the policy `noodepd roster hash`
+    /// enforces (8 to 64 characters, not one repeated character nor a straight run), so a
+    /// drill can reuse it in a real roster. Never logged, never in the roster JSON.
     pub code: String,
 }
+
+/// The shortest demo code: the roster policy's minimum (`commands::roster::MIN_CODE`).
+const MIN_CODE_DIGITS: usize = 8;
 
 /// How many of each role a generated hospital has.
 const ROLES: &[(&str, usize)] = &[
@@ -63,7 +68,7 @@ pub fn staff(rng: &mut ChaCha8Rng) -> Vec<StaffGen> {
                 k += 1;
             }
             let code = loop {
-                let len = rng.gen_range(6..=8);
+                let len = rng.gen_range(MIN_CODE_DIGITS..=MIN_CODE_DIGITS + 2);
                 let mut c = String::with_capacity(len);
                 c.push(char::from(b'1' + rng.gen_range(0..9u8)));
                 for _ in 1..len {

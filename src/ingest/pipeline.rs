@@ -72,6 +72,8 @@ pub struct Accepted {
     pub staff: Option<usize>,
     /// The mode switched to (mode command only).
     pub mode: Option<Mode>,
+    /// Accepted only because the publisher sealed it with `allow_shrink` (clinical only).
+    pub shrink_allowed: bool,
     /// Wall time from reading the file to the commit.
     pub took: std::time::Duration,
 }
@@ -105,6 +107,8 @@ struct Applied {
     patients: Option<usize>,
     staff: Option<usize>,
     mode: Option<Mode>,
+    /// The shrink check would have refused it, but the publisher set `allow_shrink`.
+    shrink_allowed: bool,
 }
 
 /// Internal: how one attempt failed.
@@ -527,6 +531,7 @@ impl Ingestor {
             patients: acc.patients,
             staff: acc.staff,
             mode: acc.mode,
+            shrink_allowed: acc.shrink_allowed,
             took: started.elapsed(),
         })
     }
@@ -611,17 +616,88 @@ impl Ingestor {
         }
     }
 
+    /// Refuses a clinical snapshot that holds no patients, or fewer than
+    /// `data.min_patient_share_percent` of the patients served now: the typical broken export
+    /// (a failed query, a wrong filter) would otherwise replace a whole ward with nothing.
+    /// `Ok(true)` when it would refuse but the header's `allow_shrink` flag lets it through.
+    fn check_shrink(&self, h: &Header, patients: usize) -> Result<bool, Failure> {
+        let served = self.shared.store.current();
+        let served = served
+            .as_ref()
+            .map(|g| (g.summaries().len(), g.meta().sequence));
+        let share = u64::from(self.shared.config.data.min_patient_share_percent);
+        let refusal = if patients == 0 {
+            let kept = match served {
+                Some((n, seq)) => format!("the last good data ({n} patients, sequence {seq})"),
+                None => "no data (nothing was served yet)".to_owned(),
+            };
+            Some((
+                "snapshot_empty",
+                format!(
+                    "the snapshot holds no patients; still serving {kept}. A failed or \
+                     filtered export looks like this: check the publisher's export. If the \
+                     ward is really empty, seal with --allow-shrink"
+                ),
+            ))
+        } else {
+            match served {
+                Some((n, seq)) if (patients as u64).saturating_mul(100) < (n as u64) * share => {
+                    Some((
+                        "snapshot_shrunk",
+                        format!(
+                            "the snapshot holds {patients} patients, fewer than {share}% of the \
+                             {n} served now (sequence {seq}, still served); a partial export \
+                             looks like this: check the publisher's export. If the ward really \
+                             shrank, seal with --allow-shrink (or lower \
+                             data.min_patient_share_percent)"
+                        ),
+                    ))
+                }
+                _ => None,
+            }
+        };
+        match refusal {
+            None => Ok(false),
+            Some((code, reason)) if h.allow_shrink => {
+                log::warn!(
+                    "snapshot sequence {} accepted although {code}: sealed with allow_shrink \
+                     ({reason})",
+                    h.sequence
+                );
+                Ok(true)
+            }
+            Some((code, reason)) => {
+                self.set_problem(
+                    code::SNAPSHOT_SHRINK_REFUSED,
+                    Some(format!(
+                        "clinical snapshot sequence {} refused ({code}): {reason}",
+                        h.sequence
+                    )),
+                );
+                Err(refuse(code, reason))
+            }
+        }
+    }
+
+    /// Maps and builds a generation; with `shrink_check` (new snapshots, not the kept ones
+    /// at recovery) first refuses an empty or shrunken ward ([`Self::check_shrink`]).
     fn build_generation(
         &self,
         opened: &Opened,
         file: &str,
         now: DateTime<Utc>,
         received_at: DateTime<Utc>,
-    ) -> Result<(Arc<crate::store::Generation>, usize), Failure> {
+        shrink_check: bool,
+    ) -> Result<(Arc<crate::store::Generation>, usize, bool), Failure> {
         let t = Instant::now();
         let record = fhir::map_payload(&opened.payload, &self.map_options(now))
             .map_err(|e| refuse("fhir_invalid", e.to_string()))?;
         let mapped = t.elapsed();
+        let shrink_allowed = if shrink_check {
+            self.check_shrink(&opened.header, record.patients.len())?
+        } else {
+            false
+        };
         let h = &opened.header;
         let meta = GenerationMeta {
             ward: h.ward.clone(),
@@ -648,7 +724,7 @@ impl Ingestor {
             record.report.not_shown.len(),
             t.elapsed().as_millis()
         );
-        Ok((generation, record.patients.len()))
+        Ok((generation, record.patients.len(), shrink_allowed))
     }
 
     fn apply_clinical(
@@ -658,7 +734,8 @@ impl Ingestor {
         file: &str,
         now: DateTime<Utc>,
     ) -> Result<Applied, Failure> {
-        let (generation, patients) = self.build_generation(opened, file, now, now)?;
+        let (generation, patients, shrink_allowed) =
+            self.build_generation(opened, file, now, now, true)?;
         let seq = opened.header.sequence;
         // Keep the sealed file before the swap: whatever is served can be rebuilt on restart.
         keep::keep(&self.snapshots, KeptKind::Clinical, seq, bytes).map_err(|e| {
@@ -670,6 +747,7 @@ impl Ingestor {
         // The commit point.
         self.shared.store.swap(generation);
         self.set_problem(code::KEPT_SNAPSHOT_UNUSABLE, None);
+        self.set_problem(code::SNAPSHOT_SHRINK_REFUSED, None);
         match keep::prune(
             &self.snapshots,
             KeptKind::Clinical,
@@ -681,6 +759,7 @@ impl Ingestor {
         }
         Ok(Applied {
             patients: Some(patients),
+            shrink_allowed,
             ..Applied::default()
         })
     }
@@ -829,9 +908,13 @@ impl Ingestor {
     }
 
     fn accepted(&self, acc: &Accepted, now: DateTime<Utc>) {
+        // `data_as_of` is what the drill report reads for the data age (audit::drill).
         let mut detail = format!(
-            "accepted file={} kind={} sequence={}",
-            acc.file, acc.kind, acc.sequence
+            "accepted file={} kind={} sequence={} data_as_of={}",
+            acc.file,
+            acc.kind,
+            acc.sequence,
+            acc.data_as_of.to_rfc3339_opts(SecondsFormat::Secs, true)
         );
         if let Some(p) = acc.patients {
             detail.push_str(&format!(" patients={p}"));
@@ -841,6 +924,9 @@ impl Ingestor {
         }
         if let Some(m) = acc.mode {
             detail.push_str(&format!(" mode={}", m.as_str()));
+        }
+        if acc.shrink_allowed {
+            detail.push_str(" shrink_allowed=true");
         }
         self.audit(EventKind::SnapshotAccepted, Outcome::Success, detail, now);
         Metrics::inc(&self.shared.metrics.snapshots_accepted);
@@ -926,9 +1012,7 @@ impl Ingestor {
         }
         self.set_problem(code::INGEST_DEFERRED, None);
         let r = rejection.clone();
-        self.shared
-            .status
-            .update(move |s| s.last_rejection = Some(r));
+        self.shared.status.update(move |s| s.record_rejection(r));
         ProcessError::Rejected(rejection)
     }
 
@@ -1162,7 +1246,7 @@ impl Ingestor {
             let result =
                 self.open_kept(keys, path, PayloadKind::Clinical)
                     .and_then(|(opened, _)| {
-                        self.build_generation(&opened, &name, now, received)
+                        self.build_generation(&opened, &name, now, received, false)
                             .map_err(|f| match f {
                                 Failure::Refuse { reason, .. }
                                 | Failure::Defer(reason)
@@ -1171,7 +1255,7 @@ impl Ingestor {
                             .map(|g| (g, opened.header.sequence))
                     });
             match result {
-                Ok(((generation, patients), header_seq)) => {
+                Ok(((generation, patients, _), header_seq)) => {
                     self.shared.store.swap(generation);
                     let seq = header_seq.max(*seq);
                     if self.last_sequence().is_none_or(|last| last < seq) {

@@ -1,7 +1,7 @@
 //! The one-line view of a patient for the ward overview and search results, derived from
 //! the full record so that the overview can never disagree with the patient page.
 
-use super::{Decision, DirectiveKind, Listed, Moment, PatientRecord};
+use super::{AlertKind, Decision, DirectiveKind, Listed, Moment, PatientRecord};
 use serde::{Deserialize, Serialize};
 
 /// Status of a section in the overview, keeping "not recorded" apart from "none".
@@ -27,6 +27,22 @@ pub enum ResuscitationSummary {
     Conflicting,
 }
 
+/// An active treatment limit other than the resuscitation policy ("Niet: beademing").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreatmentLimit {
+    /// What it is about, as the source names it ("Beademing", "Opname IC").
+    pub treatment: String,
+    /// `Deny` (not to be given) or `Other` (conditional: read the record).
+    pub decision: Decision,
+}
+
+/// An alert as the overview shows it: its kind picks the colour and icon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertItem {
+    pub kind: AlertKind,
+    pub text: String,
+}
+
 /// One row of the ward overview.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PatientSummary {
@@ -35,15 +51,22 @@ pub struct PatientSummary {
     pub sort_key: String,
     pub birth_date: Option<Moment>,
     pub patient_number: Option<String>,
+    /// Burgerservicenummer, for search only (never shown on the overview).
+    #[serde(default)]
+    pub bsn: Option<String>,
     pub ward: Option<String>,
     pub room: Option<String>,
     pub bed: Option<String>,
     pub alerts: SectionFlag,
-    /// Short texts of the alerts (e.g. "MRSA", "Valrisico").
-    pub alert_texts: Vec<String>,
+    /// The alerts with their kind (e.g. isolation "MRSA", fall risk "Valrisico").
+    pub alert_items: Vec<AlertItem>,
     pub allergies: SectionFlag,
     pub allergy_texts: Vec<String>,
     pub resuscitation: ResuscitationSummary,
+    /// Active treatment limits besides resuscitation (deny or conditional), in record
+    /// order: every surface that shows the resuscitation policy shows these with it.
+    #[serde(default)]
+    pub limits: Vec<TreatmentLimit>,
 }
 
 fn flag<T>(l: &Listed<T>) -> SectionFlag {
@@ -57,7 +80,18 @@ fn flag<T>(l: &Listed<T>) -> SectionFlag {
 impl From<&PatientRecord> for PatientSummary {
     fn from(p: &PatientRecord) -> Self {
         let mut resus = ResuscitationSummary::NotRecorded;
+        let mut limits: Vec<TreatmentLimit> = Vec::new();
         for d in p.directives.items() {
+            if d.kind == DirectiveKind::Treatment && d.decision != Decision::Permit {
+                let limit = TreatmentLimit {
+                    treatment: d.treatment.clone(),
+                    decision: d.decision,
+                };
+                if !limits.contains(&limit) {
+                    limits.push(limit);
+                }
+                continue;
+            }
             if d.kind != DirectiveKind::Resuscitation {
                 continue;
             }
@@ -78,11 +112,20 @@ impl From<&PatientRecord> for PatientSummary {
             sort_key: p.identity.name.sort_key.clone(),
             birth_date: p.identity.birth_date,
             patient_number: p.identity.patient_number.clone(),
+            bsn: p.identity.bsn.clone(),
             ward: p.location.ward.clone(),
             room: p.location.room.clone(),
             bed: p.location.bed.clone(),
             alerts: flag(&p.alerts),
-            alert_texts: p.alerts.items().iter().map(|a| a.text.clone()).collect(),
+            alert_items: p
+                .alerts
+                .items()
+                .iter()
+                .map(|a| AlertItem {
+                    kind: a.kind,
+                    text: a.text.clone(),
+                })
+                .collect(),
             allergies: flag(&p.allergies),
             allergy_texts: p
                 .allergies
@@ -91,6 +134,7 @@ impl From<&PatientRecord> for PatientSummary {
                 .map(|a| a.substance.clone())
                 .collect(),
             resuscitation: resus,
+            limits,
         }
     }
 }
@@ -99,21 +143,67 @@ impl From<&PatientRecord> for PatientSummary {
 pub const SEARCH_MAX_CHARS: usize = 100;
 pub const SEARCH_MAX_WORDS: usize = 8;
 
+/// The words that may stand before a room or bed number in a query or in the data.
+const ROOM_WORDS: &[&str] = &["kamer", "room", "k"];
+const BED_WORDS: &[&str] = &["bed", "b"];
+
+/// `v` without a leading room or bed word from `words` ("Kamer 12" → "12"), folded.
+fn strip_word(v: &str, words: &[&str]) -> String {
+    let f = fold(v.trim());
+    for w in words {
+        if let Some(rest) = f.strip_prefix(w) {
+            let rest = rest.trim_start_matches(['.', ':']);
+            if rest.starts_with(char::is_whitespace)
+                || (rest.starts_with(|c: char| c.is_ascii_digit()) && w.len() > 1)
+            {
+                return rest.trim().to_owned();
+            }
+        }
+    }
+    f
+}
+
+/// Whether bed label `bed` (folded, word stripped) is `w` or starts with `w` followed by a
+/// separator: "12" finds "12-1" and "12-2", never "120-1" or "121".
+fn bed_prefix(bed: &str, w: &str) -> bool {
+    !w.is_empty()
+        && bed.strip_prefix(w).is_some_and(|rest| {
+            rest.is_empty()
+                || rest.starts_with(|c: char| !c.is_alphanumeric())
+                || w.ends_with(|c: char| !c.is_alphanumeric())
+        })
+}
+
+/// Letters and digits only, lower-cased ("P-0012" → "p0012", "9999 11 120" → "999911120").
+fn alnum(t: &str) -> String {
+    t.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .flat_map(|c| c.to_lowercase())
+        .collect()
+}
+
 impl PatientSummary {
     /// Does this patient match a nurse's search? The one matcher behind the ward search.
-    /// Every word of the query must match one of: part of the name (case and accents
-    /// ignored), the bed or the room exactly, the patient number exactly (letters and digits
-    /// only, so "P-0012" is found by "p0012"), or the birth date as dd-mm-jjjj, d-m-jjjj,
-    /// ddmmjjjj, jjjj-mm-dd or the year alone. A whole query equal to the room or bed
-    /// ("kamer 4") matches too. An empty query matches everyone.
+    ///
+    /// The whole query matches when, letters and digits only, it is the patient number,
+    /// the BSN or the birth date ("9999 11 120", "04 03 1950"), or when it names the room
+    /// or the bed: "kamer 12", "room 12", "bed 12-1", "12-1", or the room number alone
+    /// ("12" finds every bed in Kamer 12), or a bed prefix ("12" also finds beds "12-1",
+    /// "12-2"). Otherwise every word must match one of: part of the name (case and accents
+    /// ignored), the bed or room as above, the patient number or BSN exactly (letters and
+    /// digits only), or the birth date as dd-mm-jjjj, d-m-jjjj, ddmmjjjj, jjjj-mm-dd or the
+    /// year alone. An empty query matches everyone.
     pub fn matches(&self, query: &str) -> bool {
         let q: String = query.chars().take(SEARCH_MAX_CHARS).collect();
         let whole = fold(q.split_whitespace().collect::<Vec<_>>().join(" ").as_str());
-        let exact = |v: &Option<String>| {
-            v.as_deref()
-                .is_some_and(|v| !whole.is_empty() && fold(v.trim()) == whole)
-        };
-        if exact(&self.room) || exact(&self.bed) {
+        if whole.is_empty() {
+            return true;
+        }
+        if self.matches_place(&whole) {
+            return true;
+        }
+        let wa = alnum(&whole);
+        if !wa.is_empty() && (self.matches_number(&wa) || self.birth_forms().contains(&wa)) {
             return true;
         }
         q.split_whitespace()
@@ -122,32 +212,41 @@ impl PatientSummary {
             .all(|w| self.matches_word(&w))
     }
 
-    fn matches_word(&self, w: &str) -> bool {
-        if fold(&self.name).contains(w) || fold(&self.sort_key).contains(w) {
-            return true;
-        }
-        let exact = |v: &Option<String>| v.as_deref().is_some_and(|v| fold(v.trim()) == w);
-        if exact(&self.bed) || exact(&self.room) {
-            return true;
-        }
-        let alnum = |t: &str| -> String {
-            t.chars()
-                .filter(char::is_ascii_alphanumeric)
-                .flat_map(|c| c.to_lowercase())
-                .collect()
-        };
-        let wa = alnum(w);
-        if wa.is_empty() {
+    /// The query (folded) names this patient's room or bed.
+    fn matches_place(&self, q: &str) -> bool {
+        let room = self.room.as_deref().map(|r| strip_word(r, ROOM_WORDS));
+        let bed = self.bed.as_deref().map(|b| strip_word(b, BED_WORDS));
+        let room_q = strip_word(q, ROOM_WORDS);
+        let bed_q = strip_word(q, BED_WORDS);
+        let said_room = room_q != fold(q.trim());
+        let said_bed = bed_q != fold(q.trim());
+        if room_q.is_empty() || bed_q.is_empty() {
             return false;
         }
-        if self
-            .patient_number
+        let room_hit = room
             .as_deref()
-            .is_some_and(|n| alnum(n) == wa)
-        {
-            return true;
+            .is_some_and(|r| !r.is_empty() && r == room_q);
+        // "kamer 12" also finds the beds named after room 12 when no room is recorded.
+        let bed_hit = bed.as_deref().is_some_and(|b| bed_prefix(b, &bed_q));
+        match (said_room, said_bed) {
+            (true, _) => {
+                room_hit
+                    || (room.is_none() && bed.as_deref().is_some_and(|b| bed_prefix(b, &room_q)))
+            }
+            (false, true) => bed_hit,
+            (false, false) => room_hit || bed_hit,
         }
-        let forms: Vec<String> = match self.birth_date {
+    }
+
+    /// `wa` (letters and digits) is the patient number or the BSN.
+    fn matches_number(&self, wa: &str) -> bool {
+        [&self.patient_number, &self.bsn]
+            .iter()
+            .any(|v| v.as_deref().is_some_and(|n| alnum(n) == wa))
+    }
+
+    fn birth_forms(&self) -> Vec<String> {
+        match self.birth_date {
             Some(Moment::Day(d)) => day_forms(d),
             Some(Moment::Instant(t)) => day_forms(t.date_naive()),
             Some(Moment::Month(y, m)) => {
@@ -155,8 +254,21 @@ impl PatientSummary {
             }
             Some(Moment::Year(y)) => vec![y.to_string()],
             None => Vec::new(),
-        };
-        forms.contains(&wa)
+        }
+    }
+
+    fn matches_word(&self, w: &str) -> bool {
+        if fold(&self.name).contains(w) || fold(&self.sort_key).contains(w) {
+            return true;
+        }
+        if self.matches_place(w) {
+            return true;
+        }
+        let wa = alnum(w);
+        if wa.is_empty() {
+            return false;
+        }
+        self.matches_number(&wa) || self.birth_forms().contains(&wa)
     }
 }
 
@@ -199,14 +311,16 @@ mod tests {
             sort_key: name.into(),
             birth_date: NaiveDate::from_ymd_opt(born.0, born.1, born.2).map(Moment::Day),
             patient_number: Some(number.into()),
+            bsn: Some("999911120".into()),
             ward: Some("A3".into()),
             room: Some("Kamer 4".into()),
             bed: Some(bed.into()),
             alerts: SectionFlag::NotRecorded,
-            alert_texts: Vec::new(),
+            alert_items: Vec::new(),
             allergies: SectionFlag::NotRecorded,
             allergy_texts: Vec::new(),
             resuscitation: ResuscitationSummary::NotRecorded,
+            limits: Vec::new(),
         }
     }
 
@@ -243,6 +357,56 @@ mod tests {
         ] {
             assert!(!s.matches(q), "{q:?} should not match");
         }
+    }
+
+    #[test]
+    fn finds_what_nurses_type_for_rooms_beds_numbers_and_dates() {
+        let mut s = row("Johanna de Vries", "12-1", "PN-773101", (1948, 2, 29));
+        s.room = Some("Kamer 12".into());
+        for q in [
+            "12",
+            "kamer 12",
+            "Kamer 12",
+            "room 12",
+            "bed 12-1",
+            "Bed 12-1",
+            "12-1",
+            "bed 12",
+            "999911120",
+            "9999 11 120",
+            "PN 773101",
+            "pn-773101",
+            "29 02 1948",
+            "29-2-1948",
+            "vries",
+            "jo",
+            "de vries 1948",
+        ] {
+            assert!(s.matches(q), "{q:?} should match");
+        }
+        for q in [
+            "1",
+            "2",
+            "120",
+            "121",
+            "kamer 1",
+            "kamer 120",
+            "bed 12-2",
+            "bed 1",
+            "8",
+            "99991112",
+            "773101",
+            "vries 1949",
+        ] {
+            assert!(!s.matches(q), "{q:?} should not match");
+        }
+        // A room recorded without its word, a bed with a letter.
+        let mut t = row("Piet Smit", "8A", "PN-1", (1950, 1, 1));
+        t.room = Some("8".into());
+        for q in ["8", "kamer 8", "bed 8a", "8a"] {
+            assert!(t.matches(q), "{q:?} should match");
+        }
+        assert!(!t.matches("bed 8b"));
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! The byte layout of a snapshot (version 1): constants, header encoding and the strict
-//! header parser. See docs/SNAPSHOT-FORMAT.md; keep the two in step.
+//! The byte layout of a snapshot (versions 1 and 2): constants, header encoding and the
+//! strict header parser. See docs/SNAPSHOT-FORMAT.md; keep the two in step. Version 2 is
+//! version 1 with one `flags` byte at the end of the header; `seal` writes version 1 when
+//! no flag is set, so boxes that read only version 1 keep reading ordinary snapshots.
 //!
 //! ```text
 //! preamble  magic "NOODSNAP" (8) | version u16 BE (2) | header_len u32 BE (4)
@@ -15,8 +17,15 @@ use chrono::{DateTime, Utc};
 
 /// The first 8 bytes of every snapshot.
 pub const MAGIC: [u8; 8] = *b"NOODSNAP";
-/// The format version this code writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The newest format version this code writes and reads (2: with the `flags` byte).
+pub const FORMAT_VERSION: u16 = 2;
+/// The oldest format version this code reads (1: no `flags` byte, read as no flags).
+pub const MIN_FORMAT_VERSION: u16 = 1;
+/// Header flag (version 2): the publisher allows this clinical snapshot to hold far fewer
+/// patients than the box serves, or none (`seal --allow-shrink`).
+pub const FLAG_ALLOW_SHRINK: u8 = 0x01;
+/// Every flag this code knows; a header with another bit set is refused.
+pub const KNOWN_FLAGS: u8 = FLAG_ALLOW_SHRINK;
 /// Magic + version + header_len.
 pub const PREAMBLE_LEN: usize = 14;
 /// Ed25519 signature at the end of the file.
@@ -97,6 +106,9 @@ pub fn encode_header(raw: &RawHeader) -> Vec<u8> {
         out.extend_from_slice(&e.key_id.0);
         out.extend_from_slice(&e.wrapped);
     }
+    if h.version >= 2 {
+        out.push(h.flags());
+    }
     out
 }
 
@@ -142,6 +154,7 @@ impl<'a> Cursor<'a> {
 
 /// The preamble's fields after the magic and version checks.
 pub struct Preamble {
+    pub version: u16,
     pub header_len: u32,
 }
 
@@ -159,7 +172,7 @@ pub fn parse_preamble(bytes: &[u8], limits: &Limits) -> Result<Preamble, Snapsho
         rest: bytes.get(MAGIC.len()..).ok_or_else(too_short)?,
     };
     let version = u16::from_be_bytes(c.array().map_err(|_| too_short())?);
-    if version != FORMAT_VERSION {
+    if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(SnapshotError::UnknownVersion { found: version });
     }
     let header_len = c.u32().map_err(|_| too_short())?;
@@ -170,11 +183,15 @@ pub fn parse_preamble(bytes: &[u8], limits: &Limits) -> Result<Preamble, Snapsho
             limit: u64::from(limits.max_header),
         });
     }
-    Ok(Preamble { header_len })
+    Ok(Preamble {
+        version,
+        header_len,
+    })
 }
 
-/// Parses exactly one header, strictly: every field valid, nothing left over.
-pub fn parse_header(h: &[u8], limits: &Limits) -> Result<RawHeader, SnapshotError> {
+/// Parses exactly one header of format `version` (from the preamble), strictly: every
+/// field valid, no unknown flag, nothing left over.
+pub fn parse_header(h: &[u8], version: u16, limits: &Limits) -> Result<RawHeader, SnapshotError> {
     let mut c = Cursor { rest: h };
     let publisher = KeyId(c.array()?);
     let created_at = c.time()?;
@@ -251,6 +268,10 @@ pub fn parse_header(h: &[u8], limits: &Limits) -> Result<RawHeader, SnapshotErro
         }
         entries.push(RecipientEntry { key_id, wrapped });
     }
+    let flags = if version >= 2 { c.u8()? } else { 0 };
+    if flags & !KNOWN_FLAGS != 0 {
+        return Err(SnapshotError::BadHeader("unknown flag set"));
+    }
     if !c.rest.is_empty() {
         return Err(SnapshotError::BadHeader(
             "bytes left over after the last field",
@@ -258,7 +279,7 @@ pub fn parse_header(h: &[u8], limits: &Limits) -> Result<RawHeader, SnapshotErro
     }
     Ok(RawHeader {
         header: Header {
-            version: FORMAT_VERSION,
+            version,
             publisher,
             recipients: entries.iter().map(|e| e.key_id).collect(),
             ward: ward.to_owned(),
@@ -270,6 +291,7 @@ pub fn parse_header(h: &[u8], limits: &Limits) -> Result<RawHeader, SnapshotErro
             chunk_size,
             chunk_count,
             compressed_len,
+            allow_shrink: flags & FLAG_ALLOW_SHRINK != 0,
         },
         stream_nonce,
         ephemeral,
@@ -285,7 +307,7 @@ mod tests {
         let t = DateTime::from_timestamp_millis(1_790_000_000_123).unwrap();
         RawHeader {
             header: Header {
-                version: FORMAT_VERSION,
+                version: 1,
                 publisher: KeyId([1; 8]),
                 recipients: vec![KeyId([2; 8]), KeyId([3; 8])],
                 ward: "A3".into(),
@@ -297,6 +319,7 @@ mod tests {
                 chunk_size: 1000,
                 chunk_count: 3,
                 compressed_len: 2500,
+                allow_shrink: false,
             },
             stream_nonce: [9; 7],
             ephemeral: [8; 32],
@@ -322,7 +345,7 @@ mod tests {
             FIXED_HEADER_LEN + 2 + 32 + 1 + 2 * RECIPIENT_ENTRY_LEN
         );
         assert_eq!(FIXED_HEADER_LEN, 58);
-        assert_eq!(parse_header(&bytes, &Limits::default()).unwrap(), raw);
+        assert_eq!(parse_header(&bytes, 1, &Limits::default()).unwrap(), raw);
     }
 
     #[test]
@@ -330,14 +353,14 @@ mod tests {
         let bytes = encode_header(&sample());
         for n in 0..bytes.len() {
             assert!(
-                parse_header(&bytes[..n], &Limits::default()).is_err(),
+                parse_header(&bytes[..n], 1, &Limits::default()).is_err(),
                 "{n}"
             );
         }
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(matches!(
-            parse_header(&longer, &Limits::default()),
+            parse_header(&longer, 1, &Limits::default()),
             Err(SnapshotError::BadHeader(_))
         ));
     }
@@ -347,7 +370,7 @@ mod tests {
         let mut raw = sample();
         raw.header.chunk_count = 4;
         assert!(matches!(
-            parse_header(&encode_header(&raw), &Limits::default()),
+            parse_header(&encode_header(&raw), 1, &Limits::default()),
             Err(SnapshotError::BadHeader(_))
         ));
     }
@@ -357,14 +380,42 @@ mod tests {
         let mut raw = sample();
         raw.entries[1].key_id = raw.entries[0].key_id;
         assert!(matches!(
-            parse_header(&encode_header(&raw), &Limits::default()),
+            parse_header(&encode_header(&raw), 1, &Limits::default()),
             Err(SnapshotError::BadHeader("recipient listed twice"))
         ));
         let mut raw = sample();
         raw.header.ward = "../etc".into();
         assert!(matches!(
-            parse_header(&encode_header(&raw), &Limits::default()),
+            parse_header(&encode_header(&raw), 1, &Limits::default()),
             Err(SnapshotError::BadHeader(_))
         ));
+    }
+
+    #[test]
+    fn version_2_header_carries_the_allow_shrink_flag_in_a_last_byte() {
+        let mut raw = sample();
+        raw.header.version = 2;
+        raw.header.allow_shrink = true;
+        let bytes = encode_header(&raw);
+        assert_eq!(bytes.len(), encode_header(&sample()).len() + 1);
+        assert_eq!(bytes.last(), Some(&FLAG_ALLOW_SHRINK));
+        assert_eq!(parse_header(&bytes, 2, &Limits::default()).unwrap(), raw);
+        // The same bytes read as version 1 have one byte left over.
+        assert!(matches!(
+            parse_header(&bytes, 1, &Limits::default()),
+            Err(SnapshotError::BadHeader(_))
+        ));
+        raw.header.allow_shrink = false;
+        let plain = encode_header(&raw);
+        assert_eq!(plain.last(), Some(&0));
+        assert_eq!(parse_header(&plain, 2, &Limits::default()).unwrap(), raw);
+        for bit in 1..8 {
+            let mut unknown = plain.clone();
+            *unknown.last_mut().unwrap() = 1 << bit;
+            assert!(matches!(
+                parse_header(&unknown, 2, &Limits::default()),
+                Err(SnapshotError::BadHeader("unknown flag set"))
+            ));
+        }
     }
 }

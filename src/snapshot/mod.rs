@@ -16,8 +16,8 @@ mod open;
 mod seal;
 
 pub use format::{
-    CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, FORMAT_VERSION, MAGIC, MIN_CHUNK_SIZE, PREAMBLE_LEN,
-    RECIPIENT_ENTRY_LEN, SIGNATURE_LEN,
+    CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, FLAG_ALLOW_SHRINK, FORMAT_VERSION, MAGIC, MIN_CHUNK_SIZE,
+    MIN_FORMAT_VERSION, PREAMBLE_LEN, RECIPIENT_ENTRY_LEN, SIGNATURE_LEN,
 };
 pub use limits::{LimitKind, Limits};
 pub use open::open;
@@ -148,6 +148,20 @@ pub struct Header {
     pub chunk_count: u32,
     /// Length of the compressed payload (the STREAM plaintext).
     pub compressed_len: u64,
+    /// Flag (version 2): the publisher sealed this clinical snapshot with `--allow-shrink`,
+    /// so ingest accepts it even when it holds no patients or far fewer than are served.
+    pub allow_shrink: bool,
+}
+
+impl Header {
+    /// The header's `flags` byte (version 2).
+    pub fn flags(&self) -> u8 {
+        if self.allow_shrink {
+            format::FLAG_ALLOW_SHRINK
+        } else {
+            0
+        }
+    }
 }
 
 /// What the publisher asks to seal.
@@ -160,6 +174,11 @@ pub struct SealRequest<'a> {
     pub kind: PayloadKind,
     /// Plaintext chunk size: [`MIN_CHUNK_SIZE`] ..= the default `Limits::max_chunk_size`.
     pub chunk_size: u32,
+    /// Off by default: set only when the publisher means a clinical snapshot to replace
+    /// the served ward although it holds no patients or far fewer (a ward closed or
+    /// emptied on purpose). Sets the header flag (format version 2); without it a box
+    /// refuses such a snapshot as a likely broken export.
+    pub allow_shrink: bool,
 }
 
 /// A verified, decrypted, decompressed snapshot.
@@ -186,8 +205,9 @@ pub enum SnapshotError {
     #[error("not a noodepd snapshot (the file does not start with the snapshot magic bytes)")]
     NotASnapshot,
     #[error(
-        "unknown format version {found} (this noodepd reads version {FORMAT_VERSION}); \
-         update noodepd or have the publisher write version {FORMAT_VERSION}"
+        "unknown format version {found} (this noodepd reads versions {MIN_FORMAT_VERSION} to \
+         {FORMAT_VERSION}); update noodepd or have the publisher write version \
+         {MIN_FORMAT_VERSION} or {FORMAT_VERSION}"
     )]
     UnknownVersion { found: u16 },
     #[error("{what} too large: {actual} exceeds the limit of {limit}")]

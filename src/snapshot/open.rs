@@ -38,7 +38,7 @@ pub fn open(
             actual,
         })?;
     // 3. Strict header parse (unauthenticated yet: it only tells where things are).
-    let raw = format::parse_header(header_bytes, limits)?;
+    let raw = format::parse_header(header_bytes, preamble.version, limits)?;
     let h = &raw.header;
     let body_len = format::body_len(h.compressed_len, h.chunk_count)
         .ok_or(SnapshotError::BadHeader("body length overflows"))?;

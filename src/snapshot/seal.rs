@@ -2,7 +2,7 @@
 
 use super::crypto;
 use super::format::{
-    self, FORMAT_VERSION, MAGIC, MIN_CHUNK_SIZE, PREAMBLE_LEN, RawHeader, RecipientEntry,
+    self, MAGIC, MIN_CHUNK_SIZE, MIN_FORMAT_VERSION, PREAMBLE_LEN, RawHeader, RecipientEntry,
     SIGNATURE_LEN, STREAM_NONCE_LEN,
 };
 use super::limits::{LimitKind, Limits};
@@ -130,9 +130,19 @@ pub fn seal(
         });
     }
 
+    // The oldest version that can say what is asked: version 2 only for a flag, so boxes
+    // that read only version 1 keep reading ordinary snapshots.
+    let version = if req.allow_shrink {
+        format::FORMAT_VERSION
+    } else {
+        MIN_FORMAT_VERSION
+    };
+    if req.allow_shrink && req.kind != super::PayloadKind::Clinical {
+        return invalid("allow_shrink is only for clinical snapshots".into());
+    }
     let raw = RawHeader {
         header: Header {
-            version: FORMAT_VERSION,
+            version,
             publisher: publisher.key_id(),
             recipients: ids,
             ward: req.ward.to_owned(),
@@ -144,6 +154,7 @@ pub fn seal(
             chunk_size: req.chunk_size,
             chunk_count,
             compressed_len,
+            allow_shrink: req.allow_shrink,
         },
         stream_nonce: *stream_nonce,
         ephemeral: ephemeral_pub,
@@ -171,7 +182,7 @@ pub fn seal(
 
     let mut out = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
     out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
+    out.extend_from_slice(&version.to_be_bytes());
     out.extend_from_slice(&header_len.to_be_bytes());
     out.extend_from_slice(&header);
     let aad = crypto::header_digest(&out);

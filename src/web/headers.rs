@@ -1,13 +1,13 @@
 //! Security headers, set on every response the server produces (pages, errors, redirects,
 //! /health, /metrics and the stylesheet alike): a strict Content-Security-Policy with no
-//! script at all, no framing, no referrer, no sniffing, no caching of anything but the
+//! script but our own `/static/age.js` (same origin, no inline script), no framing, no referrer, no sniffing, no caching of anything but the
 //! stylesheet, and HSTS when the connection is TLS.
 
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 
-/// The Content-Security-Policy: nothing but our own stylesheet, inline images, and forms
-/// posting to ourselves.
-pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// The Content-Security-Policy: nothing but our own stylesheet and script file (the live
+/// data age; no inline script), inline images, and forms posting to ourselves.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 /// Features no page of ours uses.
 pub const PERMISSIONS_POLICY: &str =
     "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()";

@@ -1,7 +1,9 @@
 //! `GET /metrics`: the daemon's counters in the Prometheus text format (ingest accepted and
 //! rejected, quarantined files pruned, data age, logins, failed logins, lockouts, page
-//! views, prints, audit failures, the mode as a gauge). No patient data: counts and times only. Served to loopback clients
-//! only, unless the config sets `metrics_public`.
+//! views, prints, audit failures, the mode as a gauge) and gauges for what IT alerts on:
+//! the staff on the roster in force, whether the data is stale, and one gauge per standing
+//! problem code (`noodepd_problem{code="..."}`, 1 while it stands). No patient data: counts
+//! and times only. Served to loopback clients only, unless the config sets `metrics_public`.
 
 use crate::daemon::Shared;
 use crate::mode::Mode;
@@ -98,6 +100,33 @@ pub fn render(shared: &Shared, now: DateTime<Utc>) -> String {
             g.meta().sequence,
             g.summaries().len()
         );
+    }
+    let ready = crate::status::ready(
+        &shared.config.ward,
+        &shared.config.appliance_id,
+        shared.config.data.stale_after,
+        current.as_deref().map(|g| (g.meta(), g.summaries().len())),
+        &shared.mode.current(now),
+        &shared.status.get(),
+        now,
+    );
+    let _ = writeln!(
+        out,
+        "# HELP noodepd_data_stale 1 when the served data is older than data.stale_after_minutes, dated after this box's clock, or when nothing is served.\n# TYPE noodepd_data_stale gauge\nnoodepd_data_stale {}",
+        u8::from(ready.stale)
+    );
+    let staff = shared.roster().map_or(0, |r| r.staff.len());
+    let _ = writeln!(
+        out,
+        "# HELP noodepd_roster_staff Staff on the roster in force (0: no roster, no one can log in).\n# TYPE noodepd_roster_staff gauge\nnoodepd_roster_staff {staff}"
+    );
+    let _ = writeln!(
+        out,
+        "# HELP noodepd_problem 1 while the standing problem with this code is present (see /ready for its message).\n# TYPE noodepd_problem gauge"
+    );
+    for code in crate::status::code::ALL {
+        let on = ready.problems.iter().any(|p| p.code == *code);
+        let _ = writeln!(out, "noodepd_problem{{code=\"{code}\"}} {}", u8::from(on));
     }
     let mode = shared.mode.current(now).mode;
     let _ = writeln!(

@@ -237,12 +237,14 @@ enum Route {
     Ready,
     Metrics,
     Stylesheet,
+    AgeScript,
     Status,
     Login,
     Logout,
     Overview,
     Patient(String),
     PrintMar(String),
+    PrintLabels(String),
     PrintMarAll,
     PrintWard,
     PrintBlankMar,
@@ -260,6 +262,7 @@ impl Route {
             "/ready" => Route::Ready,
             "/metrics" => Route::Metrics,
             "/static/style.css" => Route::Stylesheet,
+            "/static/age.js" => Route::AgeScript,
             "/status" => Route::Status,
             "/login" => Route::Login,
             "/logout" => Route::Logout,
@@ -275,6 +278,13 @@ impl Route {
                 let key = |seg: &str| decode_key(seg).unwrap_or_default();
                 if let Some(k) = p.strip_prefix("/print/mar/") {
                     Route::PrintMar(key(k))
+                } else if let Some(k) = p.strip_prefix("/print/labels/") {
+                    Route::PrintLabels(key(k))
+                } else if let Some(k) = p
+                    .strip_prefix("/patient/")
+                    .and_then(|r| r.strip_suffix("/labels"))
+                {
+                    Route::PrintLabels(key(k))
                 } else if let Some(k) = p
                     .strip_prefix("/patient/")
                     .and_then(|r| r.strip_suffix("/mar"))
@@ -347,6 +357,15 @@ pub async fn handle(st: &Arc<WebState>, req: Req) -> Resp {
         }
         Route::Stylesheet => {
             let mut r = Resp::new(StatusCode::OK, "text/css; charset=utf-8", pages::STYLESHEET);
+            r.caching = Caching::Public;
+            r
+        }
+        Route::AgeScript => {
+            let mut r = Resp::new(
+                StatusCode::OK,
+                "text/javascript; charset=utf-8",
+                pages::AGE_SCRIPT,
+            );
             r.caching = Caching::Public;
             r
         }
@@ -1335,11 +1354,12 @@ async fn patient_data(st: &Arc<WebState>, req: &Req, view: &mut View, route: Rou
             let m = pages::ward_overview(&view.ctx(&st.shared), &rows, q.as_deref());
             html(st, view, StatusCode::OK, m)
         }
-        route @ (Route::Patient(_) | Route::PrintMar(_)) => {
-            let (key, print) = match route {
-                Route::PrintMar(k) => (k, true),
-                Route::Patient(k) => (k, false),
-                _ => (String::new(), false),
+        route @ (Route::Patient(_) | Route::PrintMar(_) | Route::PrintLabels(_)) => {
+            let (key, print, labels) = match route {
+                Route::PrintMar(k) => (k, true, false),
+                Route::PrintLabels(k) => (k, true, true),
+                Route::Patient(k) => (k, false, false),
+                _ => (String::new(), false, false),
             };
             if !valid_key(&key) {
                 return not_found_patient(st, view);
@@ -1351,7 +1371,17 @@ async fn patient_data(st: &Arc<WebState>, req: &Req, view: &mut View, route: Rou
             };
             let days = mar_days(req);
             let start = today(st, view.now);
-            let ev = if print {
+            let ev = if labels {
+                audit(
+                    EventKind::Print,
+                    vec![ref_of(&p)],
+                    format!(
+                        "print labels {} ({} labels)",
+                        req.path,
+                        pages::labels::LABELS_PER_SHEET
+                    ),
+                )
+            } else if print {
                 audit(
                     EventKind::Print,
                     vec![ref_of(&p)],
@@ -1364,7 +1394,10 @@ async fn patient_data(st: &Arc<WebState>, req: &Req, view: &mut View, route: Rou
                 return audit_failed(st, view);
             }
             let ctx = view.ctx(&st.shared);
-            let m = if print {
+            let m = if labels {
+                crate::status::Metrics::inc(&metrics.prints);
+                pages::print_labels(&ctx, &p)
+            } else if print {
                 crate::status::Metrics::inc(&metrics.prints);
                 pages::print_mar(&ctx, std::slice::from_ref(&p), start, days)
             } else {
@@ -1437,6 +1470,15 @@ mod tests {
         assert_eq!(Route::of("/patient/abc"), Route::Patient("abc".into()));
         assert_eq!(Route::of("/print/mar/abc"), Route::PrintMar("abc".into()));
         assert_eq!(Route::of("/patient/abc/mar"), Route::PrintMar("abc".into()));
+        assert_eq!(
+            Route::of("/patient/abc/labels"),
+            Route::PrintLabels("abc".into())
+        );
+        assert_eq!(
+            Route::of("/print/labels/abc"),
+            Route::PrintLabels("abc".into())
+        );
+        assert_eq!(Route::of("/static/age.js"), Route::AgeScript);
         assert_eq!(Route::of("/patient/a%20b"), Route::Patient("a b".into()));
         assert_eq!(Route::of("/print/mar-blank"), Route::PrintBlankMar);
         assert_eq!(Route::of("/status"), Route::Status);

@@ -3,7 +3,9 @@
 // and passes everything in the environment:
 //   BASE_URL (http://127.0.0.1:PORT), LOGIN_USER, LOGIN_CODE, BED (bed to search for),
 //   EXPECT (JSON list of texts the patient page must show: allergy, policy, medication),
-//   CHROMIUM (executable), OUT (directory for mar.pdf, patient.pdf, mar.png, patient.png).
+//   LIMIT (the treatment limit the overview must show beside the policy of the patient in BED),
+//   CHROMIUM (executable), OUT (directory for mar.pdf, patient.pdf, mar.png, patient.png,
+//   labels.pdf, overview-800.png).
 // Exits non-zero, with the reasons on stderr, when anything fails. No network but BASE_URL.
 
 import { chromium } from "playwright-core";
@@ -102,14 +104,53 @@ try {
   step("ward overview");
   await axe("overview");
   await page.screenshot({ path: join(out, "overview.png"), fullPage: true });
+  // The search box has focus: a nurse types straight away.
+  const focused = await page.evaluate(() => document.activeElement?.getAttribute("name"));
+  if (focused !== "q") fail(`the search box is not focused on the overview (focus on ${focused})`);
+  // Limits on the overview: the row of bed BED shows the treatment limit beside the policy,
+  // in the warning colour, and it is on screen (not clipped) at 1280 and 800 px.
+  const limitVisible = async (width) => {
+    await page.setViewportSize({ width, height: 900 });
+    const row = page.locator("table.wardtable tbody tr", { has: page.locator(`a.bedlink:text-is("${env("BED")}")`) });
+    const limits = row.locator(".col-policy .limits");
+    if ((await limits.count()) !== 1) {
+      fail(`at ${width} px the overview row of bed ${env("BED")} shows no treatment limit`);
+      return;
+    }
+    const text = await limits.innerText();
+    if (!text.includes(env("LIMIT"))) fail(`at ${width} px the limit reads ${JSON.stringify(text)}, expected ${env("LIMIT")}`);
+    const box = await limits.boundingBox();
+    if (!box || box.x < 0 || box.x + box.width > width) fail(`at ${width} px the limit is off-screen: ${JSON.stringify(box)}`);
+    const colour = await limits.evaluate((e) => getComputedStyle(e).backgroundColor);
+    if (colour === "rgba(0, 0, 0, 0)" || colour === "rgb(255, 255, 255)") fail(`the limit has no warning colour (${colour})`);
+  };
+  await limitVisible(1280);
+  await limitVisible(800);
+  await page.screenshot({ path: join(out, "overview-800.png"), fullPage: false });
+  await axe("overview-800");
+  await page.setViewportSize({ width: 1280, height: 900 });
 
+  // Search the way nurses type: the room number alone, "bed N", a name fragment, and the
+  // result count in the singular.
+  const search = async (text) => {
+    const q = page.locator('input[name="q"]');
+    await q.fill(text);
+    await Promise.all([page.waitForNavigation(), q.press("Enter")]);
+    const links = page.locator('table.wardtable a.bedlink');
+    const hrefs = new Set(await links.evaluateAll((as) => as.map((a) => a.getAttribute("href"))));
+    return [...hrefs];
+  };
+  for (const [text, want] of [[`bed ${env("BED")}`, 1], ["OOSTERw", 1], ["pn 773102", 1], ["999 912 345", 1], ["kamer 99", 0]]) {
+    step(`search for ${JSON.stringify(text)}`);
+    const found = await search(text);
+    if (found.length !== want) fail(`search for ${JSON.stringify(text)} found ${found.length} patients, expected ${want}: ${found}`);
+    const status = await page.locator(".result-count").innerText();
+    if (want === 1 && !/^1 resultaat voor/.test(status)) fail(`result count reads ${JSON.stringify(status)}`);
+  }
   step(`search for bed ${env("BED")}`);
-  const q = page.locator('input[name="q"]');
-  await q.fill(env("BED"));
-  await Promise.all([page.waitForNavigation(), q.press("Enter")]);
+  const hits = await search(env("BED"));
+  if (hits.length !== 1) fail(`search for bed ${env("BED")} found ${hits.length} patients, expected 1: ${hits}`);
   const links = page.locator('a[href^="/patient/"]');
-  const hrefs = new Set(await links.evaluateAll((as) => as.map((a) => a.getAttribute("href"))));
-  if (hrefs.size !== 1) fail(`search for bed ${env("BED")} found ${hrefs.size} patients, expected 1: ${[...hrefs]}`);
 
   step("patient page");
   await Promise.all([page.waitForNavigation(), links.first().click()]);
@@ -125,6 +166,21 @@ try {
   await page.emulateMedia({ media: "print" });
   await page.pdf({ path: join(out, "patient.pdf"), format: "A4", printBackground: true });
   await page.emulateMedia({ media: "screen" });
+
+  // The identity banner stays in view while the page scrolls.
+  await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+  const bannerTop = await page.locator(".identity").evaluate((e) => e.getBoundingClientRect().top);
+  if (bannerTop < -1 || bannerTop > 5) fail(`the identity banner scrolled away (top ${bannerTop})`);
+
+  step("labels sheet");
+  const keyForLabels = patientPath.slice("/patient/".length);
+  resp = await page.goto(`${base}/patient/${keyForLabels}/labels`);
+  if (resp.status() !== 200) fail(`labels answered ${resp.status()}`);
+  await axe("labels");
+  await page.emulateMedia({ media: "print" });
+  await page.pdf({ path: join(out, "labels.pdf"), format: "A4", printBackground: true, preferCSSPageSize: true });
+  await page.emulateMedia({ media: "screen" });
+  await page.goto(`${base}/patient/${keyForLabels}`);
 
   step("MAR print view");
   const key = patientPath.slice("/patient/".length);
@@ -146,6 +202,26 @@ try {
   await page.emulateMedia({ media: "print" });
   await page.pdf({ path: join(out, "mar.pdf"), format: "A4", printBackground: true });
   await page.screenshot({ path: join(out, "mar.png"), fullPage: true });
+
+  step("live data age on an open page");
+  // The page keeps counting with a fake clock: 31 minutes on, the data (4 minutes old at
+  // load) is past the 30-minute stale limit, and the page says so without a reload.
+  const live = await context.newPage();
+  live.on("console", (msg) => {
+    if (/Content Security Policy|Refused to/i.test(msg.text())) fail(`CSP violation on the live page: ${msg.text()}`);
+  });
+  await live.clock.install();
+  await live.goto(`${base}/`);
+  const ageAt = async () => (await live.locator(".agebox .age-n").innerText()).trim();
+  const first = await ageAt();
+  if (!/^\d+ (s|min)$/.test(first)) fail(`the data age reads ${JSON.stringify(first)}`);
+  if (await live.locator(".stale-banner").isVisible()) fail("stale banner shown on fresh data");
+  await live.clock.fastForward("31:00");
+  const later = await ageAt();
+  if (later === first || !/^3\d min$/.test(later)) fail(`after 31 minutes the age reads ${JSON.stringify(later)} (was ${JSON.stringify(first)})`);
+  if (!(await live.locator(".stale-banner").isVisible())) fail("no stale warning after the data passed the stale limit on an open page");
+  if (!(await live.locator(".agebox .age-stale").isVisible())) fail("the top bar's age is not marked stale");
+  await live.close();
 } catch (e) {
   fail(`${e.stack || e}`);
 } finally {

@@ -426,8 +426,33 @@ fn hostile_treatments(
     out
 }
 
-/// The test ward: two hostile patients in beds 12 and 14.
+/// The treatment limit of the patient in bed 14 besides the resuscitation policy, as the
+/// overview must show it.
+pub const LIMIT_B: &str = "geen beademing-zqx";
+
+/// The test ward: two hostile patients in beds 12 and 14; the one in bed 14 also has a
+/// treatment limit (no ventilation) besides the resuscitation policy.
 pub fn ward() -> WardRecord {
+    let mut b = hostile_patient(
+        KEY_B,
+        "Willemijn",
+        "Oosterwold",
+        "999912345",
+        "PN-773102",
+        "14",
+    );
+    if let Listed::Items { items } = &mut b.directives {
+        items.push(Directive {
+            kind: DirectiveKind::Treatment,
+            treatment: "Beademing-zqx".into(),
+            decision: Decision::Deny,
+            text: None,
+            source: None,
+            date: None,
+            status: Some("active".into()),
+            codes: vec![],
+        });
+    }
     WardRecord {
         ward: "A3".into(),
         patients: vec![
@@ -439,14 +464,7 @@ pub fn ward() -> WardRecord {
                 "PN-773101",
                 "12",
             ),
-            hostile_patient(
-                KEY_B,
-                "Willemijn",
-                "Oosterwold",
-                "999912345",
-                "PN-773102",
-                "14",
-            ),
+            b,
         ],
         report: IngestReport::default(),
     }

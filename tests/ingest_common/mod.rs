@@ -80,6 +80,19 @@ impl Env {
         as_of: DateTime<Utc>,
         payload: &[u8],
     ) -> Vec<u8> {
+        self.seal_flagged(ward, kind, seq, as_of, payload, false)
+    }
+
+    /// As [`Env::seal`], with the header's allow-shrink flag.
+    pub fn seal_flagged(
+        &self,
+        ward: &str,
+        kind: PayloadKind,
+        seq: u64,
+        as_of: DateTime<Utc>,
+        payload: &[u8],
+        allow_shrink: bool,
+    ) -> Vec<u8> {
         seal(
             &self.publisher,
             std::slice::from_ref(&self.appliance),
@@ -90,6 +103,7 @@ impl Env {
                 data_as_of: as_of,
                 kind,
                 chunk_size: 64 * 1024,
+                allow_shrink,
             },
             payload,
         )
@@ -104,6 +118,25 @@ impl Env {
             seq,
             as_of,
             &ward_payload(patients, seq),
+        )
+    }
+
+    /// A clinical snapshot of `patients` generated patients (0: an empty ward), with the
+    /// allow-shrink flag as given.
+    pub fn clinical_flagged(&self, seq: u64, patients: usize, allow_shrink: bool) -> Vec<u8> {
+        let as_of = Utc::now() - TimeDelta::minutes(3);
+        let payload = if patients == 0 {
+            br#"{"resourceType":"Bundle","type":"collection","entry":[]}"#.to_vec()
+        } else {
+            ward_payload(patients, seq)
+        };
+        self.seal_flagged(
+            WARD,
+            PayloadKind::Clinical,
+            seq,
+            as_of,
+            &payload,
+            allow_shrink,
         )
     }
 

@@ -528,6 +528,8 @@ pub fn hostile_patient(h: &Hostile) -> PatientRecord {
 /// No executable or styling content smuggled in: no tag from the hostile strings, no
 /// inline style, no script, no event-handler attribute.
 pub fn assert_inert(html: &str) {
+    // The layout's one script element (the live data age) is allowed, nothing else.
+    let html = &html.replace(noodepd::web::pages::AGE_SCRIPT_TAG, "");
     assert!(!html.contains("<script"), "raw <script in output");
     assert!(!html.contains("<img"), "raw <img in output");
     assert!(!html.contains(" style="), "inline style attribute");
@@ -609,4 +611,50 @@ fn hostile_treatments(h: &Hostile, dosage: impl Fn(bool) -> Dosage) -> Vec<Treat
         now(),
     );
     vec![t, Treatment::single(odd, now())]
+}
+
+/// The text a person sees: tags removed, elements marked `hidden` (shown only by the live
+/// data-age script when the data turns stale) left out, entities as they are.
+pub fn visible_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        out.push_str(&rest[..lt]);
+        let Some(gt) = rest[lt..].find('>') else {
+            break;
+        };
+        let tag = &rest[lt + 1..lt + gt];
+        rest = &rest[lt + gt + 1..];
+        let name: String = tag
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        let hidden = tag
+            .split_whitespace()
+            .any(|a| a == "hidden" || a.starts_with("hidden="));
+        if hidden && !name.is_empty() {
+            // Skip to the matching close tag of the same name.
+            let (open, close) = (format!("<{name}"), format!("</{name}>"));
+            let mut depth = 1;
+            while depth > 0 {
+                let o = rest.find(&open);
+                let Some(c) = rest.find(&close) else {
+                    rest = "";
+                    break;
+                };
+                match o {
+                    Some(o) if o < c => {
+                        depth += 1;
+                        rest = &rest[o + open.len()..];
+                    }
+                    _ => {
+                        depth -= 1;
+                        rest = &rest[c + close.len()..];
+                    }
+                }
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }

@@ -21,6 +21,8 @@ pub enum Kind {
     PrintPortrait,
     /// A page made for paper (A4 landscape).
     PrintLandscape,
+    /// A sheet of labels (A4 portrait, edge to edge).
+    PrintLabels,
 }
 
 /// The role in words.
@@ -81,14 +83,37 @@ pub fn data_age_class(ctx: &PageCtx) -> &'static str {
     }
 }
 
-/// The data age as an inline element with its icon when not fresh.
+/// The data age as an inline element with its icon when not fresh. Fresh and stale ages
+/// carry what `age.js` needs to count on while the page stays open (the data time, the
+/// box's clock when the page was made, the stale limit); the age itself is `.age-n`, and
+/// the warning parts are there but `hidden` until it turns stale.
 pub fn data_age(ctx: &PageCtx) -> Markup {
-    let fresh = matches!(ctx.data_age(), DataAge::Fresh { .. });
-    html! {
-        span class=(data_age_class(ctx)) {
-            @if !fresh { (icon(Icon::Warning)) " " }
-            (data_age_text(ctx))
+    let limit = ctx.stale_after.as_secs();
+    let rfc =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let live = |as_of, seconds, stale: bool| {
+        // The warning sits before, not inside, the age element: that element holds the
+        // date and time as its first text (what readers of the page, e.g. the load bench,
+        // take as the page's data time).
+        html! {
+            span class="age-warn" hidden[!stale] data-show-when-stale {
+                (icon(Icon::Warning)) " " (ctx.t(Key::Stale)) ": "
+            }
+            span class=(data_age_class(ctx)) data-as-of=(rfc(as_of)) data-now=(rfc(ctx.now))
+                data-stale-after=(limit) {
+                (ctx.t(Key::DataAsOf)) " " (crate::timefmt::datetime(as_of, ctx.tz))
+                " (" span class="age-n" { (crate::timefmt::age(seconds, ctx.lang)) } " " (ctx.t(Key::Old)) ")"
+            }
         }
+    };
+    match ctx.data_age() {
+        DataAge::Fresh { as_of, seconds } => live(as_of, seconds, false),
+        DataAge::Stale { as_of, seconds } => live(as_of, seconds, true),
+        DataAge::None | DataAge::Future { .. } => html! {
+            span class=(data_age_class(ctx)) {
+                (icon(Icon::Warning)) " " (data_age_text(ctx))
+            }
+        },
     }
 }
 
@@ -134,7 +159,15 @@ fn stale_banner(ctx: &PageCtx) -> Markup {
                     (icon(Icon::Unknown)) " " strong { (ctx.t(Key::NoDataYet)) }
                 }
             }
-            DataAge::Fresh { .. } => {}
+            DataAge::Fresh { .. } => {
+                // Shown by age.js when the data turns stale while the page is open.
+                div class="stale-banner" role="alert" hidden data-show-when-stale {
+                    (icon(Icon::Warning)) " "
+                    strong { (ctx.t(Key::Stale)) }
+                    br;
+                    (ctx.t(Key::StaleExplain))
+                }
+            }
         }
     }
 }
@@ -181,7 +214,7 @@ fn userbox(ctx: &PageCtx) -> Markup {
         div class="userbox" {
             @if let Some(u) = ctx.user {
                 span class="who" {
-                    (ctx.t(Key::LoggedInAs)) " "
+                    span class="visually-hidden" { (ctx.t(Key::LoggedInAs)) " " }
                     strong { (clean(&u.name)) }
                     " (" (role_name(ctx, u.role))
                     @if let Some((_, by_name)) = &u.issued_by {
@@ -208,6 +241,7 @@ pub fn page(ctx: &PageCtx, title: &str, kind: Kind, content: Markup) -> Markup {
         Kind::Screen => "screen",
         Kind::PrintPortrait => "print-view portrait",
         Kind::PrintLandscape => "print-view landscape",
+        Kind::PrintLabels => "print-view labels-view",
     });
     body_class.push_str(match ctx.mode.mode {
         Mode::Standby => " mode-standby",
@@ -234,6 +268,7 @@ pub fn page(ctx: &PageCtx, title: &str, kind: Kind, content: Markup) -> Markup {
                 meta name="referrer" content="no-referrer";
                 title { (clean(title)) " — " (clean(ctx.ward_name)) " — " (ctx.t(Key::AppName)) }
                 link rel="stylesheet" href=(urls::STYLESHEET);
+                script src=(urls::AGE_SCRIPT) defer {}
             }
             body class=(body_class) {
                 a class="skip" href="#main" { (ctx.t(Key::SkipToContent)) }

@@ -5,11 +5,12 @@
 //! form for a new admission. A4 landscape via the stylesheet's named page.
 
 use super::icons::{Icon, icon};
+use super::identity::{self, location_text};
 use super::layout::{self, Kind, data_age_class, data_age_text};
 use super::medgroup::{MarRow, mar_rows, state_label, unreadable_label};
-use super::patient::{dosage_block, identity_conflict_notice, location_text, unread_notice};
+use super::patient::{dosage_block, identity_conflict_notice, unread_notice};
 use super::text::{birth_with_age, clean};
-use super::ward::{allergy_cell, resus_badge};
+use super::ward::{allergy_cell, policy};
 use super::{Key, MAX_MAR_DAYS, PageCtx};
 use crate::config::Language;
 use crate::record::summary::PatientSummary;
@@ -284,9 +285,8 @@ fn patient_header(ctx: &PageCtx, p: &PatientRecord, title: &str) -> Markup {
                 span { strong { (clean(&location_text(ctx, p))) } }
                 span { (ctx.t(Key::Ward)) ": " (clean(ctx.ward_name)) }
             }
+            div class="ph-row ph-alerts" { (identity::chips(ctx, &s)) }
             div class="ph-row" {
-                span class="ph-allergies" { (ctx.t(Key::Allergies)) ": " (allergy_cell(ctx, s.allergies, &s.allergy_texts)) }
-                span { (ctx.t(Key::Resuscitation)) ": " (resus_badge(ctx, s.resuscitation)) }
                 span class=(data_age_class(ctx)) { (data_age_text(ctx)) }
                 span { (ctx.t(Key::Printed)) " " (crate::timefmt::datetime(ctx.now, ctx.tz)) }
             }
@@ -491,7 +491,7 @@ pub fn print_ward_list(ctx: &PageCtx, rows: &[&PatientSummary]) -> Markup {
                             span class="ph-name" { (clean(ctx.ward_name)) }
                             span class=(data_age_class(ctx)) { (data_age_text(ctx)) }
                             span { (ctx.t(Key::Printed)) " " (crate::timefmt::datetime(ctx.now, ctx.tz)) }
-                            span { (rows.len()) " " (ctx.t(Key::PatientsOnWard)) }
+                            span { (rows.len()) " " (ctx.t(if rows.len() == 1 { Key::PatientOnWard } else { Key::PatientsOnWard })) }
                         }
                     }
                 } }
@@ -513,9 +513,9 @@ pub fn print_ward_list(ctx: &PageCtx, rows: &[&PatientSummary]) -> Markup {
                         th scope="row" { (clean(&s.name)) }
                         td class="nowrap" { @match &s.birth_date { Some(b) => (birth_with_age(ctx, b)), None => (ctx.t(Key::Unknown)) } }
                         td class="nowrap" { (layout::opt(s.patient_number.as_deref())) }
-                        td { (super::ward::alert_cell(ctx, s.alerts, &s.alert_texts)) }
+                        td { (super::ward::alert_cell(ctx, s.alerts, &s.alert_items)) }
                         td { (allergy_cell(ctx, s.allergies, &s.allergy_texts)) }
-                        td { (resus_badge(ctx, s.resuscitation)) }
+                        td { (policy(ctx, s.resuscitation, &s.limits)) }
                         td class="notes" {}
                     }
                 }

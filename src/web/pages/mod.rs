@@ -1,6 +1,7 @@
 //! The HTML of the ward web view: every page and print view as a pure function from
-//! (context, data) to maud [`Markup`], plus the one stylesheet. No I/O, no JavaScript, no
-//! inline styles (the CSP forbids them): the server calls these and sends the result.
+//! (context, data) to maud [`Markup`], plus the one stylesheet and the one small script
+//! (the live data age). No I/O, no inline script or style (the CSP forbids them), nothing a
+//! page needs from the script: the server calls these and sends the result.
 //!
 //! Invariants: every string that comes from a snapshot or a request goes through maud's
 //! escaping (and [`text::clean`] for control and bidi characters); `PreEscaped` is used only
@@ -12,6 +13,8 @@ pub mod coordinator;
 pub mod errors;
 pub mod i18n;
 pub mod icons;
+pub mod identity;
+pub mod labels;
 pub mod layout;
 pub mod login;
 pub mod mar;
@@ -29,6 +32,7 @@ pub use maud::Markup;
 
 pub use coordinator::coordinator_page;
 pub use errors::error_page;
+pub use labels::print_labels;
 pub use login::login_page;
 pub use mar::{print_blank_mar, print_mar, print_ward_list};
 pub use patient::patient_page;
@@ -37,6 +41,14 @@ pub use ward::ward_overview;
 
 /// The one stylesheet, served at [`urls::STYLESHEET`].
 pub const STYLESHEET: &str = include_str!("style.css");
+
+/// The one script, served at [`urls::AGE_SCRIPT`]: it keeps the data age on an open page
+/// current. Every page is complete without it.
+pub const AGE_SCRIPT: &str = include_str!("age.js");
+
+/// The one script element every page carries, exactly as rendered: the page checkers
+/// (`generate::hostile::check_html`, the page tests) allow this string and no other script.
+pub const AGE_SCRIPT_TAG: &str = r#"<script src="/static/age.js" defer></script>"#;
 
 /// Most days a printed MAR covers (more is clamped).
 pub const MAX_MAR_DAYS: u32 = 14;

@@ -1,20 +1,22 @@
-//! The patient page: identity banner on top, then directives (resuscitation first), alerts,
+//! The patient page: identity banner on top (`identity`, kept in view while scrolling),
+//! then directives (resuscitation first, then every other limit), alerts,
 //! allergies, active medication with the last administration per line, recent
 //! administrations, problems, latest vitals and labs, contacts, devices and admission.
 //! Every section shows "Niet vastgelegd" (unknown) differently from "Geen (vastgelegd: ...)".
 
 use super::icons::{Icon, icon};
+use super::identity::{self, location_text};
 use super::layout::{self, Kind, listed_status, opt};
 use super::medgroup::{
     attention_label, fate_label, kind_word, owns, split, state_class, state_label, unreadable_label,
 };
-use super::text::{birth_with_age, clean, code_word, moment};
-use super::ward::resus_badge;
-use super::{Key, PageCtx, urls};
+use super::text::{clean, code_word, moment};
+use super::ward::{limit_text, resus_badge};
+use super::{Key, PageCtx};
 use crate::record::summary::PatientSummary;
 use crate::record::{
     Administration, AlertKind, Criticality, Decision, DirectiveKind, Dosage, Listed, Measurement,
-    MedicationKind, MedicationLine, Moment, NoteKind, NoteSection, PatientRecord, Schedule, Sex,
+    MedicationKind, MedicationLine, Moment, NoteKind, NoteSection, PatientRecord, Schedule,
     Treatment, TreatmentState, UnreadReason,
 };
 use chrono::{DateTime, Utc};
@@ -30,62 +32,6 @@ fn coded(ctx: &PageCtx, v: Option<&str>) -> Markup {
 
 fn sort_time(m: &Option<Moment>) -> Option<DateTime<Utc>> {
     m.as_ref().and_then(Moment::earliest_utc)
-}
-
-/// "Bed 12, kamer 3, A3" from the location parts that are known.
-pub fn location_text(ctx: &PageCtx, p: &PatientRecord) -> String {
-    // The source may already say "Kamer 3": do not make it "Kamer Kamer 3".
-    let labelled = |word: &str, v: &str| {
-        if v.trim().to_lowercase().starts_with(&word.to_lowercase()) {
-            v.to_owned()
-        } else {
-            format!("{word} {v}")
-        }
-    };
-    let mut parts = Vec::new();
-    if let Some(b) = &p.location.bed {
-        parts.push(labelled(ctx.t(Key::Bed), b));
-    }
-    if let Some(r) = &p.location.room {
-        parts.push(labelled(ctx.t(Key::Room), r));
-    }
-    if let Some(w) = &p.location.ward {
-        parts.push(w.clone());
-    }
-    parts.join(", ")
-}
-
-fn sex_word(ctx: &PageCtx, s: Sex) -> &'static str {
-    ctx.t(match s {
-        Sex::Female => Key::SexFemale,
-        Sex::Male => Key::SexMale,
-        Sex::Other => Key::SexOther,
-        Sex::Unknown => Key::Unknown,
-    })
-}
-
-fn identity_banner(ctx: &PageCtx, p: &PatientRecord) -> Markup {
-    let id = &p.identity;
-    html! {
-        div class="identity" {
-            h1 class="patient-name" {
-                (clean(&id.name.display))
-                @if id.deceased { " " span class="deceased" { (ctx.t(Key::Deceased)) } }
-            }
-            dl class="identity-facts" {
-                div { dt { (ctx.t(Key::BirthDate)) } dd { @match &id.birth_date { Some(b) => (birth_with_age(ctx, b)), None => span class="flag-unknown" { (ctx.t(Key::Unknown)) } } } }
-                div { dt { (ctx.t(Key::Sex)) } dd { (sex_word(ctx, id.sex)) } }
-                div { dt { (ctx.t(Key::Bsn)) } dd { (opt(id.bsn.as_deref())) } }
-                div { dt { (ctx.t(Key::PatientNumber)) } dd { (opt(id.patient_number.as_deref())) } }
-                div class="loc" { dt { (ctx.t(Key::Location)) } dd { strong { (clean(&location_text(ctx, p))) } } }
-            }
-            p class="identity-actions" {
-                a class="btn btn-secondary" href=(urls::patient_mar(&p.key)) { (icon(Icon::Print)) " " (ctx.t(Key::PrintMar)) }
-                " "
-                a class="btn btn-secondary" href=(urls::HOME) { (ctx.t(Key::BackToOverview)) }
-            }
-        }
-    }
 }
 
 /// Wraps the page in a table whose header row repeats on every printed sheet (Ctrl+P), so
@@ -134,6 +80,18 @@ fn directives(ctx: &PageCtx, p: &PatientRecord) -> Markup {
         div class="resus-box" {
             span class="resus-label" { (ctx.t(Key::Resuscitation)) ": " }
             (resus_badge(ctx, summary.resuscitation))
+            @if !summary.limits.is_empty() {
+                div class="limits-box" {
+                    span class="resus-label" { (ctx.t(Key::TreatmentLimits)) ": " }
+                    span class="limits" {
+                        (icon(Icon::Warning)) " "
+                        @for (i, l) in summary.limits.iter().enumerate() {
+                            @if i > 0 { ", " }
+                            (limit_text(ctx, l))
+                        }
+                    }
+                }
+            }
         }
         @if let Some(m) = listed_status(ctx, &p.directives) {
             (m)
@@ -923,7 +881,7 @@ pub fn patient_page(ctx: &PageCtx, p: &PatientRecord) -> Markup {
         ("opname", Key::AdmissionSection),
     ];
     let body = html! {
-        (identity_banner(ctx, p))
+        (identity::banner(ctx, p))
         (identity_conflict_notice(ctx, p))
         (unread_notice(ctx, p, false))
         nav class="toc" aria-label=(ctx.t(Key::Sections)) {

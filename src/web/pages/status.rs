@@ -1,5 +1,6 @@
 //! The status page (standby, and everything the `it` role sees): ward, mode, data age and
-//! delivery facts, the last refused delivery, and how to activate the emergency view.
+//! delivery facts, the last refused delivery, the last 20 refused deliveries (their own
+//! section), and how to activate the emergency view.
 //! It never shows patient data, not even a patient count.
 
 use super::icons::{Icon, icon};
@@ -90,7 +91,45 @@ pub fn status_page(ctx: &PageCtx, ready: &crate::status::Ready) -> Markup {
                 }
             }
         }
+        (rejections(ctx, ready))
         @if is_it { (howto) }
     };
     layout::page(ctx, ctx.t(Key::StatusTitle), Kind::Screen, content)
+}
+
+/// The refused deliveries kept in memory (newest first, at most
+/// [`crate::status::REJECTIONS_KEPT`]): time, code, file and the daemon's own reason.
+fn rejections(ctx: &PageCtx, ready: &crate::status::Ready) -> Markup {
+    let dt = |t| crate::timefmt::datetime(t, ctx.tz);
+    html! {
+        section class="card rejections" aria-labelledby="st-rejections" {
+            h2 id="st-rejections" {
+                (ctx.t(Key::RecentRejections)) " (" (ready.recent_rejections.len()) ")"
+            }
+            @if ready.recent_rejections.is_empty() {
+                p { (ctx.t(Key::NoRejection)) }
+            } @else {
+                div class="table-scroll" {
+                    table class="data" {
+                        thead { tr {
+                            th scope="col" { (ctx.t(Key::Time)) }
+                            th scope="col" { (ctx.t(Key::ErrorCode)) }
+                            th scope="col" { (ctx.t(Key::SnapshotFile)) }
+                            th scope="col" { (ctx.t(Key::Reason)) }
+                        } }
+                        tbody {
+                            @for r in &ready.recent_rejections {
+                                tr {
+                                    td class="nowrap" { (dt(r.time)) }
+                                    td { code { (clean(&r.code)) } }
+                                    td { (clean(&r.file)) }
+                                    td { (clean(&r.reason)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

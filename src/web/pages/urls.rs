@@ -24,6 +24,9 @@ pub const PRINT_MAR_ALL: &str = "/print/mar";
 pub const PRINT_BLANK_MAR: &str = "/print/mar-blank";
 /// The stylesheet.
 pub const STYLESHEET: &str = "/static/style.css";
+/// The small script that keeps the data age on an open page current (optional: every page
+/// is complete without it).
+pub const AGE_SCRIPT: &str = "/static/age.js";
 
 /// Percent-encodes one path segment (everything but RFC 3986 unreserved characters).
 pub fn encode_segment(s: &str) -> String {
@@ -53,6 +56,11 @@ pub fn patient(key: &str) -> String {
 /// The printable MAR of one patient.
 pub fn patient_mar(key: &str) -> String {
     format!("/patient/{}/mar", encode_segment(key))
+}
+
+/// The printable A4 sheet of identification labels of one patient.
+pub fn patient_labels(key: &str) -> String {
+    format!("/patient/{}/labels", encode_segment(key))
 }
 
 /// The current path with `?lang=xx`, or "/" when the path is not a plain site-relative
