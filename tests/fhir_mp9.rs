@@ -716,3 +716,42 @@ fn partial_and_contradictory_allergy_statements_are_shown_as_such() {
         [NoteKind::Contradiction, NoteKind::Contradiction]
     );
 }
+
+#[test]
+fn a_flood_of_building_blocks_for_one_patient_is_bounded_and_reported() {
+    // 3000 agreements of one MP9 treatment, every other one a stop order: at most 2000 are
+    // read for the patient, the rest reported; the treatment keeps a bounded history.
+    let mut values = vec![json!({"resourceType": "Patient", "id": "p1"})];
+    for n in 0..3000 {
+        let mut r = json!({"resourceType": "MedicationRequest", "id": format!("ma{n}"),
+            "status": "unknown", "intent": "order",
+            "extension": [
+                {"url": "http://nictiz.nl/fhir/StructureDefinition/ext-PharmaceuticalTreatment.Identifier",
+                 "valueIdentifier": {"system": "urn:oid:2.16.840.1.113883.2.4.3.11.999.77.1.1", "value": "FLOOD"}},
+                {"url": "http://nictiz.nl/fhir/StructureDefinition/ext-TimeInterval.Period",
+                 "valuePeriod": {"start": "2026-01-01", "end": format!("2026-{:02}-01", 1 + n % 12)}}],
+            "medicationCodeableConcept": {"text": "Paracetamol 500 mg"},
+            "subject": {"reference": "Patient/p1"}});
+        if n % 2 == 1 {
+            r["modifierExtension"] = json!([{"url": "http://nictiz.nl/fhir/StructureDefinition/ext-StopType",
+                "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "410546004"}]}}]);
+        }
+        values.push(r);
+    }
+    let r = map_values(values, SCENARIO_NOW);
+    let t = only_treatment(&r.patients[0]);
+    assert!(t.blocks.len() <= noodepd::record::medication::MAX_BLOCKS_PER_TREATMENT);
+    assert_eq!(t.blocks.len() + t.omitted as usize, 2000);
+    let invalid = r
+        .report
+        .not_shown
+        .iter()
+        .filter(|n| n.reason == NotShownReason::Invalid)
+        .count();
+    assert_eq!(invalid, 1000);
+    // The patient's page counts them all, listing a bounded number.
+    let p = &r.patients[0];
+    assert_eq!(p.unread_count(), 1000);
+    assert_eq!(p.unread.len(), noodepd::record::MAX_UNREAD_PER_PATIENT);
+    assert!(!t.listed_now());
+}

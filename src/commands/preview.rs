@@ -390,11 +390,11 @@ fn patient_text(out: &mut String, p: &PatientRecord) {
             c.values.join(" / ")
         );
     }
-    if !p.unread.is_empty() {
+    if p.unread_count() > 0 {
         let _ = writeln!(
             out,
             "  {} gegeven(s) konden niet worden gelezen:",
-            p.unread.len()
+            p.unread_count()
         );
         for u in &p.unread {
             let _ = writeln!(

@@ -30,6 +30,10 @@ use std::time::Duration;
 pub const MAX_ITEMS_PER_SECTION: usize = 500;
 /// Most results kept per test code (newest first) within the observation window.
 pub const MAX_RESULTS_PER_CODE: usize = 3;
+/// Most section notes (partial or contradictory statements) kept per patient.
+pub const MAX_NOTES: usize = 100;
+/// Most identity conflicts kept per patient.
+pub const MAX_IDENTITY_CONFLICTS: usize = 20;
 /// Most patients mapped from one payload.
 pub const MAX_PATIENTS: usize = 20_000;
 
@@ -137,8 +141,6 @@ pub struct PatientBuilder {
     pub observations: Vec<(usize, bool, String, crate::record::Measurement)>,
     /// Medication building blocks read so far, grouped into treatments at the end.
     pub blocks: Vec<super::medication::PendingBlock>,
-    /// The identity keys of this patient ("id:…", "bsn:…", "mr:system|value").
-    pub identity_keys: Vec<String>,
 }
 
 /// Shared state of one mapping run.
@@ -244,10 +246,13 @@ impl<'a> Ctx<'a, '_> {
             detail: detail.into().chars().take(300).collect(),
         };
         if let Some(b) = self.patients.get_mut(p)
-            && b.rec.unread.len() < crate::record::MAX_UNREAD_PER_PATIENT
             && !b.rec.unread.contains(&item)
         {
-            b.rec.unread.push(item);
+            if b.rec.unread.len() < crate::record::MAX_UNREAD_PER_PATIENT {
+                b.rec.unread.push(item);
+            } else {
+                b.rec.unread_more = b.rec.unread_more.saturating_add(1);
+            }
         }
     }
 
@@ -695,6 +700,7 @@ fn map_patient(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
         devices: Listed::NotRecorded,
         notes: Vec::new(),
         unread: Vec::new(),
+        unread_more: 0,
         identity_conflicts: Vec::new(),
     };
     let p = cx.patients.len();
@@ -708,7 +714,6 @@ fn map_patient(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
         negations: Vec::new(),
         observations: Vec::new(),
         blocks: Vec::new(),
-        identity_keys: keys,
     });
     Outcome::Mapped
 }
@@ -793,13 +798,10 @@ fn merge_patient(
     }
     have.deceased |= identity.deceased;
     for c in conflicts {
-        if !b.rec.identity_conflicts.contains(&c) {
+        if b.rec.identity_conflicts.len() < MAX_IDENTITY_CONFLICTS
+            && !b.rec.identity_conflicts.contains(&c)
+        {
             b.rec.identity_conflicts.push(c);
-        }
-    }
-    for k in &keys {
-        if !b.identity_keys.contains(k) {
-            b.identity_keys.push(k.clone());
         }
     }
     for k in keys {
@@ -1118,7 +1120,7 @@ fn settle_negations(cx: &mut Ctx<'_, '_>) {
                 }
             }
             for n in notes {
-                if !b.rec.notes.contains(&n) {
+                if b.rec.notes.len() < MAX_NOTES && !b.rec.notes.contains(&n) {
                     b.rec.notes.push(n);
                 }
             }

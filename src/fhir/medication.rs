@@ -43,6 +43,10 @@ const CAT_DISPENSE_REQUEST: &str = "52711000146108";
 /// The zib2017 stop type code system (1 = temporarily, 2 = definitively).
 const ZIB2017_STOP_SYSTEM: &str = "urn:oid:2.16.840.1.113883.2.4.3.11.60.20.77.5.2.1";
 
+/// Most medication building blocks read per patient: the treatment rule compares stop
+/// orders with the blocks of their treatment, so a hostile input must not grow it unbounded.
+pub const MAX_BLOCKS_PER_PATIENT: usize = 2_000;
+
 /// The resource types that are medication building blocks.
 pub const BLOCK_TYPES: &[&str] = &[
     "MedicationRequest",
@@ -715,6 +719,14 @@ fn block_inner(cx: &mut Ctx<'_, '_>, i: usize) -> Result<Outcome, Skip> {
     let b = cx
         .patient(p)
         .ok_or_else(|| Skip::new(NotShownReason::UnresolvedReference, "patient gone"))?;
+    if b.blocks.len() >= MAX_BLOCKS_PER_PATIENT {
+        return Err(Skip::new(
+            NotShownReason::Invalid,
+            format!(
+                "the patient has more than {MAX_BLOCKS_PER_PATIENT} medication building blocks"
+            ),
+        ));
+    }
     b.blocks.push(pending);
     Ok(Outcome::Deferred)
 }

@@ -195,6 +195,10 @@ pub struct PatientRecord {
     /// on the patient's page and MAR.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unread: Vec<Unread>,
+    /// How many more could not be read than `unread` lists (it holds at most
+    /// [`MAX_UNREAD_PER_PATIENT`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unread_more: u32,
     /// Identity facts that disagree between copies of this patient in the source.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub identity_conflicts: Vec<IdentityConflict>,
@@ -259,6 +263,17 @@ pub struct Unread {
     pub reason: UnreadReason,
     /// A short technical detail (English, as in the ingest report).
     pub detail: String,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl PatientRecord {
+    /// How many pieces of this patient's source data could not be (fully) read.
+    pub fn unread_count(&self) -> usize {
+        self.unread.len().saturating_add(self.unread_more as usize)
+    }
 }
 
 /// Most [`Unread`] items kept per patient (the count is kept exactly).

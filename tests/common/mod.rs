@@ -363,6 +363,7 @@ pub fn hostile_patient(
             reason: UnreadReason::UnknownModifier,
             detail: h("unread.detail"),
         }],
+        unread_more: 0,
         identity_conflicts: vec![IdentityConflict {
             field: "name".into(),
             values: vec![h("conflict.a"), h("conflict.b")],

@@ -336,6 +336,7 @@ pub fn realistic_patient(key: &str, display: &str, bed: &str) -> PatientRecord {
         },
         notes: vec![],
         unread: vec![],
+        unread_more: 0,
         identity_conflicts: vec![],
     }
 }
@@ -518,6 +519,7 @@ pub fn hostile_patient(h: &Hostile) -> PatientRecord {
             reason: UnreadReason::Invalid,
             detail: h.s(),
         }],
+        unread_more: 0,
         identity_conflicts: vec![IdentityConflict {
             field: "name".into(),
             values: vec![h.s(), h.s()],

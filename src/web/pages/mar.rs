@@ -325,7 +325,7 @@ fn patient_mar(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate]) -> Markup {
                 }
                 (legend_foot(ctx, cols))
                 tbody {
-                    @if !p.unread.is_empty() || !p.identity_conflicts.is_empty() {
+                    @if p.unread_count() > 0 || !p.identity_conflicts.is_empty() {
                         tr { td colspan=(cols) class="mar-note mar-unread" {
                             (identity_conflict_notice(ctx, p))
                             (unread_notice(ctx, p, true))

@@ -592,8 +592,13 @@ const MAR_UNREAD_LISTED: usize = 12;
 /// "3 gegevens konden niet worden gelezen" with the list of what and why behind it
 /// (expandable on screen; `print` lists them, capped, for paper). Nothing when all was read.
 pub fn unread_notice(ctx: &PageCtx, p: &PatientRecord, print: bool) -> Markup {
-    let n = p.unread.len();
-    let shown = if print { n.min(MAR_UNREAD_LISTED) } else { n };
+    let n = p.unread_count();
+    let listed = p.unread.len();
+    let shown = if print {
+        listed.min(MAR_UNREAD_LISTED)
+    } else {
+        listed
+    };
     html! {
         @if n > 0 {
             div class="unread" role="alert" {
