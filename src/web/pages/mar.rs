@@ -1,5 +1,7 @@
 //! The printable medication administration record (toedienlijst): per patient a grid of
-//! medication lines × days × scheduled times, each slot a box for initials, with a header
+//! the lines its current treatments are given by × days × scheduled times, each slot a box
+//! for initials (a paused or not fully readable treatment: a row without boxes saying so;
+//! how much could not be read above the rows), with a header
 //! that repeats on every printed page (thead) carrying name, birth date, patient number,
 //! bed, ward, data age, allergies, resuscitation policy and the drill marker. Also the blank
 //! form for a new admission. A4 landscape via the stylesheet's named page.

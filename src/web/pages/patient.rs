@@ -1,8 +1,11 @@
 //! The patient page: identity banner on top (`identity`, kept in view while scrolling),
-//! then directives (resuscitation first, then every other limit), alerts,
-//! allergies, active medication with the last administration per line, recent
-//! administrations, problems, latest vitals and labs, contacts, devices and admission.
-//! Every section shows "Niet vastgelegd" (unknown) differently from "Geen (vastgelegd: ...)".
+//! under it an identity conflict and how much could not be read (when so), then directives
+//! (resuscitation first, then every other limit), alerts, allergies, medication (one row per
+//! current treatment with its state, doses, last administrations and history; stopped,
+//! ended and cancelled ones apart), recent administrations, problems, latest vitals and
+//! labs, contacts, devices and admission. Every section shows "Niet vastgelegd" (unknown)
+//! differently from "Geen (vastgelegd: ...)", and statements about a section (partial or
+//! contradictory) next to it.
 
 use super::icons::{Icon, icon};
 use super::identity::{self, location_text};
