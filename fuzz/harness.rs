@@ -390,15 +390,19 @@ pub fn http_exchange(data: &[u8]) -> Vec<u8> {
     let state = Arc::new(WebState::new(shared.clone(), false));
     let session = |i: usize| {
         let (user, _, role) = STAFF.get(i).copied().expect("staff member");
-        let (token, s) = state.sessions.create(
-            SessionUser {
-                id: user.into(),
-                name: format!("Fuzz {user}"),
-                role,
-                issued_by: None,
-            },
-            now,
-        );
+        let (token, s, _) = state
+            .sessions
+            .create(
+                SessionUser {
+                    id: user.into(),
+                    name: format!("Fuzz {user}"),
+                    role,
+                    issued_by: None,
+                },
+                None,
+                now,
+            )
+            .expect("an empty session table has room");
         (token, s.csrf)
     };
     let (nurse, nurse_csrf) = session(0);

@@ -46,6 +46,7 @@ struct RawConfig {
     data: RawData,
     drill: RawDrill,
     audit: RawAudit,
+    workstations: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -75,6 +76,7 @@ struct RawPaths {
 struct RawKeys {
     appliance_key: Option<PathBuf>,
     publisher_pub: Option<PathBuf>,
+    audit_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -87,9 +89,13 @@ struct RawWeb {
     metrics_public: Option<bool>,
     session_idle_minutes: Option<u64>,
     lockout_attempts: Option<u32>,
+    lockout_address_attempts: Option<u32>,
     lockout_minutes: Option<u64>,
+    guest_code_minutes: Option<u64>,
+    /// The old name of `guest_code_minutes` (still read).
     event_code_minutes: Option<u64>,
     max_connections: Option<usize>,
+    max_connections_per_address: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -99,6 +105,7 @@ struct RawData {
     administration_window_hours: Option<u64>,
     observation_window_days: Option<u64>,
     keep_snapshots: Option<usize>,
+    memory_max_mib: Option<u64>,
     min_patient_share_percent: Option<u8>,
 }
 
@@ -144,6 +151,9 @@ pub struct Config {
     /// A drill ends automatically after this long.
     pub drill_max_duration: Duration,
     pub audit: AuditConfig,
+    /// Names of known ward workstations by client address, recorded in the audit log's
+    /// access point (`[workstations]` table: `"10.20.3.41" = "A3 balie"`).
+    pub workstations: std::collections::BTreeMap<std::net::IpAddr, String>,
     /// Unknown keys found in the file (dotted paths), to be warned about.
     pub unknown_keys: Vec<String>,
 }
@@ -174,6 +184,12 @@ pub struct QuarantineCap {
     pub max_bytes: u64,
 }
 
+/// Default `web.max_connections_per_address` (a browser opens about 6; a terminal server
+/// carries many nurses' browsers behind one address).
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 32;
+/// Default `data.memory_max_mib`: the `MemoryMax=1G` of image/systemd/noodepd.service.
+pub const DEFAULT_MEMORY_MAX_MIB: u64 = 1024;
+
 /// Default `paths.quarantine_max_files`.
 pub const DEFAULT_QUARANTINE_MAX_FILES: u64 = 100;
 /// Default `paths.quarantine_max_bytes` (512 MiB).
@@ -187,6 +203,9 @@ pub const QUARANTINE_MAX_BYTES_RANGE: std::ops::RangeInclusive<u64> = (1 << 20).
 pub struct KeyPaths {
     pub appliance_key: PathBuf,
     pub publisher_pub: PathBuf,
+    /// The access log's chain key (HMAC-SHA256, see docs/AUDIT.md); by default
+    /// `STATE/audit.key`, made by the daemon when the log is not keyed yet.
+    pub audit_key: PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -199,10 +218,16 @@ pub struct WebConfig {
     /// Serve /metrics to non-loopback clients.
     pub metrics_public: bool,
     pub session_idle: Duration,
+    /// Failed logins that lock one user name (from any address).
     pub lockout_attempts: u32,
+    /// Failed logins (of any user names) that lock one client address (IPv6: its /64);
+    /// higher than `lockout_attempts`, so one nurse's typos never lock the PC for everyone.
+    pub lockout_address_attempts: u32,
     pub lockout_duration: Duration,
-    pub event_code_lifetime: Duration,
+    pub guest_code_lifetime: Duration,
     pub max_connections: usize,
+    /// Connections one client address (IPv6: its /64) may hold at once.
+    pub max_connections_per_address: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -219,6 +244,9 @@ pub struct DataConfig {
     pub observation_window: Duration,
     /// How many accepted sealed snapshots to keep for restart.
     pub keep_snapshots: usize,
+    /// The memory the service may use (the unit's `MemoryMax`), bytes; the snapshot caps
+    /// are derived from it (`ingest::limits`).
+    pub memory_max: u64,
     /// A clinical snapshot with fewer patients than this share (percent) of the served
     /// ward is refused unless sealed with `--allow-shrink`; one with none always is.
     pub min_patient_share_percent: u8,
@@ -356,6 +384,12 @@ impl Config {
         let keys = KeyPaths {
             appliance_key: key_path(k.appliance_key.unwrap_or_else(|| "appliance.key".into())),
             publisher_pub: key_path(k.publisher_pub.unwrap_or_else(|| "publisher.pub".into())),
+            // Beside the log by default, so the daemon and root's `noodepd audit` use the
+            // same file; set it to keep the key elsewhere (docs/AUDIT.md).
+            audit_key: k
+                .audit_key
+                .map(key_path)
+                .unwrap_or_else(|| paths.state.join("audit.key")),
         };
 
         let w = raw.web;
@@ -389,6 +423,42 @@ impl Config {
                 "plain_http = true together with a TLS certificate: choose one".into(),
             ));
         }
+        let lockout_attempts = match w.lockout_attempts.unwrap_or(5) {
+            n @ 1..=20 => n,
+            n => {
+                return Err(invalid(
+                    "web.lockout_attempts",
+                    format!("{n} is outside 1..=20"),
+                ));
+            }
+        };
+        let lockout_address_attempts = match w.lockout_address_attempts.unwrap_or(20) {
+            n if n >= lockout_attempts && n <= 1000 => n,
+            n => {
+                return Err(invalid(
+                    "web.lockout_address_attempts",
+                    format!(
+                        "{n} is outside {lockout_attempts}..=1000 (at least lockout_attempts, so \
+                         one user's typos never lock a whole workstation)"
+                    ),
+                ));
+            }
+        };
+        if w.guest_code_minutes.is_some() && w.event_code_minutes.is_some() {
+            return Err(invalid(
+                "web.guest_code_minutes",
+                "set guest_code_minutes only (event_code_minutes is its old name)".into(),
+            ));
+        }
+        let max_connections = match w.max_connections.unwrap_or(256) {
+            n @ 1..=10_000 => n,
+            n => {
+                return Err(invalid(
+                    "web.max_connections",
+                    format!("{n} is outside 1..=10000"),
+                ));
+            }
+        };
         let web = WebConfig {
             listen,
             tls,
@@ -396,25 +466,25 @@ impl Config {
             metrics_public: w.metrics_public.unwrap_or(false),
             session_idle: minutes(w.session_idle_minutes, 15, 1, 240)
                 .map_err(|m| invalid("web.session_idle_minutes", m))?,
-            lockout_attempts: match w.lockout_attempts.unwrap_or(5) {
-                n @ 1..=20 => n,
-                n => {
-                    return Err(invalid(
-                        "web.lockout_attempts",
-                        format!("{n} is outside 1..=20"),
-                    ));
-                }
-            },
+            lockout_attempts,
+            lockout_address_attempts,
             lockout_duration: minutes(w.lockout_minutes, 15, 1, 24 * 60)
                 .map_err(|m| invalid("web.lockout_minutes", m))?,
-            event_code_lifetime: minutes(w.event_code_minutes, 12 * 60, 5, 72 * 60)
-                .map_err(|m| invalid("web.event_code_minutes", m))?,
-            max_connections: match w.max_connections.unwrap_or(256) {
-                n @ 1..=10_000 => n,
-                n => {
+            guest_code_lifetime: minutes(
+                w.guest_code_minutes.or(w.event_code_minutes),
+                12 * 60,
+                5,
+                72 * 60,
+            )
+            .map_err(|m| invalid("web.guest_code_minutes", m))?,
+            max_connections,
+            max_connections_per_address: match w.max_connections_per_address {
+                None => max_connections.min(DEFAULT_MAX_CONNECTIONS_PER_ADDRESS),
+                Some(n) if (1..=max_connections).contains(&n) => n,
+                Some(n) => {
                     return Err(invalid(
-                        "web.max_connections",
-                        format!("{n} is outside 1..=10000"),
+                        "web.max_connections_per_address",
+                        format!("{n} is outside 1..={max_connections} (max_connections)"),
                     ));
                 }
             },
@@ -443,6 +513,15 @@ impl Config {
                     ));
                 }
             },
+            memory_max: bounded(d.memory_max_mib, DEFAULT_MEMORY_MAX_MIB, 256, 1 << 20).map_err(
+                |m| {
+                    invalid(
+                        "data.memory_max_mib",
+                        format!("{m} (MiB: the service's MemoryMax)"),
+                    )
+                },
+            )? * 1024
+                * 1024,
             min_patient_share_percent: match d.min_patient_share_percent.unwrap_or(50) {
                 n @ 0..=100 => n,
                 n => {
@@ -469,6 +548,26 @@ impl Config {
                 .map_err(|m| invalid("audit.head_to_journal_minutes", m))?,
         };
 
+        let mut workstations = std::collections::BTreeMap::new();
+        for (addr, name) in raw.workstations {
+            let ip: std::net::IpAddr = addr.parse().map_err(|_| {
+                invalid(
+                    "workstations",
+                    format!("{addr:?} is not an IP address (\"10.20.3.41\" = \"A3 balie\")"),
+                )
+            })?;
+            if name.trim().is_empty()
+                || name.chars().count() > 64
+                || name.chars().any(crate::text::is_unsafe)
+            {
+                return Err(invalid(
+                    "workstations",
+                    format!("the name for {addr} must be 1 to 64 printable characters"),
+                ));
+            }
+            workstations.insert(ip.to_canonical(), name);
+        }
+
         Ok(Config {
             source: path.to_owned(),
             appliance_id,
@@ -482,6 +581,7 @@ impl Config {
             data,
             drill_max_duration,
             audit,
+            workstations,
             unknown_keys: unknown,
         })
     }
@@ -528,6 +628,10 @@ mod tests {
         let c = Config::from_toml(MINIMAL, Path::new("/etc/noodepd/noodepd.toml")).unwrap();
         assert_eq!(c.ward, "A3");
         assert_eq!(c.web.lockout_attempts, 5);
+        assert_eq!(c.web.lockout_address_attempts, 20);
+        assert_eq!(c.web.max_connections_per_address, 32);
+        assert_eq!(c.data.memory_max, 1024 * 1024 * 1024);
+        assert!(c.workstations.is_empty());
         assert_eq!(c.data.administration_window, Duration::from_secs(72 * 3600));
         assert_eq!(c.timezone, chrono_tz::Europe::Amsterdam);
         assert_eq!(
@@ -583,6 +687,49 @@ mod tests {
         let mut k = c.unknown_keys.clone();
         k.sort();
         assert_eq!(k, vec!["extra", "web.lockout_atempts"]);
+    }
+
+    #[test]
+    fn lockout_limits_connection_cap_and_workstations_are_checked() {
+        let with =
+            |lines: &str| Config::from_toml(&format!("{MINIMAL}{lines}"), Path::new("x.toml"));
+        let c = with("lockout_address_attempts = 50\nmax_connections_per_address = 4\nguest_code_minutes = 60\n[workstations]\n\"10.20.3.41\" = \"A3 balie\"\n\"::ffff:10.20.3.42\" = \"A3 tablet\"\n").unwrap();
+        assert_eq!(c.web.lockout_address_attempts, 50);
+        assert_eq!(c.web.max_connections_per_address, 4);
+        assert_eq!(c.web.guest_code_lifetime, Duration::from_secs(3600));
+        assert_eq!(
+            c.workstations
+                .get(&"10.20.3.42".parse().unwrap())
+                .map(String::as_str),
+            Some("A3 tablet")
+        );
+        // The old name of the guest code lifetime still works.
+        let old = with("event_code_minutes = 30\n").unwrap();
+        assert_eq!(old.web.guest_code_lifetime, Duration::from_secs(1800));
+        for (lines, key) in [
+            (
+                "lockout_address_attempts = 3\n",
+                "web.lockout_address_attempts",
+            ),
+            (
+                "max_connections_per_address = 0\n",
+                "web.max_connections_per_address",
+            ),
+            (
+                "max_connections_per_address = 257\n",
+                "web.max_connections_per_address",
+            ),
+            (
+                "guest_code_minutes = 60\nevent_code_minutes = 60\n",
+                "web.guest_code_minutes",
+            ),
+            ("[workstations]\n\"pc-1\" = \"x\"\n", "workstations"),
+            ("[workstations]\n\"10.0.0.1\" = \"a\\nb\"\n", "workstations"),
+            ("[data]\nmemory_max_mib = 16\n", "data.memory_max_mib"),
+        ] {
+            let e = with(lines).unwrap_err().to_string();
+            assert!(e.contains(key), "{lines:?}: {e}");
+        }
     }
 
     #[test]

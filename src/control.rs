@@ -125,7 +125,7 @@ pub fn bind(path: &Path) -> Result<ControlListener, ControlError> {
         source,
     };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
+        crate::fsutil::create_private_dir_all(dir).map_err(io)?;
     }
     match std::fs::symlink_metadata(path) {
         Ok(m) => {

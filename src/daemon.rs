@@ -102,7 +102,8 @@ pub enum DaemonError {
 }
 
 /// Builds the shared state from a validated config: creates the state, inbox, quarantine
-/// and runtime directories (0700), opens the audit log, the mode and the store.
+/// and runtime directories (0700 from creation; existing ones keep their mode), opens the
+/// audit log, the mode and the store.
 pub fn open_shared(config: Config) -> Result<Arc<Shared>, DaemonError> {
     for dir in [
         &config.paths.state,
@@ -110,12 +111,17 @@ pub fn open_shared(config: Config) -> Result<Arc<Shared>, DaemonError> {
         &config.paths.quarantine,
         &config.paths.runtime,
     ] {
-        std::fs::create_dir_all(dir).map_err(|source| DaemonError::Dir {
+        crate::fsutil::create_private_dir_all(dir).map_err(|source| DaemonError::Dir {
             path: dir.clone(),
             source,
         })?;
     }
-    let audit = AuditLog::open(&config.paths.state, &config.appliance_id, &config.ward)?;
+    let audit = AuditLog::open_with_key_file(
+        &config.paths.state,
+        &config.appliance_id,
+        &config.ward,
+        &config.keys.audit_key,
+    )?;
     let mode = ModeController::load(&config.paths.state, config.drill_max_duration)?;
     let store = Store::open(&config.paths.runtime)?;
     Ok(Arc::new(Shared {
@@ -230,6 +236,15 @@ pub async fn run(
     if let Some(seq) = rec.generation {
         log::info!("rebuilt sequence {seq} from the kept snapshots");
     }
+    // The control socket is bound before READY=1, so `noodepd mode` works as soon as
+    // systemd (or a script waiting for the web port) sees the daemon started.
+    let control = match crate::control::bind(&shared.config.paths.control_socket) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            log::error!("control socket: {e} (`noodepd mode` will not work)");
+            None
+        }
+    };
     match shared.store.current() {
         Some(g) => log::info!("ready: serving sequence {}", g.meta().sequence),
         None => log::info!("ready without data: serving the status page until a snapshot arrives"),
@@ -245,14 +260,12 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(ingestor.clone().run(shutdown_future(&stop_rx)));
-    {
-        let shared = shared.clone();
-        let sd = shutdown_future(&stop_rx);
-        tasks.spawn(async move {
-            if let Err(e) = crate::control::serve(shared, sd).await {
-                log::error!("control socket: {e} (`noodepd mode` will not work)");
-            }
-        });
+    if let Some(control) = control {
+        tasks.spawn(crate::control::run(
+            control,
+            shared.clone(),
+            shutdown_future(&stop_rx),
+        ));
     }
     tasks.spawn(timers(
         shared.clone(),
@@ -351,6 +364,29 @@ fn check_certificate(shared: &Shared, tls: &crate::web::TlsReloader, now: chrono
     shared
         .status
         .set_problem(TLS_CERTIFICATE_EXPIRING, expiring);
+    shared
+        .status
+        .set_problem(crate::status::code::TLS_KEY_EXPOSED, tls.key_exposed());
+}
+
+/// Raises `emergency_unconfirmed` while emergency mode has run longer than
+/// `EMERGENCY_CONFIRM_AFTER` since it was last switched on or confirmed (a coordinator
+/// chooses Emergency again), clears it otherwise. The mode is never switched off by
+/// itself: an outage can last days, and nurses must not lose the view at 3 a.m.
+fn check_emergency(shared: &Shared, now: chrono::DateTime<Utc>) {
+    let m = shared.mode.current(now);
+    let after = crate::web::pages::coordinator::EMERGENCY_CONFIRM_AFTER;
+    let problem = (m.mode == crate::mode::Mode::Emergency && now - m.since >= after).then(|| {
+        format!(
+            "emergency mode has been on since {} without confirmation; if the EPD works \
+             again switch to standby, else a coordinator confirms it on /coordinator (or \
+             `noodepd mode emergency --reason ...`)",
+            m.since.to_rfc3339()
+        )
+    });
+    shared
+        .status
+        .set_problem(crate::status::code::EMERGENCY_UNCONFIRMED, problem);
 }
 
 /// A rebuild after corruption: whether one is running, and when the last one started.
@@ -468,6 +504,7 @@ async fn timers(
         if let Err(e) = shared.mode.expire_drill(&shared.audit, now) {
             log::error!("ending the drill failed: {e}");
         }
+        check_emergency(&shared, now);
         let rehash = now_i.duration_since(last_rehash) >= GENERATION_CHECK_EVERY;
         if rehash {
             last_rehash = now_i;

@@ -28,5 +28,6 @@ pub mod roster;
 pub mod snapshot;
 pub mod status;
 pub mod store;
+pub mod text;
 pub mod timefmt;
 pub mod web;

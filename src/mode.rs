@@ -124,7 +124,7 @@ pub enum ModeError {
     Corrupt { path: PathBuf, message: String },
     #[error("mode switch not recorded in the audit log, so not made: {0}")]
     Audit(#[from] AuditError),
-    #[error("a reason is required (1 to {MAX_REASON} characters)")]
+    #[error("a reason is required (1 to {MAX_REASON} characters, one line, no control characters)")]
     Reason,
 }
 
@@ -184,7 +184,11 @@ impl ModeController {
         now: DateTime<Utc>,
     ) -> Result<ModeState, ModeError> {
         let reason = reason.trim();
-        if reason.is_empty() || reason.chars().count() > MAX_REASON {
+        // One line of plain text: it reaches the audit log, exports and terminals.
+        if reason.is_empty()
+            || reason.chars().count() > MAX_REASON
+            || reason.chars().any(crate::text::is_unsafe)
+        {
             return Err(ModeError::Reason);
         }
         let previous = self.current(now);
@@ -336,10 +340,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let audit = AuditLog::open(dir.path(), "box1", "A3").unwrap();
         let mc = ModeController::load(dir.path(), Duration::from_secs(3600)).unwrap();
-        assert!(matches!(
-            mc.set(&audit, Mode::Emergency, Switcher::Console, "  ", t(6, 0)),
-            Err(ModeError::Reason)
-        ));
+        for bad in ["  ", "EPD\nstoring", "a\u{1b}[2Jb", "x\u{202E}y"] {
+            assert!(matches!(
+                mc.set(&audit, Mode::Emergency, Switcher::Console, bad, t(6, 0)),
+                Err(ModeError::Reason)
+            ));
+        }
         assert_eq!(mc.current(t(6, 0)).mode, Mode::Standby);
     }
 

@@ -5,9 +5,11 @@
 //! Payload (JSON): `{"ward": "A3", "staff": [{"user": "jbakker", "name": "Jan Bakker",
 //! "role": "nurse", "code_hash": "$argon2id$v=19$m=19456,t=2,p=1$..."}]}`.
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Version};
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
 /// Most staff entries accepted in one roster.
 pub const MAX_STAFF: usize = 2000;
@@ -15,6 +17,22 @@ pub const MAX_STAFF: usize = 2000;
 pub const MAX_NAME: usize = 100;
 /// Longest code accepted at login (before hashing).
 pub const MAX_CODE: usize = 64;
+/// Largest argon2 memory cost accepted, KiB (64 MiB: RFC 9106's second recommendation).
+/// Every check allocates this much; the web server runs at most
+/// `web::hash_gate::AT_ONCE` checks at once, so logins take at most that many times this.
+pub const MAX_ARGON2_M_KIB: u32 = 64 * 1024;
+/// Most argon2 passes accepted.
+pub const MAX_ARGON2_T: u32 = 8;
+/// Most argon2 lanes accepted.
+pub const MAX_ARGON2_P: u32 = 4;
+/// Largest memory × passes accepted (KiB × passes): 64 MiB × 3, about five times the
+/// default's time per check.
+pub const MAX_ARGON2_WORK: u64 = 64 * 1024 * 3;
+/// Smallest memory cost accepted, KiB, and smallest memory × passes: OWASP's floor for
+/// argon2id (7 MiB with 5 passes, 19 MiB with 2 — the default, which is above it).
+pub const MIN_ARGON2_M_KIB: u32 = 7 * 1024;
+/// See [`MIN_ARGON2_M_KIB`].
+pub const MIN_ARGON2_WORK: u64 = 7 * 1024 * 5;
 
 /// A role. `It` sees status pages only, never patient data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +122,7 @@ impl Roster {
             if h.algorithm.as_str() != "argon2id" {
                 return Err(bad("code_hash is not an argon2id hash".into()));
             }
+            check_cost(&h).map_err(bad)?;
             if !seen.insert(s.user.as_str()) {
                 return Err(RosterError::Duplicate(s.user.clone()));
             }
@@ -114,13 +133,23 @@ impl Roster {
     /// Looks a user up and checks the code. Returns the member only when the code matches.
     /// Runs a dummy verification for unknown users so timing does not reveal who exists.
     pub fn verify(&self, user: &str, code: &str) -> Option<&StaffMember> {
+        self.verify_in(&mut Argon2Memory::default(), user, code)
+    }
+
+    /// As [`Roster::verify`], computing in `mem` (reused between checks).
+    pub fn verify_in(
+        &self,
+        mem: &mut Argon2Memory,
+        user: &str,
+        code: &str,
+    ) -> Option<&StaffMember> {
         if code.len() > MAX_CODE {
             return None;
         }
         match self.staff.iter().find(|s| s.user == user) {
-            Some(s) => verify_code(&s.code_hash, code).then_some(s),
+            Some(s) => verify_code_in(mem, &s.code_hash, code).then_some(s),
             None => {
-                let _ = verify_code(DUMMY_HASH, code);
+                let _ = verify_code_in(mem, DUMMY_HASH, code);
                 None
             }
         }
@@ -135,23 +164,132 @@ impl Roster {
 /// A fixed argon2id hash used to spend the same time on unknown users.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Zr5cTNSRmE1JZ8bpsvb1A3ZCnWhI0cnDx8jGv3yoBFQ";
 
-/// Checks a code against an argon2id PHC hash.
-pub fn verify_code(hash: &str, code: &str) -> bool {
-    match PasswordHash::new(hash) {
-        Ok(h) => Argon2::default()
-            .verify_password(code.as_bytes(), &h)
-            .is_ok(),
-        Err(_) => false,
+/// Whether an argon2id hash's cost parameters are within the bounds above: enough to
+/// make guessing slow, small enough that checking a code cannot exhaust the box's memory
+/// or time (`m` is memory in KiB, `t` passes, `p` lanes).
+pub fn check_cost(h: &PasswordHash<'_>) -> Result<(), String> {
+    let p = argon2::Params::try_from(h)
+        .map_err(|e| format!("code_hash has invalid argon2 parameters: {e}"))?;
+    let (m, t, lanes) = (p.m_cost(), p.t_cost(), p.p_cost());
+    let work = u64::from(m) * u64::from(t);
+    if m > MAX_ARGON2_M_KIB || t > MAX_ARGON2_T || lanes > MAX_ARGON2_P || work > MAX_ARGON2_WORK {
+        return Err(format!(
+            "code_hash costs too much to check (m={m} KiB, t={t}, p={lanes}); at most \
+             m={MAX_ARGON2_M_KIB}, t={MAX_ARGON2_T}, p={MAX_ARGON2_P} and m×t ≤ \
+             {MAX_ARGON2_WORK} — hash the code again with `noodepd roster hash`"
+        ));
     }
+    if m < MIN_ARGON2_M_KIB || work < MIN_ARGON2_WORK {
+        return Err(format!(
+            "code_hash is too cheap to guard a code (m={m} KiB, t={t}); at least \
+             m={MIN_ARGON2_M_KIB} and m×t ≥ {MIN_ARGON2_WORK} — hash the code again with \
+             `noodepd roster hash`"
+        ));
+    }
+    Ok(())
+}
+
+/// argon2's working memory, kept and reused between computations: a server that checks
+/// codes on a few threads then holds a few blocks of memory for good, instead of asking the
+/// allocator for ~19 MiB per check (glibc keeps freed blocks of that size in per-thread
+/// arenas, so checks spread over many threads grew the process by hundreds of MiB). It is
+/// wiped after every use: it holds values derived from the code.
+#[derive(Default)]
+pub struct Argon2Memory {
+    blocks: Vec<Block>,
+}
+
+impl Argon2Memory {
+    /// The first `count` blocks (grown when needed; `check_cost` bounds `count`).
+    fn blocks(&mut self, count: usize) -> &mut [Block] {
+        if self.blocks.len() < count {
+            self.blocks.resize(count, Block::default());
+        }
+        // Never short after the resize; an empty slice would make argon2 refuse anyway.
+        self.blocks.get_mut(..count).unwrap_or_default()
+    }
+
+    fn wipe(&mut self) {
+        self.blocks.fill(Block::default());
+    }
+
+    /// Bytes held.
+    pub fn size(&self) -> usize {
+        self.blocks.len() * Block::SIZE
+    }
+}
+
+/// Checks a code against an argon2id PHC hash. A hash whose cost is out of bounds
+/// ([`check_cost`]) never matches: it is not computed at all.
+pub fn verify_code(hash: &str, code: &str) -> bool {
+    verify_code_in(&mut Argon2Memory::default(), hash, code)
+}
+
+/// As [`verify_code`], computing in `mem`.
+pub fn verify_code_in(mem: &mut Argon2Memory, hash: &str, code: &str) -> bool {
+    let Ok(h) = PasswordHash::new(hash) else {
+        return false;
+    };
+    if h.algorithm.as_str() != "argon2id" || check_cost(&h).is_err() {
+        return false;
+    }
+    let (Ok(params), Some(salt), Some(expected)) = (argon2::Params::try_from(&h), h.salt, h.hash)
+    else {
+        return false;
+    };
+    let version = match h.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let mut out = Zeroizing::new(vec![0u8; expected.len()]);
+    let count = params.block_count();
+    let argon = Argon2::new(Algorithm::Argon2id, version, params);
+    let ok = argon
+        .hash_password_into_with_memory(code.as_bytes(), salt, &mut out, mem.blocks(count))
+        .is_ok();
+    mem.wipe();
+    ok && bool::from(out.as_slice().ct_eq(expected.as_bytes()))
 }
 
 /// Hashes a code with argon2id (default parameters) and a random salt.
 pub fn hash_code(code: &str) -> Result<String, RosterError> {
+    hash_code_in(&mut Argon2Memory::default(), code)
+}
+
+/// As [`hash_code`], computing in `mem`.
+pub fn hash_code_in(mem: &mut Argon2Memory, code: &str) -> Result<String, RosterError> {
+    let err = |e: &dyn std::fmt::Display| RosterError::Hash(e.to_string());
     let salt = SaltString::generate(&mut rand_core::OsRng);
-    Argon2::default()
-        .hash_password(code.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| RosterError::Hash(e.to_string()))
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt
+        .as_salt()
+        .decode_b64(&mut salt_buf)
+        .map_err(|e| err(&e))?;
+    let params = argon2::Params::default();
+    let mut out = Zeroizing::new(vec![0u8; argon2::Params::DEFAULT_OUTPUT_LEN]);
+    let count = params.block_count();
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let r = argon.hash_password_into_with_memory(
+        code.as_bytes(),
+        salt_bytes,
+        &mut out,
+        mem.blocks(count),
+    );
+    mem.wipe();
+    r.map_err(|e| err(&e))?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|e| err(&e))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| err(&e))?),
+    };
+    Ok(hash.to_string())
 }
 
 #[cfg(test)]
@@ -186,6 +324,71 @@ mod tests {
         ));
         let extra = br#"{"ward":"A3","staff":[],"admin":true}"#;
         assert!(Roster::from_json(extra).is_err());
+    }
+
+    #[test]
+    fn argon2_costs_outside_the_bounds_are_refused_and_never_computed() {
+        let entry = |params: &str| {
+            format!(
+                r#"{{"ward":"A3","staff":[{{"user":"a","name":"A","role":"nurse","code_hash":"$argon2id$v=19${params}$c29tZXNhbHRzb21lc2FsdA$Zr5cTNSRmE1JZ8bpsvb1A3ZCnWhI0cnDx8jGv3yoBFQ"}}]}}"#
+            )
+        };
+        for params in [
+            "m=4194304,t=2,p=1",
+            "m=65537,t=1,p=1",
+            "m=65536,t=4,p=1",
+            "m=19456,t=9,p=1",
+            "m=19456,t=2,p=8",
+            "m=1024,t=2,p=1",
+            "m=8192,t=2,p=1",
+        ] {
+            let e = Roster::from_json(entry(params).as_bytes()).unwrap_err();
+            assert!(matches!(e, RosterError::Entry { .. }), "{params}: {e}");
+            let hash = format!(
+                "$argon2id$v=19${params}$c29tZXNhbHRzb21lc2FsdA$Zr5cTNSRmE1JZ8bpsvb1A3ZCnWhI0cnDx8jGv3yoBFQ"
+            );
+            assert!(!verify_code(&hash, "000000"), "{params}");
+        }
+        for params in ["m=19456,t=2,p=1", "m=65536,t=3,p=4", "m=7168,t=5,p=1"] {
+            assert!(
+                Roster::from_json(entry(params).as_bytes()).is_ok(),
+                "{params}"
+            );
+        }
+    }
+
+    #[test]
+    fn hashes_made_in_reused_memory_verify_with_the_library_and_back() {
+        use argon2::PasswordVerifier;
+        let mut mem = Argon2Memory::default();
+        let h = hash_code_in(&mut mem, "31415926").unwrap();
+        let parsed = PasswordHash::new(&h).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"31415926", &parsed)
+                .is_ok()
+        );
+        assert!(verify_code_in(&mut mem, &h, "31415926"));
+        assert!(!verify_code_in(&mut mem, &h, "31415927"));
+        let lib = {
+            use argon2::PasswordHasher;
+            let salt = SaltString::generate(&mut rand_core::OsRng);
+            Argon2::default()
+                .hash_password(b"27182818", &salt)
+                .unwrap()
+                .to_string()
+        };
+        assert!(verify_code_in(&mut mem, &lib, "27182818"));
+        assert_eq!(
+            mem.size(),
+            19 * 1024 * 1024,
+            "one default check's worth, kept"
+        );
+        assert!(
+            mem.blocks
+                .iter()
+                .all(|b| format!("{b:?}") == format!("{:?}", Block::default()))
+        );
     }
 
     #[test]

@@ -61,6 +61,10 @@ pub mod code {
     pub const TLS_CERTIFICATE_EXPIRING: &str = "tls_certificate_expiring";
     /// The served data claims to be from the future: this box's clock is behind.
     pub const CLOCK_BEHIND_DATA: &str = "clock_behind_data";
+    /// The TLS private key file is readable by other users (still served).
+    pub const TLS_KEY_EXPOSED: &str = "tls_key_exposed";
+    /// Emergency mode has run for more than a day without being confirmed.
+    pub const EMERGENCY_UNCONFIRMED: &str = "emergency_unconfirmed";
     /// The newest clinical snapshot was refused because it held no patients or far fewer
     /// than are served (a likely broken export); the last good data is still served.
     /// Cleared when a clinical snapshot is accepted.
@@ -83,6 +87,8 @@ pub mod code {
         TLS_CERTIFICATE_EXPIRING,
         CLOCK_BEHIND_DATA,
         SNAPSHOT_SHRINK_REFUSED,
+        TLS_KEY_EXPOSED,
+        EMERGENCY_UNCONFIRMED,
     ];
 }
 
@@ -218,7 +224,9 @@ impl StatusCell {
 /// The `/ready` document.
 #[derive(Debug, Clone, Serialize)]
 pub struct Ready {
-    /// True when a generation is being served.
+    /// True when a generation is served and its pages can be shown: false without data,
+    /// and while every patient page is refused (the access log cannot be written, or the
+    /// served data is corrupt and being rebuilt; `problems` says which).
     pub ready: bool,
     pub mode: &'static str,
     pub mode_since: DateTime<Utc>,
@@ -245,6 +253,9 @@ pub struct Ready {
     pub data_from_future: bool,
     pub roster_staff: usize,
 }
+
+/// The standing problems under which every patient page is refused.
+pub const REFUSES_PAGES: &[&str] = &[code::AUDIT_WRITE_FAILED, code::GENERATION_CORRUPT];
 
 /// Builds the `/ready` document.
 pub fn ready(
@@ -280,8 +291,9 @@ pub fn ready(
             .collect::<Vec<_>>()
             .join("; ")
     });
+    let refusing = problems.iter().any(|p| REFUSES_PAGES.contains(&p.code));
     Ready {
-        ready: generation.is_some(),
+        ready: generation.is_some() && !refusing,
         mode: mode.mode.as_str(),
         mode_since: mode.since,
         drill_ends_at: mode.drill_ends_at,

@@ -168,15 +168,15 @@ fn check_whole(
 fn sigkill_during_ingest_of_a_large_snapshot_never_serves_half_a_snapshot() {
     let w = Ward::new("A3");
     let small = w.generate(5, 21, "A3");
-    // 1,000 patients: the generator makes a hospital of 40-bed wards; all of it is sealed
-    // for ward A3 as one large snapshot.
-    let big_dir = w.generate_dir(1000, 22, "A3");
+    // 120 patients: the generator makes three 40-bed wards; all of it is sealed for ward A3
+    // as one large snapshot (about 17 MB, within the clinical cap of a 1 GiB box).
+    let big_dir = w.generate_dir(120, 22, "A3");
     let big_patients: usize = std::fs::read_dir(&big_dir)
         .unwrap()
         .flatten()
         .map(|e| patients_in_bundle(&e.path()))
         .sum();
-    assert_eq!(big_patients, 1000);
+    assert_eq!(big_patients, 120);
     let s1 = w.seal(&small, "A3", 1, "clinical");
     let s2 = w.seal(&big_dir, "A3", 2, "clinical");
     let counts = BTreeMap::from([(1u64, patients_in_bundle(&small)), (2u64, big_patients)]);
@@ -188,12 +188,32 @@ fn sigkill_during_ingest_of_a_large_snapshot_never_serves_half_a_snapshot() {
 
     let mut floor = 1u64;
     let mut interrupted = 0;
+    // How often the daemon has died while processing the large file: once more than
+    // `INFLIGHT_MAX_ATTEMPTS - 1` and the next start quarantines it by design (a file the
+    // daemon dies on again and again must not crash-loop the box; attack_ingest tests that).
+    let marker = w.state().join(noodepd::ingest::INFLIGHT_MARKER);
+    let big_hex: String = w
+        .inbox()
+        .join("a3-000002.snap")
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut deaths_on_big = 0;
     // Kill at different moments: just after the rename, early in the mapping, later.
     for delay_ms in [30u64, 400, 1500, 4000] {
         let until = Instant::now() + Duration::from_millis(delay_ms);
         while Instant::now() < until {
             check_whole(addr, &counts, &mut floor);
             std::thread::sleep(Duration::from_millis(20));
+        }
+        let processing_big = std::fs::read_to_string(&marker).is_ok_and(|t| t.contains(&big_hex));
+        if processing_big {
+            if deaths_on_big + 1 >= noodepd::ingest::INFLIGHT_MAX_ATTEMPTS {
+                break;
+            }
+            deaths_on_big += 1;
         }
         daemon.kill9();
         if floor == 1 && w.inbox().join("a3-000002.snap").exists() {

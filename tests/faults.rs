@@ -495,7 +495,9 @@ fn full_state_partition_refuses_patient_pages_defers_ingest_and_recovers_by_itse
     assert_eq!(r.status, 503, "{}", r.text());
     assert!(r.text().contains("inzagelog"), "{}", r.text());
     let j = wait_problem(addr, "audit_write_failed");
-    assert_eq!(j["ready"], true, "the last good data stays in service");
+    // The last good data stays loaded, but no page of it can be shown: not ready.
+    assert_eq!(j["ready"], false, "every patient page is refused");
+    assert!(j["sequence"].is_u64(), "the last good data stays loaded");
     assert!(problem_message(&j, "audit_write_failed").contains(s(&rig.w.state())));
     problem_line(&mut p, &rig, "audit_write_failed");
     // The overview and print views are refused alike: their audit entries cannot be written.
@@ -603,11 +605,15 @@ fn read_only_state_directory_refuses_patient_pages_and_defers_ingest_until_writa
     let seq = rig.deliver_clinical();
     let j = wait_problem(addr, "ingest_deferred");
     assert_eq!(j["sequence"], before);
-    assert_eq!(j["ready"], true);
+    assert_eq!(
+        j["ready"], false,
+        "patient pages are refused while the log is read-only"
+    );
     assert_alive(&mut p);
 
     drop(ro);
-    wait_no_problem(addr, "audit_write_failed", WAIT);
+    let j = wait_no_problem(addr, "audit_write_failed", WAIT);
+    assert_eq!(j["ready"], true);
     assert_eq!(
         patient_page(&rig, addr, &cookie, &key, &mut views).status,
         200

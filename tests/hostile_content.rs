@@ -264,6 +264,7 @@ fn every_page_and_printout_of_the_hostile_ward_is_inert() {
             role: noodepd::roster::Role::Nurse,
             issued_by: hostile::planted(2, 900_004),
             expires_at: utc(2026, 11, 22, 17, 0),
+            drill: None,
         }];
         let err_msg = hostile::planted(5, 900_005);
         let pages_rendered = [
@@ -276,7 +277,13 @@ fn every_page_and_printout_of_the_hostile_ward_is_inert() {
             ("blank_mar", pages::print_blank_mar(&ctx, start, 3)),
             (
                 "coordinator",
-                pages::coordinator_page(&ctx, &codes, Some((&codes[0], "K7P-4QX")), Some(&err_msg)),
+                pages::coordinator_page(
+                    &ctx,
+                    &codes,
+                    &[],
+                    Some((&codes[0], "K7P-4QX")),
+                    Some(&err_msg),
+                ),
             ),
             ("error", pages::error_page(&ctx, 404, &err_msg)),
         ];
@@ -863,7 +870,14 @@ fn seal_for(
     use noodepd::keys::{AppliancePublic, PublisherSecret};
     let publisher = PublisherSecret::read(&dir.join("keys/publisher.key")).unwrap();
     let appliance = AppliancePublic::read(&dir.join("keys/appliance.pub")).unwrap();
-    noodepd::snapshot::seal(
+    // Sealed as a hostile publisher might, past the caps a box applies (so the box's own
+    // refusal is what is tested).
+    let anything = noodepd::snapshot::Limits {
+        max_roster_payload: u64::MAX,
+        max_mode_payload: u64::MAX,
+        ..noodepd::snapshot::Limits::default()
+    };
+    noodepd::snapshot::seal_with(
         &publisher,
         std::slice::from_ref(&appliance),
         &noodepd::snapshot::SealRequest {
@@ -876,6 +890,7 @@ fn seal_for(
             allow_shrink: false,
         },
         payload,
+        &anything,
     )
     .unwrap()
 }
@@ -1134,7 +1149,8 @@ fn refused_snapshots_carrying_patient_data_leave_none_of_it_in_operator_logs() {
                 ModeCommand,
                 format!("{{\"mode\":\"drill\",\"reason\":{}}}", j(&m(13).repeat(200))).as_bytes(),
             ),
-            "mode_command_invalid",
+            // Refused by the decompressor at the mode-command cap (4 KiB).
+            "decompression_bomb",
         ),
         (
             "a3-rej-13-roster-shape.snap",

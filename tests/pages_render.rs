@@ -15,6 +15,7 @@ use noodepd::record::*;
 use noodepd::roster::Role;
 use noodepd::web::IssuedCode;
 use noodepd::web::pages::{self, PageCtx};
+use noodepd::web::session::{LockedWhat, Lockout};
 use pages_common::*;
 
 fn ready(ctx: &PageCtx) -> noodepd::status::Ready {
@@ -44,7 +45,21 @@ fn codes() -> Vec<IssuedCode> {
         role: Role::Nurse,
         issued_by: "Karin Mulder".into(),
         expires_at: utc(2026, 11, 22, 17, 0),
+        drill: None,
     }]
+}
+
+fn lockouts() -> Vec<Lockout> {
+    vec![
+        Lockout {
+            what: LockedWhat::User("jbakker".into()),
+            until: utc(2026, 11, 22, 13, 15),
+        },
+        Lockout {
+            what: LockedWhat::Address("10.20.3.41".parse().unwrap()),
+            until: utc(2026, 11, 22, 13, 5),
+        },
+    ]
 }
 
 /// Every page, named, for one context.
@@ -81,7 +96,7 @@ fn all_pages(ctx: &PageCtx, patients: &[PatientRecord]) -> Vec<(&'static str, St
         ),
         (
             "coordinator",
-            pages::coordinator_page(ctx, &codes, Some((&codes[0], "K7P-4QX")), Some("Gastcode uitgegeven"))
+            pages::coordinator_page(ctx, &codes, &lockouts(), Some((&codes[0], "K7P-4QX")), Some("Gastcode uitgegeven"))
                 .into_string(),
         ),
         (
@@ -176,6 +191,10 @@ fn hostile_strings_are_escaped_in_every_rendered_field() {
     f.mode.reason = h.s();
     f.meta.as_mut().unwrap().snapshot_file = h.s();
     f.path = "/x\"><script>alert(1)</script>".into();
+    // The status page shows the mode switch's reason to a coordinator (and IT) only.
+    f.user.as_mut().unwrap().role = Role::Coordinator;
+    let coordinator_status = pages::status_page(&f.ctx(), &ready(&f.ctx())).into_string();
+    f.user.as_mut().unwrap().role = Role::Nurse;
     let ctx = f.ctx();
     let sums = [PatientSummary::from(&p)];
     let rows: Vec<&PatientSummary> = sums.iter().collect();
@@ -185,7 +204,15 @@ fn hostile_strings_are_escaped_in_every_rendered_field() {
         role: Role::Nurse,
         issued_by: h.s(),
         expires_at: utc(2026, 11, 22, 17, 0),
+        drill: None,
     };
+    let hostile_lockout = [Lockout {
+        // A user name as typed at the login form: shown quoted and cleaned, so it is not
+        // one of the fields checked verbatim below; assert_inert checks it.
+        what: LockedWhat::User("<script>alert(1)</script>\u{202e}\n\"x".into()),
+        until: utc(2026, 11, 22, 13, 15),
+    }];
+
     let plain = h.s();
     let login_err = h.s();
     let err_msg = h.s();
@@ -204,10 +231,12 @@ fn hostile_strings_are_escaped_in_every_rendered_field() {
         pages::coordinator_page(
             &ctx,
             std::slice::from_ref(&code),
+            &hostile_lockout,
             Some((&code, &plain)),
             Some(&h.s()),
         )
         .into_string(),
+        coordinator_status,
     ] {
         assert_inert(&html);
         all.push_str(&html);
@@ -605,6 +634,22 @@ fn english_view_is_complete() {
 }
 
 #[test]
+fn coordinator_page_asks_after_a_day_whether_emergency_is_still_needed() {
+    let mut f = Fixture::new(Mode::Emergency);
+    f.user.as_mut().unwrap().role = Role::Coordinator;
+    let fresh = pages::coordinator_page(&f.ctx(), &[], &[], None, None).into_string();
+    assert!(
+        !fresh.contains("noodmodus nog nodig"),
+        "asked after an hour"
+    );
+    f.mode.since = now() - chrono::TimeDelta::hours(25);
+    let old = pages::coordinator_page(&f.ctx(), &[], &[], None, None).into_string();
+    assert!(old.contains("Is de noodmodus nog nodig?"), "{old}");
+    // It asks; it never switches anything off by itself.
+    assert!(old.contains("name=\"mode\""));
+}
+
+#[test]
 fn every_post_form_carries_the_csrf_token() {
     let f = Fixture::new(Mode::Emergency);
     for (name, html) in all_pages(&f.ctx(), &ward()) {
@@ -614,8 +659,8 @@ fn every_post_form_carries_the_csrf_token() {
             .count();
         assert_eq!(posts, tokens, "{name}");
     }
-    let coord = pages::coordinator_page(&f.ctx(), &[], None, None).into_string();
-    for action in ["/logout", "/mode", "/event-code"] {
+    let coord = pages::coordinator_page(&f.ctx(), &[], &lockouts(), None, None).into_string();
+    for action in ["/logout", "/mode", "/guest-code", "/lockout/lift"] {
         assert!(coord.contains(&format!("action=\"{action}\"")));
     }
     for field in [

@@ -89,7 +89,8 @@ fn tls_responses_carry_hsts_and_cookies_are_secure() {
         page.header("strict-transport-security"),
         Some("max-age=31536000")
     );
-    let pre = page.set_cookie("noodepd_pre").unwrap();
+    // Over TLS the cookies carry the __Host- prefix (Secure, this host only, Path=/).
+    let pre = page.set_cookie("__Host-noodepd_pre").unwrap();
     assert!(pre.contains("; Secure"), "{pre}");
     let csrf = page.form_value("csrf").unwrap();
     let body = format!("user={}&code={}&csrf={csrf}", NURSE.0, NURSE.1);
@@ -100,7 +101,7 @@ fn tls_responses_carry_hsts_and_cookies_are_secure() {
     );
     let (r, _) = tls_request(s.addr, cfg.clone(), post).unwrap();
     assert_eq!(r.status, 303, "{}", r.body);
-    let session = r.set_cookie("noodepd_session").unwrap();
+    let session = r.set_cookie("__Host-noodepd_session").unwrap();
     assert!(session.contains("; Secure"), "{session}");
     assert!(session.contains("HttpOnly") && session.contains("SameSite=Strict"));
     assert_eq!(

@@ -292,9 +292,14 @@ fn csv_fields(e: &Entry) -> Vec<String> {
     ]
 }
 
-/// Writes one CSV record (RFC 4180: fields with comma, quote, CR or LF quoted, quotes
-/// doubled, CRLF line ends). A field starting with `=`, `+`, `-`, `@`, tab or CR gets a
-/// leading `'` so a spreadsheet never runs it as a formula (the detail holds user input).
+/// Writes one CSV record (RFC 4180, CRLF line ends). Made safe for the spreadsheet it is
+/// opened in, whatever its list separator (Dutch Excel splits on `;`):
+/// * control and bidi characters (line breaks, terminal escapes, direction overrides)
+///   become U+FFFD, so no field spans lines or drives a terminal that shows the file;
+/// * every field that holds a separator (`,` `;` tab) or a quote is quoted (quotes
+///   doubled), so no separator inside a field starts a new cell;
+/// * a field whose first non-blank character could start a formula (`=` `+` `-` `@`, or
+///   their full-width forms) gets a leading `'` (the detail holds user input).
 fn write_csv_row(
     out: &mut dyn Write,
     fields: impl IntoIterator<Item = String>,
@@ -304,12 +309,14 @@ fn write_csv_row(
         if i > 0 {
             line.push(',');
         }
-        let f = if f.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        let f = crate::text::printable(&f).into_owned();
+        let first = f.trim_start().chars().next();
+        let f = if first.is_some_and(|c| "=+-@＝＋－＠".contains(c)) {
             format!("'{f}")
         } else {
             f
         };
-        if f.contains([',', '"', '\r', '\n']) {
+        if f.contains([',', ';', '"', '\t']) {
             line.push('"');
             line.push_str(&f.replace('"', "\"\""));
             line.push('"');
@@ -367,7 +374,7 @@ fn fhir_type(ev: &Event) -> (Value, Vec<Value>) {
             dcm("110114", "User Authentication"),
             vec![dcm("110122", "Login")],
         ),
-        EventKind::Logout | EventKind::SessionExpired => (
+        EventKind::Logout | EventKind::SessionExpired | EventKind::SessionEnded => (
             dcm("110114", "User Authentication"),
             vec![dcm("110123", "Logout")],
         ),
@@ -379,7 +386,7 @@ fn fhir_type(ev: &Event) -> (Value, Vec<Value>) {
                 dcm("110127", "Emergency Override Started")
             }],
         ),
-        EventKind::EventCodeIssued => (
+        EventKind::GuestCodeIssued | EventKind::GuestCodeRevoked | EventKind::LockoutLifted => (
             dcm("110113", "Security Alert"),
             vec![dcm("110137", "User Security Attributes Changed")],
         ),

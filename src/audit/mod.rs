@@ -4,15 +4,19 @@
 //!
 //! Storage is an SQLite database in the state directory (WAL, `synchronous = FULL`: a
 //! successful [`AuditLog::append`] has been fsynced). Each entry stores the previous entry's
-//! hash and the SHA-256 over that and its own content (the event as its stored JSON text),
-//! so editing, deleting or reordering entries breaks the chain. After every append the head
-//! (id, hash) is written atomically to `audit.head`, so deleting the last entries is
-//! detected too; [`AuditLog::log_head`] copies the head to the operator journal. Appends
-//! from several processes (daemon, CLI export) are serialised by a lock on `audit.lock`.
+//! hash and a hash over that and its own content (the event as its stored JSON text), so
+//! editing, deleting or reordering entries breaks the chain. From the log's `keyed_from`
+//! entry on that hash is an HMAC-SHA256 under the chain key ([`key::AuditKey`], its own
+//! file), so whoever can write the database but not read the key cannot append, rewrite or
+//! hide a deletion; older entries (logs made before keying) keep their plain SHA-256 and
+//! stay verifiable. After every append the head (id, hash, keyed_from) is written
+//! atomically to `audit.head`, so deleting the last entries is detected too;
+//! [`AuditLog::log_head`] copies the head to the operator journal. Appends from several
+//! processes (daemon, CLI export) are serialised by a lock on `audit.lock`.
 //!
-//! Sub-modules: [`verify`] (check the chain, name the first broken entry), [`export`]
-//! (JSON lines, CSV, FHIR AuditEvent), [`retention`] (expiry with checkpoint), [`drill`]
-//! (drill reports).
+//! Sub-modules: [`key`] (the chain key file), [`verify`] (check the chain, name the first
+//! broken entry), [`export`] (JSON lines, CSV, FHIR AuditEvent), [`retention`] (expiry
+//! with checkpoint), [`drill`] (drill reports).
 //!
 //! Invariant: if `append` fails (disk full, read-only disk), the caller must not show the
 //! patient data it was about to show — fail closed.
@@ -26,6 +30,8 @@ use std::sync::{Arc, Mutex};
 
 /// File name of the log inside the state directory.
 pub const LOG_FILE: &str = "audit.sqlite";
+/// File name of the chain key inside the state directory (the default place).
+pub const KEY_FILE: &str = "audit.key";
 
 /// Errors of the audit log.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +54,13 @@ pub enum AuditError {
     Invalid { path: PathBuf, message: String },
     #[error("no drill found in the audit log{}", .0.map(|id| format!(" with id {id}")).unwrap_or_default())]
     NoDrill(Option<i64>),
+    #[error(
+        "audit log {path} is keyed (HMAC chain from entry {keyed_from} on) and its key is \
+         needed to check or extend it: give the key file (keys.audit_key; by default \
+         audit.key beside the log) — if it is lost, keep this log as evidence and move it \
+         aside to start a new one"
+    )]
+    KeyNeeded { path: PathBuf, keyed_from: i64 },
 }
 
 /// What happened (NEN 7513 event types as this appliance knows them).
@@ -68,8 +81,19 @@ pub enum EventKind {
     Logout,
     /// A session ended by idle timeout.
     SessionExpired,
+    /// A session ended by the system (its user left the roster or changed role, its guest
+    /// code was revoked, its drill gave way to a real emergency); the reason in the detail.
+    SessionEnded,
     ModeSwitch,
-    EventCodeIssued,
+    /// A coordinator issued a guest code (stored as `event_code_issued`, the name existing
+    /// logs carry).
+    #[serde(rename = "event_code_issued")]
+    GuestCodeIssued,
+    /// A guest code was withdrawn (by a coordinator, or because its issuer lost the
+    /// coordinator role or its drill ended).
+    GuestCodeRevoked,
+    /// A coordinator lifted a login lockout (user or address in the detail).
+    LockoutLifted,
     SnapshotAccepted,
     SnapshotRejected,
     /// The oldest refused files were deleted from the quarantine to keep it within its
@@ -139,7 +163,7 @@ pub struct Event {
     pub outcome: Outcome,
     /// The person acting (None for the system itself, e.g. ingest).
     pub user: Option<UserRef>,
-    /// The responsible person when someone acts on another's behalf (an event-code user's
+    /// The responsible person when someone acts on another's behalf (a guest-code user's
     /// issuing coordinator).
     pub responsible: Option<UserRef>,
     /// Patients concerned (one for a patient page, several for a ward MAR print).
@@ -193,8 +217,24 @@ pub fn entry_hash(
     entry_hash_raw(id, time, appliance, ward, &json, prev_hash)
 }
 
-/// Computes an entry's hash from its stored columns (the event as its stored JSON text).
+/// Computes an unkeyed (v2, plain SHA-256) entry's hash from its stored columns (the event
+/// as its stored JSON text).
 pub fn entry_hash_raw(
+    id: i64,
+    time: &str,
+    appliance: &str,
+    ward: &str,
+    event_json: &str,
+    prev_hash: &str,
+) -> Result<String, AuditError> {
+    entry_hash_with(None, id, time, appliance, ward, event_json, prev_hash)
+}
+
+/// An entry's hash: HMAC-SHA256 under `key` over `"noodepd-audit-v3\0"` and the
+/// canonical content for a keyed entry; SHA-256 over `"noodepd-audit-v2\0"` and the same
+/// content without a key.
+pub fn entry_hash_with(
+    key: Option<&AuditKey>,
     id: i64,
     time: &str,
     appliance: &str,
@@ -210,10 +250,84 @@ pub fn entry_hash_raw(
         event: event_json,
         prev_hash,
     })?;
-    let mut h = Sha256::new();
-    h.update(b"noodepd-audit-v2\0");
-    h.update(&canon);
-    Ok(hex(&h.finalize()))
+    Ok(match key {
+        Some(k) => hex(&k.mac(&[b"noodepd-audit-v3\0", &canon])),
+        None => {
+            let mut h = Sha256::new();
+            h.update(b"noodepd-audit-v2\0");
+            h.update(&canon);
+            hex(&h.finalize())
+        }
+    })
+}
+
+/// How a log's entries are hashed: plain up to `keyed_from` (exclusive), keyed from there.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Chain {
+    /// The first keyed entry's id (None: an unkeyed log).
+    pub keyed_from: Option<i64>,
+    pub key: Option<AuditKey>,
+}
+
+/// An entry's hashed content, as stored.
+pub(crate) struct Parts<'a> {
+    pub id: i64,
+    pub time: &'a str,
+    pub appliance: &'a str,
+    pub ward: &'a str,
+    /// The event as its stored JSON text.
+    pub event: &'a str,
+    pub prev_hash: &'a str,
+}
+
+impl<'a> Parts<'a> {
+    /// The parts of a stored row, as if it stood at `id`.
+    pub(crate) fn of_row(row: &'a Row, id: i64) -> Parts<'a> {
+        Parts {
+            id,
+            time: &row.time,
+            appliance: &row.appliance,
+            ward: &row.ward,
+            event: &row.event,
+            prev_hash: &row.prev_hash,
+        }
+    }
+}
+
+impl Chain {
+    /// The hash of an entry at its place in this chain.
+    pub(crate) fn hash(&self, path: &Path, p: &Parts<'_>) -> Result<String, AuditError> {
+        let id = p.id;
+        let key = match self.keyed_from {
+            Some(from) if id >= from => {
+                Some(self.key.as_ref().ok_or_else(|| AuditError::KeyNeeded {
+                    path: path.to_owned(),
+                    keyed_from: from,
+                })?)
+            }
+            _ => None,
+        };
+        entry_hash_with(key, id, p.time, p.appliance, p.ward, p.event, p.prev_hash)
+    }
+}
+
+/// The `keyed_from` recorded in the database (None for an unkeyed log, or one made before
+/// keying existed, without the `chain` table).
+pub(crate) fn db_keyed_from(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    let exists: Option<String> = conn
+        .query_row(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'chain'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    conn.query_row("SELECT keyed_from FROM chain WHERE one = 1", [], |r| {
+        r.get(0)
+    })
+    .optional()
 }
 
 /// Lower-case hex.
@@ -262,6 +376,10 @@ const SCHEMA: &str = "
         drill_id INTEGER PRIMARY KEY,
         produced TEXT NOT NULL,
         report TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE IF NOT EXISTS chain (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        keyed_from INTEGER NOT NULL
     ) STRICT;";
 
 /// The chain head as written to [`HEAD_FILE`] after every append.
@@ -269,30 +387,48 @@ const SCHEMA: &str = "
 pub struct Anchor {
     pub id: i64,
     pub hash: String,
+    /// The log's first keyed entry (version 2 of the file; None in version 1).
+    pub keyed_from: Option<i64>,
 }
 
 impl Anchor {
     fn encode(&self) -> String {
-        format!(
-            "noodepd-audit-head v1\nid={}\nhash={}\n",
-            self.id, self.hash
-        )
+        match self.keyed_from {
+            None => format!(
+                "noodepd-audit-head v1\nid={}\nhash={}\n",
+                self.id, self.hash
+            ),
+            Some(k) => format!(
+                "noodepd-audit-head v2\nid={}\nhash={}\nkeyed_from={k}\n",
+                self.id, self.hash
+            ),
+        }
     }
 
-    /// Parses the anchor file's text strictly.
+    /// Parses the anchor file's text strictly (version 1 or 2).
     pub fn parse(text: &str) -> Option<Anchor> {
         let mut lines = text.lines();
-        if lines.next()? != "noodepd-audit-head v1" {
-            return None;
-        }
+        let v2 = match lines.next()? {
+            "noodepd-audit-head v1" => false,
+            "noodepd-audit-head v2" => true,
+            _ => return None,
+        };
         let id: i64 = lines.next()?.strip_prefix("id=")?.parse().ok()?;
         let hash = lines.next()?.strip_prefix("hash=")?;
+        let keyed_from = if v2 {
+            let k: i64 = lines.next()?.strip_prefix("keyed_from=")?.parse().ok()?;
+            (k >= 1).then_some(k)?;
+            Some(k)
+        } else {
+            None
+        };
         if lines.next().is_some() || id < 0 || !is_hex64(hash) {
             return None;
         }
         Some(Anchor {
             id,
             hash: hash.to_owned(),
+            keyed_from,
         })
     }
 
@@ -347,6 +483,7 @@ pub struct AuditLog {
     path: PathBuf,
     appliance: String,
     ward: String,
+    chain: Chain,
     inner: Mutex<Inner>,
     /// Appends waiting for the writer (group commit, see [`AuditLog::append_at`]).
     queue: Mutex<Vec<Queued>>,
@@ -362,8 +499,90 @@ impl Drop for FileLock<'_> {
 }
 
 impl AuditLog {
-    /// Opens (or creates) the log at `state_dir/audit.sqlite`.
+    /// Opens (or creates) an unkeyed log at `state_dir/audit.sqlite` (tests, tools). A log
+    /// that is keyed cannot be opened without its key ([`AuditError::KeyNeeded`]).
     pub fn open(state_dir: &Path, appliance: &str, ward: &str) -> Result<AuditLog, AuditError> {
+        Self::open_with(state_dir, appliance, ward, None)
+    }
+
+    /// Opens (or creates) the log at `state_dir/audit.sqlite` with its chain key. A log
+    /// that is not keyed yet (new, or made by an older version) is keyed from its next
+    /// entry on: that id is recorded in the database and in the anchor, and the entries
+    /// before it keep their plain hashes.
+    pub fn open_keyed(
+        state_dir: &Path,
+        appliance: &str,
+        ward: &str,
+        key: AuditKey,
+    ) -> Result<AuditLog, AuditError> {
+        Self::open_with(state_dir, appliance, ward, Some(key))
+    }
+
+    /// Opens the log the way the daemon does: with the key at `key_path`, made there
+    /// (0600) first when the log is not keyed yet and there is no key file. A keyed log
+    /// whose key file is missing is an error, never a new key.
+    pub fn open_with_key_file(
+        state_dir: &Path,
+        appliance: &str,
+        ward: &str,
+        key_path: &Path,
+    ) -> Result<AuditLog, AuditError> {
+        let key = match AuditKey::read(key_path) {
+            Ok(k) => k,
+            Err(AuditError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                let log_path = state_dir.join(LOG_FILE);
+                if log_path.exists() {
+                    let conn = Connection::open_with_flags(
+                        &log_path,
+                        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+                    )
+                    .map_err(|source| AuditError::Sqlite {
+                        path: log_path.clone(),
+                        source,
+                    })?;
+                    let keyed = db_keyed_from(&conn).map_err(|source| AuditError::Sqlite {
+                        path: log_path.clone(),
+                        source,
+                    })?;
+                    if let Some(keyed_from) = keyed {
+                        return Err(AuditError::KeyNeeded {
+                            path: log_path,
+                            keyed_from,
+                        });
+                    }
+                }
+                log::info!("making the access log's chain key {}", key_path.display());
+                AuditKey::create(key_path)?
+            }
+            Err(e) => return Err(e),
+        };
+        Self::open_keyed(state_dir, appliance, ward, key)
+    }
+
+    /// Reads the key at `key_path` (never makes one) and opens the log with it; for the
+    /// CLI, which must never start a second key.
+    pub fn open_existing_key(
+        state_dir: &Path,
+        appliance: &str,
+        ward: &str,
+        key_path: &Path,
+    ) -> Result<AuditLog, AuditError> {
+        match AuditKey::read(key_path) {
+            Ok(k) => Self::open_keyed(state_dir, appliance, ward, k),
+            // No key file yet: the daemon has not keyed this log; open it as it is.
+            Err(AuditError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Self::open(state_dir, appliance, ward)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn open_with(
+        state_dir: &Path,
+        appliance: &str,
+        ward: &str,
+        key: Option<AuditKey>,
+    ) -> Result<AuditLog, AuditError> {
         let path = state_dir.join(LOG_FILE);
         let sq = |source| AuditError::Sqlite {
             path: path.clone(),
@@ -385,12 +604,10 @@ impl AuditLog {
                 .open(&lock_path)
                 .map_err(io(&lock_path))?
         };
+        // Private from its first moment (SQLite would create it 0644; its WAL and shared
+        // memory files then take this file's mode).
+        crate::fsutil::precreate_private_file(&path).map_err(io(&path))?;
         let conn = Connection::open(&path).map_err(sq)?;
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-                .map_err(io(&path))?;
-        }
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;
@@ -398,10 +615,21 @@ impl AuditLog {
         )
         .map_err(sq)?;
         conn.execute_batch(SCHEMA).map_err(sq)?;
-        let log = AuditLog {
+        let keyed_from = db_keyed_from(&conn).map_err(sq)?;
+        if let (Some(from), None) = (keyed_from, &key) {
+            return Err(AuditError::KeyNeeded {
+                path,
+                keyed_from: from,
+            });
+        }
+        let mut log = AuditLog {
             path: path.clone(),
             appliance: appliance.to_owned(),
             ward: ward.to_owned(),
+            chain: Chain {
+                keyed_from,
+                key: key.clone(),
+            },
             inner: Mutex::new(Inner {
                 conn,
                 lock,
@@ -410,6 +638,7 @@ impl AuditLog {
             }),
             queue: Mutex::new(Vec::new()),
         };
+        let mut keyed_from = log.chain.keyed_from;
         {
             let mut inner = log.lock_inner();
             let inner = &mut *inner;
@@ -417,14 +646,59 @@ impl AuditLog {
             let (id, hash) = db_head(&inner.conn).map_err(sq)?;
             inner.last_id = id;
             inner.last_hash = hash.clone();
-            // A brand-new log gets its anchor at once, so a crash during the very first
-            // append leaves an anchor that is merely one behind rather than missing.
             let anchor = anchor_path(&path);
-            if id == 0 && !anchor.exists() {
-                write_atomic(&anchor, Anchor { id, hash }.encode().as_bytes())
-                    .map_err(io(&anchor))?;
+            // Keying an unkeyed log (new, or from before keying): from the next entry on,
+            // recorded in the database and the anchor together. The anchor still names the
+            // same head, so a verify in between sees a consistent file.
+            let mut keyed_now = None;
+            if key.is_some() && keyed_from.is_none() {
+                let from = id.checked_add(1).ok_or(AuditError::Full)?;
+                let tx = rusqlite::Transaction::new(
+                    &mut inner.conn,
+                    rusqlite::TransactionBehavior::Immediate,
+                )
+                .map_err(sq)?;
+                // Another process may have keyed it since we read.
+                let already = db_keyed_from(&tx).map_err(sq)?;
+                let from = match already {
+                    Some(f) => f,
+                    None => {
+                        tx.execute(
+                            "INSERT INTO chain (one, keyed_from) VALUES (1, ?1)",
+                            params![from],
+                        )
+                        .map_err(sq)?;
+                        keyed_now = Some(from);
+                        from
+                    }
+                };
+                tx.commit().map_err(sq)?;
+                keyed_from = Some(from);
+            }
+            // A brand-new log gets its anchor at once, so a crash during the very first
+            // append leaves an anchor that is merely one behind rather than missing; a log
+            // keyed just now gets one that says so.
+            if (id == 0 && !anchor.exists()) || keyed_now.is_some() {
+                write_atomic(
+                    &anchor,
+                    Anchor {
+                        id,
+                        hash,
+                        keyed_from,
+                    }
+                    .encode()
+                    .as_bytes(),
+                )
+                .map_err(io(&anchor))?;
+            }
+            if let Some(from) = keyed_now {
+                log::info!(
+                    "access log {} is chained with its key from entry {from} on",
+                    path.display()
+                );
             }
         }
+        log.chain.keyed_from = keyed_from;
         Ok(log)
     }
 
@@ -558,6 +832,7 @@ impl AuditLog {
             Anchor {
                 id: entry.id,
                 hash: entry.hash.clone(),
+                keyed_from: self.chain.keyed_from,
             }
             .encode()
             .as_bytes(),
@@ -584,13 +859,16 @@ impl AuditLog {
         let id = last_id.checked_add(1).ok_or(AuditError::Full)?;
         let time = now.to_rfc3339_opts(SecondsFormat::Micros, true);
         let event_json = serde_json::to_string(&event)?;
-        let hash = entry_hash_raw(
-            id,
-            &time,
-            &self.appliance,
-            &self.ward,
-            &event_json,
-            &last_hash,
+        let hash = self.chain.hash(
+            &self.path,
+            &Parts {
+                id,
+                time: &time,
+                appliance: &self.appliance,
+                ward: &self.ward,
+                event: &event_json,
+                prev_hash: &last_hash,
+            },
         )?;
         tx.execute(
             "INSERT INTO entry (id, time, appliance, ward, kind, event, prev_hash, hash)
@@ -752,8 +1030,11 @@ pub fn kind_str(kind: EventKind) -> &'static str {
         EventKind::Lockout => "lockout",
         EventKind::Logout => "logout",
         EventKind::SessionExpired => "session_expired",
+        EventKind::SessionEnded => "session_ended",
         EventKind::ModeSwitch => "mode_switch",
-        EventKind::EventCodeIssued => "event_code_issued",
+        EventKind::GuestCodeIssued => "event_code_issued",
+        EventKind::GuestCodeRevoked => "guest_code_revoked",
+        EventKind::LockoutLifted => "lockout_lifted",
         EventKind::SnapshotAccepted => "snapshot_accepted",
         EventKind::SnapshotRejected => "snapshot_rejected",
         EventKind::QuarantinePruned => "quarantine_pruned",
@@ -814,12 +1095,14 @@ impl Row {
 
 pub mod drill;
 pub mod export;
+pub mod key;
 pub mod retention;
 pub mod verify;
 
 pub use export::{ExportFilter, ExportFormat};
+pub use key::AuditKey;
 pub use retention::Expired;
-pub use verify::{Problem, VerifyReport, verify_file};
+pub use verify::{Problem, VerifyReport, verify_file, verify_file_with};
 
 #[cfg(test)]
 mod tests {
@@ -878,8 +1161,23 @@ mod tests {
         let a = Anchor {
             id: 7,
             hash: "ab".repeat(32),
+            keyed_from: None,
         };
         assert_eq!(Anchor::parse(&a.encode()), Some(a));
+        let b = Anchor {
+            id: 7,
+            hash: "ab".repeat(32),
+            keyed_from: Some(3),
+        };
+        assert!(b.encode().starts_with("noodepd-audit-head v2\n"));
+        assert_eq!(Anchor::parse(&b.encode()), Some(b));
+        assert!(
+            Anchor::parse(&format!(
+                "noodepd-audit-head v2\nid=7\nhash={}\nkeyed_from=0\n",
+                "ab".repeat(32)
+            ))
+            .is_none()
+        );
         assert!(Anchor::parse("noodepd-audit-head v1\nid=7\nhash=xyz\n").is_none());
         assert!(Anchor::parse("noodepd-audit-head v1\nid=-1\nhash=\n").is_none());
     }

@@ -9,9 +9,15 @@
 //! checkpoint, which must in turn be named by the latest `RetentionExpiry` entry, or to
 //! genesis. Finally the anchor: the entry it names must exist with the same hash (a missing
 //! entry is truncation; a different hash is a replaced or rewritten file).
+//!
+//! Entries from the log's `keyed_from` id on are HMACs under the chain key: an entry
+//! appended, rewritten or moved by someone without the key does not recompute, whatever
+//! the anchor's lag. `keyed_from` itself must agree between the database and the anchor
+//! (moving it would turn keyed entries into unkeyed ones, or the reverse).
 
 use super::{
-    Anchor, AuditError, AuditLog, EventKind, GENESIS, ROW_COLUMNS, Row, entry_hash_raw, kind_str,
+    Anchor, AuditError, AuditKey, AuditLog, Chain, EventKind, GENESIS, Parts, ROW_COLUMNS, Row,
+    db_keyed_from, kind_str,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::Serialize;
@@ -49,6 +55,8 @@ pub enum Problem {
     AnchorMalformed { message: String },
     /// The retention checkpoint is inconsistent with the chain.
     Checkpoint { message: String },
+    /// Where keying starts differs between the database and the anchor.
+    Keying { message: String },
     /// A row cannot be read at all (wrong column types: the table was rebuilt).
     Unreadable { message: String },
 }
@@ -111,6 +119,7 @@ impl fmt::Display for Broken {
             Problem::Checkpoint { message } => {
                 write!(f, "entry {id}: retention checkpoint: {message}")
             }
+            Problem::Keying { message } => write!(f, "entry {id}: chain key: {message}"),
             Problem::Unreadable { message } => {
                 write!(f, "entry {id}: row cannot be read ({message})")
             }
@@ -132,6 +141,8 @@ pub struct VerifyReport {
     pub checkpoint: Option<(i64, String)>,
     /// The anchor as read, if any.
     pub anchor_id: Option<i64>,
+    /// The first entry chained with the key (None: an unkeyed log).
+    pub keyed_from: Option<i64>,
     /// Notes that do not make the log invalid (e.g. the anchor one entry behind after a crash).
     pub notes: Vec<String>,
     /// The first broken entry; None when the log verifies.
@@ -146,16 +157,23 @@ impl VerifyReport {
 }
 
 impl AuditLog {
-    /// Verifies this log (see [`verify_file`]).
+    /// Verifies this log (see [`verify_file`]) with its own key.
     pub fn verify(&self) -> Result<VerifyReport, AuditError> {
         let path = self.path().to_owned();
-        self.with_conn(|c| verify_conn(c, &path))
+        let key = self.chain.key.clone();
+        self.with_conn(|c| verify_conn(c, &path, key.as_ref()))
     }
 }
 
 /// Opens the log file read-only (the daemon may be running) and verifies it with the anchor
-/// beside it.
+/// beside it, without a key: an unkeyed log (or the unkeyed part of one) verifies; a keyed
+/// log gives [`AuditError::KeyNeeded`].
 pub fn verify_file(path: &Path) -> Result<VerifyReport, AuditError> {
+    verify_file_with(path, None)
+}
+
+/// As [`verify_file`], with the chain key for keyed entries.
+pub fn verify_file_with(path: &Path, key: Option<&AuditKey>) -> Result<VerifyReport, AuditError> {
     let sq = |source| AuditError::Sqlite {
         path: path.to_owned(),
         source,
@@ -173,10 +191,14 @@ pub fn verify_file(path: &Path) -> Result<VerifyReport, AuditError> {
     .map_err(sq)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(sq)?;
-    verify_conn(&conn, path)
+    verify_conn(&conn, path, key)
 }
 
-fn verify_conn(conn: &Connection, path: &Path) -> Result<VerifyReport, AuditError> {
+fn verify_conn(
+    conn: &Connection,
+    path: &Path,
+    key: Option<&AuditKey>,
+) -> Result<VerifyReport, AuditError> {
     let sq = |source| AuditError::Sqlite {
         path: path.to_owned(),
         source,
@@ -185,7 +207,7 @@ fn verify_conn(conn: &Connection, path: &Path) -> Result<VerifyReport, AuditErro
     // after, so the anchor read here never names an entry newer than what we then read.
     let anchor = Anchor::read(path)?;
     conn.execute_batch("BEGIN").map_err(sq)?;
-    let result = verify_in_tx(conn, path, anchor);
+    let result = verify_in_tx(conn, path, anchor, key);
     let _ = conn.execute_batch("COMMIT");
     result
 }
@@ -194,10 +216,22 @@ fn verify_in_tx(
     conn: &Connection,
     path: &Path,
     anchor: Option<Result<Anchor, String>>,
+    key: Option<&AuditKey>,
 ) -> Result<VerifyReport, AuditError> {
     let sq = |source| AuditError::Sqlite {
         path: path.to_owned(),
         source,
+    };
+    let keyed_from = db_keyed_from(conn).map_err(sq)?;
+    if let (Some(from), None) = (keyed_from, key) {
+        return Err(AuditError::KeyNeeded {
+            path: path.to_owned(),
+            keyed_from: from,
+        });
+    }
+    let chain = Chain {
+        keyed_from,
+        key: key.cloned(),
     };
     let checkpoint: Option<(i64, String)> = conn
         .query_row(
@@ -215,9 +249,30 @@ fn verify_in_tx(
         head_hash: prev_hash.clone(),
         checkpoint: checkpoint.clone(),
         anchor_id: anchor.as_ref().and_then(|a| a.as_ref().ok()).map(|a| a.id),
+        keyed_from,
         notes: Vec::new(),
         broken: None,
     };
+    // Where keying starts is part of what the anchor vouches for: an anchor written by a
+    // keyed writer names it, and the database must agree.
+    if let Some(Ok(a)) = &anchor
+        && a.keyed_from.is_some()
+        && a.keyed_from != keyed_from
+    {
+        report.broken = Some(Broken {
+            id: a.keyed_from.or(keyed_from).unwrap_or(1),
+            problem: Problem::Keying {
+                message: format!(
+                    "the database says keyed from {}, the head anchor from {}: the log was \
+                     rewritten without its key",
+                    keyed_from.map_or("nowhere".into(), |k| format!("entry {k}")),
+                    a.keyed_from
+                        .map_or("nowhere".into(), |k| format!("entry {k}")),
+                ),
+            },
+        });
+        return Ok(report);
+    }
     let anchor_id = report.anchor_id;
     let mut anchored_hash: Option<String> = None;
     let mut last_expiry_detail: Option<String> = None;
@@ -271,16 +326,9 @@ fn verify_in_tx(
             });
             return Ok(report);
         }
-        let recomputed = entry_hash_raw(
-            id,
-            &row.time,
-            &row.appliance,
-            &row.ward,
-            &row.event,
-            &row.prev_hash,
-        )?;
+        let recomputed = chain.hash(path, &Parts::of_row(&row, id))?;
         if recomputed != row.hash {
-            report.broken = broken(classify_bad_hash(conn, &row).map_err(sq)?);
+            report.broken = broken(classify_bad_hash(conn, &row, &chain, path).map_err(sq)?);
             return Ok(report);
         }
         if row.prev_hash != prev_hash {
@@ -395,18 +443,17 @@ const MAX_REORDER_SCAN: i64 = 5_000_000;
 /// Tells an edited entry from one moved to another position (swapped rows): a moved entry's
 /// hash recomputes under some other id (tried first where its `prev_hash` points, then over
 /// the whole id range; only on this failure path).
-fn classify_bad_hash(conn: &Connection, row: &Row) -> rusqlite::Result<Problem> {
+fn classify_bad_hash(
+    conn: &Connection,
+    row: &Row,
+    chain: &Chain,
+    path: &Path,
+) -> rusqlite::Result<Problem> {
     let fits = |id: i64| {
         id != row.id
-            && entry_hash_raw(
-                id,
-                &row.time,
-                &row.appliance,
-                &row.ward,
-                &row.event,
-                &row.prev_hash,
-            )
-            .is_ok_and(|h| h == row.hash)
+            && chain
+                .hash(path, &Parts::of_row(row, id))
+                .is_ok_and(|h| h == row.hash)
     };
     let p: Option<i64> = conn
         .query_row(

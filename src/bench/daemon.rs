@@ -64,7 +64,8 @@ pub fn prepare(root: &Path, ward: &str, keys: &Keys) -> Result<Setup, BenchError
          [paths]\nstate = {state}\ninbox = {inbox}\nquarantine = {quarantine}\n\
          runtime = {runtime}\ncontrol_socket = {socket}\n\n\
          [keys]\nappliance_key = {akey}\npublisher_pub = {ppub}\n\n\
-         [web]\nlisten = {listen}\nplain_http = true\nmax_connections = 256\n",
+         [web]\nlisten = {listen}\nplain_http = true\nmax_connections = 256\n\n\
+         [data]\nmemory_max_mib = {memory}\n",
         id = toml_string(&appliance),
         ward = toml_string(ward),
         ward_name = toml_string(&format!("Bench {ward}")),
@@ -76,6 +77,7 @@ pub fn prepare(root: &Path, ward: &str, keys: &Keys) -> Result<Setup, BenchError
         akey = q(&keys.appliance_key_path),
         ppub = q(&keys.publisher_pub_path),
         listen = toml_string(&addr.to_string()),
+        memory = super::data::BENCH_MEMORY_MAX_MIB,
     );
     std::fs::write(&config, text).map_err(BenchError::io(&config))?;
     let state = root.join("state");

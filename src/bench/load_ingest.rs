@@ -864,10 +864,15 @@ fn prepare(work: &WorkDir, keys: &Keys, max_sequence: u64) -> Result<Setup, Benc
     std::fs::create_dir_all(&root).map_err(BenchError::io(&root))?;
     let setup = daemon::prepare(&root, WARD, keys)?;
     let mut text = std::fs::read_to_string(&setup.config).map_err(BenchError::io(&setup.config))?;
-    text.push_str(&format!(
-        "\n[data]\nstale_after_minutes = {}\n",
-        max_sequence.saturating_add(60)
-    ));
+    // The bench config has a [data] table already (its memory limit): add to it.
+    text = text.replacen(
+        "[data]\n",
+        &format!(
+            "[data]\nstale_after_minutes = {}\n",
+            max_sequence.saturating_add(60)
+        ),
+        1,
+    );
     std::fs::write(&setup.config, text).map_err(BenchError::io(&setup.config))?;
     Ok(setup)
 }

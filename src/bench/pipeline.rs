@@ -156,7 +156,7 @@ pub fn measure(
     let file = dir.join(format!("{}.snap", scale.name));
     std::fs::write(&file, &sealed).map_err(BenchError::io(&file))?;
     let store = Store::open(&dir.join("runtime"))?;
-    let limits = Limits::default();
+    let limits: Limits = super::data::bench_limits();
     let opts = MapOptions::new(now, scale.ward.clone());
 
     let aes = AesChunks::prepare(&scale.payload, scale.payload.len())?;

@@ -25,19 +25,56 @@ fn load(path: &Path) -> anyhow::Result<Config> {
     Config::load(path).with_context(|| format!("loading config {}", path.display()))
 }
 
+/// The chain key named in the config, when its file exists (never made here: only the
+/// daemon makes a key, so the CLI can never start a second one).
+fn read_key(cfg: &Config) -> anyhow::Result<Option<audit::AuditKey>> {
+    match audit::AuditKey::read(&cfg.keys.audit_key) {
+        Ok(k) => Ok(Some(k)),
+        Err(audit::AuditError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e).context("reading the access log's chain key"),
+    }
+}
+
+/// Opens the log with its key (when it has one) for the commands that append.
+fn open_log(cfg: &Config) -> anyhow::Result<AuditLog> {
+    AuditLog::open_existing_key(
+        &cfg.paths.state,
+        &cfg.appliance_id,
+        &cfg.ward,
+        &cfg.keys.audit_key,
+    )
+    .context("opening the audit log")
+}
+
 fn verify(config: &Path) -> anyhow::Result<ExitCode> {
     let cfg = load(config)?;
     let path = cfg.paths.state.join(audit::LOG_FILE);
-    let report =
-        audit::verify_file(&path).with_context(|| format!("verifying {}", path.display()))?;
+    let key = read_key(&cfg)?;
+    let report = audit::verify_file_with(&path, key.as_ref())
+        .with_context(|| format!("verifying {}", path.display()))?;
     for n in &report.notes {
         eprintln!("note: {n}");
     }
     match &report.broken {
         None => {
+            if report.keyed_from.is_none() && report.entries > 0 {
+                eprintln!(
+                    "note: this log is not keyed yet (the daemon keys it when it next starts)"
+                );
+            }
             println!(
-                "OK: {} entries, head id={} hash={}",
-                report.entries, report.head_id, report.head_hash
+                "OK: {} entries, head id={} hash={}{}",
+                report.entries,
+                report.head_id,
+                report.head_hash,
+                report
+                    .keyed_from
+                    .map(|k| format!(", keyed from entry {k}"))
+                    .unwrap_or_default()
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -89,19 +126,31 @@ fn export(a: &AuditExportArgs) -> anyhow::Result<ExitCode> {
         crate::cli::ExportFormat::Csv => ExportFormat::Csv,
         crate::cli::ExportFormat::Fhir => ExportFormat::Fhir,
     };
-    let log = AuditLog::open(&cfg.paths.state, &cfg.appliance_id, &cfg.ward)
-        .context("opening the audit log")?;
+    let log = open_log(&cfg)?;
     let count = match &a.out {
         Some(path) => {
             use std::os::unix::fs::OpenOptionsExt;
-            // The export holds patient data: owner-only.
+            // The export holds patient data: a new file, owner-only, never through a
+            // symlink and never into a file that exists (someone else's, or a link to one).
             let f = std::fs::OpenOptions::new()
                 .write(true)
-                .create(true)
-                .truncate(true)
+                .create_new(true)
                 .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
                 .open(path)
-                .with_context(|| format!("creating {}", path.display()))?;
+                .map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::AlreadyExists
+                        || e.raw_os_error() == Some(libc::ELOOP)
+                    {
+                        anyhow::anyhow!(
+                            "{} exists already: the export writes a new file only — choose \
+                             another name (or remove the old export first)",
+                            path.display()
+                        )
+                    } else {
+                        anyhow::Error::new(e).context(format!("creating {}", path.display()))
+                    }
+                })?;
             let mut w = std::io::BufWriter::new(f);
             let n = log.export(&filter, format, &mut w)?;
             w.flush()?;
@@ -122,13 +171,17 @@ fn export(a: &AuditExportArgs) -> anyhow::Result<ExitCode> {
 
 fn drill_report(a: &DrillReportArgs) -> anyhow::Result<ExitCode> {
     let cfg = load(&a.config)?;
-    let log = AuditLog::open(&cfg.paths.state, &cfg.appliance_id, &cfg.ward)
-        .context("opening the audit log")?;
+    let log = open_log(&cfg)?;
     let report = drill::report(&log, a.drill)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", drill::render_text(&report, cfg.timezone));
+        // Details hold names, reasons and file names as typed or received: no escape
+        // sequence or direction override reaches the terminal.
+        print!(
+            "{}",
+            crate::text::printable_lines(&drill::render_text(&report, cfg.timezone))
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

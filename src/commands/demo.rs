@@ -128,8 +128,12 @@ fn prepare_and_serve(args: &DemoArgs, dir: &Path) -> anyhow::Result<ExitCode> {
 
     // Drill mode, recorded in the audit log like any switch from the console.
     {
-        let audit =
-            crate::audit::AuditLog::open(&config.paths.state, &config.appliance_id, &config.ward)?;
+        let audit = crate::audit::AuditLog::open_with_key_file(
+            &config.paths.state,
+            &config.appliance_id,
+            &config.ward,
+            &config.keys.audit_key,
+        )?;
         let mode = ModeController::load(&config.paths.state, config.drill_max_duration)?;
         mode.set(&audit, Mode::Drill, Switcher::Console, "noodepd demo", now)?;
     }
@@ -197,7 +201,7 @@ metrics_public = false
 session_idle_minutes = 15
 lockout_attempts = 5
 lockout_minutes = 15
-event_code_minutes = 720
+guest_code_minutes = 720
 
 [data]
 stale_after_minutes = 30

@@ -41,6 +41,8 @@ pub fn run(args: &PreviewArgs) -> anyhow::Result<ExitCode> {
     } else {
         render_text(&record, now)
     };
+    // Record text is hostile: no escape sequence or direction override reaches the terminal.
+    let out = crate::text::printable_lines(&out);
     use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout

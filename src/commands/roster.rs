@@ -201,7 +201,7 @@ fn check(args: &RosterCheckArgs) -> anyhow::Result<ExitCode> {
     } else if !roster.staff.iter().any(|s| s.role == Role::Coordinator) {
         eprintln!(
             "noodepd: warning: no coordinator on the roster: nobody can switch the mode or \
-             issue event codes on the box's web pages"
+             issue guest codes on the box's web pages"
         );
     }
     Ok(ExitCode::SUCCESS)

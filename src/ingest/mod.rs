@@ -4,10 +4,12 @@
 //! through [`Ingestor::run`], the inbox watcher; [`watcher`] decides which inbox names
 //! count and turns inotify events into work; [`state`] persists the last accepted sequence
 //! (rollback protection); [`quarantine`] moves refused files aside with their reason;
-//! [`keep`] holds the accepted sealed snapshots for restart.
+//! [`keep`] holds the accepted sealed snapshots for restart; `inflight` marks the file
+//! being processed, so a file the daemon died on is quarantined instead of crash-looping.
 //!
 //! For the daemon: `Ingestor::new(shared)?` → `recover()` (blocking) → `run(shutdown)`.
 
+mod inflight;
 pub mod keep;
 mod pipeline;
 pub mod quarantine;
@@ -15,7 +17,9 @@ mod runner;
 pub mod state;
 pub mod watcher;
 
+pub use inflight::{MARKER_FILE as INFLIGHT_MARKER, MAX_ATTEMPTS as INFLIGHT_MAX_ATTEMPTS};
 pub use pipeline::{
-    Accepted, IngestError, Ingestor, MAX_CLOCK_AHEAD, MAX_MODE_COMMAND, MAX_ROSTER, ProcessError,
-    Recovered, RosterRefusal, check_roster,
+    Accepted, IngestError, Ingestor, MAX_CLOCK_AHEAD, MAX_MODE_COMMAND, MAX_ROSTER,
+    MEMORY_PER_RESOURCE, ProcessError, Recovered, RosterRefusal, check_roster, max_resources,
+    resource_count_bound,
 };

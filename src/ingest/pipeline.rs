@@ -9,11 +9,18 @@
 //! *deferred* (not the file's fault — key unreadable, disk or tmpfs full: the file stays in
 //! the inbox and is retried on the next rescan, and a standing `problem` is shown).
 //!
+//! Limits: the snapshot caps follow the service's memory limit (`data.memory_max_mib`,
+//! [`Limits::for_memory`]); a clinical payload is also refused before it is parsed when it
+//! may hold more resources than [`max_resources`] (each costs kilobytes once mapped, so a
+//! small file of millions of tiny resources would otherwise take gigabytes).
+//!
 //! Invariants: any failure before the swap leaves the previous generation served; the
 //! sequence is persisted only after the swap (clinical) or after applying (roster, mode),
 //! and never goes down; nothing logged or audited here contains patient data (file names,
-//! kinds, sequences, counts, codes, durations only).
+//! kinds, sequences, counts, codes, durations only); a file the daemon died on twice is
+//! quarantined at the next start (`inflight`).
 
+use super::inflight;
 use super::keep::{self, KeptKind, ROSTER_FILE, SNAPSHOT_DIR};
 use super::quarantine::{self, QuarantineNote, one_line, safe_name};
 use super::state::{SequenceState, StateError};
@@ -45,6 +52,42 @@ pub const MAX_ROSTER: usize = 4 * 1024 * 1024;
 const STILL_WRITING: &str = "still being written";
 /// Longest reason text kept in a rejection (status, audit, quarantine note).
 const MAX_REASON_TEXT: usize = 500;
+/// Memory one input resource may take once parsed and mapped, for the resource cap:
+/// measured 1.2–2.4 KiB for the smallest resources (docs/SNAPSHOT-FORMAT.md), with room
+/// for the rest of what the daemon holds while it maps.
+pub const MEMORY_PER_RESOURCE: u64 = 10 * 1024;
+
+/// Most resources a clinical payload may hold for a service allowed `memory` bytes
+/// (about 100,000 for 1 GiB: a 40-bed ward has about 4,500).
+pub fn max_resources(memory: u64) -> u64 {
+    memory / MEMORY_PER_RESOURCE
+}
+
+/// An upper bound of the resources in a clinical payload, without parsing it: the number
+/// of `"resourceType"` tokens (every resource has one; a string value that merely
+/// contains the word has its quotes escaped, so it is not counted). Stops counting past
+/// `limit`.
+pub fn resource_count_bound(payload: &[u8], limit: u64) -> u64 {
+    const TOKEN: &[u8] = b"\"resourceType\"";
+    let mut n = 0u64;
+    let mut i = 0;
+    while let Some(rest) = payload.get(i..) {
+        let Some(q) = rest.iter().position(|&b| b == b'"') else {
+            break;
+        };
+        let at = i + q;
+        if payload.get(at..at + TOKEN.len()) == Some(TOKEN) {
+            n += 1;
+            if n > limit {
+                break;
+            }
+            i = at + TOKEN.len();
+        } else {
+            i = at + 1;
+        }
+    }
+    n
+}
 
 /// Errors that stop ingest from starting at all.
 #[derive(Debug, thiserror::Error)]
@@ -197,6 +240,8 @@ pub struct Recovered {
 pub struct Ingestor {
     pub(crate) shared: Arc<Shared>,
     limits: Limits,
+    /// Files the previous run died on once, with the attempts so far (see `inflight`).
+    retried: Mutex<Option<inflight::Inflight>>,
     keys: Mutex<Option<Arc<Keys>>>,
     sequence: Mutex<SequenceState>,
     /// Held while a file is processed: one file at a time, in order.
@@ -261,12 +306,14 @@ fn bounded(s: &str) -> String {
 }
 
 impl Ingestor {
-    /// Prepares ingest with the default snapshot [`Limits`]: loads the persisted sequence
-    /// state and creates the inbox (0700 unless it exists), quarantine and kept-snapshot
-    /// directories. Keys are read lazily (and re-read when their files change), so a
-    /// missing key is a standing `problem`, not a failure to start.
+    /// Prepares ingest with the snapshot [`Limits`] for the configured memory limit
+    /// (`data.memory_max_mib`): loads the persisted sequence state and creates the inbox
+    /// (0700 unless it exists), quarantine and kept-snapshot directories. Keys are read
+    /// lazily (and re-read when their files change), so a missing key is a standing
+    /// `problem`, not a failure to start.
     pub fn new(shared: Arc<Shared>) -> Result<Ingestor, IngestError> {
-        Self::with_limits(shared, Limits::default())
+        let limits = Limits::for_memory(shared.config.data.memory_max);
+        Self::with_limits(shared, limits)
     }
 
     /// As [`Ingestor::new`] with explicit limits.
@@ -276,14 +323,14 @@ impl Ingestor {
             let path = path.to_owned();
             move |source| IngestError::Io { path, source }
         };
-        std::fs::create_dir_all(&paths.state).map_err(io(&paths.state))?;
+        crate::fsutil::create_private_dir_all(&paths.state).map_err(io(&paths.state))?;
         let snapshots = paths.state.join(SNAPSHOT_DIR);
         quarantine::ensure_private_dir(&snapshots).map_err(io(&snapshots))?;
         quarantine::ensure_private_dir(&paths.quarantine).map_err(io(&paths.quarantine))?;
         if !paths.inbox.exists() {
-            // Created with the default permissions: the publisher's transfer account must be
-            // able to write here (the image sets owner and group; see image/).
-            std::fs::create_dir_all(&paths.inbox).map_err(io(&paths.inbox))?;
+            // Private when the daemon makes it: on the box the image makes the inbox with
+            // the transfer account's group access (image/rootfs/usr/lib/tmpfiles.d).
+            crate::fsutil::create_private_dir_all(&paths.inbox).map_err(io(&paths.inbox))?;
         }
         // Half-written kept copies from a crash (write_atomic's temp files) are useless.
         if let Ok(entries) = std::fs::read_dir(&snapshots) {
@@ -299,6 +346,7 @@ impl Ingestor {
         let ingestor = Ingestor {
             shared,
             limits,
+            retried: Mutex::new(None),
             keys: Mutex::new(None),
             sequence: Mutex::new(sequence),
             busy: Mutex::new(()),
@@ -401,7 +449,10 @@ impl Ingestor {
         let file = safe_name(name);
         let now = Utc::now();
         let mut header: Option<Header> = None;
-        match self.attempt(path, &file, now, started, writer_may_be_active, &mut header) {
+        self.mark_inflight(path);
+        let result = self.attempt(path, &file, now, started, writer_may_be_active, &mut header);
+        inflight::clear(&self.shared.config.paths.state);
+        match result {
             Ok(acc) => {
                 self.accepted(&acc, now);
                 Ok(acc)
@@ -425,6 +476,51 @@ impl Ingestor {
                 log::debug!("inbox entry {file} ignored: {reason}");
                 Err(ProcessError::Ignored { file, reason })
             }
+        }
+    }
+
+    /// Marks `path` as in processing (the attempt count carries over when the previous run
+    /// died on it). A marker that cannot be written only costs the crash protection.
+    fn mark_inflight(&self, path: &Path) {
+        let attempts = match lock(&self.retried).as_ref() {
+            Some(r) if r.path == path => r.attempts + 1,
+            _ => 1,
+        };
+        if let Err(e) = inflight::mark(&self.shared.config.paths.state, path, attempts) {
+            log::warn!("cannot write the ingest marker: {e}");
+        }
+    }
+
+    /// Start-up: a file the previous run died on. Quarantined when it was the second death
+    /// on it; otherwise tried once more (a power cut or a kill must not cost a good
+    /// snapshot), with a warning.
+    fn handle_left_over(&self, now: DateTime<Utc>) {
+        let state = &self.shared.config.paths.state;
+        let Some(m) = inflight::take_left_over(state) else {
+            return;
+        };
+        inflight::clear(state);
+        let name: &OsStr = m.path.file_name().unwrap_or(m.path.as_os_str());
+        let file = safe_name(name);
+        if !m.path.is_file() {
+            log::info!("the daemon stopped while processing {file}, which is gone since");
+            return;
+        }
+        if m.attempts >= inflight::MAX_ATTEMPTS {
+            let reason = format!(
+                "the daemon stopped {} times while processing this file (out of memory, or a \
+                 crash), so it is not tried again; the last good data stays served — have the \
+                 publisher check it, or report it with this file",
+                m.attempts
+            );
+            let _ = self.reject(&m.path, name, &file, None, "ingest_crashed", &reason, now);
+        } else {
+            log::warn!(
+                "the daemon stopped while processing {file} (attempt {}); trying it once more — \
+                 if it stops again, the file is quarantined",
+                m.attempts
+            );
+            *lock(&self.retried) = Some(m);
         }
     }
 
@@ -689,6 +785,19 @@ impl Ingestor {
         received_at: DateTime<Utc>,
         shrink_check: bool,
     ) -> Result<(Arc<crate::store::Generation>, usize, bool), Failure> {
+        let max = max_resources(self.shared.config.data.memory_max);
+        let found = resource_count_bound(&opened.payload, max);
+        if found > max {
+            return Err(refuse(
+                "too_many_resources",
+                format!(
+                    "the clinical payload holds more than {max} resources (the limit for \
+                     data.memory_max_mib = {}); a ward has a few thousand — split the export \
+                     or raise the memory limit with the unit's MemoryMax",
+                    self.shared.config.data.memory_max / (1024 * 1024)
+                ),
+            ));
+        }
         let t = Instant::now();
         let record = fhir::map_payload(&opened.payload, &self.map_options(now))
             .map_err(|e| refuse("fhir_invalid", e.to_string()))?;
@@ -1006,10 +1115,12 @@ impl Ingestor {
             format!("rejected file={file} kind={kind} sequence={seq} code={code}"),
             now,
         );
-        Metrics::inc(&self.shared.metrics.snapshots_rejected);
         if let Some(dest) = &moved_to {
             self.prune_quarantine(Some(dest), now);
         }
+        // Counted once everything about the refusal is done (the pruning included), so a
+        // reader of /metrics never sees the refusal before its consequences.
+        Metrics::inc(&self.shared.metrics.snapshots_rejected);
         self.set_problem(code::INGEST_DEFERRED, None);
         let r = rejection.clone();
         self.shared.status.update(move |s| s.record_rejection(r));
@@ -1087,6 +1198,7 @@ impl Ingestor {
     pub fn recover(&self) -> Recovered {
         let mut out = Recovered::default();
         let now = Utc::now();
+        self.handle_left_over(now);
         let keys = match self.keys() {
             Ok(k) => Some(k),
             Err(e) => {
@@ -1243,6 +1355,7 @@ impl Ingestor {
                 .unwrap_or_else(|| "?".into());
             let t = Instant::now();
             let received = mtime(path).map(DateTime::<Utc>::from).unwrap_or(now);
+            self.mark_inflight(path);
             let result =
                 self.open_kept(keys, path, PayloadKind::Clinical)
                     .and_then(|(opened, _)| {
@@ -1254,6 +1367,7 @@ impl Ingestor {
                             })
                             .map(|g| (g, opened.header.sequence))
                     });
+            inflight::clear(&self.shared.config.paths.state);
             match result {
                 Ok(((generation, patients, _), header_seq)) => {
                     self.shared.store.swap(generation);

@@ -50,7 +50,8 @@ pub fn safe_name(name: &OsStr) -> String {
 
 /// Creates `dir` (and parents) if needed and sets it to mode 0700.
 pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    crate::fsutil::create_private_dir_all(dir)?;
+    // One that existed before (an older version, a hand-made one) is narrowed too.
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 

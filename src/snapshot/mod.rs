@@ -21,7 +21,7 @@ pub use format::{
 };
 pub use limits::{LimitKind, Limits};
 pub use open::open;
-pub use seal::seal;
+pub use seal::{seal, seal_with};
 
 use crate::keys::KeyId;
 use chrono::{DateTime, Utc};

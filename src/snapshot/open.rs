@@ -108,8 +108,8 @@ pub fn open(
     let aad = crypto::header_digest(bytes.get(..header_end).unwrap_or_default());
     let body = signed.get(header_end..).unwrap_or_default();
     let compressed = decrypt_chunks(body, &data_key, &raw, &aad)?;
-    // 9. Decompress, capped.
-    let payload = decompress(&compressed, limits)?;
+    // 9. Decompress, capped at the cap for this payload kind (authenticated by now).
+    let payload = decompress(&compressed, raw.header.kind, limits)?;
     Ok(Opened {
         header: raw.header,
         payload,
@@ -178,11 +178,15 @@ fn zstd_error(e: std::io::Error) -> SnapshotError {
     }
 }
 
-/// Decompresses with a hard cap: a first pass counts the output (discarding it) and stops
-/// at `max_payload + 1` bytes; only a payload within the limit is then decompressed into
-/// a buffer of exactly its size.
-fn decompress(compressed: &[u8], limits: &Limits) -> Result<Zeroizing<Vec<u8>>, SnapshotError> {
-    let cap = limits.max_payload;
+/// Decompresses with a hard cap for the payload kind: a first pass counts the output
+/// (discarding it) and stops at the cap + 1 byte; only a payload within the cap is then
+/// decompressed into a buffer of exactly its size.
+fn decompress(
+    compressed: &[u8],
+    kind: super::PayloadKind,
+    limits: &Limits,
+) -> Result<Zeroizing<Vec<u8>>, SnapshotError> {
+    let cap = limits.max_payload_for(kind);
     let decoder = || -> Result<_, SnapshotError> {
         let mut d = zstd::stream::read::Decoder::with_buffer(compressed).map_err(zstd_error)?;
         d.window_log_max(limits.max_window_log)

@@ -123,7 +123,8 @@ impl Store {
             path: dir.to_owned(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(io)?;
+        crate::fsutil::create_private_dir_all(dir).map_err(io)?;
+        // One that existed before is narrowed too (it holds plaintext).
         set_mode(dir, 0o700).map_err(io)?;
         for entry in std::fs::read_dir(dir).map_err(io)? {
             let entry = entry.map_err(io)?;
@@ -229,11 +230,12 @@ fn write_generation(
         path: path.to_owned(),
         source,
     };
-    let mut conn = Connection::open(path).map_err(sq)?;
-    set_mode(path, 0o600).map_err(|source| StoreError::Io {
+    // Created 0600 before SQLite opens it (SQLite would create it 0644).
+    crate::fsutil::precreate_private_file(path).map_err(|source| StoreError::Io {
         path: path.to_owned(),
         source,
     })?;
+    let mut conn = Connection::open(path).map_err(sq)?;
     // A generation is a rebuildable cache on tmpfs: no journal, no fsync.
     conn.execute_batch(
         "PRAGMA journal_mode = OFF;

@@ -1,7 +1,13 @@
 //! Security headers, set on every response the server produces (pages, errors, redirects,
 //! /health, /metrics and the stylesheet alike): a strict Content-Security-Policy with no
-//! script but our own `/static/age.js` (same origin, no inline script), no framing, no referrer, no sniffing, no caching of anything but the
-//! stylesheet, and HSTS when the connection is TLS.
+//! script but our own `/static/age.js` (same origin, no inline script), no framing, no
+//! referrer, no sniffing, no caching of anything but the static assets
+//! (`Cache-Control: no-store` plus `Pragma: no-cache` and `Expires: 0` for HTTP/1.0 caches
+//! and old browsers), and HSTS when the connection is TLS.
+//!
+//! hyper answers a request it cannot parse (400) or whose head is too large (431) itself,
+//! before any of our code runs, so those answers carry none of these headers; they have no
+//! body and close the connection (see docs/THREAT-MODEL.md).
 
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 
@@ -39,8 +45,16 @@ pub fn apply(headers: &mut HeaderMap, tls: bool, caching: Caching) {
     set(headers, "cross-origin-resource-policy", "same-origin");
     set(headers, "permissions-policy", PERMISSIONS_POLICY);
     match caching {
-        Caching::NoStore => set(headers, "cache-control", "no-store"),
-        Caching::Public => set(headers, "cache-control", "public, max-age=3600"),
+        Caching::NoStore => {
+            set(headers, "cache-control", "no-store");
+            set(headers, "pragma", "no-cache");
+            set(headers, "expires", "0");
+        }
+        Caching::Public => {
+            set(headers, "cache-control", "public, max-age=3600");
+            headers.remove("pragma");
+            headers.remove("expires");
+        }
     }
     if tls {
         set(headers, "strict-transport-security", HSTS);
@@ -59,6 +73,8 @@ mod tests {
         apply(&mut h, false, Caching::NoStore);
         assert!(h.get("strict-transport-security").is_none());
         assert_eq!(h["cache-control"], "no-store");
+        assert_eq!(h["pragma"], "no-cache");
+        assert_eq!(h["expires"], "0");
         assert_eq!(h["content-security-policy"], CSP);
         let mut h = HeaderMap::new();
         apply(&mut h, true, Caching::Public);

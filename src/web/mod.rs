@@ -2,10 +2,12 @@
 //! config says so), sessions and login from the signed roster, mode- and role-gated routes,
 //! server-rendered pages (maud, escape by default) and print views. No JavaScript.
 //!
-//! Split: `server` (listener, TLS, limits, timeouts, graceful shutdown, socket activation),
-//! `routes` (request → page, mode and role gates, audit before send), `session` (sessions,
-//! CSRF, lockout, event codes), `headers` (security headers), `pages` (the HTML, i18n, CSS).
+//! Split: `server` (listener, TLS, limits, timeouts, per-address connection cap, graceful
+//! shutdown, socket activation), `routes` (request → page, mode and role gates, audit before
+//! send), `session` (sessions, CSRF, lockout, guest codes), `hash_gate` (at most a few
+//! argon2 checks at once), `headers` (security headers), `pages` (the HTML, i18n, CSS).
 
+pub mod hash_gate;
 pub mod headers;
 pub mod metrics;
 pub mod pages;
@@ -27,18 +29,20 @@ pub struct SessionUser {
     pub id: String,
     pub name: String,
     pub role: Role,
-    /// For an event-code login: the coordinator who issued the code (user id and name).
+    /// For a guest-code login: the coordinator who issued the code (user id and name).
     pub issued_by: Option<(String, String)>,
 }
 
-/// An event code a coordinator issued (the code itself is shown once, on issue).
+/// A guest code a coordinator issued (the code itself is shown once, on issue).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IssuedCode {
-    /// The user id the colleague logs in with (e.g. "gast-01").
+    /// The user id the colleague logs in with (e.g. "gast-4821": random, not a count).
     pub user: String,
     /// The colleague's name as the coordinator typed it.
     pub name: String,
     pub role: Role,
     pub issued_by: String,
     pub expires_at: DateTime<Utc>,
+    /// The drill it was issued in, if any (it ends when a real emergency starts).
+    pub drill: Option<i64>,
 }

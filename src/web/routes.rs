@@ -10,11 +10,19 @@
 //! Nothing here takes a redirect target from the request (no open redirect), and every
 //! POST carries a CSRF token checked in constant time, plus `Origin`/`Sec-Fetch-Site`
 //! checks when the browser sends them.
+//!
+//! Login: the access log must be writable (a failed attempt that cannot be recorded is not
+//! made); an attempt is reserved against the lockout counts before the code is checked;
+//! the check runs through the argon2 gate (503 with `Retry-After` when it is full); the
+//! answer says how many attempts are left. Before each request the session table is swept
+//! when the roster or the mode changed (sessions of removed or demoted users, and a drill's
+//! sessions once a real emergency starts, end — audited).
 
+use super::hash_gate::{self, HashGate};
 use super::headers::Caching;
 use super::pages;
 use super::pages::PageCtx;
-use super::session::{self, LockedWhat, Lookup, PRE_COOKIE, SESSION_COOKIE, Session, Sessions};
+use super::session::{self, LockedWhat, Lookup, Refusal, Session, Sessions, Swept};
 use super::{IssuedCode, SessionUser};
 use crate::audit::{AccessPoint, Action, Event, EventKind, Outcome, PatientRef, UserRef};
 use crate::config::Language;
@@ -48,26 +56,51 @@ pub const MAR_DAYS_MAX: u32 = 7;
 /// Patient key → BSN, for the generation with this sequence and snapshot file.
 type BsnIndex = (u64, String, Arc<HashMap<String, Option<String>>>);
 
+/// What the session table was last swept against: the roster in force (by identity) and
+/// the mode with its drill id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SweptFor {
+    roster: Option<usize>,
+    mode: Mode,
+    drill: Option<i64>,
+}
+
 /// The web server's state: the daemon's shared state plus the login state.
 pub struct WebState {
     pub shared: Arc<Shared>,
-    pub sessions: Sessions,
-    /// True when connections are TLS (cookies get `Secure`, responses HSTS).
+    pub sessions: Arc<Sessions>,
+    /// At most a few argon2 checks at once.
+    pub gate: HashGate,
+    /// True when connections are TLS (cookies get `Secure` and `__Host-`, responses HSTS).
     pub tls: bool,
     /// Patient key → BSN of the served generation, for audit entries of list views.
     bsn_index: Mutex<Option<BsnIndex>>,
+    swept_for: Mutex<Option<SweptFor>>,
+    /// The roster `swept_for` refers to, held so its address stays unique.
+    roster_held: Mutex<Option<Arc<crate::roster::Roster>>>,
 }
 
 impl WebState {
     /// Builds the state for one server run.
     pub fn new(shared: Arc<Shared>, tls: bool) -> WebState {
-        let sessions = Sessions::new(&shared.config.web);
+        let sessions = Arc::new(Sessions::new(&shared.config.web));
         WebState {
             shared,
             sessions,
+            gate: HashGate::default(),
             tls,
             bsn_index: Mutex::new(None),
+            swept_for: Mutex::new(None),
+            roster_held: Mutex::new(None),
         }
+    }
+
+    fn session_cookie(&self) -> &'static str {
+        session::session_cookie(self.tls)
+    }
+
+    fn pre_cookie(&self) -> &'static str {
+        session::pre_cookie(self.tls)
     }
 }
 
@@ -113,6 +146,14 @@ impl Resp {
         r.headers
             .insert(header::LOCATION, HeaderValue::from_static(location));
         r
+    }
+
+    /// Adds `Retry-After` (seconds).
+    fn retry_after(mut self, secs: u64) -> Resp {
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            self.headers.insert(header::RETRY_AFTER, v);
+        }
+        self
     }
 
     fn cookie(mut self, value: &str) -> Resp {
@@ -251,7 +292,9 @@ enum Route {
     Coordinator,
     DrillReport,
     Mode,
-    EventCode,
+    GuestCode,
+    GuestCodeRevoke,
+    LockoutLift,
     NotFound,
 }
 
@@ -273,7 +316,10 @@ impl Route {
             "/coordinator" => Route::Coordinator,
             "/drill-report" => Route::DrillReport,
             "/mode" => Route::Mode,
-            "/event-code" => Route::EventCode,
+            // The old path is kept for a form still open in a browser during an upgrade.
+            "/guest-code" | "/event-code" => Route::GuestCode,
+            "/guest-code/revoke" => Route::GuestCodeRevoke,
+            "/lockout/lift" => Route::LockoutLift,
             p => {
                 let key = |seg: &str| decode_key(seg).unwrap_or_default();
                 if let Some(k) = p.strip_prefix("/print/mar/") {
@@ -303,7 +349,11 @@ impl Route {
     fn allow(&self) -> &'static str {
         match self {
             Route::Login => "GET, HEAD, POST",
-            Route::Logout | Route::Mode | Route::EventCode => "POST",
+            Route::Logout
+            | Route::Mode
+            | Route::GuestCode
+            | Route::GuestCodeRevoke
+            | Route::LockoutLift => "POST",
             _ => "GET, HEAD",
         }
     }
@@ -312,7 +362,11 @@ impl Route {
         match self {
             Route::NotFound => true,
             Route::Login => matches!(*m, Method::GET | Method::HEAD | Method::POST),
-            Route::Logout | Route::Mode | Route::EventCode => *m == Method::POST,
+            Route::Logout
+            | Route::Mode
+            | Route::GuestCode
+            | Route::GuestCodeRevoke
+            | Route::LockoutLift => *m == Method::POST,
             _ => matches!(*m, Method::GET | Method::HEAD),
         }
     }
@@ -458,12 +512,14 @@ async fn view(st: &Arc<WebState>, req: &Req, now: DateTime<Utc>) -> View {
             .unwrap_or(shared.config.language),
     };
     let mode = shared.mode.current(now);
+    sweep(st, &mode).await;
     let mut session = None;
-    if let Some(tok) = session::cookie(&req.headers, SESSION_COOKIE) {
+    if let Some(tok) = session::cookie(&req.headers, st.session_cookie()) {
         match st.sessions.lookup(tok, now) {
             Lookup::Valid(s) => session = Some(s),
             Lookup::Expired(s) => {
                 let ev = event(
+                    st,
                     &s.user,
                     EventKind::SessionExpired,
                     Action::E,
@@ -477,9 +533,9 @@ async fn view(st: &Arc<WebState>, req: &Req, now: DateTime<Utc>) -> View {
                 if append(st, ev).await.is_err() {
                     log::error!("audit log append failed for a session expiry");
                 }
-                cookies.push(session::clear_cookie(SESSION_COOKIE, st.tls));
+                cookies.push(session::clear_cookie(st.session_cookie(), st.tls));
             }
-            Lookup::Unknown => cookies.push(session::clear_cookie(SESSION_COOKIE, st.tls)),
+            Lookup::Unknown => cookies.push(session::clear_cookie(st.session_cookie(), st.tls)),
         }
     }
     View {
@@ -494,6 +550,117 @@ async fn view(st: &Arc<WebState>, req: &Req, now: DateTime<Utc>) -> View {
     }
 }
 
+/// Ends the sessions and guest codes that the roster or the mode in force no longer allow
+/// (see [`Sessions::sweep_roster`], [`Sessions::sweep_mode`]), when either changed since
+/// the last sweep, and records each in the audit log. The sweep itself runs before any
+/// session of this request is looked up.
+async fn sweep(st: &Arc<WebState>, mode: &ModeState) {
+    let roster = st.shared.roster();
+    let drill = (mode.mode == Mode::Drill)
+        .then_some(mode.drill_id)
+        .flatten();
+    let swept = {
+        let mut last = match st.swept_for.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let same_roster = |r: Option<usize>| r == roster.as_ref().map(|r| Arc::as_ptr(r) as usize);
+        if let Some(l) = last.as_ref()
+            && same_roster(l.roster)
+            && l.mode == mode.mode
+            && l.drill == drill
+        {
+            return;
+        }
+        let roster_changed = last.as_ref().is_none_or(|l| !same_roster(l.roster));
+        let mut swept = Swept::default();
+        if roster_changed && let Some(r) = &roster {
+            swept = st.sessions.sweep_roster(r);
+        }
+        let by_mode = st.sessions.sweep_mode(mode.mode);
+        swept.sessions.extend(by_mode.sessions);
+        swept.codes.extend(by_mode.codes);
+        *last = Some(SweptFor {
+            roster: roster.as_ref().map(|r| Arc::as_ptr(r) as usize),
+            mode: mode.mode,
+            drill,
+        });
+        // Keep the roster alive while it is the one compared against, so its address
+        // cannot be reused by a later roster.
+        *lock_any(&st.roster_held) = roster.clone();
+        swept
+    };
+    if swept.is_empty() {
+        return;
+    }
+    log::info!(
+        "ended {} session(s) and {} guest code(s) after a roster or mode change",
+        swept.sessions.len(),
+        swept.codes.len()
+    );
+    audit_swept(st, swept, mode).await;
+}
+
+/// The audit entries for what a sweep or a revocation ended.
+async fn audit_swept(st: &Arc<WebState>, swept: Swept, mode: &ModeState) {
+    for e in swept.sessions {
+        let ev = Event {
+            kind: EventKind::SessionEnded,
+            action: Action::E,
+            outcome: Outcome::Success,
+            user: Some(user_ref(&e.user)),
+            responsible: responsible(&e.user),
+            patients: vec![],
+            detail: format!("session ended: {}", e.why),
+            access_point: None,
+            mode: mode.mode.as_str().into(),
+        };
+        if append(st, ev).await.is_err() {
+            log::error!("audit log append failed for an ended session");
+        }
+    }
+    for (c, why) in swept.codes {
+        let ev = Event {
+            kind: EventKind::GuestCodeRevoked,
+            action: Action::D,
+            outcome: Outcome::Success,
+            user: None,
+            responsible: Some(UserRef {
+                id: c.issued_by.clone(),
+                name: String::new(),
+                role: Role::Coordinator.as_str().into(),
+            }),
+            patients: vec![],
+            detail: format!(
+                "guest code for {} ({}, {}) withdrawn: {why}",
+                c.user,
+                crate::text::printable(&c.name),
+                c.role.as_str()
+            ),
+            access_point: None,
+            mode: mode.mode.as_str().into(),
+        };
+        if append(st, ev).await.is_err() {
+            log::error!("audit log append failed for a withdrawn guest code");
+        }
+    }
+}
+
+fn lock_any<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+fn responsible(user: &SessionUser) -> Option<UserRef> {
+    user.issued_by.as_ref().map(|(id, name)| UserRef {
+        id: id.clone(),
+        name: name.clone(),
+        role: Role::Coordinator.as_str().into(),
+    })
+}
+
 fn user_ref(u: &SessionUser) -> UserRef {
     UserRef {
         id: u.id.clone(),
@@ -502,8 +669,26 @@ fn user_ref(u: &SessionUser) -> UserRef {
     }
 }
 
+/// Where a request came from: the client address and, when the config names it, the
+/// workstation (`[workstations]`; the box's own kiosk browser is on loopback).
+fn access_point(st: &WebState, peer: IpAddr) -> AccessPoint {
+    let peer = peer.to_canonical();
+    let workstation = st
+        .shared
+        .config
+        .workstations
+        .get(&peer)
+        .cloned()
+        .or_else(|| peer.is_loopback().then(|| "kiosk on this box".to_owned()));
+    AccessPoint {
+        address: peer.to_string(),
+        workstation,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn event(
+    st: &WebState,
     user: &SessionUser,
     kind: EventKind,
     action: Action,
@@ -518,17 +703,10 @@ fn event(
         action,
         outcome,
         user: Some(user_ref(user)),
-        responsible: user.issued_by.as_ref().map(|(id, name)| UserRef {
-            id: id.clone(),
-            name: name.clone(),
-            role: Role::Coordinator.as_str().into(),
-        }),
+        responsible: responsible(user),
         patients,
         detail,
-        access_point: Some(AccessPoint {
-            address: peer.to_canonical().to_string(),
-            workstation: None,
-        }),
+        access_point: Some(access_point(st, peer)),
         mode: mode.mode.as_str().into(),
     }
 }
@@ -614,7 +792,9 @@ async fn page(st: &Arc<WebState>, req: &Req, view: &mut View, route: Route) -> R
         Route::Coordinator => coordinator(st, view, StatusCode::OK, None, None),
         Route::DrillReport => drill_report(st, view).await,
         Route::Mode => mode_post(st, req, view).await,
-        Route::EventCode => event_code_post(st, req, view).await,
+        Route::GuestCode => guest_code_post(st, req, view).await,
+        Route::GuestCodeRevoke => guest_code_revoke(st, req, view).await,
+        Route::LockoutLift => lockout_lift(st, req, view).await,
         Route::NotFound => error_resp(
             st,
             view,
@@ -639,12 +819,12 @@ fn login_get(
     status: StatusCode,
     message: Option<&str>,
 ) -> Resp {
-    let pre = match session::cookie(&req.headers, PRE_COOKIE) {
+    let pre = match session::cookie(&req.headers, st.pre_cookie()) {
         Some(p) if st.sessions.pre_valid(p, view.now) => p.to_owned(),
         _ => {
             let p = st.sessions.new_pre(view.now);
             view.cookies.push(session::set_cookie(
-                PRE_COOKIE,
+                st.pre_cookie(),
                 &p,
                 Some(session::PRE_LIFETIME.as_secs()),
                 st.tls,
@@ -671,6 +851,77 @@ fn login_get(
     )
 }
 
+/// The login form again with a message and a status (and `Retry-After` when given).
+fn login_refused(
+    st: &WebState,
+    req: &Req,
+    view: &mut View,
+    status: StatusCode,
+    message: &str,
+    retry_after: Option<u64>,
+) -> Resp {
+    let r = login_get(st, req, view, status, Some(message));
+    match retry_after {
+        Some(secs) => r.retry_after(secs),
+        None => r,
+    }
+}
+
+/// "Locked until HH:MM" for the login page, naming what is locked.
+fn locked_message(
+    st: &WebState,
+    lang: Language,
+    what: &LockedWhat,
+    until: DateTime<Utc>,
+) -> String {
+    let t = crate::timefmt::time_of_day(until, st.shared.config.timezone);
+    match (lang, what) {
+        (Language::Nl, LockedWhat::User(_)) => format!(
+            "Te veel mislukte pogingen voor deze gebruikersnaam: inloggen ermee is geblokkeerd tot {t}. Een coördinator kan de blokkade opheffen; vraag zo nodig een gastcode."
+        ),
+        (Language::Nl, LockedWhat::Address(_)) => format!(
+            "Te veel mislukte pogingen vanaf deze werkplek: inloggen vanaf hier is geblokkeerd tot {t}. Gebruik een andere werkplek of vraag een coördinator de blokkade op te heffen."
+        ),
+        (Language::En, LockedWhat::User(_)) => format!(
+            "Too many failed attempts for this user name: logging in with it is blocked until {t}. A coordinator can lift the block; ask for a guest code if needed."
+        ),
+        (Language::En, LockedWhat::Address(_)) => format!(
+            "Too many failed attempts from this workstation: logging in from here is blocked until {t}. Use another workstation or ask a coordinator to lift the block."
+        ),
+    }
+}
+
+/// "Wrong user name or code", with how many attempts are left before a lockout.
+fn wrong_code_message(st: &WebState, lang: Language, f: &session::Failed) -> String {
+    let minutes = st.shared.config.web.lockout_duration.as_secs() / 60;
+    let plural = |n: usize, one: &'static str, many: &'static str| if n == 1 { one } else { many };
+    if f.address_left < f.user_left {
+        let n = f.address_left;
+        match lang {
+            Language::Nl => format!(
+                "Gebruikersnaam of code onjuist. Nog {n} {} vanaf deze werkplek; daarna is inloggen hier {minutes} minuten geblokkeerd.",
+                plural(n, "poging", "pogingen")
+            ),
+            Language::En => format!(
+                "Wrong user name or code. {n} {} left from this workstation; then logging in here is blocked for {minutes} minutes.",
+                plural(n, "attempt", "attempts")
+            ),
+        }
+    } else {
+        let n = f.user_left;
+        match lang {
+            Language::Nl => format!(
+                "Gebruikersnaam of code onjuist. Nog {n} {} voor deze gebruikersnaam; daarna is inloggen ermee {minutes} minuten geblokkeerd.",
+                plural(n, "poging", "pogingen")
+            ),
+            Language::En => format!(
+                "Wrong user name or code. {n} {} left for this user name; then logging in with it is blocked for {minutes} minutes.",
+                plural(n, "attempt", "attempts")
+            ),
+        }
+    }
+}
+
 async fn login_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
     let lang = view.lang;
     let form = match parse_form(req) {
@@ -686,7 +937,7 @@ async fn login_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
         }
     };
     let field = |n: &str| form.get(n).map(String::as_str).unwrap_or("");
-    let pre = session::cookie(&req.headers, PRE_COOKIE).unwrap_or("");
+    let pre = session::cookie(&req.headers, st.pre_cookie()).unwrap_or("");
     if !st.sessions.check_pre(pre, field("csrf"), view.now) {
         return login_get(
             st,
@@ -703,121 +954,202 @@ async fn login_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
     let Some(roster) = st.shared.roster() else {
         return login_get(st, req, view, StatusCode::SERVICE_UNAVAILABLE, None);
     };
+    let audit_down = msg(
+        lang,
+        "Inloggen kan nu niet: het inzagelog kan niet worden bijgewerkt. Waarschuw ICT en gebruik de papieren procedure.",
+        "Login is not possible now: the access log cannot be written. Call IT and use the paper procedure.",
+    );
+    // A failed attempt that cannot be recorded is not made: no code is checked while the
+    // access log is down (patient pages are refused then anyway).
+    if st
+        .shared
+        .status
+        .has_problem(crate::status::code::AUDIT_WRITE_FAILED)
+    {
+        return login_refused(
+            st,
+            req,
+            view,
+            StatusCode::SERVICE_UNAVAILABLE,
+            audit_down,
+            Some(5),
+        );
+    }
     let user: String = field("user").trim().chars().take(64).collect();
     let code = zeroize::Zeroizing::new(field("code").trim().to_owned());
     let peer = req.peer.to_canonical();
+    let now = view.now;
+    let guest = st.sessions.is_guest_user(&user, now);
+    // As the audit log records an attempt: a user id as typed (made printable), with the
+    // roster's name and role, "guest" for a guest code, "unknown" otherwise.
     let attempted = SessionUser {
-        id: user.clone(),
+        id: session::printable_id(&user).trim_matches('"').to_owned(),
         name: roster
             .get(&user)
             .map(|m| m.name.clone())
             .unwrap_or_default(),
-        role: roster.get(&user).map(|m| m.role).unwrap_or(Role::It),
+        role: roster.get(&user).map(|m| m.role).unwrap_or(Role::Nurse),
         issued_by: None,
     };
-    let locked_message = |until: DateTime<Utc>| {
-        let t = crate::timefmt::time_of_day(until, st.shared.config.timezone);
-        match lang {
-            Language::Nl => format!(
-                "Te veel mislukte pogingen: inloggen is geblokkeerd tot {t}. Vraag zo nodig de coördinator om een evenementcode."
-            ),
-            Language::En => format!(
-                "Too many failed attempts: login is blocked until {t}. Ask the coordinator for an event code if needed."
-            ),
-        }
+    let attempted_role = match roster.get(&user) {
+        Some(m) => m.role.as_str(),
+        None if guest => "guest",
+        None => "unknown",
     };
-    if let Some(until) = st.sessions.locked(&user, peer, view.now) {
-        crate::status::Metrics::inc(&st.shared.metrics.logins_failed);
-        let ev = event(
+    let failed_event = |detail: String, outcome: Outcome, kind: EventKind| {
+        let mut ev = event(
+            st,
             &attempted,
-            EventKind::LoginFailed,
+            kind,
             Action::E,
-            Outcome::MinorFailure,
+            outcome,
             vec![],
-            format!("login refused: locked out until {}", until.to_rfc3339()),
+            detail,
             peer,
             &view.mode,
         );
-        let _ = append(st, ev).await;
-        let m = locked_message(until);
-        return login_get(st, req, view, StatusCode::TOO_MANY_REQUESTS, Some(&m));
-    }
-    // argon2 is slow by design: off the async threads.
+        if let Some(u) = ev.user.as_mut() {
+            u.role = attempted_role.into();
+        }
+        ev
+    };
+    let attempt = match st.sessions.reserve(&user, peer, now) {
+        Ok(a) => a,
+        Err(Refusal::Locked { what, until }) => {
+            crate::status::Metrics::inc(&st.shared.metrics.logins_failed);
+            let ev = failed_event(
+                format!(
+                    "login refused: {what} locked out until {}",
+                    until.to_rfc3339()
+                ),
+                Outcome::MinorFailure,
+                EventKind::LoginFailed,
+            );
+            if append(st, ev).await.is_err() {
+                return login_refused(
+                    st,
+                    req,
+                    view,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    audit_down,
+                    Some(5),
+                );
+            }
+            let m = locked_message(st, lang, &what, until);
+            return login_refused(st, req, view, StatusCode::TOO_MANY_REQUESTS, &m, None);
+        }
+        Err(Refusal::Busy) => {
+            let m = msg(
+                lang,
+                "Er lopen al inlogpogingen voor deze gebruikersnaam of vanaf deze werkplek. Wacht even en probeer het opnieuw.",
+                "Login attempts for this user name or from this workstation are already being checked. Wait a moment and try again.",
+            );
+            return login_refused(
+                st,
+                req,
+                view,
+                StatusCode::TOO_MANY_REQUESTS,
+                m,
+                Some(hash_gate::RETRY_AFTER_SECS),
+            );
+        }
+    };
+    // argon2 is slow and memory-hungry by design: off the async threads, a few at a time.
     let verified = {
         let st2 = st.clone();
         let user2 = user.clone();
         let code2 = code.clone();
-        let now = view.now;
-        tokio::task::spawn_blocking(move || {
-            if st2.sessions.is_event_user(&user2, now) {
-                st2.sessions.verify_event_code(&user2, &code2, now)
-            } else {
-                roster.verify(&user2, &code2).map(|m| SessionUser {
-                    id: m.user.clone(),
-                    name: m.name.clone(),
-                    role: m.role,
-                    issued_by: None,
-                })
-            }
-        })
-        .await
-        .ok()
-        .flatten()
+        st.gate
+            .run(move |mem| {
+                if guest {
+                    st2.sessions.verify_guest_code(mem, &user2, &code2, now)
+                } else {
+                    roster.verify_in(mem, &user2, &code2).map(|m| SessionUser {
+                        id: m.user.clone(),
+                        name: m.name.clone(),
+                        role: m.role,
+                        issued_by: None,
+                    })
+                }
+            })
+            .await
+    };
+    let verified = match verified {
+        Ok(v) => v,
+        Err(hash_gate::Busy) => {
+            // Not checked: the reservation is given back when `attempt` drops.
+            drop(attempt);
+            let m = msg(
+                lang,
+                "Het is even te druk om in te loggen. Probeer het over een paar seconden opnieuw.",
+                "Too many logins at once. Please try again in a few seconds.",
+            );
+            return login_refused(
+                st,
+                req,
+                view,
+                StatusCode::SERVICE_UNAVAILABLE,
+                m,
+                Some(hash_gate::RETRY_AFTER_SECS),
+            );
+        }
     };
     let Some(user_ok) = verified else {
         crate::status::Metrics::inc(&st.shared.metrics.logins_failed);
-        let ev = event(
-            &attempted,
-            EventKind::LoginFailed,
-            Action::E,
-            Outcome::MinorFailure,
-            vec![],
-            "login failed: unknown user or wrong code".into(),
-            peer,
-            &view.mode,
-        );
-        let _ = append(st, ev).await;
-        let mut until = None;
-        for (what, end) in st.sessions.record_failure(&user, peer, view.now) {
+        let failed = attempt.failed(now);
+        let mut logged = append(
+            st,
+            failed_event(
+                format!(
+                    "login failed: unknown user or wrong code; {} attempt(s) left for the user, {} from the address",
+                    failed.user_left, failed.address_left
+                ),
+                Outcome::MinorFailure,
+                EventKind::LoginFailed,
+            ),
+        )
+        .await
+        .is_ok();
+        let mut locked = None;
+        for (what, end) in &failed.started {
             crate::status::Metrics::inc(&st.shared.metrics.lockouts);
-            let detail = match &what {
-                LockedWhat::User(u) => format!("user {u} locked out until {}", end.to_rfc3339()),
-                LockedWhat::Address(a) => {
-                    format!("address {a} locked out until {}", end.to_rfc3339())
-                }
-            };
-            // For operators: a brute-force attempt is worth a journal line (no codes here).
-            log::warn!("login {detail}");
-            let ev = event(
-                &attempted,
-                EventKind::Lockout,
-                Action::E,
-                Outcome::SeriousFailure,
-                vec![],
-                detail,
-                peer,
-                &view.mode,
-            );
-            let _ = append(st, ev).await;
-            until = until.max(Some(end));
-        }
-        let m = match until {
-            Some(u) => locked_message(u),
-            None => msg(
-                lang,
-                "Gebruikersnaam of code onjuist.",
-                "Wrong user name or code.",
+            let detail = format!("{what} locked out until {}", end.to_rfc3339());
+            // For operators: a brute-force attempt is worth a journal line (no codes here;
+            // the user id made printable, so it cannot forge log lines).
+            log::warn!("login {detail} (from {peer})");
+            logged &= append(
+                st,
+                failed_event(detail, Outcome::SeriousFailure, EventKind::Lockout),
             )
-            .to_owned(),
+            .await
+            .is_ok();
+            if locked.as_ref().is_none_or(|(_, u)| end > u) {
+                locked = Some((what.clone(), *end));
+            }
+        }
+        if !logged {
+            return login_refused(
+                st,
+                req,
+                view,
+                StatusCode::SERVICE_UNAVAILABLE,
+                audit_down,
+                Some(5),
+            );
+        }
+        let m = match locked {
+            Some((what, until)) => locked_message(st, lang, &what, until),
+            None => wrong_code_message(st, lang, &failed),
         };
-        return login_get(st, req, view, StatusCode::UNAUTHORIZED, Some(&m));
+        return login_refused(st, req, view, StatusCode::UNAUTHORIZED, &m, None);
     };
-    st.sessions.record_success(&user_ok.id);
+    attempt.succeeded();
     let detail = match &user_ok.issued_by {
-        Some((id, _)) => format!("login with event code issued by {id}"),
+        Some((id, _)) => format!("login with guest code issued by {id}"),
         None => "login with personal downtime code".into(),
     };
     let ev = event(
+        st,
         &user_ok,
         EventKind::Login,
         Action::E,
@@ -830,15 +1162,51 @@ async fn login_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
     if append(st, ev).await.is_err() {
         return audit_failed(st, view);
     }
+    let drill = (view.mode.mode == Mode::Drill)
+        .then_some(view.mode.drill_id)
+        .flatten();
+    let (token, _, evicted) = match st.sessions.create(user_ok.clone(), drill, now) {
+        Ok(x) => x,
+        Err(session::SessionsFull) => {
+            log::error!("login refused: the session table is full of live sessions");
+            let m = msg(
+                lang,
+                "Er zijn te veel sessies open. Probeer het later opnieuw of waarschuw ICT.",
+                "Too many sessions are open. Try again later or call IT.",
+            );
+            return login_refused(st, req, view, StatusCode::SERVICE_UNAVAILABLE, m, Some(60));
+        }
+    };
     crate::status::Metrics::inc(&st.shared.metrics.logins);
-    // No fixation: whatever session cookie came with the request is ended, a new one made.
-    if let Some(old) = session::cookie(&req.headers, SESSION_COOKIE) {
+    if evicted.is_some() {
+        let ev = event(
+            st,
+            &user_ok,
+            EventKind::SessionEnded,
+            Action::E,
+            Outcome::Success,
+            vec![],
+            format!(
+                "session ended: more than {} sessions of this user",
+                session::MAX_SESSIONS_PER_USER
+            ),
+            peer,
+            &view.mode,
+        );
+        let _ = append(st, ev).await;
+    }
+    // No fixation: whatever session cookie came with the request is ended.
+    if let Some(old) = session::cookie(&req.headers, st.session_cookie()) {
         st.sessions.remove(old);
     }
-    let (token, _) = st.sessions.create(user_ok, view.now);
     Resp::redirect("/")
-        .cookie(&session::set_cookie(SESSION_COOKIE, &token, None, st.tls))
-        .cookie(&session::clear_cookie(PRE_COOKIE, st.tls))
+        .cookie(&session::set_cookie(
+            st.session_cookie(),
+            &token,
+            None,
+            st.tls,
+        ))
+        .cookie(&session::clear_cookie(st.pre_cookie(), st.tls))
 }
 
 /// Checks a logged-in form's CSRF token.
@@ -861,6 +1229,7 @@ async fn logout(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
         return csrf_refused(st, view);
     }
     let ev = event(
+        st,
         &s.user,
         EventKind::Logout,
         Action::E,
@@ -872,10 +1241,10 @@ async fn logout(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
     );
     // Logging out always works: a failed append is counted and logged.
     let _ = append(st, ev).await;
-    if let Some(tok) = session::cookie(&req.headers, SESSION_COOKIE) {
+    if let Some(tok) = session::cookie(&req.headers, st.session_cookie()) {
         st.sessions.remove(tok);
     }
-    Resp::redirect("/login").cookie(&session::clear_cookie(SESSION_COOKIE, st.tls))
+    Resp::redirect("/login").cookie(&session::clear_cookie(st.session_cookie(), st.tls))
 }
 
 fn csrf_refused(st: &WebState, view: &View) -> Resp {
@@ -908,17 +1277,24 @@ fn coordinator(
             StatusCode::FORBIDDEN,
             msg(
                 view.lang,
-                "Alleen een coördinator kan de modus wijzigen en evenementcodes uitgeven.",
-                "Only a coordinator can change the mode and issue event codes.",
+                "Alleen een coördinator kan de modus wijzigen, gastcodes uitgeven en blokkades opheffen.",
+                "Only a coordinator can change the mode, issue guest codes and lift lockouts.",
             ),
         ),
         Some(_) => {
             let codes = st.sessions.issued_codes(view.now);
+            let lockouts = st.sessions.lockouts(view.now);
             html(
                 st,
                 view,
                 status,
-                pages::coordinator_page(&view.ctx(&st.shared), &codes, new_code, message),
+                pages::coordinator_page(
+                    &view.ctx(&st.shared),
+                    &codes,
+                    &lockouts,
+                    new_code,
+                    message,
+                ),
             )
         }
     }
@@ -1031,13 +1407,15 @@ async fn mode_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
             Some(msg(lang, "Kies een modus.", "Choose a mode.")),
         );
     };
-    let reason = form.get("reason").cloned().unwrap_or_default();
+    // A textarea: line breaks (and runs of blanks) become single spaces; any other
+    // control or direction character refuses the switch (ModeController::set).
+    let reason = form
+        .get("reason")
+        .map(|r| r.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
     let by = Switcher::User {
         user: user_ref(&user),
-        access_point: AccessPoint {
-            address: req.peer.to_canonical().to_string(),
-            workstation: None,
-        },
+        access_point: access_point(st, req.peer),
     };
     let shared = st.shared.clone();
     let now = view.now;
@@ -1052,6 +1430,8 @@ async fn mode_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
                 user.id
             );
             view.mode = new;
+            // A drill's sessions end at once when a real emergency starts.
+            sweep(st, &view.mode).await;
             let m = match (lang, mode) {
                 (Language::Nl, Mode::Standby) => "De modus is nu stand-by.",
                 (Language::Nl, Mode::Emergency) => "De modus is nu nood.",
@@ -1069,8 +1449,8 @@ async fn mode_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
             None,
             Some(msg(
                 lang,
-                "Geef een reden op (1 tot 500 tekens).",
-                "Give a reason (1 to 500 characters).",
+                "Geef een reden op (1 tot 500 tekens, één regel, zonder stuurtekens).",
+                "Give a reason (1 to 500 characters, one line, no control characters).",
             )),
         ),
         Ok(Err(ModeError::Audit(e))) => {
@@ -1100,7 +1480,7 @@ async fn mode_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
     }
 }
 
-async fn event_code_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
+async fn guest_code_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
     let (user, form) = match coordinator_form(st, req, view) {
         Ok(x) => x,
         Err(r) => return *r,
@@ -1127,15 +1507,20 @@ async fn event_code_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp
     let st2 = st.clone();
     let by = user.clone();
     let now = view.now;
-    let issued = tokio::task::spawn_blocking(move || {
-        let roster = st2.shared.roster();
-        st2.sessions
-            .issue_code(&name, role, &by, roster.as_deref(), now)
-    })
-    .await;
+    let drill = (view.mode.mode == Mode::Drill)
+        .then_some(view.mode.drill_id)
+        .flatten();
+    let issued = st
+        .gate
+        .run(move |mem| {
+            let roster = st2.shared.roster();
+            st2.sessions
+                .issue_code(mem, &name, role, &by, drill, roster.as_deref(), now)
+        })
+        .await;
     let (issued, code) = match issued {
         Ok(Ok(x)) => x,
-        Ok(Err(session::EventCodeError::Name)) => {
+        Ok(Err(session::GuestCodeError::Name)) => {
             return coordinator(
                 st,
                 view,
@@ -1143,8 +1528,8 @@ async fn event_code_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp
                 None,
                 Some(msg(
                     lang,
-                    "Vul de naam van de collega in (1 tot 100 tekens).",
-                    "Enter the colleague's name (1 to 100 characters).",
+                    "Vul de naam van de collega in (1 tot 100 tekens, geen stuurtekens).",
+                    "Enter the colleague's name (1 to 100 characters, no control characters).",
                 )),
             );
         }
@@ -1152,23 +1537,30 @@ async fn event_code_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp
             let m = e.to_string();
             return coordinator(st, view, StatusCode::BAD_REQUEST, None, Some(&m));
         }
-        Err(_) => {
-            return error_resp(
+        Err(hash_gate::Busy) => {
+            return coordinator(
                 st,
                 view,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error",
-            );
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                Some(msg(
+                    lang,
+                    "Het is even te druk. Probeer het over een paar seconden opnieuw.",
+                    "Too busy right now. Please try again in a few seconds.",
+                )),
+            )
+            .retry_after(hash_gate::RETRY_AFTER_SECS);
         }
     };
     let ev = event(
+        st,
         &user,
-        EventKind::EventCodeIssued,
+        EventKind::GuestCodeIssued,
         Action::C,
         Outcome::Success,
         vec![],
         format!(
-            "event code for {} ({}, {}) valid until {}",
+            "guest code for {} ({}, {}) valid until {}",
             issued.user,
             issued.name,
             issued.role.as_str(),
@@ -1188,6 +1580,145 @@ async fn event_code_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp
         Some((&issued, code.as_str())),
         None,
     )
+}
+
+/// A coordinator withdraws a guest code: it no longer logs in, and sessions opened with it
+/// end now.
+async fn guest_code_revoke(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
+    let (user, form) = match coordinator_form(st, req, view) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let lang = view.lang;
+    let guest = form.get("user").map(String::as_str).unwrap_or("");
+    let ev = |detail: String| {
+        event(
+            st,
+            &user,
+            EventKind::GuestCodeRevoked,
+            Action::D,
+            Outcome::Success,
+            vec![],
+            detail,
+            req.peer,
+            &view.mode,
+        )
+    };
+    // Recorded before it takes effect, like every other coordinator action.
+    let Some(found) = st
+        .sessions
+        .issued_codes(view.now)
+        .into_iter()
+        .find(|c| c.user == guest)
+    else {
+        return coordinator(
+            st,
+            view,
+            StatusCode::NOT_FOUND,
+            None,
+            Some(msg(
+                lang,
+                "Deze gastcode is niet (meer) geldig.",
+                "This guest code is not (or no longer) valid.",
+            )),
+        );
+    };
+    if append(
+        st,
+        ev(format!(
+            "guest code for {} ({}, {}) revoked by a coordinator",
+            found.user,
+            crate::text::printable(&found.name),
+            found.role.as_str()
+        )),
+    )
+    .await
+    .is_err()
+    {
+        return audit_failed(st, view);
+    }
+    let ended = st
+        .sessions
+        .revoke_code(guest)
+        .map(|(_, ended)| ended)
+        .unwrap_or_default();
+    let n = ended.len();
+    audit_swept(
+        st,
+        Swept {
+            sessions: ended,
+            codes: vec![],
+        },
+        &view.mode,
+    )
+    .await;
+    let m = match lang {
+        Language::Nl => format!(
+            "Gastcode {} ingetrokken; {n} open sessie(s) beëindigd.",
+            found.user
+        ),
+        Language::En => format!(
+            "Guest code {} revoked; {n} open session(s) ended.",
+            found.user
+        ),
+    };
+    coordinator(st, view, StatusCode::OK, None, Some(&m))
+}
+
+/// A coordinator lifts a login lockout (of a user name, or of a workstation's address).
+async fn lockout_lift(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
+    let (user, form) = match coordinator_form(st, req, view) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let lang = view.lang;
+    let target = form.get("target").map(String::as_str).unwrap_or("");
+    let what = st
+        .sessions
+        .lockouts(view.now)
+        .into_iter()
+        .map(|l| l.what)
+        .find(|w| w.form_value() == target);
+    let Some(what) = what else {
+        return coordinator(
+            st,
+            view,
+            StatusCode::NOT_FOUND,
+            None,
+            Some(msg(
+                lang,
+                "Deze blokkade is al voorbij of opgeheven.",
+                "This lockout has already ended or been lifted.",
+            )),
+        );
+    };
+    let ev = event(
+        st,
+        &user,
+        EventKind::LockoutLifted,
+        Action::U,
+        Outcome::Success,
+        vec![],
+        format!("lockout of {what} lifted by a coordinator"),
+        req.peer,
+        &view.mode,
+    );
+    if append(st, ev).await.is_err() {
+        return audit_failed(st, view);
+    }
+    st.sessions.lift(&what, view.now);
+    log::info!("login lockout of {what} lifted by coordinator {}", user.id);
+    let m = match lang {
+        Language::Nl => format!(
+            "Blokkade opgeheven: {}.",
+            pages::coordinator::lockout_label(&what, lang)
+        ),
+        Language::En => format!(
+            "Lockout lifted: {}.",
+            pages::coordinator::lockout_label(&what, lang)
+        ),
+    };
+    coordinator(st, view, StatusCode::OK, None, Some(&m))
 }
 
 // ---------------------------------------------------------------- patient data
@@ -1315,6 +1846,7 @@ async fn patient_data(st: &Arc<WebState>, req: &Req, view: &mut View, route: Rou
     };
     let audit = |kind, patients, detail| {
         event(
+            st,
             &user,
             kind,
             Action::R,

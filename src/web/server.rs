@@ -5,8 +5,12 @@
 //! Limits: request head at most [`MAX_HEAD_BYTES`] and [`MAX_HEADERS`] headers (hyper
 //! answers 431 beyond that); the head must arrive within [`HEADER_TIMEOUT`]; a body at most
 //! [`routes::MAX_BODY`] bytes (413 before reading it when Content-Length says more) within
-//! [`BODY_TIMEOUT`]; a TLS handshake within [`HANDSHAKE_TIMEOUT`]; at most
-//! `web.max_connections` connections at once (further clients wait in the listen backlog).
+//! [`BODY_TIMEOUT`]; a TLS handshake within [`HANDSHAKE_TIMEOUT`]; a write that makes no
+//! progress for [`WRITE_STALL_TIMEOUT`] (a client that sends requests and never reads the
+//! answers) closes the connection; at most `web.max_connections` connections at once
+//! (further clients wait in the listen backlog), of which one client address (IPv6: its
+//! /64) holds at most `web.max_connections_per_address` (more are closed at once), so one
+//! host holding slow sockets cannot make `/health` or a ward PC's login unreachable.
 //! On shutdown the listener closes, connections finish their request in flight and close,
 //! and after [`SHUTDOWN_GRACE`] the rest are dropped.
 
@@ -23,12 +27,16 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
+use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{Semaphore, watch};
 
 /// Largest request head (request line and headers) buffered.
@@ -43,6 +51,153 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for connections to finish.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long a write to the client may make no progress before the connection is closed.
+pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A byte stream whose writes fail with `TimedOut` once they have made no progress for
+/// the stall limit (the client stopped reading: its receive window and our send buffer
+/// are full). Reads pass through; their limits are hyper's header and body timeouts.
+pub struct WriteDeadline<I> {
+    inner: I,
+    limit: Duration,
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<I> WriteDeadline<I> {
+    /// Wraps `inner` with a write-stall limit.
+    pub fn new(inner: I, limit: Duration) -> Self {
+        WriteDeadline {
+            inner,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// A write is pending: arm the stall timer (once) and fail when it has run out.
+    fn pending<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+        let limit = self.limit;
+        let timer = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client stopped reading the answer",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn progress<T>(&mut self, r: Poll<io::Result<T>>, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+        match r {
+            Poll::Ready(r) => {
+                self.stalled = None;
+                Poll::Ready(r)
+            }
+            Poll::Pending => self.pending(cx),
+        }
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for WriteDeadline<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let r = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.progress(r, cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let r = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.progress(r, cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let r = Pin::new(&mut this.inner).poll_flush(cx);
+        this.progress(r, cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let r = Pin::new(&mut this.inner).poll_shutdown(cx);
+        this.progress(r, cx)
+    }
+}
+
+/// Open connections per client address (IPv6 per /64, as the lockout counts them).
+struct PerAddress {
+    cap: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One connection's place in its address's count, given back on drop.
+struct AddressSlot {
+    table: Arc<PerAddress>,
+    key: IpAddr,
+}
+
+impl PerAddress {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+        match self.open.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// A place for one more connection from `peer`, if its address is under the cap.
+    fn take(self: &Arc<Self>, peer: IpAddr) -> Option<AddressSlot> {
+        let key = super::session::address_key(peer);
+        let mut open = self.lock();
+        let n = open.entry(key).or_insert(0);
+        if *n >= self.cap {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot {
+            table: self.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut open = self.table.lock();
+        if let Some(n) = open.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// The answer for a connection over its address's cap: written once without waiting (a
+/// client that does not read it just loses it), then the connection is closed.
+const OVER_CAP: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 50\r\n\r\ntoo many connections from this address; retry soon";
 
 /// Errors of the web server.
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +275,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), WebError> {
     let max = shared.config.web.max_connections.clamp(1, 10_000);
+    let per_address = Arc::new(PerAddress {
+        cap: shared.config.web.max_connections_per_address.clamp(1, max),
+        open: Mutex::new(HashMap::new()),
+    });
     let state = Arc::new(WebState::new(shared, tls.is_some()));
     let permits = Arc::new(Semaphore::new(max));
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -145,7 +304,18 @@ pub async fn run(
                 continue;
             }
         };
+        let Some(slot) = per_address.take(peer.ip()) else {
+            // Over this address's cap: its other connections keep their places, everyone
+            // else keeps theirs. Plain HTTP gets a one-line 503; TLS just the close.
+            drop(permit);
+            if tls.is_none() {
+                let _ = stream.try_write(OVER_CAP);
+            }
+            log::debug!("connection from {peer} refused: over its address's connection cap");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
+        let stream = WriteDeadline::new(stream, WRITE_STALL_TIMEOUT);
         let state = state.clone();
         let acceptor = tls.as_ref().map(|t| t.acceptor());
         let stop = stop_rx.clone();
@@ -160,6 +330,7 @@ pub async fn run(
                     }
                 }
             }
+            drop(slot);
             drop(permit);
         });
     }
@@ -187,6 +358,7 @@ where
 {
     // A stop signal that never fires: the connection ends when the client is done.
     let (_stop_tx, stop_rx) = watch::channel(false);
+    let stream = WriteDeadline::new(stream, WRITE_STALL_TIMEOUT);
     serve_io(TokioIo::new(stream), state, peer, stop_rx).await;
 }
 

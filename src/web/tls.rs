@@ -98,6 +98,14 @@ impl TlsReloader {
         }
     }
 
+    /// Why the private key file is exposed, if it is: readable or writable by group or
+    /// others (it should be 0600 or 0400, owned by the daemon's user or handed over as a
+    /// systemd credential). The box keeps serving with it — an outage is when the view is
+    /// needed — but says so as a standing problem until it is fixed.
+    pub fn key_exposed(&self) -> Option<String> {
+        key_exposed(&self.paths.key)
+    }
+
     /// An acceptor with the configuration in force now (new connections use it).
     pub fn acceptor(&self) -> TlsAcceptor {
         let cfg = match self.current.read() {
@@ -287,6 +295,21 @@ fn build(paths: &TlsPaths) -> Result<Built, TlsError> {
     Ok((cfg, not_after))
 }
 
+/// See [`TlsReloader::key_exposed`].
+pub fn key_exposed(path: &std::path::Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "the TLS private key {} is mode {mode:04o}: readable by other users of the box, \
+             who could impersonate it to the ward — fix: chmod 600 {} (or hand it over as a \
+             systemd credential)",
+            path.display(),
+            path.display()
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,6 +320,19 @@ mod tests {
         p.not_after = rcgen::date_time_ymd(y, m, d);
         let key = rcgen::KeyPair::generate().unwrap();
         p.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    #[test]
+    fn tls_key_exposure_is_reported() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let key = d.path().join("tls.key");
+        std::fs::write(&key, b"-----BEGIN PRIVATE KEY-----\n").unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(key_exposed(&key), None);
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let m = key_exposed(&key).unwrap();
+        assert!(m.contains("0644") && m.contains("chmod 600"), "{m}");
     }
 
     #[test]

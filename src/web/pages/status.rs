@@ -1,7 +1,9 @@
 //! The status page (standby, and everything the `it` role sees): ward, mode, data age and
 //! delivery facts, the last refused delivery, the last 20 refused deliveries (their own
 //! section), and how to activate the emergency view.
-//! It never shows patient data, not even a patient count.
+//! It never shows patient data, not even a patient count. It is public: who switched the
+//! mode is shown by role only and the switch's reason (free text, which staff may fill
+//! with a patient's name) not at all, unless a coordinator or IT is logged in.
 
 use super::icons::{Icon, icon};
 use super::layout::{self, Kind, data_age, mode_name};
@@ -16,6 +18,16 @@ pub fn status_page(ctx: &PageCtx, ready: &crate::status::Ready) -> Markup {
     let tz = ctx.tz;
     let dt = |t| crate::timefmt::datetime(t, tz);
     let is_it = ctx.user.is_some_and(|u| u.role == Role::It);
+    let staff = ctx
+        .user
+        .is_some_and(|u| matches!(u.role, Role::It | Role::Coordinator));
+    let by = match (&ctx.mode.by, staff) {
+        (_, true) => ctx.mode.by.who(),
+        (crate::mode::Switcher::User { .. }, false) => {
+            super::layout::role_name(ctx, Role::Coordinator).to_owned()
+        }
+        (other, false) => other.who(),
+    };
     let howto = html! {
         section class="card howto" aria-labelledby="st-howto" {
             h2 id="st-howto" { (ctx.t(Key::HowToActivate)) }
@@ -46,8 +58,10 @@ pub fn status_page(ctx: &PageCtx, ready: &crate::status::Ready) -> Markup {
                 p class=(format!("mode-big mode-{}", ctx.mode.mode.as_str())) { (mode_name(ctx, ctx.mode.mode)) }
                 dl class="facts" {
                     div { dt { (ctx.t(Key::ModeSince)) } dd { (dt(ctx.mode.since)) } }
-                    div { dt { (ctx.t(Key::ModeBy)) } dd { (clean(&ctx.mode.by.who())) } }
-                    div { dt { (ctx.t(Key::ModeReason)) } dd { (clean(&ctx.mode.reason)) } }
+                    div { dt { (ctx.t(Key::ModeBy)) } dd { (clean(&by)) } }
+                    @if staff {
+                        div { dt { (ctx.t(Key::ModeReason)) } dd { (clean(&ctx.mode.reason)) } }
+                    }
                     @if let Some(end) = ctx.mode.drill_ends_at {
                         div { dt { (ctx.t(Key::DrillEndsAt)) } dd { (dt(end)) } }
                     }

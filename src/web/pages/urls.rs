@@ -14,8 +14,12 @@ pub const STATUS: &str = "/status";
 pub const COORDINATOR: &str = "/coordinator";
 /// Mode switch (POST: `mode`, `reason`, `csrf`).
 pub const MODE: &str = "/mode";
-/// Event code issue (POST: `name`, `role`, `csrf`).
-pub const EVENT_CODE: &str = "/event-code";
+/// Guest code issue (POST: `name`, `role`, `csrf`).
+pub const GUEST_CODE: &str = "/guest-code";
+/// Guest code revocation (POST: `user`, `csrf`).
+pub const GUEST_CODE_REVOKE: &str = "/guest-code/revoke";
+/// Lifting a login lockout (POST: `target` = `user:ID` or `address:IP`, `csrf`).
+pub const LOCKOUT_LIFT: &str = "/lockout/lift";
 /// Printable ward list.
 pub const PRINT_WARD: &str = "/print/ward";
 /// Printable MAR for all patients.
