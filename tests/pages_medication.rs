@@ -281,3 +281,48 @@ fn every_scenario_page_and_mar_renders_inert() {
         }
     }
 }
+
+#[test]
+fn stopped_agreement_with_an_administration_agreement_still_running_gets_no_boxes() {
+    use noodepd::record::{BlockStatus, Listed, MedicationKind};
+    let f = Fixture::new(Mode::Emergency);
+    let mut p = realistic_patient("p1", "J", "12");
+    // The agreement was stopped; an administration agreement that names no agreement still
+    // runs: the nurse must check, never tick boxes from the stopped agreement.
+    let mut ma = line(
+        "ma",
+        drug("Digoxine", "0,125 mg"),
+        vec![timed("1 stuk", "oraal", &[hm(8, 0)])],
+    );
+    ma.facts.status = BlockStatus::Stopped;
+    let mut ta = line(
+        "ta",
+        drug("Digoxine", "0,125 mg"),
+        vec![timed("1 stuk", "oraal", &[hm(8, 0)])],
+    );
+    ta.kind = MedicationKind::AdministrationAgreement;
+    let t = noodepd::record::medication::resolve(
+        "dig".into(),
+        None,
+        vec![
+            noodepd::record::Block {
+                line: ma,
+                refers: vec![],
+            },
+            noodepd::record::Block {
+                line: ta,
+                refers: vec![],
+            },
+        ],
+        now(),
+    );
+    assert!(t.listed_now());
+    p.medication = Listed::Items { items: vec![t] };
+    let page = pages::patient_page(&f.ctx(), &p).into_string();
+    assert!(current_table(&page).contains("een toedieningsafspraak loopt nog"));
+    let sheet = mar(&f, &p);
+    let rows = mar_rows(&sheet, "Digoxine");
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].contains("controleer in de bron voordat u geeft"));
+    assert!(!rows[0].contains("class=\"initials\""));
+}

@@ -285,6 +285,7 @@ words! {
     MedNoCurrent => ("Geen actuele medicatie", "No current medication"),
     MedLastUse => ("laatste gebruiksverklaring", "last use statement"),
     MedDoNotGive => ("niet geven", "do not give"),
+    MarCheckRow => ("controleer in de bron voordat u geeft", "check the source before giving"),
     MarUnreadableRow => ("kon niet volledig worden gelezen — controleer in de bron voordat u geeft", "could not be fully read — check the source before giving"),
     AdminStatusUnknown => ("status onbekend", "status unknown"),
     UnreadOne => ("gegeven kon niet worden gelezen", "item could not be read"),

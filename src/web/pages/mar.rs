@@ -9,7 +9,7 @@
 use super::icons::{Icon, icon};
 use super::identity::{self, location_text};
 use super::layout::{self, Kind, data_age_class, data_age_text};
-use super::medgroup::{MarRow, mar_rows, state_label, unreadable_label};
+use super::medgroup::{MarRow, attention_label, mar_rows, state_label, unreadable_label};
 use super::patient::{dosage_block, identity_conflict_notice, unread_notice};
 use super::text::{birth_with_age, clean};
 use super::ward::{allergy_cell, policy};
@@ -359,13 +359,15 @@ fn patient_mar(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate]) -> Markup {
                                             }
                                         }
                                     },
-                                    MarRow::Unreadable(t, line) => {
+                                    MarRow::Check(t, line) => {
                                         @let slots = line_slots(line);
                                         tr class="mar-line mar-unreadable" {
                                             (line_cells(ctx, t, line, &slots))
                                             td colspan=(days.len()) class="mar-day off mar-stop" {
-                                                (icon(Icon::Warning)) " " strong { (ctx.t(Key::MarUnreadableRow)) }
+                                                (icon(Icon::Warning)) " " strong { (ctx.t(if t.unreadable.is_empty() { Key::MarCheckRow } else { Key::MarUnreadableRow })) }
                                                 @for u in &t.unreadable { br; span class="sub" { (clean(&unreadable_label(ctx, u))) } }
+                                                @for a in &t.attention { br; span class="sub" { (clean(&attention_label(ctx, a))) } }
+                                                @if t.unreadable.is_empty() { br; span class="sub" { (ctx.t(Key::MedReadAs)) ": " (state_label(ctx, &t.state)) } }
                                             }
                                         }
                                     },

@@ -184,20 +184,23 @@ pub enum MarRow<'a> {
     Give(&'a Treatment, &'a MedicationLine),
     /// Paused: no slots, the reason across the days.
     Paused(&'a Treatment, &'a MedicationLine),
-    /// Not fully readable: no slots, "check the source" across the days.
-    Unreadable(&'a Treatment, &'a MedicationLine),
+    /// Not fully readable, or listed only because an instruction still runs while its
+    /// treatment does not: no slots, "check the source" across the days with the reasons.
+    Check(&'a Treatment, &'a MedicationLine),
 }
 
 /// The MAR rows of a patient's treatments: every current treatment by the lines it is
 /// given by (administration agreement, else variable dosing regimen, else agreement), a
 /// paused one as one row without boxes (plus its resume agreement, if planned), a future
-/// one by its lines from its start, an unreadable one without boxes.
+/// one by its lines from its start; one that could not be fully read, or that is listed
+/// only for a note (its agreement stopped while an administration agreement runs), without
+/// boxes.
 pub fn mar_rows(items: &[Treatment]) -> Vec<MarRow<'_>> {
     let mut rows = Vec::new();
     for t in items.iter().filter(|t| t.listed_now()) {
-        if !t.unreadable.is_empty() {
+        if !t.unreadable.is_empty() || !t.state.listed_now() {
             if let Some(l) = t.lead_lines().first() {
-                rows.push(MarRow::Unreadable(t, l));
+                rows.push(MarRow::Check(t, l));
             }
             continue;
         }
