@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use noodepd::fhir::{self, MapOptions};
 use noodepd::record::{
     AlertKind, Criticality, Decision, DirectiveKind, Listed, MedicationKind, NotShownReason,
-    WardRecord,
+    NoteKind, NoteSection, TreatmentState, WardRecord,
 };
 use std::path::PathBuf;
 
@@ -32,12 +32,25 @@ fn reasons(r: &WardRecord, t: &str) -> Vec<NotShownReason> {
         .collect()
 }
 
+/// The drugs of the current treatments (running, paused or about to start).
 fn drug_names(r: &WardRecord) -> Vec<&str> {
     r.patients[0]
         .medication
         .items()
         .iter()
-        .map(|m| m.drug.name.as_str())
+        .filter(|t| t.listed_now())
+        .map(|m| m.drug().name.as_str())
+        .collect()
+}
+
+/// The drugs and states of the treatments that are not current.
+fn past(r: &WardRecord) -> Vec<(&str, TreatmentState)> {
+    r.patients[0]
+        .medication
+        .items()
+        .iter()
+        .filter(|t| !t.listed_now())
+        .map(|m| (m.drug().name.as_str(), m.state.clone()))
         .collect()
 }
 
@@ -57,16 +70,23 @@ fn ips_bundle_01_shows_penicillin_and_reports_partial_no_known_food_allergy() {
     );
     assert_eq!(a[0].criticality, Criticality::High);
     assert_eq!(a[0].kind.as_deref(), Some("allergy"));
-    // "No known food allergy" next to a listed allergy: reported, not an item.
-    let nkfa = r
-        .report
-        .not_shown
+    // "No known food allergy" next to a (medication) allergy: a partial statement shown
+    // next to the list, never an item and never "none".
+    assert!(
+        !r.report
+            .not_shown
+            .iter()
+            .any(|n| n.id.as_deref() == Some("c7781f44-6df8-4a8b-9e06-0b34263a47c5"))
+    );
+    let nkfa = p
+        .notes
         .iter()
-        .find(|n| n.id.as_deref() == Some("c7781f44-6df8-4a8b-9e06-0b34263a47c5"))
+        .find(|n| n.statement.contains("No known food allergy"))
         .unwrap();
-    assert_eq!(nkfa.reason, NotShownReason::Invalid);
-    assert!(nkfa.detail.contains("No known food allergy"));
-    assert!(!r.report.warnings.is_empty());
+    assert_eq!(
+        (nkfa.section, nkfa.kind),
+        (NoteSection::Allergies, NoteKind::PartialNegation)
+    );
 
     assert_eq!(
         drug_names(&r),
@@ -75,7 +95,7 @@ fn ips_bundle_01_shows_penicillin_and_reports_partial_no_known_food_allergy() {
             "Black Cohosh Extract herbal supplement"
         ]
     );
-    let ana = &p.medication.items()[0];
+    let ana = p.medication.items()[0].lead_lines()[0];
     assert_eq!(ana.kind, MedicationKind::Use);
     assert_eq!(ana.dosages[0].dose.as_deref(), Some("1 tablet"));
     assert_eq!(ana.dosages[0].route.as_deref(), Some("Oral use"));
@@ -126,17 +146,24 @@ fn ips_all_sections_dnr_shellfish_alert_and_relative_references() {
             "Ultraproct - cinchocaine 0.5% (5 mg/g) + fluocortolone hexanoate 0.095% (945 microgram/g) + fluocortolone pivalate 0.092% (918 microgram/g) ointment"
         ]
     );
-    let lis = &p.medication.items()[0];
+    let lis = p
+        .medication
+        .items()
+        .iter()
+        .find(|t| t.listed_now())
+        .unwrap()
+        .lead_lines()[0];
     assert_eq!(
         lis.dosages[0].text.as_deref(),
         Some("Take One tablet once daily")
     );
     assert_eq!(lis.dosages[0].schedule.text.as_deref(), Some("1 x per dag"));
-    // cilazapril is stopped.
-    assert_eq!(
-        reasons(&r, "MedicationStatement"),
-        vec![NotShownReason::Inactive]
-    );
+    // cilazapril is stopped: history, never current.
+    assert!(reasons(&r, "MedicationStatement").is_empty());
+    assert!(matches!(
+        past(&r).as_slice(),
+        [(name, TreatmentState::Stopped { .. })] if name.starts_with("cilazapril")
+    ));
     assert_eq!(
         p.devices.items()[0].name,
         "Hip prosthesis, device (physical object)"
@@ -210,12 +237,29 @@ fn synthea_kermit_three_food_allergies_and_three_active_requests() {
             "Hydrochlorothiazide 25 MG"
         ]
     );
-    let meds = p.medication.items();
-    assert!(meds[0].dosages[0].as_needed.is_some());
-    assert_eq!(meds[0].prescriber.as_deref(), Some("Levi Reichert"));
-    assert!(meds.iter().all(|m| m.kind == MedicationKind::Agreement));
-    let stopped = reasons(&r, "MedicationRequest");
-    assert_eq!(stopped, vec![NotShownReason::Inactive; 3]);
+    let meds: Vec<_> = p
+        .medication
+        .items()
+        .iter()
+        .filter(|t| t.listed_now())
+        .collect();
+    let lorat = meds[0].lead_lines()[0];
+    assert!(lorat.dosages[0].as_needed.is_some());
+    assert_eq!(lorat.prescriber.as_deref(), Some("Levi Reichert"));
+    assert!(
+        meds.iter()
+            .all(|m| m.lead_kind() == MedicationKind::Agreement)
+    );
+    // The three stopped requests are history, never current.
+    assert!(reasons(&r, "MedicationRequest").is_empty());
+    let stopped: usize = p
+        .medication
+        .items()
+        .iter()
+        .flat_map(|t| &t.blocks)
+        .filter(|b| matches!(b.fate, noodepd::record::Fate::Stopped { .. }))
+        .count();
+    assert_eq!(stopped, 3);
     // Claims and EOBs are not shown; their contained resources are accounted for.
     assert!(
         reasons(&r, "Claim")

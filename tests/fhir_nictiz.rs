@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use noodepd::fhir::{self, MapOptions};
 use noodepd::record::{
     AlertKind, Criticality, Decision, DirectiveKind, Listed, MedicationKind, Moment,
-    NotShownReason, PatientRecord, WardRecord,
+    NotShownReason, PatientRecord, Treatment, TreatmentState, Unreadable, WardRecord,
 };
 use std::path::PathBuf;
 
@@ -155,16 +155,39 @@ fn directives_match_consents_including_cpr_other_and_nr_declaration() {
     );
 }
 
+fn current(p: &PatientRecord) -> Vec<&Treatment> {
+    p.medication
+        .items()
+        .iter()
+        .filter(|t| t.listed_now())
+        .collect()
+}
+
+fn treatment<'a>(p: &'a PatientRecord, drug: &str) -> &'a Treatment {
+    p.medication
+        .items()
+        .iter()
+        .find(|t| t.drug().name == drug)
+        .unwrap_or_else(|| panic!("no treatment of {drug}"))
+}
+
 #[test]
 fn active_medication_is_methotrexate_agreement_and_pantoprazole_use() {
     let r = nictiz(NOW);
     let jo = patient(&r, "111222333");
-    let meds = jo.medication.items();
-    assert_eq!(meds.len(), 2, "{meds:#?}");
-    let mtx = meds
+    let running: Vec<&str> = current(jo)
         .iter()
-        .find(|m| m.drug.name == "METHOTREXAAT INJVLST 15MG/0,6ML(25MG/ML) WWSP PA")
-        .unwrap();
+        .filter(|t| matches!(t.state, TreatmentState::Current { .. }))
+        .map(|t| t.drug().name.as_str())
+        .collect();
+    assert_eq!(
+        running,
+        [
+            "METHOTREXAAT INJVLST 15MG/0,6ML(25MG/ML) WWSP PA",
+            "PANTOPRAZOL 40MG INJPDR"
+        ]
+    );
+    let mtx = treatment(jo, "METHOTREXAAT INJVLST 15MG/0,6ML(25MG/ML) WWSP PA").lead_lines()[0];
     assert_eq!(mtx.kind, MedicationKind::Agreement);
     assert_eq!(
         mtx.drug.code.as_ref().unwrap().code.as_deref(),
@@ -193,10 +216,7 @@ fn active_medication_is_methotrexate_agreement_and_pantoprazole_use() {
         Some("Medicatie gestart, Reumatoïde Artritis")
     );
 
-    let panto = meds
-        .iter()
-        .find(|m| m.drug.name == "PANTOPRAZOL 40MG INJPDR")
-        .unwrap();
+    let panto = treatment(jo, "PANTOPRAZOL 40MG INJPDR").lead_lines()[0];
     assert_eq!(panto.kind, MedicationKind::Use);
     assert_eq!(panto.dosages[0].dose.as_deref(), Some("40 mg"));
     assert_eq!(
@@ -204,20 +224,44 @@ fn active_medication_is_methotrexate_agreement_and_pantoprazole_use() {
         vec![NaiveTime::from_hms_opt(8, 0, 0).unwrap()]
     );
 
-    // Lisinopril: definitively stopped (MP9 stop type), period ended 2016-09-18.
+    // Lisinopril carries MP9 2.x stop type 113381000146106, which is SNOMED "drug therapy
+    // temporarily stopped", with the display "Drug therapy definitively stopped": read as
+    // paused since its stop date, and never shown as a plain line — it says it could not
+    // be fully read.
+    let lis = treatment(jo, "LISINOPRIL 10MG TABLET");
     assert_eq!(
-        reason_of(&r, "nl-core-MedicationAgreement-01"),
-        NotShownReason::Inactive
+        lis.state,
+        TreatmentState::Paused {
+            since: Some(Moment::Day(NaiveDate::from_ymd_opt(2016, 9, 18).unwrap())),
+            resumes: None
+        }
     );
-    // Paracetamol administration agreement: 4 weeks from 2012-05-02, long over.
+    assert!(matches!(
+        lis.unreadable.as_slice(),
+        [Unreadable::StopTypeDisplayConflict(_)]
+    ));
+    // Paracetamol administration agreement: 4 weeks from 2012-05-02, long over; the
+    // paracetamol use of May 2014 too. Both are history, never current.
+    let ended = |id: &str| {
+        jo.medication
+            .items()
+            .iter()
+            .find(|t| t.blocks.iter().any(|b| b.id.ends_with(id)))
+            .map(|t| t.state.clone())
+    };
     assert_eq!(
-        reason_of(&r, "nl-core-AdministrationAgreement-01"),
-        NotShownReason::Inactive
+        ended("nl-core-AdministrationAgreement-01"),
+        Some(TreatmentState::Ended {
+            on: Some(Moment::Day(NaiveDate::from_ymd_opt(2012, 5, 29).unwrap()))
+        })
     );
     assert_eq!(
-        reason_of(&r, "nl-core-MedicationUse2-01"),
-        NotShownReason::Inactive
+        ended("nl-core-MedicationUse2-01"),
+        Some(TreatmentState::Ended {
+            on: Some(Moment::Day(NaiveDate::from_ymd_opt(2014, 5, 31).unwrap()))
+        })
     );
+    assert_eq!(current(jo).len(), 3);
     // A plain dispense without dosage is not an administration agreement.
     assert_eq!(
         reason_of(&r, "nl-core-MedicationDispense-01"),
@@ -237,12 +281,14 @@ fn active_medication_is_methotrexate_agreement_and_pantoprazole_use() {
 fn administration_agreement_while_running_shows_as_needed_paracetamol() {
     let r = nictiz("2012-05-10T10:00:00Z");
     let jo = patient(&r, "111222333");
-    let ta = jo
+    let t = jo
         .medication
         .items()
         .iter()
-        .find(|m| m.kind == MedicationKind::AdministrationAgreement)
+        .find(|m| m.lead_kind() == MedicationKind::AdministrationAgreement)
         .unwrap();
+    assert!(matches!(t.state, TreatmentState::Current { .. }));
+    let ta = t.lead_lines()[0];
     assert_eq!(ta.drug.name, "PARACETAMOL 500MG TABLET");
     assert_eq!(ta.prescriber.as_deref(), Some("Apotheek De Gulle Gaper"));
     assert_eq!(ta.category.as_deref(), Some("toedieningsafspraak"));

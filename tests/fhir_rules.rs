@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use noodepd::fhir::input::{self, Document};
 use noodepd::fhir::{self, MapOptions};
-use noodepd::record::{Listed, NotShownReason, WardRecord};
+use noodepd::record::{Listed, NotShownReason, TreatmentState, WardRecord};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
@@ -208,8 +208,8 @@ fn resolves_urn_relative_absolute_contained_identifier_and_reports_display_only(
     assert_eq!(reason(&r, "display"), NotShownReason::UnresolvedReference);
     assert_eq!(reason(&r, "missing"), NotShownReason::UnresolvedReference);
     let m = &p.medication.items()[0];
-    assert_eq!(m.drug.name, "Metoprolol 50 mg tablet");
-    assert_eq!(m.drug.strength.as_deref(), Some("50 mg/tablet"));
+    assert_eq!(m.drug().name, "Metoprolol 50 mg tablet");
+    assert_eq!(m.drug().strength.as_deref(), Some("50 mg/tablet"));
     assert_eq!(reason(&r, "med"), NotShownReason::ReferencedOnly);
 }
 
@@ -271,16 +271,17 @@ fn ward_room_and_bed_follow_the_documented_convention_in_natural_bed_order() {
 
 #[test]
 fn patient_keys_come_from_the_mr_number_and_collisions_are_disambiguated() {
-    let mr = |id: &str, value: &str| {
+    // Two different people (different BSNs) whose patient numbers sanitise to one key.
+    let mr = |id: &str, bsn: &str, value: &str| {
         json!({"resourceType": "Patient", "id": id, "name": [{"family": id}],
             "identifier": [
-                {"system": "http://fhir.nl/fhir/NamingSystem/bsn", "value": "123456782"},
+                {"system": "http://fhir.nl/fhir/NamingSystem/bsn", "value": bsn},
                 {"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]},
                  "system": "urn:hospital", "value": value}]})
     };
     let r = map(vec![
-        mr("a", "Z/123 45"),
-        mr("b", "Z/123 45"),
+        mr("a", "123456782", "Z/123 45"),
+        mr("b", "999911120", "Z-123 45"),
         patient("x.y"),
     ]);
     let mut keys: Vec<_> = r.patients.iter().map(|p| p.key.clone()).collect();
@@ -393,7 +394,8 @@ fn administration_links_to_its_agreement_and_old_ones_are_out_of_window() {
             "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2026-11-22T06:00:00+01:00"}),
     ]);
     let p = &r.patients[0];
-    let line = &p.medication.items()[0];
+    let t = &p.medication.items()[0];
+    let line = t.lead_lines()[0];
     assert_eq!(
         line.dosages[0].schedule.text.as_deref(),
         Some("3 x per dag, om 08:00, 14:00, 20:00")
@@ -401,6 +403,7 @@ fn administration_links_to_its_agreement_and_old_ones_are_out_of_window() {
     let a = p.administrations.items();
     assert_eq!(a.len(), 1);
     assert_eq!(a[0].line_id.as_deref(), Some(line.id.as_str()));
+    assert_eq!(a[0].treatment_id.as_deref(), Some(t.id.as_str()));
     assert_eq!(reason(&r, "adm-old"), NotShownReason::OutsideTimeWindow);
     assert_eq!(reason(&r, "adm-eie"), NotShownReason::EnteredInError);
 }
@@ -433,8 +436,12 @@ fn a_patient_repeated_in_every_export_file_is_shown_once_with_all_data() {
     assert_eq!(r.report.by_type["Patient"].not_shown, 1);
 }
 
+/// MP9 2.x stop types as SNOMED defines them (and the MP9 3.0 value set lists them):
+/// 113381000146106 "drug therapy temporarily stopped", 113371000146109 "drug therapy
+/// definitely stopped". The paused drug is listed as paused, never as current; the stopped
+/// one is history.
 #[test]
-fn mp9_stop_types_hide_definitive_stops_and_flag_temporary_ones() {
+fn mp9_2x_stop_types_pause_and_stop_as_snomed_defines_them() {
     let stop = |id: &str, code: &str| {
         json!({"resourceType": "MedicationRequest", "id": id, "status": "active", "intent": "order",
             "modifierExtension": [{"url": "http://nictiz.nl/fhir/StructureDefinition/ext-StopType",
@@ -444,14 +451,31 @@ fn mp9_stop_types_hide_definitive_stops_and_flag_temporary_ones() {
     };
     let r = map(vec![
         json!({"resourceType": "Patient", "id": "p_1", "name": [{"family": "Visser"}]}),
-        stop("definitive", "113381000146106"),
-        stop("temporary", "113371000146109"),
+        stop("temporary", "113381000146106"),
+        stop("definitive", "113371000146109"),
     ]);
     // A non-conformant id (underscore) does not hide the patient.
     assert_eq!(r.patients[0].key, "p_1");
     let meds = r.patients[0].medication.items();
-    assert_eq!(meds.len(), 1);
-    assert_eq!(meds[0].drug.name, "drug temporary");
-    assert_eq!(meds[0].status.as_deref(), Some("tijdelijk gestopt"));
-    assert_eq!(reason(&r, "definitive"), NotShownReason::Inactive);
+    assert_eq!(meds.len(), 2);
+    let state = |name: &str| {
+        meds.iter()
+            .find(|t| t.drug().name == name)
+            .map(|t| t.state.clone())
+            .unwrap()
+    };
+    assert_eq!(
+        state("drug temporary"),
+        TreatmentState::Paused {
+            since: None,
+            resumes: None
+        }
+    );
+    assert_eq!(
+        state("drug definitive"),
+        TreatmentState::Stopped { on: None }
+    );
+    let now: Vec<_> = meds.iter().filter(|t| t.listed_now()).collect();
+    assert_eq!(now.len(), 1, "only the paused one is listed, as paused");
+    assert!(!matches!(now[0].state, TreatmentState::Current { .. }));
 }

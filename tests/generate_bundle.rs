@@ -268,21 +268,46 @@ fn administrations_fall_inside_and_outside_the_72_hour_window_never_in_the_futur
     assert!(not_done > 0);
 }
 
+/// The MP9 pharmaceutical-treatment identifier of a building block.
+fn treatment_of(r: &Value) -> &str {
+    r["extension"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| {
+            e["url"] == "http://nictiz.nl/fhir/StructureDefinition/ext-PharmaceuticalTreatment.Identifier"
+        })
+        .and_then(|e| e["valueIdentifier"]["value"].as_str())
+        .unwrap()
+}
+
 #[test]
-fn every_patient_has_three_to_twelve_mp9_agreements() {
+fn every_patient_has_three_to_twelve_mp9_treatments() {
     let g = gen_ward(40, 4);
     let bundle = &g.bundles[0].1;
-    let mut per_patient: BTreeMap<&str, usize> = BTreeMap::new();
+    // Drug therapies per patient: a stop or a dose change adds agreements to a therapy,
+    // not therapies.
+    let mut per_patient: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for r in resources(bundle, "MedicationRequest") {
         assert_eq!(r["category"][0]["coding"][0]["code"], "16076005");
         assert!(r["dosageInstruction"][0]["text"].is_string());
-        *per_patient.entry(subject_of(r).unwrap()).or_default() += 1;
+        per_patient
+            .entry(subject_of(r).unwrap())
+            .or_default()
+            .insert(treatment_of(r));
     }
     assert_eq!(per_patient.len(), 40);
     assert!(
-        per_patient.values().all(|n| (3..=12).contains(n)),
+        per_patient.values().all(|t| (3..=12).contains(&t.len())),
         "{per_patient:?}"
     );
+    // Every administration agreement and administration belongs to one of them.
+    for t in ["MedicationDispense", "MedicationAdministration"] {
+        for r in resources(bundle, t) {
+            let subject = subject_of(r).unwrap();
+            assert!(per_patient[subject].contains(treatment_of(r)), "{t}");
+        }
+    }
     let dispenses: Vec<&Value> = resources(bundle, "MedicationDispense").collect();
     assert!(!dispenses.is_empty());
     assert!(
@@ -413,6 +438,86 @@ fn write_output_refuses_a_ward_id_that_is_not_a_file_name() {
     let g = generate(&GenerateOptions::new(2, 1, "../etc", now()));
     assert!(write_output(&g, dir.path(), false).is_err());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn every_ward_shows_a_paused_a_stopped_a_cancelled_and_a_dose_changed_treatment() {
+    use noodepd::record::{Fate, TreatmentState};
+    let g = generate(&GenerateOptions::new(100, 11, "A3", now()));
+    assert_eq!(g.bundles.len(), 3);
+    for (ward, bundle) in &g.bundles {
+        let doc = noodepd::fhir::input::Document {
+            path: "generated.json".into(),
+            line: None,
+            value: bundle.clone(),
+        };
+        let r = noodepd::fhir::map_documents(&[doc], &noodepd::fhir::MapOptions::new(now(), ward));
+        let treatments: Vec<_> = r
+            .patients
+            .iter()
+            .flat_map(|p| p.medication.items())
+            .collect();
+        let count = |f: &dyn Fn(&noodepd::record::Treatment) -> bool| {
+            treatments.iter().filter(|t| f(t)).count()
+        };
+        let paused = count(&|t| matches!(t.state, TreatmentState::Paused { .. }));
+        let stopped = count(&|t| matches!(t.state, TreatmentState::Stopped { .. }));
+        let cancelled = count(&|t| t.state == TreatmentState::Cancelled);
+        // A dose change: runs on a new agreement, the old one stopped, the dose differs.
+        let changed = count(&|t| {
+            let new = t.lead_lines();
+            matches!(t.state, TreatmentState::Current { .. })
+                && t.blocks.iter().any(|b| {
+                    matches!(b.fate, Fate::Stopped { .. })
+                        && new.iter().all(|n| n.dosages != b.dosages)
+                })
+        });
+        assert!(
+            paused > 0 && stopped > 0 && cancelled > 0 && changed > 0,
+            "{ward}: paused {paused}, stopped {stopped}, cancelled {cancelled}, changed {changed}"
+        );
+        // Every drug carries its (real) ATC code next to the fake product code, for
+        // anything that flags drugs by what they are.
+        assert!(treatments.iter().all(|t| {
+            t.drug()
+                .codes
+                .iter()
+                .any(|c| c.system.as_deref() == Some("http://www.whocc.no/atc"))
+        }));
+        // None of them is shown as running.
+        for t in &treatments {
+            if matches!(
+                t.state,
+                TreatmentState::Paused { .. }
+                    | TreatmentState::Stopped { .. }
+                    | TreatmentState::Cancelled
+            ) {
+                assert!(
+                    t.blocks.iter().all(|b| !b.fate.is_in_force()),
+                    "{ward}: {t:#?}"
+                );
+            }
+        }
+        // No administration after a pause or stop.
+        for p in &r.patients {
+            for t in p.medication.items() {
+                let since = match &t.state {
+                    TreatmentState::Paused { since: Some(s), .. } => *s,
+                    TreatmentState::Stopped { on: Some(s) } => *s,
+                    _ => continue,
+                };
+                for a in p.administrations.items() {
+                    if a.treatment_id.as_deref() == Some(t.id.as_str()) {
+                        assert!(
+                            a.at.unwrap().earliest_utc() <= since.earliest_utc(),
+                            "{ward}: {} given after its stop",
+                            t.drug().name
+                        );
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[test]

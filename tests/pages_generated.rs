@@ -46,23 +46,26 @@ fn generated_ward_renders_every_patient_on_every_view() {
         mar.matches("class=\"mar-patient\"").count(),
         ward.patients.len()
     );
-    // One MAR row per drug as given: an administration agreement shares the row of the
-    // medication agreement it is based on (the generator makes such pairs).
-    let groups: usize = ward
+    // One MAR row per line given: a treatment's administration agreement, else its
+    // agreement; a paused treatment one row without boxes. One drug therapy is one
+    // treatment, so the MAR never shows one drug's agreement and administration agreement
+    // side by side.
+    let rows: usize = ward
         .patients
         .iter()
-        .map(|p| pages::medgroup::group_lines(p.medication.items()).len())
+        .map(|p| pages::medgroup::mar_rows(p.medication.items()).len())
         .sum();
-    let lines: usize = ward
+    let blocks: usize = ward
         .patients
         .iter()
-        .map(|p| p.medication.items().len())
+        .flat_map(|p| p.medication.items())
+        .map(|t| t.blocks.len())
         .sum();
     assert!(
-        groups < lines,
-        "the generated ward has administration agreements"
+        rows < blocks,
+        "the generated ward has administration agreements and history"
     );
-    assert_eq!(mar.matches("class=\"mar-line\"").count(), groups);
+    assert_eq!(mar.matches("class=\"mar-line").count(), rows);
 
     let out = std::env::var("NOODEPD_PAGES_OUT").ok();
     for (i, p) in ward.patients.iter().enumerate() {

@@ -335,6 +335,7 @@ fn resuscitation_policy_has_distinct_words_for_each_state() {
                         source: None,
                         date: None,
                         status: None,
+                        codes: vec![],
                     })
                     .collect(),
             }
@@ -477,7 +478,7 @@ fn mar_has_one_initials_box_per_line_day_and_scheduled_time() {
     let ctx = f.ctx();
     let mut p = realistic_patient("p1", "J", "12");
     // 4 times + 1 time + 3 as-needed boxes per day = 8; plus 3 x/day without times = 3.
-    p.medication.push(line(
+    p.medication.push(single(line(
         "med-4",
         drug("Amoxicilline", "500 mg"),
         vec![Dosage {
@@ -493,7 +494,7 @@ fn mar_has_one_initials_box_per_line_day_and_scheduled_time() {
             },
             ..Default::default()
         }],
-    ));
+    )));
     let html = pages::print_mar(&ctx, std::slice::from_ref(&p), day(2026, 11, 22), 3).into_string();
     let lines = (4 + 1 + 3 + 3) * 3;
     let extra = 3 * 4 * 3; // handwritten rows × blank boxes × days
@@ -533,8 +534,8 @@ fn mar_leaves_no_boxes_on_days_a_line_does_not_run() {
     stopping.end = Some(Moment::Day(day(2026, 11, 23)));
     p.medication = Listed::Items {
         items: vec![
-            line("med-4", drug("Methotrexaat", "2,5 mg"), vec![weekly]),
-            stopping,
+            single(line("med-4", drug("Methotrexaat", "2,5 mg"), vec![weekly])),
+            single(stopping),
         ],
     };
     let html = pages::print_mar(&f.ctx(), &[p], day(2026, 11, 22), 3).into_string();
@@ -765,7 +766,12 @@ fn administration_agreement_shares_one_row_with_its_agreement_and_its_administra
     );
     ta.kind = MedicationKind::AdministrationAgreement;
     ta.based_on = Some("med-1".into());
-    p.medication.push(ta);
+    // The administration agreement joins the paracetamol agreement's treatment.
+    let Listed::Items { items } = &mut p.medication else {
+        panic!()
+    };
+    let para = items[0].lead_lines()[0].clone();
+    items[0] = treatment("med-1", vec![para, ta]);
     let page = pages::patient_page(&f.ctx(), &p).into_string();
     assert_eq!(page.matches("class=\"drug\">Paracetamol").count(), 1);
     let row = med_row(&page, "Paracetamol");
@@ -799,6 +805,7 @@ fn limited_patient() -> PatientRecord {
         source: None,
         date: None,
         status: Some("active".into()),
+        codes: vec![],
     };
     p.directives = Listed::Items {
         items: vec![
@@ -812,6 +819,7 @@ fn limited_patient() -> PatientRecord {
         kind,
         text: text.into(),
         code: None,
+        codes: vec![],
         since: None,
         note: None,
     };

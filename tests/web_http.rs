@@ -1106,6 +1106,94 @@ fn coordinator_sees_the_drill_report_with_who_logged_in() {
     );
 }
 
+/// The MP9 scenarios (tests/fixtures/noodepd-mp9-scenarios) mapped at 2026-11-22 07:00.
+fn mp9_scenarios() -> noodepd::record::WardRecord {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/noodepd-mp9-scenarios");
+    let docs = noodepd::fhir::input::read_documents(&[path]).unwrap();
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-22T06:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    noodepd::fhir::map_documents(&docs, &noodepd::fhir::MapOptions::new(now, "A3"))
+}
+
+/// The current-medication table of a served patient page, without the opened-up history.
+fn served_current_medication(body: &str) -> String {
+    let Some(start) = body.find("<table class=\"data meds\">") else {
+        return String::new();
+    };
+    let table = &body[start..start + body[start..].find("</table>").unwrap()];
+    let mut out = String::new();
+    let mut rest = table;
+    while let Some(i) = rest.find("<details") {
+        out.push_str(&rest[..i]);
+        let j = rest[i..].find("</details>").unwrap();
+        rest = &rest[i + j + "</details>".len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn stopped_paused_cancelled_and_ended_drugs_are_never_served_as_current() {
+    let record = mp9_scenarios();
+    let key = |bsn: &str| {
+        record
+            .patients
+            .iter()
+            .find(|p| p.identity.bsn.as_deref() == Some(bsn))
+            .map(|p| p.key.clone())
+            .unwrap()
+    };
+    let (paused, doubled, cancelled, ended, unreadable) = (
+        key("999911132"),
+        key("999911156"),
+        key("999911168"),
+        key("999911181"),
+        key("999911193"),
+    );
+    let s = Server::with(Options {
+        record: Some(record),
+        ..Options::default()
+    });
+    let mut c = s.login(NURSE);
+    let page = |c: &mut Client, k: &str| {
+        let r = c.get(&noodepd::web::pages::urls::patient(k));
+        assert_eq!(r.status, 200);
+        r.body
+    };
+    let mar = |c: &mut Client, k: &str| {
+        let r = c.get(&noodepd::web::pages::urls::patient_mar(k));
+        assert_eq!(r.status, 200);
+        r.body
+    };
+
+    let body = page(&mut c, &paused);
+    let current = served_current_medication(&body);
+    assert!(current.contains("ONDERBROKEN sinds 21-11-2026 08:00"));
+    assert!(!current.contains(">actueel"));
+    let m = mar(&mut c, &paused);
+    let row_start = m.find("mar-line mar-paused").expect("paused MAR row");
+    let row = &m[row_start..row_start + m[row_start..].find("</tr>").unwrap()];
+    assert!(row.contains("niet geven") && !row.contains("class=\"initials\""));
+
+    let current = served_current_medication(&page(&mut c, &doubled));
+    assert!(current.contains("2 stuk") && !current.contains("1 stuk"));
+
+    let body = page(&mut c, &cancelled);
+    assert!(served_current_medication(&body).is_empty());
+    assert!(body.contains("Geen actuele medicatie") && body.contains("geannuleerd"));
+    assert!(!mar(&mut c, &cancelled).contains("CLARITROMYCINE TABLET"));
+
+    let current = served_current_medication(&page(&mut c, &ended));
+    assert!(current.contains("Metoprolol"));
+    assert!(!current.contains("Digoxine") && !current.contains("Acenocoumarol"));
+
+    let body = page(&mut c, &unreadable);
+    assert!(body.contains("3 gegevens konden niet worden gelezen"));
+    assert!(mar(&mut c, &unreadable).contains("3 gegevens konden niet worden gelezen"));
+}
+
 #[test]
 fn labels_print_is_audited_before_it_is_sent_and_the_age_script_is_same_origin() {
     let s = Server::start();

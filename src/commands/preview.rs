@@ -10,8 +10,8 @@
 use crate::cli::PreviewArgs;
 use crate::fhir::{self, MapOptions};
 use crate::record::{
-    AlertKind, Criticality, Decision, DirectiveKind, Listed, MedicationKind, Moment,
-    NotShownReason, PatientRecord, Sex, WardRecord,
+    AlertKind, Criticality, Decision, DirectiveKind, Fate, Listed, MedicationKind, MedicationLine,
+    Moment, NotShownReason, NoteKind, PatientRecord, Sex, StopKind, TreatmentState, WardRecord,
 };
 use crate::timefmt;
 use anyhow::Context;
@@ -84,6 +84,108 @@ fn section<T>(out: &mut String, title: &str, l: &Listed<T>, mut item: impl FnMut
                 item(out, it);
             }
         }
+    }
+}
+
+fn kind_short(k: MedicationKind) -> &'static str {
+    match k {
+        MedicationKind::Agreement => "MA",
+        MedicationKind::VariableDosingRegimen => "WDS",
+        MedicationKind::AdministrationAgreement => "TA",
+        MedicationKind::Use => "MGB",
+    }
+}
+
+fn state_text(s: &TreatmentState) -> String {
+    match s {
+        TreatmentState::Current {
+            ends,
+            stop_planned,
+            pause_planned,
+            resumed_after_pause,
+        } => {
+            let mut t = "actueel".to_owned();
+            if let Some(r) = resumed_after_pause {
+                let _ = write!(t, ", hervat na onderbreking sinds {}", m(&Some(*r)));
+            }
+            if let Some(p) = pause_planned {
+                let _ = write!(t, ", wordt onderbroken op {}", m(&Some(*p)));
+            }
+            if let Some(st) = stop_planned {
+                let _ = write!(t, ", stopt op {}", m(&Some(*st)));
+            }
+            if let Some(e) = ends {
+                let _ = write!(t, ", t/m {}", m(&Some(*e)));
+            }
+            t
+        }
+        TreatmentState::Paused { since, resumes } => {
+            let mut t = format!("ONDERBROKEN sinds {}", m(since));
+            if let Some(r) = resumes {
+                let _ = write!(t, ", hervat op {}", m(&Some(*r)));
+            }
+            t
+        }
+        TreatmentState::Future { starts } => format!("start op {}", m(&Some(*starts))),
+        TreatmentState::Stopped { on } => format!("gestopt op {}", m(on)),
+        TreatmentState::Ended { on } => format!("beëindigd op {}", m(on)),
+        TreatmentState::Cancelled => "geannuleerd".to_owned(),
+        TreatmentState::Draft => "concept".to_owned(),
+    }
+}
+
+fn fate_text(f: &Fate) -> String {
+    match f {
+        Fate::InForce { .. } => "loopt".to_owned(),
+        Fate::NotYetStarted { starts } => format!("start op {}", m(&Some(*starts))),
+        Fate::Ended { on } => format!("beëindigd op {}", m(on)),
+        Fate::Stopped { on } => format!("gestopt op {}", m(on)),
+        Fate::Paused { since } => format!("onderbroken sinds {}", m(since)),
+        Fate::Cancelled => "geannuleerd".to_owned(),
+        Fate::Draft => "concept".to_owned(),
+        Fate::Superseded { from, .. } => format!("vervangen per {}", m(from)),
+        Fate::StopOrder { stop, on } => format!(
+            "{} per {}",
+            match stop {
+                StopKind::Paused => "onderbrekingsafspraak",
+                StopKind::Stopped => "stopafspraak",
+                StopKind::Cancelled => "annulering",
+            },
+            m(on)
+        ),
+    }
+}
+
+fn line_text(o: &mut String, l: &MedicationLine, indent: &str) {
+    let _ = writeln!(
+        o,
+        "{indent}[{}] vanaf {}{} — {}",
+        kind_short(l.kind),
+        m(&l.start),
+        l.end
+            .as_ref()
+            .map(|e| format!(" t/m {}", timefmt::moment(e, TZ)))
+            .unwrap_or_default(),
+        fate_text(&l.fate)
+    );
+    for d in &l.dosages {
+        let parts: Vec<&str> = [
+            d.dose.as_deref(),
+            d.route.as_deref(),
+            d.schedule.text.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !parts.is_empty() {
+            let _ = writeln!(o, "{indent}    {}", parts.join(" | "));
+        }
+        if let Some(t) = &d.text {
+            let _ = writeln!(o, "{indent}    \"{t}\"");
+        }
+    }
+    if let Some(pr) = &l.prescriber {
+        let _ = writeln!(o, "{indent}    voorschrijver/afspraak: {pr}");
     }
 }
 
@@ -196,50 +298,60 @@ fn patient_text(out: &mut String, p: &PatientRecord) {
             }
         );
     });
-    section(out, "Medicatie", &p.medication, |o, l| {
-        let kind = match l.kind {
-            MedicationKind::Agreement => "MA",
-            MedicationKind::AdministrationAgreement => "TA",
-            MedicationKind::Use => "MGB",
-        };
-        let strength = l
-            .drug
+    section(out, "Medicatie", &p.medication, |o, t| {
+        let strength = t
+            .drug()
             .strength
             .as_deref()
             .map(|s| format!(" {s}"))
             .unwrap_or_default();
+        let unreadable = if t.unreadable.is_empty() {
+            String::new()
+        } else {
+            " — KON NIET VOLLEDIG WORDEN GELEZEN, controleer in de bron".to_owned()
+        };
         let _ = writeln!(
             o,
-            "    - [{kind}] {}{strength} (vanaf {}{}){}",
-            l.drug.name,
-            m(&l.start),
-            l.end
-                .as_ref()
-                .map(|e| format!(" t/m {}", timefmt::moment(e, TZ)))
-                .unwrap_or_default(),
-            l.status
-                .as_deref()
-                .map(|s| format!(" [{s}]"))
-                .unwrap_or_default()
+            "    - {}{strength}: {}{unreadable}",
+            t.drug().name,
+            state_text(&t.state)
         );
-        for d in &l.dosages {
-            let parts: Vec<&str> = [
-                d.dose.as_deref(),
-                d.route.as_deref(),
-                d.schedule.text.as_deref(),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            if !parts.is_empty() {
-                let _ = writeln!(o, "        {}", parts.join(" | "));
-            }
-            if let Some(t) = &d.text {
-                let _ = writeln!(o, "        \"{t}\"");
-            }
+        for l in t.lead_lines() {
+            line_text(o, l, "        ");
         }
-        if let Some(pr) = &l.prescriber {
-            let _ = writeln!(o, "        voorschrijver/afspraak: {pr}");
+        for l in t.blocks.iter().filter(|b| {
+            b.kind != t.lead_kind() && b.fate.is_in_force() && b.kind != MedicationKind::Use
+        }) {
+            line_text(o, l, "        ");
+        }
+        if let Some(u) = t.last_use() {
+            line_text(o, u, "        ");
+        }
+        for l in t.history() {
+            let _ = writeln!(
+                o,
+                "        geschiedenis: [{}] {} ({})",
+                kind_short(l.kind),
+                l.dosages
+                    .iter()
+                    .filter_map(|d| d.dose.as_deref())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                fate_text(&l.fate)
+            );
+        }
+        if t.omitted > 0 {
+            let _ = writeln!(
+                o,
+                "        (+ {} oudere bouwstenen niet bewaard)",
+                t.omitted
+            );
+        }
+        for u in &t.unreadable {
+            let _ = writeln!(o, "        niet gelezen: {u:?}");
+        }
+        for a in &t.attention {
+            let _ = writeln!(o, "        let op: {a:?}");
         }
     });
     match p.administrations.items().first() {
@@ -260,6 +372,43 @@ fn patient_text(out: &mut String, p: &PatientRecord) {
     section(out, "Problemen", &p.problems, |o, pr| {
         let _ = writeln!(o, "    - {}", pr.name);
     });
+    for n in &p.notes {
+        let kind = match n.kind {
+            NoteKind::PartialNegation => "gedeeltelijk",
+            NoteKind::Contradiction => "TEGENSTRIJDIG",
+            NoteKind::Statement => "verklaring",
+        };
+        let _ = writeln!(
+            out,
+            "  Opmerking {:?} ({kind}): \"{}\"",
+            n.section, n.statement
+        );
+    }
+    for c in &p.identity_conflicts {
+        let _ = writeln!(
+            out,
+            "  IDENTITEIT NIET EENDUIDIG: {} verschilt: {}",
+            c.field,
+            c.values.join(" / ")
+        );
+    }
+    if p.unread_count() > 0 {
+        let _ = writeln!(
+            out,
+            "  {} gegeven(s) konden niet worden gelezen:",
+            p.unread_count()
+        );
+        for u in &p.unread {
+            let _ = writeln!(
+                out,
+                "    - {}/{} ({:?}): {}",
+                u.resource_type,
+                u.id.as_deref().unwrap_or("-"),
+                u.reason,
+                u.detail
+            );
+        }
+    }
     let _ = writeln!(
         out,
         "  Vitale functies: {} | lab: {} | contactpersonen: {} | hulpmiddelen: {}",

@@ -18,30 +18,43 @@ pub const IPS_ABSENT: &str = "http://hl7.org/fhir/uv/ips/CodeSystem/absent-unkno
 /// Nictiz code system of advance-directive types (NR = niet-reanimerenverklaring).
 const NL_ADVANCE_DIRECTIVE_TYPES: &str = "urn:oid:2.16.840.1.113883.2.4.3.11.60.40.4.14.1";
 
-/// Statements that there are no known items, per section: (system, code).
-const NONE_KNOWN: &[(Section, &str, &str)] = &[
-    (Section::Allergies, SNOMED, "716186003"),
-    (Section::Allergies, SNOMED, "409137002"),
-    (Section::Allergies, SNOMED, "429625007"),
-    (Section::Allergies, SNOMED, "428607008"),
-    (Section::Allergies, SNOMED, "428197003"),
-    (Section::Allergies, IPS_ABSENT, "no-known-allergies"),
+/// Statements that there are no known items, per section: (system, code, the allergy
+/// category when the statement covers only part of the section).
+const NONE_KNOWN: &[(Section, &str, &str, Option<&str>)] = &[
+    (Section::Allergies, SNOMED, "716186003", None),
+    (Section::Allergies, SNOMED, "409137002", Some("medication")),
+    (Section::Allergies, SNOMED, "429625007", Some("food")),
+    (Section::Allergies, SNOMED, "428607008", Some("environment")),
+    (Section::Allergies, SNOMED, "428197003", Some("biologic")),
+    (Section::Allergies, IPS_ABSENT, "no-known-allergies", None),
     (
         Section::Allergies,
         IPS_ABSENT,
         "no-known-medication-allergies",
+        Some("medication"),
     ),
     (
         Section::Allergies,
         IPS_ABSENT,
         "no-known-environmental-allergies",
+        Some("environment"),
     ),
-    (Section::Allergies, IPS_ABSENT, "no-known-food-allergies"),
-    (Section::Medication, IPS_ABSENT, "no-known-medications"),
-    (Section::Medication, SNOMED, "787481004"),
-    (Section::Medication, SNOMED, "182849000"),
-    (Section::Problems, IPS_ABSENT, "no-known-problems"),
-    (Section::Problems, SNOMED, "160245001"),
+    (
+        Section::Allergies,
+        IPS_ABSENT,
+        "no-known-food-allergies",
+        Some("food"),
+    ),
+    (
+        Section::Medication,
+        IPS_ABSENT,
+        "no-known-medications",
+        None,
+    ),
+    (Section::Medication, SNOMED, "787481004", None),
+    (Section::Medication, SNOMED, "182849000", None),
+    (Section::Problems, IPS_ABSENT, "no-known-problems", None),
+    (Section::Problems, SNOMED, "160245001", None),
 ];
 
 /// Statements that nothing is known, per section.
@@ -51,23 +64,44 @@ const NO_INFO: &[(Section, &str, &str)] = &[
     (Section::Problems, IPS_ABSENT, "no-problem-info"),
 ];
 
-/// If `code` states "none known" / "no information" for `section`: (no_info, wording).
-pub fn negation(section: Section, code: &Value) -> Option<(bool, String)> {
+/// A "none known" / "no information" statement read from a code.
+pub struct NegationCode {
+    /// True for "no information" (the section stays not recorded).
+    pub no_info: bool,
+    pub wording: String,
+    /// The category a partial statement covers ("no known food allergy" → `food`).
+    pub partial: Option<&'static str>,
+}
+
+/// If `code` states "none known" / "no information" for `section`.
+pub fn negation(section: Section, code: &Value) -> Option<NegationCode> {
     let wording = || cc_text(code).unwrap_or_else(|| "geen bekend".to_owned());
-    for (s, sys, c) in NONE_KNOWN {
+    for (s, sys, c, partial) in NONE_KNOWN {
         if *s == section && has_code(code, Some(sys), c) {
-            return Some((false, wording()));
+            return Some(NegationCode {
+                no_info: false,
+                wording: wording(),
+                partial: *partial,
+            });
         }
     }
     for (s, sys, c) in NO_INFO {
         if *s == section && has_code(code, Some(sys), c) {
-            return Some((true, wording()));
+            return Some(NegationCode {
+                no_info: true,
+                wording: wording(),
+                partial: None,
+            });
         }
     }
     None
 }
 
+/// A status that is a CodeableConcept (R4) or a plain code (STU3).
 fn status_code(v: &Value, key: &str) -> Option<String> {
+    if let Some(code) = str_at(v, key) {
+        return Some(code.to_owned());
+    }
     let cc = obj(v, key)?;
     json::codings(cc)
         .iter()
@@ -87,17 +121,17 @@ fn defer_negation(
     i: usize,
     p: usize,
     section: Section,
-    no_info: bool,
-    statement: String,
+    n: NegationCode,
     asserted: Option<Moment>,
 ) -> Outcome {
     if let Some(b) = cx.patient(p) {
         b.negations.push(Negation {
             entry: Some(i),
             section,
-            statement,
+            statement: n.wording,
             asserted,
-            no_info,
+            no_info: n.no_info,
+            partial: n.partial,
         });
         Outcome::Deferred
     } else {
@@ -163,9 +197,9 @@ pub fn allergy(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
     };
     let recorded = cx.date(i, res.get("recordedDate"), "recordedDate");
     if let Some(code) = obj(res, "code")
-        && let Some((no_info, statement)) = negation(Section::Allergies, code)
+        && let Some(n) = negation(Section::Allergies, code)
     {
-        return defer_negation(cx, i, p, Section::Allergies, no_info, statement, recorded);
+        return defer_negation(cx, i, p, Section::Allergies, n, recorded);
     }
     let reactions_v = arr(res, "reaction");
     let substance = obj(res, "code").and_then(cc_text).or_else(|| {
@@ -196,9 +230,15 @@ pub fn allergy(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
             })
         })
         .collect();
+    let substance_code = obj(res, "code").or_else(|| {
+        reactions_v
+            .iter()
+            .find_map(|r| r.get("substance").filter(|v| v.is_object()))
+    });
     let item = Allergy {
         substance,
-        code: obj(res, "code").and_then(cc_code),
+        code: substance_code.and_then(cc_code),
+        codes: substance_code.map(json::cc_codes).unwrap_or_default(),
         criticality,
         kind: str_at(res, "type").map(str::to_owned),
         category: arr(res, "category")
@@ -320,13 +360,15 @@ pub fn flag(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
         res.get("period").and_then(|p| p.get("start")),
         "period.start",
     );
-    let note = json::ext_suffix(res, "ext-Comment")
-        .and_then(|e| str_at(e, "valueString"))
-        .map(str::to_owned);
+    let note = comment(res);
     let item = Alert {
         kind,
         text,
         code: if absent { None } else { code.and_then(cc_code) },
+        codes: code
+            .filter(|_| !absent)
+            .map(json::cc_codes)
+            .unwrap_or_default(),
         since,
         note,
     };
@@ -336,39 +378,66 @@ pub fn flag(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
     push_capped(&mut b.rec.alerts, item)
 }
 
+/// Codes of a "do not resuscitate" living will / advance directive type: zib NR
+/// (*niet-reanimerenverklaring*) and the NRB / DNR codes some vendors send in that list.
+const DNR_TYPE_CODES: &[&str] = &["NR", "NRB", "DNR"];
+
+fn is_dnr_type(cc: &Value) -> bool {
+    DNR_TYPE_CODES
+        .iter()
+        .any(|c| has_code(cc, Some(NL_ADVANCE_DIRECTIVE_TYPES), c))
+        || has_code(
+            cc,
+            Some("http://terminology.hl7.org/CodeSystem/consentcategorycodes"),
+            "dnr",
+        )
+        || has_code(cc, Some(SNOMED), "304253006")
+        || cc_text(cc).is_some_and(|t| {
+            let t = t.to_lowercase();
+            t.contains("niet reanim")
+                || t.contains("niet-reanim")
+                || t.contains("do not resuscitate")
+                || t.contains("do-not-resuscitate")
+        })
+}
+
 fn is_resuscitation(res: &Value, provision: Option<&Value>, treatment: Option<&Value>) -> bool {
-    let cpr = |cc: &Value| {
-        has_code(cc, Some(SNOMED), "89666000")
-            || has_code(cc, Some(SNOMED), "304253006")
-            || has_code(cc, Some(NL_ADVANCE_DIRECTIVE_TYPES), "NR")
-    };
+    let cpr = |cc: &Value| has_code(cc, Some(SNOMED), "89666000") || is_dnr_type(cc);
     treatment.is_some_and(cpr)
         || provision.is_some_and(|p| arr(p, "code").iter().any(cpr))
-        || arr(res, "category").iter().any(|c| {
-            has_code(
-                c,
-                Some("http://terminology.hl7.org/CodeSystem/consentcategorycodes"),
-                "dnr",
-            )
-        })
+        || arr(res, "category").iter().any(is_dnr_type)
 }
 
 fn is_denial_code(res: &Value, provision: Option<&Value>) -> bool {
-    let deny = |cc: &Value| {
-        has_code(cc, Some(SNOMED), "304253006")
-            || has_code(cc, Some(NL_ADVANCE_DIRECTIVE_TYPES), "NR")
-    };
-    provision.is_some_and(|p| arr(p, "code").iter().any(deny))
-        || arr(res, "category").iter().any(|c| {
-            has_code(
-                c,
-                Some("http://terminology.hl7.org/CodeSystem/consentcategorycodes"),
-                "dnr",
-            )
-        })
+    provision.is_some_and(|p| arr(p, "code").iter().any(is_dnr_type))
+        || arr(res, "category").iter().any(is_dnr_type)
 }
 
-/// Consent → treatment directive / resuscitation policy / advance directive.
+/// The comment extension (R4 `ext-Comment`, zib2017 `Comment`).
+fn comment(res: &Value) -> Option<String> {
+    ["ext-Comment", "StructureDefinition/Comment"]
+        .iter()
+        .find_map(|s| json::ext_suffix(res, s))
+        .and_then(|e| str_at(e, "valueString"))
+        .map(str::to_owned)
+}
+
+/// The zib2017 TreatmentPermitted decision (JA / NEE / JA_MAAR and anything else).
+fn treatment_permitted(res: &Value) -> Option<Decision> {
+    let cc = json::modext_suffix(res, "TreatmentDirective-TreatmentPermitted")
+        .and_then(|e| obj(e, "valueCodeableConcept"))?;
+    Some(if has_code(cc, None, "JA") {
+        Decision::Permit
+    } else if has_code(cc, None, "NEE") {
+        Decision::Deny
+    } else {
+        Decision::Other
+    })
+}
+
+/// Consent → treatment directive / resuscitation policy / advance directive. Read in the
+/// R4 (nl-core TreatmentDirective2 / AdvanceDirective, IPS) and the STU3 zib2017
+/// (zib-TreatmentDirective with TreatmentPermitted, zib-AdvanceDirective) shapes.
 pub fn consent(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
     let (res, profile_ad) = cx
         .entry(i)
@@ -383,21 +452,31 @@ pub fn consent(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
     let status = str_at(res, "status");
     screen_plain_status(res, &["inactive", "rejected", "draft", "proposed"])?;
     let provision = obj(res, "provision");
-    if let Some(end) = ended(cx, i, provision.and_then(|p| p.get("period"))) {
+    // R4: provision.period; STU3: Consent.period.
+    let period = provision
+        .and_then(|p| p.get("period"))
+        .or_else(|| res.get("period"));
+    if let Some(end) = ended(cx, i, period) {
         return Err(Skip::new(
             NotShownReason::Inactive,
             format!("provision period ended {}", super::dates::iso(&end)),
         ));
     }
     let p = cx.subject(i)?;
-    let treatment_ext = json::ext_suffix(res, "TreatmentDirective2.Treatment")
-        .or_else(|| provision.and_then(|p| json::ext_suffix(p, "TreatmentDirective2.Treatment")))
-        .and_then(|e| e.get("valueCodeableConcept"));
+    let treatment_ext = [
+        "TreatmentDirective2.Treatment",
+        "TreatmentDirective-Treatment",
+    ]
+    .iter()
+    .find_map(|s| {
+        json::ext_suffix(res, s).or_else(|| provision.and_then(|p| json::ext_suffix(p, s)))
+    })
+    .and_then(|e| e.get("valueCodeableConcept"));
     let advance = profile_ad
         || obj(res, "scope").is_some_and(|s| has_code(s, None, "adr"))
         || arr(res, "category")
             .iter()
-            .any(|c| has_code(c, None, "acd"));
+            .any(|c| has_code(c, None, "acd") || has_code(c, Some(SNOMED), "11341000146107"));
     let kind = if is_resuscitation(res, provision, treatment_ext) {
         DirectiveKind::Resuscitation
     } else if advance {
@@ -410,6 +489,8 @@ pub fn consent(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
         .map(str::to_owned);
     let decision = if specification_other.is_some() {
         Decision::Other
+    } else if let Some(d) = treatment_permitted(res) {
+        d
     } else {
         match provision.and_then(|p| str_at(p, "type")) {
             Some("permit") => Decision::Permit,
@@ -418,19 +499,48 @@ pub fn consent(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
             _ => Decision::Other,
         }
     };
+    // The advance directive's type (zib2017 puts it in category).
+    let directive_type = arr(res, "category").iter().find(|c| {
+        json::codings(c)
+            .iter()
+            .any(|x| str_at(x, "system") == Some(NL_ADVANCE_DIRECTIVE_TYPES))
+    });
     let treatment = treatment_ext
         .and_then(cc_text)
         .or_else(|| provision.and_then(|p| arr(p, "code").iter().find_map(cc_text)))
+        .or_else(|| directive_type.and_then(cc_text))
         .or_else(|| arr(res, "category").iter().find_map(cc_text))
         .unwrap_or_else(|| "(behandeling niet vermeld)".to_owned());
+    let mut codes = Vec::new();
+    codes.extend(treatment_ext.map(json::cc_codes).unwrap_or_default());
+    if let Some(p) = provision {
+        for c in arr(p, "code").iter().take(10) {
+            codes.extend(json::cc_codes(c));
+        }
+    }
+    for c in arr(res, "category").iter().take(10) {
+        codes.extend(json::cc_codes(c));
+    }
+    codes.truncate(json::MAX_CODINGS);
     let mut text_parts: Vec<String> = Vec::new();
     text_parts.extend(specification_other);
-    for suffix in ["Restrictions", "ext-Comment"] {
-        for holder in [Some(res), provision].into_iter().flatten() {
+    // STU3 carries restrictions on `except`.
+    let excepts = arr(res, "except");
+    for suffix in ["Restrictions"] {
+        for holder in [Some(res), provision]
+            .into_iter()
+            .flatten()
+            .chain(excepts.iter().take(10))
+        {
             if let Some(t) = json::ext_suffix(holder, suffix).and_then(|e| str_at(e, "valueString"))
             {
                 text_parts.push(t.to_owned());
             }
+        }
+    }
+    for holder in [Some(res), provision].into_iter().flatten() {
+        if let Some(t) = comment(holder) {
+            text_parts.push(t);
         }
     }
     if let Some(src) = res
@@ -446,11 +556,19 @@ pub fn consent(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
         .filter_map(|a| a.get("reference"))
         .filter_map(|r| cx.party_name(i, r))
         .collect::<Vec<_>>();
-    let source = (!source.is_empty()).then(|| source.join(", ")).or_else(|| {
-        arr(res, "performer")
-            .iter()
-            .find_map(|r| cx.party_name(i, r))
-    });
+    let source = (!source.is_empty())
+        .then(|| source.join(", "))
+        .or_else(|| {
+            arr(res, "performer")
+                .iter()
+                .find_map(|r| cx.party_name(i, r))
+        })
+        .or_else(|| {
+            // STU3: consentingParty.
+            arr(res, "consentingParty")
+                .iter()
+                .find_map(|r| cx.party_name(i, r))
+        });
     let date = cx.date(i, res.get("dateTime"), "dateTime");
     let item = Directive {
         kind,
@@ -460,6 +578,7 @@ pub fn consent(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
         source,
         date,
         status: status.map(str::to_owned),
+        codes,
     };
     let b = cx
         .patient(p)
@@ -490,8 +609,8 @@ pub fn condition(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
     let Some(code) = obj(res, "code") else {
         return Outcome::NotShown(Skip::new(NotShownReason::Invalid, "no code"));
     };
-    if let Some((no_info, statement)) = negation(Section::Problems, code) {
-        return defer_negation(cx, i, p, Section::Problems, no_info, statement, recorded);
+    if let Some(n) = negation(Section::Problems, code) {
+        return defer_negation(cx, i, p, Section::Problems, n, recorded);
     }
     let Some(name) = cc_text(code) else {
         return Outcome::NotShown(Skip::new(NotShownReason::Invalid, "code without text"));
@@ -505,6 +624,7 @@ pub fn condition(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
     let item = Problem {
         name,
         code: cc_code(code),
+        codes: json::cc_codes(code),
         status: clinical,
         onset,
     };
@@ -660,6 +780,7 @@ pub fn composition(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
                 statement: cc_text(er).unwrap_or_else(|| "geen bekend".to_owned()),
                 asserted: date,
                 no_info: false,
+                partial: None,
             });
         }
     }

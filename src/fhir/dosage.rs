@@ -7,7 +7,7 @@
 //! boundsDuration, count), timing.code, asNeededBoolean / asNeededCodeableConcept,
 //! maxDosePerPeriod. Rates (rateQuantity/rateRatio) are shown as "snelheid …" in the dose.
 
-use super::json::{arr, cc_text, number, obj, quantity, range, ratio, str_at};
+use super::json::{arr, cc_text, number, obj, quantity, quantity_of, range, ratio, str_at};
 use crate::record::{AsNeeded, Dosage, Frequency, Schedule};
 use chrono::NaiveTime;
 use serde_json::Value;
@@ -111,7 +111,27 @@ pub fn dosage(d: &Value) -> Dosage {
         route: d.get("route").and_then(cc_text),
         ..Dosage::default()
     };
-    if let Some(dr) = arr(d, "doseAndRate").first() {
+    // R4 puts dose and rate in doseAndRate; STU3 (zib2017) on the Dosage itself.
+    let dose_holder = arr(d, "doseAndRate").first().or_else(|| {
+        [
+            "doseQuantity",
+            "doseRange",
+            "rateQuantity",
+            "rateRatio",
+            "rateRange",
+        ]
+        .iter()
+        .any(|k| d.get(k).is_some())
+        .then_some(d)
+    });
+    if let Some(dr) = dose_holder {
+        out.dose_quantity = dr.get("doseQuantity").and_then(quantity_of);
+        out.dose_range = dr.get("doseRange").map(|r| {
+            (
+                r.get("low").and_then(quantity_of),
+                r.get("high").and_then(quantity_of),
+            )
+        });
         let dose = dr
             .get("doseQuantity")
             .and_then(quantity)
@@ -127,18 +147,24 @@ pub fn dosage(d: &Value) -> Dosage {
             (d, r) => d.or(r),
         };
     }
-    out.max_dose = arr(d, "maxDosePerPeriod")
+    let max = arr(d, "maxDosePerPeriod")
         .first()
-        .or_else(|| d.get("maxDosePerPeriod").filter(|v| v.is_object()))
-        .and_then(|r| {
-            let n = quantity(r.get("numerator")?)?;
-            let den = r.get("denominator")?;
-            let unit = str_at(den, "code").or_else(|| str_at(den, "unit"))?;
-            Some(format!(
-                "max. {n} per {}",
-                period_phrase(den.get("value"), unit)
-            ))
-        });
+        .or_else(|| d.get("maxDosePerPeriod").filter(|v| v.is_object()));
+    out.max_per_period = max.and_then(|r| {
+        Some(crate::record::MaxDose {
+            quantity: quantity_of(r.get("numerator")?)?,
+            per: quantity_of(r.get("denominator")?)?,
+        })
+    });
+    out.max_dose = max.and_then(|r| {
+        let n = quantity(r.get("numerator")?)?;
+        let den = r.get("denominator")?;
+        let unit = str_at(den, "code").or_else(|| str_at(den, "unit"))?;
+        Some(format!(
+            "max. {n} per {}",
+            period_phrase(den.get("value"), unit)
+        ))
+    });
     if d.get("asNeededBoolean").and_then(Value::as_bool) == Some(true) {
         out.as_needed = Some(AsNeeded { condition: None });
     } else if let Some(cc) = obj(d, "asNeededCodeableConcept") {

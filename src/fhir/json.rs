@@ -89,6 +89,34 @@ pub fn cc_code(cc: &Value) -> Option<Code> {
     (code.code.is_some() || code.display.is_some()).then_some(code)
 }
 
+/// Most codings kept per concept.
+pub const MAX_CODINGS: usize = 20;
+
+/// Every coding of a CodeableConcept with a code or a display, as model [`Code`]s.
+pub fn cc_codes(cc: &Value) -> Vec<Code> {
+    codings(cc)
+        .iter()
+        .take(MAX_CODINGS)
+        .map(|c| Code {
+            system: str_at(c, "system").map(str::to_owned),
+            code: str_at(c, "code").map(str::to_owned),
+            display: str_at(c, "display").map(str::to_owned),
+        })
+        .filter(|c| c.code.is_some() || c.display.is_some())
+        .collect()
+}
+
+/// A Quantity as a model [`Quantity`](crate::record::Quantity) (value, unit text, unit code).
+pub fn quantity_of(q: &Value) -> Option<crate::record::Quantity> {
+    let value = q.get("value")?.as_f64().filter(|v| v.is_finite())?;
+    Some(crate::record::Quantity {
+        value,
+        unit: str_at(q, "unit").map(str::to_owned),
+        system: str_at(q, "system").map(str::to_owned),
+        code: str_at(q, "code").map(str::to_owned),
+    })
+}
+
 /// A Coding's display or code.
 pub fn coding_text(c: &Value) -> Option<String> {
     str_at(c, "display")

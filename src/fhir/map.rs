@@ -16,9 +16,10 @@ use super::medication;
 use super::names;
 use super::observation;
 use super::refs::{Entry, Index};
+use super::treatments;
 use crate::record::{
-    Admission, BedLocation, Contact, Identity, IngestReport, Listed, Moment, NotShownReason,
-    PatientRecord, PersonName, Sex, WardRecord,
+    Admission, BedLocation, Contact, Identity, IdentityConflict, IngestReport, Listed, Moment,
+    NotShownReason, PatientRecord, PersonName, Sex, Unread, UnreadReason, WardRecord,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -29,6 +30,10 @@ use std::time::Duration;
 pub const MAX_ITEMS_PER_SECTION: usize = 500;
 /// Most results kept per test code (newest first) within the observation window.
 pub const MAX_RESULTS_PER_CODE: usize = 3;
+/// Most section notes (partial or contradictory statements) kept per patient.
+pub const MAX_NOTES: usize = 100;
+/// Most identity conflicts kept per patient.
+pub const MAX_IDENTITY_CONFLICTS: usize = 20;
 /// Most patients mapped from one payload.
 pub const MAX_PATIENTS: usize = 20_000;
 
@@ -121,6 +126,10 @@ pub struct Negation {
     pub asserted: Option<Moment>,
     /// True for "no information" (stays not recorded); false for "none known".
     pub no_info: bool,
+    /// For a statement about part of the section only ("no known food allergy"): the
+    /// category it covers (`food`, `medication`, `environment`). Never makes the whole
+    /// section "none".
+    pub partial: Option<&'static str>,
 }
 
 /// A patient being built.
@@ -130,6 +139,8 @@ pub struct PatientBuilder {
     pub negations: Vec<Negation>,
     /// Observations kept so far: (entry, is vital, code key, measurement).
     pub observations: Vec<(usize, bool, String, crate::record::Measurement)>,
+    /// Medication building blocks read so far, grouped into treatments at the end.
+    pub blocks: Vec<super::medication::PendingBlock>,
 }
 
 /// Shared state of one mapping run.
@@ -140,8 +151,12 @@ pub struct Ctx<'a, 'o> {
     pub patients: Vec<PatientBuilder>,
     /// Patient entry index → builder index.
     pub patient_of_entry: HashMap<usize, usize>,
-    /// Medication line entries → (builder index, line id).
-    pub line_of_entry: HashMap<usize, (usize, String)>,
+    /// Medication building block entries → (builder index, treatment id, line id).
+    pub treatment_of_entry: HashMap<usize, (usize, String, String)>,
+    /// (builder index, MP9 treatment identifier) → treatment id.
+    pub treatment_by_identifier: HashMap<(usize, String), String>,
+    /// Patient identity keys ("id:…", "bsn:…", "mr:system|value") → builder index.
+    pub patient_by_key: HashMap<String, usize>,
     /// Entries already accounted for.
     pub done: Vec<bool>,
     /// Duplicate entry → the first copy (which is the one mapped).
@@ -183,7 +198,8 @@ impl<'a> Ctx<'a, '_> {
         }
     }
 
-    /// Parses a FHIR date element of entry `i`, warning about an invalid value.
+    /// Parses a FHIR date element of entry `i`, warning about an invalid value (in the
+    /// report and on the patient's page).
     pub fn date(&mut self, i: usize, v: Option<&Value>, what: &str) -> Option<Moment> {
         let s = v?.as_str()?;
         match dates::parse(s) {
@@ -196,9 +212,68 @@ impl<'a> Ctx<'a, '_> {
                     .unwrap_or_default();
                 let shown: String = s.chars().take(40).collect();
                 self.warn(format!("{label}: invalid {what} {shown:?} ignored"));
+                self.unread(
+                    i,
+                    UnreadReason::InvalidValue,
+                    format!("invalid {what} {shown:?} ignored"),
+                );
                 None
             }
         }
+    }
+
+    /// The patient (builder index) a resource is about, if any: itself for a Patient,
+    /// its container's patient for a contained resource, else its subject.
+    pub fn patient_of(&self, i: usize) -> Option<usize> {
+        let e = self.ix.get(i)?;
+        if let Some(c) = e.container {
+            return self.patient_of(c);
+        }
+        if e.rtype == "Patient" {
+            return self.patient_of_entry.get(&self.canonical_of(i)).copied();
+        }
+        self.subject(i).ok()
+    }
+
+    /// Records on the patient's page that entry `i` could not be (fully) read.
+    pub fn unread(&mut self, i: usize, reason: UnreadReason, detail: impl Into<String>) {
+        let Some(p) = self.patient_of(i) else { return };
+        let Some(e) = self.ix.get(i) else { return };
+        let item = Unread {
+            resource_type: e.rtype.to_owned(),
+            id: e.label().map(|l| l.chars().take(120).collect()),
+            reason,
+            detail: detail.into().chars().take(300).collect(),
+        };
+        if let Some(b) = self.patients.get_mut(p)
+            && !b.rec.unread.contains(&item)
+        {
+            if b.rec.unread.len() < crate::record::MAX_UNREAD_PER_PATIENT {
+                b.rec.unread.push(item);
+            } else {
+                b.rec.unread_more = b.rec.unread_more.saturating_add(1);
+            }
+        }
+    }
+
+    /// Accounts entry `i` and, when it is not shown because it could not be read, puts it
+    /// on its patient's page.
+    pub fn account_read(&mut self, i: usize, outcome: Outcome) {
+        if let Outcome::NotShown(s) = &outcome {
+            let reason = match s.reason {
+                NotShownReason::Invalid => Some(UnreadReason::Invalid),
+                NotShownReason::UnresolvedReference => Some(UnreadReason::UnresolvedReference),
+                NotShownReason::UnsupportedVersion => Some(UnreadReason::UnsupportedVersion),
+                _ => None,
+            };
+            if let Some(r) = reason
+                && !self.done.get(i).copied().unwrap_or(true)
+            {
+                let detail = s.detail.clone();
+                self.unread(i, r, detail);
+            }
+        }
+        self.account(i, outcome);
     }
 
     /// The patient (builder index) a resource is about, from `subject` or `patient`.
@@ -317,8 +392,10 @@ const REFERENCED_ONLY: &[&str] = &[
 /// Modifier extensions the mapper understands (URL suffixes).
 pub const KNOWN_MODIFIERS: &[&str] = &[
     "ext-StopType",
+    "Medication-StopType",
     "RepeatPeriodCyclicalSchedule",
     "TreatmentDirective2.SpecificationOther",
+    "TreatmentDirective-TreatmentPermitted",
 ];
 
 /// Maps documents into the model.
@@ -331,7 +408,9 @@ pub fn map(docs: &[&Value], opts: &MapOptions) -> WardRecord {
         report: IngestReport::default(),
         patients: Vec::new(),
         patient_of_entry: HashMap::new(),
-        line_of_entry: HashMap::new(),
+        treatment_of_entry: HashMap::new(),
+        treatment_by_identifier: HashMap::new(),
+        patient_by_key: HashMap::new(),
         done: vec![false; n],
         canonical: HashMap::new(),
     };
@@ -410,6 +489,11 @@ pub fn map(docs: &[&Value], opts: &MapOptions) -> WardRecord {
                 cx.warn(format!(
                     "{label}: unknown modifierExtension {u}; its meaning may differ from what is shown"
                 ));
+                cx.unread(
+                    i,
+                    UnreadReason::UnknownModifier,
+                    format!("unknown modifierExtension {u}"),
+                );
             }
         }
     }
@@ -436,8 +520,20 @@ pub fn map(docs: &[&Value], opts: &MapOptions) -> WardRecord {
             "Device" => clinical::device(&mut cx, i).into(),
             "Composition" => clinical::composition(&mut cx, i).into(),
             "MedicationRequest" | "MedicationDispense" | "MedicationStatement" => {
-                medication::line(&mut cx, i)
+                medication::block(&mut cx, i)
             }
+            // Medication in a FHIR version whose shape is not read (DSTU2, R5).
+            "MedicationOrder" | "MedicationUsage" => Outcome::NotShown(Skip::new(
+                NotShownReason::UnsupportedVersion,
+                format!(
+                    "{rtype} is a {} resource; its medication is not read — check it in the source",
+                    if rtype == "MedicationOrder" {
+                        "DSTU2"
+                    } else {
+                        "FHIR R5"
+                    }
+                ),
+            )),
             t if REFERENCED_ONLY.contains(&t) => Outcome::NotShown(Skip::new(
                 NotShownReason::ReferencedOnly,
                 "used to resolve references",
@@ -447,18 +543,20 @@ pub fn map(docs: &[&Value], opts: &MapOptions) -> WardRecord {
                 format!("{t} is not shown"),
             )),
         };
-        cx.account(i, o);
+        cx.account_read(i, o);
     }
+    // One line per drug therapy: group the building blocks and decide what is current.
+    treatments::settle(&mut cx);
     for i in 0..n {
         if is_todo(&cx, i, "MedicationAdministration") {
             let o = medication::administration(&mut cx, i).into();
-            cx.account(i, o);
+            cx.account_read(i, o);
         }
     }
     for i in 0..n {
         if is_todo(&cx, i, "Observation") {
             let o = observation::observation(&mut cx, i);
-            cx.account(i, o);
+            cx.account_read(i, o);
         }
     }
     observation::settle(&mut cx);
@@ -570,7 +668,11 @@ fn map_patient(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
             format!("more than {MAX_PATIENTS} patients"),
         ));
     }
+    let keys = identity_keys(e.id, res);
     let identity = identity(cx, i, res);
+    if let Some(p) = same_patient(cx, &keys, &identity) {
+        return merge_patient(cx, i, p, keys, identity, &fhir_id);
+    }
     let mut contacts = Listed::NotRecorded;
     for c in arr(res, "contact") {
         let contact = patient_contact(c);
@@ -596,15 +698,123 @@ fn map_patient(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
         labs: Listed::NotRecorded,
         contacts,
         devices: Listed::NotRecorded,
+        notes: Vec::new(),
+        unread: Vec::new(),
+        unread_more: 0,
+        identity_conflicts: Vec::new(),
     };
-    cx.patient_of_entry.insert(i, cx.patients.len());
+    let p = cx.patients.len();
+    cx.patient_of_entry.insert(i, p);
+    for k in &keys {
+        cx.patient_by_key.entry(k.clone()).or_insert(p);
+    }
     cx.patients.push(PatientBuilder {
         fhir_id,
         rec,
         negations: Vec::new(),
         observations: Vec::new(),
+        blocks: Vec::new(),
     });
     Outcome::Mapped
+}
+
+/// The keys that make two Patient resources one patient: the same logical id, the same
+/// BSN, or the same hospital patient number (identifier system and value).
+fn identity_keys(id: Option<&str>, res: &Value) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Some(id) = id {
+        keys.push(format!("id:{id}"));
+    }
+    for ident in arr(res, "identifier").iter().take(32) {
+        let (Some(sys), Some(val)) = (str_at(ident, "system"), str_at(ident, "value")) else {
+            continue;
+        };
+        if matches!(sys, BSN_SYSTEM | BSN_OID) {
+            keys.push(format!("bsn:{val}"));
+        } else {
+            keys.push(format!("mr:{sys}|{val}"));
+        }
+    }
+    keys
+}
+
+/// An already mapped patient this Patient resource is a copy of: one key in common and no
+/// contradicting BSN (two different BSNs are two people, whatever else they share).
+fn same_patient(cx: &Ctx<'_, '_>, keys: &[String], identity: &Identity) -> Option<usize> {
+    let p = keys
+        .iter()
+        .find_map(|k| cx.patient_by_key.get(k).copied())?;
+    let other = cx.patients.get(p)?;
+    match (&other.rec.identity.bsn, &identity.bsn) {
+        (Some(a), Some(b)) if a != b => None,
+        _ => Some(p),
+    }
+}
+
+/// Merges a second copy of a patient into the first: missing identity facts are filled
+/// in, disagreeing ones are recorded as a conflict shown on the page.
+fn merge_patient(
+    cx: &mut Ctx<'_, '_>,
+    i: usize,
+    p: usize,
+    keys: Vec<String>,
+    identity: Identity,
+    fhir_id: &str,
+) -> Outcome {
+    let Some(b) = cx.patients.get_mut(p) else {
+        return Outcome::Deferred;
+    };
+    let first_id = b.fhir_id.clone();
+    let have = &mut b.rec.identity;
+    let mut conflicts: Vec<IdentityConflict> = Vec::new();
+    let fold = crate::record::summary::fold;
+    if fold(have.name.display.trim()) != fold(identity.name.display.trim()) {
+        conflicts.push(IdentityConflict {
+            field: "name".into(),
+            values: vec![have.name.display.clone(), identity.name.display.clone()],
+        });
+    }
+    match (&have.birth_date, &identity.birth_date) {
+        (Some(a), Some(b)) if a != b => conflicts.push(IdentityConflict {
+            field: "birth_date".into(),
+            values: vec![dates::iso(a), dates::iso(b)],
+        }),
+        (None, Some(d)) => have.birth_date = Some(*d),
+        _ => {}
+    }
+    match (&have.patient_number, &identity.patient_number) {
+        (Some(a), Some(b)) if a != b => conflicts.push(IdentityConflict {
+            field: "patient_number".into(),
+            values: vec![a.clone(), b.clone()],
+        }),
+        (None, Some(n)) => have.patient_number = Some(n.clone()),
+        _ => {}
+    }
+    if have.bsn.is_none() {
+        have.bsn = identity.bsn.clone();
+    }
+    if have.sex == Sex::Unknown {
+        have.sex = identity.sex;
+    }
+    have.deceased |= identity.deceased;
+    for c in conflicts {
+        if b.rec.identity_conflicts.len() < MAX_IDENTITY_CONFLICTS
+            && !b.rec.identity_conflicts.contains(&c)
+        {
+            b.rec.identity_conflicts.push(c);
+        }
+    }
+    for k in keys {
+        cx.patient_by_key.entry(k).or_insert(p);
+    }
+    cx.patient_of_entry.insert(i, p);
+    cx.warn(format!(
+        "Patient/{fhir_id}: the same patient as Patient/{first_id} (same id, BSN or patient number); merged into one record"
+    ));
+    Outcome::NotShown(Skip::new(
+        NotShownReason::Duplicate,
+        format!("the same patient as Patient/{first_id}; its data is shown with that record"),
+    ))
 }
 
 /// Splits relationship codings into role (contact-person role tables) and relationship.
@@ -818,45 +1028,109 @@ pub fn reference_text(cx: &Ctx<'_, '_>, from: usize, r: &Value) -> Option<String
         .or_else(|| str_at(r, "display").map(str::to_owned))
 }
 
+/// Settles "none known" / "no information" statements against the listed items: a full
+/// "none known" with nothing listed documents none; a partial one ("no known food allergy")
+/// is a note and never makes the whole section "none"; one that the items or another
+/// statement contradict is a note marked as a contradiction (and the section is not
+/// "none"); "no information" leaves the section not recorded.
 fn settle_negations(cx: &mut Ctx<'_, '_>) {
+    use crate::record::{NoteKind, NoteSection, SectionNote};
     let mut accounts: Vec<(usize, Outcome)> = Vec::new();
     let mut warnings = Vec::new();
     for b in cx.patients.iter_mut() {
         let negs = std::mem::take(&mut b.negations);
-        for n in negs {
-            let has_items = match n.section {
+        for section in [Section::Allergies, Section::Medication, Section::Problems] {
+            let mine: Vec<&Negation> = negs.iter().filter(|n| n.section == section).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let note_section = match section {
+                Section::Allergies => NoteSection::Allergies,
+                Section::Medication => NoteSection::Medication,
+                Section::Problems => NoteSection::Problems,
+            };
+            let has_items = match section {
                 Section::Allergies => !b.rec.allergies.items().is_empty(),
-                Section::Medication => !b.rec.medication.items().is_empty(),
+                Section::Medication => b.rec.medication.items().iter().any(|t| t.listed_now()),
                 Section::Problems => !b.rec.problems.items().is_empty(),
             };
-            let outcome = if has_items {
-                if !n.no_info {
+            let history_only =
+                section == Section::Medication && !b.rec.medication.items().is_empty();
+            let listed_categories: Vec<String> = b
+                .rec
+                .allergies
+                .items()
+                .iter()
+                .flat_map(|a| a.category.iter().cloned())
+                .collect();
+            let category_listed = |c: &str| listed_categories.iter().any(|x| x == c);
+            let full: Vec<&&Negation> = mine
+                .iter()
+                .filter(|n| !n.no_info && n.partial.is_none())
+                .collect();
+            let no_info = mine.iter().any(|n| n.no_info);
+            let contradicted_by_no_info = !has_items && !full.is_empty() && no_info;
+            let mut notes: Vec<SectionNote> = Vec::new();
+            for n in &mine {
+                let note = |kind| SectionNote {
+                    section: note_section,
+                    kind,
+                    statement: n.statement.clone(),
+                    asserted: n.asserted,
+                };
+                let outcome = if n.no_info {
+                    if has_items {
+                        Outcome::NotShown(Skip::new(
+                            NotShownReason::Invalid,
+                            format!(
+                                "statement {:?} not shown: the section lists items",
+                                n.statement
+                            ),
+                        ))
+                    } else {
+                        if contradicted_by_no_info {
+                            notes.push(note(NoteKind::Contradiction));
+                        }
+                        Outcome::Mapped
+                    }
+                } else if let Some(category) = n.partial {
+                    if category_listed(category) {
+                        warnings.push(format!(
+                            "Patient/{}: statement {:?} contradicts a listed item; both are shown",
+                            b.fhir_id, n.statement
+                        ));
+                        notes.push(note(NoteKind::Contradiction));
+                    } else {
+                        notes.push(note(NoteKind::PartialNegation));
+                    }
+                    Outcome::Mapped
+                } else if has_items || contradicted_by_no_info {
                     warnings.push(format!(
-                        "Patient/{}: statement {:?} next to listed items; the items are shown",
+                        "Patient/{}: statement {:?} contradicts the section; shown as a contradiction",
                         b.fhir_id, n.statement
                     ));
+                    notes.push(note(NoteKind::Contradiction));
+                    Outcome::Mapped
+                } else if history_only {
+                    notes.push(note(NoteKind::Statement));
+                    Outcome::Mapped
+                } else {
+                    let (st, asserted) = (n.statement.clone(), n.asserted);
+                    match section {
+                        Section::Allergies => set_none(&mut b.rec.allergies, st, asserted),
+                        Section::Medication => set_none(&mut b.rec.medication, st, asserted),
+                        Section::Problems => set_none(&mut b.rec.problems, st, asserted),
+                    }
+                    Outcome::Mapped
+                };
+                if let Some(e) = n.entry {
+                    accounts.push((e, outcome));
                 }
-                Outcome::NotShown(Skip::new(
-                    NotShownReason::Invalid,
-                    format!(
-                        "statement {:?} not shown: the section lists items (conflict or partial statement)",
-                        n.statement
-                    ),
-                ))
-            } else if n.no_info {
-                // "No information": the section stays not recorded, which is what it says.
-                Outcome::Mapped
-            } else {
-                let (st, asserted) = (n.statement.clone(), n.asserted);
-                match n.section {
-                    Section::Allergies => set_none(&mut b.rec.allergies, st, asserted),
-                    Section::Medication => set_none(&mut b.rec.medication, st, asserted),
-                    Section::Problems => set_none(&mut b.rec.problems, st, asserted),
+            }
+            for n in notes {
+                if b.rec.notes.len() < MAX_NOTES && !b.rec.notes.contains(&n) {
+                    b.rec.notes.push(n);
                 }
-                Outcome::Mapped
-            };
-            if let Some(e) = n.entry {
-                accounts.push((e, outcome));
             }
         }
     }
@@ -1061,6 +1335,15 @@ fn bound_record(rec: &mut PatientRecord) -> usize {
             }
         };
     }
+    macro_rules! codes {
+        ($e:expr) => {
+            for c in $e.iter_mut() {
+                o!(c.system);
+                o!(c.code);
+                o!(c.display);
+            }
+        };
+    }
     macro_rules! none_stmt {
         ($l:expr) => {
             if let Listed::NoneDocumented { statement, .. } = &mut $l {
@@ -1092,10 +1375,22 @@ fn bound_record(rec: &mut PatientRecord) -> usize {
     none_stmt!(rec.directives);
     none_stmt!(rec.problems);
     none_stmt!(rec.medication);
+    for n in &mut rec.notes {
+        b(&mut n.statement);
+    }
+    for u in &mut rec.unread {
+        b(&mut u.resource_type);
+        o!(u.id);
+        b(&mut u.detail);
+    }
+    for c in &mut rec.identity_conflicts {
+        c.values.iter_mut().for_each(&mut b);
+    }
     if let Listed::Items { items } = &mut rec.alerts {
         for a in items {
             b(&mut a.text);
             code!(a.code);
+            codes!(a.codes);
             o!(a.note);
         }
     }
@@ -1103,6 +1398,7 @@ fn bound_record(rec: &mut PatientRecord) -> usize {
         for a in items {
             b(&mut a.substance);
             code!(a.code);
+            codes!(a.codes);
             o!(a.kind);
             a.category.iter_mut().for_each(&mut b);
             for r in &mut a.reactions {
@@ -1117,6 +1413,7 @@ fn bound_record(rec: &mut PatientRecord) -> usize {
     if let Listed::Items { items } = &mut rec.directives {
         for d in items {
             b(&mut d.treatment);
+            codes!(d.codes);
             o!(d.text);
             o!(d.source);
             o!(d.status);
@@ -1126,45 +1423,65 @@ fn bound_record(rec: &mut PatientRecord) -> usize {
         for p in items {
             b(&mut p.name);
             code!(p.code);
+            codes!(p.codes);
             o!(p.status);
         }
     }
     if let Listed::Items { items } = &mut rec.medication {
-        for m in items {
-            b(&mut m.id);
-            b(&mut m.drug.name);
-            code!(m.drug.code);
-            o!(m.drug.strength);
-            o!(m.drug.form);
-            m.drug.ingredients.iter_mut().for_each(&mut b);
-            for d in &mut m.dosages {
-                o!(d.dose);
-                o!(d.route);
-                o!(d.max_dose);
-                o!(d.text);
-                o!(d.schedule.text);
-                d.schedule.when.iter_mut().for_each(&mut b);
-                d.schedule.days_of_week.iter_mut().for_each(&mut b);
-                if let Some(f) = d.schedule.frequency.as_mut() {
-                    b(&mut f.period);
-                    b(&mut f.period_unit);
+        for t in items {
+            b(&mut t.id);
+            o!(t.identifier);
+            for m in &mut t.blocks {
+                b(&mut m.id);
+                bound_drug(&mut m.drug, &mut b);
+                for d in &mut m.dosages {
+                    o!(d.dose);
+                    o!(d.route);
+                    o!(d.max_dose);
+                    o!(d.text);
+                    o!(d.schedule.text);
+                    d.schedule.when.iter_mut().for_each(&mut b);
+                    d.schedule.days_of_week.iter_mut().for_each(&mut b);
+                    if let Some(f) = d.schedule.frequency.as_mut() {
+                        b(&mut f.period);
+                        b(&mut f.period_unit);
+                    }
+                    if let Some(a) = d.as_needed.as_mut() {
+                        o!(a.condition);
+                    }
+                    let range = d
+                        .dose_range
+                        .iter_mut()
+                        .flat_map(|(l, h)| l.iter_mut().chain(h.iter_mut()));
+                    let max = d
+                        .max_per_period
+                        .iter_mut()
+                        .flat_map(|m| [&mut m.quantity, &mut m.per]);
+                    for q in d.dose_quantity.iter_mut().chain(range).chain(max) {
+                        o!(q.unit);
+                        o!(q.system);
+                        o!(q.code);
+                    }
                 }
-                if let Some(a) = d.as_needed.as_mut() {
-                    o!(a.condition);
-                }
+                o!(m.prescriber);
+                o!(m.category);
+                o!(m.status);
+                o!(m.reason);
+                o!(m.note);
+                o!(m.based_on);
             }
-            o!(m.prescriber);
-            o!(m.category);
-            o!(m.status);
-            o!(m.reason);
-            o!(m.note);
-            o!(m.based_on);
         }
     }
     if let Listed::Items { items } = &mut rec.administrations {
         for a in items {
             b(&mut a.drug);
             o!(a.dose);
+            o!(a.treatment_id);
+            if let Some(q) = a.dose_quantity.as_mut() {
+                o!(q.unit);
+                o!(q.system);
+                o!(q.code);
+            }
             o!(a.route);
             o!(a.status);
             o!(a.performer);
@@ -1201,6 +1518,23 @@ fn bound_record(rec: &mut PatientRecord) -> usize {
         }
     }
     cut
+}
+
+/// Cuts every string of a drug.
+fn bound_drug(d: &mut crate::record::Drug, b: &mut impl FnMut(&mut String)) {
+    b(&mut d.name);
+    for c in d.code.iter_mut().chain(d.codes.iter_mut()) {
+        for s in [&mut c.system, &mut c.code, &mut c.display]
+            .into_iter()
+            .flatten()
+        {
+            b(s);
+        }
+    }
+    for s in [&mut d.strength, &mut d.form].into_iter().flatten() {
+        b(s);
+    }
+    d.ingredients.iter_mut().for_each(b);
 }
 
 #[cfg(test)]

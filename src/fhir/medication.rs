@@ -1,30 +1,75 @@
-//! Medication: MedicationRequest (MP9 medicatieafspraak), MedicationDispense (MP9
-//! toedieningsafspraak, category SNOMED 422037009; a plain dispense only when it carries a
-//! dosage), MedicationStatement (medicatiegebruik) → active [`MedicationLine`]s, and
-//! MedicationAdministration → [`Administration`]s within the window. Every
-//! MedicationRequest is a medication agreement (MP9 category SNOMED 16076005 or none).
+//! Reading the medication building blocks: MedicationRequest (MP9 medicatieafspraak,
+//! category 33633005 / 16076005 or none; wisselend doseerschema, category 395067002),
+//! MedicationDispense (MP9 toedieningsafspraak, category 422037009; a dispense without
+//! category only when it carries a dosage), MedicationStatement (medicatiegebruik) — each
+//! into a [`PendingBlock`] with the facts the "is this current" rule needs
+//! ([`BlockFacts`]) — and MedicationAdministration into [`Administration`]s within the
+//! window. Grouping blocks into treatments and deciding their state is
+//! [`super::treatments`]'s job; the rule itself lives in [`crate::record::medication`].
 //!
-//! A line is shown when its status is active, on-hold, unknown or absent (MP9 leaves the
-//! status to the period of use), it has no definitive MP9 stop type, and its period of use
-//! has not ended before `now`. Period of use, first found: the MP9 extension
-//! `ext-TimeInterval.Period` (with `ext-TimeInterval.Duration` when there is no end),
-//! `effectivePeriod` / `effectiveDateTime`, `dispenseRequest.validityPeriod`, and the
-//! first dosage's `timing.repeat.boundsPeriod`; a MedicationRequest without any of these
-//! shows `authoredOn` as its start.
+//! Read for the rule, from FHIR R4 and STU3 (zib2017) alike:
+//! - status → [`BlockStatus`] (per resource type's value set);
+//! - MP9 stop type (modifierExtension `ext-StopType`, zib2017 `zib-Medication-StopType`):
+//!   MP9 3.0 SNOMED 385655000 / 410546004 / 89925002, MP9 2.x 113381000146106 (temporarily)
+//!   / 113371000146109 (definitively), zib2017 `1` / `2`; anything else → unreadable;
+//! - every period: period of use (`ext-TimeInterval.Period` with `ext-TimeInterval.Duration`,
+//!   zib2017 `zib-Medication-PeriodOfUse`), `effectivePeriod` (with its duration extension),
+//!   each dosage's `timing.repeat.boundsPeriod`, and start + `boundsDuration` (sequenced
+//!   dosages add up; a cyclic schedule's bounds are per cycle and do not end the therapy).
+//!   `dispenseRequest.validityPeriod` is how long a prescription may be dispensed, not how
+//!   long the drug is used: it is not read.
+//! - registration (`ext-RegistrationDateTime`, `AdministrationAgreementDateTime`, zib2017
+//!   `AuthoredOn`, `authoredOn`, `dateAsserted`).
 
 use super::dates;
 use super::dosage;
 use super::json::{self, arr, cc_text, notes, obj, ratio, str_at};
-use super::map::{Ctx, Negation, Outcome, Section, Skip, push_capped, reference_text};
-use crate::record::{Administration, Drug, MedicationKind, MedicationLine, Moment, NotShownReason};
+use super::map::{Ctx, Negation, Outcome, Section, Skip, reference_text};
+use crate::record::{
+    Administration, BlockFacts, BlockStatus, Drug, MedicationKind, MedicationLine, Moment,
+    NotShownReason, Span, StopKind, Unreadable,
+};
 use serde_json::Value;
 
 const SNOMED: &str = "http://snomed.info/sct";
 /// MP9 administration agreement (toedieningsafspraak).
 pub const CAT_ADMIN_AGREEMENT: &str = "422037009";
-/// MP9 stop types.
-const STOP_DEFINITIVE: &str = "113381000146106";
-const STOP_TEMPORARY: &str = "113371000146109";
+/// MP9 dispense (medicatieverstrekking): a pharmacy act, not an instruction.
+const CAT_DISPENSE: &str = "373784005";
+/// MP9 3.0 variable dosing regimen (wisselend doseerschema).
+const CAT_VARIABLE_DOSING: &str = "395067002";
+/// MP9 3.0 dispense request (verstrekkingsverzoek): logistics, not a therapy.
+const CAT_DISPENSE_REQUEST: &str = "52711000146108";
+/// The zib2017 stop type code system (1 = temporarily, 2 = definitively).
+const ZIB2017_STOP_SYSTEM: &str = "urn:oid:2.16.840.1.113883.2.4.3.11.60.20.77.5.2.1";
+
+/// Most medication building blocks read per patient: the treatment rule compares stop
+/// orders with the blocks of their treatment, so a hostile input must not grow it unbounded.
+pub const MAX_BLOCKS_PER_PATIENT: usize = 2_000;
+
+/// The resource types that are medication building blocks.
+pub const BLOCK_TYPES: &[&str] = &[
+    "MedicationRequest",
+    "MedicationDispense",
+    "MedicationStatement",
+];
+
+/// A building block read from one resource, waiting to be grouped into its treatment.
+#[derive(Debug)]
+pub struct PendingBlock {
+    /// The entry it was read from (accounted when the treatment is settled).
+    pub entry: usize,
+    pub line: MedicationLine,
+    /// Entries of other building blocks this one refers to (priorPrescription, basedOn,
+    /// authorizingPrescription, derivedFrom, partOf), resolved by reference or identifier.
+    pub refers: Vec<usize>,
+    /// The MP9 pharmaceutical-treatment identifier ("system|value").
+    pub treatment: Option<String>,
+    /// `groupIdentifier` ("system|value"), for sources without MP9.
+    pub group: Option<String>,
+    /// Every drug coding ("system|code"), for sources without MP9.
+    pub drug_codes: Vec<String>,
+}
 
 /// The drug of a resource: medicationCodeableConcept or the referenced Medication.
 fn drug(cx: &Ctx<'_, '_>, i: usize, res: &Value) -> Option<Drug> {
@@ -32,6 +77,7 @@ fn drug(cx: &Ctx<'_, '_>, i: usize, res: &Value) -> Option<Drug> {
         return Some(Drug {
             name: drug_name(cc)?,
             code: preferred_code(cc),
+            codes: json::cc_codes(cc),
             strength: None,
             form: None,
             ingredients: Vec::new(),
@@ -63,6 +109,7 @@ fn drug(cx: &Ctx<'_, '_>, i: usize, res: &Value) -> Option<Drug> {
             Some(Drug {
                 name,
                 code: code.and_then(preferred_code),
+                codes: code.map(json::cc_codes).unwrap_or_default(),
                 strength: (!strength.is_empty()).then(|| strength.join(" + ")),
                 form: m.res.get("form").and_then(cc_text),
                 ingredients: names,
@@ -70,10 +117,7 @@ fn drug(cx: &Ctx<'_, '_>, i: usize, res: &Value) -> Option<Drug> {
         }
         _ => Some(Drug {
             name: str_at(r, "display")?.to_owned(),
-            code: None,
-            strength: None,
-            form: None,
-            ingredients: Vec::new(),
+            ..Drug::default()
         }),
     }
 }
@@ -83,7 +127,7 @@ fn is_g_standaard(c: &Value) -> bool {
 }
 
 /// Name of a drug: the text, else the user-selected coding, else a G-Standaard coding,
-/// else the first display.
+/// else the first display, else the first code with its system's name ("NDC 0069-0105-68").
 fn drug_name(cc: &Value) -> Option<String> {
     if let Some(t) = str_at(cc, "text") {
         return Some(t.to_owned());
@@ -97,7 +141,16 @@ fn drug_name(cc: &Value) -> Option<String> {
         })
         .and_then(|c| str_at(c, "display"))
         .map(str::to_owned)
-        .or_else(|| cc_text(cc))
+        .or_else(|| {
+            cs.iter()
+                .find_map(|c| str_at(c, "display"))
+                .map(str::to_owned)
+        })
+        .or_else(|| {
+            json::cc_codes(cc)
+                .iter()
+                .find_map(crate::record::Code::labelled)
+        })
 }
 
 fn preferred_code(cc: &Value) -> Option<crate::record::Code> {
@@ -120,67 +173,323 @@ fn duration_of(v: &Value) -> Option<(f64, String)> {
     Some((value, unit.to_owned()))
 }
 
-/// Start and end from a Period with an optional nested MP9 duration extension.
-fn period(cx: &mut Ctx<'_, '_>, i: usize, p: &Value) -> (Option<Moment>, Option<Moment>) {
+/// Suffixes of the duration extensions nested in a period (MP9, zib2017 use).
+const DURATION_EXTENSIONS: &[&str] = &["ext-TimeInterval.Duration", "MedicationUse-Duration"];
+
+/// A Period with an optional nested duration extension (start + duration when no end).
+fn span(cx: &mut Ctx<'_, '_>, i: usize, p: &Value) -> Span {
     let start = cx.date(i, p.get("start"), "period.start");
     let mut end = cx.date(i, p.get("end"), "period.end");
     if end.is_none()
         && let Some(s) = &start
-        && let Some((v, u)) = json::ext_suffix(p, "ext-TimeInterval.Duration")
+        && let Some((v, u)) = DURATION_EXTENSIONS
+            .iter()
+            .find_map(|suffix| json::ext_suffix(p, suffix))
             .and_then(|e| e.get("valueDuration"))
             .and_then(duration_of)
     {
         end = dates::add_duration(s, v, &u);
     }
-    (start, end)
+    Span { start, end }
 }
 
-/// Period of use of a medication resource.
-fn period_of_use(cx: &mut Ctx<'_, '_>, i: usize, res: &Value) -> (Option<Moment>, Option<Moment>) {
-    if let Some(p) =
-        json::ext_suffix(res, "ext-TimeInterval.Period").and_then(|e| e.get("valuePeriod"))
-    {
-        return period(cx, i, p);
+/// The period of use: MP9 `ext-TimeInterval.Period` or zib2017 `zib-Medication-PeriodOfUse`.
+fn period_of_use(res: &Value) -> Option<&Value> {
+    ["ext-TimeInterval.Period", "Medication-PeriodOfUse"]
+        .iter()
+        .find_map(|s| json::ext_suffix(res, s))
+        .and_then(|e| obj(e, "valuePeriod"))
+}
+
+/// When the block was made.
+fn registered(cx: &mut Ctx<'_, '_>, i: usize, res: &Value) -> Option<Moment> {
+    let ext = [
+        "ext-RegistrationDateTime",
+        "AdministrationAgreementDateTime",
+        "AdministrationAgreement-AuthoredOn",
+    ]
+    .iter()
+    .find_map(|s| json::ext_suffix(res, s))
+    .and_then(|e| e.get("valueDateTime"));
+    let v = ext
+        .or_else(|| res.get("authoredOn"))
+        .or_else(|| res.get("dateAsserted"))
+        .or_else(|| res.get("whenPrepared"));
+    cx.date(i, v, "registration date")
+}
+
+/// Every period the resource carries (see the module documentation).
+fn periods(
+    cx: &mut Ctx<'_, '_>,
+    i: usize,
+    res: &Value,
+    dosages: &[Value],
+    registered: Option<Moment>,
+) -> Vec<Span> {
+    let mut out = Vec::new();
+    if let Some(p) = period_of_use(res) {
+        out.push(span(cx, i, p));
     }
     if let Some(p) = obj(res, "effectivePeriod") {
-        return period(cx, i, p);
+        out.push(span(cx, i, p));
     }
     if res.get("effectiveDateTime").is_some() {
-        return (
-            cx.date(i, res.get("effectiveDateTime"), "effectiveDateTime"),
-            None,
-        );
+        let start = cx.date(i, res.get("effectiveDateTime"), "effectiveDateTime");
+        out.push(Span { start, end: None });
     }
-    if let Some(p) = res
-        .get("dispenseRequest")
-        .and_then(|d| obj(d, "validityPeriod"))
-    {
-        return period(cx, i, p);
+    let cyclic = json::modext_suffix(res, "RepeatPeriodCyclicalSchedule").is_some();
+    let mut sequenced: std::collections::BTreeMap<u32, (f64, String)> = Default::default();
+    let mut bounds_base = None;
+    for d in dosages.iter().take(50) {
+        let Some(rep) = d.get("timing").and_then(|t| obj(t, "repeat")) else {
+            continue;
+        };
+        if let Some(p) = obj(rep, "boundsPeriod") {
+            let s = span(cx, i, p);
+            bounds_base = bounds_base.or(s.start);
+            out.push(s);
+        }
+        if cyclic {
+            continue;
+        }
+        if let Some((v, u)) = obj(rep, "boundsDuration").and_then(duration_of) {
+            let seq = d
+                .get("sequence")
+                .and_then(Value::as_u64)
+                .and_then(|s| u32::try_from(s).ok())
+                .unwrap_or(0);
+            // Dosages with the same sequence run together: the longest counts.
+            let e = sequenced.entry(seq).or_insert((0.0, u.clone()));
+            if e.1 == u && v > e.0 {
+                e.0 = v;
+            } else if e.0 == 0.0 {
+                *e = (v, u);
+            }
+        }
     }
-    let dosages = match res.get("dosageInstruction") {
-        Some(_) => arr(res, "dosageInstruction"),
-        None => arr(res, "dosage"),
-    };
-    if let Some(p) = dosages
-        .first()
-        .and_then(|d| d.get("timing"))
-        .and_then(|t| obj(t, "repeat"))
-        .and_then(|rep| obj(rep, "boundsPeriod"))
-    {
-        return period(cx, i, p);
+    if !sequenced.is_empty() {
+        let base = out
+            .iter()
+            .filter_map(|s| s.start)
+            .min_by_key(|m| m.earliest_utc())
+            .or(bounds_base)
+            .or(registered);
+        if let Some(mut at) = base {
+            // Consecutive steps: each starts the day after the previous one ends.
+            let mut ok = true;
+            for (n, (v, u)) in sequenced.values().enumerate() {
+                let step_start = if n == 0 { Some(at) } else { next_start(&at) };
+                match step_start.and_then(|s| dates::add_duration(&s, *v, u)) {
+                    Some(end) => at = end,
+                    None => {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+            if ok {
+                out.push(Span {
+                    start: base,
+                    end: Some(at),
+                });
+            }
+        }
     }
-    (None, None)
+    out
 }
 
-/// Medication line (agreement, administration agreement, use).
-pub fn line(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
-    match line_inner(cx, i) {
+/// The moment right after an end, as the start of the next step.
+fn next_start(end: &Moment) -> Option<Moment> {
+    match end {
+        Moment::Day(d) => d.succ_opt().map(Moment::Day),
+        Moment::Instant(t) => Some(Moment::Instant(*t)),
+        _ => None,
+    }
+}
+
+/// A FHIR status → [`BlockStatus`], per resource type.
+fn status_of(rtype: &str, status: Option<&str>) -> BlockStatus {
+    let Some(s) = status else {
+        return BlockStatus::PeriodsDecide;
+    };
+    match (rtype, s) {
+        (_, "active" | "unknown" | "in-progress" | "preparation" | "intended") => {
+            BlockStatus::PeriodsDecide
+        }
+        (_, "on-hold") => BlockStatus::OnHold,
+        (_, "stopped") => BlockStatus::Stopped,
+        (_, "completed") => BlockStatus::Completed,
+        (_, "cancelled" | "declined" | "revoked") => BlockStatus::Cancelled,
+        ("MedicationStatement", "not-taken") => BlockStatus::NotTaken,
+        (_, "draft") => BlockStatus::Draft,
+        (_, other) => BlockStatus::Unrecognised(other.chars().take(64).collect()),
+    }
+}
+
+/// The MP9 / zib2017 stop type of a block, and why it could not be read if so.
+fn stop_type(res: &Value) -> (Option<StopKind>, Vec<Unreadable>) {
+    let ext = ["ext-StopType", "Medication-StopType"]
+        .iter()
+        .find_map(|s| json::modext_suffix(res, s).or_else(|| json::ext_suffix(res, s)));
+    let Some(cc) = ext.and_then(|e| obj(e, "valueCodeableConcept")) else {
+        return (None, Vec::new());
+    };
+    let mut kind = None;
+    let mut unknown = Vec::new();
+    for c in json::codings(cc) {
+        let code = str_at(c, "code").unwrap_or_default();
+        let system = str_at(c, "system");
+        let k = match code {
+            "385655000" | "113381000146106" => Some(StopKind::Paused),
+            "410546004" | "113371000146109" => Some(StopKind::Stopped),
+            "89925002" => Some(StopKind::Cancelled),
+            "1" if system == Some(ZIB2017_STOP_SYSTEM) => Some(StopKind::Paused),
+            "2" if system == Some(ZIB2017_STOP_SYSTEM) => Some(StopKind::Stopped),
+            _ => None,
+        };
+        match k {
+            Some(k) if kind.is_none() => kind = Some(k),
+            Some(_) => {}
+            None => unknown.push(Unreadable::UnknownStopType(
+                format!("{}|{code}", system.unwrap_or("-"))
+                    .chars()
+                    .take(200)
+                    .collect(),
+            )),
+        }
+    }
+    let Some(kind) = kind else {
+        if unknown.is_empty() {
+            unknown.push(Unreadable::UnknownStopType(
+                cc_text(cc)
+                    .unwrap_or_else(|| "(no code)".to_owned())
+                    .chars()
+                    .take(200)
+                    .collect(),
+            ));
+        }
+        return (None, unknown);
+    };
+    // Older exports pair the 2.x codes with the other one's display; the code is read, the
+    // line says it could not be fully read.
+    let words = json::codings(cc)
+        .iter()
+        .filter_map(|c| str_at(c, "display"))
+        .chain(str_at(cc, "text"))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    let says_definitive = [
+        "definitie",
+        "definitiv",
+        "definitely",
+        "stopgezet",
+        "discontinued",
+    ]
+    .iter()
+    .any(|w| words.contains(w));
+    let says_temporary = ["tijdelijk", "temporar", "onderbr", "suspend", "pause"]
+        .iter()
+        .any(|w| words.contains(w));
+    let conflict = match kind {
+        StopKind::Paused => says_definitive && !says_temporary,
+        StopKind::Stopped => says_temporary && !says_definitive,
+        StopKind::Cancelled => says_temporary || says_definitive,
+    };
+    if conflict {
+        let code = json::codings(cc)
+            .iter()
+            .find_map(|c| str_at(c, "code"))
+            .unwrap_or_default();
+        unknown.push(Unreadable::StopTypeDisplayConflict(
+            format!("{code} {words:?}").chars().take(200).collect(),
+        ));
+    }
+    (Some(kind), unknown)
+}
+
+/// An Identifier as "system|value".
+fn identifier_key(v: &Value) -> Option<String> {
+    let system = str_at(v, "system").unwrap_or("");
+    let value = str_at(v, "value")?;
+    Some(format!("{system}|{value}").chars().take(300).collect())
+}
+
+/// The MP9 pharmaceutical-treatment identifier (3.0 and 2.x `ext-PharmaceuticalTreatment.
+/// Identifier`, zib2017 / MP 9.0 `zib-Medication-MedicationTreatment`).
+pub fn treatment_identifier(res: &Value) -> Option<String> {
+    [
+        "PharmaceuticalTreatment.Identifier",
+        "Medication-MedicationTreatment",
+    ]
+    .iter()
+    .find_map(|s| json::ext_suffix(res, s))
+    .and_then(|e| e.get("valueIdentifier"))
+    .and_then(identifier_key)
+}
+
+/// Fields that link a block to other blocks, per resource type.
+fn link_fields(rtype: &str) -> &'static [&'static str] {
+    match rtype {
+        "MedicationRequest" => &["priorPrescription", "basedOn", "replaces"],
+        "MedicationDispense" => &["authorizingPrescription", "partOf"],
+        _ => &["basedOn", "derivedFrom", "partOf"],
+    }
+}
+
+/// The references of a field (a single Reference or an array of them).
+fn refs_of<'v>(res: &'v Value, field: &str) -> Vec<&'v Value> {
+    match res.get(field) {
+        Some(Value::Array(a)) => a.iter().take(20).collect(),
+        Some(v @ Value::Object(_)) => vec![v],
+        _ => Vec::new(),
+    }
+}
+
+/// The MP9 kind of a resource, or why it is not a building block.
+fn kind_of(rtype: &str, res: &Value, has_dosage: bool) -> Result<MedicationKind, Skip> {
+    let categories: Vec<&Value> = match res.get("category") {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(v @ Value::Object(_)) => vec![v],
+        _ => Vec::new(),
+    };
+    let has_cat = |code: &str| {
+        categories
+            .iter()
+            .any(|c| json::has_code(c, Some(SNOMED), code))
+    };
+    match rtype {
+        "MedicationRequest" if has_cat(CAT_DISPENSE_REQUEST) => Err(Skip::new(
+            NotShownReason::UnsupportedType,
+            "MP9 dispense request (verstrekkingsverzoek): logistics, shown through its agreement",
+        )),
+        "MedicationRequest" if has_cat(CAT_VARIABLE_DOSING) => {
+            Ok(MedicationKind::VariableDosingRegimen)
+        }
+        "MedicationRequest" => Ok(MedicationKind::Agreement),
+        "MedicationStatement" => Ok(MedicationKind::Use),
+        _ if has_cat(CAT_ADMIN_AGREEMENT) => Ok(MedicationKind::AdministrationAgreement),
+        _ if has_cat(CAT_DISPENSE) => Err(Skip::new(
+            NotShownReason::UnsupportedType,
+            "MP9 dispense (verstrekking): a pharmacy act, not an administration agreement",
+        )),
+        _ if has_dosage => Ok(MedicationKind::AdministrationAgreement),
+        _ => Err(Skip::new(
+            NotShownReason::UnsupportedType,
+            "MedicationDispense without dosage (a plain dispense, not an administration agreement)",
+        )),
+    }
+}
+
+/// Reads a medication building block; it is accounted when its treatment is settled.
+pub fn block(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
+    match block_inner(cx, i) {
         Ok(o) => o,
         Err(s) => Outcome::NotShown(s),
     }
 }
 
-fn line_inner(cx: &mut Ctx<'_, '_>, i: usize) -> Result<Outcome, Skip> {
+fn block_inner(cx: &mut Ctx<'_, '_>, i: usize) -> Result<Outcome, Skip> {
     let (rtype, id, res) = cx
         .entry(i)
         .map(|e| (e.rtype, e.label(), e.res))
@@ -192,40 +501,11 @@ fn line_inner(cx: &mut Ctx<'_, '_>, i: usize) -> Result<Outcome, Skip> {
             "status entered-in-error",
         ));
     }
-    let categories: Vec<&Value> = match res.get("category") {
-        Some(Value::Array(a)) => a.iter().collect(),
-        Some(v @ Value::Object(_)) => vec![v],
-        _ => Vec::new(),
-    };
-    let has_cat = |code: &str| {
-        categories
-            .iter()
-            .any(|c| json::has_code(c, Some(SNOMED), code))
-    };
     let dosages_v = match rtype {
         "MedicationStatement" => arr(res, "dosage"),
         _ => arr(res, "dosageInstruction"),
     };
-    let kind = match rtype {
-        "MedicationRequest" => MedicationKind::Agreement,
-        "MedicationStatement" => MedicationKind::Use,
-        _ if has_cat(CAT_ADMIN_AGREEMENT) => MedicationKind::AdministrationAgreement,
-        _ if !dosages_v.is_empty() => MedicationKind::AdministrationAgreement,
-        _ => {
-            return Err(Skip::new(
-                NotShownReason::UnsupportedType,
-                "MedicationDispense without dosage (a plain dispense, not an administration agreement)",
-            ));
-        }
-    };
-    let inactive: &[&str] = match rtype {
-        "MedicationDispense" => &["cancelled", "stopped", "declined"],
-        "MedicationStatement" => &["completed", "stopped", "not-taken"],
-        _ => &["stopped", "completed", "cancelled", "draft", "revoked"],
-    };
-    if let Some(s) = status.filter(|s| inactive.contains(s)) {
-        return Err(Skip::new(NotShownReason::Inactive, format!("status {s}")));
-    }
+    let kind = kind_of(rtype, res, !dosages_v.is_empty())?;
     if rtype == "MedicationRequest"
         && let Some(intent @ ("proposal" | "option")) = str_at(res, "intent")
     {
@@ -234,31 +514,9 @@ fn line_inner(cx: &mut Ctx<'_, '_>, i: usize) -> Result<Outcome, Skip> {
             format!("intent {intent}"),
         ));
     }
-    let stop = json::modext_suffix(res, "ext-StopType").and_then(|e| e.get("valueCodeableConcept"));
-    if stop.is_some_and(|s| json::has_code(s, None, STOP_DEFINITIVE)) {
-        return Err(Skip::new(
-            NotShownReason::Inactive,
-            "MP9 stop type: definitively stopped",
-        ));
-    }
-    let temporarily_stopped = stop.is_some_and(|s| json::has_code(s, None, STOP_TEMPORARY));
-    let (mut start, end) = period_of_use(cx, i, res);
-    if start.is_none() && rtype == "MedicationRequest" {
-        // No period of use: show when the agreement was made.
-        start = cx.date(i, res.get("authoredOn"), "authoredOn");
-    }
-    if let Some(e) = &end
-        && dates::end_exclusive(e).is_some_and(|t| t <= cx.opts.now)
-    {
-        return Err(Skip::new(
-            NotShownReason::Inactive,
-            format!("period of use ended {}", dates::iso(e)),
-        ));
-    }
     let p = cx.subject(i)?;
-    let negation_code = obj(res, "medicationCodeableConcept");
-    if let Some(cc) = negation_code
-        && let Some((no_info, statement)) = super::clinical::negation(Section::Medication, cc)
+    if let Some(cc) = obj(res, "medicationCodeableConcept")
+        && let Some(n) = super::clinical::negation(Section::Medication, cc)
     {
         let asserted = cx.date(
             i,
@@ -271,14 +529,80 @@ fn line_inner(cx: &mut Ctx<'_, '_>, i: usize) -> Result<Outcome, Skip> {
         b.negations.push(Negation {
             entry: Some(i),
             section: Section::Medication,
-            statement,
+            statement: n.wording,
             asserted,
-            no_info,
+            no_info: n.no_info,
+            partial: n.partial,
         });
         return Ok(Outcome::Deferred);
     }
     let drug = drug(cx, i, res)
         .ok_or_else(|| Skip::new(NotShownReason::Invalid, "no medication (code or reference)"))?;
+
+    // The facts for the rule.
+    let mut status_facts = status_of(rtype, status);
+    if rtype == "MedicationStatement" && str_at(res, "taken") == Some("n") {
+        // STU3: taken = n means not taken.
+        status_facts = BlockStatus::NotTaken;
+    }
+    let (stop, mut unreadable) = stop_type(res);
+    if let BlockStatus::Unrecognised(s) = &status_facts {
+        unreadable.push(Unreadable::UnknownStatus(s.clone()));
+    }
+    for u in arr(res, "modifierExtension")
+        .iter()
+        .filter_map(|m| str_at(m, "url"))
+        .filter(|u| !super::map::KNOWN_MODIFIERS.iter().any(|k| u.ends_with(k)))
+        .take(10)
+    {
+        unreadable.push(Unreadable::UnknownModifier(u.chars().take(200).collect()));
+    }
+    let registered = registered(cx, i, res);
+    let periods = periods(cx, i, res, dosages_v, registered);
+    for p in &periods {
+        if let (Some(s), Some(e)) = (&p.start, &p.end)
+            && let (Some(st), Some(until)) = (s.earliest_utc(), e.end_exclusive())
+            && until <= st
+        {
+            unreadable.push(Unreadable::PeriodEndsBeforeStart(format!(
+                "{} – {}",
+                dates::iso(s),
+                dates::iso(e)
+            )));
+            break;
+        }
+    }
+    let facts = BlockFacts {
+        status: status_facts,
+        stop,
+        periods,
+        registered,
+    };
+    // Say in the report and on the patient's page what could not be read (unknown
+    // modifier extensions are reported for every resource type in map.rs).
+    for u in &unreadable {
+        let detail = match u {
+            Unreadable::UnknownModifier(_) => continue,
+            Unreadable::UnknownStopType(d) => format!("unknown MP9 stop type {d}"),
+            Unreadable::StopTypeDisplayConflict(d) => {
+                format!("stop type code and display disagree: {d}")
+            }
+            Unreadable::UnknownStatus(d) => format!("unknown status {d:?}"),
+            Unreadable::PeriodEndsBeforeStart(d) => format!("period ends before it starts: {d}"),
+        };
+        let label = format!("{rtype}/{}", id.as_deref().unwrap_or_default());
+        cx.warn(format!(
+            "{label}: {detail}; the line says it could not be fully read"
+        ));
+        cx.unread(i, crate::record::UnreadReason::InvalidValue, detail);
+    }
+    let mut start = facts.start();
+    if start.is_none() && rtype == "MedicationRequest" {
+        // No period of use: show when the agreement was made.
+        start = registered;
+    }
+    let end = facts.end();
+
     let mut dosages: Vec<_> = dosages_v.iter().take(50).map(dosage::dosage).collect();
     dosages.sort_by_key(|d| d.sequence.unwrap_or(u32::MAX));
     let rendered = json::ext_suffix(res, "ext-RenderedDosageInstruction")
@@ -297,8 +621,10 @@ fn line_inner(cx: &mut Ctx<'_, '_>, i: usize) -> Result<Outcome, Skip> {
     }
     let mut note_parts: Vec<String> = Vec::new();
     note_parts.extend(notes(res));
-    if let Some(c) = json::ext_suffix(res, "ext-Comment").and_then(|e| str_at(e, "valueString")) {
-        note_parts.push(c.to_owned());
+    for suffix in ["ext-Comment", "StructureDefinition/Comment"] {
+        if let Some(c) = json::ext_suffix(res, suffix).and_then(|e| str_at(e, "valueString")) {
+            note_parts.push(c.to_owned());
+        }
     }
     if let Some(d) = json::modext_suffix(res, "RepeatPeriodCyclicalSchedule")
         .and_then(|e| e.get("valueDuration"))
@@ -306,16 +632,12 @@ fn line_inner(cx: &mut Ctx<'_, '_>, i: usize) -> Result<Outcome, Skip> {
     {
         note_parts.push(format!("cyclisch schema, herhaal elke {d}"));
     }
-    let unknown_mods = arr(res, "modifierExtension")
-        .iter()
-        .filter_map(|m| str_at(m, "url"))
-        .any(|u| !super::map::KNOWN_MODIFIERS.iter().any(|k| u.ends_with(k)));
-    if unknown_mods {
-        // The report warning is added for every resource type in map.rs.
-        note_parts.push("let op: onbekende modifier-extensie in de bron".to_owned());
-    }
     let prescriber = match rtype {
-        "MedicationRequest" => res.get("requester").and_then(|r| cx.party_name(i, r)),
+        "MedicationRequest" => res.get("requester").and_then(|r| {
+            // STU3: requester.agent.
+            let r = obj(r, "agent").unwrap_or(r);
+            cx.party_name(i, r)
+        }),
         "MedicationDispense" => arr(res, "performer")
             .iter()
             .filter_map(|p| p.get("actor"))
@@ -333,46 +655,83 @@ fn line_inner(cx: &mut Ctx<'_, '_>, i: usize) -> Result<Outcome, Skip> {
                 .filter_map(|r| reference_text(cx, i, r)),
         )
         .collect::<Vec<_>>();
-    let based_on_ref = match rtype {
-        "MedicationDispense" => arr(res, "authorizingPrescription").first(),
-        _ => arr(res, "basedOn").first(),
+
+    // Links to other blocks.
+    let mut refers = Vec::new();
+    let mut based_on = None;
+    for field in link_fields(rtype) {
+        for r in refs_of(res, field) {
+            let target = cx
+                .ix
+                .resolve_among(i, r, BLOCK_TYPES)
+                .map(|t| cx.canonical_of(t));
+            if based_on.is_none() && matches!(*field, "authorizingPrescription" | "basedOn") {
+                based_on = target
+                    .and_then(|t| cx.entry(t))
+                    .map(|t| format!("{}/{}", t.rtype, t.label().unwrap_or_default()))
+                    .or_else(|| str_at(r, "reference").map(str::to_owned))
+                    .or_else(|| r.get("identifier").and_then(identifier_key));
+            }
+            if let Some(t) = target
+                && t != i
+                && !refers.contains(&t)
+            {
+                refers.push(t);
+            }
+        }
+    }
+    let categories: Vec<&Value> = match res.get("category") {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(v @ Value::Object(_)) => vec![v],
+        _ => Vec::new(),
     };
     let line_id = format!("{rtype}/{}", id.unwrap_or_else(|| i.to_string()));
-    let based_on = based_on_ref.and_then(|r| {
-        cx.ix
-            .resolve(i, r)
-            .and_then(|t| cx.entry(t))
-            .map(|t| format!("{}/{}", t.rtype, t.label().unwrap_or_default()))
-            .or_else(|| str_at(r, "reference").map(str::to_owned))
-    });
-    let status_shown = if temporarily_stopped {
-        Some("tijdelijk gestopt".to_owned())
-    } else {
-        status.map(str::to_owned)
-    };
-    let item = MedicationLine {
+    let drug_codes = drug
+        .codes
+        .iter()
+        .filter_map(|c| Some(format!("{}|{}", c.system.as_deref()?, c.code.as_deref()?)))
+        .collect();
+    let line = MedicationLine {
         kind,
-        id: line_id.clone(),
+        id: line_id,
         drug,
         dosages,
         start,
         end,
         prescriber,
         category: categories.first().and_then(|c| cc_text(c)),
-        status: status_shown,
+        status: status.map(str::to_owned),
         reason: (!reason.is_empty()).then(|| reason.join(", ")),
         note: (!note_parts.is_empty()).then(|| note_parts.join(" | ")),
         based_on,
+        facts,
+        fate: Default::default(),
+        unreadable,
+    };
+    let pending = PendingBlock {
+        entry: i,
+        line,
+        refers,
+        treatment: treatment_identifier(res),
+        group: res.get("groupIdentifier").and_then(identifier_key),
+        drug_codes,
     };
     let b = cx
         .patient(p)
         .ok_or_else(|| Skip::new(NotShownReason::UnresolvedReference, "patient gone"))?;
-    push_capped(&mut b.rec.medication, item)?;
-    cx.line_of_entry.insert(i, (p, line_id));
-    Ok(Outcome::Mapped)
+    if b.blocks.len() >= MAX_BLOCKS_PER_PATIENT {
+        return Err(Skip::new(
+            NotShownReason::Invalid,
+            format!(
+                "the patient has more than {MAX_BLOCKS_PER_PATIENT} medication building blocks"
+            ),
+        ));
+    }
+    b.blocks.push(pending);
+    Ok(Outcome::Deferred)
 }
 
-/// MedicationAdministration → administration (within the window).
+/// MedicationAdministration → administration (within the window), linked to its treatment.
 pub fn administration(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
     let res = cx
         .entry(i)
@@ -409,6 +768,9 @@ pub fn administration(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
     let drug = drug(cx, i, res)
         .ok_or_else(|| Skip::new(NotShownReason::Invalid, "no medication (code or reference)"))?;
     let dosage = obj(res, "dosage");
+    let dose_quantity = dosage
+        .and_then(|d| d.get("dose"))
+        .and_then(json::quantity_of);
     let dose = dosage.and_then(|d| {
         d.get("dose")
             .and_then(json::quantity)
@@ -419,31 +781,70 @@ pub fn administration(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
         .iter()
         .filter_map(|p| p.get("actor"))
         .find_map(|r| cx.party_name(i, r));
+
+    // Its treatment: the block it names (request, supportingInformation), else the MP9
+    // treatment identifier, else the one treatment of the patient with the same drug code.
     let mut line_id = None;
+    let mut treatment_id = None;
     for r in res
         .get("request")
         .into_iter()
         .chain(arr(res, "supportingInformation").iter())
     {
-        if let Some(t) = cx.ix.resolve(i, r).map(|t| cx.canonical_of(t))
-            && let Some((lp, lid)) = cx.line_of_entry.get(&t)
+        if let Some(t) = cx
+            .ix
+            .resolve_among(i, r, BLOCK_TYPES)
+            .map(|t| cx.canonical_of(t))
+            && let Some((lp, tid, lid)) = cx.treatment_of_entry.get(&t)
             && *lp == p
         {
             line_id = Some(lid.clone());
+            treatment_id = Some(tid.clone());
             break;
         }
     }
+    if treatment_id.is_none()
+        && let Some(key) = treatment_identifier(res)
+    {
+        treatment_id = cx.treatment_by_identifier.get(&(p, key)).cloned();
+    }
+    if treatment_id.is_none()
+        && let Some(b) = cx.patients.get(p)
+    {
+        let mine: Vec<&crate::record::Treatment> = b
+            .rec
+            .medication
+            .items()
+            .iter()
+            .filter(|t| {
+                t.blocks.iter().any(|l| {
+                    l.drug.codes.iter().any(|c| {
+                        c.code.is_some()
+                            && drug
+                                .codes
+                                .iter()
+                                .any(|d| d.system == c.system && d.code == c.code)
+                    })
+                })
+            })
+            .collect();
+        if let [only] = mine.as_slice() {
+            treatment_id = Some(only.id.clone());
+        }
+    }
+
     let mut note_parts: Vec<String> = Vec::new();
     note_parts.extend(notes(res));
     if let Some(r) = arr(res, "statusReason").first().and_then(cc_text) {
         note_parts.push(format!("reden: {r}"));
     }
-    if json::ext_suffix(res, "DeviatingAdministration").and_then(|e| e.get("valueBoolean"))
-        == Some(&Value::Bool(true))
-    {
-        let why = json::ext_suffix(res, "ReasonForDeviation")
-            .and_then(|e| e.get("valueCodeableConcept"))
-            .and_then(cc_text);
+    let why = json::ext_suffix(res, "ReasonForDeviation")
+        .and_then(|e| e.get("valueCodeableConcept"))
+        .and_then(cc_text);
+    let deviating = json::ext_suffix(res, "DeviatingAdministration")
+        .and_then(|e| e.get("valueBoolean"))
+        == Some(&Value::Bool(true));
+    if deviating || why.is_some() {
         note_parts.push(match why {
             Some(w) => format!("afwijkende toediening: {w}"),
             None => "afwijkende toediening".to_owned(),
@@ -458,9 +859,88 @@ pub fn administration(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
         performer,
         line_id,
         note: (!note_parts.is_empty()).then(|| note_parts.join(" | ")),
+        treatment_id,
+        dose_quantity,
     };
     let b = cx
         .patient(p)
         .ok_or_else(|| Skip::new(NotShownReason::UnresolvedReference, "patient gone"))?;
-    push_capped(&mut b.rec.administrations, item)
+    super::map::push_capped(&mut b.rec.administrations, item)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn stop_types_of_every_mp9_generation_are_read() {
+        let st = |system: &str, code: &str, display: &str| {
+            stop_type(&json!({"modifierExtension": [{
+                "url": "http://nictiz.nl/fhir/StructureDefinition/ext-StopType",
+                "valueCodeableConcept": {"coding": [{"system": system, "code": code, "display": display}]}}]}))
+        };
+        assert_eq!(
+            st(SNOMED, "385655000", "onderbroken").0,
+            Some(StopKind::Paused)
+        );
+        assert_eq!(
+            st(SNOMED, "410546004", "stopgezet").0,
+            Some(StopKind::Stopped)
+        );
+        assert_eq!(
+            st(SNOMED, "89925002", "geannuleerd").0,
+            Some(StopKind::Cancelled)
+        );
+        assert_eq!(
+            st(SNOMED, "113381000146106", "tijdelijk gestopt").0,
+            Some(StopKind::Paused)
+        );
+        assert_eq!(
+            st(SNOMED, "113371000146109", "definitief gestopt").0,
+            Some(StopKind::Stopped)
+        );
+        assert_eq!(
+            st(ZIB2017_STOP_SYSTEM, "2", "Definitief").0,
+            Some(StopKind::Stopped)
+        );
+        assert_eq!(
+            st(ZIB2017_STOP_SYSTEM, "1", "Tijdelijk").0,
+            Some(StopKind::Paused)
+        );
+        let (k, u) = st(SNOMED, "123", "iets");
+        assert_eq!(k, None);
+        assert!(matches!(u.as_slice(), [Unreadable::UnknownStopType(_)]));
+        // The code is read; a display that says otherwise makes the line unreadable.
+        let (k, u) = st(
+            SNOMED,
+            "113381000146106",
+            "Drug therapy definitively stopped (finding)",
+        );
+        assert_eq!(k, Some(StopKind::Paused));
+        assert!(matches!(
+            u.as_slice(),
+            [Unreadable::StopTypeDisplayConflict(_)]
+        ));
+    }
+
+    #[test]
+    fn statuses_are_read_per_resource_type() {
+        assert_eq!(
+            status_of("MedicationRequest", Some("unknown")),
+            BlockStatus::PeriodsDecide
+        );
+        assert_eq!(
+            status_of("MedicationDispense", Some("declined")),
+            BlockStatus::Cancelled
+        );
+        assert_eq!(
+            status_of("MedicationStatement", Some("not-taken")),
+            BlockStatus::NotTaken
+        );
+        assert_eq!(
+            status_of("MedicationRequest", Some("bogus")),
+            BlockStatus::Unrecognised("bogus".into())
+        );
+    }
 }

@@ -15,6 +15,7 @@ mod medication;
 pub mod names;
 mod observation;
 pub mod refs;
+mod treatments;
 
 pub use map::{MAX_ITEMS_PER_SECTION, MAX_RESULTS_PER_CODE, MapOptions};
 

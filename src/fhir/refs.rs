@@ -239,6 +239,38 @@ impl<'a> Index<'a> {
             })
     }
 
+    /// Resolves a Reference element to a resource of one of `types`: a literal reference
+    /// (of any of those types), else its `identifier` (MP9 links building blocks by
+    /// identifier only: `priorPrescription`, `supportingInformation`, `derivedFrom`).
+    pub fn resolve_among(&self, from: usize, reference: &Value, types: &[&str]) -> Option<usize> {
+        if let Some(r) = str_at(reference, "reference") {
+            let t = self.resolve_str(from, r)?;
+            return self
+                .entries
+                .get(t)
+                .is_some_and(|e| types.contains(&e.rtype))
+                .then_some(t);
+        }
+        let ident = reference.get("identifier")?;
+        self.with_identifier(ident, types)
+    }
+
+    /// The first top-level resource of one of `types` carrying the Identifier `ident`
+    /// (system and value).
+    pub fn with_identifier(&self, ident: &Value, types: &[&str]) -> Option<usize> {
+        let system = str_at(ident, "system")?;
+        let value = str_at(ident, "value")?;
+        self.by_identifier
+            .get(&(system, value))?
+            .iter()
+            .copied()
+            .find(|&i| {
+                self.entries
+                    .get(i)
+                    .is_some_and(|e| e.container.is_none() && types.contains(&e.rtype))
+            })
+    }
+
     /// Resolves a reference string as seen from entry `from`.
     pub fn resolve_str(&self, from: usize, r: &str) -> Option<usize> {
         let from_entry = self.entries.get(from)?;

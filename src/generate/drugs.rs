@@ -3,16 +3,17 @@
 //! instructions (Timing with timeOfDay or frequency, as-needed with a condition, maximum per
 //! period) plus the rendered Dutch dosage text (ext-RenderedDosageInstruction).
 //!
-//! **The product codes are FAKE.** They sit in the G-Standaard HPK code system
+//! **The product codes are FAKE.** They sit in the G-Standaard PRK (prescription code) system
 //! (`urn:oid:2.16.840.1.113883.2.4.4.10`) so that mappers treat them like real ones, but all
-//! are 8-digit numbers starting with `9990`, a range chosen not to collide with real HPK codes.
+//! are 8-digit numbers starting with `9990`, a range chosen not to collide with real PRK
+//! codes. The ATC codes next to them are the real, public WHO codes of the ingredient.
 //! Never use this data for anything but tests and demos.
 
 use super::fhirout::{SNOMED, UCUM, coding, num, quantity};
 use serde_json::{Value, json};
 
-/// G-Standaard HPK (handelsproduct) code system; the codes used here are fake (see above).
-pub const HPK: &str = "urn:oid:2.16.840.1.113883.2.4.4.10";
+/// G-Standaard PRK (prescriptiecode) code system; the codes used here are fake (see above).
+pub const PRK: &str = "urn:oid:2.16.840.1.113883.2.4.4.10";
 /// G-Standaard thesaurus 0007 (routes of administration).
 pub const GSTD_ROUTE: &str = "urn:oid:2.16.840.1.113883.2.4.4.9";
 /// NHG table 25 (as-needed conditions), as in the MP9 examples.
@@ -90,7 +91,7 @@ pub struct Drug {
     pub key: &'static str,
     /// G-Standaard-style product name.
     pub name: &'static str,
-    /// FAKE HPK code (see the module documentation).
+    /// FAKE PRK code (see the module documentation).
     pub code: &'static str,
     pub ingredient: &'static str,
     pub strength: &'static str,
@@ -699,16 +700,64 @@ pub fn ward_drug(key: &str) -> Option<&'static Drug> {
 
 /// The Medication resource (nl-core-PharmaceuticalProduct) for a catalogue drug.
 pub fn medication_resource(d: &Drug, id: &str) -> Value {
+    let mut coding =
+        vec![json!({"system": PRK, "code": d.code, "display": d.name, "userSelected": true})];
+    if let Some((code, display)) = atc(d) {
+        coding.push(json!({"system": ATC, "code": code, "display": display}));
+    }
     json!({
         "resourceType": "Medication",
         "id": id,
         "meta": super::fhirout::meta("nl-core-PharmaceuticalProduct"),
         "code": {
-            "coding": [{"system": HPK, "code": d.code, "display": d.name, "userSelected": true}],
+            "coding": coding,
             "text": d.name
         },
         "form": {"text": d.form},
         "ingredient": [ingredient(d)]
+    })
+}
+
+/// The WHO ATC code system.
+pub const ATC: &str = "http://www.whocc.no/atc";
+
+/// The (real, public) WHO ATC code of a catalogue drug, by its key.
+pub fn atc(d: &Drug) -> Option<(&'static str, &'static str)> {
+    let base = d.key.split('-').next().unwrap_or(d.key);
+    Some(match (base, d.key) {
+        (_, "amoxiclav" | "amoxiclav-iv") => ("J01CR02", "amoxicilline en enzymremmer"),
+        (_, "calcium-vitd") => ("A12AX", "calcium, combinaties met vitamine D"),
+        (_, "insuline-aspart") => ("A10AB05", "insuline aspart"),
+        (_, "insuline-glargine") => ("A10AE04", "insuline glargine"),
+        ("paracetamol", _) => ("N02BE01", "paracetamol"),
+        ("nadroparine", _) => ("B01AB06", "nadroparine"),
+        ("pantoprazol", _) => ("A02BC02", "pantoprazol"),
+        ("omeprazol", _) => ("A02BC01", "omeprazol"),
+        ("metoprolol", _) => ("C07AB02", "metoprolol"),
+        ("furosemide", _) => ("C03CA01", "furosemide"),
+        ("kaliumchloride", _) => ("A12BA01", "kaliumchloride"),
+        ("apixaban", _) => ("B01AF02", "apixaban"),
+        ("ceftriaxon", _) => ("J01DD04", "ceftriaxon"),
+        ("flucloxacilline", _) => ("J01CF05", "flucloxacilline"),
+        ("morfine", _) => ("N02AA01", "morfine"),
+        ("oxazepam", _) => ("N05BA04", "oxazepam"),
+        ("temazepam", _) => ("N05CD07", "temazepam"),
+        ("haloperidol", _) => ("N05AD01", "haloperidol"),
+        ("metformine", _) => ("A10BA02", "metformine"),
+        ("amlodipine", _) => ("C08CA01", "amlodipine"),
+        ("salbutamol", _) => ("R03AC02", "salbutamol"),
+        ("tiotropium", _) => ("R03BB04", "tiotropium"),
+        ("prednisolon", _) => ("H02AB06", "prednisolon"),
+        ("macrogol", _) => ("A06AD65", "macrogol, combinaties"),
+        ("lactulose", _) => ("A06AD11", "lactulose"),
+        ("metoclopramide", _) => ("A03FA01", "metoclopramide"),
+        ("acetylsalicylzuur", _) => ("B01AC06", "acetylsalicylzuur"),
+        ("clopidogrel", _) => ("B01AC04", "clopidogrel"),
+        ("atorvastatine", _) => ("C10AA05", "atorvastatine"),
+        ("ferrofumaraat", _) => ("B03AA02", "ferrofumaraat"),
+        ("levothyroxine", _) => ("H03AA01", "levothyroxine"),
+        ("simvastatine", _) => ("C10AA01", "simvastatine"),
+        _ => return None,
     })
 }
 

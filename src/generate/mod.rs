@@ -1,7 +1,9 @@
 //! The synthetic ward/hospital generator: realistic Dutch wards as FHIR R4 collection
-//! Bundles in the nl-core / zib 2020 and MP9 shapes, with beds, medication agreements and
-//! schedules, administrations, alerts, directives, vitals and labs — the project's source of
-//! wards, beds and administrations for the demo, the tests and the benchmarks.
+//! Bundles in the nl-core / zib 2020 and MP9 shapes, with beds, medication treatments
+//! (agreements, schedules, administration agreements; every ward has a paused, a stopped, a
+//! cancelled and a dose-changed one), administrations, alerts, directives, vitals and labs —
+//! the project's source of wards, beds and administrations for the demo, the tests and the
+//! benchmarks.
 //!
 //! Invariants:
 //! - Deterministic: the same [`GenerateOptions`] give byte-identical bundles. All randomness
@@ -14,7 +16,7 @@
 //!   `Location` with `physicalType` `bd` (bed), `partOf` → `ro` (room), `partOf` → `wa` (ward);
 //!   `Location.name` is the label shown ("A3", "Kamer 3", "3-2").
 //! - Identifiers are fake: BSNs from the RvIG test range (see [`bsn_pool`]), patient numbers
-//!   under a documented fake OID, drug codes in a fake HPK range (see `drugs`).
+//!   under a documented fake OID, drug codes in a fake G-Standaard PRK range (see `drugs`).
 
 mod clinical;
 mod drugs;
@@ -29,7 +31,7 @@ pub use roster::StaffMember;
 
 use chrono::{DateTime, Utc};
 use fhirout::{Entry, coding, concept, meta, reference, uuid};
-use patient::{AllergyState, Shared, Slot};
+use patient::{AllergyState, Course, Shared, Slot};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -425,6 +427,13 @@ fn ward_bundle(
         physicians,
         nurses,
     };
+    // Every ward shows a paused, a stopped, a cancelled and a dose-changed treatment.
+    let mut forced = vec![
+        Course::Paused,
+        Course::Stopped,
+        Course::Cancelled,
+        Course::DoseChanged,
+    ];
     for (i, bed_index) in occupied.iter().enumerate() {
         let g = first + i;
         let Some((bed_id, bed_name, single)) = bed_list.get(*bed_index) else {
@@ -443,8 +452,13 @@ fn ward_bundle(
                 2 => Some(AllergyState::NotRecorded),
                 _ => None,
             },
+            // From the fourth patient on, one each until every course is shown.
+            course: (i >= 3).then(|| forced.first().copied()).flatten(),
         };
-        patient::generate(&mut prng, &shared, &slot, &mut entries);
+        let left = patient::generate(&mut prng, &shared, &slot, &mut entries);
+        if slot.course.is_some() && left.is_none() {
+            forced.remove(0);
+        }
     }
     fhirout::bundle(&bundle_id, opts.now, entries)
 }

@@ -1,8 +1,11 @@
 //! One synthetic inpatient and everything recorded about them, as nl-core / MP9 shaped FHIR
 //! R4 resources: Patient, Encounter (→ bed), Conditions, alerts (Flag), allergies (or an
 //! explicit "no known allergy", or nothing), treatment directives (Consent), medication
-//! agreements with Medication, administration agreements, medication use, administrations
-//! over the last ~80 hours, vitals, labs, contact persons and devices.
+//! as MP9 3.0 treatments (agreements with Medication, administration agreements and
+//! administrations sharing one pharmaceutical-treatment identifier; some treatments
+//! stopped, paused or cancelled by MP9 stop agreements, some changed to twice the dose),
+//! medication use, administrations over the last ~80 hours, vitals, labs, contact persons
+//! and devices.
 //!
 //! Every time is derived from `now`; nothing reads the clock. All randomness comes from the
 //! patient's own ChaCha8 stream, so a patient does not change when another one does.
@@ -57,6 +60,10 @@ pub struct Slot {
     /// Forces the allergy state for the first patients of a ward (0 items, 1 none, 2 not
     /// recorded) so every ward shows all three; `None` = random.
     pub allergy_state: Option<AllergyState>,
+    /// Forces what becomes of the first fitting drug of this patient (patients 3–6 of a
+    /// ward: paused, stopped, cancelled, dose changed) so every ward shows each; `None` =
+    /// random.
+    pub course: Option<Course>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,8 +143,14 @@ impl Ctx<'_, '_> {
     }
 }
 
-/// Generates one patient into `out`.
-pub fn generate(rng: &mut ChaCha8Rng, sh: &Shared<'_>, slot: &Slot, out: &mut Vec<Entry>) {
+/// Generates one patient into `out`. Returns the slot's forced course when no drug of this
+/// patient fitted it (the ward passes it on to the next patient).
+pub fn generate(
+    rng: &mut ChaCha8Rng,
+    sh: &Shared<'_>,
+    slot: &Slot,
+    out: &mut Vec<Entry>,
+) -> Option<Course> {
     let now = sh.now;
     let gender = if rng.gen_bool(0.5) {
         Gender::Female
@@ -228,8 +241,9 @@ pub fn generate(rng: &mut ChaCha8Rng, sh: &Shared<'_>, slot: &Slot, out: &mut Ve
         .collect();
     let chosen = choose_drugs(cx.rng, &tags);
     let has_iv = chosen.iter().any(|d| d.route == drugs::Route::Intravenous);
+    let mut forced = slot.course;
     for d in chosen {
-        medication(&mut cx, d, admitted, physician.as_ref());
+        medication(&mut cx, d, admitted, physician.as_ref(), &mut forced);
     }
     if cx.rng.gen_bool(0.3) {
         let n = cx.rng.gen_range(1..=2);
@@ -242,6 +256,7 @@ pub fn generate(rng: &mut ChaCha8Rng, sh: &Shared<'_>, slot: &Slot, out: &mut Ve
     labs(&mut cx, admitted, gender);
     contacts(&mut cx, age);
     devices(&mut cx, admitted, has_iv, age);
+    forced
 }
 
 fn patient_resource(
@@ -732,11 +747,212 @@ fn slot_times(s: &Sched) -> Vec<&'static str> {
     }
 }
 
+/// What becomes of a drug therapy in the generated record, written as MP9 3.0 building
+/// blocks that share one pharmaceutical-treatment identifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Course {
+    /// Runs as agreed.
+    Runs,
+    /// Stopped early (e.g. a side effect): a stop agreement (410546004).
+    Stopped,
+    /// Paused since some hours (e.g. before a procedure): a pause agreement (385655000).
+    Paused,
+    /// Agreed for later and cancelled before it started (89925002).
+    Cancelled,
+    /// Stopped and replaced by a new agreement with twice the dose.
+    DoseChanged,
+}
+
+/// MP9 identifier systems. The `999` arcs are the test OIDs Nictiz's own examples use.
+const TREATMENT_SYSTEM: &str = "urn:oid:2.16.840.1.113883.2.4.3.11.999.77.1.1";
+const AGREEMENT_SYSTEM: &str = "urn:oid:2.16.840.1.113883.2.4.3.11.999.77.16076005.1";
+const ADMIN_AGREEMENT_SYSTEM: &str = "urn:oid:2.16.840.1.113883.2.4.3.11.999.77.422037009.1";
+
+/// The MP9 3.0 stop types.
+const STOPPED: (&str, &str) = ("410546004", "stopgezet");
+const PAUSED: (&str, &str) = ("385655000", "onderbroken");
+const CANCELLED: (&str, &str) = ("89925002", "geannuleerd");
+
+fn treatment_ext(treatment: &str) -> Value {
+    json!({"url": "http://nictiz.nl/fhir/StructureDefinition/ext-PharmaceuticalTreatment.Identifier",
+        "valueIdentifier": {"system": TREATMENT_SYSTEM, "value": treatment}})
+}
+
+fn stop_modifier(stop: (&str, &str)) -> Value {
+    json!([{
+        "url": "http://nictiz.nl/fhir/StructureDefinition/ext-StopType",
+        "valueCodeableConcept": {"coding": [coding(SNOMED, stop.0, stop.1)]}
+    }])
+}
+
+/// One medication agreement (or a stop agreement when `stop` is given).
+struct Agreement<'a> {
+    d: &'a Drug,
+    treatment: &'a str,
+    ident: String,
+    status: &'a str,
+    start: DateTime<Utc>,
+    end: Option<DateTime<Utc>>,
+    registered: DateTime<Utc>,
+    stop: Option<(&'a str, &'a str)>,
+    prior: Option<&'a str>,
+}
+
+fn period_of(start: DateTime<Utc>, end: Option<DateTime<Utc>>) -> Value {
+    let mut period = json!({"start": datetime(start)});
+    if let (Some(e), Some(o)) = (end, period.as_object_mut()) {
+        o.insert("end".into(), json!(datetime(e)));
+    }
+    period
+}
+
+fn agreement_resource(
+    cx: &mut Ctx<'_, '_>,
+    a: &Agreement<'_>,
+    med_id: &str,
+    physician: Option<&(String, String)>,
+) -> String {
+    let text = match a.stop {
+        Some((_, word)) => format!(
+            "{} per {}",
+            capitalise(word),
+            nl_date(a.end.unwrap_or(a.registered))
+        ),
+        None => drugs::rendered(a.d, &nl_date(a.start), a.end.map(nl_date).as_deref()),
+    };
+    let id = cx.id();
+    let mut req = json!({
+        "resourceType": "MedicationRequest",
+        "id": id,
+        "meta": meta("nl-core-MedicationAgreement"),
+        "extension": [
+            {"url": "http://nictiz.nl/fhir/StructureDefinition/ext-RegistrationDateTime", "valueDateTime": datetime(a.registered)},
+            {"url": "http://nictiz.nl/fhir/StructureDefinition/ext-RenderedDosageInstruction", "valueString": text},
+            {"url": "http://nictiz.nl/fhir/StructureDefinition/ext-TimeInterval.Period", "valuePeriod": period_of(a.start, a.end)},
+            treatment_ext(a.treatment)
+        ],
+        "identifier": [{"system": AGREEMENT_SYSTEM, "value": a.ident}],
+        "status": a.status,
+        "intent": "order",
+        "category": [{"coding": [coding(SNOMED, "16076005", "voorschrijven")]}],
+        "medicationReference": reference(med_id, "Medication", a.d.name),
+        "subject": cx.patient_ref(),
+        "encounter": cx.encounter_ref(),
+        "authoredOn": datetime(a.registered),
+        "dosageInstruction": [drugs::dosage(a.d, &text)],
+    });
+    if let Some(o) = req.as_object_mut() {
+        if let Some((role, disp)) = physician {
+            o.insert(
+                "requester".into(),
+                reference(role, "PractitionerRole", disp),
+            );
+        }
+        if let Some(stop) = a.stop {
+            o.insert("modifierExtension".into(), stop_modifier(stop));
+        }
+        if let Some(prior) = a.prior {
+            o.insert(
+                "priorPrescription".into(),
+                json!({"type": "MedicationRequest",
+                    "identifier": {"system": AGREEMENT_SYSTEM, "value": prior},
+                    "display": format!("relatie naar medicatieafspraak: {prior}")}),
+            );
+        }
+    }
+    cx.push(id.clone(), req);
+    id
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// The pharmacy's administration agreement for an agreement (or its stop, with `stop`).
+#[allow(clippy::too_many_arguments)]
+fn administration_agreement(
+    cx: &mut Ctx<'_, '_>,
+    a: &Agreement<'_>,
+    med_id: &str,
+    req_id: &str,
+    ta_ident: &str,
+    stop: Option<(&str, &str)>,
+    end: Option<DateTime<Utc>>,
+) -> String {
+    let text = drugs::rendered(a.d, &nl_date(a.start), end.map(nl_date).as_deref());
+    let id = cx.id();
+    let mut res = json!({
+        "resourceType": "MedicationDispense",
+        "id": id,
+        "meta": meta("nl-core-AdministrationAgreement"),
+        "extension": [
+            {"url": "http://nictiz.nl/fhir/StructureDefinition/ext-AdministrationAgreement.AdministrationAgreementDateTime", "valueDateTime": datetime(a.registered + Duration::minutes(10))},
+            {"url": "http://nictiz.nl/fhir/StructureDefinition/ext-RenderedDosageInstruction", "valueString": text},
+            {"url": "http://nictiz.nl/fhir/StructureDefinition/ext-TimeInterval.Period", "valuePeriod": period_of(a.start, end)},
+            treatment_ext(a.treatment)
+        ],
+        "identifier": [{"system": ADMIN_AGREEMENT_SYSTEM, "value": if stop.is_some() { format!("{ta_ident}-STOP") } else { ta_ident.to_owned() }}],
+        "status": if a.status == "active" { "in-progress" } else { a.status },
+        "category": {"coding": [coding(SNOMED, "422037009", "toedieningsafspraak")]},
+        "medicationReference": reference(med_id, "Medication", a.d.name),
+        "subject": cx.patient_ref(),
+        "context": cx.encounter_ref(),
+        "performer": [{"actor": reference(&cx.sh.pharmacy.0, "Organization", &cx.sh.pharmacy.1)}],
+        "authorizingPrescription": [reference(req_id, "MedicationRequest", "Medicatieafspraak")],
+        "dosageInstruction": [drugs::dosage(a.d, &text)],
+    });
+    if let (Some(stop), Some(o)) = (stop, res.as_object_mut()) {
+        o.insert("modifierExtension".into(), stop_modifier(stop));
+    }
+    cx.push(id.clone(), res);
+    id
+}
+
+/// Picks what becomes of a drug: the slot's forced course for the first drug it fits,
+/// else a small chance of a stop, pause, cancel or dose change.
+fn pick_course(
+    cx: &mut Ctx<'_, '_>,
+    d: &Drug,
+    start: DateTime<Utc>,
+    forced: &mut Option<Course>,
+) -> Course {
+    let now = cx.sh.now;
+    // A stop, pause or change needs a few hours of the therapy before it.
+    let long_enough = now - start >= Duration::hours(4);
+    let continuous = d.course_days == 0;
+    let scheduled = !d.sched.is_as_needed();
+    let fits = |c: Course| match c {
+        Course::Runs | Course::Cancelled => true,
+        Course::Stopped => continuous && long_enough,
+        Course::Paused | Course::DoseChanged => continuous && scheduled && long_enough,
+    };
+    if let Some(c) = *forced
+        && fits(c)
+    {
+        *forced = None;
+        return c;
+    }
+    let roll: f64 = cx.rng.r#gen();
+    let c = match roll {
+        r if r < 0.02 => Course::Stopped,
+        r if r < 0.035 => Course::Paused,
+        r if r < 0.045 => Course::Cancelled,
+        r if r < 0.065 => Course::DoseChanged,
+        _ => Course::Runs,
+    };
+    if fits(c) { c } else { Course::Runs }
+}
+
 fn medication(
     cx: &mut Ctx<'_, '_>,
     d: &'static Drug,
     admitted: DateTime<Utc>,
     physician: Option<&(String, String)>,
+    forced: &mut Option<Course>,
 ) {
     let now = cx.sh.now;
     // Most started at admission, some later during the stay.
@@ -747,101 +963,169 @@ fn medication(
         admitted + Duration::minutes(cx.rng.gen_range(30..span))
     };
     let start = minute(start.min(now - Duration::minutes(10)));
-    let mut end = (d.course_days > 0).then(|| start + Duration::days(i64::from(d.course_days)));
-    let mut stopped = false;
-    if end.is_none() && cx.rng.gen_bool(0.05) && now - start > Duration::hours(24) {
-        // Stopped early (e.g. side effect): not active any more.
-        end = Some(minute(now - Duration::hours(cx.rng.gen_range(2..20))));
-        stopped = true;
-    }
-    let status = match end {
-        Some(e) if e <= now && stopped => "stopped",
-        Some(e) if e <= now => "completed",
-        _ => "active",
-    };
-    let start_txt = nl_date(start);
-    let end_txt = end.map(nl_date);
-    let text = drugs::rendered(d, &start_txt, end_txt.as_deref());
-    let mut period = json!({"start": datetime(start)});
-    if let (Some(e), Some(o)) = (end, period.as_object_mut()) {
-        o.insert("end".into(), json!(datetime(e)));
-    }
+    let course = pick_course(cx, d, start, forced);
+    let treatment = format!("MBH-{}", cx.id());
+    let ident = format!("{treatment}-MA");
+    let ta_ident = format!("{treatment}-TA");
+    let end = (d.course_days > 0).then(|| start + Duration::days(i64::from(d.course_days)));
 
     let med_id = cx.id();
     let med = drugs::medication_resource(d, &med_id);
     cx.push(med_id.clone(), med);
-    let med_ref = reference(&med_id, "Medication", d.name);
 
-    let req_id = cx.id();
-    let mut req = json!({
-        "resourceType": "MedicationRequest",
-        "id": req_id,
-        "meta": meta("nl-core-MedicationAgreement"),
-        "extension": [
-            {"url": "http://nictiz.nl/fhir/StructureDefinition/ext-RenderedDosageInstruction", "valueString": text},
-            {"url": "http://nictiz.nl/fhir/StructureDefinition/ext-TimeInterval.Period", "valuePeriod": period}
-        ],
-        "status": status,
-        "intent": "order",
-        "category": [{"coding": [coding(SNOMED, "16076005", "voorschrijven")]}],
-        "medicationReference": med_ref,
-        "subject": cx.patient_ref(),
-        "encounter": cx.encounter_ref(),
-        "authoredOn": datetime(start - Duration::minutes(15)),
-        "dosageInstruction": [drugs::dosage(d, &text)],
-    });
-    if let Some(o) = req.as_object_mut() {
-        if let Some((role, disp)) = physician {
-            o.insert(
-                "requester".into(),
-                reference(role, "PractitionerRole", disp),
-            );
-        }
-        if stopped {
-            o.insert(
-                "modifierExtension".into(),
-                json!([{
-                    "url": "http://nictiz.nl/fhir/StructureDefinition/ext-StopType",
-                    "valueCodeableConcept": {"coding": [coding(SNOMED, "113381000146106", "Drug therapy definitively stopped (finding)")]}
-                }]),
-            );
-        }
+    if course == Course::Cancelled {
+        // Agreed for later today or tomorrow, cancelled before it started: no
+        // administration agreement, no administrations.
+        let later = minute(now + Duration::hours(cx.rng.gen_range(2..30)));
+        let a = Agreement {
+            d,
+            treatment: &treatment,
+            ident: ident.clone(),
+            status: "active",
+            start: later,
+            end,
+            registered: minute(now - Duration::hours(cx.rng.gen_range(3..10))),
+            stop: None,
+            prior: None,
+        };
+        agreement_resource(cx, &a, &med_id, physician);
+        let cancel = Agreement {
+            ident: format!("{ident}-ANNULERING"),
+            registered: minute(now - Duration::hours(1)),
+            stop: Some(CANCELLED),
+            prior: Some(&ident),
+            ..a
+        };
+        agreement_resource(cx, &cancel, &med_id, physician);
+        return;
     }
-    cx.push(req_id.clone(), req);
 
-    // The pharmacy's administration agreement, for most agreements.
-    let dispense_id = if cx.rng.gen_bool(0.85) {
-        let id = cx.id();
-        let res = json!({
-            "resourceType": "MedicationDispense",
-            "id": id,
-            "meta": meta("nl-core-AdministrationAgreement"),
-            "extension": [
-                {"url": "http://nictiz.nl/fhir/StructureDefinition/ext-AdministrationAgreement.AdministrationAgreementDateTime", "valueDateTime": datetime(start - Duration::minutes(5))},
-                {"url": "http://nictiz.nl/fhir/StructureDefinition/ext-RenderedDosageInstruction", "valueString": text},
-                {"url": "http://nictiz.nl/fhir/StructureDefinition/ext-TimeInterval.Period", "valuePeriod": period}
-            ],
-            "status": if status == "active" { "in-progress" } else { status },
-            "category": {"coding": [coding(SNOMED, "422037009", "toedieningsafspraak")]},
-            "medicationReference": reference(&med_id, "Medication", d.name),
-            "subject": cx.patient_ref(),
-            "context": cx.encounter_ref(),
-            "performer": [{"actor": reference(&cx.sh.pharmacy.0, "Organization", &cx.sh.pharmacy.1)}],
-            "authorizingPrescription": [reference(&req_id, "MedicationRequest", "Medicatieafspraak")],
-            "dosageInstruction": [drugs::dosage(d, &text)],
-        });
-        cx.push(id.clone(), res);
-        Some(id)
-    } else {
-        None
+    let status = match end {
+        Some(e) if e <= now => "completed",
+        _ => "active",
     };
+    let a = Agreement {
+        d,
+        treatment: &treatment,
+        ident: ident.clone(),
+        status,
+        start,
+        end,
+        registered: start - Duration::minutes(15),
+        stop: None,
+        prior: None,
+    };
+    let req_id = agreement_resource(cx, &a, &med_id, physician);
+    // The pharmacy's administration agreement, for most agreements.
+    let ta_id = cx
+        .rng
+        .gen_bool(0.85)
+        .then(|| administration_agreement(cx, &a, &med_id, &req_id, &ta_ident, None, end));
 
-    administrations(cx, d, start, end, &med_id, &req_id, dispense_id.as_deref());
+    // When the first agreement stops (stop, pause or dose change), and how.
+    // Between an hour after the start and an hour ago.
+    let span = (now - start).num_hours().clamp(3, 48);
+    let mut hours_ago = |max: i64| cx.rng.gen_range(1..span.min(max).max(2));
+    let stop = match course {
+        Course::Stopped => Some((STOPPED, minute(now - Duration::hours(hours_ago(20))))),
+        Course::Paused => Some((PAUSED, minute(now - Duration::hours(hours_ago(20))))),
+        Course::DoseChanged => Some((STOPPED, minute(now - Duration::hours(hours_ago(48))))),
+        _ => None,
+    };
+    let Some((kind, at)) = stop else {
+        administrations(
+            cx,
+            &treatment,
+            d,
+            start,
+            end,
+            &med_id,
+            &req_id,
+            ta_id.as_deref(),
+        );
+        return;
+    };
+    let order = Agreement {
+        ident: format!("{ident}-STOP"),
+        status: "active",
+        end: Some(at),
+        registered: at - Duration::minutes(20),
+        stop: Some(kind),
+        prior: Some(&ident),
+        ..a
+    };
+    let stop_id = agreement_resource(cx, &order, &med_id, physician);
+    if ta_id.is_some() {
+        administration_agreement(
+            cx,
+            &order,
+            &med_id,
+            &stop_id,
+            &ta_ident,
+            Some(kind),
+            Some(at),
+        );
+    }
+    administrations(
+        cx,
+        &treatment,
+        d,
+        start,
+        Some(at),
+        &med_id,
+        &req_id,
+        ta_id.as_deref(),
+    );
+    if course != Course::DoseChanged {
+        return;
+    }
+    // The new agreement: twice the dose from the stop on.
+    let doubled = Drug {
+        dose: d.dose * 2.0,
+        dose_note: None,
+        ..*d
+    };
+    let new_ident = format!("{ident}-WIJZIGING");
+    let new = Agreement {
+        d: &doubled,
+        treatment: &treatment,
+        ident: new_ident.clone(),
+        status: "active",
+        start: at,
+        end: None,
+        registered: at - Duration::minutes(20),
+        stop: None,
+        prior: Some(&ident),
+    };
+    let new_req = agreement_resource(cx, &new, &med_id, physician);
+    let new_ta = ta_id.map(|_| {
+        administration_agreement(
+            cx,
+            &new,
+            &med_id,
+            &new_req,
+            &format!("{ta_ident}-WIJZIGING"),
+            None,
+            None,
+        )
+    });
+    administrations(
+        cx,
+        &treatment,
+        &doubled,
+        at,
+        None,
+        &med_id,
+        &new_req,
+        new_ta.as_deref(),
+    );
 }
 
+#[allow(clippy::too_many_arguments)]
 fn administrations(
     cx: &mut Ctx<'_, '_>,
-    d: &'static Drug,
+    treatment: &str,
+    d: &Drug,
     start: DateTime<Utc>,
     end: Option<DateTime<Utc>>,
     med_id: &str,
@@ -914,7 +1198,8 @@ fn administrations(
             "meta": meta("nl-core-MedicationAdministration2"),
             "extension": [
                 {"url": "http://nictiz.nl/fhir/StructureDefinition/ext-MedicationAdministration2.AgreedDateTime", "valueDateTime": datetime(slot)},
-                {"url": "http://nictiz.nl/fhir/StructureDefinition/ext-MedicationAdministration2.DeviatingAdministration", "valueBoolean": not_done}
+                {"url": "http://nictiz.nl/fhir/StructureDefinition/ext-MedicationAdministration2.DeviatingAdministration", "valueBoolean": not_done},
+                treatment_ext(treatment)
             ],
             "status": if not_done { "not-done" } else { "completed" },
             "category": {"coding": [coding(SNOMED, "18629005", "toediening van medicatie")]},

@@ -8,12 +8,18 @@
 //! not know) is a different value from *none documented* (the source explicitly states there
 //! are none, e.g. "no known allergies"). Unknown must never look like none.
 
+pub mod medication;
 pub mod report;
 pub mod summary;
 
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Months, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use medication::{
+    AsNeeded, Attention, Block, BlockFacts, BlockStatus, Dosage, Drug, Fate, Frequency, MaxDose,
+    MedicationKind, MedicationLine, Quantity, Schedule, Span, StopKind, Treatment, TreatmentState,
+    Unreadable,
+};
 pub use report::{IngestReport, NotShown, NotShownReason, TypeCounts};
 pub use summary::PatientSummary;
 
@@ -88,6 +94,19 @@ impl Moment {
         };
         Some(day.and_time(NaiveTime::MIN).and_utc())
     }
+
+    /// The first instant after the moment (the end of its day, month or year; an instant
+    /// itself), for "has this ended?" checks: an end date of 2016-09-18 lasts through that
+    /// day.
+    pub fn end_exclusive(&self) -> Option<DateTime<Utc>> {
+        let start = self.earliest_utc()?;
+        match self {
+            Moment::Instant(t) => Some(*t),
+            Moment::Day(_) => start.checked_add_signed(chrono::Duration::days(1)),
+            Moment::Month(..) => start.checked_add_months(Months::new(1)),
+            Moment::Year(_) => start.checked_add_months(Months::new(12)),
+        }
+    }
 }
 
 /// A coded concept as the source gives it (system URI, code, display text).
@@ -96,6 +115,43 @@ pub struct Code {
     pub system: Option<String>,
     pub code: Option<String>,
     pub display: Option<String>,
+}
+
+impl Code {
+    /// The code system's name as people know it, for the systems a ward meets.
+    pub fn system_name(&self) -> Option<&'static str> {
+        system_name(self.system.as_deref()?)
+    }
+
+    /// The code with its system's name ("NDC 0069-0105-68"), for a concept without a
+    /// display text.
+    pub fn labelled(&self) -> Option<String> {
+        let code = self.code.as_deref()?;
+        Some(match self.system_name() {
+            Some(n) => format!("{n} {code}"),
+            None => code.to_owned(),
+        })
+    }
+}
+
+/// Names of the code systems carried for drugs, substances and findings.
+pub fn system_name(system: &str) -> Option<&'static str> {
+    Some(match system.trim() {
+        "urn:oid:2.16.840.1.113883.2.4.4.1" => "G-Standaard GPK",
+        "urn:oid:2.16.840.1.113883.2.4.4.7" => "G-Standaard HPK",
+        "urn:oid:2.16.840.1.113883.2.4.4.8" => "G-Standaard ZI",
+        "urn:oid:2.16.840.1.113883.2.4.4.10" => "G-Standaard PRK",
+        "urn:oid:2.16.840.1.113883.2.4.4.9" => "G-Standaard",
+        "http://www.whocc.no/atc" | "urn:oid:2.16.840.1.113883.6.73" => "ATC",
+        "http://snomed.info/sct" | "urn:oid:2.16.840.1.113883.6.96" => "SNOMED CT",
+        "http://www.nlm.nih.gov/research/umls/rxnorm" | "urn:oid:2.16.840.1.113883.6.88" => {
+            "RxNorm"
+        }
+        "http://hl7.org/fhir/sid/ndc" | "urn:oid:2.16.840.1.113883.6.69" => "NDC",
+        "http://loinc.org" => "LOINC",
+        "http://hl7.org/fhir/sid/icd-10" => "ICD-10",
+        _ => return None,
+    })
 }
 
 /// The ward's data as served by one generation.
@@ -120,8 +176,9 @@ pub struct PatientRecord {
     pub allergies: Listed<Allergy>,
     pub directives: Listed<Directive>,
     pub problems: Listed<Problem>,
-    /// Medication agreements, administration agreements and medication use, active now.
-    pub medication: Listed<MedicationLine>,
+    /// One entry per drug therapy (MP9 treatment), current or not: the state of each says
+    /// whether it runs, is paused, starts later, or was stopped, ended or cancelled.
+    pub medication: Listed<Treatment>,
     /// Administrations within the configured window (72 hours by default), newest first.
     pub administrations: Listed<Administration>,
     /// Recent vital signs, newest first.
@@ -130,6 +187,105 @@ pub struct PatientRecord {
     pub labs: Listed<Measurement>,
     pub contacts: Listed<Contact>,
     pub devices: Listed<Device>,
+    /// Statements about a section that were not taken as its status: partial negations
+    /// ("no known food allergy") and contradictions, shown next to the section.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<SectionNote>,
+    /// Source data about this patient that could not be (fully) read: counted and listed
+    /// on the patient's page and MAR.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unread: Vec<Unread>,
+    /// How many more could not be read than `unread` lists (it holds at most
+    /// [`MAX_UNREAD_PER_PATIENT`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unread_more: u32,
+    /// Identity facts that disagree between copies of this patient in the source.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identity_conflicts: Vec<IdentityConflict>,
+}
+
+/// A section a [`SectionNote`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoteSection {
+    Allergies,
+    Medication,
+    Problems,
+}
+
+/// What kind of statement a [`SectionNote`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoteKind {
+    /// "None known" for part of the section only (e.g. food allergies): it never makes the
+    /// whole section "none".
+    PartialNegation,
+    /// A statement the rest of the section contradicts ("no known allergy" next to a listed
+    /// allergy, or "none known" next to "no information").
+    Contradiction,
+    /// A "none known" statement next to a section that lists only past items (medication
+    /// that all ended): consistent, shown next to the history.
+    Statement,
+}
+
+/// A statement about a section that is shown next to it rather than as its status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SectionNote {
+    pub section: NoteSection,
+    pub kind: NoteKind,
+    /// The source's wording.
+    pub statement: String,
+    pub asserted: Option<Moment>,
+}
+
+/// Why a piece of source data about a patient could not be (fully) read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnreadReason {
+    /// Malformed, a required element missing, or a section cap reached.
+    Invalid,
+    /// A modifierExtension whose meaning is unknown.
+    UnknownModifier,
+    /// A reference that does not resolve (other than the subject itself).
+    UnresolvedReference,
+    /// A FHIR version or profile generation whose shape is not read here.
+    UnsupportedVersion,
+    /// A value that could not be read (an impossible date, an unknown code).
+    InvalidValue,
+}
+
+/// One piece of source data about a patient that could not be (fully) read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unread {
+    pub resource_type: String,
+    /// The resource id (or fullUrl), for finding it in the source.
+    pub id: Option<String>,
+    pub reason: UnreadReason,
+    /// A short technical detail (English, as in the ingest report).
+    pub detail: String,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl PatientRecord {
+    /// How many pieces of this patient's source data could not be (fully) read.
+    pub fn unread_count(&self) -> usize {
+        self.unread.len().saturating_add(self.unread_more as usize)
+    }
+}
+
+/// Most [`Unread`] items kept per patient (the count is kept exactly).
+pub const MAX_UNREAD_PER_PATIENT: usize = 200;
+
+/// Copies of one patient that disagree on an identity fact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityConflict {
+    /// "name", "birth_date", "bsn" or "patient_number".
+    pub field: String,
+    /// The differing values, as given.
+    pub values: Vec<String>,
 }
 
 /// Who the patient is.
@@ -204,6 +360,9 @@ pub struct Alert {
     pub kind: AlertKind,
     pub text: String,
     pub code: Option<Code>,
+    /// Every coding of the alert's code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub codes: Vec<Code>,
     pub since: Option<Moment>,
     pub note: Option<String>,
 }
@@ -228,6 +387,9 @@ pub struct Reaction {
 pub struct Allergy {
     pub substance: String,
     pub code: Option<Code>,
+    /// Every coding of the substance.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub codes: Vec<Code>,
     pub criticality: Criticality,
     /// "allergy" / "intolerance" when given.
     pub kind: Option<String>,
@@ -277,6 +439,9 @@ pub struct Directive {
     pub source: Option<String>,
     pub date: Option<Moment>,
     pub status: Option<String>,
+    /// Every coding of what the directive is about (treatment, category, type).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub codes: Vec<Code>,
 }
 
 /// A problem / diagnosis.
@@ -284,95 +449,11 @@ pub struct Directive {
 pub struct Problem {
     pub name: String,
     pub code: Option<Code>,
+    /// Every coding of the problem.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub codes: Vec<Code>,
     pub status: Option<String>,
     pub onset: Option<Moment>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MedicationKind {
-    /// MedicatieAfspraak (FHIR MedicationRequest).
-    Agreement,
-    /// ToedieningsAfspraak (FHIR MedicationDispense with the MP9 category).
-    AdministrationAgreement,
-    /// Medicatiegebruik (FHIR MedicationStatement).
-    Use,
-}
-
-/// The drug as the source names it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Drug {
-    pub name: String,
-    pub code: Option<Code>,
-    /// Strength, e.g. "500 mg" or "5 mg/ml".
-    pub strength: Option<String>,
-    pub form: Option<String>,
-    pub ingredients: Vec<String>,
-}
-
-/// When to give: the structured schedule as far as the source structures it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct Schedule {
-    /// Fixed clock times (Timing.repeat.timeOfDay), in ward-local time.
-    pub times_of_day: Vec<NaiveTime>,
-    /// "3 x per 1 d" as (frequency, period, period unit as UCUM: h, d, wk ...).
-    pub frequency: Option<Frequency>,
-    /// Day parts / events (morning, before meals ...), as given.
-    pub when: Vec<String>,
-    /// Days of week (mon, tue ...) when restricted.
-    pub days_of_week: Vec<String>,
-    /// A readable rendering of the above (built by the mapper, Dutch).
-    pub text: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Frequency {
-    pub count: u32,
-    pub count_max: Option<u32>,
-    pub period: String,
-    pub period_unit: String,
-}
-
-/// One dosing instruction (MP9 allows several per agreement, e.g. tapering).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct Dosage {
-    /// Dose with unit, e.g. "1 stuk", "500 mg", "1-2 stuks".
-    pub dose: Option<String>,
-    pub route: Option<String>,
-    pub schedule: Schedule,
-    /// `Some` when "zo nodig" (as needed); the condition text when given.
-    pub as_needed: Option<AsNeeded>,
-    /// Maximum dose per period, when given.
-    pub max_dose: Option<String>,
-    /// The source's own rendered text of this instruction (Dosage.text).
-    pub text: Option<String>,
-    /// Order for sequenced instructions.
-    pub sequence: Option<u32>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AsNeeded {
-    pub condition: Option<String>,
-}
-
-/// One line of the active medication list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MedicationLine {
-    pub kind: MedicationKind,
-    /// Stable id within the patient (used to link administrations).
-    pub id: String,
-    pub drug: Drug,
-    pub dosages: Vec<Dosage>,
-    pub start: Option<Moment>,
-    pub end: Option<Moment>,
-    pub prescriber: Option<String>,
-    /// MP9 category of an administration agreement, or the category given.
-    pub category: Option<String>,
-    pub status: Option<String>,
-    pub reason: Option<String>,
-    pub note: Option<String>,
-    /// The agreement this line is based on (administration agreement → medication agreement).
-    pub based_on: Option<String>,
 }
 
 /// One administration (FHIR MedicationAdministration).
@@ -388,6 +469,12 @@ pub struct Administration {
     /// The medication line id it belongs to, when resolvable.
     pub line_id: Option<String>,
     pub note: Option<String>,
+    /// The treatment it belongs to ([`Treatment::id`]), when attributable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub treatment_id: Option<String>,
+    /// The dose as a quantity, with unit text and code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dose_quantity: Option<Quantity>,
 }
 
 /// A vital sign or lab result.

@@ -26,6 +26,9 @@ pub enum NotShownReason {
     /// Used only to resolve references of other resources (Medication, Location,
     /// Practitioner, Organization ...), not shown on its own.
     ReferencedOnly,
+    /// A FHIR version or profile generation whose shape is not read (e.g. an STU3 resource
+    /// of a type only read in its R4 shape).
+    UnsupportedVersion,
 }
 
 /// One resource that is not shown, with its reason.

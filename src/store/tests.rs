@@ -38,6 +38,10 @@ pub(crate) fn patient(key: &str, name: &str, bed: &str, born: (i32, u32, u32)) -
         labs: Listed::NotRecorded,
         contacts: Listed::NotRecorded,
         devices: Listed::NotRecorded,
+        notes: Vec::new(),
+        unread: Vec::new(),
+        unread_more: 0,
+        identity_conflicts: Vec::new(),
     }
 }
 

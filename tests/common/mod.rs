@@ -154,6 +154,7 @@ pub fn hostile_patient(
                 kind: AlertKind::Isolation,
                 text: format!("MRSA {}", h("alert")),
                 code: code(),
+                codes: code().into_iter().collect(),
                 since: moment_day(2026, 1, 2),
                 note: Some(h("alert.note")),
             }],
@@ -162,6 +163,7 @@ pub fn hostile_patient(
             items: vec![Allergy {
                 substance: format!("Pinda-allergie-zqx {}", h("allergy")),
                 code: code(),
+                codes: code().into_iter().collect(),
                 criticality: Criticality::High,
                 kind: Some(h("allergy.kind")),
                 category: vec![h("allergy.category")],
@@ -184,91 +186,104 @@ pub fn hostile_patient(
                 source: Some(h("directive.source")),
                 date: moment_day(2025, 12, 1),
                 status: Some(h("directive.status")),
+                codes: code().into_iter().collect(),
             }],
         },
         problems: Listed::Items {
             items: vec![Problem {
                 name: h("problem"),
                 code: code(),
+                codes: code().into_iter().collect(),
                 status: Some(h("problem.status")),
                 onset: Some(Moment::Year(2019)),
             }],
         },
         medication: Listed::Items {
-            items: vec![
-                MedicationLine {
-                    kind: MedicationKind::Agreement,
-                    id: "med-1".into(),
-                    drug: Drug {
-                        name: format!("Metoprololzqx {}", h("drug")),
-                        code: code(),
-                        strength: Some(h("strength")),
-                        form: Some(h("form")),
-                        ingredients: vec![h("ingredient")],
-                    },
-                    dosages: vec![Dosage {
-                        dose: Some(format!("50 mg {}", h("dose"))),
-                        route: Some(h("route")),
-                        schedule: Schedule {
-                            times_of_day: vec![
-                                NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
-                                NaiveTime::from_hms_opt(20, 0, 0).unwrap(),
-                            ],
-                            frequency: Some(Frequency {
-                                count: 2,
-                                count_max: None,
-                                period: "1".into(),
-                                period_unit: "d".into(),
-                            }),
-                            when: vec![h("when")],
-                            days_of_week: vec![],
-                            text: Some(h("schedule.text")),
+            items: hostile_treatments(
+                h,
+                now,
+                code(),
+                vec![
+                    MedicationLine {
+                        kind: MedicationKind::Agreement,
+                        id: "med-1".into(),
+                        drug: Drug {
+                            name: format!("Metoprololzqx {}", h("drug")),
+                            code: code(),
+                            codes: code().into_iter().collect(),
+                            strength: Some(h("strength")),
+                            form: Some(h("form")),
+                            ingredients: vec![h("ingredient")],
                         },
-                        as_needed: None,
-                        max_dose: Some(h("max_dose")),
-                        text: Some(h("dosage.text")),
-                        sequence: Some(1),
-                    }],
-                    start: moment_day(2026, 1, 1),
-                    end: None,
-                    prescriber: Some(h("prescriber")),
-                    category: Some(h("category")),
-                    status: Some(h("med.status")),
-                    reason: Some(h("med.reason")),
-                    note: Some(h("med.note")),
-                    based_on: None,
-                },
-                MedicationLine {
-                    kind: MedicationKind::Agreement,
-                    id: "med-2".into(),
-                    drug: Drug {
-                        name: format!("Paracetamolzqx {}", h("drug2")),
-                        code: None,
-                        strength: Some("500 mg".into()),
-                        form: None,
-                        ingredients: vec![],
+                        dosages: vec![Dosage {
+                            dose: Some(format!("50 mg {}", h("dose"))),
+                            route: Some(h("route")),
+                            schedule: Schedule {
+                                times_of_day: vec![
+                                    NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+                                    NaiveTime::from_hms_opt(20, 0, 0).unwrap(),
+                                ],
+                                frequency: Some(Frequency {
+                                    count: 2,
+                                    count_max: None,
+                                    period: "1".into(),
+                                    period_unit: "d".into(),
+                                }),
+                                when: vec![h("when")],
+                                days_of_week: vec![],
+                                text: Some(h("schedule.text")),
+                            },
+                            as_needed: None,
+                            max_dose: Some(h("max_dose")),
+                            text: Some(h("dosage.text")),
+                            sequence: Some(1),
+                            ..Default::default()
+                        }],
+                        start: moment_day(2026, 1, 1),
+                        end: None,
+                        prescriber: Some(h("prescriber")),
+                        category: Some(h("category")),
+                        status: Some(h("med.status")),
+                        reason: Some(h("med.reason")),
+                        note: Some(h("med.note")),
+                        based_on: None,
+                        ..Default::default()
                     },
-                    dosages: vec![Dosage {
-                        dose: Some("1000 mg".into()),
-                        route: Some("oraal".into()),
-                        schedule: Schedule::default(),
-                        as_needed: Some(AsNeeded {
-                            condition: Some(h("as_needed")),
-                        }),
-                        max_dose: Some("4000 mg per dag".into()),
-                        text: None,
-                        sequence: None,
-                    }],
-                    start: None,
-                    end: None,
-                    prescriber: None,
-                    category: None,
-                    status: None,
-                    reason: None,
-                    note: None,
-                    based_on: None,
-                },
-            ],
+                    MedicationLine {
+                        kind: MedicationKind::Agreement,
+                        id: "med-2".into(),
+                        drug: Drug {
+                            name: format!("Paracetamolzqx {}", h("drug2")),
+                            code: None,
+                            codes: vec![],
+                            strength: Some("500 mg".into()),
+                            form: None,
+                            ingredients: vec![],
+                        },
+                        dosages: vec![Dosage {
+                            dose: Some("1000 mg".into()),
+                            route: Some("oraal".into()),
+                            schedule: Schedule::default(),
+                            as_needed: Some(AsNeeded {
+                                condition: Some(h("as_needed")),
+                            }),
+                            max_dose: Some("4000 mg per dag".into()),
+                            text: None,
+                            sequence: None,
+                            ..Default::default()
+                        }],
+                        start: None,
+                        end: None,
+                        prescriber: None,
+                        category: None,
+                        status: None,
+                        reason: None,
+                        note: None,
+                        based_on: None,
+                        ..Default::default()
+                    },
+                ],
+            ),
         },
         administrations: Listed::Items {
             items: vec![Administration {
@@ -280,6 +295,13 @@ pub fn hostile_patient(
                 performer: Some(h("performer")),
                 line_id: Some("med-1".into()),
                 note: Some(h("admin.note")),
+                treatment_id: Some("med-1".into()),
+                dose_quantity: Some(Quantity {
+                    value: 50.0,
+                    unit: Some(h("admin.unit")),
+                    system: Some(h("admin.unit.system")),
+                    code: Some(h("admin.unit.code")),
+                }),
             }],
         },
         vitals: Listed::Items {
@@ -321,7 +343,88 @@ pub fn hostile_patient(
                 note: Some(h("device.note")),
             }],
         },
+        notes: vec![
+            SectionNote {
+                section: NoteSection::Allergies,
+                kind: NoteKind::PartialNegation,
+                statement: h("note.partial"),
+                asserted: None,
+            },
+            SectionNote {
+                section: NoteSection::Medication,
+                kind: NoteKind::Contradiction,
+                statement: h("note.contradiction"),
+                asserted: None,
+            },
+        ],
+        unread: vec![Unread {
+            resource_type: h("unread.type"),
+            id: Some(h("unread.id")),
+            reason: UnreadReason::UnknownModifier,
+            detail: h("unread.detail"),
+        }],
+        unread_more: 0,
+        identity_conflicts: vec![IdentityConflict {
+            field: "name".into(),
+            values: vec![h("conflict.a"), h("conflict.b")],
+        }],
     }
+}
+
+/// The hostile patient's treatments: each line its own treatment, the first with a
+/// stopped predecessor (history), plus one that could not be fully read.
+fn hostile_treatments(
+    h: fn(&str) -> String,
+    now: chrono::DateTime<Utc>,
+    code: Option<Code>,
+    lines: Vec<MedicationLine>,
+) -> Vec<Treatment> {
+    let mut out = Vec::new();
+    for (n, line) in lines.into_iter().enumerate() {
+        if n == 0 {
+            let mut old = line.clone();
+            old.id = "med-0".into();
+            old.dosages
+                .iter_mut()
+                .for_each(|d| d.dose = Some(h("history.dose")));
+            old.facts.status = BlockStatus::Stopped;
+            let blocks = vec![
+                Block {
+                    line,
+                    refers: vec![],
+                },
+                Block {
+                    line: old,
+                    refers: vec![],
+                },
+            ];
+            out.push(noodepd::record::medication::resolve(
+                "med-1".into(),
+                Some(h("treatment.identifier")),
+                blocks,
+                now,
+            ));
+        } else {
+            out.push(Treatment::single(line, now));
+        }
+    }
+    let mut odd = MedicationLine {
+        id: "med-9".into(),
+        drug: Drug {
+            name: format!("Raadselzqx {}", h("drug3")),
+            code: code.clone(),
+            codes: code.into_iter().collect(),
+            ..Default::default()
+        },
+        unreadable: vec![Unreadable::UnknownModifier(h("modifier"))],
+        ..Default::default()
+    };
+    odd.dosages.push(Dosage {
+        dose: Some(h("odd.dose")),
+        ..Default::default()
+    });
+    out.push(Treatment::single(odd, now));
+    out
 }
 
 /// The treatment limit of the patient in bed 14 besides the resuscitation policy, as the
@@ -348,6 +451,7 @@ pub fn ward() -> WardRecord {
             source: None,
             date: None,
             status: Some("active".into()),
+            codes: vec![],
         });
     }
     WardRecord {
@@ -395,6 +499,8 @@ pub struct Options {
     /// Use the demo generator (this many patients, this seed), mapped by the FHIR mapper,
     /// instead of the hand-built hostile ward.
     pub generated: Option<(usize, u64)>,
+    /// Serve this record (e.g. fixtures mapped at a fixed time) instead of the hostile ward.
+    pub record: Option<WardRecord>,
 }
 
 impl Default for Options {
@@ -407,6 +513,7 @@ impl Default for Options {
             tls: None,
             lockout_attempts: 5,
             generated: None,
+            record: None,
         }
     }
 }
@@ -459,9 +566,10 @@ pub fn shared_in(dir: &Path, opts: &Options) -> Arc<Shared> {
             snapshot_file: "a3-7.snap".into(),
             report: IngestReport::default(),
         };
-        let record = match opts.generated {
-            Some((n, seed)) => generated_ward(n, seed),
-            None => ward(),
+        let record = match (&opts.record, opts.generated) {
+            (Some(r), _) => r.clone(),
+            (None, Some((n, seed))) => generated_ward(n, seed),
+            (None, None) => ward(),
         };
         let g = store.build(meta, &record).unwrap();
         store.swap(g);

@@ -106,6 +106,7 @@ pub fn drug(n: &str, strength: &str) -> Drug {
     Drug {
         name: n.into(),
         code: None,
+        codes: vec![],
         strength: Some(strength.into()),
         form: Some("tablet".into()),
         ingredients: vec![],
@@ -138,7 +139,37 @@ pub fn line(id: &str, d: Drug, dosages: Vec<Dosage>) -> MedicationLine {
         reason: None,
         note: None,
         based_on: None,
+        ..Default::default()
     }
+}
+
+/// The facts of a line from its start and end (what a mapper would have read).
+fn with_facts(mut l: MedicationLine) -> MedicationLine {
+    if l.facts.periods.is_empty() && (l.start.is_some() || l.end.is_some()) {
+        l.facts.periods = vec![Span {
+            start: l.start,
+            end: l.end,
+        }];
+    }
+    l
+}
+
+/// A treatment of one line, decided at the tests' `now`.
+pub fn single(l: MedicationLine) -> Treatment {
+    Treatment::single(with_facts(l), now())
+}
+
+/// A treatment of several blocks; every block after the first refers to the first.
+pub fn treatment(id: &str, lines: Vec<MedicationLine>) -> Treatment {
+    let blocks = lines
+        .into_iter()
+        .enumerate()
+        .map(|(n, l)| Block {
+            line: with_facts(l),
+            refers: if n == 0 { vec![] } else { vec![0] },
+        })
+        .collect();
+    noodepd::record::medication::resolve(id.into(), None, blocks, now())
 }
 
 pub fn given(line_id: &str, drug: &str, at: DateTime<Utc>) -> Administration {
@@ -151,6 +182,8 @@ pub fn given(line_id: &str, drug: &str, at: DateTime<Utc>) -> Administration {
         performer: Some("M. Jansen".into()),
         line_id: Some(line_id.into()),
         note: None,
+        treatment_id: None,
+        dose_quantity: None,
     }
 }
 
@@ -182,6 +215,7 @@ pub fn realistic_patient(key: &str, display: &str, bed: &str) -> PatientRecord {
                 kind: AlertKind::FallRisk,
                 text: "Valrisico".into(),
                 code: None,
+                codes: vec![],
                 since: Some(Moment::Day(day(2026, 11, 18))),
                 note: None,
             }],
@@ -190,6 +224,7 @@ pub fn realistic_patient(key: &str, display: &str, bed: &str) -> PatientRecord {
             items: vec![Allergy {
                 substance: "Penicilline".into(),
                 code: None,
+                codes: vec![],
                 criticality: Criticality::High,
                 kind: Some("allergy".into()),
                 category: vec!["medication".into()],
@@ -212,18 +247,20 @@ pub fn realistic_patient(key: &str, display: &str, bed: &str) -> PatientRecord {
                 source: Some("dr. A. Bakker".into()),
                 date: Some(Moment::Day(day(2026, 11, 18))),
                 status: Some("active".into()),
+                codes: vec![],
             }],
         },
         problems: Listed::Items {
             items: vec![Problem {
                 name: "Pneumonie".into(),
                 code: None,
+                codes: vec![],
                 status: Some("active".into()),
                 onset: Some(Moment::Day(day(2026, 11, 17))),
             }],
         },
         medication: Listed::Items {
-            items: vec![
+            items: [
                 line(
                     "med-1",
                     drug("Paracetamol", "500 mg"),
@@ -251,7 +288,10 @@ pub fn realistic_patient(key: &str, display: &str, bed: &str) -> PatientRecord {
                         ..Default::default()
                     }],
                 ),
-            ],
+            ]
+            .into_iter()
+            .map(single)
+            .collect(),
         },
         administrations: Listed::Items {
             items: vec![
@@ -294,6 +334,10 @@ pub fn realistic_patient(key: &str, display: &str, bed: &str) -> PatientRecord {
             statement: "Geen hulpmiddelen".into(),
             asserted: None,
         },
+        notes: vec![],
+        unread: vec![],
+        unread_more: 0,
+        identity_conflicts: vec![],
     }
 }
 
@@ -342,6 +386,7 @@ pub fn hostile_patient(h: &Hostile) -> PatientRecord {
         max_dose: h.o(),
         text: h.o(),
         sequence: None,
+        ..Default::default()
     };
     let meas = || Measurement {
         name: h.s(),
@@ -378,6 +423,7 @@ pub fn hostile_patient(h: &Hostile) -> PatientRecord {
                 kind: AlertKind::Isolation,
                 text: h.s(),
                 code: None,
+                codes: vec![],
                 since: None,
                 note: h.o(),
             }],
@@ -386,6 +432,7 @@ pub fn hostile_patient(h: &Hostile) -> PatientRecord {
             items: vec![Allergy {
                 substance: h.s(),
                 code: None,
+                codes: vec![],
                 criticality: Criticality::High,
                 kind: h.o(),
                 category: vec![h.s()],
@@ -408,37 +455,20 @@ pub fn hostile_patient(h: &Hostile) -> PatientRecord {
                 source: h.o(),
                 date: None,
                 status: h.o(),
+                codes: vec![],
             }],
         },
         problems: Listed::Items {
             items: vec![Problem {
                 name: h.s(),
                 code: None,
+                codes: vec![],
                 status: h.o(),
                 onset: None,
             }],
         },
         medication: Listed::Items {
-            items: vec![MedicationLine {
-                kind: MedicationKind::AdministrationAgreement,
-                id: "l1".into(),
-                drug: Drug {
-                    name: h.s(),
-                    code: None,
-                    strength: h.o(),
-                    form: h.o(),
-                    ingredients: vec![],
-                },
-                dosages: vec![dosage(false), dosage(true)],
-                start: None,
-                end: None,
-                prescriber: h.o(),
-                category: h.o(),
-                status: h.o(),
-                reason: h.o(),
-                note: h.o(),
-                based_on: None,
-            }],
+            items: hostile_treatments(h, dosage),
         },
         administrations: Listed::Items {
             items: vec![Administration {
@@ -450,6 +480,8 @@ pub fn hostile_patient(h: &Hostile) -> PatientRecord {
                 performer: h.o(),
                 line_id: Some("l1".into()),
                 note: h.o(),
+                treatment_id: None,
+                dose_quantity: None,
             }],
         },
         vitals: Listed::Items {
@@ -475,6 +507,23 @@ pub fn hostile_patient(h: &Hostile) -> PatientRecord {
                 note: h.o(),
             }],
         },
+        notes: vec![SectionNote {
+            section: NoteSection::Allergies,
+            kind: NoteKind::Contradiction,
+            statement: h.s(),
+            asserted: None,
+        }],
+        unread: vec![Unread {
+            resource_type: h.s(),
+            id: h.o(),
+            reason: UnreadReason::Invalid,
+            detail: h.s(),
+        }],
+        unread_more: 0,
+        identity_conflicts: vec![IdentityConflict {
+            field: "name".into(),
+            values: vec![h.s(), h.s()],
+        }],
     }
 }
 
@@ -493,6 +542,77 @@ pub fn assert_inert(html: &str) {
         let before = &html[i.saturating_sub(14)..i];
         assert_eq!(before, "&lt;img src=x ", "onerror= outside escaped text");
     }
+}
+
+/// The hostile patient's treatments: an agreement with its administration agreement, a
+/// stopped predecessor and a use statement; and one that could not be fully read.
+fn hostile_treatments(h: &Hostile, dosage: impl Fn(bool) -> Dosage) -> Vec<Treatment> {
+    let block = |kind: MedicationKind, id: &str, dosages: Vec<Dosage>| MedicationLine {
+        kind,
+        id: id.into(),
+        drug: Drug {
+            name: h.s(),
+            strength: h.o(),
+            form: h.o(),
+            ..Default::default()
+        },
+        dosages,
+        prescriber: h.o(),
+        category: h.o(),
+        reason: h.o(),
+        note: h.o(),
+        ..Default::default()
+    };
+    let ma = block(MedicationKind::Agreement, "l0", vec![dosage(false)]);
+    let ta = block(
+        MedicationKind::AdministrationAgreement,
+        "l1",
+        vec![dosage(false), dosage(true)],
+    );
+    let mut old = MedicationLine {
+        kind: MedicationKind::Agreement,
+        id: "l2".into(),
+        dosages: vec![Dosage {
+            dose: h.o(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    old.facts.status = BlockStatus::Stopped;
+    let mut odd = MedicationLine {
+        id: "l9".into(),
+        drug: Drug {
+            name: h.s(),
+            ..Default::default()
+        },
+        dosages: vec![Dosage {
+            dose: h.o(),
+            ..Default::default()
+        }],
+        unreadable: vec![Unreadable::UnknownModifier(h.s())],
+        ..Default::default()
+    };
+    odd.facts.periods = vec![];
+    let t = noodepd::record::medication::resolve(
+        "t1".into(),
+        None,
+        vec![
+            Block {
+                line: ma,
+                refers: vec![],
+            },
+            Block {
+                line: ta,
+                refers: vec![0],
+            },
+            Block {
+                line: old,
+                refers: vec![],
+            },
+        ],
+        now(),
+    );
+    vec![t, Treatment::single(odd, now())]
 }
 
 /// The text a person sees: tags removed, elements marked `hidden` (shown only by the live

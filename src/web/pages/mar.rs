@@ -1,5 +1,7 @@
 //! The printable medication administration record (toedienlijst): per patient a grid of
-//! medication lines × days × scheduled times, each slot a box for initials, with a header
+//! the lines its current treatments are given by × days × scheduled times, each slot a box
+//! for initials (a paused or not fully readable treatment: a row without boxes saying so;
+//! how much could not be read above the rows), with a header
 //! that repeats on every printed page (thead) carrying name, birth date, patient number,
 //! bed, ward, data age, allergies, resuscitation policy and the drill marker. Also the blank
 //! form for a new admission. A4 landscape via the stylesheet's named page.
@@ -7,14 +9,16 @@
 use super::icons::{Icon, icon};
 use super::identity::{self, location_text};
 use super::layout::{self, Kind, data_age_class, data_age_text};
-use super::medgroup::group_lines;
-use super::patient::dosage_block;
+use super::medgroup::{MarRow, attention_label, mar_rows, state_label, unreadable_label};
+use super::patient::{dosage_block, identity_conflict_notice, unread_notice};
 use super::text::{birth_with_age, clean};
 use super::ward::{allergy_cell, policy};
 use super::{Key, MAX_MAR_DAYS, PageCtx};
 use crate::config::Language;
 use crate::record::summary::PatientSummary;
-use crate::record::{Dosage, Listed, MedicationLine, Moment, PatientRecord};
+use crate::record::{
+    Dosage, Listed, MedicationLine, Moment, PatientRecord, Treatment, TreatmentState,
+};
 use chrono::{Datelike, NaiveDate, NaiveTime, Weekday};
 use maud::{Markup, html};
 
@@ -153,9 +157,10 @@ pub enum DayOff {
     NotStarted,
 }
 
-/// Is the line off on `day` (weekday restriction, before start, after end)?
+/// Is the line off on `day` (weekday restriction, before start, after its end or a planned
+/// stop or pause)?
 pub fn day_off(ctx: &PageCtx, line: &MedicationLine, day: NaiveDate) -> Option<DayOff> {
-    if let Some(end) = line.end.as_ref().and_then(|m| local_date(ctx, m))
+    if let Some(end) = line.runs_until().as_ref().and_then(|m| local_date(ctx, m))
         && day > end
     {
         return Some(DayOff::Ended);
@@ -232,12 +237,24 @@ fn day_headers(ctx: &PageCtx, days: &[NaiveDate]) -> Markup {
     }
 }
 
-fn line_cells(ctx: &PageCtx, line: &MedicationLine, slots: &LineSlots) -> Markup {
+fn line_cells(ctx: &PageCtx, t: &Treatment, line: &MedicationLine, slots: &LineSlots) -> Markup {
+    let plain_current = matches!(
+        t.state,
+        TreatmentState::Current {
+            stop_planned: None,
+            pause_planned: None,
+            resumed_after_pause: None,
+            ..
+        }
+    );
     html! {
         th scope="row" class="mar-drug" {
             strong { (clean(&line.drug.name)) }
             @if let Some(s) = &line.drug.strength { " " (clean(s)) }
             @if let Some(f) = &line.drug.form { br; span class="sub" { (clean(f)) } }
+            @if !plain_current && t.unreadable.is_empty() {
+                br; strong class="mar-state" { (state_label(ctx, &t.state)) }
+            }
         }
         td class="mar-dosage" {
             @for d in &line.dosages { (dosage_block(ctx, d)) }
@@ -310,16 +327,50 @@ fn patient_mar(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate]) -> Markup {
                 }
                 (legend_foot(ctx, cols))
                 tbody {
+                    @if p.unread_count() > 0 || !p.identity_conflicts.is_empty() {
+                        tr { td colspan=(cols) class="mar-note mar-unread" {
+                            (identity_conflict_notice(ctx, p))
+                            (unread_notice(ctx, p, true))
+                        } }
+                    }
                     @match &p.medication {
                         Listed::NotRecorded => tr { td colspan=(cols) class="mar-note" { (icon(Icon::Unknown)) " " (ctx.t(Key::MarMedicationNotRecorded)) } },
                         Listed::NoneDocumented { statement, .. } => tr { td colspan=(cols) class="mar-note" { (ctx.t(Key::MarNoMedication)) " (" (clean(statement)) ")" } },
                         Listed::Items { items } => {
-                            @for group in group_lines(items) {
-                                @let line = group.given_by();
-                                @let slots = line_slots(line);
-                                tr class="mar-line" {
-                                    (line_cells(ctx, line, &slots))
-                                    @for d in days { (day_cell(ctx, line, &slots, *d)) }
+                            @let rows = mar_rows(items);
+                            @if rows.is_empty() {
+                                tr { td colspan=(cols) class="mar-note" { (ctx.t(Key::MedNoCurrent)) } }
+                            }
+                            @for row in rows {
+                                @match row {
+                                    MarRow::Give(t, line) => {
+                                        @let slots = line_slots(line);
+                                        tr class="mar-line" {
+                                            (line_cells(ctx, t, line, &slots))
+                                            @for d in days { (day_cell(ctx, line, &slots, *d)) }
+                                        }
+                                    },
+                                    MarRow::Paused(t, line) => {
+                                        @let slots = line_slots(line);
+                                        tr class="mar-line mar-paused" {
+                                            (line_cells(ctx, t, line, &slots))
+                                            td colspan=(days.len()) class="mar-day off mar-stop" {
+                                                (icon(Icon::Deny)) " " strong { (state_label(ctx, &t.state)) } " — " (ctx.t(Key::MedDoNotGive))
+                                            }
+                                        }
+                                    },
+                                    MarRow::Check(t, line) => {
+                                        @let slots = line_slots(line);
+                                        tr class="mar-line mar-unreadable" {
+                                            (line_cells(ctx, t, line, &slots))
+                                            td colspan=(days.len()) class="mar-day off mar-stop" {
+                                                (icon(Icon::Warning)) " " strong { (ctx.t(if t.unreadable.is_empty() { Key::MarCheckRow } else { Key::MarUnreadableRow })) }
+                                                @for u in &t.unreadable { br; span class="sub" { (clean(&unreadable_label(ctx, u))) } }
+                                                @for a in &t.attention { br; span class="sub" { (clean(&attention_label(ctx, a))) } }
+                                                @if t.unreadable.is_empty() { br; span class="sub" { (ctx.t(Key::MedReadAs)) ": " (state_label(ctx, &t.state)) } }
+                                            }
+                                        }
+                                    },
                                 }
                             }
                         }

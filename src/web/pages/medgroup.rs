@@ -1,121 +1,226 @@
-//! Groups the active medication lines the way a nurse reads them: an administration
-//! agreement (toedieningsafspraak) belongs to the medication agreement it is based on, so
-//! one drug is one row — on the patient page and, above all, on the MAR, where two rows
-//! for one drug would invite giving it twice. Administrations are matched to the group by
-//! any of its line ids.
+//! How the pages read treatments: which belong among the current medication (running,
+//! paused, about to start, or not fully readable) and which are history; which lines the
+//! MAR gives by; which administrations belong to a treatment; and the words for a
+//! treatment's state and a building block's fate ("ONDERBROKEN sinds …", "gestopt op …",
+//! "start op …"). One drug therapy is one entry, so the MAR never shows one drug twice and
+//! a stopped, paused or cancelled drug is never shown as current.
 
-use crate::record::{Administration, MedicationKind, MedicationLine};
+use super::text::moment;
+use super::{Key, PageCtx};
+use crate::record::{
+    Administration, Attention, Fate, MedicationKind, MedicationLine, Moment, StopKind, Treatment,
+    TreatmentState, Unreadable,
+};
 
-/// One drug as given: the leading line and the administration agreements based on it.
-#[derive(Debug, Clone)]
-pub struct MedGroup<'a> {
-    pub main: &'a MedicationLine,
-    pub admin: Vec<&'a MedicationLine>,
+/// Splits treatments into those a nurse must see now and the history, in source order.
+pub fn split(items: &[Treatment]) -> (Vec<&Treatment>, Vec<&Treatment>) {
+    items.iter().partition(|t| t.listed_now())
 }
 
-impl<'a> MedGroup<'a> {
-    /// The line whose dosage is actually administered: the newest administration
-    /// agreement when there is one, else the leading line.
-    pub fn given_by(&self) -> &'a MedicationLine {
-        self.admin.last().copied().unwrap_or(self.main)
+/// True when the administration belongs to the treatment.
+pub fn owns(t: &Treatment, a: &Administration) -> bool {
+    if a.treatment_id.as_deref() == Some(t.id.as_str()) {
+        return true;
     }
+    a.line_id
+        .as_deref()
+        .is_some_and(|id| t.blocks.iter().any(|l| l.id == id))
+}
 
-    /// True when the administration belongs to this group.
-    pub fn owns(&self, a: &Administration) -> bool {
-        let Some(id) = a.line_id.as_deref() else {
-            return false;
-        };
-        self.main.id == id || self.admin.iter().any(|l| l.id == id)
+fn date(ctx: &PageCtx, m: &Option<Moment>) -> String {
+    match m {
+        Some(m) => moment(ctx, m),
+        None => ctx.t(Key::Unknown).to_owned(),
     }
 }
 
-/// Groups lines, keeping the source order of the leading lines.
-pub fn group_lines(lines: &[MedicationLine]) -> Vec<MedGroup<'_>> {
-    let mut groups: Vec<MedGroup<'_>> = Vec::new();
-    let attaches_to = |l: &MedicationLine| -> Option<usize> {
-        if l.kind != MedicationKind::AdministrationAgreement {
-            return None;
-        }
-        let base = l.based_on.as_deref()?;
-        lines
-            .iter()
-            .position(|o| o.id == base && o.kind != MedicationKind::AdministrationAgreement)
-    };
-    let mut pending: Vec<(usize, &MedicationLine)> = Vec::new();
-    let mut index_of_line: Vec<Option<usize>> = vec![None; lines.len()];
-    for (i, l) in lines.iter().enumerate() {
-        match attaches_to(l) {
-            Some(base) => pending.push((base, l)),
-            None => {
-                index_of_line[i] = Some(groups.len());
-                groups.push(MedGroup {
-                    main: l,
-                    admin: Vec::new(),
-                });
+/// The state of a treatment in words: "actueel", "ONDERBROKEN sinds 21-11-2026, hervat op
+/// 25-11-2026", "start op …", "gestopt op …", "beëindigd op …", "geannuleerd".
+pub fn state_label(ctx: &PageCtx, s: &TreatmentState) -> String {
+    match s {
+        TreatmentState::Current {
+            ends,
+            stop_planned,
+            pause_planned,
+            resumed_after_pause,
+        } => {
+            let mut parts = vec![ctx.t(Key::MedStateCurrent).to_owned()];
+            if let Some(r) = resumed_after_pause {
+                parts.push(format!(
+                    "{} {}",
+                    ctx.t(Key::MedResumedAfterPause),
+                    moment(ctx, r)
+                ));
             }
+            if let Some(p) = pause_planned {
+                parts.push(format!("{} {}", ctx.t(Key::MedPausesOn), moment(ctx, p)));
+            }
+            if let Some(st) = stop_planned {
+                parts.push(format!("{} {}", ctx.t(Key::MedStopsOn), moment(ctx, st)));
+            } else if let Some(e) = ends {
+                parts.push(format!("{} {}", ctx.t(Key::MedUntil), moment(ctx, e)));
+            }
+            parts.join(", ")
         }
+        TreatmentState::Paused { since, resumes } => {
+            let mut t = match since {
+                Some(s) => format!("{} {}", ctx.t(Key::MedStatePausedSince), moment(ctx, s)),
+                None => ctx.t(Key::MedStatePaused).to_owned(),
+            };
+            if let Some(r) = resumes {
+                t.push_str(&format!(
+                    ", {} {}",
+                    ctx.t(Key::MedResumesOn),
+                    moment(ctx, r)
+                ));
+            }
+            t
+        }
+        TreatmentState::Future { starts } => {
+            format!("{} {}", ctx.t(Key::MedStartsOn), moment(ctx, starts))
+        }
+        TreatmentState::Stopped { on: Some(on) } => {
+            format!("{} {}", ctx.t(Key::MedStoppedOn), moment(ctx, on))
+        }
+        TreatmentState::Stopped { on: None } => ctx.t(Key::MedStopped).to_owned(),
+        TreatmentState::Ended { on: Some(on) } => {
+            format!("{} {}", ctx.t(Key::MedEndedOn), moment(ctx, on))
+        }
+        TreatmentState::Ended { on: None } => ctx.t(Key::MedEnded).to_owned(),
+        TreatmentState::Cancelled => ctx.t(Key::MedCancelled).to_owned(),
+        TreatmentState::Draft => ctx.t(Key::MedDraft).to_owned(),
     }
-    for (base, l) in pending {
-        match index_of_line.get(base).copied().flatten() {
-            Some(g) => {
-                if let Some(group) = groups.get_mut(g) {
-                    group.admin.push(l);
+}
+
+/// The CSS class of a treatment state.
+pub fn state_class(t: &Treatment) -> &'static str {
+    if !t.unreadable.is_empty() {
+        return "medstate medstate-unreadable";
+    }
+    match t.state {
+        TreatmentState::Current { .. } => "medstate medstate-current",
+        TreatmentState::Paused { .. } => "medstate medstate-paused",
+        TreatmentState::Future { .. } => "medstate medstate-future",
+        _ => "medstate medstate-past",
+    }
+}
+
+/// What became of one building block, in words.
+pub fn fate_label(ctx: &PageCtx, f: &Fate) -> String {
+    match f {
+        Fate::InForce { ends: Some(e), .. } => {
+            format!(
+                "{} {} {}",
+                ctx.t(Key::MedInForce),
+                ctx.t(Key::MedUntil),
+                moment(ctx, e)
+            )
+        }
+        Fate::InForce { .. } => ctx.t(Key::MedInForce).to_owned(),
+        Fate::NotYetStarted { starts } => {
+            format!("{} {}", ctx.t(Key::MedStartsOn), moment(ctx, starts))
+        }
+        Fate::Ended { on: Some(on) } => format!("{} {}", ctx.t(Key::MedEndedOn), moment(ctx, on)),
+        Fate::Ended { on: None } => ctx.t(Key::MedEnded).to_owned(),
+        Fate::Stopped { on: Some(on) } => {
+            format!("{} {}", ctx.t(Key::MedStoppedOn), moment(ctx, on))
+        }
+        Fate::Stopped { on: None } => ctx.t(Key::MedStopped).to_owned(),
+        Fate::Paused { since } => {
+            format!("{} {}", ctx.t(Key::MedPausedSinceLower), date(ctx, since))
+        }
+        Fate::Cancelled => ctx.t(Key::MedCancelled).to_owned(),
+        Fate::Draft => ctx.t(Key::MedDraft).to_owned(),
+        Fate::Superseded { from, .. } => {
+            format!("{} {}", ctx.t(Key::MedReplacedFrom), date(ctx, from))
+        }
+        Fate::StopOrder { stop, on } => match stop {
+            StopKind::Stopped => format!("{} {}", ctx.t(Key::MedStopOrder), date(ctx, on)),
+            StopKind::Paused => format!("{} {}", ctx.t(Key::MedPauseOrder), date(ctx, on)),
+            StopKind::Cancelled => ctx.t(Key::MedCancelOrder).to_owned(),
+        },
+    }
+}
+
+/// Why a treatment could not be fully read, in words (with the technical detail).
+pub fn unreadable_label(ctx: &PageCtx, u: &Unreadable) -> String {
+    let (k, d) = match u {
+        Unreadable::UnknownModifier(d) => (Key::MedUnknownModifier, d),
+        Unreadable::UnknownStopType(d) => (Key::MedUnknownStopType, d),
+        Unreadable::StopTypeDisplayConflict(d) => (Key::MedStopTypeConflict, d),
+        Unreadable::UnknownStatus(d) => (Key::MedUnknownStatus, d),
+        Unreadable::PeriodEndsBeforeStart(d) => (Key::MedPeriodBackwards, d),
+    };
+    format!("{} ({d})", ctx.t(k))
+}
+
+/// A treatment's attention point in words.
+pub fn attention_label(ctx: &PageCtx, a: &Attention) -> String {
+    match a {
+        Attention::ConcurrentAgreements { count } => {
+            format!("{count} × {}", ctx.t(Key::MedConcurrent))
+        }
+        Attention::AdministrationAgreementNotInForce { fate } => {
+            format!("{}: {}", ctx.t(Key::MedTaNotInForce), fate_label(ctx, fate))
+        }
+        Attention::AdministrationAgreementStillInForce => ctx.t(Key::MedTaStillInForce).to_owned(),
+    }
+}
+
+/// The building-block kind in words.
+pub fn kind_word(ctx: &PageCtx, k: MedicationKind) -> &'static str {
+    ctx.t(match k {
+        MedicationKind::Agreement => Key::KindAgreement,
+        MedicationKind::VariableDosingRegimen => Key::KindVariableDosing,
+        MedicationKind::AdministrationAgreement => Key::KindAdminAgreement,
+        MedicationKind::Use => Key::KindUse,
+    })
+}
+
+/// One row of the MAR: a line to give by, or a treatment that must not be given.
+#[derive(Debug, Clone, Copy)]
+pub enum MarRow<'a> {
+    /// Give by this line (slots on the days it runs).
+    Give(&'a Treatment, &'a MedicationLine),
+    /// Paused: no slots, the reason across the days.
+    Paused(&'a Treatment, &'a MedicationLine),
+    /// Not fully readable, or listed only because an instruction still runs while its
+    /// treatment does not: no slots, "check the source" across the days with the reasons.
+    Check(&'a Treatment, &'a MedicationLine),
+}
+
+/// The MAR rows of a patient's treatments: every current treatment by the lines it is
+/// given by (administration agreement, else variable dosing regimen, else agreement), a
+/// paused one as one row without boxes (plus its resume agreement, if planned), a future
+/// one by its lines from its start; one that could not be fully read, or that is listed
+/// only for a note (its agreement stopped while an administration agreement runs), without
+/// boxes.
+pub fn mar_rows(items: &[Treatment]) -> Vec<MarRow<'_>> {
+    let mut rows = Vec::new();
+    for t in items.iter().filter(|t| t.listed_now()) {
+        if !t.unreadable.is_empty() || !t.state.listed_now() {
+            if let Some(l) = t.lead_lines().first() {
+                rows.push(MarRow::Check(t, l));
+            }
+            continue;
+        }
+        match t.state {
+            TreatmentState::Paused { .. } => {
+                if let Some(l) = t.lead_lines().first() {
+                    rows.push(MarRow::Paused(t, l));
+                }
+                for l in t.blocks.iter().filter(|b| {
+                    b.kind == t.lead_kind() && matches!(b.fate, Fate::NotYetStarted { .. })
+                }) {
+                    rows.push(MarRow::Give(t, l));
                 }
             }
-            None => groups.push(MedGroup {
-                main: l,
-                admin: Vec::new(),
-            }),
+            _ => {
+                for l in t.given_by() {
+                    rows.push(MarRow::Give(t, l));
+                }
+            }
         }
     }
-    groups
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::record::Drug;
-
-    fn l(id: &str, kind: MedicationKind, based_on: Option<&str>) -> MedicationLine {
-        MedicationLine {
-            kind,
-            id: id.into(),
-            drug: Drug {
-                name: id.into(),
-                code: None,
-                strength: None,
-                form: None,
-                ingredients: vec![],
-            },
-            dosages: vec![],
-            start: None,
-            end: None,
-            prescriber: None,
-            category: None,
-            status: None,
-            reason: None,
-            note: None,
-            based_on: based_on.map(str::to_owned),
-        }
-    }
-
-    #[test]
-    fn administration_agreement_joins_its_medication_agreement() {
-        let lines = vec![
-            l("A", MedicationKind::Agreement, None),
-            l("TA", MedicationKind::AdministrationAgreement, Some("A")),
-            l("B", MedicationKind::Agreement, None),
-            l(
-                "TX",
-                MedicationKind::AdministrationAgreement,
-                Some("missing"),
-            ),
-            l("U", MedicationKind::Use, None),
-        ];
-        let g = group_lines(&lines);
-        let mains: Vec<&str> = g.iter().map(|g| g.main.id.as_str()).collect();
-        assert_eq!(mains, ["A", "B", "TX", "U"]);
-        assert_eq!(g[0].given_by().id, "TA");
-        assert_eq!(g[1].given_by().id, "B");
-    }
+    rows
 }

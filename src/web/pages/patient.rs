@@ -1,20 +1,26 @@
 //! The patient page: identity banner on top (`identity`, kept in view while scrolling),
-//! then directives (resuscitation first, then every other limit), alerts,
-//! allergies, active medication with the last administration per line, recent
-//! administrations, problems, latest vitals and labs, contacts, devices and admission.
-//! Every section shows "Niet vastgelegd" (unknown) differently from "Geen (vastgelegd: ...)".
+//! under it an identity conflict and how much could not be read (when so), then directives
+//! (resuscitation first, then every other limit), alerts, allergies, medication (one row per
+//! current treatment with its state, doses, last administrations and history; stopped,
+//! ended and cancelled ones apart), recent administrations, problems, latest vitals and
+//! labs, contacts, devices and admission. Every section shows "Niet vastgelegd" (unknown)
+//! differently from "Geen (vastgelegd: ...)", and statements about a section (partial or
+//! contradictory) next to it.
 
 use super::icons::{Icon, icon};
 use super::identity::{self, location_text};
 use super::layout::{self, Kind, listed_status, opt};
-use super::medgroup::{MedGroup, group_lines};
+use super::medgroup::{
+    attention_label, fate_label, kind_word, owns, split, state_class, state_label, unreadable_label,
+};
 use super::text::{clean, code_word, moment};
 use super::ward::{limit_text, resus_badge};
 use super::{Key, PageCtx};
 use crate::record::summary::PatientSummary;
 use crate::record::{
     Administration, AlertKind, Criticality, Decision, DirectiveKind, Dosage, Listed, Measurement,
-    MedicationKind, Moment, PatientRecord, Schedule,
+    MedicationKind, MedicationLine, Moment, NoteKind, NoteSection, PatientRecord, Schedule,
+    Treatment, TreatmentState, UnreadReason,
 };
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
@@ -155,6 +161,7 @@ fn alerts(ctx: &PageCtx, p: &PatientRecord) -> Markup {
 
 fn allergies(ctx: &PageCtx, p: &PatientRecord) -> Markup {
     html! {
+        (section_notes(ctx, p, NoteSection::Allergies))
         @if let Some(m) = listed_status(ctx, &p.allergies) { (m) } @else {
             table class="data allergies" {
                 thead { tr {
@@ -286,25 +293,37 @@ pub fn max_dose_text(ctx: &PageCtx, m: &str) -> String {
     }
 }
 
-fn kind_word(ctx: &PageCtx, k: MedicationKind) -> &'static str {
-    ctx.t(match k {
-        MedicationKind::Agreement => Key::KindAgreement,
-        MedicationKind::AdministrationAgreement => Key::KindAdminAgreement,
-        MedicationKind::Use => Key::KindUse,
-    })
+/// Given (`Some(true)`), not given (`Some(false)`) or not known (`None`: MP9 3.0 sends
+/// `unknown`, which must read neither as given nor as "NOT GIVEN").
+fn given(a: &Administration) -> Option<bool> {
+    match a.status.as_deref().map(str::trim) {
+        None | Some("completed" | "in-progress") => Some(true),
+        Some("not-done" | "stopped" | "on-hold" | "cancelled") => Some(false),
+        _ => None,
+    }
+}
+
+/// "status onbekend", with the source's code when it is not just `unknown`.
+fn admin_status_unknown(ctx: &PageCtx, a: &Administration) -> Markup {
+    html! {
+        span class="flag-unknown" {
+            (ctx.t(Key::AdminStatusUnknown))
+            @if let Some(s) = a.status.as_deref().filter(|s| s.trim() != "unknown") { " (" (clean(s)) ")" }
+        }
+    }
 }
 
 fn is_completed(a: &Administration) -> bool {
-    a.status.as_deref().is_none_or(|s| s == "completed")
+    given(a) == Some(true)
 }
 
-/// The latest administration of a medication group (by time), and the latest completed
-/// one when the latest was not a completed administration.
+/// The latest administration of a treatment (by time), and the latest completed one when
+/// the latest was not a completed administration.
 pub fn last_administrations<'a>(
-    group: &MedGroup<'_>,
+    t: &Treatment,
     admins: &'a [Administration],
 ) -> (Option<&'a Administration>, Option<&'a Administration>) {
-    let mine = || admins.iter().filter(|a| group.owns(a));
+    let mine = || admins.iter().filter(|a| owns(t, a));
     let latest = mine().max_by_key(|a| sort_time(&a.at));
     let latest_done = mine()
         .filter(|a| is_completed(a))
@@ -319,19 +338,24 @@ fn admin_short(ctx: &PageCtx, a: &Administration) -> Markup {
     html! {
         span class="nowrap" { strong { (opt(a.at.as_ref().map(|m| moment(ctx, m)).as_deref())) } }
         @if let Some(d) = &a.dose { " · " (clean(d)) }
-        @if !is_completed(a) {
-            " · " span class="notdone" { (icon(Icon::Warning)) " " (ctx.t(Key::NotDone)) }
-            @if let Some(s) = &a.status { " (" (code_word(ctx.lang, s)) ")" }
+        @match given(a) {
+            Some(true) => {},
+            Some(false) => {
+                " · " span class="notdone" { (icon(Icon::Warning)) " " (ctx.t(Key::NotDone)) }
+                @if let Some(s) = &a.status { " (" (code_word(ctx.lang, s)) ")" }
+            },
+            None => { " · " (admin_status_unknown(ctx, a)) },
         }
+        @if let Some(n) = &a.note { br; span class="sub" { (clean(n)) } }
         @if let Some(p) = &a.performer { br; span class="sub" { (ctx.t(Key::GivenBy)) " " (clean(p)) } }
     }
 }
 
-fn last_given_cell(ctx: &PageCtx, p: &PatientRecord, group: &MedGroup<'_>) -> Markup {
+fn last_given_cell(ctx: &PageCtx, p: &PatientRecord, t: &Treatment) -> Markup {
     if p.administrations.is_not_recorded() {
         return html! { span class="flag-unknown" { (icon(Icon::Unknown)) " " (ctx.t(Key::AdminNotRecorded)) } };
     }
-    let (latest, done) = last_administrations(group, p.administrations.items());
+    let (latest, done) = last_administrations(t, p.administrations.items());
     html! {
         @match latest {
             None => span class="muted" { (ctx.t(Key::NeverGivenInWindow)) },
@@ -345,70 +369,329 @@ fn last_given_cell(ctx: &PageCtx, p: &PatientRecord, group: &MedGroup<'_>) -> Ma
     }
 }
 
-fn medication(ctx: &PageCtx, p: &PatientRecord) -> Markup {
+fn period_text(ctx: &PageCtx, l: &MedicationLine) -> String {
+    let mut s = l
+        .start
+        .as_ref()
+        .map(|m| moment(ctx, m))
+        .unwrap_or_else(|| "—".to_owned());
+    if let Some(e) = &l.end {
+        s.push_str(" – ");
+        s.push_str(&moment(ctx, e));
+    }
+    s
+}
+
+/// The state of a treatment: the state in words, or "could not be fully read" (with the
+/// reasons and what it was read as), and anything worth a second look.
+fn state_cell(ctx: &PageCtx, t: &Treatment) -> Markup {
     html! {
-        @if let Some(m) = listed_status(ctx, &p.medication) { (m) } @else {
-            table class="data meds" {
-                thead { tr {
-                    th scope="col" { (ctx.t(Key::Drug)) }
-                    th scope="col" { (ctx.t(Key::Dose)) " / " (ctx.t(Key::Route)) " / " (ctx.t(Key::Schedule)) }
-                    th scope="col" { (ctx.t(Key::LastGiven)) }
-                    th scope="col" { (ctx.t(Key::Start)) " – " (ctx.t(Key::End)) }
-                    th scope="col" { (ctx.t(Key::Prescriber)) " / " (ctx.t(Key::Kind)) }
-                } }
-                tbody {
-                    @for group in group_lines(p.medication.items()) {
-                        @let line = group.main;
-                        tr {
-                            th scope="row" class="drug" {
-                                (clean(&line.drug.name))
-                                @if let Some(s) = &line.drug.strength { " " span class="strength" { (clean(s)) } }
-                                @if let Some(f) = &line.drug.form { br; span class="sub" { (clean(f)) } }
-                                @if let Some(r) = &line.reason { br; span class="sub" { (ctx.t(Key::Reason)) ": " (clean(r)) } }
-                            }
-                            td {
-                                @if line.dosages.is_empty() { span class="flag-unknown" { (icon(Icon::Unknown)) " " (ctx.t(Key::NotRecorded)) } }
-                                @for d in &line.dosages { (dosage_block(ctx, d)) }
-                                @if let Some(n) = &line.note { div class="sub" { (ctx.t(Key::Note)) ": " (clean(n)) } }
-                                @for ta in &group.admin {
-                                    div class="admin-agreement" {
-                                        span class="label" { (kind_word(ctx, ta.kind)) }
-                                        @if ta.drug.name != line.drug.name {
-                                            ": " strong { (clean(&ta.drug.name)) }
-                                            @if let Some(s) = &ta.drug.strength { " " (clean(s)) }
-                                        }
-                                        @if ta.dosages != line.dosages {
-                                            @for d in &ta.dosages { (dosage_block(ctx, d)) }
-                                        } @else {
-                                            " " span class="sub" { "(" (ctx.t(Key::SameDosage)) ")" }
-                                        }
-                                        @if let Some(n) = &ta.note { div class="sub" { (ctx.t(Key::Note)) ": " (clean(n)) } }
-                                    }
+        @if t.unreadable.is_empty() {
+            span class=(state_class(t)) {
+                @if matches!(t.state, TreatmentState::Paused { .. }) { (icon(Icon::Deny)) " " }
+                (state_label(ctx, &t.state))
+            }
+        } @else {
+            span class=(state_class(t)) { (icon(Icon::Warning)) " " (ctx.t(Key::MedUnreadable)) }
+            ul class="medreasons" {
+                @for u in &t.unreadable { li { (clean(&unreadable_label(ctx, u))) } }
+            }
+            span class="sub" { (ctx.t(Key::MedReadAs)) ": " (state_label(ctx, &t.state)) }
+        }
+        @for a in &t.attention {
+            div class="medattention" { (icon(Icon::Warning)) " " (clean(&attention_label(ctx, a))) }
+        }
+    }
+}
+
+/// One building block's dosage and note.
+fn line_dosage(ctx: &PageCtx, l: &MedicationLine) -> Markup {
+    html! {
+        @if l.dosages.is_empty() { span class="flag-unknown" { (icon(Icon::Unknown)) " " (ctx.t(Key::NotRecorded)) } }
+        @for d in &l.dosages { (dosage_block(ctx, d)) }
+        @if let Some(n) = &l.note { div class="sub" { (ctx.t(Key::Note)) ": " (clean(n)) } }
+    }
+}
+
+/// A block shown under the leading one (administration agreement, regimen, use).
+fn sub_block(ctx: &PageCtx, label: &str, lead: &MedicationLine, l: &MedicationLine) -> Markup {
+    html! {
+        div class="admin-agreement" {
+            span class="label" { (label) }
+            @if l.drug.name != lead.drug.name {
+                ": " strong { (clean(&l.drug.name)) }
+                @if let Some(s) = &l.drug.strength { " " (clean(s)) }
+            }
+            @if !l.fate.is_in_force() { " (" (fate_label(ctx, &l.fate)) ")" }
+            @if l.dosages != lead.dosages {
+                @for d in &l.dosages { (dosage_block(ctx, d)) }
+            } @else {
+                " " span class="sub" { "(" (ctx.t(Key::SameDosage)) ")" }
+            }
+            @if let Some(r) = l.reason.as_ref().filter(|r| Some(*r) != lead.reason.as_ref()) {
+                div class="sub" { (ctx.t(Key::Reason)) ": " (clean(r)) }
+            }
+            @if let Some(n) = &l.note { div class="sub" { (ctx.t(Key::Note)) ": " (clean(n)) } }
+        }
+    }
+}
+
+/// The readable history of a treatment: superseded, stopped, cancelled and ended blocks
+/// and stop agreements, newest first.
+fn history_block(ctx: &PageCtx, t: &Treatment) -> Markup {
+    let h = t.history();
+    html! {
+        @if !h.is_empty() || t.omitted > 0 {
+            details class="medhistory" {
+                summary { (ctx.t(Key::MedHistory)) " (" (h.len() + t.omitted as usize) ")" }
+                ul {
+                    @for l in &h {
+                        li {
+                            span class="label" { (kind_word(ctx, l.kind)) } ": "
+                            (fate_label(ctx, &l.fate))
+                            @let doses: Vec<&str> = l.dosages.iter().filter_map(|d| d.dose.as_deref()).collect();
+                            @if !doses.is_empty() { " · " (clean(&doses.join(", "))) }
+                            @if let Some(s) = l.dosages.first().and_then(|d| d.schedule.text.as_deref()) { " · " (clean(s)) }
+                            " · " span class="nowrap" { (period_text(ctx, l)) }
+                        }
+                    }
+                    @if t.omitted > 0 { li class="muted" { (t.omitted) " " (ctx.t(Key::MedOmitted)) } }
+                }
+            }
+        }
+    }
+}
+
+fn treatment_row(ctx: &PageCtx, p: &PatientRecord, t: &Treatment) -> Markup {
+    let leads = t.lead_lines();
+    let Some(lead) = leads.first().copied() else {
+        return html! {};
+    };
+    let lead_kind = t.lead_kind();
+    let others: Vec<&MedicationLine> = t
+        .blocks
+        .iter()
+        .filter(|b| b.kind != lead_kind && b.fate.is_in_force() && b.kind != MedicationKind::Use)
+        .collect();
+    let row_class = match (&t.state, t.unreadable.is_empty()) {
+        (_, false) => "med-unreadable",
+        (TreatmentState::Paused { .. }, true) => "med-paused",
+        (TreatmentState::Future { .. }, true) => "med-future",
+        _ => "",
+    };
+    html! {
+        tr class=(row_class) {
+            th scope="row" class="drug" {
+                (clean(&t.drug().name))
+                @if let Some(s) = &t.drug().strength { " " span class="strength" { (clean(s)) } }
+                @if let Some(f) = &t.drug().form { br; span class="sub" { (clean(f)) } }
+                @if let Some(r) = &lead.reason { br; span class="sub" { (ctx.t(Key::Reason)) ": " (clean(r)) } }
+                div class="medstatecell" { (state_cell(ctx, t)) }
+            }
+            td {
+                @for (n, l) in leads.iter().enumerate() {
+                    @if n > 0 || lead_kind != MedicationKind::Agreement {
+                        div class="sub" { (kind_word(ctx, l.kind)) }
+                    }
+                    (line_dosage(ctx, l))
+                }
+                @for l in &others { (sub_block(ctx, kind_word(ctx, l.kind), lead, l)) }
+                @if let Some(u) = t.last_use() { (sub_block(ctx, ctx.t(Key::MedLastUse), lead, u)) }
+                (history_block(ctx, t))
+            }
+            td class="lastgiven" { (last_given_cell(ctx, p, t)) }
+            td class="nowrap" { (period_text(ctx, lead)) }
+            td {
+                (opt(lead.prescriber.as_deref()))
+                br;
+                span class="sub" {
+                    (kind_word(ctx, lead.kind))
+                    @if let Some(c) = &lead.category { " (" (clean(c)) ")" }
+                    @for l in &others {
+                        br; (kind_word(ctx, l.kind))
+                        @if let Some(c) = &l.category { " (" (clean(c)) ")" }
+                        @if let Some(pr) = &l.prescriber { ": " (clean(pr)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Stopped, ended and cancelled treatments: readable, never among the current ones.
+fn past_treatments(ctx: &PageCtx, past: &[&Treatment]) -> Markup {
+    html! {
+        @if !past.is_empty() {
+            details class="medpast" {
+                summary { (ctx.t(Key::MedPast)) " (" (past.len()) ")" }
+                table class="data meds-past" {
+                    thead { tr {
+                        th scope="col" { (ctx.t(Key::Drug)) }
+                        th scope="col" { (ctx.t(Key::MedState)) }
+                        th scope="col" { (ctx.t(Key::Dose)) " / " (ctx.t(Key::Schedule)) }
+                        th scope="col" { (ctx.t(Key::Start)) " – " (ctx.t(Key::End)) }
+                    } }
+                    tbody {
+                        @for t in past {
+                            @let lead = t.lead_lines();
+                            tr {
+                                th scope="row" {
+                                    (clean(&t.drug().name))
+                                    @if let Some(s) = &t.drug().strength { " " (clean(s)) }
                                 }
-                            }
-                            td class="lastgiven" { (last_given_cell(ctx, p, &group)) }
-                            td class="nowrap" {
-                                (opt(line.start.as_ref().map(|m| moment(ctx, m)).as_deref()))
-                                @if let Some(e) = &line.end { " – " (moment(ctx, e)) }
-                            }
-                            td {
-                                (opt(line.prescriber.as_deref()))
-                                br;
-                                span class="sub" {
-                                    (kind_word(ctx, line.kind))
-                                    @if let Some(c) = &line.category { " (" (clean(c)) ")" }
-                                    @if let Some(s) = &line.status { " · " (code_word(ctx.lang, s)) }
-                                    @for ta in &group.admin {
-                                        br; (kind_word(ctx, ta.kind))
-                                        @if let Some(c) = &ta.category { " (" (clean(c)) ")" }
-                                        @if let Some(s) = &ta.status { " · " (code_word(ctx.lang, s)) }
+                                td { span class=(state_class(t)) { (state_label(ctx, &t.state)) } }
+                                td {
+                                    @for l in &lead {
+                                        @for d in &l.dosages {
+                                            div {
+                                                @if let Some(dose) = &d.dose { (clean(dose)) }
+                                                @if let Some(s) = &d.schedule.text { " · " (clean(s)) }
+                                            }
+                                        }
                                     }
+                                    (history_block(ctx, t))
                                 }
+                                td class="nowrap" { @if let Some(l) = lead.first() { (period_text(ctx, l)) } }
                             }
                         }
                     }
                 }
             }
+        }
+    }
+}
+
+/// Notes next to a section: partial negations ("geen voedselallergie bekend"),
+/// contradictions and statements.
+pub fn section_notes(ctx: &PageCtx, p: &PatientRecord, section: NoteSection) -> Markup {
+    html! {
+        @for n in p.notes.iter().filter(|n| n.section == section) {
+            p class=(match n.kind { NoteKind::Contradiction => "sectionnote contradiction", _ => "sectionnote" }) {
+                @match n.kind {
+                    NoteKind::Contradiction => { (icon(Icon::Conflict)) " " strong { (ctx.t(Key::NoteContradiction)) } ": " },
+                    NoteKind::PartialNegation => { (icon(Icon::NoneDocumented)) " " (ctx.t(Key::NotePartial)) ": " },
+                    NoteKind::Statement => { (icon(Icon::NoneDocumented)) " " (ctx.t(Key::Recorded)) ": " },
+                }
+                "“" (clean(&n.statement)) "”"
+                @if let Some(a) = &n.asserted { " (" (moment(ctx, a)) ")" }
+            }
+        }
+    }
+}
+
+fn unread_reason(ctx: &PageCtx, r: UnreadReason) -> &'static str {
+    ctx.t(match r {
+        UnreadReason::Invalid => Key::UnreadInvalid,
+        UnreadReason::UnknownModifier => Key::UnreadUnknownModifier,
+        UnreadReason::UnresolvedReference => Key::UnreadUnresolved,
+        UnreadReason::UnsupportedVersion => Key::UnreadUnsupportedVersion,
+        UnreadReason::InvalidValue => Key::UnreadInvalidValue,
+    })
+}
+
+/// Most unread items listed on a printed MAR (the count is always complete).
+const MAR_UNREAD_LISTED: usize = 12;
+
+/// "3 gegevens konden niet worden gelezen" with the list of what and why behind it
+/// (expandable on screen; `print` lists them, capped, for paper). Nothing when all was read.
+pub fn unread_notice(ctx: &PageCtx, p: &PatientRecord, print: bool) -> Markup {
+    let n = p.unread_count();
+    let listed = p.unread.len();
+    let shown = if print {
+        listed.min(MAR_UNREAD_LISTED)
+    } else {
+        listed
+    };
+    html! {
+        @if n > 0 {
+            div class="unread" role="alert" {
+                (icon(Icon::Warning)) " "
+                strong { (n) " " (ctx.t(if n == 1 { Key::UnreadOne } else { Key::UnreadMany })) }
+                " " span class="sub" { (ctx.t(Key::UnreadCheck)) }
+                @let list = html! {
+                    ul class="unread-list" {
+                        @for u in p.unread.iter().take(shown) {
+                            li {
+                                strong { (clean(&u.resource_type)) }
+                                @if let Some(id) = &u.id { " " span class="sub" { (clean(id)) } }
+                                " — " (unread_reason(ctx, u.reason))
+                                " " span class="sub" { "(" (clean(&u.detail)) ")" }
+                            }
+                        }
+                        @if shown < n { li class="muted" { (ctx.t(Key::UnreadMore)) " " (n - shown) " " (ctx.t(Key::UnreadMoreTail)) } }
+                    }
+                };
+                @if print { (list) } @else {
+                    details class="unread-details" {
+                        summary { (ctx.t(Key::UnreadShow)) }
+                        (list)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A conflicting identity value as shown: birth dates in Dutch notation.
+fn conflict_value(field: &str, v: &str) -> String {
+    match chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        Ok(d) if field == "birth_date" => crate::timefmt::date(d),
+        _ => v.to_owned(),
+    }
+}
+
+/// "IDENTITEIT NIET EENDUIDIG": the source holds this patient more than once with differing
+/// name, birth date or patient number. Nothing when the copies agree.
+pub fn identity_conflict_notice(ctx: &PageCtx, p: &PatientRecord) -> Markup {
+    html! {
+        @if !p.identity_conflicts.is_empty() {
+            div class="idconflict" role="alert" {
+                (icon(Icon::Conflict)) " " strong { (ctx.t(Key::IdentityConflict)) }
+                " " (ctx.t(Key::IdentityConflictExplain))
+                ul {
+                    @for c in &p.identity_conflicts {
+                        li {
+                            (ctx.t(match c.field.as_str() {
+                                "birth_date" => Key::BirthDate,
+                                "patient_number" => Key::PatientNumber,
+                                "bsn" => Key::Bsn,
+                                _ => Key::Name,
+                            }))
+                            ": "
+                            @for (i, v) in c.values.iter().enumerate() {
+                                @if i > 0 { " / " }
+                                strong { (clean(&conflict_value(&c.field, v))) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn medication(ctx: &PageCtx, p: &PatientRecord) -> Markup {
+    let (current, past) = split(p.medication.items());
+    html! {
+        (section_notes(ctx, p, NoteSection::Medication))
+        @if let Some(m) = listed_status(ctx, &p.medication) { (m) } @else {
+            @if current.is_empty() {
+                p class="nocurrent" { strong { (ctx.t(Key::MedNoCurrent)) } }
+            } @else {
+                table class="data meds" {
+                    thead { tr {
+                        th scope="col" { (ctx.t(Key::Drug)) " / " (ctx.t(Key::MedState)) }
+                        th scope="col" { (ctx.t(Key::Dose)) " / " (ctx.t(Key::Route)) " / " (ctx.t(Key::Schedule)) }
+                        th scope="col" { (ctx.t(Key::LastGiven)) }
+                        th scope="col" { (ctx.t(Key::Start)) " – " (ctx.t(Key::End)) }
+                        th scope="col" { (ctx.t(Key::Prescriber)) " / " (ctx.t(Key::Kind)) }
+                    } }
+                    tbody {
+                        @for t in &current { (treatment_row(ctx, p, t)) }
+                    }
+                }
+            }
+            (past_treatments(ctx, &past))
         }
     }
 }
@@ -436,8 +719,11 @@ fn administrations(ctx: &PageCtx, p: &PatientRecord) -> Markup {
                             td { (opt(a.dose.as_deref())) }
                             td { (opt(a.route.as_deref())) }
                             td {
-                                @if is_completed(a) { (coded(ctx, a.status.as_deref())) }
-                                @else { span class="notdone" { (icon(Icon::Warning)) " " (ctx.t(Key::NotDone)) } " (" (coded(ctx, a.status.as_deref())) ")" }
+                                @match given(a) {
+                                    Some(true) => (coded(ctx, a.status.as_deref())),
+                                    Some(false) => { span class="notdone" { (icon(Icon::Warning)) " " (ctx.t(Key::NotDone)) } " (" (coded(ctx, a.status.as_deref())) ")" },
+                                    None => (admin_status_unknown(ctx, a)),
+                                }
                             }
                             td { (opt(a.performer.as_deref())) }
                             td { (opt(a.note.as_deref())) }
@@ -451,6 +737,7 @@ fn administrations(ctx: &PageCtx, p: &PatientRecord) -> Markup {
 
 fn problems(ctx: &PageCtx, p: &PatientRecord) -> Markup {
     html! {
+        (section_notes(ctx, p, NoteSection::Problems))
         @if let Some(m) = listed_status(ctx, &p.problems) { (m) } @else {
             table class="data" {
                 thead { tr {
@@ -603,6 +890,8 @@ pub fn patient_page(ctx: &PageCtx, p: &PatientRecord) -> Markup {
     ];
     let body = html! {
         (identity::banner(ctx, p))
+        (identity_conflict_notice(ctx, p))
+        (unread_notice(ctx, p, false))
         nav class="toc" aria-label=(ctx.t(Key::Sections)) {
             ul { @for (id, k) in sections { li { a href=(format!("#{id}")) { (ctx.t(k)) } } } }
         }

@@ -86,6 +86,8 @@ pub fn code_word(lang: crate::config::Language, s: &str) -> Cow<'_, str> {
         ("intended", Nl) => "gepland",
         ("proposed", Nl) => "voorgesteld",
         ("rejected", Nl) => "afgewezen",
+        ("unknown", Nl) => "status onbekend",
+        ("unknown", En) => "status unknown",
         ("completed", En) => "given",
         ("not-done", En) => "not given",
         (other, _) => return clean(other),
