@@ -6,7 +6,8 @@
 //! nurse in drill mode; the fleet scenarios on the publisher's status page and /metrics.
 //!
 //! Scenarios, in order (each needs the state the ones before it left):
-//! admit → in that bed after one cycle; prescribe → patient page and MAR; administer →
+//! admit → in that bed after one cycle; prescribe (and the pharmacy's dispense) → patient
+//! page and MAR, one row; administer →
 //! last given; stop → no longer current; allergy → shown; transfer → leaves one box,
 //! appears on the other; discharge → gone; the EPD answers 500 (then stalls) for one
 //! patient → that ward not published, the box keeps its data, the metrics say why; the
@@ -527,7 +528,7 @@ fn publisher_feeds_the_boxes_from_the_epd_and_watches_the_fleet() {
     );
     assert!(row_with(&w.overview(&w.box_b), "Vermeulen").is_none());
 
-    eprintln!("== prescribe → on the patient page and the MAR");
+    eprintln!("== prescribe (and dispense) → on the patient page and the MAR, one row");
     let mr = w.sekmet.workflow(
         "meds.prescribe",
         &[
@@ -540,8 +541,16 @@ fn publisher_feeds_the_boxes_from_the_epd_and_watches_the_fleet() {
         .as_str()
         .unwrap()
         .to_owned();
+    // The pharmacy dispenses it (sekmet copies the dosage into the dispense): still one drug.
+    w.sekmet
+        .workflow("meds.dispense", &[("medication_request", &mr)]);
     cycle_and_wait(&w);
     let (page, mar) = w.patient_pages(&w.box_a, "Vermeulen");
+    let rows = mar
+        .split("<tr")
+        .filter(|r| text(r).contains("Amlodipine 5 MG"))
+        .count();
+    assert_eq!(rows, 1, "one MAR row per drug: {}", text(&mar));
     assert!(
         section(&page, "medicatie").contains("Amlodipine"),
         "{}",
@@ -572,10 +581,21 @@ fn publisher_feeds_the_boxes_from_the_epd_and_watches_the_fleet() {
         .workflow("meds.stop", &[("medication_request", &mr)]);
     cycle_and_wait(&w);
     let (page, mar) = w.patient_pages(&w.box_a, "Vermeulen");
+    // The current list no longer has it; the folded list of stopped treatments does.
+    let meds = section(&page, "medicatie");
+    let (current, past) = page
+        .split_once("class=\"medpast\"")
+        .map(|(c, p)| {
+            (
+                section(c, "medicatie"),
+                text(p.split("</details>").next().unwrap_or_default()),
+            )
+        })
+        .unwrap_or_else(|| (meds.clone(), String::new()));
+    assert!(!current.contains("Amlodipine"), "still current: {meds}");
     assert!(
-        !section(&page, "medicatie").contains("Amlodipine"),
-        "{}",
-        section(&page, "medicatie")
+        past.contains("Amlodipine") && past.contains("gestopt"),
+        "not among the stopped: {meds}"
     );
     assert!(!text(&mar).contains("Amlodipine 5 MG"), "{}", text(&mar));
 
