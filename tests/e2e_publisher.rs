@@ -7,8 +7,8 @@
 //!
 //! Scenarios, in order (each needs the state the ones before it left):
 //! admit → in that bed after one cycle; prescribe (and the pharmacy's dispense) → patient
-//! page and MAR, one row; administer →
-//! last given; stop → no longer current; allergy → shown; transfer → leaves one box,
+//! page and MAR, one row; administer → last given; stop → no longer current; allergy →
+//! shown; transfer → leaves one box,
 //! appears on the other; discharge → gone; the EPD answers 500 (then stalls) for one
 //! patient → that ward not published, the box keeps its data, the metrics say why; the
 //! EPD down → every ward reported, the boxes' data ages; a box down → delivery retried,
