@@ -15,4 +15,10 @@ for installer in tests/browser/install.sh image/install-test-deps.sh tests/publi
     fi
 done
 
+# A clean CI build gains nothing from incremental state and it costs disk (one copy of the
+# crate's query cache per test target).
+if [ "${CI:-}" = true ]; then
+    export CARGO_INCREMENTAL=0
+fi
+
 exec cargo test --locked "$@"
