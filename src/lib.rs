@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+#[cfg(feature = "dev-tools")]
 pub mod bench;
 pub mod cli;
 pub mod commands;
@@ -17,6 +18,7 @@ pub mod control;
 pub mod daemon;
 pub mod fhir;
 pub mod fsutil;
+#[cfg(feature = "dev-tools")]
 pub mod generate;
 pub mod ingest;
 pub mod jsonerr;
