@@ -178,7 +178,7 @@ pub fn config_parse(data: &[u8]) {
 
 // ---------------------------------------------------------------- http_request
 
-use noodepd::daemon::Shared;
+use noodepd::app::App;
 use noodepd::mode::{Mode, ModeController, Switcher};
 use noodepd::roster::{Role, Roster, StaffMember};
 use noodepd::web::SessionUser;
@@ -202,7 +202,7 @@ pub const PLACEHOLDERS: &[&str] = &[
 
 struct WebEnv {
     rt: tokio::runtime::Runtime,
-    shared: Arc<Shared>,
+    shared: Arc<App>,
     /// Patient keys, and every BSN and patient number of the served generation.
     keys: Vec<String>,
     identifiers: Vec<String>,
@@ -304,18 +304,11 @@ fn build_web_env() -> WebEnv {
             code_hash: noodepd::roster::hash_code(code).expect("argon2 hash"),
         })
         .collect();
-    let shared = Arc::new(Shared {
-        config,
-        store,
-        mode,
-        audit,
-        roster: std::sync::RwLock::new(Some(Arc::new(Roster {
-            ward: "A3".into(),
-            staff,
-        }))),
-        status: noodepd::status::StatusCell::default(),
-        metrics: noodepd::status::Metrics::default(),
-    });
+    let roster = Some(Arc::new(Roster {
+        ward: "A3".into(),
+        staff,
+    }));
+    let shared = Arc::new(App::new(config, store, mode, audit, roster));
     // A paused clock that auto-advances when the runtime is idle: timeouts cost no wall
     // time, and "the server has answered all it can" is an exact point (see http_exchange).
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -377,14 +370,7 @@ pub fn http_exchange(data: &[u8]) -> Vec<u8> {
     let shared = &env.shared;
     if shared.mode.current(now).mode != Mode::Emergency {
         shared
-            .mode
-            .set(
-                &shared.audit,
-                Mode::Emergency,
-                Switcher::Console,
-                "fuzzing",
-                now,
-            )
+            .switch_mode(Mode::Emergency, Switcher::Console, "fuzzing", now)
             .expect("reset to emergency mode");
     }
     let state = Arc::new(WebState::new(shared.clone(), false));

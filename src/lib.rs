@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod audit;
 #[cfg(feature = "dev-tools")]
 pub mod bench;

@@ -8,7 +8,7 @@
 //! The same type is parsed on the publisher side ([`BoxStatus::parse`]), so the two
 //! cannot drift apart; `format` changes only when a field's meaning does.
 
-use crate::daemon::Shared;
+use crate::app::App;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -89,7 +89,7 @@ fn cut(s: &str) -> String {
 
 impl BoxStatus {
     /// The status of the running daemon now.
-    pub fn of(shared: &Shared, now: DateTime<Utc>) -> BoxStatus {
+    pub fn of(shared: &App, now: DateTime<Utc>) -> BoxStatus {
         let generation = shared.store.current();
         let status = shared.status.get();
         let ready = crate::status::ready(
@@ -205,7 +205,7 @@ pub struct Writer {
 
 impl Writer {
     /// Called every second by the daemon's timers.
-    pub fn tick(&mut self, shared: &Shared, path: &Path, now: DateTime<Utc>) {
+    pub fn tick(&mut self, shared: &App, path: &Path, now: DateTime<Utc>) {
         let at = tokio::time::Instant::now();
         let status = BoxStatus::of(shared, now);
         let due = match &self.last {

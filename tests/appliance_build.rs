@@ -23,7 +23,13 @@ fn appliance_binary() -> PathBuf {
     let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("appliance");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
-        .args(["build", "--locked", "--no-default-features", "--bin", "noodepd"])
+        .args([
+            "build",
+            "--locked",
+            "--no-default-features",
+            "--bin",
+            "noodepd",
+        ])
         .arg("--manifest-path")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
         .arg("--target-dir")

@@ -61,7 +61,7 @@ fn label_barcode_decodes_to_the_patient_number_with_zbarimg() {
     for number in ["PN-773101", "1000076", "0000012345", "Z-9/ab c~"] {
         let mut p = realistic_patient("k", "Ans Etiket", "4-2");
         p.identity.patient_number = Some(number.into());
-        let html = pages::print_labels(&f.ctx(), &p).into_string();
+        let html = pages::print_labels(&f.ctx(), &p, seen()).into_string();
         let (bars, width) = bars_of(&html);
         let img = dir.path().join("label.pgm");
         std::fs::write(&img, pgm(&bars, width)).unwrap();

@@ -884,7 +884,7 @@ fn failed_audit_append_refuses_the_patient_page() {
     let s = Server::start();
     let mut c = s.login(NURSE);
     // Break the log under the daemon's feet.
-    let conn = rusqlite::Connection::open(s.shared.audit.path()).unwrap();
+    let conn = rusqlite::Connection::open(s.shared.audit_log().path()).unwrap();
     conn.execute_batch("DROP TABLE entry").unwrap();
     drop(conn);
     for u in data_urls() {

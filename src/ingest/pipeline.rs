@@ -24,8 +24,8 @@ use super::inflight;
 use super::keep::{self, KeptKind, ROSTER_FILE, SNAPSHOT_DIR};
 use super::quarantine::{self, QuarantineNote, one_line, safe_name};
 use super::state::{SequenceState, StateError};
+use crate::app::App;
 use crate::audit::{Action, Event, EventKind, Outcome};
-use crate::daemon::Shared;
 use crate::fhir::{self, MapOptions};
 use crate::keys::{ApplianceSecret, PublisherPublic};
 use crate::mode::{Mode, ModeError, Switcher};
@@ -42,8 +42,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime};
 
-/// How far ahead of this appliance's clock `data_as_of` / `created_at` may be.
-pub const MAX_CLOCK_AHEAD: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+pub use crate::snapshot::MAX_CLOCK_AHEAD;
 /// Largest mode-command payload.
 pub const MAX_MODE_COMMAND: usize = 4096;
 /// Largest roster payload (2000 staff with argon2 hashes fit in well under 1 MiB).
@@ -238,7 +237,7 @@ pub struct Recovered {
 
 /// The ingest pipeline. One per daemon; share it in an `Arc`.
 pub struct Ingestor {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: Arc<App>,
     limits: Limits,
     /// Files the previous run died on once, with the attempts so far (see `inflight`).
     retried: Mutex<Option<inflight::Inflight>>,
@@ -311,13 +310,13 @@ impl Ingestor {
     /// (0700 unless it exists), quarantine and kept-snapshot directories. Keys are read
     /// lazily (and re-read when their files change), so a missing key is a standing
     /// `problem`, not a failure to start.
-    pub fn new(shared: Arc<Shared>) -> Result<Ingestor, IngestError> {
+    pub fn new(shared: Arc<App>) -> Result<Ingestor, IngestError> {
         let limits = Limits::for_memory(shared.config.data.memory_max);
         Self::with_limits(shared, limits)
     }
 
     /// As [`Ingestor::new`] with explicit limits.
-    pub fn with_limits(shared: Arc<Shared>, limits: Limits) -> Result<Ingestor, IngestError> {
+    pub fn with_limits(shared: Arc<App>, limits: Limits) -> Result<Ingestor, IngestError> {
         let paths = &shared.config.paths;
         let io = |path: &Path| {
             let path = path.to_owned();
@@ -359,7 +358,7 @@ impl Ingestor {
     }
 
     /// The daemon state this ingestor feeds.
-    pub fn shared(&self) -> &Arc<Shared> {
+    pub fn shared(&self) -> &Arc<App> {
         &self.shared
     }
 
@@ -952,11 +951,7 @@ impl Ingestor {
             snapshot: file.to_owned(),
             sequence: seq,
         };
-        let state = match self
-            .shared
-            .mode
-            .set(&self.shared.audit, cmd.mode, by, &cmd.reason, now)
-        {
+        let state = match self.shared.switch_mode(cmd.mode, by, &cmd.reason, now) {
             Ok(s) => s,
             Err(ModeError::Reason) => {
                 return Err(refuse(
@@ -997,23 +992,11 @@ impl Ingestor {
         now: DateTime<Utc>,
     ) {
         let mode = self.shared.mode.current(now).mode;
-        let event = Event {
-            kind,
-            action,
-            outcome,
-            user: None,
-            responsible: None,
-            patients: vec![],
-            detail,
-            access_point: None,
-            mode: mode.as_str().into(),
-        };
-        let r = self.shared.audit.append_at(event, now);
-        self.shared.note_audit(&r);
-        if let Err(e) = r {
-            Metrics::inc(&self.shared.metrics.audit_failures);
-            log::error!("cannot write ingest event to the audit log: {e}");
-        }
+        // A failure reaches the status and the log through `App::audit_at`.
+        let _ = self.shared.audit_at(
+            Event::new(kind, action, outcome, mode.as_str(), detail),
+            now,
+        );
     }
 
     fn accepted(&self, acc: &Accepted, now: DateTime<Utc>) {

@@ -24,9 +24,9 @@ use super::pages;
 use super::pages::PageCtx;
 use super::session::{self, LockedWhat, Lookup, Refusal, Session, Sessions, Swept};
 use super::{IssuedCode, SessionUser};
-use crate::audit::{AccessPoint, Action, Event, EventKind, Outcome, PatientRef, UserRef};
+use crate::app::App;
+use crate::audit::{AccessPoint, Action, Event, EventKind, Outcome, PatientRef, Receipt, UserRef};
 use crate::config::Language;
-use crate::daemon::Shared;
 use crate::mode::{Mode, ModeError, ModeState, Switcher};
 use crate::record::{PatientRecord, PatientSummary};
 use crate::roster::Role;
@@ -67,7 +67,7 @@ struct SweptFor {
 
 /// The web server's state: the daemon's shared state plus the login state.
 pub struct WebState {
-    pub shared: Arc<Shared>,
+    pub shared: Arc<App>,
     pub sessions: Arc<Sessions>,
     /// At most a few argon2 checks at once.
     pub gate: HashGate,
@@ -82,7 +82,7 @@ pub struct WebState {
 
 impl WebState {
     /// Builds the state for one server run.
-    pub fn new(shared: Arc<Shared>, tls: bool) -> WebState {
+    pub fn new(shared: Arc<App>, tls: bool) -> WebState {
         let sessions = Arc::new(Sessions::new(&shared.config.web));
         WebState {
             shared,
@@ -187,7 +187,7 @@ struct View {
 }
 
 impl View {
-    fn ctx<'a>(&'a self, shared: &'a Shared) -> PageCtx<'a> {
+    fn ctx<'a>(&'a self, shared: &'a App) -> PageCtx<'a> {
         PageCtx {
             lang: self.lang,
             tz: shared.config.timezone,
@@ -448,7 +448,7 @@ fn ready(st: &WebState, now: DateTime<Utc>) -> Resp {
     }
 }
 
-fn ready_doc(shared: &Shared, now: DateTime<Utc>) -> crate::status::Ready {
+fn ready_doc(shared: &App, now: DateTime<Utc>) -> crate::status::Ready {
     let generation = shared.store.current();
     crate::status::ready(
         &shared.config.ward,
@@ -529,10 +529,8 @@ async fn view(st: &Arc<WebState>, req: &Req, now: DateTime<Utc>) -> View {
                     req.peer,
                     &mode,
                 );
-                // Not patient data: a failed append here is counted, not fatal.
-                if append(st, ev).await.is_err() {
-                    log::error!("audit log append failed for a session expiry");
-                }
+                // Not patient data: a failure is reported (status, log), not fatal.
+                let _ = audit(st, ev).await;
                 cookies.push(session::clear_cookie(st.session_cookie(), st.tls));
             }
             Lookup::Unknown => cookies.push(session::clear_cookie(st.session_cookie(), st.tls)),
@@ -604,45 +602,39 @@ async fn sweep(st: &Arc<WebState>, mode: &ModeState) {
 /// The audit entries for what a sweep or a revocation ended.
 async fn audit_swept(st: &Arc<WebState>, swept: Swept, mode: &ModeState) {
     for e in swept.sessions {
-        let ev = Event {
-            kind: EventKind::SessionEnded,
-            action: Action::E,
-            outcome: Outcome::Success,
-            user: Some(user_ref(&e.user)),
-            responsible: responsible(&e.user),
-            patients: vec![],
-            detail: format!("session ended: {}", e.why),
-            access_point: None,
-            mode: mode.mode.as_str().into(),
-        };
-        if append(st, ev).await.is_err() {
-            log::error!("audit log append failed for an ended session");
-        }
+        let ev = Event::new(
+            EventKind::SessionEnded,
+            Action::E,
+            Outcome::Success,
+            mode.mode.as_str(),
+            format!("session ended: {}", e.why),
+        )
+        .by(Some(user_ref(&e.user)), responsible(&e.user));
+        // Not patient data: a failure is reported (status, log), not fatal.
+        let _ = audit(st, ev).await;
     }
     for (c, why) in swept.codes {
-        let ev = Event {
-            kind: EventKind::GuestCodeRevoked,
-            action: Action::D,
-            outcome: Outcome::Success,
-            user: None,
-            responsible: Some(UserRef {
-                id: c.issued_by.clone(),
-                name: String::new(),
-                role: Role::Coordinator.as_str().into(),
-            }),
-            patients: vec![],
-            detail: format!(
+        let ev = Event::new(
+            EventKind::GuestCodeRevoked,
+            Action::D,
+            Outcome::Success,
+            mode.mode.as_str(),
+            format!(
                 "guest code for {} ({}, {}) withdrawn: {why}",
                 c.user,
                 crate::text::printable(&c.name),
                 c.role.as_str()
             ),
-            access_point: None,
-            mode: mode.mode.as_str().into(),
-        };
-        if append(st, ev).await.is_err() {
-            log::error!("audit log append failed for a withdrawn guest code");
-        }
+        )
+        .by(
+            None,
+            Some(UserRef {
+                id: c.issued_by.clone(),
+                name: String::new(),
+                role: Role::Coordinator.as_str().into(),
+            }),
+        );
+        let _ = audit(st, ev).await;
     }
 }
 
@@ -698,41 +690,34 @@ fn event(
     peer: IpAddr,
     mode: &ModeState,
 ) -> Event {
-    Event {
-        kind,
-        action,
-        outcome,
-        user: Some(user_ref(user)),
-        responsible: responsible(user),
-        patients,
-        detail,
-        access_point: Some(access_point(st, peer)),
-        mode: mode.mode.as_str().into(),
-    }
+    Event::new(kind, action, outcome, mode.mode.as_str(), detail)
+        .by(Some(user_ref(user)), responsible(user))
+        .from(access_point(st, peer))
+        .concerning(patients)
 }
 
-/// Appends to the audit log off the async threads; counts failures.
-async fn append(st: &Arc<WebState>, ev: Event) -> Result<(), ()> {
+/// The web's one audited write: appends off the async threads through [`App::audit`]
+/// (which reports any failure to the status and the log) and returns the proof the pages
+/// with patient data require.
+async fn audit(st: &Arc<WebState>, ev: Event) -> Result<Receipt, ()> {
     let shared = st.shared.clone();
-    let res = tokio::task::spawn_blocking(move || {
-        let r = shared.audit.append(ev);
-        shared.note_audit(&r);
-        r
-    })
-    .await;
-    match res {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => {
-            crate::status::Metrics::inc(&st.shared.metrics.audit_failures);
-            log::error!("audit log append failed: {e}");
-            Err(())
-        }
+    match tokio::task::spawn_blocking(move || shared.audit(ev)).await {
+        Ok(Ok(receipt)) => Ok(receipt),
+        Ok(Err(_)) => Err(()),
         Err(_) => {
             crate::status::Metrics::inc(&st.shared.metrics.audit_failures);
             log::error!("audit log append task failed");
             Err(())
         }
     }
+}
+
+/// [`audit`], or the page that says the access log cannot be written (nothing else is
+/// shown without its entry).
+async fn audit_or_refuse(st: &Arc<WebState>, view: &View, ev: Event) -> Result<Receipt, Box<Resp>> {
+    audit(st, ev)
+        .await
+        .map_err(|()| Box::new(audit_failed(st, view)))
 }
 
 fn html(st: &WebState, view: &View, status: StatusCode, m: Markup) -> Resp {
@@ -1025,7 +1010,7 @@ async fn login_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
                 Outcome::MinorFailure,
                 EventKind::LoginFailed,
             );
-            if append(st, ev).await.is_err() {
+            if audit(st, ev).await.is_err() {
                 return login_refused(
                     st,
                     req,
@@ -1097,7 +1082,7 @@ async fn login_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
     let Some(user_ok) = verified else {
         crate::status::Metrics::inc(&st.shared.metrics.logins_failed);
         let failed = attempt.failed(now);
-        let mut logged = append(
+        let mut logged = audit(
             st,
             failed_event(
                 format!(
@@ -1117,7 +1102,7 @@ async fn login_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
             // For operators: a brute-force attempt is worth a journal line (no codes here;
             // the user id made printable, so it cannot forge log lines).
             log::warn!("login {detail} (from {peer})");
-            logged &= append(
+            logged &= audit(
                 st,
                 failed_event(detail, Outcome::SeriousFailure, EventKind::Lockout),
             )
@@ -1159,8 +1144,8 @@ async fn login_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
         peer,
         &view.mode,
     );
-    if append(st, ev).await.is_err() {
-        return audit_failed(st, view);
+    if let Err(r) = audit_or_refuse(st, view, ev).await {
+        return *r;
     }
     let drill = (view.mode.mode == Mode::Drill)
         .then_some(view.mode.drill_id)
@@ -1193,7 +1178,7 @@ async fn login_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
             peer,
             &view.mode,
         );
-        let _ = append(st, ev).await;
+        let _ = audit(st, ev).await;
     }
     // No fixation: whatever session cookie came with the request is ended.
     if let Some(old) = session::cookie(&req.headers, st.session_cookie()) {
@@ -1240,7 +1225,7 @@ async fn logout(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
         &view.mode,
     );
     // Logging out always works: a failed append is counted and logged.
-    let _ = append(st, ev).await;
+    let _ = audit(st, ev).await;
     if let Some(tok) = session::cookie(&req.headers, st.session_cookie()) {
         st.sessions.remove(tok);
     }
@@ -1320,8 +1305,7 @@ async fn drill_report(st: &Arc<WebState>, view: &View) -> Resp {
         Some(_) => {}
     }
     let shared = st.shared.clone();
-    let report =
-        tokio::task::spawn_blocking(move || crate::audit::drill::report(&shared.audit, None)).await;
+    let report = tokio::task::spawn_blocking(move || shared.drill_report()).await;
     match report {
         Ok(Ok(r)) => {
             let ctx = view.ctx(&st.shared);
@@ -1419,9 +1403,7 @@ async fn mode_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
     };
     let shared = st.shared.clone();
     let now = view.now;
-    let res =
-        tokio::task::spawn_blocking(move || shared.mode.set(&shared.audit, mode, by, &reason, now))
-            .await;
+    let res = tokio::task::spawn_blocking(move || shared.switch_mode(mode, by, &reason, now)).await;
     match res {
         Ok(Ok(new)) => {
             log::info!(
@@ -1454,7 +1436,7 @@ async fn mode_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
             )),
         ),
         Ok(Err(ModeError::Audit(e))) => {
-            crate::status::Metrics::inc(&st.shared.metrics.audit_failures);
+            // `App::switch_mode` has put the failure in the status and the counter.
             log::error!("mode switch refused: {e}");
             audit_failed(st, view)
         }
@@ -1569,7 +1551,7 @@ async fn guest_code_post(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp
         req.peer,
         &view.mode,
     );
-    if append(st, ev).await.is_err() {
+    if audit(st, ev).await.is_err() {
         st.sessions.revoke_code(&issued.user);
         return audit_failed(st, view);
     }
@@ -1623,7 +1605,7 @@ async fn guest_code_revoke(st: &Arc<WebState>, req: &Req, view: &mut View) -> Re
             )),
         );
     };
-    if append(
+    if audit(
         st,
         ev(format!(
             "guest code for {} ({}, {}) revoked by a coordinator",
@@ -1703,8 +1685,8 @@ async fn lockout_lift(st: &Arc<WebState>, req: &Req, view: &mut View) -> Resp {
         req.peer,
         &view.mode,
     );
-    if append(st, ev).await.is_err() {
-        return audit_failed(st, view);
+    if let Err(r) = audit_or_refuse(st, view, ev).await {
+        return *r;
     }
     st.sessions.lift(&what, view.now);
     log::info!("login lockout of {what} lifted by coordinator {}", user.id);
@@ -1880,10 +1862,11 @@ async fn patient_data(st: &Arc<WebState>, req: &Req, view: &mut View, route: Rou
                     format!("ward overview: {} patients", rows.len()),
                 ),
             };
-            if append(st, ev).await.is_err() {
-                return audit_failed(st, view);
-            }
-            let m = pages::ward_overview(&view.ctx(&st.shared), &rows, q.as_deref());
+            let seen = match audit_or_refuse(st, view, ev).await {
+                Ok(r) => r,
+                Err(r) => return *r,
+            };
+            let m = pages::ward_overview(&view.ctx(&st.shared), &rows, q.as_deref(), &seen);
             html(st, view, StatusCode::OK, m)
         }
         route @ (Route::Patient(_) | Route::PrintMar(_) | Route::PrintLabels(_)) => {
@@ -1922,19 +1905,20 @@ async fn patient_data(st: &Arc<WebState>, req: &Req, view: &mut View, route: Rou
             } else {
                 audit(EventKind::PatientView, vec![ref_of(&p)], req.path.clone())
             };
-            if append(st, ev).await.is_err() {
-                return audit_failed(st, view);
-            }
+            let seen = match audit_or_refuse(st, view, ev).await {
+                Ok(r) => r,
+                Err(r) => return *r,
+            };
             let ctx = view.ctx(&st.shared);
             let m = if labels {
                 crate::status::Metrics::inc(&metrics.prints);
-                pages::print_labels(&ctx, &p)
+                pages::print_labels(&ctx, &p, &seen)
             } else if print {
                 crate::status::Metrics::inc(&metrics.prints);
-                pages::print_mar(&ctx, std::slice::from_ref(&p), start, days)
+                pages::print_mar(&ctx, std::slice::from_ref(&p), start, days, &seen)
             } else {
                 crate::status::Metrics::inc(&metrics.patient_page_views);
-                pages::patient_page(&ctx, &p)
+                pages::patient_page(&ctx, &p, &seen)
             };
             html(st, view, StatusCode::OK, m)
         }
@@ -1953,11 +1937,12 @@ async fn patient_data(st: &Arc<WebState>, req: &Req, view: &mut View, route: Rou
                     all.len()
                 ),
             );
-            if append(st, ev).await.is_err() {
-                return audit_failed(st, view);
-            }
+            let seen = match audit_or_refuse(st, view, ev).await {
+                Ok(r) => r,
+                Err(r) => return *r,
+            };
             crate::status::Metrics::inc(&metrics.prints);
-            let m = pages::print_mar(&view.ctx(&st.shared), &all, start, days);
+            let m = pages::print_mar(&view.ctx(&st.shared), &all, start, days, &seen);
             html(st, view, StatusCode::OK, m)
         }
         Route::PrintWard => {
@@ -1967,11 +1952,12 @@ async fn patient_data(st: &Arc<WebState>, req: &Req, view: &mut View, route: Rou
                 refs_of(st, &g, &rows),
                 format!("print ward list ({} patients)", rows.len()),
             );
-            if append(st, ev).await.is_err() {
-                return audit_failed(st, view);
-            }
+            let seen = match audit_or_refuse(st, view, ev).await {
+                Ok(r) => r,
+                Err(r) => return *r,
+            };
             crate::status::Metrics::inc(&metrics.prints);
-            let m = pages::print_ward_list(&view.ctx(&st.shared), &rows);
+            let m = pages::print_ward_list(&view.ctx(&st.shared), &rows, &seen);
             html(st, view, StatusCode::OK, m)
         }
         Route::PrintBlankMar => {
@@ -1982,8 +1968,8 @@ async fn patient_data(st: &Arc<WebState>, req: &Req, view: &mut View, route: Rou
                 vec![],
                 format!("print blank MAR ({start}, {days} days)"),
             );
-            if append(st, ev).await.is_err() {
-                return audit_failed(st, view);
+            if let Err(r) = audit_or_refuse(st, view, ev).await {
+                return *r;
             }
             crate::status::Metrics::inc(&metrics.prints);
             let m = pages::print_blank_mar(&view.ctx(&st.shared), start, days);

@@ -7,19 +7,18 @@
 #![allow(dead_code)]
 
 use chrono::{Duration as ChronoDuration, NaiveDate, NaiveTime, TimeZone, Utc};
+use noodepd::app::App;
 use noodepd::audit::AuditLog;
 use noodepd::config::Config;
-use noodepd::daemon::Shared;
 use noodepd::mode::{Mode, ModeController, Switcher};
 use noodepd::record::*;
 use noodepd::roster::{Role, Roster, StaffMember};
-use noodepd::status::{Metrics, StatusCell};
 use noodepd::store::{GenerationMeta, Store};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Demo staff: (user, code, role).
@@ -521,7 +520,7 @@ impl Default for Options {
 /// A running test server.
 pub struct Server {
     pub addr: SocketAddr,
-    pub shared: Arc<Shared>,
+    pub shared: Arc<App>,
     pub dir: tempfile::TempDir,
     /// The TLS configuration in force (when serving TLS), for reload tests.
     pub tls: Option<Arc<noodepd::web::TlsReloader>>,
@@ -530,7 +529,7 @@ pub struct Server {
 }
 
 /// Builds the daemon state in `dir`.
-pub fn shared_in(dir: &Path, opts: &Options) -> Arc<Shared> {
+pub fn shared_in(dir: &Path, opts: &Options) -> Arc<App> {
     let state = dir.join("state");
     let runtime = dir.join("run");
     std::fs::create_dir_all(&state).unwrap();
@@ -584,15 +583,7 @@ pub fn shared_in(dir: &Path, opts: &Options) -> Arc<Shared> {
             staff: staff().clone(),
         })
     });
-    Arc::new(Shared {
-        config,
-        store,
-        mode,
-        audit,
-        roster: RwLock::new(roster),
-        status: StatusCell::default(),
-        metrics: Metrics::default(),
-    })
+    Arc::new(App::new(config, store, mode, audit, roster))
 }
 
 impl Server {
@@ -661,20 +652,13 @@ impl Server {
     /// Switches the mode as root would.
     pub fn set_mode(&self, mode: Mode) {
         self.shared
-            .mode
-            .set(
-                &self.shared.audit,
-                mode,
-                Switcher::Console,
-                "test",
-                Utc::now(),
-            )
+            .switch_mode(mode, Switcher::Console, "test", Utc::now())
             .unwrap();
     }
 
     /// The audit log entries, oldest first (as stored JSON events with kind).
     pub fn audit_entries(&self) -> Vec<serde_json::Value> {
-        let conn = rusqlite::Connection::open(self.shared.audit.path()).unwrap();
+        let conn = rusqlite::Connection::open(self.shared.audit_log().path()).unwrap();
         let mut st = conn
             .prepare("SELECT id, time, event FROM entry ORDER BY id")
             .unwrap();

@@ -3,18 +3,17 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, Duration as TimeDelta, Utc};
+use noodepd::app::App;
 use noodepd::audit::AuditLog;
 use noodepd::config::Config;
-use noodepd::daemon::Shared;
 use noodepd::generate::{GenerateOptions, generate};
 use noodepd::ingest::Ingestor;
 use noodepd::keys::{AppliancePublic, KeyKind, PublisherSecret, write_key_pair};
 use noodepd::mode::ModeController;
 use noodepd::snapshot::{PayloadKind, SealRequest, seal};
-use noodepd::status::{Metrics, StatusCell};
 use noodepd::store::Store;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 pub const WARD: &str = "A3";
 
@@ -60,15 +59,11 @@ impl Env {
         std::fs::write(&cfg, text).unwrap();
         let config = Config::load(&cfg).unwrap();
         std::fs::create_dir_all(&config.paths.state).unwrap();
-        let shared = Arc::new(Shared {
-            store: Store::open(&config.paths.runtime).unwrap(),
-            mode: ModeController::load(&config.paths.state, config.drill_max_duration).unwrap(),
-            audit: AuditLog::open(&config.paths.state, &config.appliance_id, &config.ward).unwrap(),
-            roster: RwLock::new(None),
-            status: StatusCell::default(),
-            metrics: Metrics::default(),
-            config,
-        });
+        let store = Store::open(&config.paths.runtime).unwrap();
+        let mode = ModeController::load(&config.paths.state, config.drill_max_duration).unwrap();
+        let audit =
+            AuditLog::open(&config.paths.state, &config.appliance_id, &config.ward).unwrap();
+        let shared = Arc::new(App::new(config, store, mode, audit, None));
         Arc::new(Ingestor::new(shared).unwrap())
     }
 

@@ -11,7 +11,31 @@ use noodepd::store::GenerationMeta;
 use noodepd::web::SessionUser;
 use noodepd::web::pages::PageCtx;
 use std::cell::Cell;
+use std::sync::OnceLock;
 use std::time::Duration;
+
+/// The proof the pages with patient data take (`noodepd::audit::Receipt`), made the only way
+/// there is: a durable entry in a real access log (one per test binary, in Cargo's test
+/// scratch directory).
+pub fn seen() -> &'static noodepd::audit::Receipt {
+    use noodepd::audit::{Action, AuditLog, Event, EventKind, Outcome};
+    static SEEN: OnceLock<noodepd::audit::Receipt> = OnceLock::new();
+    SEEN.get_or_init(|| {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("pages-seen")
+            .join(env!("CARGO_CRATE_NAME"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = AuditLog::open(&dir, "box-1", "A3").unwrap();
+        log.append_receipt(Event::new(
+            EventKind::PatientView,
+            Action::R,
+            Outcome::Success,
+            "drill",
+            "page test".into(),
+        ))
+        .unwrap()
+    })
+}
 
 pub fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()

@@ -413,7 +413,15 @@ fn range_title(ctx: &PageCtx, days: &[NaiveDate]) -> String {
 }
 
 /// The MAR for one or more patients, page break between patients.
-pub fn print_mar(ctx: &PageCtx, patients: &[PatientRecord], start: NaiveDate, days: u32) -> Markup {
+/// `_seen` is the proof that this look is durable in the access log ([`crate::audit::Receipt`]):
+/// without one the page cannot be rendered.
+pub fn print_mar(
+    ctx: &PageCtx,
+    patients: &[PatientRecord],
+    start: NaiveDate,
+    days: u32,
+    _seen: &crate::audit::Receipt,
+) -> Markup {
     let days = days_list(start, days);
     let title = range_title(ctx, &days);
     let content = html! {
@@ -480,7 +488,13 @@ pub fn print_blank_mar(ctx: &PageCtx, start: NaiveDate, days: u32) -> Markup {
 
 /// The ward list on A4 landscape: bed, name, birth date, patient number, alerts,
 /// allergies, resuscitation policy.
-pub fn print_ward_list(ctx: &PageCtx, rows: &[&PatientSummary]) -> Markup {
+/// `_seen` is the proof that this look is durable in the access log ([`crate::audit::Receipt`]):
+/// without one the page cannot be rendered.
+pub fn print_ward_list(
+    ctx: &PageCtx,
+    rows: &[&PatientSummary],
+    _seen: &crate::audit::Receipt,
+) -> Markup {
     let title = ctx.t(Key::WardListTitle);
     let content = html! {
         h1 class="screen-only" { (title) " " (clean(ctx.ward_name)) }
