@@ -18,9 +18,9 @@
 //! when the roster or the mode changed (sessions of removed or demoted users, and a drill's
 //! sessions once a real emergency starts, end — audited).
 //!
-//! Split by job: [`request`] (HTTP parsing, origin check), [`table`] (the URL table),
-//! [`state`] (server state, the request's view, the audited write), [`respond`] (shared
-//! answers), [`login`], [`coordinator`], [`patient`] (the pages with patient data). This
+//! Split by job: `request` (HTTP parsing, origin check), `table` (the URL table),
+//! `state` (server state, the request's view, the audited write), `respond` (shared
+//! answers), `login`, `coordinator`, `patient` (the pages with patient data). This
 //! file only dispatches a request to them.
 
 mod coordinator;
