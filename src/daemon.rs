@@ -36,8 +36,9 @@ pub enum DaemonError {
 /// How `run` reports back to its caller (the demo prints the URL once serving).
 #[derive(Debug, Clone)]
 pub struct Started {
+    /// The address the web server listens on (the demo prints it).
+    #[cfg_attr(not(feature = "dev-tools"), allow(dead_code))]
     pub addr: std::net::SocketAddr,
-    pub sequence: Option<u64>,
 }
 
 /// Runs the daemon on a multi-threaded runtime until SIGTERM or SIGINT.
@@ -77,7 +78,7 @@ fn daemon_event(shared: &App, detail: String) {
 }
 
 /// Runs the daemon on the current runtime with a given listener until SIGTERM/SIGINT.
-/// `started` receives the address and served sequence once start-up recovery is done
+/// `started` receives the address once start-up recovery is done
 /// (after systemd has been told READY=1).
 pub async fn run(
     config: Config,
@@ -142,10 +143,7 @@ pub async fn run(
     }
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
     if let Some(tx) = started {
-        let _ = tx.send(Started {
-            addr,
-            sequence: shared.store.current().map(|g| g.meta().sequence),
-        });
+        let _ = tx.send(Started { addr });
     }
 
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -17,6 +17,7 @@ use std::time::Duration;
 /// The document's format version.
 pub const FORMAT: u32 = 1;
 /// Largest status file the publisher reads (a box writes well under 8 KiB).
+#[cfg(feature = "publisher")]
 pub const MAX_BYTES: usize = 64 * 1024;
 /// How often the file is rewritten even when nothing changed (its `clock` stays current).
 pub const REWRITE_EVERY: Duration = Duration::from_secs(30);
@@ -72,7 +73,8 @@ pub struct BoxStatus {
     pub last_rejection: Option<BoxRejection>,
 }
 
-/// Why a status file could not be read.
+/// Why a status file could not be read (by the publisher).
+#[cfg(feature = "publisher")]
 #[derive(Debug, thiserror::Error)]
 pub enum StatusFileError {
     #[error("the status file is larger than {MAX_BYTES} bytes")]
@@ -153,6 +155,7 @@ impl BoxStatus {
 
     /// Parses a status file read from a box (bounded; unknown fields are allowed so an
     /// older publisher can read a newer box of the same format).
+    #[cfg(feature = "publisher")]
     pub fn parse(bytes: &[u8]) -> Result<BoxStatus, StatusFileError> {
         if bytes.len() > MAX_BYTES {
             return Err(StatusFileError::TooLarge);

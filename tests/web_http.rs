@@ -1,6 +1,7 @@
 //! The ward web view over real HTTP: every page in every mode, login, lockout, CSRF, session
 //! fixation and tampering, role limits, escaping of hostile data, security headers, request
 //! limits, and the audit entry written before each patient page.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test may panic
 
 mod common;
 

@@ -223,7 +223,7 @@ impl Proc {
 
     /// Sends a signal.
     pub fn signal(&self, sig: i32) {
-        let r = unsafe_kill(self.pid(), sig);
+        let r = send_signal(self.pid(), sig);
         assert!(r, "kill({}, {sig}) failed", self.pid());
     }
 
@@ -272,11 +272,14 @@ impl Drop for Proc {
     }
 }
 
-/// `kill(pid, sig)`; true on success.
-#[allow(unsafe_code)]
-pub fn unsafe_kill(pid: i32, sig: i32) -> bool {
-    // SAFETY: kill(2) has no memory-safety preconditions.
-    unsafe { libc::kill(pid, sig) == 0 }
+/// `kill(pid, sig)`; true on success (false also for a pid or signal number that is not
+/// one).
+pub fn send_signal(pid: i32, sig: i32) -> bool {
+    use rustix::process::{Pid, Signal, kill_process};
+    match (Pid::from_raw(pid), Signal::from_named_raw(sig)) {
+        (Some(pid), Some(sig)) => kill_process(pid, sig).is_ok(),
+        _ => false,
+    }
 }
 
 /// An HTTP response.

@@ -38,8 +38,7 @@ pub fn repo() -> PathBuf {
 }
 
 fn geteuid() -> u32 {
-    // SAFETY: geteuid(2) has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
+    rustix::process::geteuid().as_raw()
 }
 
 /// Panics with the reason when the machine cannot run these tests.
