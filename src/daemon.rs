@@ -16,7 +16,7 @@ use tokio::sync::{oneshot, watch};
 
 /// Errors starting or running the daemon.
 #[derive(Debug, thiserror::Error)]
-pub enum DaemonError {
+pub(crate) enum DaemonError {
     #[error(transparent)]
     App(#[from] crate::app::AppError),
     #[error(transparent)]
@@ -35,14 +35,14 @@ pub enum DaemonError {
 
 /// How `run` reports back to its caller (the demo prints the URL once serving).
 #[derive(Debug, Clone)]
-pub struct Started {
+pub(crate) struct Started {
     /// The address the web server listens on (the demo prints it).
     #[cfg_attr(not(feature = "dev-tools"), allow(dead_code))]
     pub addr: std::net::SocketAddr,
 }
 
 /// Runs the daemon on a multi-threaded runtime until SIGTERM or SIGINT.
-pub fn serve(config: Config) -> Result<(), DaemonError> {
+pub(crate) fn serve(config: Config) -> Result<(), DaemonError> {
     // Take the socket before any thread starts: socket activation clears LISTEN_* vars.
     let listener = crate::web::listener(&config.web)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -80,7 +80,7 @@ fn daemon_event(shared: &App, detail: String) {
 /// Runs the daemon on the current runtime with a given listener until SIGTERM/SIGINT.
 /// `started` receives the address once start-up recovery is done
 /// (after systemd has been told READY=1).
-pub async fn run(
+pub(crate) async fn run(
     config: Config,
     listener: std::net::TcpListener,
     started: Option<oneshot::Sender<Started>>,

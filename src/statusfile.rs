@@ -15,12 +15,12 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The document's format version.
-pub const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 1;
 /// Largest status file the publisher reads (a box writes well under 8 KiB).
 #[cfg(feature = "publisher")]
-pub const MAX_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_BYTES: usize = 64 * 1024;
 /// How often the file is rewritten even when nothing changed (its `clock` stays current).
-pub const REWRITE_EVERY: Duration = Duration::from_secs(30);
+pub(crate) const REWRITE_EVERY: Duration = Duration::from_secs(30);
 /// At most this many problems are written (a box has far fewer codes).
 const MAX_PROBLEMS: usize = 32;
 /// Operator messages are cut to this many characters.
@@ -178,7 +178,7 @@ impl BoxStatus {
 /// the directory's, which the image makes the inbox account's group), renamed over the old
 /// one. Not fsynced: the file is rewritten every second while it differs, so after a power
 /// cut it is current again one second after the daemon starts.
-pub fn write(path: &Path, status: &BoxStatus) -> std::io::Result<()> {
+pub(crate) fn write(path: &Path, status: &BoxStatus) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
     let tmp = path.with_extension("tmp");
@@ -201,14 +201,14 @@ pub fn write(path: &Path, status: &BoxStatus) -> std::io::Result<()> {
 /// Rewrites the status file when its content changed or [`REWRITE_EVERY`] passed; keeps
 /// the last written document. Failures are reported once per change of error.
 #[derive(Default)]
-pub struct Writer {
+pub(crate) struct Writer {
     last: Option<(BoxStatus, tokio::time::Instant)>,
     failing: Option<String>,
 }
 
 impl Writer {
     /// Called every second by the daemon's timers.
-    pub fn tick(&mut self, shared: &App, path: &Path, now: DateTime<Utc>) {
+    pub(crate) fn tick(&mut self, shared: &App, path: &Path, now: DateTime<Utc>) {
         let at = tokio::time::Instant::now();
         let status = BoxStatus::of(shared, now);
         let due = match &self.last {

@@ -19,11 +19,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The appliance ward id the bench seals for.
-pub const WARD: &str = "BENCH";
+pub(super) const WARD: &str = "BENCH";
 /// Full hospital scale.
-pub const HOSPITAL_PATIENTS: usize = 1000;
+pub(super) const HOSPITAL_PATIENTS: usize = 1000;
 /// Hospital scale of a quick run.
-pub const QUICK_HOSPITAL_PATIENTS: usize = 200;
+pub(super) const QUICK_HOSPITAL_PATIENTS: usize = 200;
 
 /// How much to measure.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@ use super::outcome::*;
 use super::pipeline::*;
 use crate::roster::Roster;
 use crate::snapshot::Header;
-pub use crate::snapshot::MAX_CLOCK_AHEAD;
+pub(super) use crate::snapshot::MAX_CLOCK_AHEAD;
 use crate::status::code;
 use chrono::{DateTime, SecondsFormat, Utc};
 
