@@ -35,7 +35,7 @@ pub const PRN_FALLBACK_ROWS: usize = 4;
 /// Most rows of an as-needed block (a higher maximum is written in its heading).
 pub const MAX_PRN_ROWS: usize = 12;
 /// Handwritten extra lines under each patient's grid.
-pub const EXTRA_LINES: usize = 3;
+pub const EXTRA_LINES: usize = 2;
 /// Rows on the blank form.
 pub const BLANK_LINES: usize = 12;
 /// Slots per day on the blank form.
@@ -531,42 +531,79 @@ pub fn prn_rows(line: &MedicationLine) -> (usize, bool) {
     }
 }
 
+/// One entry of an as-needed block: a dose the EPD recorded, or an empty row to write in.
+fn prn_cells(ctx: &PageCtx, a: Option<&Administration>, glucose: bool) -> Markup {
+    html! {
+        @match a {
+            Some(a) => {
+                td class="prn-rec" {
+                    @match given(a) {
+                        Some(true) => strong { (ctx.t(Key::MarGivenCode)) },
+                        Some(false) => strong { (ctx.t(Key::MarNotGiven)) },
+                        None => strong { "?" },
+                    }
+                    " " (admin_time(ctx, a, None))
+                    @if let Some(d) = a.at.as_ref().and_then(|m| local_date(ctx, m)) { " " (d.format("%d-%m").to_string()) }
+                }
+                td class="prn-rec" { @if let Some(d) = &a.dose { (short(&units_written_out(ctx.lang, d), 24)) } }
+                @if glucose { td class="prn-rec" {} }
+                td class="prn-rec" {
+                    @match given(a) {
+                        Some(false) => { @if let Some(r) = not_given_reason(a) { (short(r, BOX_TEXT)) } },
+                        _ => (ctx.t(Key::MarPrnRecorded)),
+                    }
+                }
+                td class="prn-rec" {}
+                td class="prn-rec" { @if let Some(p) = &a.performer { (short(p, 16)) } }
+            },
+            None => {
+                td {} td {}
+                @if glucose { td {} }
+                td {} td {} td {}
+            },
+        }
+    }
+}
+
+/// Entries of an as-needed block per printed row (two side by side).
+const PRN_PER_ROW: usize = 2;
+
 /// The as-needed block of a line: the doses the EPD recorded on the printed days, then
-/// as many empty rows as the drug may be given per day (time, dose, reason, effect,
-/// initials; insulin also glucose).
+/// as many empty entries as the drug may be given per day (time, dose, reason, effect,
+/// initials; insulin also glucose), two entries side by side.
 fn prn_block(ctx: &PageCtx, line: &MedicationLine, recorded: &[&Administration], glucose: bool) -> Markup {
     let (rows, known) = prn_rows(line);
+    let entries: Vec<Option<&Administration>> = recorded
+        .iter()
+        .map(|a| Some(*a))
+        .chain(std::iter::repeat_n(None, rows))
+        .collect();
+    let head = html! {
+        th scope="col" class="prn-time" { (ctx.t(Key::MarPrnTime)) }
+        th scope="col" class="prn-dose" { (ctx.t(Key::MarPrnDose)) }
+        @if glucose { th scope="col" class="prn-gluc" { (ctx.t(Key::MarGlucose)) } }
+        th scope="col" class="prn-reason" { (ctx.t(Key::MarPrnReason)) }
+        th scope="col" class="prn-effect" { (ctx.t(Key::MarPrnEffect)) }
+        th scope="col" class="prn-init" { (ctx.t(Key::MarInitials)) }
+    };
     html! {
         div class="prn-title" {
             strong { (ctx.t(Key::AsNeeded)) }
             " — "
-            @if known { (rows) " " (ctx.t(Key::MarPrnRows)) } @else { strong class="prn-nomax" { (icon(Icon::Warning)) " " (ctx.t(Key::MarPrnNoMax)) } }
+            @if known { (ctx.t(Key::MaxDose)) " " (rows) " × " (ctx.t(Key::MarPrnRows)) } @else { strong class="prn-nomax" { (icon(Icon::Warning)) " " (ctx.t(Key::MarPrnNoMax)) } }
         }
-        table class="prn" {
-            thead { tr {
-                th scope="col" class="prn-time" { (ctx.t(Key::MarPrnTime)) }
-                th scope="col" class="prn-dose" { (ctx.t(Key::MarPrnDose)) }
-                @if glucose { th scope="col" class="prn-gluc" { (ctx.t(Key::MarGlucose)) } }
-                th scope="col" class="prn-reason" { (ctx.t(Key::MarPrnReason)) }
-                th scope="col" class="prn-effect" { (ctx.t(Key::MarPrnEffect)) }
-                th scope="col" class="prn-init" { (ctx.t(Key::MarInitials)) }
-            } }
+        table class="prntab" {
+            thead { tr { @for _ in 0..PRN_PER_ROW { (head) } } }
             tbody {
-                @for a in recorded {
-                    tr class="prn-recorded" {
-                        td { (recorded_box(ctx, a, None)) @if let Some(d) = a.at.as_ref().and_then(|m| local_date(ctx, m)) { " " span class="sub" { (d.format("%d-%m").to_string()) } } }
-                        td { @if let Some(d) = &a.dose { (short(&units_written_out(ctx.lang, d), 30)) } }
-                        @if glucose { td {} }
-                        td { span class="sub" { (ctx.t(Key::MarPrnRecorded)) } }
-                        td {}
-                        td {}
-                    }
-                }
-                @for _ in 0..rows {
+                @for pair in entries.chunks(PRN_PER_ROW) {
                     tr class="prn-row" {
-                        td {} td {}
-                        @if glucose { td {} }
-                        td {} td {} td {}
+                        @for i in 0..PRN_PER_ROW {
+                            @match pair.get(i) {
+                                Some(e) => (prn_cells(ctx, *e, glucose)),
+                                // Past the maximum: no room to write a dose.
+                                None => td class="prn-spare" colspan=(if glucose { 6 } else { 5 }) { "—" },
+                            }
+                        }
                     }
                 }
             }
@@ -604,10 +641,12 @@ const SMALL_CHAR_MM: f64 = 1.55;
 /// Cell padding and borders per row, mm.
 const ROW_PAD: f64 = 2.0;
 /// One handwriting row of an as-needed block, and its heading, mm.
-const PRN_ROW: f64 = 6.6;
-const PRN_HEAD: f64 = 8.5;
+const PRN_ROW: f64 = 5.5;
+const PRN_HEAD: f64 = 9.0;
 /// A handwritten line, the checked-by row, a section heading, mm.
 const WRITE_ROW: f64 = 9.5;
+/// A handwritten drug line with its boxes.
+const BLANK_ROW: f64 = 12.6;
 const HEADING_ROW: f64 = 5.5;
 
 fn text_h(chars: usize, col: f64, char_mm: f64, line: f64) -> f64 {
@@ -668,7 +707,10 @@ fn box_h(fill: Option<Fill<'_>>, glucose: bool) -> (f64, f64) {
             let lines = 2.0 + marpage::lines(why, marpage::per_line(WIDE_W - 2.0, 1.35)) as f64;
             (WIDE_W, (SLOT_H - 7.0 + lines * 2.6).max(SLOT_H))
         }
-        Some(Fill::Recorded(_)) => (SLOT_W, SLOT_H),
+        Some(Fill::Recorded(a)) => {
+            let who = a.performer.as_ref().map_or(0, |p| marpage::lines(p.chars().count().min(16), 7));
+            (SLOT_W, (3.4 + (1 + who) as f64 * 2.6 + 1.2).max(SLOT_H))
+        }
         _ => (SLOT_W, SLOT_H + g),
     }
 }
@@ -742,6 +784,7 @@ fn patient_items(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate], cols: usi
     if p.unread_count() > 0 || !p.identity_conflicts.is_empty() {
         let chars = p.unread.iter().take(8).map(|u| u.detail.chars().count().min(200) + 40).sum::<usize>() + 200;
         items.push(Item {
+            keep_with_next: false,
             height_mm: text_h(chars, 1.0, CHAR_MM, marpage::LINE_MM) + ROW_PAD,
             markup: html! {
                 tr { td colspan=(cols) class="mar-note mar-unread" {
@@ -754,10 +797,12 @@ fn patient_items(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate], cols: usi
     let mut drugs = 0;
     match &p.medication {
         Listed::NotRecorded => items.push(Item {
+            keep_with_next: false,
             height_mm: WRITE_ROW,
             markup: html! { tr { td colspan=(cols) class="mar-note" { (icon(Icon::Unknown)) " " (ctx.t(Key::MarMedicationNotRecorded)) } } },
         }),
         Listed::NoneDocumented { statement, .. } => items.push(Item {
+            keep_with_next: false,
             height_mm: WRITE_ROW + text_h(statement.chars().count().min(2000), 1.0, CHAR_MM, marpage::LINE_MM),
             markup: html! { tr { td colspan=(cols) class="mar-note" { (ctx.t(Key::MarNoMedication)) " (" (clean(statement)) ")" } } },
         }),
@@ -765,6 +810,7 @@ fn patient_items(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate], cols: usi
             let rows = ordered_rows(treatments);
             if rows.is_empty() {
                 items.push(Item {
+                    keep_with_next: false,
                     height_mm: WRITE_ROW,
                     markup: html! { tr { td colspan=(cols) class="mar-note" { (ctx.t(Key::MedNoCurrent)) } } },
                 });
@@ -805,6 +851,7 @@ fn patient_items(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate], cols: usi
                                 .fold(base_h, f64::max)
                                 + ROW_PAD;
                             items.push(Item {
+                                keep_with_next: false,
                                 height_mm: h,
                                 markup: html! {
                                     tr class="mar-line" {
@@ -819,15 +866,17 @@ fn patient_items(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate], cols: usi
                         if slots.as_needed {
                             if !prn_heading && row_group(row) == 1 {
                                 prn_heading = true;
-                                items.push(Item {
-                                    height_mm: HEADING_ROW,
-                                    markup: html! { tr class="mar-section-head" { td colspan=(cols) { (ctx.t(Key::MarPrnHead)) } } },
-                                });
+                                items.push(Item::heading(
+                                    HEADING_ROW,
+                                    html! { tr class="mar-section-head" { td colspan=(cols) { (ctx.t(Key::MarPrnHead)) } } },
+                                ));
                             }
                             let recorded = if me == 0 { unmatched_on_days(&ctx.tz, t, admins, &fills, days) } else { Vec::new() };
                             let (n, _) = prn_rows(line);
-                            let h = (PRN_HEAD + (n + recorded.len()) as f64 * PRN_ROW).max(base_h) + ROW_PAD;
+                            let entries = (n + recorded.len()).div_ceil(PRN_PER_ROW);
+                            let h = (PRN_HEAD + entries as f64 * PRN_ROW + recorded.len().min(entries) as f64 * 1.5).max(base_h) + ROW_PAD;
                             items.push(Item {
+                                keep_with_next: false,
                                 height_mm: h,
                                 markup: html! {
                                     tr class="mar-line mar-prn" {
@@ -841,6 +890,7 @@ fn patient_items(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate], cols: usi
                     MarRow::Paused(..) => {
                         let h = drug_h(t, line).max(dose_h(line, slots.see_text)).max(LAST_H).max(2.0 * marpage::LINE_MM) + ROW_PAD;
                         items.push(Item {
+                            keep_with_next: false,
                             height_mm: h,
                             markup: html! {
                                 tr class="mar-line mar-paused" {
@@ -860,6 +910,7 @@ fn patient_items(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate], cols: usi
                             .max(reasons as f64 * 2.0 * marpage::LINE_MM)
                             + ROW_PAD;
                         items.push(Item {
+                            keep_with_next: false,
                             height_mm: h,
                             markup: html! {
                                 tr class="mar-line mar-unreadable" {
@@ -879,16 +930,18 @@ fn patient_items(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate], cols: usi
         }
     }
     items.push(Item {
+        keep_with_next: false,
         height_mm: WRITE_ROW,
         markup: html! { tr class="mar-checked" { td colspan=(cols) { strong { (ctx.t(Key::MarCheckedBy)) ":" } } } },
     });
-    items.push(Item {
-        height_mm: HEADING_ROW,
-        markup: html! { tr class="mar-extra-head" { td colspan=(cols) { (ctx.t(Key::MarExtraLines)) } } },
-    });
+    items.push(Item::heading(
+        HEADING_ROW,
+        html! { tr class="mar-extra-head" { td colspan=(cols) { (ctx.t(Key::MarExtraLines)) } } },
+    ));
     for _ in 0..EXTRA_LINES {
         items.push(Item {
-            height_mm: WRITE_ROW,
+            keep_with_next: false,
+            height_mm: BLANK_ROW,
             markup: blank_row(ctx, days, BLANK_SLOTS, true),
         });
     }
@@ -922,12 +975,15 @@ fn patient_mar(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate]) -> Markup {
     let cols = 3 + days.len();
     let (items, drugs) = patient_items(ctx, p, days, cols);
     let capacity = marpage::SHEET_HEIGHT_MM - frame_h(ctx, p) - marpage::SLACK_MM;
+    let dbg = format!("<!--frame {:.1} cap {:.1}-->", frame_h(ctx, p), capacity);
     let sheets: Vec<Sheet> = marpage::paginate(items, capacity);
     let n = sheets.len();
     html! {
         section class="mar-patient" aria-label=(format!("{title}: {}", clean(&p.identity.name.display))) {
             @for (i, sheet) in sheets.into_iter().enumerate() {
+                (maud::PreEscaped(dbg.clone()))
                 table class="mar mar-sheet" {
+                    (colgroup(days.len(), true))
                     thead {
                         tr { td colspan=(cols) class="mar-headcell" { (patient_header(ctx, p, title, (i + 1, n))) } }
                         tr {
@@ -947,10 +1003,22 @@ fn patient_mar(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate]) -> Markup {
                         }
                     }))
                     tbody {
-                        @for it in sheet { (it.markup) }
+                        @for it in sheet { (maud::PreEscaped(format!("<!--est {:.1}-->", it.height_mm))) (it.markup) }
                     }
                 }
             }
+        }
+    }
+}
+
+/// The column widths (style.css): the days share what drug, dosage and last given leave.
+fn colgroup(days: usize, last: bool) -> Markup {
+    html! {
+        colgroup {
+            col class="c-drug";
+            col class="c-dose";
+            @if last { col class="c-last"; }
+            @for _ in 0..days { col class="c-day"; }
         }
     }
 }
@@ -1009,6 +1077,7 @@ pub fn print_blank_mar(ctx: &PageCtx, start: NaiveDate, days: u32) -> Markup {
         (print_hint(ctx))
         section class="mar-patient" aria-label=(title) {
             table class="mar" {
+                (colgroup(days.len(), false))
                 thead {
                     tr { td colspan=(cols) class="mar-headcell" {
                         div class="print-head" {

@@ -33,6 +33,26 @@ pub type Sheet = Vec<Item>;
 pub struct Item {
     pub height_mm: f64,
     pub markup: Markup,
+    /// A heading: kept on the sheet of the item after it.
+    pub keep_with_next: bool,
+}
+
+impl Item {
+    pub fn new(height_mm: f64, markup: Markup) -> Item {
+        Item {
+            height_mm,
+            markup,
+            keep_with_next: false,
+        }
+    }
+
+    pub fn heading(height_mm: f64, markup: Markup) -> Item {
+        Item {
+            height_mm,
+            markup,
+            keep_with_next: true,
+        }
+    }
 }
 
 /// Lines a text of `chars` characters takes in a column that holds `per_line` characters
@@ -53,18 +73,25 @@ pub fn per_line(width_mm: f64, char_mm: f64) -> usize {
 }
 
 /// Lays the items on sheets of `capacity_mm` each (after the fixed header and footer): in
-/// order, a new sheet when the next item does not fit. Never returns no sheet.
+/// order, a new sheet when the next item (a heading: with the item after it) does not
+/// fit. Never returns no sheet.
 pub fn paginate(items: Vec<Item>, capacity_mm: f64) -> Vec<Vec<Item>> {
     let mut sheets: Vec<Vec<Item>> = vec![Vec::new()];
     let mut used = 0.0;
-    for it in items {
-        let h = it.height_mm;
+    let next_heights: Vec<f64> = items
+        .iter()
+        .skip(1)
+        .map(|i| i.height_mm)
+        .chain(std::iter::once(0.0))
+        .collect();
+    for (it, next) in items.into_iter().zip(next_heights) {
+        let h = if it.keep_with_next { it.height_mm + next } else { it.height_mm };
         let has_items = sheets.last().is_some_and(|s| !s.is_empty());
         if has_items && used + h > capacity_mm {
             sheets.push(Vec::new());
             used = 0.0;
         }
-        used += h;
+        used += it.height_mm;
         if let Some(s) = sheets.last_mut() {
             s.push(it);
         }
@@ -78,10 +105,7 @@ mod tests {
     use maud::html;
 
     fn item(h: f64) -> Item {
-        Item {
-            height_mm: h,
-            markup: html! {},
-        }
+        Item::new(h, html! {})
     }
 
     #[test]
@@ -95,6 +119,12 @@ mod tests {
         // An item taller than a sheet gets a sheet of its own; nothing gives no sheet.
         assert_eq!(paginate(vec![item(300.0)], 100.0).len(), 1);
         assert_eq!(paginate(vec![], 100.0).len(), 1);
+        // A heading moves with the item after it.
+        let s = paginate(
+            vec![item(80.0), Item::heading(10.0, html! {}), item(20.0)],
+            100.0,
+        );
+        assert_eq!(s.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 2]);
     }
 
     #[test]
