@@ -242,7 +242,7 @@ words! {
     MarLastGiven => ("Laatst gegeven", "Last given"),
     MarGivenCode => ("G", "G"),
     MarNotGiven => ("NIET GEGEVEN", "NOT GIVEN"),
-    MarBeforeDataTime => ("vóór peilmoment", "before data time"),
+    MarBeforeDataTime => ("vóór peil\u{00AD}moment", "before data time"),
     MarAlsoRecorded => ("ook vastgelegd", "also recorded"),
     MarDataTime => ("Peilmoment", "Data time"),
     MarRecordedLegend => ("Ingevuld uit het EPD tot het peilmoment: G 08:02 = gegeven om 08:02 (door), NIET GEGEVEN — reden; grijs vóór peilmoment = niets vastgelegd, controleer. Lege vakjes: na het peilmoment, paraferen.", "Filled in from the EPD up to the data time: G 08:02 = given at 08:02 (by), NOT GIVEN — reason; grey before data time = nothing recorded, check. Empty boxes: after the data time, initial them."),

@@ -631,18 +631,24 @@ const DOSE_COL: f64 = 0.20;
 const LAST_COL: f64 = 0.11;
 /// Printed slot box sizes (style.css, print `.slot`), mm: width with margins, height of a
 /// plain slot, width of a "NIET GEGEVEN" slot, the glucose line.
-const SLOT_W: f64 = 12.8;
+const SLOT_W: f64 = 11.9;
 const SLOT_H: f64 = 10.6;
-const WIDE_W: f64 = 25.8;
+const WIDE_W: f64 = 25.9;
 const GLUC_H: f64 = 3.4;
 /// Average character widths taken wide (mm): body text (8.5 pt) and small print (7 pt).
-const CHAR_MM: f64 = 1.9;
+const CHAR_MM: f64 = 2.1;
 const SMALL_CHAR_MM: f64 = 1.55;
+/// The dosage text (8 pt, line-height 1.25) and the source's text under it (6.5 pt, 1.15):
+/// character width taken wide and line height, mm.
+const DOSE_CHAR_MM: f64 = 1.7;
+const DOSE_LINE_MM: f64 = 3.6;
+const SRC_CHAR_MM: f64 = 1.4;
+const SRC_LINE_MM: f64 = 2.75;
 /// Cell padding and borders per row, mm.
 const ROW_PAD: f64 = 2.0;
 /// One handwriting row of an as-needed block, and its heading, mm.
-const PRN_ROW: f64 = 5.5;
-const PRN_HEAD: f64 = 9.0;
+const PRN_ROW: f64 = 5.2;
+const PRN_HEAD: f64 = 7.5;
 /// A handwritten line, the checked-by row, a section heading, mm.
 const WRITE_ROW: f64 = 9.5;
 /// A handwritten drug line with its boxes.
@@ -653,9 +659,19 @@ fn text_h(chars: usize, col: f64, char_mm: f64, line: f64) -> f64 {
     marpage::lines(chars, marpage::per_line(col * marpage::SHEET_WIDTH_MM - ROW_PAD, char_mm)) as f64 * line
 }
 
+/// A text's width in "average characters": capitals (drug names are often in capitals)
+/// count 1.3.
+fn weighted_chars(s: &str) -> usize {
+    let n: f64 = s
+        .chars()
+        .map(|c| if c.is_uppercase() { 1.3 } else { 1.0 })
+        .sum();
+    n.ceil() as usize
+}
+
 fn drug_h(t: &Treatment, line: &MedicationLine) -> f64 {
     let d = &line.drug;
-    let name = d.name.chars().count() + d.strength.as_ref().map_or(0, |s| s.chars().count() + 1);
+    let name = weighted_chars(&d.name) + d.strength.as_ref().map_or(0, |s| weighted_chars(s) + 1);
     let mut h = text_h(name, DRUG_COL, CHAR_MM, marpage::LINE_MM);
     if high_risk(d).is_some() {
         h += marpage::LINE_MM;
@@ -669,25 +685,35 @@ fn drug_h(t: &Treatment, line: &MedicationLine) -> f64 {
     h
 }
 
-fn dose_h(line: &MedicationLine, see_text: bool) -> f64 {
+/// The visible text of rendered markup (tags dropped, entities counted as one character).
+fn visible_chars(m: &Markup) -> usize {
+    let mut n = 0;
+    let (mut tag, mut entity) = (false, false);
+    for c in m.0.chars() {
+        match c {
+            '<' => tag = true,
+            '>' if tag => tag = false,
+            _ if tag => {}
+            '&' => {
+                entity = true;
+                n += 1;
+            }
+            ';' if entity => entity = false,
+            _ if entity => {}
+            _ => n += 1,
+        }
+    }
+    n
+}
+
+fn dose_h(ctx: &PageCtx, line: &MedicationLine, see_text: bool) -> f64 {
     let mut h = 0.0;
     for d in &line.dosages {
-        let main = [
-            d.dose.as_deref(),
-            d.route.as_deref(),
-            d.schedule.text.as_deref(),
-            d.as_needed.as_ref().and_then(|a| a.condition.as_deref()),
-            d.max_dose.as_deref(),
-        ]
-        .iter()
-        .flatten()
-        .map(|s| s.chars().count() + 3)
-        .sum::<usize>()
-            + d.schedule.when.iter().chain(d.schedule.days_of_week.iter()).map(|s| s.chars().count() + 2).sum::<usize>()
-            + 12;
-        h += text_h(main, DOSE_COL, CHAR_MM, marpage::LINE_MM);
-        if let Some(t) = &d.text {
-            h += text_h(t.chars().count() + 14, DOSE_COL, SMALL_CHAR_MM, marpage::SMALL_LINE_MM);
+        let all = visible_chars(&dosage_block(ctx, d));
+        let src = d.text.as_ref().map_or(0, |t| visible_chars(&html! { (clean(t)) }) + 14);
+        h += text_h(all.saturating_sub(src) + 4, DOSE_COL, DOSE_CHAR_MM, DOSE_LINE_MM);
+        if src > 0 {
+            h += text_h(src, DOSE_COL, SRC_CHAR_MM, SRC_LINE_MM);
         }
     }
     if see_text || line.dosages.is_empty() {
@@ -696,8 +722,19 @@ fn dose_h(line: &MedicationLine, see_text: bool) -> f64 {
     h
 }
 
-/// The "laatst gegeven" cell: up to two administrations of three short lines.
-const LAST_H: f64 = 2.0 * 3.0 * marpage::SMALL_LINE_MM;
+/// The "laatst gegeven" cell: one or two administrations, each its time and dose, then
+/// who (small print).
+fn last_h(ctx: &PageCtx, p: &PatientRecord, t: &Treatment) -> f64 {
+    let (latest, done) = last_administrations(t, p.administrations.items());
+    let one = |a: &Administration| {
+        let what = 20 + a.dose.as_ref().map_or(0, |d| d.chars().count().min(30));
+        (marpage::lines(what, marpage::per_line(LAST_COL * marpage::SHEET_WIDTH_MM - ROW_PAD, SMALL_CHAR_MM))
+            + usize::from(a.performer.is_some())) as f64
+            * marpage::SMALL_LINE_MM
+    };
+    let _ = ctx;
+    latest.map_or(2.0 * marpage::SMALL_LINE_MM, one) + done.map_or(0.0, one)
+}
 
 fn box_h(fill: Option<Fill<'_>>, glucose: bool) -> (f64, f64) {
     let g = if glucose { GLUC_H } else { 0.0 };
@@ -841,7 +878,7 @@ fn patient_items(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate], cols: usi
                         let any_prn = siblings.iter().any(|(_, s)| s.as_needed);
                         let fills = fill_treatment(&ctx.tz, t, admins, &refs, days, data_time, any_prn);
                         let glucose = is_insulin(&line.drug);
-                        let base_h = drug_h(t, line).max(dose_h(line, slots.see_text)).max(LAST_H);
+                        let base_h = drug_h(t, line).max(dose_h(ctx, line, slots.see_text)).max(last_h(ctx, p, t));
                         if !slots.slots.is_empty() || !slots.as_needed {
                             let my = fills.get(me);
                             let h = days
@@ -888,7 +925,7 @@ fn patient_items(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate], cols: usi
                         }
                     }
                     MarRow::Paused(..) => {
-                        let h = drug_h(t, line).max(dose_h(line, slots.see_text)).max(LAST_H).max(2.0 * marpage::LINE_MM) + ROW_PAD;
+                        let h = drug_h(t, line).max(dose_h(ctx, line, slots.see_text)).max(last_h(ctx, p, t)).max(2.0 * marpage::LINE_MM) + ROW_PAD;
                         items.push(Item {
                             keep_with_next: false,
                             height_mm: h,
@@ -905,8 +942,8 @@ fn patient_items(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate], cols: usi
                     MarRow::Check(..) => {
                         let reasons: usize = t.unreadable.len() + t.attention.len() + 2;
                         let h = drug_h(t, line)
-                            .max(dose_h(line, slots.see_text))
-                            .max(LAST_H)
+                            .max(dose_h(ctx, line, slots.see_text))
+                            .max(last_h(ctx, p, t))
                             .max(reasons as f64 * 2.0 * marpage::LINE_MM)
                             + ROW_PAD;
                         items.push(Item {
@@ -975,13 +1012,11 @@ fn patient_mar(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate]) -> Markup {
     let cols = 3 + days.len();
     let (items, drugs) = patient_items(ctx, p, days, cols);
     let capacity = marpage::SHEET_HEIGHT_MM - frame_h(ctx, p) - marpage::SLACK_MM;
-    let dbg = format!("<!--frame {:.1} cap {:.1}-->", frame_h(ctx, p), capacity);
     let sheets: Vec<Sheet> = marpage::paginate(items, capacity);
     let n = sheets.len();
     html! {
         section class="mar-patient" aria-label=(format!("{title}: {}", clean(&p.identity.name.display))) {
             @for (i, sheet) in sheets.into_iter().enumerate() {
-                (maud::PreEscaped(dbg.clone()))
                 table class="mar mar-sheet" {
                     (colgroup(days.len(), true))
                     thead {
@@ -1003,7 +1038,7 @@ fn patient_mar(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate]) -> Markup {
                         }
                     }))
                     tbody {
-                        @for it in sheet { (maud::PreEscaped(format!("<!--est {:.1}-->", it.height_mm))) (it.markup) }
+                        @for it in sheet { (it.markup) }
                     }
                 }
             }

@@ -24,7 +24,7 @@ pub const LINE_MM: f64 = 3.75;
 /// Height of one small-print line (7 pt), mm.
 pub const SMALL_LINE_MM: f64 = 3.1;
 /// Safety margin kept free on every sheet, mm (estimate errors, rounding of borders).
-pub const SLACK_MM: f64 = 10.0;
+pub const SLACK_MM: f64 = 5.0;
 
 /// The parts laid on one sheet.
 pub type Sheet = Vec<Item>;
