@@ -801,14 +801,27 @@ fn row_line<'a>(row: &MarRow<'a>) -> (&'a Treatment, &'a MedicationLine) {
 /// The MAR rows in the order a nurse reads them on a round: drugs given by the clock,
 /// then drugs given only as needed, then those to check in the source first, then paused
 /// ones ("do not give"); within each group by drug name (case and accents ignored), as the
-/// pharmacy's list and the patient page's search read them. (docs/ARCHITECTURE.md.)
+/// pharmacy's list and the patient page read them. A treatment's rows stay together in
+/// their own order (a paused drug's resume agreement right under it), in the group of its
+/// first row. (docs/ARCHITECTURE.md, "MAR".)
 pub fn ordered_rows(items: &[Treatment]) -> Vec<MarRow<'_>> {
-    let mut rows = mar_rows(items);
-    rows.sort_by_cached_key(|r| {
-        let (t, l) = row_line(r);
-        (row_group(r), fold(&l.drug.name), t.id.clone())
-    });
-    rows
+    let rows = mar_rows(items);
+    let first_of = |t: &Treatment| {
+        rows.iter()
+            .find(|r| std::ptr::eq(row_line(r).0, t))
+            .map(|r| (row_group(r), fold(&row_line(r).1.drug.name)))
+    };
+    let mut keyed: Vec<((u8, String, String, usize), MarRow<'_>)> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let t = row_line(r).0;
+            let (g, name) = first_of(t).unwrap_or((row_group(r), String::new()));
+            ((g, name, t.id.clone(), i), *r)
+        })
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.into_iter().map(|(_, r)| r).collect()
 }
 
 /// One patient's MAR as parts with their printed heights (see [`marpage`]), and the
