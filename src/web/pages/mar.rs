@@ -34,8 +34,9 @@ pub const MAX_SLOTS: usize = 12;
 pub const PRN_FALLBACK_ROWS: usize = 4;
 /// Most rows of an as-needed block (a higher maximum is written in its heading).
 pub const MAX_PRN_ROWS: usize = 12;
-/// Handwritten extra lines under each patient's grid.
-pub const EXTRA_LINES: usize = 2;
+/// Most handwritten extra lines under each patient's grid: one always, more while the last
+/// sheet has room.
+pub const EXTRA_LINES: usize = 3;
 /// Rows on the blank form.
 pub const BLANK_LINES: usize = 12;
 /// Slots per day on the blank form.
@@ -390,9 +391,9 @@ fn last_given(ctx: &PageCtx, p: &PatientRecord, t: &Treatment) -> Markup {
         html! {
             div class="last-one" {
                 @match given(a) {
-                    Some(true) => strong { (admin_time(ctx, a, None)) },
-                    Some(false) => { strong { (ctx.t(Key::MarNotGiven)) } " " (admin_time(ctx, a, None)) },
-                    None => { strong { "?" } " " (admin_time(ctx, a, None)) " " (ctx.t(Key::AdminStatusUnknown)) },
+                    Some(true) => strong { (admin_time(ctx, a, Some(ctx.today()))) },
+                    Some(false) => { strong { (ctx.t(Key::MarNotGiven)) } " " (admin_time(ctx, a, Some(ctx.today()))) },
+                    None => { strong { "?" } " " (admin_time(ctx, a, Some(ctx.today()))) " " (ctx.t(Key::AdminStatusUnknown)) },
                 }
                 @if let Some(d) = &a.dose { " · " (short(&units_written_out(ctx.lang, d), 30)) }
                 @if let Some(w) = &a.performer { br; span class="sub" { (short(w, 24)) } }
@@ -988,13 +989,7 @@ fn patient_items(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate], cols: usi
         HEADING_ROW,
         html! { tr class="mar-extra-head" { td colspan=(cols) { (ctx.t(Key::MarExtraLines)) } } },
     ));
-    for _ in 0..EXTRA_LINES {
-        items.push(Item {
-            keep_with_next: false,
-            height_mm: BLANK_ROW,
-            markup: blank_row(ctx, days, BLANK_SLOTS, true),
-        });
-    }
+    items.push(Item::new(BLANK_ROW, blank_row(ctx, days, BLANK_SLOTS, true)));
     (items, drugs)
 }
 
@@ -1010,7 +1005,7 @@ fn frame_h(ctx: &PageCtx, p: &PatientRecord) -> f64 {
         + s.alert_items.iter().map(|a| a.text.chars().count().min(2000) + 6).sum::<usize>()
         + s.limits.iter().map(|l| l.treatment.chars().count().min(2000) + 8).sum::<usize>()
         + 60;
-    let head = text_h(head_chars, 1.0, 2.1, 4.6) + text_h(chip_chars, 1.0, 2.3, 5.6) + 4.6 + 4.0;
+    let head = text_h(head_chars, 1.0, 2.1, 4.6) + text_h(chip_chars, 1.0, 2.3, 5.2) + 4.6 + 3.0;
     let legend = [Key::MarCodes, Key::MarRecordedLegend, Key::MarHighRiskLegend]
         .iter()
         .map(|k| ctx.t(*k).chars().count() + 1)
@@ -1025,7 +1020,18 @@ fn patient_mar(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate]) -> Markup {
     let cols = 3 + days.len();
     let (items, drugs) = patient_items(ctx, p, days, cols);
     let capacity = marpage::SHEET_HEIGHT_MM - frame_h(ctx, p) - marpage::SLACK_MM;
-    let sheets: Vec<Sheet> = marpage::paginate(items, capacity);
+    let mut sheets: Vec<Sheet> = marpage::paginate(items, capacity);
+    // More handwritten lines while the last sheet has room.
+    if let Some(last) = sheets.last_mut() {
+        let mut used: f64 = last.iter().map(|i| i.height_mm).sum();
+        for _ in 1..EXTRA_LINES {
+            if used + BLANK_ROW > capacity {
+                break;
+            }
+            used += BLANK_ROW;
+            last.push(Item::new(BLANK_ROW, blank_row(ctx, days, BLANK_SLOTS, true)));
+        }
+    }
     let n = sheets.len();
     html! {
         section class="mar-patient" aria-label=(format!("{title}: {}", clean(&p.identity.name.display))) {
