@@ -652,8 +652,16 @@ const PRN_ROW: f64 = 5.2;
 const PRN_HEAD: f64 = 7.5;
 /// A handwritten line, the checked-by row, a section heading, mm.
 const WRITE_ROW: f64 = 9.5;
-/// A handwritten drug line with its boxes.
-const BLANK_ROW: f64 = 12.6;
+/// A handwritten drug line: its blank boxes (wrapping when the days are narrow).
+fn blank_h(days: usize) -> f64 {
+    let day_w = (1.0 - DRUG_COL - DOSE_COL - LAST_COL) * marpage::SHEET_WIDTH_MM / days.max(1) as f64;
+    let slots = LineSlots {
+        slots: vec![Slot::Blank; BLANK_SLOTS],
+        see_text: false,
+        as_needed: false,
+    };
+    day_h(None, &slots, day_w, false).max(WRITE_ROW) + ROW_PAD
+}
 const HEADING_ROW: f64 = 5.5;
 
 fn text_h(chars: usize, col: f64, char_mm: f64, line: f64) -> f64 {
@@ -989,7 +997,7 @@ fn patient_items(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate], cols: usi
         HEADING_ROW,
         html! { tr class="mar-extra-head" { td colspan=(cols) { (ctx.t(Key::MarExtraLines)) } } },
     ));
-    items.push(Item::new(BLANK_ROW, blank_row(ctx, days, BLANK_SLOTS, true)));
+    items.push(Item::new(blank_h(days.len()), blank_row(ctx, days, BLANK_SLOTS, true)));
     (items, drugs)
 }
 
@@ -1024,12 +1032,13 @@ fn patient_mar(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate]) -> Markup {
     // More handwritten lines while the last sheet has room.
     if let Some(last) = sheets.last_mut() {
         let mut used: f64 = last.iter().map(|i| i.height_mm).sum();
+        let h = blank_h(days.len());
         for _ in 1..EXTRA_LINES {
-            if used + BLANK_ROW > capacity {
+            if used + h > capacity {
                 break;
             }
-            used += BLANK_ROW;
-            last.push(Item::new(BLANK_ROW, blank_row(ctx, days, BLANK_SLOTS, true)));
+            used += h;
+            last.push(Item::new(h, blank_row(ctx, days, BLANK_SLOTS, true)));
         }
     }
     let n = sheets.len();
