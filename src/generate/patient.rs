@@ -1214,7 +1214,7 @@ fn administrations(
         let given = if d.sched.is_as_needed() {
             slot
         } else {
-            (slot + Duration::minutes(cx.rng.gen_range(-15..35))).min(now)
+            (slot + Duration::minutes(cx.rng.gen_range(-15..35))).min(until)
         };
         let nurse = cx.nurse();
         let id = cx.id();

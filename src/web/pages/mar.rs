@@ -683,7 +683,8 @@ fn drug_h(t: &Treatment, line: &MedicationLine) -> f64 {
     let name = weighted_chars(&d.name) + d.strength.as_ref().map_or(0, |s| weighted_chars(s) + 1);
     let mut h = text_h(name, DRUG_COL, CHAR_MM, marpage::LINE_MM);
     if high_risk(d).is_some() {
-        h += marpage::LINE_MM;
+        // "HOOG RISICO · geconcentreerd elektrolyt" at 7 pt may take two lines.
+        h += text_h(44, DRUG_COL, SMALL_CHAR_MM, marpage::LINE_MM);
     }
     if let Some(f) = &d.form {
         h += text_h(f.chars().count(), DRUG_COL, SMALL_CHAR_MM, marpage::SMALL_LINE_MM);
