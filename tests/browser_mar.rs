@@ -58,7 +58,11 @@ fn sheet_of(text: &str) -> Option<(usize, usize)> {
     let mut w = text[i + 5..].split_whitespace();
     let x = w.next()?.parse().ok()?;
     (w.next()? == "van").then_some(())?;
-    let y = w.next()?.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok()?;
+    let y = w
+        .next()?
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .ok()?;
     Some((x, y))
 }
 
@@ -105,7 +109,10 @@ fn the_printed_mar_shows_given_doses_prn_blocks_and_numbers_every_sheet() {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    assert!(status.success(), "MAR walk-through failed (see stderr above)");
+    assert!(
+        status.success(),
+        "MAR walk-through failed (see stderr above)"
+    );
 
     let pages = pdf_pages(&out.join("mar-all.pdf"));
     // Every page numbers its sheet; the numbers count 1..y per patient without a repeat,
@@ -117,11 +124,21 @@ fn the_printed_mar_shows_given_doses_prn_blocks_and_numbers_every_sheet() {
         let (x, y) = sheet_of(text)
             .unwrap_or_else(|| panic!("page {} has no 'blad x van y':\n{text}", i + 1));
         if x == 1 {
-            assert_eq!(expected_next, 1, "page {}: a patient's sheets were cut short", i + 1);
+            assert_eq!(
+                expected_next,
+                1,
+                "page {}: a patient's sheets were cut short",
+                i + 1
+            );
             patients += 1;
             of = y;
         }
-        assert_eq!((x, y), (expected_next, of), "page {} says blad {x} van {y}", i + 1);
+        assert_eq!(
+            (x, y),
+            (expected_next, of),
+            "page {} says blad {x} van {y}",
+            i + 1
+        );
         if x == y {
             assert!(
                 text.to_lowercase().contains("einde toedienlijst"),
@@ -130,7 +147,11 @@ fn the_printed_mar_shows_given_doses_prn_blocks_and_numbers_every_sheet() {
             );
             expected_next = 1;
         } else {
-            assert!(text.contains("vervolg op blad"), "page {}: no continuation", i + 1);
+            assert!(
+                text.contains("vervolg op blad"),
+                "page {}: no continuation",
+                i + 1
+            );
             expected_next = x + 1;
         }
     }
@@ -146,7 +167,15 @@ fn the_printed_mar_shows_given_doses_prn_blocks_and_numbers_every_sheet() {
         .map(|t| t.split("Codes: G = gegeven").next().unwrap_or(""))
         .collect::<Vec<_>>()
         .join("\n");
-    for want in ["NIET GEGEVEN", "vóór", "HOOG RISICO", "Zo nodig — max.", "Laatst gegeven", "Lijst gecontroleerd door", "eenheden"] {
+    for want in [
+        "NIET GEGEVEN",
+        "vóór",
+        "HOOG RISICO",
+        "Zo nodig — max.",
+        "Laatst gegeven",
+        "Lijst gecontroleerd door",
+        "eenheden",
+    ] {
         assert!(all.contains(want), "the printed MAR never shows {want:?}");
     }
     // Given doses as "G hh:mm".
@@ -161,9 +190,19 @@ fn the_printed_mar_shows_given_doses_prn_blocks_and_numbers_every_sheet() {
     let one = pdf_pages(&out.join("mar-one.pdf"));
     let n = one.len();
     for (i, text) in one.iter().enumerate() {
-        assert_eq!(sheet_of(text), Some((i + 1, n)), "single MAR page {}", i + 1);
+        assert_eq!(
+            sheet_of(text),
+            Some((i + 1, n)),
+            "single MAR page {}",
+            i + 1
+        );
     }
-    assert!(one.last().unwrap().to_lowercase().contains("einde toedienlijst"));
+    assert!(
+        one.last()
+            .unwrap()
+            .to_lowercase()
+            .contains("einde toedienlijst")
+    );
     for png in ["mar-one.png", "mar-one-800.png"] {
         let b = std::fs::read(out.join(png)).unwrap();
         assert!(b.starts_with(b"\x89PNG"), "{png} is not a PNG");

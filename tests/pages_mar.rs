@@ -92,11 +92,16 @@ fn rows(html: &str, drug: &str) -> Vec<String> {
     while let Some(i) = rest.find("<tr class=\"mar-line") {
         let tail = &rest[i..];
         // A row ends at the next top-level MAR row or the end of the body.
-        let end = ["<tr class=\"mar-line", "<tr class=\"mar-section", "<tr class=\"mar-checked", "</tbody></table></section>"]
-            .iter()
-            .filter_map(|m| tail[1..].find(m).map(|j| j + 1))
-            .min()
-            .unwrap_or(tail.len());
+        let end = [
+            "<tr class=\"mar-line",
+            "<tr class=\"mar-section",
+            "<tr class=\"mar-checked",
+            "</tbody></table></section>",
+        ]
+        .iter()
+        .filter_map(|m| tail[1..].find(m).map(|j| j + 1))
+        .min()
+        .unwrap_or(tail.len());
         let row = &tail[..end];
         if row.contains(drug) {
             out.push(row.to_owned());
@@ -185,16 +190,29 @@ fn an_as_needed_drug_gets_its_maximum_per_day_of_rows_with_its_recorded_doses() 
     let html = mar(&p, 1);
     let ox = rows(&html, "Oxazepam");
     assert!(ox[0].contains("maximum per dag niet vastgelegd"));
-    assert_eq!(ox[0].matches("class=\"prn-row\"").count(), 3, "4 empty + 1 recorded");
+    assert_eq!(
+        ox[0].matches("class=\"prn-row\"").count(),
+        3,
+        "4 empty + 1 recorded"
+    );
 }
 
 #[test]
 fn drugs_come_in_order_and_every_sheet_is_numbered_with_an_end_marker() {
     let html = mar(&patient(), 3);
-    let order: Vec<usize> = ["Amlodipine", "Insuline aspart", "Metoprolol", "Paracetamol", "Oxazepam"]
-        .iter()
-        .map(|d| html.find(&format!("<strong>{d}</strong>")).unwrap_or_else(|| panic!("{d} missing")))
-        .collect();
+    let order: Vec<usize> = [
+        "Amlodipine",
+        "Insuline aspart",
+        "Metoprolol",
+        "Paracetamol",
+        "Oxazepam",
+    ]
+    .iter()
+    .map(|d| {
+        html.find(&format!("<strong>{d}</strong>"))
+            .unwrap_or_else(|| panic!("{d} missing"))
+    })
+    .collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
     assert!(html.contains("blad 1 van 1"));
     assert!(html.contains("einde toedienlijst — 5 geneesmiddelen"));
@@ -215,7 +233,10 @@ fn drugs_come_in_order_and_every_sheet_is_numbered_with_an_end_marker() {
     let sheets = html.matches("<table class=\"mar mar-sheet\">").count();
     assert!(sheets >= 3, "{sheets} sheets for 35 drugs");
     for i in 1..=sheets {
-        assert!(html.contains(&format!("blad {i} van {sheets}")), "blad {i} van {sheets}");
+        assert!(
+            html.contains(&format!("blad {i} van {sheets}")),
+            "blad {i} van {sheets}"
+        );
     }
     assert_eq!(html.matches("Johanna Visser</span>").count(), sheets);
     assert_eq!(html.matches("einde toedienlijst").count(), 1);

@@ -501,7 +501,10 @@ fn mar_has_one_initials_box_per_line_day_and_scheduled_time() {
     // oxazepam has no boxes but its block.
     let lines = (4 + 1 + 3) * 3;
     let handwritten = html.matches("class=\"mar-blank\"").count();
-    assert!((1..=3).contains(&handwritten), "{handwritten} handwritten lines");
+    assert!(
+        (1..=3).contains(&handwritten),
+        "{handwritten} handwritten lines"
+    );
     let extra = handwritten * 4 * 3; // handwritten rows × blank boxes × days
     assert_eq!(html.matches("class=\"initials").count(), lines + extra);
     assert!(html.contains("mar-line mar-prn"));

@@ -33,19 +33,19 @@ pub enum HighRisk {
 /// the specific codes come before the groups that contain them.
 pub const GROUPS: &[(&str, HighRisk)] = &[
     // Antithrombotics without the oral platelet inhibitors (see the module documentation).
-    ("B01AA", HighRisk::Anticoagulant), // vitamin K antagonists
-    ("B01AB", HighRisk::Anticoagulant), // heparins (incl. LMWH)
+    ("B01AA", HighRisk::Anticoagulant),   // vitamin K antagonists
+    ("B01AB", HighRisk::Anticoagulant),   // heparins (incl. LMWH)
     ("B01AC13", HighRisk::Anticoagulant), // abciximab
     ("B01AC16", HighRisk::Anticoagulant), // eptifibatide
     ("B01AC17", HighRisk::Anticoagulant), // tirofiban
-    ("B01AD", HighRisk::Anticoagulant), // thrombolytics
-    ("B01AE", HighRisk::Anticoagulant), // direct thrombin inhibitors
-    ("B01AF", HighRisk::Anticoagulant), // direct factor Xa inhibitors
-    ("B01AX", HighRisk::Anticoagulant), // other antithrombotics (fondaparinux)
+    ("B01AD", HighRisk::Anticoagulant),   // thrombolytics
+    ("B01AE", HighRisk::Anticoagulant),   // direct thrombin inhibitors
+    ("B01AF", HighRisk::Anticoagulant),   // direct factor Xa inhibitors
+    ("B01AX", HighRisk::Anticoagulant),   // other antithrombotics (fondaparinux)
     ("A10A", HighRisk::Insulin),
     ("N02A", HighRisk::Opioid),
-    ("N01AH", HighRisk::Opioid),        // opioid anaesthetics (fentanyl iv, remifentanil)
-    ("N07BC", HighRisk::Opioid),        // methadone, buprenorphine in addiction
+    ("N01AH", HighRisk::Opioid), // opioid anaesthetics (fentanyl iv, remifentanil)
+    ("N07BC", HighRisk::Opioid), // methadone, buprenorphine in addiction
     ("A12BA", HighRisk::ConcentratedElectrolyte), // potassium
     ("B05XA01", HighRisk::ConcentratedElectrolyte), // potassium chloride concentrate
     ("B05XA03", HighRisk::ConcentratedElectrolyte), // sodium chloride concentrate
@@ -136,7 +136,9 @@ mod tests {
     #[test]
     fn ordinary_drugs_and_other_code_systems_are_not_marked() {
         let atc = "http://www.whocc.no/atc";
-        for code in ["N02BE01", "B01AC06", "B01AC04", "C07AB02", "A10BA02", "B05", ""] {
+        for code in [
+            "N02BE01", "B01AC06", "B01AC04", "C07AB02", "A10BA02", "B05", "",
+        ] {
             assert_eq!(high_risk(&drug(atc, code)), None, "{code}");
         }
         // An ATC-looking code in another system is not an ATC code.

@@ -483,7 +483,7 @@ pub fn hostile_patient(h: &Hostile) -> PatientRecord {
                 note: h.o(),
                 treatment_id: None,
                 dose_quantity: None,
-        status_reason: None,
+                status_reason: None,
             }],
         },
         vitals: Listed::Items {

@@ -14,7 +14,9 @@ use super::marpage::{self, Item, Sheet};
 use super::medgroup::{
     MarRow, attention_label, high_risk_mark, mar_rows, state_label, unreadable_label,
 };
-use super::patient::{dosage_block, given, identity_conflict_notice, last_administrations, unread_notice};
+use super::patient::{
+    dosage_block, given, identity_conflict_notice, last_administrations, unread_notice,
+};
 use super::text::{birth_with_age, clean, fold, units_written_out};
 use super::ward::{allergy_cell, policy};
 use super::{Key, MAX_MAR_DAYS, PageCtx};
@@ -265,7 +267,13 @@ fn recorded_box(ctx: &PageCtx, a: &Administration, day: Option<NaiveDate>) -> Ma
     }
 }
 
-fn slot_markup(ctx: &PageCtx, s: Slot, fill: Option<Fill<'_>>, day: Option<NaiveDate>, glucose: bool) -> Markup {
+fn slot_markup(
+    ctx: &PageCtx,
+    s: Slot,
+    fill: Option<Fill<'_>>,
+    day: Option<NaiveDate>,
+    glucose: bool,
+) -> Markup {
     let (class, box_class) = match fill {
         Some(Fill::Recorded(a)) => match given(a) {
             Some(true) => ("slot rec rec-given", "initials rec-box"),
@@ -369,7 +377,13 @@ fn drug_cell(ctx: &PageCtx, t: &Treatment, line: &MedicationLine) -> Markup {
     }
 }
 
-fn line_cells(ctx: &PageCtx, p: &PatientRecord, t: &Treatment, line: &MedicationLine, slots: &LineSlots) -> Markup {
+fn line_cells(
+    ctx: &PageCtx,
+    p: &PatientRecord,
+    t: &Treatment,
+    line: &MedicationLine,
+    slots: &LineSlots,
+) -> Markup {
     html! {
         (drug_cell(ctx, t, line))
         td class="mar-dosage" {
@@ -488,12 +502,23 @@ pub fn prn_per_day(d: &Dosage) -> Option<usize> {
                 _ => false,
             },
         };
-        if !same_unit || !(dose.value > 0.0) || !(m.quantity.value > 0.0) {
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        if !same_unit || !positive(dose.value) || !positive(m.quantity.value) {
             return None;
         }
         let times = (m.quantity.value / dose.value + 1e-9).floor();
-        let unit = m.per.code.as_deref().or(m.per.unit.as_deref())?.trim().to_lowercase();
-        let per = if m.per.value > 0.0 { m.per.value } else { return None };
+        let unit = m
+            .per
+            .code
+            .as_deref()
+            .or(m.per.unit.as_deref())?
+            .trim()
+            .to_lowercase();
+        let per = if m.per.value > 0.0 {
+            m.per.value
+        } else {
+            return None;
+        };
         let per_day = match unit.as_str() {
             "d" | "dag" | "day" | "24.h" => times / per,
             "h" | "uur" | "hour" => times * 24.0 / per,
@@ -505,7 +530,7 @@ pub fn prn_per_day(d: &Dosage) -> Option<usize> {
         let f = d.schedule.frequency.as_ref()?;
         let n = usize::try_from(f.count_max.unwrap_or(f.count)).ok()?;
         let period: f64 = f.period.trim().parse().ok()?;
-        if !(period > 0.0) || n == 0 {
+        if !(period.is_finite() && period > 0.0) || n == 0 {
             return None;
         }
         let per_day = match f.period_unit.as_str() {
@@ -572,7 +597,12 @@ const PRN_PER_ROW: usize = 2;
 /// The as-needed block of a line: the doses the EPD recorded on the printed days, then
 /// as many empty entries as the drug may be given per day (time, dose, reason, effect,
 /// initials; insulin also glucose), two entries side by side.
-fn prn_block(ctx: &PageCtx, line: &MedicationLine, recorded: &[&Administration], glucose: bool) -> Markup {
+fn prn_block(
+    ctx: &PageCtx,
+    line: &MedicationLine,
+    recorded: &[&Administration],
+    glucose: bool,
+) -> Markup {
     let (rows, known) = prn_rows(line);
     let entries: Vec<Option<&Administration>> = recorded
         .iter()
@@ -654,7 +684,8 @@ const PRN_HEAD: f64 = 7.5;
 const WRITE_ROW: f64 = 9.5;
 /// A handwritten drug line: its blank boxes (wrapping when the days are narrow).
 fn blank_h(days: usize) -> f64 {
-    let day_w = (1.0 - DRUG_COL - DOSE_COL - LAST_COL) * marpage::SHEET_WIDTH_MM / days.max(1) as f64;
+    let day_w =
+        (1.0 - DRUG_COL - DOSE_COL - LAST_COL) * marpage::SHEET_WIDTH_MM / days.max(1) as f64;
     let slots = LineSlots {
         slots: vec![Slot::Blank; BLANK_SLOTS],
         see_text: false,
@@ -665,7 +696,11 @@ fn blank_h(days: usize) -> f64 {
 const HEADING_ROW: f64 = 5.5;
 
 fn text_h(chars: usize, col: f64, char_mm: f64, line: f64) -> f64 {
-    marpage::lines(chars, marpage::per_line(col * marpage::SHEET_WIDTH_MM - ROW_PAD, char_mm)) as f64 * line
+    marpage::lines(
+        chars,
+        marpage::per_line(col * marpage::SHEET_WIDTH_MM - ROW_PAD, char_mm),
+    ) as f64
+        * line
 }
 
 /// A text's width in "average characters": capitals (drug names are often in capitals)
@@ -687,9 +722,22 @@ fn drug_h(t: &Treatment, line: &MedicationLine) -> f64 {
         h += text_h(44, DRUG_COL, SMALL_CHAR_MM, marpage::LINE_MM);
     }
     if let Some(f) = &d.form {
-        h += text_h(f.chars().count(), DRUG_COL, SMALL_CHAR_MM, marpage::SMALL_LINE_MM);
+        h += text_h(
+            f.chars().count(),
+            DRUG_COL,
+            SMALL_CHAR_MM,
+            marpage::SMALL_LINE_MM,
+        );
     }
-    if !matches!(t.state, TreatmentState::Current { stop_planned: None, pause_planned: None, resumed_after_pause: None, .. }) {
+    if !matches!(
+        t.state,
+        TreatmentState::Current {
+            stop_planned: None,
+            pause_planned: None,
+            resumed_after_pause: None,
+            ..
+        }
+    ) {
         h += 2.0 * marpage::LINE_MM;
     }
     h
@@ -720,8 +768,16 @@ fn dose_h(ctx: &PageCtx, line: &MedicationLine, see_text: bool) -> f64 {
     let mut h = 0.0;
     for d in &line.dosages {
         let all = visible_chars(&dosage_block(ctx, d));
-        let src = d.text.as_ref().map_or(0, |t| visible_chars(&html! { (clean(t)) }) + 14);
-        h += text_h(all.saturating_sub(src) + 4, DOSE_COL, DOSE_CHAR_MM, DOSE_LINE_MM);
+        let src = d
+            .text
+            .as_ref()
+            .map_or(0, |t| visible_chars(&html! { (clean(t)) }) + 14);
+        h += text_h(
+            all.saturating_sub(src) + 4,
+            DOSE_COL,
+            DOSE_CHAR_MM,
+            DOSE_LINE_MM,
+        );
         if src > 0 {
             h += text_h(src, DOSE_COL, SRC_CHAR_MM, SRC_LINE_MM);
         }
@@ -738,8 +794,10 @@ fn last_h(ctx: &PageCtx, p: &PatientRecord, t: &Treatment) -> f64 {
     let (latest, done) = last_administrations(t, p.administrations.items());
     let one = |a: &Administration| {
         let what = 20 + a.dose.as_ref().map_or(0, |d| d.chars().count().min(30));
-        (marpage::lines(what, marpage::per_line(LAST_COL * marpage::SHEET_WIDTH_MM - ROW_PAD, SMALL_CHAR_MM))
-            + usize::from(a.performer.is_some())) as f64
+        (marpage::lines(
+            what,
+            marpage::per_line(LAST_COL * marpage::SHEET_WIDTH_MM - ROW_PAD, SMALL_CHAR_MM),
+        ) + usize::from(a.performer.is_some())) as f64
             * marpage::SMALL_LINE_MM
     };
     let _ = ctx;
@@ -755,7 +813,10 @@ fn box_h(fill: Option<Fill<'_>>, glucose: bool) -> (f64, f64) {
             (WIDE_W, (SLOT_H - 7.0 + lines * 2.6).max(SLOT_H))
         }
         Some(Fill::Recorded(a)) => {
-            let who = a.performer.as_ref().map_or(0, |p| marpage::lines(p.chars().count().min(16), 7));
+            let who = a
+                .performer
+                .as_ref()
+                .map_or(0, |p| marpage::lines(p.chars().count().min(16), 7));
             (SLOT_W, (3.4 + (1 + who) as f64 * 2.6 + 1.2).max(SLOT_H))
         }
         _ => (SLOT_W, SLOT_H + g),
@@ -781,10 +842,16 @@ fn day_h(fill: Option<&DayFill<'_>>, slots: &LineSlots, width: f64, glucose: boo
         let chars: usize = f
             .extra
             .iter()
-            .map(|a| 30 + not_given_reason(a).map_or(0, |r| r.chars().count().min(BOX_TEXT)) + a.performer.as_ref().map_or(0, |p| p.chars().count().min(16)))
+            .map(|a| {
+                30 + not_given_reason(a).map_or(0, |r| r.chars().count().min(BOX_TEXT))
+                    + a.performer
+                        .as_ref()
+                        .map_or(0, |p| p.chars().count().min(16))
+            })
             .sum::<usize>()
             + 16;
-        total += marpage::lines(chars, marpage::per_line(avail, SMALL_CHAR_MM)) as f64 * marpage::SMALL_LINE_MM;
+        total += marpage::lines(chars, marpage::per_line(avail, SMALL_CHAR_MM)) as f64
+            * marpage::SMALL_LINE_MM;
     }
     total.max(marpage::LINE_MM)
 }
@@ -795,7 +862,11 @@ fn row_group(row: &MarRow<'_>) -> u8 {
     match row {
         MarRow::Give(_, l) => {
             let s = line_slots(l);
-            if s.slots.is_empty() && s.as_needed { 1 } else { 0 }
+            if s.slots.is_empty() && s.as_needed {
+                1
+            } else {
+                0
+            }
         }
         MarRow::Check(..) => 2,
         MarRow::Paused(..) => 3,
@@ -836,13 +907,25 @@ pub fn ordered_rows(items: &[Treatment]) -> Vec<MarRow<'_>> {
 
 /// One patient's MAR as parts with their printed heights (see [`marpage`]), and the
 /// number of drugs it lists.
-fn patient_items(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate], cols: usize) -> (Vec<Item>, usize) {
+fn patient_items(
+    ctx: &PageCtx,
+    p: &PatientRecord,
+    days: &[NaiveDate],
+    cols: usize,
+) -> (Vec<Item>, usize) {
     let mut items = Vec::new();
-    let day_w = (1.0 - DRUG_COL - DOSE_COL - LAST_COL) * marpage::SHEET_WIDTH_MM / days.len().max(1) as f64;
+    let day_w =
+        (1.0 - DRUG_COL - DOSE_COL - LAST_COL) * marpage::SHEET_WIDTH_MM / days.len().max(1) as f64;
     let data_time: Option<DateTime<Utc>> = ctx.data.map(|m| m.data_as_of);
     let admins = p.administrations.items();
     if p.unread_count() > 0 || !p.identity_conflicts.is_empty() {
-        let chars = p.unread.iter().take(8).map(|u| u.detail.chars().count().min(200) + 40).sum::<usize>() + 200;
+        let chars = p
+            .unread
+            .iter()
+            .take(8)
+            .map(|u| u.detail.chars().count().min(200) + 40)
+            .sum::<usize>()
+            + 200;
         items.push(Item {
             keep_with_next: false,
             height_mm: text_h(chars, 1.0, CHAR_MM, marpage::LINE_MM) + ROW_PAD,
@@ -998,7 +1081,10 @@ fn patient_items(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate], cols: usi
         HEADING_ROW,
         html! { tr class="mar-extra-head" { td colspan=(cols) { (ctx.t(Key::MarExtraLines)) } } },
     ));
-    items.push(Item::new(blank_h(days.len()), blank_row(ctx, days, BLANK_SLOTS, true)));
+    items.push(Item::new(
+        blank_h(days.len()),
+        blank_row(ctx, days, BLANK_SLOTS, true),
+    ));
     (items, drugs)
 }
 
@@ -1010,15 +1096,29 @@ fn frame_h(ctx: &PageCtx, p: &PatientRecord) -> f64 {
         + location_text(ctx, p).chars().count().min(2000)
         + ctx.ward_name.chars().count()
         + 120;
-    let chip_chars = s.allergy_texts.iter().map(|a| a.chars().count().min(2000) + 4).sum::<usize>()
-        + s.alert_items.iter().map(|a| a.text.chars().count().min(2000) + 6).sum::<usize>()
-        + s.limits.iter().map(|l| l.treatment.chars().count().min(2000) + 8).sum::<usize>()
+    let chip_chars = s
+        .allergy_texts
+        .iter()
+        .map(|a| a.chars().count().min(2000) + 4)
+        .sum::<usize>()
+        + s.alert_items
+            .iter()
+            .map(|a| a.text.chars().count().min(2000) + 6)
+            .sum::<usize>()
+        + s.limits
+            .iter()
+            .map(|l| l.treatment.chars().count().min(2000) + 8)
+            .sum::<usize>()
         + 60;
     let head = text_h(head_chars, 1.0, 2.1, 4.6) + text_h(chip_chars, 1.0, 2.3, 5.2) + 4.6 + 3.0;
-    let legend = [Key::MarCodes, Key::MarRecordedLegend, Key::MarHighRiskLegend]
-        .iter()
-        .map(|k| ctx.t(*k).chars().count() + 1)
-        .sum::<usize>();
+    let legend = [
+        Key::MarCodes,
+        Key::MarRecordedLegend,
+        Key::MarHighRiskLegend,
+    ]
+    .iter()
+    .map(|k| ctx.t(*k).chars().count() + 1)
+    .sum::<usize>();
     let foot = 4.6 + text_h(legend, 1.0, SMALL_CHAR_MM, marpage::SMALL_LINE_MM) + 8.0;
     let colhead = 6.0;
     head + colhead + foot
@@ -1231,4 +1331,109 @@ pub fn print_ward_list(ctx: &PageCtx, rows: &[&PatientSummary]) -> Markup {
         }
     };
     layout::page(ctx, title, Kind::PrintLandscape, content)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{AsNeeded, Frequency, MaxDose, Quantity, Schedule};
+
+    fn q(value: f64, code: &str) -> Quantity {
+        Quantity {
+            value,
+            unit: None,
+            system: Some(crate::record::medication::UCUM.into()),
+            code: Some(code.into()),
+        }
+    }
+
+    fn prn(dose: Option<Quantity>, max: Option<MaxDose>, freq: Option<Frequency>) -> Dosage {
+        Dosage {
+            dose_quantity: dose,
+            max_per_period: max,
+            as_needed: Some(AsNeeded { condition: None }),
+            schedule: Schedule {
+                frequency: freq,
+                ..Schedule::default()
+            },
+            ..Dosage::default()
+        }
+    }
+
+    #[test]
+    fn as_needed_rows_come_from_the_maximum_per_day() {
+        let max = |n: f64, unit: &str, per: f64, pu: &str| MaxDose {
+            quantity: q(n, unit),
+            per: q(per, pu),
+        };
+        // 30 mg per day of 5 mg: 6; 3 g per day of 1000 mg: units differ, not converted (the
+        // fallback applies); 2 pieces per 4 h: 12.
+        assert_eq!(
+            prn_per_day(&prn(
+                Some(q(5.0, "mg")),
+                Some(max(30.0, "mg", 1.0, "d")),
+                None
+            )),
+            Some(6)
+        );
+        assert_eq!(
+            prn_per_day(&prn(
+                Some(q(1000.0, "mg")),
+                Some(max(3.0, "g", 1.0, "d")),
+                None
+            )),
+            None
+        );
+        assert_eq!(
+            prn_per_day(&prn(
+                Some(q(1.0, "{stuk}")),
+                Some(max(2.0, "{stuk}", 4.0, "h")),
+                None
+            )),
+            Some(12)
+        );
+        // Without a usable maximum: the timing's maximum frequency per day.
+        let f = Frequency {
+            count: 1,
+            count_max: Some(4),
+            period: "1".into(),
+            period_unit: "d".into(),
+        };
+        assert_eq!(prn_per_day(&prn(None, None, Some(f))), Some(4));
+        assert_eq!(prn_per_day(&prn(None, None, None)), None);
+        // Zero or negative doses never divide.
+        assert_eq!(
+            prn_per_day(&prn(
+                Some(q(0.0, "mg")),
+                Some(max(30.0, "mg", 1.0, "d")),
+                None
+            )),
+            None
+        );
+        // A line's rows: the maximum, capped; the fallback when unknown.
+        let line = |d: Dosage| MedicationLine {
+            dosages: vec![d],
+            ..MedicationLine::default()
+        };
+        assert_eq!(
+            prn_rows(&line(prn(
+                Some(q(5.0, "mg")),
+                Some(max(30.0, "mg", 1.0, "d")),
+                None
+            ))),
+            (6, true)
+        );
+        assert_eq!(
+            prn_rows(&line(prn(
+                Some(q(1.0, "mg")),
+                Some(max(100.0, "mg", 1.0, "d")),
+                None
+            ))),
+            (MAX_PRN_ROWS, true)
+        );
+        assert_eq!(
+            prn_rows(&line(prn(None, None, None))),
+            (PRN_FALLBACK_ROWS, false)
+        );
+    }
 }

@@ -51,7 +51,11 @@ pub fn instant(a: &Administration) -> Option<DateTime<Utc>> {
 }
 
 /// A ward-local date and time as an instant (the earlier one in a DST fold; none in a gap).
-fn local_instant<Tz: TimeZone>(tz: &Tz, day: NaiveDate, t: chrono::NaiveTime) -> Option<DateTime<Utc>> {
+fn local_instant<Tz: TimeZone>(
+    tz: &Tz,
+    day: NaiveDate,
+    t: chrono::NaiveTime,
+) -> Option<DateTime<Utc>> {
     tz.from_local_datetime(&day.and_time(t))
         .earliest()
         .map(|d| d.with_timezone(&Utc))
@@ -144,9 +148,7 @@ pub fn fill_treatment<'a, Tz: TimeZone>(
             for (i, s) in slots.slots.iter().enumerate() {
                 let fill = match s {
                     Slot::At(_) => {
-                        let k = timed
-                            .iter()
-                            .position(|x| x.0 == r && x.1 == d && x.2 == i);
+                        let k = timed.iter().position(|x| x.0 == r && x.1 == d && x.2 == i);
                         match k.and_then(|k| slot_of.get(k).copied().flatten()) {
                             Some(ai) => mine.get(ai).map(|(a, _)| Fill::Recorded(a)),
                             None => {

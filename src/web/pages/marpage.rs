@@ -85,7 +85,11 @@ pub fn paginate(items: Vec<Item>, capacity_mm: f64) -> Vec<Vec<Item>> {
         .chain(std::iter::once(0.0))
         .collect();
     for (it, next) in items.into_iter().zip(next_heights) {
-        let h = if it.keep_with_next { it.height_mm + next } else { it.height_mm };
+        let h = if it.keep_with_next {
+            it.height_mm + next
+        } else {
+            it.height_mm
+        };
         let has_items = sheets.last().is_some_and(|s| !s.is_empty());
         if has_items && used + h > capacity_mm {
             sheets.push(Vec::new());

@@ -10,8 +10,8 @@ use super::text::moment;
 use super::{Key, PageCtx};
 use crate::record::highrisk::{HighRisk, high_risk};
 use crate::record::{
-    Administration, Drug, Attention, Fate, MedicationKind, MedicationLine, Moment, StopKind, Treatment,
-    TreatmentState, Unreadable,
+    Administration, Attention, Drug, Fate, MedicationKind, MedicationLine, Moment, StopKind,
+    Treatment, TreatmentState, Unreadable,
 };
 
 /// Splits treatments into those a nurse must see now and the history, in source order.

@@ -110,7 +110,11 @@ pub fn units_written_out(lang: crate::config::Language, s: &str) -> String {
             _ => return None,
         })
     };
-    let is_num = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_digit() || c == ',' || c == '.');
+    let is_num = |w: &str| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_digit() || c == ',' || c == '.')
+    };
     let mut out = String::with_capacity(s.len() + 16);
     let mut run = String::new();
     // Whether the last word was a number (spaces in between allowed).
@@ -177,7 +181,10 @@ mod tests {
         assert_eq!(units_written_out(Nl, "8E s.c."), "8 eenheden s.c.");
         assert_eq!(units_written_out(En, "10 IE/uur"), "10 units/uur");
         assert_eq!(units_written_out(Nl, "125 µg"), "125 microgram");
-        assert_eq!(units_written_out(Nl, "max. 6 stuk per dag"), "max. 6 stuk per dag");
+        assert_eq!(
+            units_written_out(Nl, "max. 6 stuk per dag"),
+            "max. 6 stuk per dag"
+        );
         // Words that merely contain the letters stay.
         assert_eq!(units_written_out(Nl, "EEN KIEM Eerst"), "EEN KIEM Eerst");
         assert_eq!(units_written_out(Nl, "2,5 mg"), "2,5 mg");
