@@ -469,13 +469,18 @@ fn patient_header(ctx: &PageCtx, p: &PatientRecord, title: &str, sheet: (usize, 
     }
 }
 
-fn legend_foot(ctx: &PageCtx, cols: usize, marker: Markup) -> Markup {
+/// The sheet's foot: its marker, the codes (and, on a filled-in MAR, how the EPD's records
+/// and the high-risk marker read), the signature lines.
+fn legend_foot(ctx: &PageCtx, cols: usize, marker: Markup, filled: bool) -> Markup {
     html! {
         tfoot {
             tr {
                 td colspan=(cols) class="mar-foot" {
                     div class="mar-sheet-marker" { (marker) }
-                    div { (ctx.t(Key::MarCodes)) " " (ctx.t(Key::MarRecordedLegend)) " " (ctx.t(Key::MarHighRiskLegend)) }
+                    div {
+                        (ctx.t(Key::MarCodes))
+                        @if filled { " " (ctx.t(Key::MarRecordedLegend)) " " (ctx.t(Key::MarHighRiskLegend)) }
+                    }
                     div class="sig-lines" {
                         @for _ in 0..4 { span class="sig" { (ctx.t(Key::MarSignatures)) } }
                     }
@@ -1165,7 +1170,7 @@ fn patient_mar(ctx: &PageCtx, p: &PatientRecord, days: &[NaiveDate]) -> Markup {
                         } @else {
                             (ctx.t(Key::MarContinues)) " " (i + 2)
                         }
-                    }))
+                    }, true))
                     tbody {
                         @for it in sheet { (it.markup) }
                     }
@@ -1272,7 +1277,7 @@ pub fn print_blank_mar(ctx: &PageCtx, start: NaiveDate, days: u32) -> Markup {
                         (day_headers(ctx, &days))
                     }
                 }
-                (legend_foot(ctx, cols, html! { strong { (ctx.t(Key::MarCheckedBy)) ": " } }))
+                (legend_foot(ctx, cols, html! { strong { (ctx.t(Key::MarCheckedBy)) ": " } }, false))
                 tbody {
                     @for _ in 0..BLANK_LINES { (blank_row(ctx, &days, BLANK_SLOTS, false)) }
                 }
