@@ -301,6 +301,7 @@ pub(crate) fn hostile_patient(
                     system: Some(h("admin.unit.system")),
                     code: Some(h("admin.unit.code")),
                 }),
+                status_reason: None,
             }],
         },
         vitals: Listed::Items {

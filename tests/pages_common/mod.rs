@@ -208,6 +208,7 @@ pub(crate) fn given(line_id: &str, drug: &str, at: DateTime<Utc>) -> Administrat
         note: None,
         treatment_id: None,
         dose_quantity: None,
+        status_reason: None,
     }
 }
 
@@ -506,6 +507,7 @@ pub(crate) fn hostile_patient(h: &Hostile) -> PatientRecord {
                 note: h.o(),
                 treatment_id: None,
                 dose_quantity: None,
+                status_reason: None,
             }],
         },
         vitals: Listed::Items {
