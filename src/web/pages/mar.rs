@@ -252,7 +252,7 @@ fn recorded_box(ctx: &PageCtx, a: &Administration, day: Option<NaiveDate>) -> Ma
         @match given(a) {
             Some(true) => {
                 span class="rec-what" { strong { (ctx.t(Key::MarGivenCode)) } " " (time) }
-                @if let Some(p) = &a.performer { span class="rec-who" { (short(p, 16)) } }
+                @if let Some(p) = &a.performer { span class="rec-who" { (initials(p)) } }
             },
             Some(false) => {
                 span class="rec-what" { strong { (ctx.t(Key::MarNotGiven)) } " " (time) }
@@ -265,6 +265,23 @@ fn recorded_box(ctx: &PageCtx, a: &Administration, day: Option<NaiveDate>) -> Ma
             },
         }
     }
+}
+
+/// Who gave a dose, in a given-dose box: the initials of their name as a paraaf reads
+/// ("Anneke de Boer" → "AdB", a lower-case infix keeps its lower case), or a one-word name
+/// cut to six characters. The full name is under "laatst gegeven" and in the EPD (legend).
+fn initials(name: &str) -> String {
+    let c = clean(name);
+    let words: Vec<&str> = c.split_whitespace().collect();
+    if words.len() < 2 {
+        return short(&c, 6);
+    }
+    let i: String = words
+        .iter()
+        .filter_map(|w| w.chars().next())
+        .take(6)
+        .collect();
+    i
 }
 
 fn slot_markup(
@@ -458,13 +475,11 @@ fn patient_header(ctx: &PageCtx, p: &PatientRecord, title: &str, sheet: (usize, 
                 span { (ctx.t(Key::PatientNumber)) ": " strong { (layout::opt(p.identity.patient_number.as_deref())) } }
                 span { strong { (clean(&location_text(ctx, p))) } }
                 span { (ctx.t(Key::Ward)) ": " (clean(ctx.ward_name)) }
+                span { strong { (ctx.t(Key::MarDataTime)) ": " } span class=(data_age_class(ctx)) { (data_age_text(ctx)) } }
+                span { (ctx.t(Key::Printed)) " " (crate::timefmt::datetime(ctx.now, ctx.tz)) }
                 span class="ph-sheet" { strong { (sheet_text(ctx, sheet.0, sheet.1)) } }
             }
             div class="ph-row ph-alerts" { (identity::chips(ctx, &s)) }
-            div class="ph-row" {
-                span { strong { (ctx.t(Key::MarDataTime)) ": " } span class=(data_age_class(ctx)) { (data_age_text(ctx)) } }
-                span { (ctx.t(Key::Printed)) " " (crate::timefmt::datetime(ctx.now, ctx.tz)) }
-            }
         }
     }
 }
@@ -662,12 +677,12 @@ fn blank_row(ctx: &PageCtx, days: &[NaiveDate], slots: usize, last_col: bool) ->
 
 /// Column widths on paper, as shares of the sheet (style.css, print): drug, dosage, last
 /// given; the days share the rest.
-const DRUG_COL: f64 = 0.16;
-const DOSE_COL: f64 = 0.20;
-const LAST_COL: f64 = 0.11;
+const DRUG_COL: f64 = 0.17;
+const DOSE_COL: f64 = 0.235;
+const LAST_COL: f64 = 0.10;
 /// Printed slot box sizes (style.css, print `.slot`), mm: width with margins, height of a
 /// plain slot, width of a "NIET GEGEVEN" slot, the glucose line.
-const SLOT_W: f64 = 11.9;
+const SLOT_W: f64 = 11.0;
 const SLOT_H: f64 = 10.6;
 const WIDE_W: f64 = 25.9;
 const GLUC_H: f64 = 3.4;
@@ -817,13 +832,8 @@ fn box_h(fill: Option<Fill<'_>>, glucose: bool) -> (f64, f64) {
             let lines = 2.0 + marpage::lines(why, marpage::per_line(WIDE_W - 2.0, 1.35)) as f64;
             (WIDE_W, (SLOT_H - 7.0 + lines * 2.6).max(SLOT_H))
         }
-        Some(Fill::Recorded(a)) => {
-            let who = a
-                .performer
-                .as_ref()
-                .map_or(0, |p| marpage::lines(p.chars().count().min(16), 7));
-            (SLOT_W, (3.4 + (1 + who) as f64 * 2.6 + 1.2).max(SLOT_H))
-        }
+        // "G 08:15" over the initials: two lines in the 7 mm box.
+        Some(Fill::Recorded(_)) => (SLOT_W, SLOT_H),
         _ => (SLOT_W, SLOT_H + g),
     }
 }
@@ -1100,7 +1110,10 @@ fn frame_h(ctx: &PageCtx, p: &PatientRecord) -> f64 {
     let head_chars = p.identity.name.display.chars().count().min(2000)
         + location_text(ctx, p).chars().count().min(2000)
         + ctx.ward_name.chars().count()
-        + 120;
+        + ctx.t(Key::MarDataTime).chars().count()
+        + data_age_text(ctx).chars().count().min(200)
+        + ctx.t(Key::Printed).chars().count()
+        + 190;
     let chip_chars = s
         .allergy_texts
         .iter()
@@ -1115,7 +1128,7 @@ fn frame_h(ctx: &PageCtx, p: &PatientRecord) -> f64 {
             .map(|l| l.treatment.chars().count().min(2000) + 8)
             .sum::<usize>()
         + 60;
-    let head = text_h(head_chars, 1.0, 2.1, 4.6) + text_h(chip_chars, 1.0, 2.3, 5.2) + 4.6 + 3.0;
+    let head = text_h(head_chars, 1.0, 2.1, 4.6) + text_h(chip_chars, 1.0, 2.3, 5.2) + 3.0;
     let legend = [
         Key::MarCodes,
         Key::MarRecordedLegend,
