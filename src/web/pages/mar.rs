@@ -274,7 +274,7 @@ fn initials(name: &str) -> String {
     let c = clean(name);
     let words: Vec<&str> = c.split_whitespace().collect();
     if words.len() < 2 {
-        return short(&c, 6);
+        return short(c.trim(), 6);
     }
     let i: String = words
         .iter()
@@ -1355,6 +1355,17 @@ pub fn print_ward_list(ctx: &PageCtx, rows: &[&PatientSummary]) -> Markup {
 mod tests {
     use super::*;
     use crate::record::{AsNeeded, Frequency, MaxDose, Quantity, Schedule};
+
+    #[test]
+    fn a_given_dose_box_names_the_giver_by_initials() {
+        assert_eq!(initials("Anneke de Boer"), "AdB");
+        assert_eq!(initials("Teun van de Ven"), "TvdV");
+        assert_eq!(initials("M. Jansen"), "MJ");
+        assert_eq!(initials("  Verpleegkundige  "), "Verpl…");
+        assert_eq!(initials("Rob"), "Rob");
+        assert_eq!(initials("a b c d e f g h"), "abcdef");
+        assert_eq!(initials(""), "");
+    }
 
     fn q(value: f64, code: &str) -> Quantity {
         Quantity {
