@@ -126,7 +126,11 @@ fn boxes_before_the_data_time_show_what_the_epd_recorded() {
     let days = day_cells(&m[0]);
     assert!(days[0].contains("<strong>G</strong> 08:02"), "{}", days[0]);
     // Who gave it: initials in the box, the full name under "laatst gegeven".
-    assert!(days[0].contains(r#"<span class="rec-who">MJ</span>"#), "{}", days[0]);
+    assert!(
+        days[0].contains(r#"<span class="rec-who">MJ</span>"#),
+        "{}",
+        days[0]
+    );
     assert!(m[0].contains("M. Jansen"));
     assert!(days[0].contains("ook vastgelegd") && days[0].contains("11:00"));
     assert!(!days[1].contains("rec-") && !days[1].contains("before"));

@@ -600,7 +600,7 @@ fn prn_cells(ctx: &PageCtx, a: Option<&Administration>, glucose: bool) -> Markup
                     }
                 }
                 td class="prn-rec" {}
-                td class="prn-rec" { @if let Some(p) = &a.performer { (short(p, 16)) } }
+                td class="prn-rec" { @if let Some(p) = &a.performer { (initials(p)) } }
             },
             None => {
                 td {} td {}
@@ -612,11 +612,15 @@ fn prn_cells(ctx: &PageCtx, a: Option<&Administration>, glucose: bool) -> Markup
 }
 
 /// Entries of an as-needed block per printed row (two side by side).
-const PRN_PER_ROW: usize = 2;
+/// Entries side by side in an as-needed block: three (time, dose, reason, effect, initials
+/// about 9, 7.5, 11, 8.5 and 10 mm wide on paper), two when insulin adds the glucose column.
+fn prn_per_row(glucose: bool) -> usize {
+    if glucose { 2 } else { 3 }
+}
 
 /// The as-needed block of a line: the doses the EPD recorded on the printed days, then
 /// as many empty entries as the drug may be given per day (time, dose, reason, effect,
-/// initials; insulin also glucose), two entries side by side.
+/// initials; insulin also glucose), three entries side by side (insulin two).
 fn prn_block(
     ctx: &PageCtx,
     line: &MedicationLine,
@@ -624,6 +628,7 @@ fn prn_block(
     glucose: bool,
 ) -> Markup {
     let (rows, known) = prn_rows(line);
+    let per_row = prn_per_row(glucose);
     let entries: Vec<Option<&Administration>> = recorded
         .iter()
         .map(|a| Some(*a))
@@ -643,12 +648,12 @@ fn prn_block(
             " — "
             @if known { (ctx.t(Key::MaxDose)) " " (rows) " × " (ctx.t(Key::MarPrnRows)) } @else { strong class="prn-nomax" { (icon(Icon::Warning)) " " (ctx.t(Key::MarPrnNoMax)) } }
         }
-        table class="prntab" {
-            thead { tr { @for _ in 0..PRN_PER_ROW { (head) } } }
+        table class=(if per_row == 3 { "prntab prn3" } else { "prntab" }) {
+            thead { tr { @for _ in 0..per_row { (head) } } }
             tbody {
-                @for pair in entries.chunks(PRN_PER_ROW) {
+                @for pair in entries.chunks(per_row) {
                     tr class="prn-row" {
-                        @for i in 0..PRN_PER_ROW {
+                        @for i in 0..per_row {
                             @match pair.get(i) {
                                 Some(e) => (prn_cells(ctx, *e, glucose)),
                                 // Past the maximum: no room to write a dose.
@@ -724,11 +729,11 @@ fn text_h(chars: usize, col: f64, char_mm: f64, line: f64) -> f64 {
 }
 
 /// A text's width in "average characters": capitals (drug names are often in capitals)
-/// count 1.3.
+/// count 1.1 (with `CHAR_MM` 2.3 mm a bold capital at 8.5 pt, measured about 2.0 mm).
 fn weighted_chars(s: &str) -> usize {
     let n: f64 = s
         .chars()
-        .map(|c| if c.is_uppercase() { 1.3 } else { 1.0 })
+        .map(|c| if c.is_uppercase() { 1.1 } else { 1.0 })
         .sum();
     n.ceil() as usize
 }
@@ -763,9 +768,9 @@ fn drug_h(t: &Treatment, line: &MedicationLine) -> f64 {
     h
 }
 
-/// The visible text of rendered markup (tags dropped, entities counted as one character).
-fn visible_chars(m: &Markup) -> usize {
-    let mut n = 0;
+/// The visible text of rendered markup (tags dropped, an entity as one character `&`).
+fn visible_text(m: &Markup) -> String {
+    let mut out = String::new();
     let (mut tag, mut entity) = (false, false);
     for c in m.0.chars() {
         match c {
@@ -774,14 +779,18 @@ fn visible_chars(m: &Markup) -> usize {
             _ if tag => {}
             '&' => {
                 entity = true;
-                n += 1;
+                out.push('&');
             }
             ';' if entity => entity = false,
             _ if entity => {}
-            _ => n += 1,
+            _ => out.push(c),
         }
     }
-    n
+    out
+}
+
+fn visible_chars(m: &Markup) -> usize {
+    visible_text(m).chars().count()
 }
 
 fn dose_h(ctx: &PageCtx, line: &MedicationLine, see_text: bool) -> f64 {
@@ -822,6 +831,19 @@ fn last_h(ctx: &PageCtx, p: &PatientRecord, t: &Treatment) -> f64 {
     };
     let _ = ctx;
     latest.map_or(2.0 * marpage::SMALL_LINE_MM, one) + done.map_or(0.0, one)
+}
+
+/// A recorded entry's row in an as-needed block (6 pt text, line 2.4 mm): the time with its
+/// date takes two lines; the reason (or "al gegeven (EPD)") wraps in its column, whose share
+/// of the block is style.css's `.prn-reason` (prn3: 7.8 %, else 12 %) of `cell_w` mm.
+fn prn_rec_h(a: &Administration, per_row: usize, cell_w: f64) -> f64 {
+    let share = if per_row == 3 { 0.078 } else { 0.12 };
+    let why = match given(a) {
+        Some(false) => not_given_reason(a).map_or(0, |r| r.chars().count().min(BOX_TEXT)),
+        _ => 16,
+    };
+    let lines = marpage::lines(why, marpage::per_line(cell_w * share - 1.0, 1.3)).max(2);
+    lines as f64 * 2.4 + 1.0
 }
 
 fn box_h(fill: Option<Fill<'_>>, glucose: bool) -> (f64, f64) {
@@ -1031,8 +1053,11 @@ fn patient_items(
                             }
                             let recorded = if me == 0 { unmatched_on_days(&ctx.tz, t, admins, &fills, days) } else { Vec::new() };
                             let (n, _) = prn_rows(line);
-                            let entries = (n + recorded.len()).div_ceil(PRN_PER_ROW);
-                            let h = (PRN_HEAD + entries as f64 * PRN_ROW + recorded.len().min(entries) as f64 * 1.5).max(base_h) + ROW_PAD;
+                            let per_row = prn_per_row(glucose);
+                            let entries = (n + recorded.len()).div_ceil(per_row);
+                            let rec_rows = recorded.len().div_ceil(per_row);
+                            let rec_h: f64 = recorded.chunks(per_row).map(|c| c.iter().map(|a| prn_rec_h(a, per_row, day_w * days.len() as f64)).fold(PRN_ROW, f64::max)).sum();
+                            let h = (PRN_HEAD + entries.saturating_sub(rec_rows) as f64 * PRN_ROW + rec_h).max(base_h) + ROW_PAD;
                             items.push(Item {
                                 keep_with_next: false,
                                 height_mm: h,
