@@ -176,9 +176,12 @@ fn an_as_needed_drug_gets_its_maximum_per_day_of_rows_with_its_recorded_doses() 
     assert_eq!(ox.len(), 1, "one block, no grid boxes");
     assert!(ox[0].contains("mar-prn"));
     assert!(ox[0].contains("max. 2 × per dag"));
-    // The 03:00 dose and two empty entries, two entries per printed row.
+    // The 03:00 dose and two empty entries, three entries per printed row: one row, no
+    // entry struck out as past the maximum.
     assert!(ox[0].contains("<strong>G</strong> 03:00"));
-    assert_eq!(ox[0].matches("class=\"prn-row\"").count(), 2);
+    assert_eq!(ox[0].matches("class=\"prn-row\"").count(), 1);
+    assert_eq!(ox[0].matches(">tijd</th>").count(), 3);
+    assert!(!ox[0].contains("prn-spare"));
     for h in ["tijd", "dosis", "reden", "effect", "paraaf"] {
         assert!(ox[0].contains(&format!(">{h}</th>")), "{h}");
     }
@@ -198,9 +201,10 @@ fn an_as_needed_drug_gets_its_maximum_per_day_of_rows_with_its_recorded_doses() 
     assert!(ox[0].contains("maximum per dag niet vastgelegd"));
     assert_eq!(
         ox[0].matches("class=\"prn-row\"").count(),
-        3,
-        "4 empty + 1 recorded"
+        2,
+        "4 empty + 1 recorded, three to a row"
     );
+    assert_eq!(ox[0].matches("prn-spare").count(), 1, "the sixth place struck out");
 }
 
 #[test]
