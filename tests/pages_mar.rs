@@ -204,7 +204,11 @@ fn an_as_needed_drug_gets_its_maximum_per_day_of_rows_with_its_recorded_doses() 
         2,
         "4 empty + 1 recorded, three to a row"
     );
-    assert_eq!(ox[0].matches("prn-spare").count(), 1, "the sixth place struck out");
+    assert_eq!(
+        ox[0].matches("prn-spare").count(),
+        1,
+        "the sixth place struck out"
+    );
 }
 
 #[test]

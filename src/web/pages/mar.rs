@@ -257,7 +257,7 @@ fn recorded_box(ctx: &PageCtx, a: &Administration, day: Option<NaiveDate>) -> Ma
             Some(false) => {
                 span class="rec-what" { strong { (ctx.t(Key::MarNotGiven)) } " " (time) }
                 @if let Some(r) = not_given_reason(a) { span class="rec-why" { "— " (short(r, BOX_TEXT)) } }
-                @if let Some(p) = &a.performer { span class="rec-who" { (short(p, 16)) } }
+                @if let Some(p) = &a.performer { span class="rec-who" { (initials(p)) } }
             },
             None => {
                 span class="rec-what" { strong { "?" } " " (time) }
@@ -694,10 +694,10 @@ const GLUC_H: f64 = 3.4;
 /// Average character widths taken wide (mm): body text (8.5 pt) and small print (7 pt).
 const CHAR_MM: f64 = 2.1;
 const SMALL_CHAR_MM: f64 = 1.55;
-/// The dosage text (8 pt, line-height 1.25) and the source's text under it (6.5 pt, 1.15):
+/// The dosage text (8 pt, line-height 1.15) and the source's text under it (6.5 pt, 1.15):
 /// character width taken wide and line height, mm.
 const DOSE_CHAR_MM: f64 = 1.7;
-const DOSE_LINE_MM: f64 = 3.6;
+const DOSE_LINE_MM: f64 = 3.3;
 const SRC_CHAR_MM: f64 = 1.4;
 const SRC_LINE_MM: f64 = 2.75;
 /// Cell padding and borders per row, mm.
@@ -851,7 +851,10 @@ fn box_h(fill: Option<Fill<'_>>, glucose: bool) -> (f64, f64) {
     match fill {
         Some(Fill::Recorded(a)) if given(a) == Some(false) => {
             let why = not_given_reason(a).map_or(0, |r| r.chars().count().min(BOX_TEXT) + 2);
-            let lines = 2.0 + marpage::lines(why, marpage::per_line(WIDE_W - 2.0, 1.35)) as f64;
+            // "NIET GEGEVEN" and its time (two lines when they wrap), the reason, who.
+            let lines = 2.0
+                + marpage::lines(why, marpage::per_line(WIDE_W - 2.0, 1.35)) as f64
+                + f64::from(u8::from(a.performer.is_some()));
             (WIDE_W, (SLOT_H - 7.0 + lines * 2.6).max(SLOT_H))
         }
         // "G 08:15" over the initials: two lines in the 7 mm box.
