@@ -197,7 +197,7 @@ fn an_as_needed_drug_gets_its_maximum_per_day_of_rows_with_its_recorded_doses() 
     // 22-11 (the data time's day): the 03:00 dose in its own day's cell, one entry per
     // line, and 2 − 1 empty entries; 23-11 and 24-11: two empty entries each.
     assert!(
-        cells[0].contains("<strong>G</strong> 03:00"),
+        cells[0].contains("<strong>G</strong> <span class=\"prn-t\">03:00</span>"),
         "{}",
         cells[0]
     );

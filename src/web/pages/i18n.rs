@@ -255,7 +255,7 @@ words! {
     MarGlucose => ("glucose (mmol/l)", "glucose (mmol/l)"),
     MarPrnRows => ("per dag", "per day"),
     MarPrnNoMax => ("maximum per dag niet vastgelegd — overleg met de arts", "maximum per day not recorded — check with the physician"),
-    MarPrnRecorded => ("al gegeven (EPD)", "already given (EPD)"),
+    MarPrnRecorded => ("uit EPD", "from EPD"),
     MarSheet => ("blad", "sheet"),
     MarSheetOf => ("van", "of"),
     MarContinues => ("vervolg op blad", "continued on sheet"),

@@ -595,7 +595,7 @@ fn prn_cells(ctx: &PageCtx, a: Option<&Administration>, glucose: bool) -> Markup
                         Some(false) => strong { (ctx.t(Key::MarNotGiven)) },
                         None => strong { "?" },
                     }
-                    " " (admin_time(ctx, a, None))
+                    " " span class="prn-t" { (admin_time(ctx, a, None)) }
                 }
                 td class="prn-rec" { @if let Some(d) = &a.dose { (short(&units_written_out(ctx.lang, d), 24)) } }
                 @if glucose { td class="prn-rec" {} }
@@ -888,17 +888,17 @@ fn last_h(ctx: &PageCtx, p: &PatientRecord, t: &Treatment) -> f64 {
 }
 
 /// A recorded entry's row in an as-needed day cell (7 pt text, line 2.8 mm): the time
-/// takes two lines ("NIET GEGEVEN" and its time four); the reason (or "al gegeven (EPD)")
-/// wraps in its column, style.css's `.prn-reason` share (24 %, insulin 20 %) of the day
+/// takes two lines ("NIET GEGEVEN" and its time four); the reason (or "uit EPD")
+/// wraps in its column, style.css's `.prn-reason` share (25 %, insulin 19 %) of the day
 /// column `day_w` mm.
 fn prn_rec_h(a: &Administration, glucose: bool, day_w: f64) -> f64 {
-    let share = if glucose { 0.20 } else { 0.24 };
+    let share = if glucose { 0.19 } else { 0.25 };
     let (why, time_lines) = match given(a) {
         Some(false) => (
             not_given_reason(a).map_or(0, |r| r.chars().count().min(BOX_TEXT)),
             4,
         ),
-        _ => (16, 2),
+        _ => (8, 2),
     };
     let lines =
         marpage::lines(why, marpage::per_line(day_w * share - 1.5, SMALL_CHAR_MM)).max(time_lines);
