@@ -173,7 +173,6 @@ fn the_printed_mar_shows_given_doses_prn_blocks_and_numbers_every_sheet() {
         "vóór",
         "HOOG RISICO",
         "Zo nodig — max.",
-        "uit EPD",
         "Laatst gegeven",
         "Lijst gecontroleerd door",
         "eenheden",

@@ -241,6 +241,7 @@ words! {
     MarMedicationNotRecorded => ("Medicatie niet vastgelegd in de gegevens — controleer bij de arts.", "Medication not recorded in the data — check with the physician."),
     MarLastGiven => ("Laatst gegeven", "Last given"),
     MarGivenCode => ("G", "G"),
+    MarNotGivenCode => ("N", "N"),
     MarNotGiven => ("NIET GEGEVEN", "NOT GIVEN"),
     MarBeforeDataTime => ("vóór peil\u{00AD}moment", "before data time"),
     MarAlsoRecorded => ("ook vastgelegd", "also recorded"),

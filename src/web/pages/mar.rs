@@ -592,7 +592,7 @@ fn prn_cells(ctx: &PageCtx, a: Option<&Administration>, glucose: bool) -> Markup
                 td class="prn-rec" {
                     @match given(a) {
                         Some(true) => strong { (ctx.t(Key::MarGivenCode)) },
-                        Some(false) => strong { (ctx.t(Key::MarNotGiven)) },
+                        Some(false) => strong { (ctx.t(Key::MarNotGivenCode)) },
                         None => strong { "?" },
                     }
                     " " span class="prn-t" { (admin_time(ctx, a, None)) }
@@ -888,7 +888,7 @@ fn last_h(ctx: &PageCtx, p: &PatientRecord, t: &Treatment) -> f64 {
 }
 
 /// A recorded entry's row in an as-needed day cell (7 pt text, line 2.8 mm): the time
-/// takes two lines ("NIET GEGEVEN" and its time four); the reason (or "uit EPD")
+/// takes two lines ("G" or "N" over it); the reason (or "uit EPD")
 /// wraps in its column, style.css's `.prn-reason` share (25 %, insulin 19 %) of the day
 /// column `day_w` mm.
 fn prn_rec_h(a: &Administration, glucose: bool, day_w: f64) -> f64 {
@@ -896,7 +896,7 @@ fn prn_rec_h(a: &Administration, glucose: bool, day_w: f64) -> f64 {
     let (why, time_lines) = match given(a) {
         Some(false) => (
             not_given_reason(a).map_or(0, |r| r.chars().count().min(BOX_TEXT)),
-            4,
+            2,
         ),
         _ => (8, 2),
     };
