@@ -207,6 +207,7 @@ fn an_as_needed_drug_gets_its_maximum_per_day_of_rows_with_its_recorded_doses() 
         "one recorded entry"
     );
     assert_eq!(cells[0].matches("class=\"prn-row\"").count(), 2);
+    assert!(cells[0].contains("uit EPD"), "{}", cells[0]);
     for c in &cells[1..] {
         assert!(!c.contains("prn-rec") && !c.contains("03:00"), "{c}");
         assert_eq!(c.matches("class=\"prn-row\"").count(), 2, "{c}");
