@@ -10,7 +10,7 @@ use crate::record::{
     Alert, AlertKind, Allergy, Contact, Criticality, Decision, Device, Directive, DirectiveKind,
     Moment, NotShownReason, Problem, Reaction,
 };
-use serde_json::Value;
+use super::tree::Value;
 
 const SNOMED: &str = "http://snomed.info/sct";
 /// IPS absent/unknown code system.

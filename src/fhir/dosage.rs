@@ -10,7 +10,7 @@
 use super::json::{arr, cc_text, number, obj, quantity, quantity_of, range, ratio, str_at};
 use crate::record::{AsNeeded, Dosage, Frequency, Schedule};
 use chrono::NaiveTime;
-use serde_json::Value;
+use super::tree::Value;
 
 /// Longest list of times/days kept per schedule.
 const MAX_SCHEDULE_ITEMS: usize = 48;
@@ -272,7 +272,7 @@ pub fn dosage(d: &Value) -> Dosage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::fhir::tree::tree_json as json;
 
     #[test]
     fn renders_weekly_schedule_in_dutch() {

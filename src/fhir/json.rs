@@ -6,7 +6,7 @@
 //! going (reporting, not panicking) whatever shape one resource has.
 
 use crate::record::Code;
-use serde_json::Value;
+use super::tree::Value;
 
 /// Longest string kept from the input; longer ones are cut and marked.
 pub const MAX_STRING: usize = 10_000;
@@ -35,7 +35,7 @@ pub fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 /// An array member (empty when absent or not an array).
-pub fn arr<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+pub fn arr<'a>(v: &'a Value<'a>, key: &str) -> &'a [Value<'a>] {
     match v.get(key) {
         Some(Value::Array(a)) => a.as_slice(),
         _ => &[],
@@ -43,12 +43,12 @@ pub fn arr<'a>(v: &'a Value, key: &str) -> &'a [Value] {
 }
 
 /// An object member.
-pub fn obj<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+pub fn obj<'a>(v: &'a Value<'a>, key: &str) -> Option<&'a Value<'a>> {
     v.get(key).filter(|x| x.is_object())
 }
 
 /// The codings of a CodeableConcept.
-pub fn codings(cc: &Value) -> &[Value] {
+pub fn codings<'a>(cc: &'a Value<'a>) -> &'a [Value<'a>] {
     arr(cc, "coding")
 }
 
@@ -125,7 +125,10 @@ pub fn coding_text(c: &Value) -> Option<String> {
 }
 
 /// Extensions of an element with the given URL (exact match).
-pub fn extensions<'a>(v: &'a Value, url: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+pub fn extensions<'a>(
+    v: &'a Value<'a>,
+    url: &'a str,
+) -> impl Iterator<Item = &'a Value<'a>> + 'a {
     arr(v, "extension")
         .iter()
         .filter(move |e| str_at(e, "url") == Some(url))
@@ -133,14 +136,14 @@ pub fn extensions<'a>(v: &'a Value, url: &'a str) -> impl Iterator<Item = &'a Va
 
 /// The first extension whose URL ends with `suffix` (Nictiz URLs differ in prefix by
 /// release; the suffix names the element).
-pub fn ext_suffix<'a>(v: &'a Value, suffix: &str) -> Option<&'a Value> {
+pub fn ext_suffix<'a>(v: &'a Value<'a>, suffix: &str) -> Option<&'a Value<'a>> {
     arr(v, "extension")
         .iter()
         .find(|e| str_at(e, "url").is_some_and(|u| u.ends_with(suffix)))
 }
 
 /// Like [`ext_suffix`] over `modifierExtension`.
-pub fn modext_suffix<'a>(v: &'a Value, suffix: &str) -> Option<&'a Value> {
+pub fn modext_suffix<'a>(v: &'a Value<'a>, suffix: &str) -> Option<&'a Value<'a>> {
     arr(v, "modifierExtension")
         .iter()
         .find(|e| str_at(e, "url").is_some_and(|u| u.ends_with(suffix)))
@@ -233,7 +236,7 @@ pub fn ratio(r: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::fhir::tree::tree_json as json;
 
     #[test]
     fn bound_cuts_long_strings_with_marker() {

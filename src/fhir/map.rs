@@ -22,7 +22,7 @@ use crate::record::{
     NotShownReason, PatientRecord, PersonName, Sex, Unread, UnreadReason, WardRecord,
 };
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use super::tree::Value;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -1552,8 +1552,8 @@ mod tests {
 
     #[test]
     fn an_organization_kind_is_not_a_specialty() {
-        let prov = serde_json::json!({"coding": [{"system": "http://terminology.hl7.org/CodeSystem/organization-type", "code": "prov", "display": "Healthcare Provider"}]});
-        let cardio = serde_json::json!({"coding": [{"system": "urn:oid:2.16.840.1.113883.2.4.6.7", "code": "0320", "display": "Cardiologie"}]});
+        let prov = crate::fhir::tree::tree_json!({"coding": [{"system": "http://terminology.hl7.org/CodeSystem/organization-type", "code": "prov", "display": "Healthcare Provider"}]});
+        let cardio = crate::fhir::tree::tree_json!({"coding": [{"system": "urn:oid:2.16.840.1.113883.2.4.6.7", "code": "0320", "display": "Cardiologie"}]});
         assert!(is_organization_kind(&prov));
         assert!(!is_organization_kind(&cardio));
     }

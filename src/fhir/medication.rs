@@ -29,7 +29,7 @@ use crate::record::{
     Administration, BlockFacts, BlockStatus, Drug, MedicationKind, MedicationLine, Moment,
     NotShownReason, Span, StopKind, Unreadable,
 };
-use serde_json::Value;
+use super::tree::Value;
 
 const SNOMED: &str = "http://snomed.info/sct";
 /// MP9 administration agreement (toedieningsafspraak).
@@ -194,7 +194,7 @@ fn span(cx: &mut Ctx<'_, '_>, i: usize, p: &Value) -> Span {
 }
 
 /// The period of use: MP9 `ext-TimeInterval.Period` or zib2017 `zib-Medication-PeriodOfUse`.
-fn period_of_use(res: &Value) -> Option<&Value> {
+fn period_of_use<'a>(res: &'a Value<'a>) -> Option<&'a Value<'a>> {
     ["ext-TimeInterval.Period", "Medication-PeriodOfUse"]
         .iter()
         .find_map(|s| json::ext_suffix(res, s))
@@ -438,7 +438,7 @@ fn link_fields(rtype: &str) -> &'static [&'static str] {
 }
 
 /// The references of a field (a single Reference or an array of them).
-fn refs_of<'v>(res: &'v Value, field: &str) -> Vec<&'v Value> {
+fn refs_of<'v>(res: &'v Value<'v>, field: &str) -> Vec<&'v Value<'v>> {
     match res.get(field) {
         Some(Value::Array(a)) => a.iter().take(20).collect(),
         Some(v @ Value::Object(_)) => vec![v],
@@ -871,7 +871,7 @@ pub fn administration(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::fhir::tree::tree_json as json;
 
     #[test]
     fn stop_types_of_every_mp9_generation_are_read() {

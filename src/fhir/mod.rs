@@ -16,6 +16,7 @@ pub mod names;
 mod observation;
 pub mod refs;
 mod treatments;
+mod tree;
 
 pub use map::{MAX_ITEMS_PER_SECTION, MAX_RESULTS_PER_CODE, MapOptions};
 
@@ -32,13 +33,20 @@ pub enum FhirError {
 /// Maps parsed documents (Bundles of type collection/searchset/transaction/document,
 /// single resources) into the model.
 pub fn map_documents(docs: &[input::Document], opts: &MapOptions) -> WardRecord {
-    let values: Vec<&serde_json::Value> = docs.iter().map(|d| &d.value).collect();
+    let trees: Vec<tree::Value<'_>> = docs
+        .iter()
+        .map(|d| tree::Value::from_json(&d.value))
+        .collect();
+    let values: Vec<&tree::Value<'_>> = trees.iter().collect();
     map::map(&values, opts)
 }
 
 /// Maps a clinical snapshot payload (NDJSON of documents, see [`input`]). A malformed
-/// file (bad JSON, not FHIR) → `Err`, rejected whole.
+/// file (bad JSON, not FHIR) → `Err`, rejected whole. The documents are read as trees
+/// borrowed from `payload` ([`tree`]); the record owns its strings, so nothing of the
+/// payload is kept once this returns.
 pub fn map_payload(payload: &[u8], opts: &MapOptions) -> Result<WardRecord, FhirError> {
-    let docs = input::parse_payload(payload)?;
-    Ok(map_documents(&docs, opts))
+    let trees = input::parse_payload_borrowed(payload)?;
+    let values: Vec<&tree::Value<'_>> = trees.iter().collect();
+    Ok(map::map(&values, opts))
 }

@@ -9,7 +9,7 @@
 use super::json::{self, arr, cc_code, cc_text, obj, str_at};
 use super::map::{Ctx, MAX_RESULTS_PER_CODE, Outcome, Skip, push_capped};
 use crate::record::{Measurement, NotShownReason};
-use serde_json::Value;
+use super::tree::Value;
 
 const VITAL_PROFILES: &[&str] = &[
     "nl-core-BloodPressure",
@@ -23,7 +23,7 @@ const VITAL_PROFILES: &[&str] = &[
     "nl-core-PainScore",
 ];
 
-fn profiles(res: &Value) -> Vec<&str> {
+fn profiles<'a>(res: &'a Value<'a>) -> Vec<&'a str> {
     res.get("meta")
         .map(|m| arr(m, "profile").iter().filter_map(Value::as_str).collect())
         .unwrap_or_default()
@@ -121,7 +121,7 @@ fn measurement_value(res: &Value) -> Option<(String, Option<String>)> {
             (sys.get("value"), dia.get("value"))
     {
         let unit = shown_unit(sys);
-        let text = format!("{}/{}", json::number(s), json::number(d));
+        let text = format!("{}/{}", json::number(&s), json::number(&d));
         return Some(match &unit {
             Some(u) => (format!("{text} {u}"), unit),
             None => (text, None),
@@ -311,7 +311,7 @@ pub fn settle(cx: &mut Ctx<'_, '_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::fhir::tree::tree_json as json;
 
     #[test]
     fn ucum_codes_in_the_unit_are_printed_as_people_write_them() {
