@@ -3,99 +3,19 @@
 //! (problems), RelatedPerson (contacts), DeviceUseStatement/Device (devices) and the
 //! `emptyReason` of IPS Composition sections.
 
+use super::context::{Ctx, Negation, Outcome, Section, Skip, push_capped, reference_text};
 use super::json::{self, arr, cc_code, cc_text, has_any_code, has_code, notes, obj, str_at};
-use super::map::{Ctx, Negation, Outcome, Section, Skip, push_capped, reference_text};
 use super::names;
+use super::negation::{NegationCode, negation};
+use super::tree::Value;
 use crate::record::{
     Alert, AlertKind, Allergy, Contact, Criticality, Decision, Device, Directive, DirectiveKind,
     Moment, NotShownReason, Problem, Reaction,
 };
-use super::tree::Value;
 
 const SNOMED: &str = "http://snomed.info/sct";
-/// IPS absent/unknown code system.
-pub const IPS_ABSENT: &str = "http://hl7.org/fhir/uv/ips/CodeSystem/absent-unknown-uv-ips";
 /// Nictiz code system of advance-directive types (NR = niet-reanimerenverklaring).
 const NL_ADVANCE_DIRECTIVE_TYPES: &str = "urn:oid:2.16.840.1.113883.2.4.3.11.60.40.4.14.1";
-
-/// Statements that there are no known items, per section: (system, code, the allergy
-/// category when the statement covers only part of the section).
-const NONE_KNOWN: &[(Section, &str, &str, Option<&str>)] = &[
-    (Section::Allergies, SNOMED, "716186003", None),
-    (Section::Allergies, SNOMED, "409137002", Some("medication")),
-    (Section::Allergies, SNOMED, "429625007", Some("food")),
-    (Section::Allergies, SNOMED, "428607008", Some("environment")),
-    (Section::Allergies, SNOMED, "428197003", Some("biologic")),
-    (Section::Allergies, IPS_ABSENT, "no-known-allergies", None),
-    (
-        Section::Allergies,
-        IPS_ABSENT,
-        "no-known-medication-allergies",
-        Some("medication"),
-    ),
-    (
-        Section::Allergies,
-        IPS_ABSENT,
-        "no-known-environmental-allergies",
-        Some("environment"),
-    ),
-    (
-        Section::Allergies,
-        IPS_ABSENT,
-        "no-known-food-allergies",
-        Some("food"),
-    ),
-    (
-        Section::Medication,
-        IPS_ABSENT,
-        "no-known-medications",
-        None,
-    ),
-    (Section::Medication, SNOMED, "787481004", None),
-    (Section::Medication, SNOMED, "182849000", None),
-    (Section::Problems, IPS_ABSENT, "no-known-problems", None),
-    (Section::Problems, SNOMED, "160245001", None),
-];
-
-/// Statements that nothing is known, per section.
-const NO_INFO: &[(Section, &str, &str)] = &[
-    (Section::Allergies, IPS_ABSENT, "no-allergy-info"),
-    (Section::Medication, IPS_ABSENT, "no-medication-info"),
-    (Section::Problems, IPS_ABSENT, "no-problem-info"),
-];
-
-/// A "none known" / "no information" statement read from a code.
-pub struct NegationCode {
-    /// True for "no information" (the section stays not recorded).
-    pub no_info: bool,
-    pub wording: String,
-    /// The category a partial statement covers ("no known food allergy" → `food`).
-    pub partial: Option<&'static str>,
-}
-
-/// If `code` states "none known" / "no information" for `section`.
-pub fn negation(section: Section, code: &Value) -> Option<NegationCode> {
-    let wording = || cc_text(code).unwrap_or_else(|| "geen bekend".to_owned());
-    for (s, sys, c, partial) in NONE_KNOWN {
-        if *s == section && has_code(code, Some(sys), c) {
-            return Some(NegationCode {
-                no_info: false,
-                wording: wording(),
-                partial: *partial,
-            });
-        }
-    }
-    for (s, sys, c) in NO_INFO {
-        if *s == section && has_code(code, Some(sys), c) {
-            return Some(NegationCode {
-                no_info: true,
-                wording: wording(),
-                partial: None,
-            });
-        }
-    }
-    None
-}
 
 /// A status that is a CodeableConcept (R4) or a plain code (STU3).
 fn status_code(v: &Value, key: &str) -> Option<String> {
@@ -648,12 +568,12 @@ pub fn related_person(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
         .map(|n| names::person_name(n).display)
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "(naam onbekend)".to_owned());
-    let (relationship, role) = super::map::contact_roles(arr(res, "relationship"));
+    let (relationship, role) = super::patient::contact_roles(arr(res, "relationship"));
     let item = Contact {
         name,
         relationship,
         role,
-        telecom: super::map::telecoms(res),
+        telecom: super::patient::telecoms(res),
     };
     let b = cx
         .patient(p)

@@ -8,9 +8,9 @@
 //! maxDosePerPeriod. Rates (rateQuantity/rateRatio) are shown as "snelheid …" in the dose.
 
 use super::json::{arr, cc_text, number, obj, quantity, quantity_of, range, ratio, str_at};
+use super::tree::Value;
 use crate::record::{AsNeeded, Dosage, Frequency, Schedule};
 use chrono::NaiveTime;
-use super::tree::Value;
 
 /// Longest list of times/days kept per schedule.
 const MAX_SCHEDULE_ITEMS: usize = 48;

@@ -196,7 +196,10 @@ pub fn parse_payload_borrowed(payload: &[u8]) -> Result<Vec<super::tree::Value<'
             line: Some(i + 1),
             message: e.to_string(),
         })?;
-        if !value.get("resourceType").is_some_and(super::tree::Value::is_string) {
+        if !value
+            .get("resourceType")
+            .is_some_and(super::tree::Value::is_string)
+        {
             return Err(InputError::NotFhir {
                 path: path.to_owned(),
                 line: Some(i + 1),

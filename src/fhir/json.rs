@@ -5,8 +5,8 @@
 //! JSON in the wild carries many optional and extended elements, and the mapper must keep
 //! going (reporting, not panicking) whatever shape one resource has.
 
-use crate::record::Code;
 use super::tree::Value;
+use crate::record::Code;
 
 /// Longest string kept from the input; longer ones are cut and marked.
 pub const MAX_STRING: usize = 10_000;
@@ -125,10 +125,7 @@ pub fn coding_text(c: &Value) -> Option<String> {
 }
 
 /// Extensions of an element with the given URL (exact match).
-pub fn extensions<'a>(
-    v: &'a Value<'a>,
-    url: &'a str,
-) -> impl Iterator<Item = &'a Value<'a>> + 'a {
+pub fn extensions<'a>(v: &'a Value<'a>, url: &'a str) -> impl Iterator<Item = &'a Value<'a>> + 'a {
     arr(v, "extension")
         .iter()
         .filter(move |e| str_at(e, "url") == Some(url))

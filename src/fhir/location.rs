@@ -20,8 +20,8 @@
 
 use super::json::{arr, codings, obj, str_at};
 use super::refs::Index;
-use crate::record::BedLocation;
 use super::tree::Value;
+use crate::record::BedLocation;
 
 /// The location-physical-type code system.
 pub const PHYSICAL_TYPE_SYSTEM: &str =

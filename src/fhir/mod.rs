@@ -4,21 +4,27 @@
 //!
 //! The mapping rules per resource type are documented in docs/FHIR-MAPPING.md.
 
+mod block_facts;
 mod clinical;
+mod context;
 pub mod dates;
 mod dosage;
+mod drug;
+mod finish;
 pub mod input;
 mod json;
 pub mod location;
 mod map;
 mod medication;
 pub mod names;
+mod negation;
 mod observation;
+mod patient;
 pub mod refs;
 mod treatments;
 mod tree;
 
-pub use map::{MAX_ITEMS_PER_SECTION, MAX_RESULTS_PER_CODE, MapOptions};
+pub use context::{MAX_ITEMS_PER_SECTION, MAX_RESULTS_PER_CODE, MapOptions};
 
 use crate::record::WardRecord;
 

@@ -15,8 +15,8 @@
 //! "Putten-van der Giessen, Johanna Petronella Maria van".
 
 use super::json::{arr, str_at};
-use crate::record::PersonName;
 use super::tree::Value;
+use crate::record::PersonName;
 
 const EXT_OWN_PREFIX: &str = "http://hl7.org/fhir/StructureDefinition/humanname-own-prefix";
 const EXT_OWN_NAME: &str = "http://hl7.org/fhir/StructureDefinition/humanname-own-name";

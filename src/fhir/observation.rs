@@ -6,10 +6,10 @@
 //! [`MAX_RESULTS_PER_CODE`] results inside the window are kept; older ones are reported as
 //! outside the window.
 
+use super::context::{Ctx, MAX_RESULTS_PER_CODE, Outcome, Skip, push_capped};
 use super::json::{self, arr, cc_code, cc_text, obj, str_at};
-use super::map::{Ctx, MAX_RESULTS_PER_CODE, Outcome, Skip, push_capped};
-use crate::record::{Measurement, NotShownReason};
 use super::tree::Value;
+use crate::record::{Measurement, NotShownReason};
 
 const VITAL_PROFILES: &[&str] = &[
     "nl-core-BloodPressure",

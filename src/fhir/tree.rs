@@ -214,12 +214,16 @@ mod tests {
     fn strings_and_names_borrow_unless_escaped() {
         let src = br#"{"a": "plain", "b\u0062": "esc\"aped", "n": [1, -2, 0.5, true, null]}"#;
         let v = Value::parse(src).unwrap();
-        let Value::Object(m) = &v else { panic!("object") };
+        let Value::Object(m) = &v else {
+            panic!("object")
+        };
         assert!(matches!(m[0].0, Cow::Borrowed("a")));
         assert!(matches!(m[0].1, Value::String(Cow::Borrowed("plain"))));
         assert!(matches!(m[1].0, Cow::Owned(ref s) if s == "bb"));
         assert_eq!(v.get("bb").and_then(Value::as_str), Some("esc\"aped"));
-        let Some(Value::Array(n)) = v.get("n") else { panic!("array") };
+        let Some(Value::Array(n)) = v.get("n") else {
+            panic!("array")
+        };
         assert_eq!(n[0].as_u64(), Some(1));
         assert_eq!(n[1].as_f64(), Some(-2.0));
         assert_eq!(n[2].as_f64(), Some(0.5));
@@ -241,6 +245,9 @@ mod tests {
         assert_eq!(v.get("q"), Some(&q));
         assert!(Value::parse(b"{\"a\": ").is_err());
         let deep = "[".repeat(200) + &"]".repeat(200);
-        assert!(Value::parse(deep.as_bytes()).is_err(), "recursion limit kept");
+        assert!(
+            Value::parse(deep.as_bytes()).is_err(),
+            "recursion limit kept"
+        );
     }
 }
