@@ -186,12 +186,13 @@ pub fn to_payload(docs: &[Document]) -> Result<Vec<u8>, InputError> {
 pub fn parse_payload_borrowed(payload: &[u8]) -> Result<Vec<super::tree::Value<'_>>, InputError> {
     let path = Path::new("<snapshot>");
     let mut docs = Vec::new();
+    let mut scratch = super::tree::Scratch::default();
     for (i, line) in payload.split(|&b| b == b'\n').enumerate() {
         let line = line.trim_ascii();
         if line.is_empty() {
             continue;
         }
-        let value = super::tree::Value::parse(line).map_err(|e| InputError::Json {
+        let value = super::tree::Value::parse_with(line, &mut scratch).map_err(|e| InputError::Json {
             path: path.to_owned(),
             line: Some(i + 1),
             message: e.to_string(),

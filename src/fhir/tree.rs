@@ -100,19 +100,52 @@ impl<'a> Value<'a> {
 
     /// Parses one JSON document borrowing from `bytes`.
     pub fn parse(bytes: &'a [u8]) -> Result<Value<'a>, serde_json::Error> {
-        serde_json::from_slice(bytes)
+        Value::parse_with(bytes, &mut Scratch::default())
     }
+
+    /// Parses one JSON document borrowing from `bytes`, building containers on `scratch`
+    /// (reused across documents, so each array or object is allocated once at its exact
+    /// size instead of growing). UTF-8 is checked once for the whole document; invalid
+    /// UTF-8 is left to serde_json so its error names the place.
+    pub fn parse_with(
+        bytes: &'a [u8],
+        scratch: &mut Scratch<'a>,
+    ) -> Result<Value<'a>, serde_json::Error> {
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return serde_json::from_slice(bytes);
+        };
+        let mut de = serde_json::Deserializer::from_str(text);
+        let v = Seed(scratch).deserialize(&mut de)?;
+        de.end()?;
+        Ok(v)
+    }
+}
+
+/// Reusable stacks for [`Value::parse_with`].
+#[derive(Debug, Default)]
+pub struct Scratch<'a> {
+    items: Vec<Value<'a>>,
+    members: Vec<(Cow<'a, str>, Value<'a>)>,
 }
 
 impl<'de> Deserialize<'de> for Value<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ValueVisitor)
+        Seed(&mut Scratch::default()).deserialize(d)
     }
 }
 
-struct ValueVisitor;
+struct Seed<'s, 'de>(&'s mut Scratch<'de>);
 
-impl<'de> Visitor<'de> for ValueVisitor {
+impl<'de> DeserializeSeed<'de> for Seed<'_, 'de> {
+    type Value = Value<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value<'de>, D::Error> {
+        d.deserialize_any(ValueVisitor(self.0))
+    }
+}
+
+struct ValueVisitor<'s, 'de>(&'s mut Scratch<'de>);
+
+impl<'de> Visitor<'de> for ValueVisitor<'_, 'de> {
     type Value = Value<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -147,22 +180,23 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Null)
     }
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value<'de>, D::Error> {
-        Deserialize::deserialize(d)
+        Seed(self.0).deserialize(d)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value<'de>, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        while let Some(v) = seq.next_element()? {
-            items.push(v);
+        let start = self.0.items.len();
+        while let Some(v) = seq.next_element_seed(Seed(&mut *self.0))? {
+            self.0.items.push(v);
         }
-        Ok(Value::Array(items))
+        // Drain is exact-size: one allocation of the final length.
+        Ok(Value::Array(self.0.items.drain(start..).collect()))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value<'de>, A::Error> {
-        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
+        let start = self.0.members.len();
         while let Some(k) = map.next_key_seed(KeySeed)? {
-            let v: Value<'de> = map.next_value()?;
-            members.push((k, v));
+            let v = map.next_value_seed(Seed(&mut *self.0))?;
+            self.0.members.push((k, v));
         }
-        Ok(Value::Object(members))
+        Ok(Value::Object(self.0.members.drain(start..).collect()))
     }
 }
 
