@@ -192,11 +192,12 @@ pub fn parse_payload_borrowed(payload: &[u8]) -> Result<Vec<super::tree::Value<'
         if line.is_empty() {
             continue;
         }
-        let value = super::tree::Value::parse_with(line, &mut scratch).map_err(|e| InputError::Json {
-            path: path.to_owned(),
-            line: Some(i + 1),
-            message: e.to_string(),
-        })?;
+        let value =
+            super::tree::Value::parse_with(line, &mut scratch).map_err(|e| InputError::Json {
+                path: path.to_owned(),
+                line: Some(i + 1),
+                message: e.to_string(),
+            })?;
         if !value
             .get("resourceType")
             .is_some_and(super::tree::Value::is_string)
