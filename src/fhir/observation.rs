@@ -121,7 +121,7 @@ fn measurement_value(res: &Value) -> Option<(String, Option<String>)> {
             (sys.get("value"), dia.get("value"))
     {
         let unit = shown_unit(sys);
-        let text = format!("{}/{}", json::number(&s), json::number(&d));
+        let text = format!("{}/{}", json::number(s), json::number(d));
         return Some(match &unit {
             Some(u) => (format!("{text} {u}"), unit),
             None => (text, None),
