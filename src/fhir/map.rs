@@ -1,12 +1,14 @@
 //! The mapper: parsed FHIR documents → [`WardRecord`] plus the [`IngestReport`] that
 //! accounts for every input resource (mapped, or not shown with a reason).
 //!
-//! Order of work: flatten and index ([`super::refs`]); report malformed entries and
-//! duplicates (same fullUrl, or same `Type/id` without fullUrl: the first is kept); map
-//! Patients; pick each patient's current admission ([`super::location`]); map the clinical
-//! resources ([`super::clinical`], [`super::medication`]); then administrations (they link
-//! to medication lines) and observations (they are windowed and trimmed per code); finally
-//! settle "none documented" statements against listed items, bound all strings and sort.
+//! This file only coordinates; the work is in the modules it calls. Order of work: flatten
+//! and index ([`super::refs`]); report malformed entries and duplicates (same fullUrl, or
+//! same `Type/id` without fullUrl: the first is kept); map Patients and pick each patient's
+//! current admission ([`super::patient`], [`super::location`]); map the clinical resources
+//! ([`super::clinical`], [`super::medication`], grouped by [`super::treatments`]); then
+//! administrations (they link to medication lines) and observations (they are windowed and
+//! trimmed per code, [`super::observation`]); finally settle "none documented" statements
+//! against listed items, bound all strings and sort ([`super::finish`]).
 
 use super::clinical;
 use super::context::*;
