@@ -38,7 +38,7 @@ const ADMIN_HISTORY_HOURS: i64 = 80;
 
 /// Ward-level resources a patient refers to.
 #[derive(Debug, Clone)]
-pub struct Shared<'a> {
+pub(super) struct Shared<'a> {
     pub now: DateTime<Utc>,
     pub specialty: &'a Specialty,
     pub hospital: (String, String),
@@ -51,7 +51,7 @@ pub struct Shared<'a> {
 
 /// Where the patient lies and their identifiers, decided at ward level.
 #[derive(Debug, Clone)]
-pub struct Slot {
+pub(super) struct Slot {
     pub bed_id: String,
     pub bed_name: String,
     pub single_room: bool,
@@ -67,7 +67,7 @@ pub struct Slot {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AllergyState {
+pub(super) enum AllergyState {
     Items,
     NoneKnown,
     NotRecorded,
@@ -119,6 +119,9 @@ struct Ctx<'a, 'b> {
     patient_id: String,
     patient_display: String,
     encounter_id: String,
+    /// Whether this patient already has a dose recorded as not given in the last day (the
+    /// demo shows one per patient, so the MAR's "NIET GEGEVEN" is always on display).
+    not_given_shown: bool,
 }
 
 impl Ctx<'_, '_> {
@@ -145,7 +148,7 @@ impl Ctx<'_, '_> {
 
 /// Generates one patient into `out`. Returns the slot's forced course when no drug of this
 /// patient fitted it (the ward passes it on to the next patient).
-pub fn generate(
+pub(super) fn generate(
     rng: &mut ChaCha8Rng,
     sh: &Shared<'_>,
     slot: &Slot,
@@ -170,6 +173,7 @@ pub fn generate(
         patient_display: name.full(),
         patient_id,
         encounter_id,
+        not_given_shown: false,
     };
     patient_resource(&mut cx, &name, gender, birth, slot);
 
@@ -750,7 +754,7 @@ fn slot_times(s: &Sched) -> Vec<&'static str> {
 /// What becomes of a drug therapy in the generated record, written as MP9 3.0 building
 /// blocks that share one pharmaceutical-treatment identifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Course {
+pub(super) enum Course {
     /// Runs as agreed.
     Runs,
     /// Stopped early (e.g. a side effect): a stop agreement (410546004).
@@ -1161,6 +1165,18 @@ fn administrations(
                 None => break,
             };
         }
+        // Every as-needed drug was given at least once in the last day (the MAR's as-needed
+        // block shows a recorded dose), without drawing from the generator's sequence.
+        let day_ago = now - Duration::hours(24);
+        if !planned
+            .iter()
+            .any(|t| *t >= day_ago && *t <= now - Duration::minutes(45))
+        {
+            let at = now - Duration::hours(3);
+            if at >= from {
+                planned.push(at);
+            }
+        }
         planned.sort();
     } else {
         let mut day = local_date(from);
@@ -1184,11 +1200,21 @@ fn administrations(
         if now - slot < Duration::minutes(45) && cx.rng.gen_bool(0.5) {
             continue;
         }
-        let not_done = !d.sched.is_as_needed() && cx.rng.gen_bool(0.04);
+        let random_not_done = !d.sched.is_as_needed() && cx.rng.gen_bool(0.04);
+        // One dose per patient in the last day is recorded as not given (see Ctx).
+        let forced = !random_not_done
+            && !cx.not_given_shown
+            && !d.sched.is_as_needed()
+            && slot >= now - Duration::hours(24)
+            && slot <= now - Duration::minutes(45);
+        let not_done = random_not_done || forced;
+        if not_done && slot >= now - Duration::hours(24) {
+            cx.not_given_shown = true;
+        }
         let given = if d.sched.is_as_needed() {
             slot
         } else {
-            (slot + Duration::minutes(cx.rng.gen_range(-15..35))).min(now)
+            (slot + Duration::minutes(cx.rng.gen_range(-15..35))).min(until)
         };
         let nurse = cx.nurse();
         let id = cx.id();
@@ -1226,7 +1252,12 @@ fn administrations(
                     json!([reference(disp, "MedicationDispense", "Toedieningsafspraak")]),
                 );
             }
-            if not_done {
+            if forced {
+                o.insert(
+                    "statusReason".into(),
+                    json!([{"text": "Patiënt nuchter voor onderzoek"}]),
+                );
+            } else if not_done {
                 let reason = match cx.rng.gen_range(0..3) {
                     0 => {
                         json!({"coding": [coding("http://terminology.hl7.org/CodeSystem/v3-ActReason", "PREFUS", "Patient refuse")], "text": "Patiënt weigert"})
