@@ -103,7 +103,7 @@ fn screen_status(res: &Value, inactive: &[&str]) -> Result<Statuses, Skip> {
 }
 
 /// AllergyIntolerance → allergy (or a "no known allergy" statement).
-pub fn allergy(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
+pub(super) fn allergy(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
     let Some(res) = cx.entry(i).map(|e| e.res) else {
         return Outcome::Deferred;
     };
@@ -188,7 +188,7 @@ fn words_lower(s: &str) -> Vec<String> {
 }
 
 /// Classifies an alert by its wording and codes.
-pub fn alert_kind(texts: &[String], code: Option<&Value>) -> AlertKind {
+pub(super) fn alert_kind(texts: &[String], code: Option<&Value>) -> AlertKind {
     let all = texts.join(" ").to_lowercase();
     let words = words_lower(&all);
     let isolation_words = [
@@ -237,7 +237,7 @@ pub fn alert_kind(texts: &[String], code: Option<&Value>) -> AlertKind {
 }
 
 /// Flag → alert.
-pub fn flag(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
+pub(super) fn flag(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
     let res = cx
         .entry(i)
         .map(|e| e.res)
@@ -358,7 +358,7 @@ fn treatment_permitted(res: &Value) -> Option<Decision> {
 /// Consent → treatment directive / resuscitation policy / advance directive. Read in the
 /// R4 (nl-core TreatmentDirective2 / AdvanceDirective, IPS) and the STU3 zib2017
 /// (zib-TreatmentDirective with TreatmentPermitted, zib-AdvanceDirective) shapes.
-pub fn consent(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
+pub(super) fn consent(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
     let (res, profile_ad) = cx
         .entry(i)
         .map(|e| {
@@ -507,7 +507,7 @@ pub fn consent(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
 }
 
 /// Condition → problem (or a "no known problems" statement).
-pub fn condition(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
+pub(super) fn condition(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
     let Some(res) = cx.entry(i).map(|e| e.res) else {
         return Outcome::Deferred;
     };
@@ -555,7 +555,7 @@ pub fn condition(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
 }
 
 /// RelatedPerson → contact.
-pub fn related_person(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
+pub(super) fn related_person(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
     let res = cx
         .entry(i)
         .map(|e| e.res)
@@ -590,7 +590,7 @@ fn device_name(res: &Value) -> Option<String> {
 }
 
 /// DeviceUseStatement (with its Device) → device.
-pub fn device_use(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
+pub(super) fn device_use(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
     let res = cx
         .entry(i)
         .map(|e| e.res)
@@ -637,7 +637,7 @@ pub fn device_use(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
 }
 
 /// A Device with a patient and no DeviceUseStatement → device.
-pub fn device(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
+pub(super) fn device(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
     let res = cx
         .entry(i)
         .map(|e| e.res)
@@ -668,7 +668,7 @@ pub fn device(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
 /// Composition (IPS document header): section `emptyReason` "nilknown" for allergies,
 /// medication or problems becomes "none documented"; other empty reasons leave the
 /// section not recorded.
-pub fn composition(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
+pub(super) fn composition(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
     let res = cx
         .entry(i)
         .map(|e| e.res)

@@ -22,16 +22,16 @@ pub const MAX_ITEMS_PER_SECTION: usize = 500;
 /// Most results kept per test code (newest first) within the observation window.
 pub const MAX_RESULTS_PER_CODE: usize = 3;
 /// Most section notes (partial or contradictory statements) kept per patient.
-pub const MAX_NOTES: usize = 100;
+pub(super) const MAX_NOTES: usize = 100;
 /// Most identity conflicts kept per patient.
-pub const MAX_IDENTITY_CONFLICTS: usize = 20;
+pub(super) const MAX_IDENTITY_CONFLICTS: usize = 20;
 /// Most patients mapped from one payload.
-pub const MAX_PATIENTS: usize = 20_000;
+pub(super) const MAX_PATIENTS: usize = 20_000;
 
 /// BSN naming system.
-pub const BSN_SYSTEM: &str = "http://fhir.nl/fhir/NamingSystem/bsn";
+pub(super) const BSN_SYSTEM: &str = "http://fhir.nl/fhir/NamingSystem/bsn";
 /// BSN as an OID (seen in IPS examples from the Netherlands).
-pub const BSN_OID: &str = "urn:oid:2.16.840.1.113883.2.4.6.3";
+pub(super) const BSN_OID: &str = "urn:oid:2.16.840.1.113883.2.4.6.3";
 
 /// Options for one mapping run.
 #[derive(Debug, Clone)]
@@ -68,13 +68,13 @@ impl MapOptions {
 
 /// Why a resource is not shown (the reason plus a short technical detail).
 #[derive(Debug)]
-pub struct Skip {
+pub(super) struct Skip {
     pub reason: NotShownReason,
     pub detail: String,
 }
 
 impl Skip {
-    pub fn new(reason: NotShownReason, detail: impl Into<String>) -> Skip {
+    pub(super) fn new(reason: NotShownReason, detail: impl Into<String>) -> Skip {
         Skip {
             reason,
             detail: detail.into(),
@@ -83,7 +83,7 @@ impl Skip {
 }
 
 /// The outcome of handling one resource.
-pub enum Outcome {
+pub(super) enum Outcome {
     Mapped,
     NotShown(Skip),
     /// Accounted for later (negation statements settled at the end).
@@ -101,7 +101,7 @@ impl From<Result<(), Skip>> for Outcome {
 
 /// Which list a "none documented" statement is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Section {
+pub(super) enum Section {
     Allergies,
     Medication,
     Problems,
@@ -109,7 +109,7 @@ pub enum Section {
 
 /// A statement that there are none (or that nothing is known) for a section.
 #[derive(Debug)]
-pub struct Negation {
+pub(super) struct Negation {
     /// The entry to account for at the end (None: from a Composition already counted).
     pub entry: Option<usize>,
     pub section: Section,
@@ -125,7 +125,7 @@ pub struct Negation {
 
 /// A building block read from one resource, waiting to be grouped into its treatment.
 #[derive(Debug)]
-pub struct PendingBlock {
+pub(super) struct PendingBlock {
     /// The entry it was read from (accounted when the treatment is settled).
     pub entry: usize,
     pub line: crate::record::MedicationLine,
@@ -141,7 +141,7 @@ pub struct PendingBlock {
 }
 
 /// A patient being built.
-pub struct PatientBuilder {
+pub(super) struct PatientBuilder {
     pub fhir_id: String,
     pub rec: PatientRecord,
     pub negations: Vec<Negation>,
@@ -152,7 +152,7 @@ pub struct PatientBuilder {
 }
 
 /// Shared state of one mapping run.
-pub struct Ctx<'a, 'o> {
+pub(super) struct Ctx<'a, 'o> {
     pub ix: Index<'a>,
     pub opts: &'o MapOptions,
     pub report: IngestReport,
@@ -173,12 +173,12 @@ pub struct Ctx<'a, 'o> {
 
 impl<'a> Ctx<'a, '_> {
     /// The entry at `i` (always present for indices from the index).
-    pub fn entry(&self, i: usize) -> Option<&Entry<'a>> {
+    pub(super) fn entry(&self, i: usize) -> Option<&Entry<'a>> {
         self.ix.get(i)
     }
 
     /// Records the outcome of entry `i`.
-    pub fn account(&mut self, i: usize, outcome: Outcome) {
+    pub(super) fn account(&mut self, i: usize, outcome: Outcome) {
         let Some(e) = self.ix.get(i) else { return };
         if self.done.get(i).copied().unwrap_or(true) {
             return;
@@ -199,7 +199,7 @@ impl<'a> Ctx<'a, '_> {
     }
 
     /// Adds a warning (bounded in number).
-    pub fn warn(&mut self, w: impl Into<String>) {
+    pub(super) fn warn(&mut self, w: impl Into<String>) {
         const MAX_WARNINGS: usize = 10_000;
         if self.report.warnings.len() < MAX_WARNINGS {
             self.report.warnings.push(w.into());
@@ -208,7 +208,7 @@ impl<'a> Ctx<'a, '_> {
 
     /// Parses a FHIR date element of entry `i`, warning about an invalid value (in the
     /// report and on the patient's page).
-    pub fn date(&mut self, i: usize, v: Option<&Value>, what: &str) -> Option<Moment> {
+    pub(super) fn date(&mut self, i: usize, v: Option<&Value>, what: &str) -> Option<Moment> {
         let s = v?.as_str()?;
         match dates::parse(s) {
             Some(m) => Some(m),
@@ -232,7 +232,7 @@ impl<'a> Ctx<'a, '_> {
 
     /// The patient (builder index) a resource is about, if any: itself for a Patient,
     /// its container's patient for a contained resource, else its subject.
-    pub fn patient_of(&self, i: usize) -> Option<usize> {
+    pub(super) fn patient_of(&self, i: usize) -> Option<usize> {
         let e = self.ix.get(i)?;
         if let Some(c) = e.container {
             return self.patient_of(c);
@@ -244,7 +244,7 @@ impl<'a> Ctx<'a, '_> {
     }
 
     /// Records on the patient's page that entry `i` could not be (fully) read.
-    pub fn unread(&mut self, i: usize, reason: UnreadReason, detail: impl Into<String>) {
+    pub(super) fn unread(&mut self, i: usize, reason: UnreadReason, detail: impl Into<String>) {
         let Some(p) = self.patient_of(i) else { return };
         let Some(e) = self.ix.get(i) else { return };
         let item = Unread {
@@ -266,7 +266,7 @@ impl<'a> Ctx<'a, '_> {
 
     /// Accounts entry `i` and, when it is not shown because it could not be read, puts it
     /// on its patient's page.
-    pub fn account_read(&mut self, i: usize, outcome: Outcome) {
+    pub(super) fn account_read(&mut self, i: usize, outcome: Outcome) {
         if let Outcome::NotShown(s) = &outcome {
             let reason = match s.reason {
                 NotShownReason::Invalid => Some(UnreadReason::Invalid),
@@ -285,7 +285,7 @@ impl<'a> Ctx<'a, '_> {
     }
 
     /// The patient (builder index) a resource is about, from `subject` or `patient`.
-    pub fn subject(&self, i: usize) -> Result<usize, Skip> {
+    pub(super) fn subject(&self, i: usize) -> Result<usize, Skip> {
         let e = self
             .ix
             .get(i)
@@ -326,7 +326,7 @@ impl<'a> Ctx<'a, '_> {
     /// A display name for a reference to a person or organisation: the referenced
     /// Practitioner/PractitionerRole/RelatedPerson/Patient/Organization name, else the
     /// reference's display.
-    pub fn party_name(&self, from: usize, r: &Value) -> Option<String> {
+    pub(super) fn party_name(&self, from: usize, r: &Value) -> Option<String> {
         let resolved = self.ix.resolve(from, r).and_then(|t| self.name_of(t, 0));
         resolved.or_else(|| str_at(r, "display").map(str::to_owned))
     }
@@ -361,18 +361,18 @@ impl<'a> Ctx<'a, '_> {
     }
 
     /// The entry that stands for `i` (the first copy when `i` is a duplicate).
-    pub fn canonical_of(&self, i: usize) -> usize {
+    pub(super) fn canonical_of(&self, i: usize) -> usize {
         self.canonical.get(&i).copied().unwrap_or(i)
     }
 
     /// The builder of patient `p`.
-    pub fn patient(&mut self, p: usize) -> Option<&mut PatientBuilder> {
+    pub(super) fn patient(&mut self, p: usize) -> Option<&mut PatientBuilder> {
         self.patients.get_mut(p)
     }
 }
 
 /// Adds an item to a section, enforcing the per-section cap.
-pub fn push_capped<T>(list: &mut Listed<T>, item: T) -> Result<(), Skip> {
+pub(super) fn push_capped<T>(list: &mut Listed<T>, item: T) -> Result<(), Skip> {
     if list.items().len() >= MAX_ITEMS_PER_SECTION {
         return Err(Skip::new(
             NotShownReason::Invalid,
@@ -384,7 +384,7 @@ pub fn push_capped<T>(list: &mut Listed<T>, item: T) -> Result<(), Skip> {
 }
 
 /// Types used only to resolve references of other resources.
-pub const REFERENCED_ONLY: &[&str] = &[
+pub(super) const REFERENCED_ONLY: &[&str] = &[
     "Medication",
     "Location",
     "Practitioner",
@@ -398,7 +398,7 @@ pub const REFERENCED_ONLY: &[&str] = &[
 ];
 
 /// Modifier extensions the mapper understands (URL suffixes).
-pub const KNOWN_MODIFIERS: &[&str] = &[
+pub(super) const KNOWN_MODIFIERS: &[&str] = &[
     "ext-StopType",
     "Medication-StopType",
     "RepeatPeriodCyclicalSchedule",
@@ -407,7 +407,7 @@ pub const KNOWN_MODIFIERS: &[&str] = &[
 ];
 
 /// The text of a reference to a clinical resource: its code text, else the display.
-pub fn reference_text(cx: &Ctx<'_, '_>, from: usize, r: &Value) -> Option<String> {
+pub(super) fn reference_text(cx: &Ctx<'_, '_>, from: usize, r: &Value) -> Option<String> {
     cx.ix
         .resolve(from, r)
         .and_then(|t| cx.entry(t))
@@ -417,7 +417,7 @@ pub fn reference_text(cx: &Ctx<'_, '_>, from: usize, r: &Value) -> Option<String
 }
 
 /// True when entry `i` is a top-level `rtype` not yet accounted for.
-pub fn is_todo(cx: &Ctx<'_, '_>, i: usize, rtype: &str) -> bool {
+pub(super) fn is_todo(cx: &Ctx<'_, '_>, i: usize, rtype: &str) -> bool {
     cx.entry(i)
         .is_some_and(|e| e.rtype == rtype && e.container.is_none())
         && !cx.done.get(i).copied().unwrap_or(true)

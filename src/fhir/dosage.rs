@@ -85,7 +85,7 @@ fn period_phrase(period: Option<&Value>, unit: &str) -> String {
 }
 
 /// The "zo nodig" phrase for a condition ("Bij pijn" → "zo nodig bij pijn").
-pub fn as_needed_text(condition: Option<&str>) -> String {
+pub(super) fn as_needed_text(condition: Option<&str>) -> String {
     match condition {
         None => "zo nodig".to_owned(),
         Some(c) => {
@@ -104,7 +104,7 @@ pub fn as_needed_text(condition: Option<&str>) -> String {
 }
 
 /// Maps one Dosage element.
-pub fn dosage(d: &Value) -> Dosage {
+pub(super) fn dosage(d: &Value) -> Dosage {
     let mut out = Dosage {
         text: str_at(d, "text").map(str::to_owned),
         sequence: small_uint(d.get("sequence")),

@@ -210,7 +210,7 @@ pub(super) fn finish(mut cx: Ctx<'_, '_>) -> WardRecord {
 }
 
 /// Sanitises to a URL-safe key: [A-Za-z0-9_-], at most 64 characters.
-pub fn sanitize_key(s: &str) -> String {
+pub(super) fn sanitize_key(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
@@ -224,7 +224,7 @@ pub fn sanitize_key(s: &str) -> String {
 }
 
 /// Natural order of bed labels ("2" < "10" < "12-2"); absent beds last.
-pub fn natural_cmp_opt(a: Option<&str>, b: Option<&str>) -> std::cmp::Ordering {
+pub(super) fn natural_cmp_opt(a: Option<&str>, b: Option<&str>) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     match (a, b) {
         (Some(a), Some(b)) => natural_cmp(a, b),
@@ -235,7 +235,7 @@ pub fn natural_cmp_opt(a: Option<&str>, b: Option<&str>) -> std::cmp::Ordering {
 }
 
 /// Natural string order: digit runs compare by value.
-pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+pub(super) fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     let mut ai = a.chars().peekable();
     let mut bi = b.chars().peekable();

@@ -24,7 +24,7 @@ use crate::record::{IngestReport, NotShownReason, UnreadReason, WardRecord};
 use std::collections::{HashMap, HashSet};
 
 /// Maps documents into the model.
-pub fn map(docs: &[&Value], opts: &MapOptions) -> WardRecord {
+pub(super) fn map(docs: &[&Value], opts: &MapOptions) -> WardRecord {
     let ix = Index::build(docs.iter().copied());
     let n = ix.entries.len();
     let mut cx = Ctx {

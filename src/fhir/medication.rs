@@ -35,7 +35,7 @@ use crate::record::{
 
 const SNOMED: &str = "http://snomed.info/sct";
 /// MP9 administration agreement (toedieningsafspraak).
-pub const CAT_ADMIN_AGREEMENT: &str = "422037009";
+pub(super) const CAT_ADMIN_AGREEMENT: &str = "422037009";
 /// MP9 dispense (medicatieverstrekking): a pharmacy act, not an instruction.
 const CAT_DISPENSE: &str = "373784005";
 /// MP9 3.0 variable dosing regimen (wisselend doseerschema).
@@ -45,10 +45,10 @@ const CAT_DISPENSE_REQUEST: &str = "52711000146108";
 
 /// Most medication building blocks read per patient: the treatment rule compares stop
 /// orders with the blocks of their treatment, so a hostile input must not grow it unbounded.
-pub const MAX_BLOCKS_PER_PATIENT: usize = 2_000;
+pub(super) const MAX_BLOCKS_PER_PATIENT: usize = 2_000;
 
 /// The resource types that are medication building blocks.
-pub const BLOCK_TYPES: &[&str] = &[
+pub(super) const BLOCK_TYPES: &[&str] = &[
     "MedicationRequest",
     "MedicationDispense",
     "MedicationStatement",
@@ -63,7 +63,7 @@ fn identifier_key(v: &Value) -> Option<String> {
 
 /// The MP9 pharmaceutical-treatment identifier (3.0 and 2.x `ext-PharmaceuticalTreatment.
 /// Identifier`, zib2017 / MP 9.0 `zib-Medication-MedicationTreatment`).
-pub fn treatment_identifier(res: &Value) -> Option<String> {
+pub(super) fn treatment_identifier(res: &Value) -> Option<String> {
     [
         "PharmaceuticalTreatment.Identifier",
         "Medication-MedicationTreatment",
@@ -128,7 +128,7 @@ fn kind_of(rtype: &str, res: &Value, has_dosage: bool) -> Result<MedicationKind,
 }
 
 /// Reads a medication building block; it is accounted when its treatment is settled.
-pub fn block(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
+pub(super) fn block(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
     match block_inner(cx, i) {
         Ok(o) => o,
         Err(s) => Outcome::NotShown(s),
@@ -382,7 +382,7 @@ fn block_inner(cx: &mut Ctx<'_, '_>, i: usize) -> Result<Outcome, Skip> {
 }
 
 /// MedicationAdministration → administration (within the window), linked to its treatment.
-pub fn administration(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
+pub(super) fn administration(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
     let res = cx
         .entry(i)
         .map(|e| e.res)

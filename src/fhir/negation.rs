@@ -7,7 +7,7 @@ use super::tree::Value;
 
 const SNOMED: &str = "http://snomed.info/sct";
 /// IPS absent/unknown code system.
-pub const IPS_ABSENT: &str = "http://hl7.org/fhir/uv/ips/CodeSystem/absent-unknown-uv-ips";
+pub(super) const IPS_ABSENT: &str = "http://hl7.org/fhir/uv/ips/CodeSystem/absent-unknown-uv-ips";
 
 /// Statements that there are no known items, per section: (system, code, the allergy
 /// category when the statement covers only part of the section).
@@ -56,7 +56,7 @@ const NO_INFO: &[(Section, &str, &str)] = &[
 ];
 
 /// A "none known" / "no information" statement read from a code.
-pub struct NegationCode {
+pub(super) struct NegationCode {
     /// True for "no information" (the section stays not recorded).
     pub no_info: bool,
     pub wording: String,
@@ -65,7 +65,7 @@ pub struct NegationCode {
 }
 
 /// If `code` states "none known" / "no information" for `section`.
-pub fn negation(section: Section, code: &Value) -> Option<NegationCode> {
+pub(super) fn negation(section: Section, code: &Value) -> Option<NegationCode> {
     let wording = || cc_text(code).unwrap_or_else(|| "geen bekend".to_owned());
     for (s, sys, c, partial) in NONE_KNOWN {
         if *s == section && has_code(code, Some(sys), c) {

@@ -166,7 +166,7 @@ fn reference_range(res: &Value) -> Option<String> {
 }
 
 /// Maps one Observation; kept results are settled per code in [`settle`].
-pub fn observation(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
+pub(super) fn observation(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
     match inner(cx, i) {
         Ok(()) => Outcome::Deferred,
         Err(s) => Outcome::NotShown(s),
@@ -269,7 +269,7 @@ fn inner(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
 }
 
 /// Keeps the newest results per code and accounts for every observation held.
-pub fn settle(cx: &mut Ctx<'_, '_>) {
+pub(super) fn settle(cx: &mut Ctx<'_, '_>) {
     let mut accounts: Vec<(usize, Outcome)> = Vec::new();
     for b in cx.patients.iter_mut() {
         let mut obs = std::mem::take(&mut b.observations);

@@ -243,7 +243,7 @@ fn merge_patient(
 }
 
 /// Splits relationship codings into role (contact-person role tables) and relationship.
-pub fn contact_roles(rels: &[Value]) -> (Option<String>, Option<String>) {
+pub(super) fn contact_roles(rels: &[Value]) -> (Option<String>, Option<String>) {
     let role_systems = [
         "urn:oid:2.16.840.1.113883.2.4.3.11.22.472",
         "http://terminology.hl7.org/CodeSystem/v2-0131",
@@ -274,7 +274,7 @@ pub fn contact_roles(rels: &[Value]) -> (Option<String>, Option<String>) {
 }
 
 /// Telecom values as shown ("+31611234567", "jan@example.nl").
-pub fn telecoms(v: &Value) -> Vec<String> {
+pub(super) fn telecoms(v: &Value) -> Vec<String> {
     arr(v, "telecom")
         .iter()
         .filter_map(|t| str_at(t, "value"))

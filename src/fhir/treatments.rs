@@ -52,7 +52,7 @@ impl Groups {
 }
 
 /// Groups every patient's pending blocks into treatments and accounts their resources.
-pub fn settle(cx: &mut Ctx<'_, '_>) {
+pub(super) fn settle(cx: &mut Ctx<'_, '_>) {
     let now = cx.opts.now;
     let mut accounts: Vec<(usize, Outcome)> = Vec::new();
     for p in 0..cx.patients.len() {
