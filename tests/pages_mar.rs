@@ -133,7 +133,13 @@ fn boxes_before_the_data_time_show_what_the_epd_recorded() {
     assert_eq!(m.len(), 1);
     let days = day_cells(&m[0]);
     assert!(days[0].contains("<strong>G</strong> 08:02"), "{}", days[0]);
-    assert!(days[0].contains("M. Jansen"));
+    // Who gave it: initials in the box, the full name under "laatst gegeven".
+    assert!(
+        days[0].contains(r#"<span class="rec-who">MJ</span>"#),
+        "{}",
+        days[0]
+    );
+    assert!(m[0].contains("M. Jansen"));
     assert!(days[0].contains("ook vastgelegd") && days[0].contains("11:00"));
     assert!(!days[1].contains("rec-") && !days[1].contains("before"));
     // Amlodipine: 08:00 nothing recorded before the data time (greyed), 12:00 not given
@@ -178,9 +184,12 @@ fn an_as_needed_drug_gets_its_maximum_per_day_of_rows_with_its_recorded_doses() 
     assert_eq!(ox.len(), 1, "one block, no grid boxes");
     assert!(ox[0].contains("mar-prn"));
     assert!(ox[0].contains("max. 2 × per dag"));
-    // The 03:00 dose and two empty entries, two entries per printed row.
+    // The 03:00 dose and two empty entries, three entries per printed row: one row, no
+    // entry struck out as past the maximum.
     assert!(ox[0].contains("<strong>G</strong> 03:00"));
-    assert_eq!(ox[0].matches("class=\"prn-row\"").count(), 2);
+    assert_eq!(ox[0].matches("class=\"prn-row\"").count(), 1);
+    assert_eq!(ox[0].matches(">tijd</th>").count(), 3);
+    assert!(!ox[0].contains("prn-spare"));
     for h in ["tijd", "dosis", "reden", "effect", "paraaf"] {
         assert!(ox[0].contains(&format!(">{h}</th>")), "{h}");
     }
@@ -200,8 +209,13 @@ fn an_as_needed_drug_gets_its_maximum_per_day_of_rows_with_its_recorded_doses() 
     assert!(ox[0].contains("maximum per dag niet vastgelegd"));
     assert_eq!(
         ox[0].matches("class=\"prn-row\"").count(),
-        3,
-        "4 empty + 1 recorded"
+        2,
+        "4 empty + 1 recorded, three to a row"
+    );
+    assert_eq!(
+        ox[0].matches("prn-spare").count(),
+        1,
+        "the sixth place struck out"
     );
 }
 
