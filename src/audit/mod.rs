@@ -1252,6 +1252,91 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_group_commit_fails_every_caller_in_it_and_only_answered_entries_are_stored() {
+        // 12 threads append at once into a database capped a few pages above its size, so
+        // some batches fail (SQLITE_FULL). Every caller answered Ok must find its own entry
+        // stored under the id it was given; every caller answered Err must find its entry
+        // absent (its whole batch was rolled back): a page is shown only for a stored entry.
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(AuditLog::open(dir.path(), "box1", "A3").unwrap());
+        log.append(event("first".into())).unwrap();
+        let pages: i64 = log
+            .with_conn(|c| {
+                c.query_row("PRAGMA page_count", [], |r| r.get(0))
+                    .map_err(log.sq())
+            })
+            .unwrap();
+        log.with_conn(|c| {
+            c.query_row(
+                &format!("PRAGMA max_page_count = {}", pages + 6),
+                [],
+                |_| Ok(()),
+            )
+            .map_err(log.sq())
+        })
+        .unwrap();
+        let handles: Vec<_> = (0..12)
+            .map(|th| {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    let mut answers = Vec::new();
+                    for i in 0..40 {
+                        let detail = format!("t{th}-{i}-{}", "y".repeat(3000));
+                        let r = log.append(event(detail.clone()));
+                        let failed = r.is_err();
+                        answers.push((detail, r.map(|e| e.id)));
+                        if failed {
+                            break;
+                        }
+                    }
+                    answers
+                })
+            })
+            .collect();
+        let answers: Vec<(String, Result<i64, AuditError>)> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
+        let stored: std::collections::BTreeMap<String, i64> = log
+            .with_conn(|c| {
+                let mut st = c.prepare("SELECT id, event FROM entry").map_err(log.sq())?;
+                let rows = st
+                    .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+                    .map_err(log.sq())?;
+                let mut m = std::collections::BTreeMap::new();
+                for row in rows {
+                    let (id, json) = row.map_err(log.sq())?;
+                    let ev: Event = serde_json::from_str(&json)?;
+                    m.insert(ev.detail, id);
+                }
+                Ok(m)
+            })
+            .unwrap();
+        let mut oks = 0;
+        let mut errs = 0;
+        for (detail, r) in &answers {
+            match r {
+                Ok(id) => {
+                    oks += 1;
+                    assert_eq!(stored.get(detail), Some(id), "answered Ok but not stored");
+                }
+                Err(e) => {
+                    errs += 1;
+                    assert!(e.to_string().contains("full"), "{e}");
+                    assert_eq!(stored.get(detail), None, "answered Err but stored");
+                }
+            }
+        }
+        assert!(errs > 0, "a capped database must fill up");
+        assert!(oks > 0, "some appends fit before it filled up");
+        // Nothing is stored that no caller was answered Ok for (besides the first entry).
+        assert_eq!(stored.len(), oks + 1);
+        let report = log.verify().unwrap();
+        assert!(report.is_ok(), "{:?}", report.broken);
+        assert_eq!(report.head_id, log.head().0);
+    }
+
+    #[test]
     fn anchor_text_parses_strictly() {
         let a = Anchor {
             id: 7,

@@ -58,13 +58,17 @@ pub fn prepare(root: &Path, ward: &str, keys: &Keys) -> Result<Setup, BenchError
     let appliance = format!("bench-{}", ward.to_ascii_lowercase());
     let config = root.join("noodepd.toml");
     let q = |p: &Path| toml_string(&p.to_string_lossy());
+    // Every load-generator client connects from loopback, one address: without raising
+    // `max_connections_per_address` (default 32) half of the 64-client cell is refused
+    // with 503 and the cell measures 32 clients plus fast refusals.
     let text = format!(
         "# Written by noodepd bench.\n\
          [appliance]\nid = {id}\nward = {ward}\nward_name = {ward_name}\n\n\
          [paths]\nstate = {state}\ninbox = {inbox}\nquarantine = {quarantine}\n\
          runtime = {runtime}\ncontrol_socket = {socket}\n\n\
          [keys]\nappliance_key = {akey}\npublisher_pub = {ppub}\n\n\
-         [web]\nlisten = {listen}\nplain_http = true\nmax_connections = 256\n\n\
+         [web]\nlisten = {listen}\nplain_http = true\nmax_connections = 256\n\
+         max_connections_per_address = 256\n\n\
          [data]\nmemory_max_mib = {memory}\n",
         id = toml_string(&appliance),
         ward = toml_string(ward),
