@@ -20,8 +20,15 @@
 #   --binary PATH             put this noodepd binary in the image (implies --no-cargo)
 #   --snapshot YYYYMMDDTHHMMSSZ  take packages from snapshot.debian.org at that time
 #                             (fully pinned package set); default deb.debian.org
+#   --locked                  release rebuild: reproduce the lock file's package set exactly
+#                             (from snapshot.debian.org at the lock's recorded `# snapshot`,
+#                             every package pinned to its locked version); any difference
+#                             is fatal
 #   --reuse-root              development aid: keep image/out/work/root from the last run
-#   --update-lock             accept a changed package set and rewrite image/packages.lock
+#   --update-lock             record this build's package set as the lock (with --snapshot:
+#                             and the snapshot time, so that --locked can reproduce it)
+#   --image-version VERSION   the release's version (digits and dots, e.g. 2026.12.1),
+#                             written as IMAGE_VERSION into os-release; default 0.<epoch>
 #   --with-kiosk              add the local full-screen browser (image/options/kiosk)
 #   --with-printer            add CUPS for a local printer (image/options/printer)
 #   --luks-state              production: state partition is LUKS2 unlocked by the TPM2
@@ -31,6 +38,12 @@
 #   --state-size SIZE         size of the state partition in the image (default 512M;
 #                             on a real disk it is grown/recreated at installation)
 #
+# Package set: a plain build takes the current Debian packages (with today's security
+# updates), writes the set it used beside the image (OUT/packages.txt, also manifest.txt) and
+# prints how it differs from the lock file; the difference is information, not an error.
+# A release is built with --snapshot (and recorded with --update-lock) and rebuilt bit for
+# bit with --locked.
+#
 # Reproducibility: SOURCE_DATE_EPOCH is the time of the last git commit; all file times,
 # UUIDs, salts and file system ids are fixed, so the same inputs (same repository commit,
 # same package versions) give the same image bytes. See docs/OPERATIONS.md, "Updating".
@@ -39,7 +52,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 OUT="$HERE/out"
-LUKS=0 REUSE=0 BIN_OVERRIDE="" DEPS=1 CARGO=1 SNAPSHOT="" UPDATE_LOCK=0 KIOSK=0 PRINTER=0 ROOTHASH_PW="" STATE_SIZE=512M
+LUKS=0 REUSE=0 BIN_OVERRIDE="" DEPS=1 CARGO=1 SNAPSHOT="" UPDATE_LOCK=0 LOCKED=0 IMAGE_VERSION="" KIOSK=0 PRINTER=0 ROOTHASH_PW="" STATE_SIZE=512M
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--out) OUT=$2; shift ;;
@@ -48,6 +61,8 @@ while [ $# -gt 0 ]; do
 	--binary) BIN_OVERRIDE=$2; CARGO=0; shift ;;
 	--snapshot) SNAPSHOT=$2; shift ;;
 	--update-lock) UPDATE_LOCK=1 ;;
+	--locked) LOCKED=1 ;;
+	--image-version) IMAGE_VERSION=$2; shift ;;
 	--reuse-root) REUSE=1 ;;
 	--with-kiosk) KIOSK=1 ;;
 	--with-printer) PRINTER=1 ;;
@@ -100,6 +115,40 @@ PKGS=$(grep -v '^#' "$HERE/packages.txt" | xargs)
 [ "$PRINTER" = 1 ] && PKGS="$PKGS $(grep -v '^#' "$HERE/options/printer/packages.txt" | xargs)"
 [ "$LUKS" = 1 ] && PKGS="$PKGS $(grep -v '^#' "$HERE/options/luks-state/packages.txt" | xargs)"
 
+# The lock file this build is compared with (or reproduces, --locked).
+LOCK="$HERE/packages.lock"
+[ "$KIOSK$PRINTER$LUKS" = 000 ] || LOCK="$OUT/packages-with-options.lock"
+# lock_set FILE: the package lines of a lock file (its '#' lines are comments).
+lock_set() { grep -v '^#' "$1" | sed '/^$/d'; }
+if [ "$LOCKED" = 1 ]; then
+	[ "$UPDATE_LOCK" = 0 ] || { log "--locked reproduces the lock; --update-lock rewrites it: give one"; exit 2; }
+	[ -f "$LOCK" ] || { log "--locked: no lock file $LOCK"; exit 1; }
+	LOCK_SNAPSHOT=$(sed -n 's/^# snapshot: *//p' "$LOCK" | head -n 1)
+	[ -n "$LOCK_SNAPSHOT" ] || {
+		log "--locked: $LOCK records no snapshot time, so its package versions cannot be fetched"
+		log "any more. Record a release lock with: build.sh --snapshot YYYYMMDDTHHMMSSZ --update-lock"
+		exit 1
+	}
+	if [ -n "$SNAPSHOT" ] && [ "$SNAPSHOT" != "$LOCK_SNAPSHOT" ]; then
+		log "--locked: --snapshot $SNAPSHOT differs from the lock's snapshot $LOCK_SNAPSHOT"
+		exit 2
+	fi
+	SNAPSHOT=$LOCK_SNAPSHOT
+	# Every package at its locked version: apt fails loudly if one cannot be had.
+	PKGS=$(lock_set "$LOCK" | xargs)
+	log "--locked: reproducing $LOCK (snapshot $SNAPSHOT, $(lock_set "$LOCK" | wc -l) packages)"
+fi
+
+# The release's version, in os-release (IMAGE_VERSION) and so in the box's status file; an
+# update bundle must carry a higher one (src/update/version.rs has the same rule).
+[ -n "$IMAGE_VERSION" ] || IMAGE_VERSION="0.$SOURCE_DATE_EPOCH"
+case "$IMAGE_VERSION" in
+"" | .* | *. | *..* | *[!0-9.]*) log "--image-version: digits separated by single dots (e.g. 2026.12.1)"; exit 2 ;;
+esac
+[ "${#IMAGE_VERSION}" -le 64 ] || { log "--image-version: at most 64 characters"; exit 2; }
+export NOODEPD_IMAGE_VERSION="$IMAGE_VERSION"
+log "image version $IMAGE_VERSION"
+
 if [ -n "$SNAPSHOT" ]; then
 	case "$SNAPSHOT" in *[!0-9TZ]*) log "--snapshot: YYYYMMDDTHHMMSSZ"; exit 2 ;; esac
 	MIRRORS=("deb [check-valid-until=no] http://snapshot.debian.org/archive/debian/$SNAPSHOT bookworm main"
@@ -148,21 +197,37 @@ mmdebstrap --mode=root --variant=essential --format=directory \
 	bookworm "$ROOT" "${MIRRORS[@]}"
 fi
 
-# ---- package lock ----------------------------------------------------------------------
-LOCK="$HERE/packages.lock"
-[ "$KIOSK$PRINTER$LUKS" = 000 ] || LOCK="$OUT/packages-with-options.lock"
-if [ -f "$LOCK" ] && ! diff -u "$LOCK" "$WORK/manifest.txt" >"$WORK/lock.diff"; then
-	if [ "$UPDATE_LOCK" = 1 ]; then
-		log "package set changed; updating $LOCK"
-		cp "$WORK/manifest.txt" "$LOCK"
+# ---- package set and lock ----------------------------------------------------------------
+# The set this image was built from goes beside it; the lock is only compared with. A new
+# Debian security update makes them differ: that is printed (review it: it is what changed
+# in the image), not fatal, except for --locked, whose promise is the locked set exactly.
+cp "$WORK/manifest.txt" "$OUT/packages.txt"
+if [ -f "$LOCK" ]; then
+	if diff -u --label "$LOCK" --label "this build" <(lock_set "$LOCK") "$WORK/manifest.txt" >"$WORK/lock.diff"; then
+		log "package set: the same as $LOCK"
 	else
+		cp "$WORK/lock.diff" "$OUT/packages.diff"
 		cat "$WORK/lock.diff" >&2
-		log "the package set differs from $LOCK (security update?). Review the diff, then"
-		log "rebuild with --update-lock, or pin with --snapshot to reproduce the locked set."
-		exit 1
+		log "package set: $(grep -c '^+[^+]' "$WORK/lock.diff") lines differ from $LOCK (above; also $OUT/packages.diff)"
+		if [ "$LOCKED" = 1 ]; then
+			log "--locked: the locked package set was not reproduced; no image written"
+			exit 1
+		fi
+		[ "$UPDATE_LOCK" = 1 ] || log "not an error: this image has today's packages. A release records its set with --snapshot T --update-lock."
 	fi
-elif [ ! -f "$LOCK" ]; then
-	cp "$WORK/manifest.txt" "$LOCK"
+fi
+if [ "$UPDATE_LOCK" = 1 ] || [ ! -f "$LOCK" ]; then
+	{
+		echo "# Debian package set of the noodepd image, written by image/build.sh --update-lock."
+		if [ -n "$SNAPSHOT" ]; then
+			echo "# snapshot: $SNAPSHOT"
+		else
+			echo "# No snapshot time: built from the live mirror, so --locked cannot reproduce this set."
+		fi
+		cat "$WORK/manifest.txt"
+	} >"$LOCK.new"
+	mv "$LOCK.new" "$LOCK"
+	log "wrote $LOCK"
 fi
 
 # ---- boot files out of the root, then the squashfs ---------------------------------------
@@ -241,6 +306,7 @@ for part in esp.img root.sqfs root.verity state.img; do
 done
 
 cp "$WORK/manifest.txt" "$OUT/manifest.txt"
+echo "$IMAGE_VERSION" >"$OUT/image-version.txt"
 echo "$ROOTHASH" >"$OUT/roothash.txt"
 (cd "$OUT" && sha256sum noodepd.img >noodepd.img.sha256)
 touch -d "@$SOURCE_DATE_EPOCH" "$IMG"

@@ -39,6 +39,11 @@ if [ "$printer" = 1 ]; then
 		>>"$root/usr/share/noodepd/cups-etc/cupsd.conf"
 	ln -s /var/lib/noodepd-cups "$root/etc/cups"
 fi
+# The image's identity and release (os-release IMAGE_ID/IMAGE_VERSION, as systemd defines
+# them): the daemon reports it in its status file, and an update bundle must be newer.
+case "${NOODEPD_IMAGE_VERSION:-}" in "" | *[!0-9.]*) echo "customize: NOODEPD_IMAGE_VERSION unset or not digits and dots" >&2; exit 1 ;; esac
+sed -i '/^IMAGE_ID=/d; /^IMAGE_VERSION=/d' "$root/usr/lib/os-release"
+printf 'IMAGE_ID=noodepd\nIMAGE_VERSION=%s\n' "$NOODEPD_IMAGE_VERSION" >>"$root/usr/lib/os-release"
 install -m 0644 "$here"/systemd/*.service "$here"/systemd/*.socket "$root/usr/lib/systemd/system/"
 install -m 0755 "$bin" "$root/usr/bin/noodepd"
 install -m 0755 "$here/provision.sh" "$root/usr/lib/noodepd/provision"
