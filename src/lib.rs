@@ -33,4 +33,5 @@ pub mod statusfile;
 pub mod store;
 pub mod text;
 pub mod timefmt;
+pub mod update;
 pub mod web;

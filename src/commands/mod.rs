@@ -17,6 +17,7 @@ pub mod preview;
 pub mod roster;
 pub mod seal;
 pub mod serve;
+pub mod update;
 
 /// Runs one subcommand.
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -33,5 +34,6 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Audit(a) => audit::run(&a),
         Command::Demo(a) => demo::run(&a),
         Command::Bench(a) => bench::run(&a),
+        Command::Update(a) => update::run(a),
     }
 }

@@ -349,6 +349,7 @@ enum T {
     Mode,
     Problems,
     Version,
+    ImageVersion,
     Ok,
     Failed,
     Never,
@@ -381,6 +382,7 @@ fn t(lang: Language, k: T) -> &'static str {
         T::Mode => ("Modus", "Mode"),
         T::Problems => ("Problemen", "Problems"),
         T::Version => ("Versie", "Version"),
+        T::ImageVersion => ("image", "image"),
         T::Ok => ("gelukt", "ok"),
         T::Failed => ("MISLUKT", "FAILED"),
         T::Never => ("nog niet", "not yet"),
@@ -514,7 +516,12 @@ fn box_cells(w: &WardState, b: &BoxState, s: &PageSettings, now: DateTime<Utc>) 
             }
         }
         td { (status.map_or("-".to_owned(), |x| clip(&x.mode))) }
-        td { (status.map_or("-".to_owned(), |x| clip(&x.version))) }
+        td {
+            (status.map_or("-".to_owned(), |x| clip(&x.version)))
+            @if let Some(image) = status.and_then(|x| x.image_version.as_deref()) {
+                div class="sub" { (t(l, T::ImageVersion)) " " (clip(image)) }
+            }
+        }
         td class=(if problems.is_empty() { "" } else { "bad" }) {
             @if problems.is_empty() {
                 (t(l, T::None_))
