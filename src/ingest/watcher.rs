@@ -172,6 +172,8 @@ mod tests {
         assert!(!is_candidate_name(OsStr::new("a3-000057.snap.part")));
         assert!(!is_candidate_name(OsStr::new(".a3-000057.snap")));
         assert!(!is_candidate_name(OsStr::new("")));
+        // Image update bundles are the installer's, never the daemon's.
+        assert!(!is_candidate_name(OsStr::new("noodepd-2026.12.1.nupd")));
     }
 
     #[test]

@@ -362,3 +362,112 @@ pub(crate) fn hash_prefix(path: &Path, len: u64) -> Result<[u8; 32], UpdateError
 pub(crate) fn hex_digest(d: &[u8; 32]) -> String {
     hex(d)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> ReleaseSecret {
+        ReleaseSecret::from_bytes(&[7; 32])
+    }
+
+    /// A bundle file from an arbitrary (signed) header and body.
+    fn raw(key: &ReleaseSecret, header: &serde_json::Value, body: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let json = serde_json::to_vec(header).unwrap();
+        let prefix = signed_prefix(&json).unwrap();
+        let mut bytes = prefix.clone();
+        bytes.extend_from_slice(&key.sign(&prefix));
+        bytes.extend_from_slice(body);
+        let path = dir.path().join("x.nupd");
+        std::fs::write(&path, bytes).unwrap();
+        (dir, path)
+    }
+
+    fn header(parts: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({
+            "format": 1, "image_id": "noodepd", "version": "2", "key_id": key().key_id().to_string(),
+            "parts": parts,
+        })
+    }
+
+    fn part(name: &str, body: &[u8]) -> serde_json::Value {
+        serde_json::json!({"name": name, "size": body.len(), "sha256": hex(&Sha256::digest(body))})
+    }
+
+    fn check(path: &Path) -> Result<Verified, UpdateError> {
+        let (mut f, len) = open(path)?;
+        verify(&mut f, len, &key().public(), Some(&ImageVersion::parse("1").unwrap()))
+    }
+
+    #[test]
+    fn signed_header_that_declares_an_oversized_part_is_refused() {
+        let (_d, p) = raw(
+            &key(),
+            &header(serde_json::json!([
+                {"name": "root", "size": (4u64 << 30) + 1, "sha256": "0".repeat(64)},
+                part("verity", b"v"), part("uki", b"u"),
+            ])),
+            b"rvu",
+        );
+        assert!(matches!(check(&p), Err(UpdateError::PartSize { .. })));
+    }
+
+    #[test]
+    fn signed_header_with_wrong_parts_or_fields_is_refused() {
+        for parts in [
+            serde_json::json!([part("root", b"r"), part("uki", b"u"), part("verity", b"v")]),
+            serde_json::json!([part("root", b"r"), part("verity", b"v")]),
+            serde_json::json!([part("root", b"r"), part("verity", b"v"), part("uki", b"u"), part("x", b"")]),
+        ] {
+            let (_d, p) = raw(&key(), &header(parts), b"rvu");
+            assert!(matches!(check(&p), Err(UpdateError::BadHeader(_))));
+        }
+        let mut h = header(serde_json::json!([part("root", b"r"), part("verity", b"v"), part("uki", b"u")]));
+        h["unexpected"] = serde_json::json!(1);
+        let (_d, p) = raw(&key(), &h, b"rvu");
+        assert!(matches!(check(&p), Err(UpdateError::BadHeader(_))));
+        let mut h = header(serde_json::json!([part("root", b"r"), part("verity", b"v"), part("uki", b"u")]));
+        h["image_id"] = serde_json::json!("debian");
+        let (_d, p) = raw(&key(), &h, b"rvu");
+        assert!(matches!(check(&p), Err(UpdateError::BadHeader(_))));
+        // The same header, well formed, is accepted: the refusals above are for their reason.
+        let h = header(serde_json::json!([part("root", b"r"), part("verity", b"v"), part("uki", b"u")]));
+        let (_d, p) = raw(&key(), &h, b"rvu");
+        let ok = check(&p).unwrap();
+        assert_eq!(ok.part("uki").unwrap().0, ok.data_offset + 2);
+    }
+
+    #[test]
+    fn a_header_changed_after_signing_is_a_bad_signature() {
+        let h = header(serde_json::json!([part("root", b"r"), part("verity", b"v"), part("uki", b"u")]));
+        let (_d, p) = raw(&key(), &h, b"rvu");
+        let mut bytes = std::fs::read(&p).unwrap();
+        // "version":"2" -> "version":"3" inside the signed header.
+        let at = bytes.windows(13).position(|w| w == b"\"version\":\"2\"").unwrap();
+        bytes[at + 11] = b'3';
+        std::fs::write(&p, &bytes).unwrap();
+        assert!(matches!(check(&p), Err(UpdateError::BadSignature)));
+    }
+
+    #[test]
+    fn symlinks_and_directories_are_not_bundles() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("t");
+        std::fs::write(&target, b"x").unwrap();
+        let link = dir.path().join("l.nupd");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(matches!(open(&link), Err(UpdateError::Io { .. })));
+        assert!(matches!(open(dir.path()), Err(UpdateError::NotABundle(_))));
+    }
+
+    #[test]
+    fn bundle_names() {
+        use std::ffi::OsStr;
+        assert!(is_bundle_name(OsStr::new("noodepd-2026.12.1.nupd")));
+        assert!(!is_bundle_name(OsStr::new(".nupd")));
+        assert!(!is_bundle_name(OsStr::new(".hidden.nupd")));
+        assert!(!is_bundle_name(OsStr::new("x.nupd.part")));
+        assert!(!is_bundle_name(OsStr::new("x.snap")));
+    }
+}
