@@ -64,9 +64,9 @@ pub struct SlotPathArgs {
     /// os-release of the running image (its IMAGE_VERSION is the floor).
     #[arg(long, default_value = "/etc/os-release")]
     pub os_release: PathBuf,
-    /// The running kernel's command line (its noodepd.slot= names the running slot).
-    #[arg(long, default_value = "/proc/cmdline")]
-    pub cmdline: PathBuf,
+    /// The initramfs's note of the running slot (a or b).
+    #[arg(long, default_value = "/run/noodepd-slot")]
+    pub running_slot: PathBuf,
     /// Directory of the partitions by GPT label (noodepd-root-a, noodepd-verity-b, ...).
     #[arg(long, default_value = "/dev/disk/by-partlabel")]
     pub partitions: PathBuf,

@@ -1,8 +1,8 @@
 //! Image update bundles through the real `noodepd` binary, on real files: a release key from
 //! `noodepd keygen release`, bundles from `noodepd update make`, and `noodepd update
 //! install` / `install-inbox` writing into a box layout made of plain files (the slot
-//! partitions under a by-partlabel directory, the ESP's EFI/Linux, os-release, the kernel
-//! command line). Every refusal (another key, a downgrade, the same version, truncated,
+//! partitions under a by-partlabel directory, the ESP's EFI/Linux, os-release, the
+//! initramfs's note of the running slot). Every refusal (another key, a downgrade, the same version, truncated,
 //! oversized, trailing data, a slot too small) must leave every slot byte and every boot
 //! entry as it was; a good bundle must land in the slot the box is not running, with a
 //! boot entry on trial (`+3`), and the old boot entry of that slot must be gone.
@@ -55,7 +55,7 @@ impl Box_ {
             format!("ID=debian\nIMAGE_ID=noodepd\nIMAGE_VERSION={installed}\n"),
         )
         .unwrap();
-        std::fs::write(d.join("cmdline"), "root=/dev/mapper/root noodepd.slot=a quiet\n").unwrap();
+        std::fs::write(d.join("running-slot"), "a\n").unwrap();
         std::fs::copy(release_pub, d.join("release.pub")).unwrap();
         Box_ { dir }
     }
@@ -69,8 +69,8 @@ impl Box_ {
             .arg(self.path("release.pub"))
             .arg("--os-release")
             .arg(self.path("os-release"))
-            .arg("--cmdline")
-            .arg(self.path("cmdline"))
+            .arg("--running-slot")
+            .arg(self.path("running-slot"))
             .arg("--partitions")
             .arg(self.path("by-partlabel"))
             .arg("--uki-dir")
@@ -282,8 +282,10 @@ fn box_without_image_version_or_slot_refuses() {
     let before = b.snapshot();
     assert_refused(&b.install(&bundle), "downgrade cannot be ruled out");
     std::fs::write(b.path("os-release"), "IMAGE_VERSION=2026.12.1\n").unwrap();
-    std::fs::write(b.path("cmdline"), "root=/dev/sda2 quiet\n").unwrap();
-    assert_refused(&b.install(&bundle), "noodepd.slot=");
+    std::fs::remove_file(b.path("running-slot")).unwrap();
+    assert_refused(&b.install(&bundle), "not an A/B image");
+    std::fs::write(b.path("running-slot"), "x\n").unwrap();
+    assert_refused(&b.install(&bundle), "neither a nor b");
     assert_eq!(b.snapshot(), before);
 }
 
@@ -293,7 +295,7 @@ fn inbox_bundles_are_installed_or_refused_and_always_removed() {
     let other = Release::new();
     let b = Box_::new("2026.12.1", &release.public());
     // Running slot b this time: the update goes to a.
-    std::fs::write(b.path("cmdline"), "noodepd.slot=b\n").unwrap();
+    std::fs::write(b.path("running-slot"), "b\n").unwrap();
     std::fs::copy(other.make("2026.12.3", "x.nupd"), b.path("inbox/a-foreign.nupd")).unwrap();
     std::fs::copy(release.make("2026.12.2", "n1.nupd"), b.path("inbox/b-n1.nupd")).unwrap();
     std::fs::copy(release.make("2026.12.4", "n2.nupd"), b.path("inbox/c-n2.nupd")).unwrap();

@@ -12,7 +12,7 @@ fn slot_paths(a: SlotPathArgs) -> SlotPaths {
     SlotPaths {
         release_pub: a.release_pub,
         os_release: a.os_release,
-        cmdline: a.cmdline,
+        running_slot: a.running_slot,
         partitions: a.partitions,
         uki_dir: a.uki_dir,
     }

@@ -4,7 +4,9 @@
 //!
 //! Order (each step only after the previous one succeeded):
 //! 1. read the pinned release key, the running version (os-release `IMAGE_VERSION`) and the
-//!    running slot (`noodepd.slot=a|b` on the kernel command line, set by the signed UKI);
+//!    running slot (`/run/noodepd-slot`, written by the initramfs, which opens whichever
+//!    slot's dm-verity matches the root hash on the signed UKI's command line: a UKI, and so
+//!    a bundle, is the same for either slot);
 //! 2. verify the whole bundle (`bundle::verify`): nothing is written before this passes;
 //! 3. remove the target slot's old boot entry, so a half-written slot is never bootable;
 //! 4. write the root and verity parts onto the target slot's partitions
@@ -50,21 +52,13 @@ impl Slot {
         }
     }
 
-    /// The running slot from a kernel command line (`noodepd.slot=a|b`, last one wins as
-    /// for the kernel's own parameters).
-    pub fn from_cmdline(cmdline: &str) -> Result<Slot, UpdateError> {
-        match cmdline
-            .split_ascii_whitespace()
-            .filter_map(|w| w.strip_prefix("noodepd.slot="))
-            .last()
-        {
-            Some("a") => Ok(Slot::A),
-            Some("b") => Ok(Slot::B),
-            Some(_) => Err(UpdateError::NoActiveSlot(
-                "noodepd.slot= is neither a nor b".into(),
-            )),
-            None => Err(UpdateError::NoActiveSlot(
-                "no noodepd.slot= on the kernel command line (not an A/B image?)".into(),
+    /// The running slot from the initramfs's note (`a` or `b`, one line).
+    pub fn from_note(note: &str) -> Result<Slot, UpdateError> {
+        match note.trim_end_matches('\n') {
+            "a" => Ok(Slot::A),
+            "b" => Ok(Slot::B),
+            _ => Err(UpdateError::NoActiveSlot(
+                "the running-slot note is neither a nor b".into(),
             )),
         }
     }
@@ -77,8 +71,8 @@ pub struct SlotPaths {
     pub release_pub: PathBuf,
     /// os-release of the running image.
     pub os_release: PathBuf,
-    /// The running kernel's command line.
-    pub cmdline: PathBuf,
+    /// The initramfs's note of the running slot (`a` or `b`).
+    pub running_slot: PathBuf,
     /// Directory with the partitions by GPT label (`noodepd-root-a`, ...).
     pub partitions: PathBuf,
     /// The ESP's `EFI/Linux` directory (systemd-boot's unified kernel images).
@@ -91,7 +85,7 @@ impl SlotPaths {
         SlotPaths {
             release_pub: PathBuf::from("/usr/share/noodepd/release.pub"),
             os_release: PathBuf::from("/etc/os-release"),
-            cmdline: PathBuf::from("/proc/cmdline"),
+            running_slot: PathBuf::from("/run/noodepd-slot"),
             partitions: PathBuf::from("/dev/disk/by-partlabel"),
             uki_dir: PathBuf::from("/efi/EFI/Linux"),
         }
@@ -112,8 +106,17 @@ pub fn install(bundle_path: &Path, paths: &SlotPaths) -> Result<Installed, Updat
     let key = ReleasePublic::read(&paths.release_pub)?;
     let installed = version::read_os_release(&paths.os_release)
         .ok_or_else(|| UpdateError::UnknownInstalled(paths.os_release.display().to_string()))?;
-    let cmdline = std::fs::read_to_string(&paths.cmdline).map_err(UpdateError::io_at(&paths.cmdline))?;
-    let target = Slot::from_cmdline(&cmdline)?.other();
+    let note = match std::fs::read(&paths.running_slot) {
+        Ok(b) if b.len() <= 8 => String::from_utf8_lossy(&b).into_owned(),
+        Ok(_) => String::new(),
+        Err(e) => {
+            return Err(UpdateError::NoActiveSlot(format!(
+                "{}: {e} (not an A/B image?)",
+                paths.running_slot.display()
+            )));
+        }
+    };
+    let target = Slot::from_note(&note)?.other();
 
     let (mut file, len) = bundle::open(bundle_path)?;
     let verified = bundle::verify(&mut file, len, &key, Some(&installed))?;
@@ -266,11 +269,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn running_slot_comes_from_the_command_line() {
-        assert_eq!(Slot::from_cmdline("ro noodepd.slot=a quiet").unwrap(), Slot::A);
-        assert_eq!(Slot::from_cmdline("noodepd.slot=a noodepd.slot=b").unwrap(), Slot::B);
-        assert!(Slot::from_cmdline("ro quiet").is_err());
-        assert!(Slot::from_cmdline("noodepd.slot=c").is_err());
+    fn running_slot_comes_from_the_initramfs_note() {
+        assert_eq!(Slot::from_note("a\n").unwrap(), Slot::A);
+        assert_eq!(Slot::from_note("b").unwrap(), Slot::B);
+        assert!(Slot::from_note("").is_err());
+        assert!(Slot::from_note("c\n").is_err());
+        assert!(Slot::from_note("a\nb\n").is_err());
         assert_eq!(Slot::A.other(), Slot::B);
     }
 }
