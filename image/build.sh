@@ -6,7 +6,7 @@
 #
 # Layout of the disk (GPT), two root slots A and B for updates (src/update):
 #   1 ESP              FAT32: systemd-boot (EFI/BOOT/BOOTX64.EFI) and one unified kernel
-#                      image per slot (EFI/Linux/noodepd-a.efi: kernel, initramfs, os-release
+#                      image per slot (EFI/Linux/noodepd-VERSION-a.efi: kernel, initramfs, os-release
 #                      and the command line with the dm-verity root hash noodepd.verity=...,
 #                      one PE file that Secure Boot signs as a whole)
 #   2 noodepd-root-a   squashfs root file system (read-only), checked by dm-verity
@@ -317,12 +317,13 @@ fi
 
 # ---- ESP -------------------------------------------------------------------------------
 # No `default`: systemd-boot sorts the UKIs by IMAGE_ID and then IMAGE_VERSION (from their
-# .osrel), newest first, and an entry whose boot counter ran out (noodepd-b+0-3.efi) last; so
+# .osrel), newest first (their names sort the same way), and an entry whose boot counter ran
+# out (noodepd-1.2-b+0-3.efi) last; so
 # a new slot is tried while it has tries left, and otherwise the last good one boots.
 printf 'timeout 0\neditor no\nconsole-mode keep\n' >"$WORK/esp/loader/loader.conf"
 cp "$WORK/systemd-boot.efi" "$WORK/esp/EFI/BOOT/BOOTX64.EFI"
 # The first slot's entry is good from the start (no boot counter).
-cp "$WORK/noodepd.efi" "$WORK/esp/EFI/Linux/noodepd-a.efi"
+cp "$WORK/noodepd.efi" "$WORK/esp/EFI/Linux/noodepd-$IMAGE_VERSION-a.efi"
 find "$WORK/esp" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 # Room for both slots' UKIs and a margin.
 ESP_MB=$(($(du -sm "$WORK/noodepd.efi" | cut -f1) * 2 + $(du -sm "$WORK/systemd-boot.efi" | cut -f1) + 64))

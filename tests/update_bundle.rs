@@ -48,8 +48,8 @@ impl Box_ {
         ] {
             std::fs::write(d.join("by-partlabel").join(name), vec![fill; SLOT_SIZE]).unwrap();
         }
-        std::fs::write(d.join("EFI/Linux/noodepd-a.efi"), b"uki of slot a").unwrap();
-        std::fs::write(d.join("EFI/Linux/noodepd-b.efi"), b"old uki of slot b").unwrap();
+        std::fs::write(d.join("EFI/Linux/noodepd-2026.12.1-a.efi"), b"uki of slot a").unwrap();
+        std::fs::write(d.join("EFI/Linux/noodepd-2026.11.1-b.efi"), b"old uki of slot b").unwrap();
         std::fs::write(
             d.join("os-release"),
             format!("ID=debian\nIMAGE_ID=noodepd\nIMAGE_VERSION={installed}\n"),
@@ -171,13 +171,13 @@ fn good_bundle_lands_in_the_inactive_slot_on_trial() {
     let verity = std::fs::read(b.path("by-partlabel/noodepd-verity-b")).unwrap();
     assert_eq!(&verity[..8192], &pattern(8192, 2)[..]);
     assert_eq!(
-        std::fs::read(b.path("EFI/Linux/noodepd-b+3.efi")).unwrap(),
+        std::fs::read(b.path("EFI/Linux/noodepd-2026.12.2-b+3.efi")).unwrap(),
         pattern(30_000, 3)
     );
     // The slot's old entry is gone; the running slot is untouched.
-    assert!(!b.path("EFI/Linux/noodepd-b.efi").exists());
+    assert!(!b.path("EFI/Linux/noodepd-2026.11.1-b.efi").exists());
     assert_eq!(
-        std::fs::read(b.path("EFI/Linux/noodepd-a.efi")).unwrap(),
+        std::fs::read(b.path("EFI/Linux/noodepd-2026.12.1-a.efi")).unwrap(),
         b"uki of slot a"
     );
     assert_eq!(
@@ -315,9 +315,9 @@ fn inbox_bundles_are_installed_or_refused_and_always_removed() {
     assert!(t.contains("a-foreign.nupd refused (wrong_release_key)"), "{t}");
     // A second good bundle in the same run would overwrite the first before it was tried.
     assert!(t.contains("c-n2.nupd refused (one_at_a_time)"), "{t}");
-    assert!(b.path("EFI/Linux/noodepd-a+3.efi").exists());
-    assert!(!b.path("EFI/Linux/noodepd-a.efi").exists());
-    assert!(b.path("EFI/Linux/noodepd-b.efi").exists());
+    assert!(b.path("EFI/Linux/noodepd-2026.12.2-a+3.efi").exists());
+    assert!(!b.path("EFI/Linux/noodepd-2026.12.1-a.efi").exists());
+    assert!(b.path("EFI/Linux/noodepd-2026.11.1-b.efi").exists());
     let mut left: Vec<_> = std::fs::read_dir(b.path("inbox"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())

@@ -91,6 +91,13 @@ pub fn run(args: UpdateArgs) -> anyhow::Result<ExitCode> {
                 match &r.outcome {
                     Ok(done) => {
                         installed = true;
+                        // Also on the unit's console (StandardOutput=journal+console).
+                        println!(
+                            "NOODEPD-UPDATE {} installed {} slot={}",
+                            r.file,
+                            done.version,
+                            done.slot.name()
+                        );
                         log::info!(
                             "update {}: installed version {} into slot {} (on trial)",
                             r.file,
@@ -100,6 +107,7 @@ pub fn run(args: UpdateArgs) -> anyhow::Result<ExitCode> {
                     }
                     Err(e) => {
                         refused = true;
+                        println!("NOODEPD-UPDATE {} refused {}", r.file, e.code());
                         log::error!(
                             "update {} refused ({}): {e}; removed, nothing made bootable",
                             r.file,

@@ -14,8 +14,9 @@
 //!    them back: both hashes must equal the signed header's (a bundle changed after step 2,
 //!    or a bad disk, stops here with no boot entry);
 //! 5. write the UKI beside its final name, check it the same way, and rename it to
-//!    `noodepd-SLOT+3.efi`: systemd-boot tries it (three tries) as the newest entry, and
-//!    systemd-bless-boot renames it to `noodepd-SLOT.efi` once the boot was good.
+//!    `noodepd-VERSION-SLOT+3.efi`: systemd-boot tries it (three tries) as the newest entry
+//!    (entries sort by version, by their os-release and by their names alike), and
+//!    systemd-bless-boot renames it to `noodepd-VERSION-SLOT.efi` once the boot was good.
 
 use super::UpdateError;
 use super::bundle::{self, Verified};
@@ -141,9 +142,11 @@ pub fn install(bundle_path: &Path, paths: &SlotPaths) -> Result<Installed, Updat
     write_part(&mut file, &verified, "verity", &verity_dev)?;
 
     let tmp = paths.uki_dir.join(format!(".noodepd-{}.efi.new", target.name()));
-    let entry = paths
-        .uki_dir
-        .join(format!("noodepd-{}+{BOOT_TRIES}.efi", target.name()));
+    let entry = paths.uki_dir.join(format!(
+        "noodepd-{}-{}+{BOOT_TRIES}.efi",
+        verified.version,
+        target.name()
+    ));
     {
         let mut out = std::fs::OpenOptions::new()
             .write(true)
@@ -182,18 +185,26 @@ fn target_size(dev: &Path) -> Result<u64, UpdateError> {
     f.seek(SeekFrom::End(0)).map_err(UpdateError::io_at(dev))
 }
 
-/// Removes every boot entry of `slot` (`noodepd-SLOT.efi`, `noodepd-SLOT+N[-M].efi`).
+/// Is `name` a boot entry of `slot` (`noodepd-VERSION-SLOT.efi`, with or without a boot
+/// counter `+LEFT[-DONE]` before `.efi`)?
+pub fn is_entry_of(name: &str, slot: Slot) -> bool {
+    let Some(stem) = name.strip_suffix(".efi") else {
+        return false;
+    };
+    let base = stem.split_once('+').map_or(stem, |(b, _)| b);
+    base.strip_prefix("noodepd-")
+        .and_then(|r| r.strip_suffix(slot.name()))
+        .and_then(|r| r.strip_suffix('-'))
+        .is_some_and(|v| ImageVersion::parse(v).is_ok())
+}
+
+/// Removes every boot entry of `slot`.
 fn remove_entries(uki_dir: &Path, slot: Slot) -> Result<(), UpdateError> {
-    let prefix = format!("noodepd-{}", slot.name());
     let entries = std::fs::read_dir(uki_dir).map_err(UpdateError::io_at(uki_dir))?;
     for entry in entries {
         let entry = entry.map_err(UpdateError::io_at(uki_dir))?;
         let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let Some(rest) = name.strip_prefix(&prefix).and_then(|r| r.strip_suffix(".efi")) else {
-            continue;
-        };
-        if rest.is_empty() || rest.starts_with('+') {
+        if name.to_str().is_some_and(|n| is_entry_of(n, slot)) {
             std::fs::remove_file(entry.path()).map_err(UpdateError::io_at(&entry.path()))?;
         }
     }
@@ -276,5 +287,16 @@ mod tests {
         assert!(Slot::from_note("c\n").is_err());
         assert!(Slot::from_note("a\nb\n").is_err());
         assert_eq!(Slot::A.other(), Slot::B);
+    }
+
+    #[test]
+    fn boot_entries_of_a_slot_with_and_without_counter() {
+        for n in ["noodepd-1.0-a.efi", "noodepd-2026.12.1-a+3.efi", "noodepd-1.2-a+0-3.efi"] {
+            assert!(is_entry_of(n, Slot::A), "{n}");
+            assert!(!is_entry_of(n, Slot::B), "{n}");
+        }
+        for n in ["noodepd-a.efi", "noodepd-x-a.efi", "noodepd-1.0-a.conf", "other-1.0-a.efi", "noodepd-1.0-ab.efi"] {
+            assert!(!is_entry_of(n, Slot::A), "{n}");
+        }
     }
 }

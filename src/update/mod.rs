@@ -5,7 +5,7 @@
 //! The daemon never reads a bundle: it leaves `*.nupd` files in the inbox alone
 //! (`ingest::watcher::is_candidate_name`), and the privileged `noodepd-update.service`
 //! (started by `noodepd-update.path` when one appears) runs `noodepd update install-inbox`.
-//! systemd-boot's boot counting tries the new slot (`noodepd-SLOT+3.efi`), and
+//! systemd-boot's boot counting tries the new slot (`noodepd-VERSION-SLOT+3.efi`), and
 //! `noodepd-boot-ok.service` lets systemd-bless-boot make it permanent only after the
 //! daemon reported READY; otherwise the counter runs out and the old slot boots again.
 
