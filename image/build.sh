@@ -47,7 +47,8 @@
 #                             image: only bundles it verifies are installed. Without it the
 #                             box installs no update bundle.
 #   --release-key FILE        also write OUT/noodepd-VERSION.nupd, the signed update bundle
-#                             of this build (noodepd update make)
+#                             of this build (noodepd update make; run from $NOODEPD_HOST_BIN
+#                             if set, else the image's binary)
 #   --sb-key KEY --sb-cert CERT  sign systemd-boot and the UKI for Secure Boot (sbsign; the
 #                             hospital's db key, docs/OPERATIONS.md "Secure Boot")
 #
@@ -371,7 +372,7 @@ cp "$WORK/root.verity" "$OUT/root.verity"
 cp "$WORK/noodepd.efi" "$OUT/noodepd.efi"
 rm -f "$OUT"/noodepd-*.nupd
 if [ -n "$RELEASE_KEY" ]; then
-	"$BIN" update make --key "$RELEASE_KEY" --version "$IMAGE_VERSION" --root "$OUT/root.sqfs" \
+	"${NOODEPD_HOST_BIN:-$BIN}" update make --key "$RELEASE_KEY" --version "$IMAGE_VERSION" --root "$OUT/root.sqfs" \
 		--verity "$OUT/root.verity" --uki "$OUT/noodepd.efi" --out "$OUT/noodepd-$IMAGE_VERSION.nupd" >&2 ||
 		{ log "could not make the update bundle"; exit 1; }
 fi

@@ -147,7 +147,7 @@ if [ "$BUILD" = 1 ] && [ "$VARIANT" = update ]; then
 		[ "$v" = 1.2 ] && bin="$UPD/broken-noodepd"
 		log "building release $v (image/build.sh --out $OUT --image-version $v ${reuse[*]})"
 		t0=$(date +%s)
-		"$HERE/build.sh" --out "$OUT" "${reuse[@]}" --binary "$bin" --image-version "$v" "${REL_OPTS[@]}" >"$OUT.build-$v.log" 2>&1 ||
+		NOODEPD_HOST_BIN="$NOODEPD_BUILD_BIN" "$HERE/build.sh" --out "$OUT" "${reuse[@]}" --binary "$bin" --image-version "$v" "${REL_OPTS[@]}" >"$OUT.build-$v.log" 2>&1 ||
 			{ tail -20 "$OUT.build-$v.log" >&2; fail "image build $v failed (see $OUT.build-$v.log)"; }
 		log "release $v built in $(($(date +%s) - t0)) s"
 		[ "$v" = 1.0 ] || mv "$OUT/noodepd-$v.nupd" "$UPD/bundles/"
@@ -416,7 +416,7 @@ wait_count() { # PATTERN N WHAT
 }
 served_seq() { curl -sk --max-time 20 "https://127.0.0.1:$WEB/ready" 2>/dev/null | grep -Eq "\"sequence\"[[:space:]]*:[[:space:]]*$SEQ([^0-9]|$)"; }
 update_scenarios() {
-	local t0 line audit0 audit1 boots
+	local t0 line audit0 audit1 boots trials esp stripped
 	line=$(image_line)
 	case "$line" in "version=1.0 slot=a entry=noodepd-1.0-a.efi") ;; *) fail "first boot: NOODEPD-IMAGE '$line', not 1.0 from slot a" ;; esac
 	log "Secure Boot on: signed release 1.0 booted from slot a ($line)"
@@ -434,10 +434,12 @@ update_scenarios() {
 
 	t0=$(date +%s)
 	log "delivering release 1.1 through the inbox"
+	boots=$(grep -ac 'NOODEPD-IMAGE ' "$SERIAL")
 	upload "$UPD/bundles/noodepd-1.1.nupd" noodepd-1.1.nupd
 	wait_for 'NOODEPD-UPDATE noodepd-1.1.nupd installed 1.1 slot=b' "release 1.1 to be installed into slot b"
 	# The box is in standby: the installer reboots it into 1.1 (on trial, then blessed).
-	wait_count 'NOODEPD-IMAGE ' 2 "the box to come back after installing 1.1"
+	wait_count 'NOODEPD-IMAGE version=1.1' 1 "the box to come back on 1.1 after installing it"
+	[ "$(grep -ac 'NOODEPD-IMAGE ' "$SERIAL")" -gt "$boots" ] || fail "no new boot after installing 1.1"
 	line=$(image_line)
 	case "$line" in "version=1.1 slot=b entry=noodepd-1.1-b.efi") ;; *) fail "after the 1.1 update: NOODEPD-IMAGE '$line', not 1.1 from slot b" ;; esac
 	while ! served_seq; do
@@ -475,15 +477,15 @@ update_scenarios() {
 	t0=$(date +%s)
 	power_off
 	# On the ESP: 1.1 made permanent (no counter) after READY, 1.2's tries used up.
-	esp=$(mdir -b -i "$W/disk.img@@1M" ::/EFI/Linux 2>/dev/null | sed -n 's|.*/\(noodepd-[^/]*\.efi\)$|\1|p' | sort | xargs)
+	esp=$(mdir -b -i "$W/disk.img@@1048576" ::/EFI/Linux 2>/dev/null | sed -n 's|.*/\(noodepd-[^/]*\.efi\)$|\1|p' | sort | xargs)
 	[ "$esp" = "noodepd-1.1-b.efi noodepd-1.2-a+0-3.efi" ] ||
 		fail "boot entries on the ESP are '$esp', not 1.1 blessed and 1.2 with no tries left"
 	log "ESP: $esp (1.1 blessed after READY, 1.2 out of tries)"
 	log "Secure Boot: the same disk with the UKIs' signatures removed must not boot"
 	stripped=0
-	for name in $(mdir -b -i "$W/disk.img@@1M" ::/EFI/Linux 2>/dev/null | sed -n 's|.*/\(noodepd-[^/]*\.efi\)$|\1|p'); do
-		mcopy -o -i "$W/disk.img@@1M" "::/EFI/Linux/$name" "$W/$name" && sbattach --remove "$W/$name" >/dev/null &&
-			mcopy -o -i "$W/disk.img@@1M" "$W/$name" "::/EFI/Linux/$name" || fail "could not strip the signature of $name"
+	for name in $(mdir -b -i "$W/disk.img@@1048576" ::/EFI/Linux 2>/dev/null | sed -n 's|.*/\(noodepd-[^/]*\.efi\)$|\1|p'); do
+		mcopy -o -i "$W/disk.img@@1048576" "::/EFI/Linux/$name" "$W/$name" && sbattach --remove "$W/$name" >/dev/null &&
+			mcopy -o -i "$W/disk.img@@1048576" "$W/$name" "::/EFI/Linux/$name" || fail "could not strip the signature of $name"
 		stripped=$((stripped + 1))
 	done
 	[ "$stripped" -ge 2 ] || fail "found $stripped UKIs on the ESP to strip, not the two slots'"

@@ -250,13 +250,20 @@ fn boot_is_blessed_only_after_the_daemon_is_ready() {
         "Before=boot-complete.target",
         "RequiredBy=boot-complete.target",
         "OnFailure=noodepd-boot-failed.service",
-        "ExecStart=/usr/bin/systemctl is-active --quiet noodepd.service",
     ] {
         assert!(
             ok.lines().any(|l| l == line),
             "noodepd-boot-ok.service lacks {line}"
         );
     }
+    let exec = ok
+        .lines()
+        .find(|l| l.starts_with("ExecStart="))
+        .expect("ExecStart");
+    assert!(
+        exec.contains("systemctl is-active --quiet noodepd.service") && exec.contains("exit 1"),
+        "{exec}"
+    );
     let failed = std::fs::read_to_string(unit_path("noodepd-boot-failed.service")).unwrap();
     assert!(failed.lines().any(|l| l
         == "ConditionPathExists=/sys/firmware/efi/efivars/LoaderBootCountPath-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"));
