@@ -503,8 +503,8 @@ wait_for() { # PATTERN WHAT: wait until the serial log has PATTERN
 	while ! grep -q "$1" "$SERIAL" 2>/dev/null; do
 		kill -0 "$QEMU_PID" 2>/dev/null || fail "qemu exited while waiting for $2 ($(tail -c 300 "$W/qemu.log" "$SERIAL" | tr '\n' ' '))"
 		[ "$(left)" -gt 0 ] || fail "timed out waiting for $2"
-		if grep -q 'Kernel panic\|dm-verity refused\|Gave up waiting for root' "$SERIAL" 2>/dev/null; then
-			fail "boot failed: $(grep -m1 'Kernel panic\|dm-verity refused\|Gave up waiting' "$SERIAL")"
+		if grep -q 'Kernel panic\|dm-verity refused\|no root slot matches\|Gave up waiting for root' "$SERIAL" 2>/dev/null; then
+			fail "boot failed: $(grep -m1 'Kernel panic\|dm-verity refused\|no root slot matches\|Gave up waiting' "$SERIAL")"
 		fi
 		sleep 3
 	done
