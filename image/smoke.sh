@@ -126,13 +126,18 @@ if [ -n "$need" ]; then
 		fail "could not install$need"
 fi
 
-SB_KEY=/usr/share/ovmf/PkKek-1-snakeoil.key SB_CERT=/usr/share/ovmf/PkKek-1-snakeoil.pem
 UPD="$OUT/update-test"
+# Debian's test Secure Boot key (ovmf package; its passphrase is "snakeoil", README.Debian),
+# the only db entry of OVMF_VARS_4M.snakeoil.fd.
+SB_KEY="$UPD/sb/db.key" SB_CERT=/usr/share/ovmf/PkKek-1-snakeoil.pem
 if [ "$BUILD" = 1 ] && [ "$VARIANT" = update ]; then
 	NOODEPD_BUILD_BIN="${NOODEPD_HOST_BIN:-$REPO/target/release/noodepd}"
 	[ -x "$NOODEPD_BUILD_BIN" ] || fail "no host binary $NOODEPD_BUILD_BIN (cargo build --release, or NOODEPD_HOST_BIN)"
 	rm -rf "$UPD"
-	mkdir -p "$UPD/bundles"
+	mkdir -p "$UPD/bundles" "$UPD/sb"
+	chmod 0700 "$UPD/sb"
+	openssl pkey -in /usr/share/ovmf/PkKek-1-snakeoil.key -passin pass:snakeoil -out "$SB_KEY" 2>/dev/null ||
+		fail "cannot read the snakeoil Secure Boot key"
 	"$NOODEPD_BUILD_BIN" keygen release --out "$UPD/keys" >/dev/null && "$NOODEPD_BUILD_BIN" keygen release --out "$UPD/foreign" >/dev/null ||
 		fail "noodepd keygen release failed"
 	# Release 1.2: its daemon fails before it could ever report READY.
