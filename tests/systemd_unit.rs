@@ -237,7 +237,10 @@ fn noodepd_update_service_is_root_but_closed() {
     assert!(disallowed_environment(&text).is_empty());
     // The daemon stays unprivileged: the installer is a unit of its own, never the daemon.
     let daemon = std::fs::read_to_string(unit_path("noodepd.service")).unwrap();
-    assert!(!daemon.contains("update"), "noodepd.service must not run the installer");
+    assert!(
+        !daemon.contains("update"),
+        "noodepd.service must not run the installer"
+    );
 }
 
 /// Boot counting: a new slot is blessed only after the daemon is active, and a failed trial

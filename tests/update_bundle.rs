@@ -48,8 +48,16 @@ impl Box_ {
         ] {
             std::fs::write(d.join("by-partlabel").join(name), vec![fill; SLOT_SIZE]).unwrap();
         }
-        std::fs::write(d.join("EFI/Linux/noodepd-2026.12.1-a.efi"), b"uki of slot a").unwrap();
-        std::fs::write(d.join("EFI/Linux/noodepd-2026.11.1-b.efi"), b"old uki of slot b").unwrap();
+        std::fs::write(
+            d.join("EFI/Linux/noodepd-2026.12.1-a.efi"),
+            b"uki of slot a",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("EFI/Linux/noodepd-2026.11.1-b.efi"),
+            b"old uki of slot b",
+        )
+        .unwrap();
         std::fs::write(
             d.join("os-release"),
             format!("ID=debian\nIMAGE_ID=noodepd\nIMAGE_VERSION={installed}\n"),
@@ -211,7 +219,11 @@ fn downgrade_and_reinstall_are_refused_and_nothing_written() {
     let release = Release::new();
     let b = Box_::new("2026.12.1", &release.public());
     let before = b.snapshot();
-    for (version, name) in [("2026.11.30", "old.nupd"), ("2026.12.1", "same.nupd"), ("2026.2", "short.nupd")] {
+    for (version, name) in [
+        ("2026.11.30", "old.nupd"),
+        ("2026.12.1", "same.nupd"),
+        ("2026.2", "short.nupd"),
+    ] {
         let out = b.install(&release.make(version, name));
         assert_refused(&out, "not newer than the running image 2026.12.1");
         assert_eq!(b.snapshot(), before, "{version}");
@@ -296,10 +308,26 @@ fn inbox_bundles_are_installed_or_refused_and_always_removed() {
     let b = Box_::new("2026.12.1", &release.public());
     // Running slot b this time: the update goes to a.
     std::fs::write(b.path("running-slot"), "b\n").unwrap();
-    std::fs::copy(other.make("2026.12.3", "x.nupd"), b.path("inbox/a-foreign.nupd")).unwrap();
-    std::fs::copy(release.make("2026.12.2", "n1.nupd"), b.path("inbox/b-n1.nupd")).unwrap();
-    std::fs::copy(release.make("2026.12.4", "n2.nupd"), b.path("inbox/c-n2.nupd")).unwrap();
-    std::fs::write(b.path("inbox/keep-me.snap"), b"a snapshot is not the installer's").unwrap();
+    std::fs::copy(
+        other.make("2026.12.3", "x.nupd"),
+        b.path("inbox/a-foreign.nupd"),
+    )
+    .unwrap();
+    std::fs::copy(
+        release.make("2026.12.2", "n1.nupd"),
+        b.path("inbox/b-n1.nupd"),
+    )
+    .unwrap();
+    std::fs::copy(
+        release.make("2026.12.4", "n2.nupd"),
+        b.path("inbox/c-n2.nupd"),
+    )
+    .unwrap();
+    std::fs::write(
+        b.path("inbox/keep-me.snap"),
+        b"a snapshot is not the installer's",
+    )
+    .unwrap();
     std::fs::write(b.path("inbox/d-upload.nupd.part"), b"still uploading").unwrap();
 
     let mut cmd = noodepd();
@@ -312,7 +340,10 @@ fn inbox_bundles_are_installed_or_refused_and_always_removed() {
     assert!(!out.status.success(), "{}", text(&out));
     let t = text(&out);
     assert!(t.contains("installed version 2026.12.2 into slot a"), "{t}");
-    assert!(t.contains("a-foreign.nupd refused (wrong_release_key)"), "{t}");
+    assert!(
+        t.contains("a-foreign.nupd refused (wrong_release_key)"),
+        "{t}"
+    );
     // A second good bundle in the same run would overwrite the first before it was tried.
     assert!(t.contains("c-n2.nupd refused (one_at_a_time)"), "{t}");
     assert!(b.path("EFI/Linux/noodepd-2026.12.2-a+3.efi").exists());

@@ -54,8 +54,8 @@ pub fn run(args: UpdateArgs) -> anyhow::Result<ExitCode> {
                 .map(|v| ImageVersion::parse(&v))
                 .transpose()
                 .context("--newer-than")?;
-            let (mut file, len) = bundle::open(&path)
-                .with_context(|| format!("refused {}", path.display()))?;
+            let (mut file, len) =
+                bundle::open(&path).with_context(|| format!("refused {}", path.display()))?;
             let verified = bundle::verify(&mut file, len, &key, floor.as_ref())
                 .with_context(|| format!("refused {}", path.display()))?;
             println!(
@@ -66,7 +66,10 @@ pub fn run(args: UpdateArgs) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        UpdateCommand::Install { bundle: path, paths } => {
+        UpdateCommand::Install {
+            bundle: path,
+            paths,
+        } => {
             let done = install::install(&path, &slot_paths(paths))
                 .with_context(|| format!("refused {}: nothing made bootable", path.display()))?;
             println!(
@@ -136,9 +139,14 @@ fn reboot_if_standby(status_path: &std::path::Path) {
         .map(|s| s.mode);
     if mode.as_deref() == Some("standby") {
         log::info!("update: the box is in standby; rebooting into the new image");
-        match std::process::Command::new("systemctl").arg("reboot").status() {
+        match std::process::Command::new("systemctl")
+            .arg("reboot")
+            .status()
+        {
             Ok(s) if s.success() => {}
-            other => log::error!("update: systemctl reboot failed ({other:?}); the new image boots at the next reboot"),
+            other => log::error!(
+                "update: systemctl reboot failed ({other:?}); the new image boots at the next reboot"
+            ),
         }
     } else {
         log::info!(

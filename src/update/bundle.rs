@@ -37,11 +37,7 @@ pub const MAX_HEADER: u32 = 16 * 1024;
 /// The file name suffix of a bundle in the inbox (the daemon leaves these alone).
 pub const SUFFIX: &str = ".nupd";
 /// The parts, in the order they appear, with the largest size each may have.
-pub const PARTS: [(&str, u64); 3] = [
-    ("root", 4 << 30),
-    ("verity", 512 << 20),
-    ("uki", 256 << 20),
-];
+pub const PARTS: [(&str, u64); 3] = [("root", 4 << 30), ("verity", 512 << 20), ("uki", 256 << 20)];
 /// Largest bundle file accepted: every part at its limit plus the framing.
 pub const MAX_BUNDLE: u64 = (4 << 30) + (512 << 20) + (256 << 20) + 16 + 4 + 16 * 1024 + 64;
 /// Buffer for streaming parts.
@@ -113,14 +109,20 @@ fn signed_prefix(header: &[u8]) -> Result<Vec<u8>, UpdateError> {
 }
 
 /// Hashes `len` bytes of `file` from its current position; `Truncated` if it ends before.
-fn hash_stream(file: &mut impl Read, len: u64, mut sink: impl FnMut(&[u8]) -> std::io::Result<()>) -> Result<[u8; 32], UpdateError> {
+fn hash_stream(
+    file: &mut impl Read,
+    len: u64,
+    mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
+) -> Result<[u8; 32], UpdateError> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; CHUNK];
     let mut left = len;
     while left > 0 {
         let want = usize::try_from(left.min(CHUNK as u64)).unwrap_or(CHUNK);
         let chunk = buf.get_mut(..want).ok_or(UpdateError::Truncated)?;
-        let n = file.read(chunk).map_err(UpdateError::io("reading the bundle"))?;
+        let n = file
+            .read(chunk)
+            .map_err(UpdateError::io("reading the bundle"))?;
         if n == 0 {
             return Err(UpdateError::Truncated);
         }
@@ -273,8 +275,8 @@ pub fn verify(
     if header.image_id != IMAGE_ID {
         return Err(UpdateError::BadHeader("not a noodepd image".into()));
     }
-    let version = ImageVersion::parse(&header.version)
-        .map_err(|e| UpdateError::BadHeader(e.to_string()))?;
+    let version =
+        ImageVersion::parse(&header.version).map_err(|e| UpdateError::BadHeader(e.to_string()))?;
     if let Some(installed) = installed
         && version <= *installed
     {
@@ -284,7 +286,9 @@ pub fn verify(
         });
     }
     if header.parts.len() != PARTS.len() {
-        return Err(UpdateError::BadHeader("not the three parts root, verity, uki".into()));
+        return Err(UpdateError::BadHeader(
+            "not the three parts root, verity, uki".into(),
+        ));
     }
     let mut total: u64 = 0;
     for (part, (name, limit)) in header.parts.iter().zip(PARTS) {
@@ -301,8 +305,15 @@ pub fn verify(
                 limit,
             });
         }
-        if part.sha256.len() != 64 || !part.sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            return Err(UpdateError::BadHeader(format!("part {name}: not a SHA-256")));
+        if part.sha256.len() != 64
+            || !part
+                .sha256
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
+            return Err(UpdateError::BadHeader(format!(
+                "part {name}: not a SHA-256"
+            )));
         }
         total = total.saturating_add(part.size);
     }
@@ -372,7 +383,11 @@ mod tests {
     }
 
     /// A bundle file from an arbitrary (signed) header and body.
-    fn raw(key: &ReleaseSecret, header: &serde_json::Value, body: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
+    fn raw(
+        key: &ReleaseSecret,
+        header: &serde_json::Value,
+        body: &[u8],
+    ) -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let json = serde_json::to_vec(header).unwrap();
         let prefix = signed_prefix(&json).unwrap();
@@ -397,7 +412,12 @@ mod tests {
 
     fn check(path: &Path) -> Result<Verified, UpdateError> {
         let (mut f, len) = open(path)?;
-        verify(&mut f, len, &key().public(), Some(&ImageVersion::parse("1").unwrap()))
+        verify(
+            &mut f,
+            len,
+            &key().public(),
+            Some(&ImageVersion::parse("1").unwrap()),
+        )
     }
 
     #[test]
@@ -418,21 +438,38 @@ mod tests {
         for parts in [
             serde_json::json!([part("root", b"r"), part("uki", b"u"), part("verity", b"v")]),
             serde_json::json!([part("root", b"r"), part("verity", b"v")]),
-            serde_json::json!([part("root", b"r"), part("verity", b"v"), part("uki", b"u"), part("x", b"")]),
+            serde_json::json!([
+                part("root", b"r"),
+                part("verity", b"v"),
+                part("uki", b"u"),
+                part("x", b"")
+            ]),
         ] {
             let (_d, p) = raw(&key(), &header(parts), b"rvu");
             assert!(matches!(check(&p), Err(UpdateError::BadHeader(_))));
         }
-        let mut h = header(serde_json::json!([part("root", b"r"), part("verity", b"v"), part("uki", b"u")]));
+        let mut h = header(serde_json::json!([
+            part("root", b"r"),
+            part("verity", b"v"),
+            part("uki", b"u")
+        ]));
         h["unexpected"] = serde_json::json!(1);
         let (_d, p) = raw(&key(), &h, b"rvu");
         assert!(matches!(check(&p), Err(UpdateError::BadHeader(_))));
-        let mut h = header(serde_json::json!([part("root", b"r"), part("verity", b"v"), part("uki", b"u")]));
+        let mut h = header(serde_json::json!([
+            part("root", b"r"),
+            part("verity", b"v"),
+            part("uki", b"u")
+        ]));
         h["image_id"] = serde_json::json!("debian");
         let (_d, p) = raw(&key(), &h, b"rvu");
         assert!(matches!(check(&p), Err(UpdateError::BadHeader(_))));
         // The same header, well formed, is accepted: the refusals above are for their reason.
-        let h = header(serde_json::json!([part("root", b"r"), part("verity", b"v"), part("uki", b"u")]));
+        let h = header(serde_json::json!([
+            part("root", b"r"),
+            part("verity", b"v"),
+            part("uki", b"u")
+        ]));
         let (_d, p) = raw(&key(), &h, b"rvu");
         let ok = check(&p).unwrap();
         assert_eq!(ok.part("uki").unwrap().0, ok.data_offset + 2);
@@ -440,11 +477,18 @@ mod tests {
 
     #[test]
     fn a_header_changed_after_signing_is_a_bad_signature() {
-        let h = header(serde_json::json!([part("root", b"r"), part("verity", b"v"), part("uki", b"u")]));
+        let h = header(serde_json::json!([
+            part("root", b"r"),
+            part("verity", b"v"),
+            part("uki", b"u")
+        ]));
         let (_d, p) = raw(&key(), &h, b"rvu");
         let mut bytes = std::fs::read(&p).unwrap();
         // "version":"2" -> "version":"3" inside the signed header.
-        let at = bytes.windows(13).position(|w| w == b"\"version\":\"2\"").unwrap();
+        let at = bytes
+            .windows(13)
+            .position(|w| w == b"\"version\":\"2\"")
+            .unwrap();
         bytes[at + 11] = b'3';
         std::fs::write(&p, &bytes).unwrap();
         assert!(matches!(check(&p), Err(UpdateError::BadSignature)));

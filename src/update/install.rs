@@ -122,8 +122,12 @@ pub fn install(bundle_path: &Path, paths: &SlotPaths) -> Result<Installed, Updat
     let (mut file, len) = bundle::open(bundle_path)?;
     let verified = bundle::verify(&mut file, len, &key, Some(&installed))?;
 
-    let root_dev = paths.partitions.join(format!("noodepd-root-{}", target.name()));
-    let verity_dev = paths.partitions.join(format!("noodepd-verity-{}", target.name()));
+    let root_dev = paths
+        .partitions
+        .join(format!("noodepd-root-{}", target.name()));
+    let verity_dev = paths
+        .partitions
+        .join(format!("noodepd-verity-{}", target.name()));
     for (dev, part) in [(&root_dev, "root"), (&verity_dev, "verity")] {
         let need = verified.part(part).map(|(_, p)| p.size).unwrap_or(u64::MAX);
         let size = target_size(dev)?;
@@ -141,7 +145,9 @@ pub fn install(bundle_path: &Path, paths: &SlotPaths) -> Result<Installed, Updat
     write_part(&mut file, &verified, "root", &root_dev)?;
     write_part(&mut file, &verified, "verity", &verity_dev)?;
 
-    let tmp = paths.uki_dir.join(format!(".noodepd-{}.efi.new", target.name()));
+    let tmp = paths
+        .uki_dir
+        .join(format!(".noodepd-{}.efi.new", target.name()));
     let entry = paths.uki_dir.join(format!(
         "noodepd-{}-{}+{BOOT_TRIES}.efi",
         verified.version,
@@ -212,7 +218,12 @@ fn remove_entries(uki_dir: &Path, slot: Slot) -> Result<(), UpdateError> {
 }
 
 /// Writes one verified part onto its partition and reads it back.
-fn write_part(file: &mut File, verified: &Verified, name: &str, dev: &Path) -> Result<(), UpdateError> {
+fn write_part(
+    file: &mut File,
+    verified: &Verified,
+    name: &str,
+    dev: &Path,
+) -> Result<(), UpdateError> {
     let (offset, part) = verified
         .part(name)
         .ok_or_else(|| UpdateError::BadHeader(format!("no {name} part")))?;
@@ -291,11 +302,21 @@ mod tests {
 
     #[test]
     fn boot_entries_of_a_slot_with_and_without_counter() {
-        for n in ["noodepd-1.0-a.efi", "noodepd-2026.12.1-a+3.efi", "noodepd-1.2-a+0-3.efi"] {
+        for n in [
+            "noodepd-1.0-a.efi",
+            "noodepd-2026.12.1-a+3.efi",
+            "noodepd-1.2-a+0-3.efi",
+        ] {
             assert!(is_entry_of(n, Slot::A), "{n}");
             assert!(!is_entry_of(n, Slot::B), "{n}");
         }
-        for n in ["noodepd-a.efi", "noodepd-x-a.efi", "noodepd-1.0-a.conf", "other-1.0-a.efi", "noodepd-1.0-ab.efi"] {
+        for n in [
+            "noodepd-a.efi",
+            "noodepd-x-a.efi",
+            "noodepd-1.0-a.conf",
+            "other-1.0-a.efi",
+            "noodepd-1.0-ab.efi",
+        ] {
             assert!(!is_entry_of(n, Slot::A), "{n}");
         }
     }

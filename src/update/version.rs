@@ -81,8 +81,8 @@ impl fmt::Display for ImageVersion {
 pub fn from_os_release(text: &str) -> Option<ImageVersion> {
     let value = text
         .lines()
-        .filter_map(|l| l.strip_prefix("IMAGE_VERSION="))
-        .last()?;
+        .rev()
+        .find_map(|l| l.strip_prefix("IMAGE_VERSION="))?;
     let value = value.trim();
     let unquoted = value
         .strip_prefix('"')
@@ -121,8 +121,20 @@ mod tests {
     #[test]
     fn anything_but_dotted_digits_is_refused() {
         for bad in [
-            "", ".", "1.", ".1", "1..2", "1.a", "-1", "+1", "1 ", " 1", "01", "1.02",
-            "1.2.3.4.5.6.7.8.9", "99999999999999999999",
+            "",
+            ".",
+            "1.",
+            ".1",
+            "1..2",
+            "1.a",
+            "-1",
+            "+1",
+            "1 ",
+            " 1",
+            "01",
+            "1.02",
+            "1.2.3.4.5.6.7.8.9",
+            "99999999999999999999",
         ] {
             assert!(ImageVersion::parse(bad).is_err(), "{bad:?}");
         }
