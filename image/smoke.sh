@@ -423,7 +423,7 @@ served_seq() { curl -sk --max-time 20 "https://127.0.0.1:$WEB/ready" 2>/dev/null
 update_scenarios() {
 	local t0 line audit0 audit1 boots trials esp stripped
 	line=$(image_line)
-	case "$line" in "version=1.0 slot=a entry=noodepd-1.0-a.efi") ;; *) fail "first boot: NOODEPD-IMAGE '$line', not 1.0 from slot a" ;; esac
+	case "$line" in "version=1.0 slot=a "*) ;; *) fail "first boot: NOODEPD-IMAGE '$line', not 1.0 from slot a" ;; esac
 	log "Secure Boot on: signed release 1.0 booted from slot a ($line)"
 	audit0=$(console_value NOODEPD-AUDIT)
 
@@ -446,7 +446,7 @@ update_scenarios() {
 	wait_count 'NOODEPD-IMAGE version=1.1' 1 "the box to come back on 1.1 after installing it"
 	[ "$(grep -ac 'NOODEPD-IMAGE ' "$SERIAL")" -gt "$boots" ] || fail "no new boot after installing 1.1"
 	line=$(image_line)
-	case "$line" in "version=1.1 slot=b entry=noodepd-1.1-b.efi") ;; *) fail "after the 1.1 update: NOODEPD-IMAGE '$line', not 1.1 from slot b" ;; esac
+	case "$line" in "version=1.1 slot=b "*) ;; *) fail "after the 1.1 update: NOODEPD-IMAGE '$line', not 1.1 from slot b" ;; esac
 	while ! served_seq; do
 		[ "$(left)" -gt 0 ] || fail "release 1.1 does not serve sequence $SEQ (the data did not survive the update)"
 		sleep 5
@@ -472,7 +472,7 @@ update_scenarios() {
 		sleep 10
 	done
 	trials=$(grep -ac 'version=1.2 slot=a' "$SERIAL")
-	case "$line" in "version=1.1 slot=b entry=noodepd-1.1-b.efi") ;; *) fail "after the broken 1.2: NOODEPD-IMAGE '$line'" ;; esac
+	case "$line" in "version=1.1 slot=b "*) ;; *) fail "after the broken 1.2: NOODEPD-IMAGE '$line'" ;; esac
 	while ! served_seq; do
 		[ "$(left)" -gt 0 ] || fail "after falling back, 1.1 does not serve sequence $SEQ"
 		sleep 5
