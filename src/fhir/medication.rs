@@ -835,7 +835,8 @@ pub fn administration(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
 
     let mut note_parts: Vec<String> = Vec::new();
     note_parts.extend(notes(res));
-    if let Some(r) = arr(res, "statusReason").first().and_then(cc_text) {
+    let status_reason = arr(res, "statusReason").first().and_then(cc_text);
+    if let Some(r) = &status_reason {
         note_parts.push(format!("reden: {r}"));
     }
     let why = json::ext_suffix(res, "ReasonForDeviation")
@@ -861,6 +862,7 @@ pub fn administration(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
         note: (!note_parts.is_empty()).then(|| note_parts.join(" | ")),
         treatment_id,
         dose_quantity,
+        status_reason,
     };
     let b = cx
         .patient(p)

@@ -119,6 +119,9 @@ struct Ctx<'a, 'b> {
     patient_id: String,
     patient_display: String,
     encounter_id: String,
+    /// Whether this patient already has a dose recorded as not given in the last day (the
+    /// demo shows one per patient, so the MAR's "NIET GEGEVEN" is always on display).
+    not_given_shown: bool,
 }
 
 impl Ctx<'_, '_> {
@@ -170,6 +173,7 @@ pub fn generate(
         patient_display: name.full(),
         patient_id,
         encounter_id,
+        not_given_shown: false,
     };
     patient_resource(&mut cx, &name, gender, birth, slot);
 
@@ -1161,6 +1165,18 @@ fn administrations(
                 None => break,
             };
         }
+        // Every as-needed drug was given at least once in the last day (the MAR's as-needed
+        // block shows a recorded dose), without drawing from the generator's sequence.
+        let day_ago = now - Duration::hours(24);
+        if !planned
+            .iter()
+            .any(|t| *t >= day_ago && *t <= now - Duration::minutes(45))
+        {
+            let at = now - Duration::hours(3);
+            if at >= from {
+                planned.push(at);
+            }
+        }
         planned.sort();
     } else {
         let mut day = local_date(from);
@@ -1184,11 +1200,21 @@ fn administrations(
         if now - slot < Duration::minutes(45) && cx.rng.gen_bool(0.5) {
             continue;
         }
-        let not_done = !d.sched.is_as_needed() && cx.rng.gen_bool(0.04);
+        let random_not_done = !d.sched.is_as_needed() && cx.rng.gen_bool(0.04);
+        // One dose per patient in the last day is recorded as not given (see Ctx).
+        let forced = !random_not_done
+            && !cx.not_given_shown
+            && !d.sched.is_as_needed()
+            && slot >= now - Duration::hours(24)
+            && slot <= now - Duration::minutes(45);
+        let not_done = random_not_done || forced;
+        if not_done && slot >= now - Duration::hours(24) {
+            cx.not_given_shown = true;
+        }
         let given = if d.sched.is_as_needed() {
             slot
         } else {
-            (slot + Duration::minutes(cx.rng.gen_range(-15..35))).min(now)
+            (slot + Duration::minutes(cx.rng.gen_range(-15..35))).min(until)
         };
         let nurse = cx.nurse();
         let id = cx.id();
@@ -1226,7 +1252,12 @@ fn administrations(
                     json!([reference(disp, "MedicationDispense", "Toedieningsafspraak")]),
                 );
             }
-            if not_done {
+            if forced {
+                o.insert(
+                    "statusReason".into(),
+                    json!([{"text": "Patiënt nuchter voor onderzoek"}]),
+                );
+            } else if not_done {
                 let reason = match cx.rng.gen_range(0..3) {
                     0 => {
                         json!({"coding": [coding("http://terminology.hl7.org/CodeSystem/v3-ActReason", "PREFUS", "Patient refuse")], "text": "Patiënt weigert"})

@@ -8,6 +8,7 @@
 //! not know) is a different value from *none documented* (the source explicitly states there
 //! are none, e.g. "no known allergies"). Unknown must never look like none.
 
+pub mod highrisk;
 pub mod medication;
 pub mod report;
 pub mod summary;
@@ -475,6 +476,9 @@ pub struct Administration {
     /// The dose as a quantity, with unit text and code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dose_quantity: Option<Quantity>,
+    /// Why it was not given (statusReason), as text; also in `note` as "reden: …".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
 }
 
 /// A vital sign or lab result.

@@ -1812,6 +1812,19 @@ fn mar_days(req: &Req) -> u32 {
         .unwrap_or(MAR_DAYS)
 }
 
+/// The first day and number of days of a printed MAR: from today, or with `previous=1`
+/// from yesterday (one day more), so the last 24 hours' records are on the sheet.
+fn mar_range(req: &Req, today: NaiveDate) -> (NaiveDate, u32) {
+    let days = mar_days(req);
+    let previous = query_params(req.query.as_deref())
+        .get("previous")
+        .is_some_and(|v| v == "1");
+    match today.pred_opt() {
+        Some(y) if previous => (y, days + 1),
+        _ => (today, days),
+    }
+}
+
 fn store_failed(st: &WebState, view: &View) -> Resp {
     log::error!("reading the served generation failed");
     error_resp(
@@ -1901,8 +1914,7 @@ async fn patient_data(st: &Arc<WebState>, req: &Req, view: &mut View, route: Rou
                 Ok(None) => return not_found_patient(st, view),
                 Err(_) => return store_failed(st, view),
             };
-            let days = mar_days(req);
-            let start = today(st, view.now);
+            let (start, days) = mar_range(req, today(st, view.now));
             let ev = if labels {
                 audit(
                     EventKind::Print,
@@ -1943,8 +1955,7 @@ async fn patient_data(st: &Arc<WebState>, req: &Req, view: &mut View, route: Rou
                 Ok(a) => a,
                 Err(_) => return store_failed(st, view),
             };
-            let days = mar_days(req);
-            let start = today(st, view.now);
+            let (start, days) = mar_range(req, today(st, view.now));
             let ev = audit(
                 EventKind::Print,
                 all.iter().map(ref_of).collect(),

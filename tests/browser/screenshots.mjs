@@ -4,7 +4,8 @@
 //   BASE_URL   http://127.0.0.1:PORT of the demo
 //   NURSE      "user code" of a nurse, COORDINATOR "user code" of a coordinator
 //   CHROMIUM   the executable; OUT the directory to write to
-// Run by docs/screenshots/make.sh (which starts the demo); not part of `cargo test`.
+// The MAR screenshots and PDFs: mar (one patient), mar-all (all patients with the previous
+// day), mar-blank. Run by docs/screenshots/make.sh (which starts the demo); not part of `cargo test`.
 
 import { chromium } from "playwright-core";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -98,8 +99,17 @@ for (const width of [1280, 800, 360]) {
       await pdf(page, "labels", false);
       await page.screenshot({ path: join(out, "labels-sheet.png"), fullPage: true });
     }
+    // The MAR with the doses the EPD recorded (G / NIET GEGEVEN / vóór peilmoment), its
+    // as-needed blocks and high-risk markers; the all-patients MAR and the blank MAR.
     await page.goto(`${base}${patient}/mar`);
-    await shot(page, `mar-header-${width}`);
+    await shot(page, `mar-${width}`);
+    if (width === 1280) await pdf(page, "mar", true);
+    await page.goto(`${base}/print/mar?previous=1`);
+    await shot(page, `mar-all-${width}`);
+    if (width === 1280) await pdf(page, "mar-all", true);
+    await page.goto(`${base}/print/mar-blank`);
+    await shot(page, `mar-blank-${width}`);
+    if (width === 1280) await pdf(page, "mar-blank", true);
   } finally {
     await close();
   }

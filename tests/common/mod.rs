@@ -302,6 +302,7 @@ pub fn hostile_patient(
                     system: Some(h("admin.unit.system")),
                     code: Some(h("admin.unit.code")),
                 }),
+                status_reason: None,
             }],
         },
         vitals: Listed::Items {

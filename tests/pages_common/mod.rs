@@ -184,6 +184,7 @@ pub fn given(line_id: &str, drug: &str, at: DateTime<Utc>) -> Administration {
         note: None,
         treatment_id: None,
         dose_quantity: None,
+        status_reason: None,
     }
 }
 
@@ -482,6 +483,7 @@ pub fn hostile_patient(h: &Hostile) -> PatientRecord {
                 note: h.o(),
                 treatment_id: None,
                 dose_quantity: None,
+                status_reason: None,
             }],
         },
         vitals: Listed::Items {

@@ -2,14 +2,16 @@
 //! paused, about to start, or not fully readable) and which are history; which lines the
 //! MAR gives by; which administrations belong to a treatment; and the words for a
 //! treatment's state and a building block's fate ("ONDERBROKEN sinds …", "gestopt op …",
-//! "start op …"). One drug therapy is one entry, so the MAR never shows one drug twice and
+//! "start op …"), and the high-risk marker ([`crate::record::highrisk`]). One drug therapy is one entry, so the MAR never shows one drug twice and
 //! a stopped, paused or cancelled drug is never shown as current.
 
+use super::icons::{Icon, icon};
 use super::text::moment;
 use super::{Key, PageCtx};
+use crate::record::highrisk::{HighRisk, high_risk};
 use crate::record::{
-    Administration, Attention, Fate, MedicationKind, MedicationLine, Moment, StopKind, Treatment,
-    TreatmentState, Unreadable,
+    Administration, Attention, Drug, Fate, MedicationKind, MedicationLine, Moment, StopKind,
+    Treatment, TreatmentState, Unreadable,
 };
 
 /// Splits treatments into those a nurse must see now and the history, in source order.
@@ -31,6 +33,33 @@ fn date(ctx: &PageCtx, m: &Option<Moment>) -> String {
     match m {
         Some(m) => moment(ctx, m),
         None => ctx.t(Key::Unknown).to_owned(),
+    }
+}
+
+/// The high-risk group in words.
+pub fn high_risk_word(ctx: &PageCtx, g: HighRisk) -> &'static str {
+    ctx.t(match g {
+        HighRisk::Anticoagulant => Key::HrAnticoagulant,
+        HighRisk::Insulin => Key::HrInsulin,
+        HighRisk::Opioid => Key::HrOpioid,
+        HighRisk::ConcentratedElectrolyte => Key::HrElectrolyte,
+        HighRisk::Methotrexate => Key::HrMethotrexate,
+        HighRisk::Cytostatic => Key::HrCytostatic,
+        HighRisk::Digoxin => Key::HrDigoxin,
+        HighRisk::NeuromuscularBlocker => Key::HrNeuromuscular,
+    })
+}
+
+/// The marker in front of a high-risk drug's name ("HOOG RISICO · insuline"), on the
+/// patient page and the MAR; nothing for other drugs.
+pub fn high_risk_mark(ctx: &PageCtx, d: &Drug) -> maud::Markup {
+    maud::html! {
+        @if let Some(g) = high_risk(d) {
+            span class="hr-mark" {
+                (icon(Icon::Warning)) " " strong { (ctx.t(Key::HighRisk)) } " · " (high_risk_word(ctx, g))
+            }
+            " "
+        }
     }
 }
 

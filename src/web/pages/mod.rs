@@ -18,6 +18,8 @@ pub mod labels;
 pub mod layout;
 pub mod login;
 pub mod mar;
+pub mod marfill;
+pub mod marpage;
 pub mod medgroup;
 pub mod patient;
 pub mod status;

@@ -11,9 +11,10 @@ use super::icons::{Icon, icon};
 use super::identity::{self, location_text};
 use super::layout::{self, Kind, listed_status, opt};
 use super::medgroup::{
-    attention_label, fate_label, kind_word, owns, split, state_class, state_label, unreadable_label,
+    attention_label, fate_label, high_risk_mark, kind_word, owns, split, state_class, state_label,
+    unreadable_label,
 };
-use super::text::{clean, code_word, moment};
+use super::text::{clean, code_word, moment, units_written_out};
 use super::ward::{limit_text, resus_badge};
 use super::{Key, PageCtx};
 use crate::record::summary::PatientSummary;
@@ -266,7 +267,7 @@ pub fn dosage_block(ctx: &PageCtx, d: &Dosage) -> Markup {
     html! {
         div class="dosage" {
             @if d.as_needed.is_some() { span class="prn" { (ctx.t(Key::AsNeeded)) } " " }
-            @if let Some(dose) = &d.dose { strong class="dose" { (clean(dose)) } } @else { span class="flag-unknown" { (ctx.t(Key::Dose)) ": " (ctx.t(Key::Unknown)) } }
+            @if let Some(dose) = &d.dose { strong class="dose" { (clean(&units_written_out(ctx.lang, dose))) } } @else { span class="flag-unknown" { (ctx.t(Key::Dose)) ": " (ctx.t(Key::Unknown)) } }
             @if let Some(r) = &d.route { " · " (clean(r)) }
             @if !sched.is_empty() { " · " span class="sched" { (clean(&sched)) } }
             @if let Some(a) = &d.as_needed {
@@ -286,16 +287,17 @@ pub fn dosage_block(ctx: &PageCtx, d: &Dosage) -> Markup {
 
 /// The maximum dose, prefixed "max." unless the source already says so.
 pub fn max_dose_text(ctx: &PageCtx, m: &str) -> String {
+    let m = units_written_out(ctx.lang, m);
     if m.trim_start().to_lowercase().starts_with("max") {
-        clean(m).into_owned()
+        clean(&m).into_owned()
     } else {
-        format!("{} {}", ctx.t(Key::MaxDose), clean(m))
+        format!("{} {}", ctx.t(Key::MaxDose), clean(&m))
     }
 }
 
 /// Given (`Some(true)`), not given (`Some(false)`) or not known (`None`: MP9 3.0 sends
 /// `unknown`, which must read neither as given nor as "NOT GIVEN").
-fn given(a: &Administration) -> Option<bool> {
+pub fn given(a: &Administration) -> Option<bool> {
     match a.status.as_deref().map(str::trim) {
         None | Some("completed" | "in-progress") => Some(true),
         Some("not-done" | "stopped" | "on-hold" | "cancelled") => Some(false),
@@ -482,6 +484,7 @@ fn treatment_row(ctx: &PageCtx, p: &PatientRecord, t: &Treatment) -> Markup {
     html! {
         tr class=(row_class) {
             th scope="row" class="drug" {
+                (high_risk_mark(ctx, t.drug()))
                 (clean(&t.drug().name))
                 @if let Some(s) = &t.drug().strength { " " span class="strength" { (clean(s)) } }
                 @if let Some(f) = &t.drug().form { br; span class="sub" { (clean(f)) } }

@@ -95,6 +95,64 @@ pub fn code_word(lang: crate::config::Language, s: &str) -> Cow<'_, str> {
     Cow::Borrowed(w)
 }
 
+/// A unit abbreviation that is misread on paper, written out: `E`/`IE`/`U`/`IU` (units,
+/// read as a 0 or a 4) after a number → "eenheden"/"units", `µg`/`mcg`/`ug` (read as mg) →
+/// "microgram" (the error-prone abbreviations of ISMP's list and the Dutch prescribing
+/// rules). Only whole words are replaced, a number glued to the unit ("8E") included; a
+/// letter not after a number ("vitamine E") and everything else stays as given.
+pub fn units_written_out(lang: crate::config::Language, s: &str) -> String {
+    use crate::config::Language::{En, Nl};
+    let unit = |w: &str, after_number: bool| -> Option<&'static str> {
+        Some(match (w, lang) {
+            ("E" | "IE" | "I.E." | "U" | "IU" | "I.U.", Nl) if after_number => "eenheden",
+            ("E" | "IE" | "I.E." | "U" | "IU" | "I.U.", En) if after_number => "units",
+            ("µg" | "μg" | "mcg" | "ug", _) => "microgram",
+            _ => return None,
+        })
+    };
+    let is_num = |w: &str| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_digit() || c == ',' || c == '.')
+    };
+    let mut out = String::with_capacity(s.len() + 16);
+    let mut run = String::new();
+    // Whether the last word was a number (spaces in between allowed).
+    let mut prev_number = false;
+    let mut flush = |run: &mut String, out: &mut String| {
+        if run.is_empty() {
+            return;
+        }
+        let digits = run
+            .char_indices()
+            .find(|(_, c)| !(c.is_ascii_digit() || *c == ',' || *c == '.'))
+            .map_or(run.len(), |(i, _)| i);
+        let (num, rest) = run.split_at(digits);
+        match unit(rest, prev_number || !num.is_empty()) {
+            Some(w) => {
+                out.push_str(num);
+                if !num.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(w);
+            }
+            None => out.push_str(run),
+        }
+        prev_number = is_num(run);
+        run.clear();
+    };
+    for c in s.chars() {
+        if c.is_alphanumeric() || c == 'µ' || c == 'μ' || c == '.' || c == ',' {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +172,25 @@ mod tests {
     #[test]
     fn search_folding_ignores_case_and_accents() {
         assert_eq!(fold("Ëlise VAN Dijk"), "elise van dijk");
+    }
+
+    #[test]
+    fn error_prone_unit_abbreviations_are_written_out() {
+        use crate::config::Language::{En, Nl};
+        assert_eq!(units_written_out(Nl, "8 E"), "8 eenheden");
+        assert_eq!(units_written_out(Nl, "8E s.c."), "8 eenheden s.c.");
+        assert_eq!(units_written_out(En, "10 IE/uur"), "10 units/uur");
+        assert_eq!(units_written_out(Nl, "125 µg"), "125 microgram");
+        assert_eq!(
+            units_written_out(Nl, "max. 6 stuk per dag"),
+            "max. 6 stuk per dag"
+        );
+        // Words that merely contain the letters stay.
+        assert_eq!(units_written_out(Nl, "EEN KIEM Eerst"), "EEN KIEM Eerst");
+        assert_eq!(units_written_out(Nl, "2,5 mg"), "2,5 mg");
+        assert_eq!(
+            units_written_out(Nl, "vitamine E 400 IE"),
+            "vitamine E 400 eenheden"
+        );
     }
 }

@@ -196,14 +196,14 @@ pub fn ward_overview(ctx: &PageCtx, rows: &[&PatientSummary], query: Option<&str
                     button type="submit" class="btn" { (ctx.t(Key::SearchButton)) }
                 }
             }
-        }
-        @if let Some(q) = query {
-            p class="result-count" role="status" {
-                strong { (count(rows.len(), Key::Result, Key::Results)) } " " (ctx.t(Key::ResultsFor)) " “" (clean(q)) "” — "
-                a href=(urls::HOME) { (ctx.t(Key::ShowAll)) }
+            @if let Some(q) = query {
+                p class="result-count" role="status" {
+                    strong { (count(rows.len(), Key::Result, Key::Results)) } " " (ctx.t(Key::ResultsFor)) " “" (clean(q)) "” — "
+                    a href=(urls::HOME) { (ctx.t(Key::ShowAll)) }
+                }
+            } @else {
+                p class="result-count" { strong { (count(rows.len(), Key::PatientOnWard, Key::PatientsOnWard)) } }
             }
-        } @else {
-            p class="result-count" { strong { (count(rows.len(), Key::PatientOnWard, Key::PatientsOnWard)) } }
         }
         @if rows.is_empty() {
             p class="empty" {

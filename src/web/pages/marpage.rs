@@ -1,0 +1,142 @@
+//! Splitting one patient's printed MAR into sheets the page numbers itself ("blad 2 van
+//! 3"), because the browser cannot: CSS page counters count the whole print job, so in the
+//! all-patients MAR they cannot say "sheet 2 of 3 of this patient".
+//!
+//! Every part of the MAR (a drug's row, an as-needed block, the checked-by row, a
+//! handwritten line) comes with a conservative height estimate in millimetres, made from
+//! the print stylesheet's fixed sizes (slot boxes, font sizes, column widths) and the
+//! length of its texts with a narrow characters-per-line figure. Parts are laid on sheets in
+//! order until the next does not fit; a part is never split. Each sheet is its own table
+//! with the repeated patient header, so a sheet that the browser nevertheless overflows
+//! still names the patient and its sheet number on the overflow page (the browser repeats
+//! the table head), and the end marker on the last sheet says how many drugs the list holds.
+//! tests/browser_mar.rs checks the estimate against Chromium's PDF page count.
+
+use maud::Markup;
+
+/// Printable height of an A4 landscape sheet (210 mm − 2 × 8 mm margins, style.css
+/// `@page landscape`).
+pub const SHEET_HEIGHT_MM: f64 = 194.0;
+/// Printable width (297 mm − 2 × 8 mm).
+pub const SHEET_WIDTH_MM: f64 = 281.0;
+/// Height of one text line at the MAR's 8.5 pt print font (line-height 1.25), mm.
+pub const LINE_MM: f64 = 3.75;
+/// Height of one small-print line (7 pt), mm.
+pub const SMALL_LINE_MM: f64 = 3.1;
+/// Safety margin kept free on every sheet, mm (estimate errors, rounding of borders).
+pub const SLACK_MM: f64 = 5.0;
+
+/// The parts laid on one sheet.
+pub type Sheet = Vec<Item>;
+
+/// One part of a patient's MAR with its estimated printed height.
+pub struct Item {
+    pub height_mm: f64,
+    pub markup: Markup,
+    /// A heading: kept on the sheet of the item after it.
+    pub keep_with_next: bool,
+}
+
+impl Item {
+    pub fn new(height_mm: f64, markup: Markup) -> Item {
+        Item {
+            height_mm,
+            markup,
+            keep_with_next: false,
+        }
+    }
+
+    pub fn heading(height_mm: f64, markup: Markup) -> Item {
+        Item {
+            height_mm,
+            markup,
+            keep_with_next: true,
+        }
+    }
+}
+
+/// Lines a text of `chars` characters takes in a column that holds `per_line` characters
+/// (at least one line).
+pub fn lines(chars: usize, per_line: usize) -> usize {
+    chars.div_ceil(per_line.max(1)).max(1)
+}
+
+/// Characters per line of a column `width_mm` wide at a font whose average character is
+/// `char_mm` wide (taken wide, so the estimate errs towards more lines).
+pub fn per_line(width_mm: f64, char_mm: f64) -> usize {
+    let n = (width_mm / char_mm).floor();
+    if n.is_finite() && n >= 1.0 {
+        n as usize
+    } else {
+        1
+    }
+}
+
+/// Lays the items on sheets of `capacity_mm` each (after the fixed header and footer): in
+/// order, a new sheet when the next item (a heading: with the item after it) does not
+/// fit. Never returns no sheet.
+pub fn paginate(items: Vec<Item>, capacity_mm: f64) -> Vec<Vec<Item>> {
+    let mut sheets: Vec<Vec<Item>> = vec![Vec::new()];
+    let mut used = 0.0;
+    let next_heights: Vec<f64> = items
+        .iter()
+        .skip(1)
+        .map(|i| i.height_mm)
+        .chain(std::iter::once(0.0))
+        .collect();
+    for (it, next) in items.into_iter().zip(next_heights) {
+        let h = if it.keep_with_next {
+            it.height_mm + next
+        } else {
+            it.height_mm
+        };
+        let has_items = sheets.last().is_some_and(|s| !s.is_empty());
+        if has_items && used + h > capacity_mm {
+            sheets.push(Vec::new());
+            used = 0.0;
+        }
+        used += it.height_mm;
+        if let Some(s) = sheets.last_mut() {
+            s.push(it);
+        }
+    }
+    sheets
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use maud::html;
+
+    fn item(h: f64) -> Item {
+        Item::new(h, html! {})
+    }
+
+    #[test]
+    fn items_are_laid_in_order_and_never_split() {
+        let s = paginate(vec![item(40.0), item(40.0), item(30.0), item(100.0)], 100.0);
+        let heights: Vec<Vec<f64>> = s
+            .iter()
+            .map(|s| s.iter().map(|i| i.height_mm).collect())
+            .collect();
+        assert_eq!(heights, vec![vec![40.0, 40.0], vec![30.0], vec![100.0]]);
+        // An item taller than a sheet gets a sheet of its own; nothing gives no sheet.
+        assert_eq!(paginate(vec![item(300.0)], 100.0).len(), 1);
+        assert_eq!(paginate(vec![], 100.0).len(), 1);
+        // A heading moves with the item after it.
+        let s = paginate(
+            vec![item(80.0), Item::heading(10.0, html! {}), item(20.0)],
+            100.0,
+        );
+        assert_eq!(s.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 2]);
+    }
+
+    #[test]
+    fn text_lines_round_up() {
+        assert_eq!(lines(0, 20), 1);
+        assert_eq!(lines(20, 20), 1);
+        assert_eq!(lines(21, 20), 2);
+        assert_eq!(per_line(40.0, 2.0), 20);
+        assert_eq!(per_line(0.5, 2.0), 1);
+    }
+}

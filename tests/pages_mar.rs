@@ -1,0 +1,255 @@
+//! The printed MAR as a nurse reads it at 14:17 with data as of 14:05 (Amsterdam): every
+//! box before the data time shows what the EPD recorded (G with the time and who, NIET
+//! GEGEVEN with the reason) or is greyed "vóór peilmoment"; boxes after it are empty; a
+//! dose off the schedule is printed, not dropped; "laatst gegeven" per drug; an as-needed
+//! drug gets a block of its maximum per day with its recorded doses; high-risk drugs are
+//! marked; units are written out; drugs come in the stated order; every sheet says
+//! "blad x van y" and the last one ends the list with the number of drugs.
+
+mod pages_common;
+
+use chrono::{DateTime, Utc};
+use noodepd::mode::Mode;
+use noodepd::record::*;
+use noodepd::web::pages;
+use pages_common::*;
+
+fn atc(code: &str) -> Code {
+    Code {
+        system: Some("http://www.whocc.no/atc".into()),
+        code: Some(code.into()),
+        display: None,
+    }
+}
+
+fn q(value: f64, unit: &str) -> Quantity {
+    Quantity {
+        value,
+        unit: Some(unit.into()),
+        system: Some("http://unitsofmeasure.org".into()),
+        code: Some(unit.into()),
+    }
+}
+
+fn admin(line: &str, at: DateTime<Utc>, status: &str, reason: Option<&str>) -> Administration {
+    Administration {
+        status: Some(status.into()),
+        status_reason: reason.map(Into::into),
+        ..given(line, "x", at)
+    }
+}
+
+/// The realistic patient plus amlodipine (08:00 nothing recorded, 12:00 not given),
+/// insulin (high-risk, "8 E"), an extra metoprolol dose at 11:00 and an oxazepam dose at
+/// 03:00 with its maximum of 2 per day.
+fn patient() -> PatientRecord {
+    let mut p = realistic_patient("p1", "Johanna Visser", "3-1");
+    let mut insulin = drug("Insuline aspart", "100 E/ml");
+    insulin.codes = vec![atc("A10AB05")];
+    let mut ins = timed("8 E", "subcutaan", &[hm(8, 0), hm(12, 0), hm(18, 0)]);
+    ins.dose_quantity = Some(q(8.0, "[iU]"));
+    if let Listed::Items { items } = &mut p.medication {
+        items.push(single(line(
+            "med-4",
+            drug("Amlodipine", "5 mg"),
+            vec![timed("1 stuk", "oraal", &[hm(8, 0), hm(12, 0)])],
+        )));
+        items.push(single(line("med-5", insulin, vec![ins])));
+        for t in items.iter_mut() {
+            for b in t.blocks.iter_mut().filter(|b| b.id == "med-3") {
+                for d in b.dosages.iter_mut() {
+                    d.dose_quantity = Some(q(1.0, "stuk"));
+                    d.max_per_period = Some(MaxDose {
+                        quantity: q(2.0, "stuk"),
+                        per: q(1.0, "d"),
+                    });
+                }
+            }
+        }
+    }
+    if let Listed::Items { items } = &mut p.administrations {
+        items.push(admin(
+            "med-4",
+            utc(2026, 11, 22, 11, 10),
+            "not-done",
+            Some("Patiënt nuchter"),
+        ));
+        items.push(admin("med-2", utc(2026, 11, 22, 10, 0), "completed", None));
+        items.push(admin("med-3", utc(2026, 11, 22, 2, 0), "completed", None));
+    }
+    p
+}
+
+fn mar(p: &PatientRecord, days: u32) -> String {
+    let f = Fixture::new(Mode::Emergency);
+    pages::print_mar(&f.ctx(), std::slice::from_ref(p), day(2026, 11, 22), days).into_string()
+}
+
+/// The `<tr class="mar-line…">` rows (with nested PRN tables) naming `drug`.
+fn rows(html: &str, drug: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find("<tr class=\"mar-line") {
+        let tail = &rest[i..];
+        // A row ends at the next top-level MAR row or the end of the body.
+        let end = [
+            "<tr class=\"mar-line",
+            "<tr class=\"mar-section",
+            "<tr class=\"mar-checked",
+            "</tbody></table></section>",
+        ]
+        .iter()
+        .filter_map(|m| tail[1..].find(m).map(|j| j + 1))
+        .min()
+        .unwrap_or(tail.len());
+        let row = &tail[..end];
+        if row.contains(drug) {
+            out.push(row.to_owned());
+        }
+        rest = &tail[end..];
+    }
+    out
+}
+
+/// The cells of the first day (the row's fourth cell on: drug, dose, last given, days).
+fn day_cells(row: &str) -> Vec<&str> {
+    row.split("<td class=\"mar-day").skip(1).collect()
+}
+
+#[test]
+fn boxes_before_the_data_time_show_what_the_epd_recorded() {
+    let html = mar(&patient(), 2);
+    // Metoprolol 08:00: given at 08:02 by M. Jansen; the 11:00 dose fits no box and is
+    // printed as an extra; tomorrow's box is empty.
+    let m = rows(&html, "Metoprolol");
+    assert_eq!(m.len(), 1);
+    let days = day_cells(&m[0]);
+    assert!(days[0].contains("<strong>G</strong> 08:02"), "{}", days[0]);
+    assert!(days[0].contains("M. Jansen"));
+    assert!(days[0].contains("ook vastgelegd") && days[0].contains("11:00"));
+    assert!(!days[1].contains("rec-") && !days[1].contains("before"));
+    // Amlodipine: 08:00 nothing recorded before the data time (greyed), 12:00 not given
+    // with the reason.
+    let a = rows(&html, "Amlodipine");
+    let d0 = day_cells(&a[0])[0];
+    assert!(d0.contains("slot before"), "{d0}");
+    assert!(d0.contains("<strong>NIET GEGEVEN</strong> 12:10"), "{d0}");
+    assert!(d0.contains("Patiënt nuchter"));
+    // Paracetamol 08:00 and 14:00 given; 20:00 and 23:00 after the data time: open.
+    let pc = rows(&html, "Paracetamol");
+    let d0 = day_cells(&pc[0])[0];
+    assert_eq!(d0.matches("rec-given").count(), 2, "{d0}");
+    assert_eq!(d0.matches("<span class=\"slot\">").count(), 2, "{d0}");
+    // Laatst gegeven: the latest administration with time, dose and who.
+    assert!(m[0].contains("class=\"mar-last\"") && m[0].contains("<strong>11:00</strong>"));
+}
+
+#[test]
+fn high_risk_drugs_are_marked_units_written_out_and_insulin_gets_room_for_glucose() {
+    let html = mar(&patient(), 1);
+    let ins = rows(&html, "Insuline aspart");
+    assert_eq!(ins.len(), 1);
+    assert!(ins[0].contains("HOOG RISICO") && ins[0].contains("insuline"));
+    assert!(ins[0].contains("8 eenheden") && ins[0].contains("100 eenheden/ml"));
+    assert!(!ins[0].contains("8 E<") && !ins[0].contains(" E/ml"));
+    // 08:00 and 12:00 greyed, 18:00 open with a glucose line.
+    let d0 = day_cells(&ins[0])[0];
+    assert_eq!(d0.matches("slot before").count(), 2);
+    assert!(d0.contains("class=\"gluc\""));
+    assert!(!rows(&html, "Metoprolol")[0].contains("HOOG RISICO"));
+    // The patient page marks it too.
+    let f = Fixture::new(Mode::Emergency);
+    let page = pages::patient_page(&f.ctx(), &patient()).into_string();
+    assert!(page.contains("HOOG RISICO"));
+}
+
+#[test]
+fn an_as_needed_drug_gets_its_maximum_per_day_of_rows_with_its_recorded_doses() {
+    let html = mar(&patient(), 3);
+    let ox = rows(&html, "Oxazepam");
+    assert_eq!(ox.len(), 1, "one block, no grid boxes");
+    assert!(ox[0].contains("mar-prn"));
+    assert!(ox[0].contains("max. 2 × per dag"));
+    // The 03:00 dose and two empty entries, two entries per printed row.
+    assert!(ox[0].contains("<strong>G</strong> 03:00"));
+    assert_eq!(ox[0].matches("class=\"prn-row\"").count(), 2);
+    for h in ["tijd", "dosis", "reden", "effect", "paraaf"] {
+        assert!(ox[0].contains(&format!(">{h}</th>")), "{h}");
+    }
+    // Without a maximum: the fallback rows, and the block says so.
+    let mut p = patient();
+    if let Listed::Items { items } = &mut p.medication {
+        for t in items.iter_mut() {
+            for b in t.blocks.iter_mut() {
+                for d in b.dosages.iter_mut() {
+                    d.max_per_period = None;
+                }
+            }
+        }
+    }
+    let html = mar(&p, 1);
+    let ox = rows(&html, "Oxazepam");
+    assert!(ox[0].contains("maximum per dag niet vastgelegd"));
+    assert_eq!(
+        ox[0].matches("class=\"prn-row\"").count(),
+        3,
+        "4 empty + 1 recorded"
+    );
+}
+
+#[test]
+fn drugs_come_in_order_and_every_sheet_is_numbered_with_an_end_marker() {
+    let html = mar(&patient(), 3);
+    let order: Vec<usize> = [
+        "Amlodipine",
+        "Insuline aspart",
+        "Metoprolol",
+        "Paracetamol",
+        "Oxazepam",
+    ]
+    .iter()
+    .map(|d| {
+        html.find(&format!("<strong>{d}</strong>"))
+            .unwrap_or_else(|| panic!("{d} missing"))
+    })
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+    assert!(html.contains("blad 1 van 1"));
+    assert!(html.contains("einde toedienlijst — 5 geneesmiddelen"));
+    assert!(html.contains("Lijst gecontroleerd door"));
+    // A long list takes more sheets: each its own table with the patient header and its
+    // number; only the last ends the list.
+    let mut p = patient();
+    if let Listed::Items { items } = &mut p.medication {
+        for n in 0..30 {
+            items.push(single(line(
+                &format!("extra-{n}"),
+                drug(&format!("Middel {n:02}"), "10 mg"),
+                vec![timed("1 stuk", "oraal", &[hm(8, 0), hm(20, 0)])],
+            )));
+        }
+    }
+    let html = mar(&p, 3);
+    let sheets = html.matches("<table class=\"mar mar-sheet\">").count();
+    assert!(sheets >= 3, "{sheets} sheets for 35 drugs");
+    for i in 1..=sheets {
+        assert!(
+            html.contains(&format!("blad {i} van {sheets}")),
+            "blad {i} van {sheets}"
+        );
+    }
+    assert_eq!(html.matches("Johanna Visser</span>").count(), sheets);
+    assert_eq!(html.matches("einde toedienlijst").count(), 1);
+    assert_eq!(html.matches("vervolg op blad").count(), sheets - 1);
+    assert!(html.contains("einde toedienlijst — 35 geneesmiddelen"));
+}
+
+#[test]
+fn the_previous_day_option_is_offered_and_shows_yesterday() {
+    let f = Fixture::new(Mode::Emergency);
+    let html = pages::print_mar(&f.ctx(), &[patient()], day(2026, 11, 22), 3).into_string();
+    assert!(html.contains("?previous=1&amp;days=3"));
+    let html = pages::print_mar(&f.ctx(), &[patient()], day(2026, 11, 21), 4).into_string();
+    assert!(html.contains("za 21-11"));
+    assert!(html.contains("zonder de vorige dag"));
+}
