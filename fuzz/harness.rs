@@ -16,10 +16,10 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 /// The targets, by name (also the directory names of seeds and regression inputs).
-pub const TARGETS: &[&str] = &["snapshot_open", "fhir_map", "config_parse", "http_request"];
+pub(crate) const TARGETS: &[&str] = &["snapshot_open", "fhir_map", "config_parse", "http_request"];
 
 /// Runs target `name` on `data`; false when no such target.
-pub fn run(name: &str, data: &[u8]) -> bool {
+pub(crate) fn run(name: &str, data: &[u8]) -> bool {
     match name {
         "snapshot_open" => snapshot_open(data),
         "fhir_map" => fhir_map(data),
@@ -40,9 +40,9 @@ fn fixed_now() -> DateTime<Utc> {
 // ---------------------------------------------------------------- snapshot_open
 
 /// Seed of the fuzzing publisher's Ed25519 key (fuzz/seed.sh writes the same key file).
-pub const PUBLISHER_SEED: [u8; 32] = [0x5e; 32];
+pub(crate) const PUBLISHER_SEED: [u8; 32] = [0x5e; 32];
 /// The fuzzing appliance's X25519 secret key.
-pub const APPLIANCE_SEED: [u8; 32] = [0xa7; 32];
+pub(crate) const APPLIANCE_SEED: [u8; 32] = [0xa7; 32];
 
 struct Keys {
     publisher: PublisherSecret,
@@ -75,7 +75,7 @@ fn keys() -> &'static Keys {
 ///   which must give back the same payload and header (the format's round trip).
 ///
 /// A successfully opened clinical payload goes on through the FHIR mapper, as in ingest.
-pub fn snapshot_open(data: &[u8]) {
+pub(crate) fn snapshot_open(data: &[u8]) {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
@@ -144,7 +144,7 @@ fn round_trip(mode: u8, payload: &[u8]) {
 /// The FHIR input parser and mapper: the bytes are a clinical payload (NDJSON of Bundles
 /// and resources). A malformed payload is refused whole; a mapped one must have a balanced
 /// ingest report (every input resource counted once, as mapped or as not shown).
-pub fn fhir_map(data: &[u8]) {
+pub(crate) fn fhir_map(data: &[u8]) {
     let opts = noodepd::fhir::MapOptions::new(fixed_now(), "A3");
     if let Ok(record) = noodepd::fhir::map_payload(data, &opts) {
         assert!(
@@ -160,7 +160,7 @@ pub fn fhir_map(data: &[u8]) {
 
 /// The TOML config parser and validation, on text as `Config::load` would pass it (UTF-8,
 /// at most `MAX_CONFIG_BYTES`). Both success and a typed error are fine; a panic is not.
-pub fn config_parse(data: &[u8]) {
+pub(crate) fn config_parse(data: &[u8]) {
     if data.len() as u64 > noodepd::config::MAX_CONFIG_BYTES {
         return;
     }
@@ -178,14 +178,14 @@ pub fn config_parse(data: &[u8]) {
 
 // ---------------------------------------------------------------- http_request
 
-use noodepd::daemon::Shared;
+use noodepd::app::App;
 use noodepd::mode::{Mode, ModeController, Switcher};
 use noodepd::roster::{Role, Roster, StaffMember};
 use noodepd::web::SessionUser;
 use noodepd::web::routes::WebState;
 
 /// Staff of the fuzzing ward: (user, code, role). The codes are in fuzz/dict/http.dict.
-pub const STAFF: &[(&str, &str, Role)] = &[
+pub(crate) const STAFF: &[(&str, &str, Role)] = &[
     ("nurse1", "31415926", Role::Nurse),
     ("doc1", "27182818", Role::Physician),
     ("coord1", "16180339", Role::Coordinator),
@@ -196,13 +196,13 @@ pub const STAFF: &[(&str, &str, Role)] = &[
 /// live secrets it could never guess: `@SN@`/`@SC@`/`@SI@` the session token of the nurse,
 /// coordinator and IT user, `@CN@`/`@CC@`/`@CI@` their CSRF tokens, `@PRE@` a pre-login
 /// cookie and `@PCSRF@` its login-form CSRF token, `@P1@`/`@P2@` patient keys of the ward.
-pub const PLACEHOLDERS: &[&str] = &[
+pub(crate) const PLACEHOLDERS: &[&str] = &[
     "@SN@", "@SC@", "@SI@", "@CN@", "@CC@", "@CI@", "@PRE@", "@PCSRF@", "@P1@", "@P2@",
 ];
 
 struct WebEnv {
     rt: tokio::runtime::Runtime,
-    shared: Arc<Shared>,
+    shared: Arc<App>,
     /// Patient keys, and every BSN and patient number of the served generation.
     keys: Vec<String>,
     identifiers: Vec<String>,
@@ -304,18 +304,11 @@ fn build_web_env() -> WebEnv {
             code_hash: noodepd::roster::hash_code(code).expect("argon2 hash"),
         })
         .collect();
-    let shared = Arc::new(Shared {
-        config,
-        store,
-        mode,
-        audit,
-        roster: std::sync::RwLock::new(Some(Arc::new(Roster {
-            ward: "A3".into(),
-            staff,
-        }))),
-        status: noodepd::status::StatusCell::default(),
-        metrics: noodepd::status::Metrics::default(),
-    });
+    let roster = Some(Arc::new(Roster {
+        ward: "A3".into(),
+        staff,
+    }));
+    let shared = Arc::new(App::new(config, store, mode, audit, roster));
     // A paused clock that auto-advances when the runtime is idle: timeouts cost no wall
     // time, and "the server has answered all it can" is an exact point (see http_exchange).
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -333,7 +326,7 @@ fn build_web_env() -> WebEnv {
 }
 
 /// The BSNs and patient numbers of the fuzzing ward (what must not leak).
-pub fn patient_identifiers() -> Vec<String> {
+pub(crate) fn patient_identifiers() -> Vec<String> {
     web_env().identifiers.clone()
 }
 
@@ -366,25 +359,18 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 /// a connection without a session of a role that may see patient data never receives a
 /// patient's BSN or patient number (one the client did not itself send, e.g. as the
 /// patient key in a path, which pages may echo in their links).
-pub fn http_request(data: &[u8]) {
+pub(crate) fn http_request(data: &[u8]) {
     http_exchange(data);
 }
 
 /// [`http_request`], returning the bytes the server sent.
-pub fn http_exchange(data: &[u8]) -> Vec<u8> {
+pub(crate) fn http_exchange(data: &[u8]) -> Vec<u8> {
     let env = web_env();
     let now = Utc::now();
     let shared = &env.shared;
     if shared.mode.current(now).mode != Mode::Emergency {
         shared
-            .mode
-            .set(
-                &shared.audit,
-                Mode::Emergency,
-                Switcher::Console,
-                "fuzzing",
-                now,
-            )
+            .switch_mode(Mode::Emergency, Switcher::Console, "fuzzing", now)
             .expect("reset to emergency mode");
     }
     let state = Arc::new(WebState::new(shared.clone(), false));

@@ -135,10 +135,12 @@ log "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH ($(date -u -d "@$SOURCE_DATE_EPOCH" +%
 
 BIN="${BIN_OVERRIDE:-$REPO/target/release/noodepd}"
 if [ "$CARGO" = 1 ]; then
-	log "cargo build --release --locked"
+	log "cargo build --release --locked --no-default-features (the appliance: no publisher, no dev tools)"
+	# The appliance binary only: without the default features `publisher` and `dev-tools`
+	# it carries no publisher, generator, attack payloads, demo or bench.
 	# Reproducible binary: no absolute build paths in panics/debug info.
 	RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=$REPO=/build/noodepd --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo" \
-		cargo build --release --locked --manifest-path "$REPO/Cargo.toml" --bin noodepd
+		cargo build --release --locked --no-default-features --manifest-path "$REPO/Cargo.toml" --bin noodepd
 fi
 [ -x "$BIN" ] || { log "no $BIN (build it, or drop --no-cargo)"; exit 1; }
 

@@ -30,6 +30,7 @@ pub enum Command {
     /// Map FHIR files without crypto and print what would be served plus the ingest report.
     Preview(PreviewArgs),
     /// Generate a realistic synthetic ward or hospital as FHIR R4 (deterministic per seed).
+    #[cfg(feature = "dev-tools")]
     Generate(GenerateArgs),
     /// Run the daemon: watch the inbox, serve the web view.
     Serve(ConfigArg),
@@ -42,8 +43,10 @@ pub enum Command {
     /// The NEN 7513 access log: verify the chain, export.
     Audit(AuditArgs),
     /// Run a complete demo ward locally in drill mode.
+    #[cfg(feature = "dev-tools")]
     Demo(DemoArgs),
     /// Benchmarks: ingest, freshness, serving, memory, start-up, print.
+    #[cfg(feature = "dev-tools")]
     Bench(BenchArgs),
     /// Image updates: make a signed bundle (release side), verify one, install (on the box).
     Update(UpdateArgs),
@@ -221,6 +224,7 @@ pub struct PreviewArgs {
     pub input: Vec<PathBuf>,
 }
 
+#[cfg(feature = "dev-tools")]
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
     /// Number of patients (a ward has up to 40 beds; more makes a hospital of wards).
@@ -351,6 +355,7 @@ pub struct DrillReportArgs {
     pub json: bool,
 }
 
+#[cfg(feature = "dev-tools")]
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Port on 127.0.0.1 (0 = any free port).
@@ -367,6 +372,7 @@ pub struct DemoArgs {
     pub seed: u64,
 }
 
+#[cfg(feature = "dev-tools")]
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Small runs that finish in under a minute.
@@ -380,6 +386,7 @@ pub struct BenchArgs {
     pub scenario: Option<BenchScenario>,
 }
 
+#[cfg(feature = "dev-tools")]
 #[derive(Debug, Subcommand)]
 pub enum BenchScenario {
     /// Logged-in nurses browse (ward list, patient pages, MAR) while a new snapshot
@@ -387,6 +394,7 @@ pub enum BenchScenario {
     LoadIngest(LoadIngestArgs),
 }
 
+#[cfg(feature = "dev-tools")]
 #[derive(Debug, Args)]
 pub struct LoadIngestArgs {
     /// Concurrent logged-in clients.

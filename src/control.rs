@@ -14,8 +14,8 @@
 //! [`crate::mode::ModeController::set`] with [`Switcher::Console`], so it is audited
 //! (durably) before it takes effect.
 
+use crate::app::App;
 use crate::audit::{AccessPoint, Action, Event, EventKind, Outcome};
-use crate::daemon::Shared;
 use crate::mode::{MAX_REASON, Mode, Switcher};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -173,7 +173,7 @@ pub fn bind(path: &Path) -> Result<ControlListener, ControlError> {
 
 /// Binds `shared.config.paths.control_socket` and serves it until `shutdown` completes.
 pub async fn serve(
-    shared: Arc<Shared>,
+    shared: Arc<App>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ControlError> {
     let listener = bind(&shared.config.paths.control_socket)?;
@@ -184,7 +184,7 @@ pub async fn serve(
 /// Serves a bound control socket until `shutdown` completes, then removes the socket file.
 pub async fn run(
     listener: ControlListener,
-    shared: Arc<Shared>,
+    shared: Arc<App>,
     shutdown: impl Future<Output = ()> + Send,
 ) {
     log::info!("control socket listening on {}", listener.path.display());
@@ -222,7 +222,7 @@ pub async fn run(
     log::info!("control socket closed");
 }
 
-async fn handle(stream: UnixStream, shared: Arc<Shared>, own_uid: u32) {
+async fn handle(stream: UnixStream, shared: Arc<App>, own_uid: u32) {
     let cred = stream.peer_cred();
     let (read, mut write) = stream.into_split();
     let reply = match cred {
@@ -281,13 +281,11 @@ pub fn parse_request(line: &[u8]) -> Result<ModeRequest, String> {
     Ok(req)
 }
 
-async fn switch(shared: Arc<Shared>, req: ModeRequest, peer: String) -> ModeReply {
+async fn switch(shared: Arc<App>, req: ModeRequest, peer: String) -> ModeReply {
     let reason = format!("{} [control socket, {peer}]", req.reason.trim());
     let mode = req.mode;
     let done = tokio::task::spawn_blocking(move || {
-        shared
-            .mode
-            .set(&shared.audit, mode, Switcher::Console, &reason, Utc::now())
+        shared.switch_mode(mode, Switcher::Console, &reason, Utc::now())
     })
     .await;
     match done {
@@ -315,7 +313,7 @@ async fn switch(shared: Arc<Shared>, req: ModeRequest, peer: String) -> ModeRepl
     }
 }
 
-async fn refuse(shared: &Arc<Shared>, uid: u32, pid: Option<i32>) {
+async fn refuse(shared: &Arc<App>, uid: u32, pid: Option<i32>) {
     log::warn!(
         "control socket: refused a request from uid {uid} (pid {})",
         pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into())
@@ -323,24 +321,16 @@ async fn refuse(shared: &Arc<Shared>, uid: u32, pid: Option<i32>) {
     let shared = shared.clone();
     let _ = tokio::task::spawn_blocking(move || {
         let mode = shared.mode.current(Utc::now()).mode;
-        let event = Event {
-            kind: EventKind::ModeSwitch,
-            action: Action::E,
-            outcome: Outcome::MinorFailure,
-            user: None,
-            responsible: None,
-            patients: vec![],
-            detail: format!("mode switch via control socket refused: peer uid {uid} not allowed"),
-            access_point: Some(AccessPoint {
-                address: "local".into(),
-                workstation: Some("console".into()),
-            }),
-            mode: mode.as_str().into(),
-        };
-        if let Err(e) = shared.audit.append(event) {
-            crate::status::Metrics::inc(&shared.metrics.audit_failures);
-            log::error!("cannot audit a refused control request: {e}");
-        }
+        let event = Event::new(
+            EventKind::ModeSwitch,
+            Action::E,
+            Outcome::MinorFailure,
+            mode.as_str(),
+            format!("mode switch via control socket refused: peer uid {uid} not allowed"),
+        )
+        .from(AccessPoint::console());
+        // A failure reaches the status and the log through `App::audit`.
+        let _ = shared.audit(event);
     })
     .await;
 }

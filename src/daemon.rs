@@ -1,92 +1,24 @@
-//! The running daemon: one [`Shared`] value, built at start-up from the config and handed
+//! The running daemon: one [`App`] (src/app.rs), built at start-up from the config and handed
 //! (in an `Arc`) to ingest, the web server and the control socket; and [`serve`] / [`run`],
 //! which wire them together with systemd (READY, watchdog), signals (SIGTERM/SIGINT stop,
 //! SIGHUP reloads the TLS certificate) and the timers (drill expiry, audit chain head to the
 //! journal, audit retention, the status file). No clinical logic lives here.
 
-use crate::audit::{Action, AuditLog, Event, EventKind, Outcome};
+use crate::app::App;
+use crate::audit::{Action, Event, EventKind, Outcome};
 use crate::config::Config;
 use crate::ingest::Ingestor;
-use crate::mode::ModeController;
-use crate::roster::Roster;
-use crate::status::{Metrics, StatusCell};
-use crate::store::Store;
 use chrono::Utc;
 use std::future::Future;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 
-/// Everything the daemon's parts share.
-pub struct Shared {
-    pub config: Config,
-    /// The served generation (swapped by ingest, read by the web).
-    pub store: Store,
-    pub mode: ModeController,
-    pub audit: AuditLog,
-    /// The staff roster in force (None until the first roster snapshot is accepted).
-    pub roster: RwLock<Option<Arc<Roster>>>,
-    pub status: StatusCell,
-    pub metrics: Metrics,
-}
-
-impl Shared {
-    /// The roster in force.
-    pub fn roster(&self) -> Option<Arc<Roster>> {
-        match self.roster.read() {
-            Ok(r) => r.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
-    }
-
-    /// Records the outcome of an audit append in the standing problems: a failure raises
-    /// `audit_write_failed` (patient pages are refused while it stands), a success clears
-    /// it. Every caller of `AuditLog::append` reports here.
-    pub fn note_audit<T>(&self, result: &Result<T, crate::audit::AuditError>) {
-        use crate::status::code::AUDIT_WRITE_FAILED;
-        match result {
-            Ok(_) => {
-                if self.status.has_problem(AUDIT_WRITE_FAILED) {
-                    self.status.set_problem(AUDIT_WRITE_FAILED, None);
-                }
-            }
-            Err(e) => {
-                self.status.set_problem(
-                    AUDIT_WRITE_FAILED,
-                    Some(format!(
-                        "cannot write the access log: {e} — patient pages are refused until \
-                         it can be written; free space on (or make writable) the state \
-                         partition {} (`df -h`, `mount`); it recovers by itself",
-                        self.config.paths.state.display()
-                    )),
-                );
-            }
-        }
-    }
-
-    /// Replaces the roster in force.
-    pub fn set_roster(&self, roster: Arc<Roster>) {
-        match self.roster.write() {
-            Ok(mut r) => *r = Some(roster),
-            Err(p) => *p.into_inner() = Some(roster),
-        }
-    }
-}
-
 /// Errors starting or running the daemon.
 #[derive(Debug, thiserror::Error)]
-pub enum DaemonError {
-    #[error("cannot prepare {path}: {source}")]
-    Dir {
-        path: std::path::PathBuf,
-        source: std::io::Error,
-    },
+pub(crate) enum DaemonError {
     #[error(transparent)]
-    Audit(#[from] crate::audit::AuditError),
-    #[error(transparent)]
-    Mode(#[from] crate::mode::ModeError),
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    App(#[from] crate::app::AppError),
     #[error(transparent)]
     Web(#[from] crate::web::WebError),
     #[error(transparent)]
@@ -101,49 +33,16 @@ pub enum DaemonError {
     Task(String),
 }
 
-/// Builds the shared state from a validated config: creates the state, inbox, quarantine
-/// and runtime directories (0700 from creation; existing ones keep their mode), opens the
-/// audit log, the mode and the store.
-pub fn open_shared(config: Config) -> Result<Arc<Shared>, DaemonError> {
-    for dir in [
-        &config.paths.state,
-        &config.paths.inbox,
-        &config.paths.quarantine,
-        &config.paths.runtime,
-    ] {
-        crate::fsutil::create_private_dir_all(dir).map_err(|source| DaemonError::Dir {
-            path: dir.clone(),
-            source,
-        })?;
-    }
-    let audit = AuditLog::open_with_key_file(
-        &config.paths.state,
-        &config.appliance_id,
-        &config.ward,
-        &config.keys.audit_key,
-    )?;
-    let mode = ModeController::load(&config.paths.state, config.drill_max_duration)?;
-    let store = Store::open(&config.paths.runtime)?;
-    Ok(Arc::new(Shared {
-        config,
-        store,
-        mode,
-        audit,
-        roster: RwLock::new(None),
-        status: StatusCell::default(),
-        metrics: Metrics::default(),
-    }))
-}
-
 /// How `run` reports back to its caller (the demo prints the URL once serving).
 #[derive(Debug, Clone)]
-pub struct Started {
+pub(crate) struct Started {
+    /// The address the web server listens on (the demo prints it).
+    #[cfg_attr(not(feature = "dev-tools"), allow(dead_code))]
     pub addr: std::net::SocketAddr,
-    pub sequence: Option<u64>,
 }
 
 /// Runs the daemon on a multi-threaded runtime until SIGTERM or SIGINT.
-pub fn serve(config: Config) -> Result<(), DaemonError> {
+pub(crate) fn serve(config: Config) -> Result<(), DaemonError> {
     // Take the socket before any thread starts: socket activation clears LISTEN_* vars.
     let listener = crate::web::listener(&config.web)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -162,33 +61,26 @@ fn shutdown_future(rx: &watch::Receiver<bool>) -> impl Future<Output = ()> + Sen
 }
 
 /// A daemon life-cycle audit event (start, stop, recovery) in the current mode.
-fn daemon_audit_event(shared: &Shared, detail: String) -> Event {
+fn daemon_audit_event(shared: &App, detail: String) -> Event {
     let mode = shared.mode.current(Utc::now()).mode;
-    Event {
-        kind: EventKind::Daemon,
-        action: Action::E,
-        outcome: Outcome::Success,
-        user: None,
-        responsible: None,
-        patients: vec![],
+    Event::new(
+        EventKind::Daemon,
+        Action::E,
+        Outcome::Success,
+        mode.as_str(),
         detail,
-        access_point: None,
-        mode: mode.as_str().into(),
-    }
+    )
 }
 
-fn daemon_event(shared: &Shared, detail: String) {
-    let r = shared.audit.append(daemon_audit_event(shared, detail));
-    shared.note_audit(&r);
-    if let Err(e) = r {
-        log::error!("audit log: {e}");
-    }
+/// Records a daemon life-cycle event (a failure reaches the status through `App::audit`).
+fn daemon_event(shared: &App, detail: String) {
+    let _ = shared.audit(daemon_audit_event(shared, detail));
 }
 
 /// Runs the daemon on the current runtime with a given listener until SIGTERM/SIGINT.
-/// `started` receives the address and served sequence once start-up recovery is done
+/// `started` receives the address once start-up recovery is done
 /// (after systemd has been told READY=1).
-pub async fn run(
+pub(crate) async fn run(
     config: Config,
     listener: std::net::TcpListener,
     started: Option<oneshot::Sender<Started>>,
@@ -205,7 +97,7 @@ pub async fn run(
     };
     let listener = tokio::net::TcpListener::from_std(listener).map_err(DaemonError::Listener)?;
     let addr = listener.local_addr().map_err(DaemonError::Listener)?;
-    let shared = open_shared(config)?;
+    let shared = App::open(config)?;
     if let Some(t) = &tls {
         // Before anything is served, so /ready never shows an expired certificate as fine.
         check_certificate(&shared, t, Utc::now());
@@ -251,10 +143,7 @@ pub async fn run(
     }
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
     if let Some(tx) = started {
-        let _ = tx.send(Started {
-            addr,
-            sequence: shared.store.current().map(|g| g.meta().sequence),
-        });
+        let _ = tx.send(Started { addr });
     }
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -287,7 +176,7 @@ pub async fn run(
     let web_result = web.await;
     while tasks.join_next().await.is_some() {}
     daemon_event(&shared, "stop".into());
-    shared.audit.log_head();
+    shared.audit_log().log_head();
     match web_result {
         Ok(r) => r.map_err(DaemonError::from),
         Err(e) => Err(DaemonError::Task(e.to_string())),
@@ -316,7 +205,7 @@ fn install_signals() -> Option<Signals> {
 }
 
 /// Waits for SIGTERM or SIGINT; reloads TLS on SIGHUP.
-async fn signals(sigs: Option<Signals>, shared: &Shared, tls: Option<&crate::web::TlsReloader>) {
+async fn signals(sigs: Option<Signals>, shared: &App, tls: Option<&crate::web::TlsReloader>) {
     let Some(Signals {
         mut term,
         mut int,
@@ -352,7 +241,7 @@ const AUDIT_RETRY_EVERY: Duration = Duration::from_secs(5);
 const CERTIFICATE_CHECK_EVERY: Duration = Duration::from_secs(3600);
 
 /// Raises or clears the certificate expiry problems for the certificate in force.
-fn check_certificate(shared: &Shared, tls: &crate::web::TlsReloader, now: chrono::DateTime<Utc>) {
+fn check_certificate(shared: &App, tls: &crate::web::TlsReloader, now: chrono::DateTime<Utc>) {
     use crate::status::code::{TLS_CERTIFICATE_EXPIRED, TLS_CERTIFICATE_EXPIRING};
     let verdict = crate::web::tls::expiry(tls.not_after(), now);
     let (expired, expiring) = match &verdict {
@@ -373,7 +262,7 @@ fn check_certificate(shared: &Shared, tls: &crate::web::TlsReloader, now: chrono
 /// `EMERGENCY_CONFIRM_AFTER` since it was last switched on or confirmed (a coordinator
 /// chooses Emergency again), clears it otherwise. The mode is never switched off by
 /// itself: an outage can last days, and nurses must not lose the view at 3 a.m.
-fn check_emergency(shared: &Shared, now: chrono::DateTime<Utc>) {
+fn check_emergency(shared: &App, now: chrono::DateTime<Utc>) {
     let m = shared.mode.current(now);
     let after = crate::web::pages::coordinator::EMERGENCY_CONFIRM_AFTER;
     let problem = (m.mode == crate::mode::Mode::Emergency && now - m.since >= after).then(|| {
@@ -403,7 +292,7 @@ const REBUILD_RETRY: Duration = Duration::from_secs(30);
 /// hashes to what was built) → `generation_corrupt` and a rebuild from the kept snapshots,
 /// in its own task so the watchdog and the other timers keep running meanwhile.
 async fn check_generation(
-    shared: &Arc<Shared>,
+    shared: &Arc<App>,
     ingestor: &Arc<Ingestor>,
     rehash: bool,
     rebuild: &mut Rebuild,
@@ -469,7 +358,7 @@ async fn check_generation(
 /// audit retention, the served generation's integrity, retrying a failed access log, the
 /// TLS certificate's expiry, the status file for the publisher.
 async fn timers(
-    shared: Arc<Shared>,
+    shared: Arc<App>,
     ingestor: Arc<Ingestor>,
     tls: Option<Arc<crate::web::TlsReloader>>,
     shutdown: impl Future<Output = ()> + Send,
@@ -502,7 +391,7 @@ async fn timers(
             last_ping = now_i;
         }
         let now = Utc::now();
-        if let Err(e) = shared.mode.expire_drill(&shared.audit, now) {
+        if let Err(e) = shared.expire_drill(now) {
             log::error!("ending the drill failed: {e}");
         }
         check_emergency(&shared, now);
@@ -520,11 +409,10 @@ async fn timers(
             let sh = shared.clone();
             let _ = tokio::task::spawn_blocking(move || {
                 // No log line on failure: the standing problem already said it once.
-                let r = sh.audit.append(daemon_audit_event(
+                let _ = sh.audit(daemon_audit_event(
                     &sh,
                     "access log writable again after a failure".into(),
                 ));
-                sh.note_audit(&r);
             })
             .await;
         }
@@ -538,7 +426,7 @@ async fn timers(
             status_file.tick(&shared, path, now);
         }
         if now_i.duration_since(last_head) >= head_every {
-            shared.audit.log_head();
+            shared.audit_log().log_head();
             last_head = now_i;
         }
         if last_retention.is_none_or(|t| now_i.duration_since(t) >= Duration::from_secs(24 * 3600))
@@ -546,7 +434,7 @@ async fn timers(
             last_retention = Some(now_i);
             let sh = shared.clone();
             let _ = tokio::task::spawn_blocking(move || {
-                if let Err(e) = sh.audit.expire(Utc::now(), sh.config.audit.retention) {
+                if let Err(e) = sh.audit_log().expire(Utc::now(), sh.config.audit.retention) {
                     log::error!("audit retention: {e}");
                 }
             })

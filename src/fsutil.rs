@@ -10,7 +10,7 @@ use std::path::Path;
 
 /// Creates `dir` and any missing parents with mode 0700 (directories that exist keep
 /// theirs: the image sets the inbox's group access on purpose).
-pub fn create_private_dir_all(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn create_private_dir_all(dir: &Path) -> std::io::Result<()> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -20,7 +20,7 @@ pub fn create_private_dir_all(dir: &Path) -> std::io::Result<()> {
 /// Creates `path` as an empty 0600 file if it does not exist yet (an existing file is left
 /// as it is), so a library that creates files with its own default mode (SQLite: 0644) only
 /// ever opens a file that was private from its first moment.
-pub fn precreate_private_file(path: &Path) -> std::io::Result<()> {
+pub(crate) fn precreate_private_file(path: &Path) -> std::io::Result<()> {
     match std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -37,7 +37,7 @@ pub fn precreate_private_file(path: &Path) -> std::io::Result<()> {
 /// Writes a small file atomically and durably: `NAME.tmp` (mode 0600), fsync, rename over
 /// `path`, fsync the directory. A crash leaves the old file or the new one, plus at most a
 /// stale `.tmp` that the next write replaces.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     {

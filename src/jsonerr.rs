@@ -20,7 +20,7 @@ const OWN_NAMES: &[&str] = &["missing field", "duplicate field"];
 
 /// `e` as one line naming the kind of problem, what was expected and where (line and
 /// column), never a value or key taken from the input.
-pub fn describe(e: &serde_json::Error) -> String {
+pub(crate) fn describe(e: &serde_json::Error) -> String {
     let at = format!("at line {} column {}", e.line(), e.column());
     match e.classify() {
         // serde_json's syntax messages are fixed texts ("expected value", "trailing

@@ -8,18 +8,23 @@
 
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod audit;
+#[cfg(feature = "dev-tools")]
 pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod control;
-pub mod daemon;
+pub(crate) mod daemon;
+// `fhir/` is being split (map.rs, the typed reader); its visibility is tightened with it.
+#[allow(unreachable_pub)]
 pub mod fhir;
-pub mod fsutil;
+pub(crate) mod fsutil;
+#[cfg(feature = "dev-tools")]
 pub mod generate;
 pub mod ingest;
-pub mod jsonerr;
+pub(crate) mod jsonerr;
 pub mod keys;
 pub mod logging;
 pub mod mode;
@@ -31,7 +36,7 @@ pub mod snapshot;
 pub mod status;
 pub mod statusfile;
 pub mod store;
-pub mod text;
-pub mod timefmt;
+pub(crate) mod text;
+pub(crate) mod timefmt;
 pub mod update;
 pub mod web;

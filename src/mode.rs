@@ -192,45 +192,33 @@ impl ModeController {
             return Err(ModeError::Reason);
         }
         let previous = self.current(now);
-        let (user, access_point) = match &by {
-            Switcher::User { user, access_point } => {
-                (Some(user.clone()), Some(access_point.clone()))
-            }
-            Switcher::Console => (
-                None,
-                Some(AccessPoint {
-                    address: "local".into(),
-                    workstation: Some("console".into()),
-                }),
-            ),
-            _ => (None, None),
-        };
         let drill_ends_at = (mode == Mode::Drill).then(|| {
             now + chrono::Duration::from_std(self.drill_max).unwrap_or(chrono::Duration::hours(2))
         });
-        let entry = audit.append_at(
-            Event {
-                kind: EventKind::ModeSwitch,
-                action: Action::U,
-                outcome: Outcome::Success,
-                user,
-                responsible: None,
-                patients: vec![],
-                detail: format!(
-                    "{} -> {} by {}: {}{}",
-                    previous.mode.as_str(),
-                    mode.as_str(),
-                    by.who(),
-                    reason,
-                    drill_ends_at
-                        .map(|t| format!(" (ends {})", t.to_rfc3339()))
-                        .unwrap_or_default()
-                ),
-                access_point,
-                mode: mode.as_str().into(),
-            },
-            now,
-        )?;
+        let event = Event::new(
+            EventKind::ModeSwitch,
+            Action::U,
+            Outcome::Success,
+            mode.as_str(),
+            format!(
+                "{} -> {} by {}: {}{}",
+                previous.mode.as_str(),
+                mode.as_str(),
+                by.who(),
+                reason,
+                drill_ends_at
+                    .map(|t| format!(" (ends {})", t.to_rfc3339()))
+                    .unwrap_or_default()
+            ),
+        );
+        let event = match &by {
+            Switcher::User { user, access_point } => event
+                .by(Some(user.clone()), None)
+                .from(access_point.clone()),
+            Switcher::Console => event.from(AccessPoint::console()),
+            _ => event,
+        };
+        let entry = audit.append_at(event, now)?;
         let new = ModeState {
             mode,
             since: now,

@@ -269,7 +269,7 @@ pub fn ready(
 ) -> Ready {
     let age = generation.map(|(m, _)| (now - m.data_as_of).num_seconds());
     let stale_s = i64::try_from(stale_after.as_secs()).unwrap_or(i64::MAX);
-    let ahead_s = crate::ingest::MAX_CLOCK_AHEAD.num_seconds();
+    let ahead_s = crate::snapshot::MAX_CLOCK_AHEAD.num_seconds();
     let data_from_future = age.is_some_and(|a| a < -ahead_s);
     let mut problems = status.problems.clone();
     if let (true, Some(a), Some((m, _))) = (data_from_future, age, generation) {

@@ -8,18 +8,19 @@
 //! The same type is parsed on the publisher side ([`BoxStatus::parse`]), so the two
 //! cannot drift apart; `format` changes only when a field's meaning does.
 
-use crate::daemon::Shared;
+use crate::app::App;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Duration;
 
 /// The document's format version.
-pub const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 1;
 /// Largest status file the publisher reads (a box writes well under 8 KiB).
-pub const MAX_BYTES: usize = 64 * 1024;
+#[cfg(feature = "publisher")]
+pub(crate) const MAX_BYTES: usize = 64 * 1024;
 /// How often the file is rewritten even when nothing changed (its `clock` stays current).
-pub const REWRITE_EVERY: Duration = Duration::from_secs(30);
+pub(crate) const REWRITE_EVERY: Duration = Duration::from_secs(30);
 /// At most this many problems are written (a box has far fewer codes).
 const MAX_PROBLEMS: usize = 32;
 /// Operator messages are cut to this many characters.
@@ -76,7 +77,8 @@ pub struct BoxStatus {
     pub last_rejection: Option<BoxRejection>,
 }
 
-/// Why a status file could not be read.
+/// Why a status file could not be read (by the publisher).
+#[cfg(feature = "publisher")]
 #[derive(Debug, thiserror::Error)]
 pub enum StatusFileError {
     #[error("the status file is larger than {MAX_BYTES} bytes")]
@@ -105,7 +107,7 @@ fn cut(s: &str) -> String {
 
 impl BoxStatus {
     /// The status of the running daemon now.
-    pub fn of(shared: &Shared, now: DateTime<Utc>) -> BoxStatus {
+    pub fn of(shared: &App, now: DateTime<Utc>) -> BoxStatus {
         let generation = shared.store.current();
         let status = shared.status.get();
         let ready = crate::status::ready(
@@ -170,6 +172,7 @@ impl BoxStatus {
 
     /// Parses a status file read from a box (bounded; unknown fields are allowed so an
     /// older publisher can read a newer box of the same format).
+    #[cfg(feature = "publisher")]
     pub fn parse(bytes: &[u8]) -> Result<BoxStatus, StatusFileError> {
         if bytes.len() > MAX_BYTES {
             return Err(StatusFileError::TooLarge);
@@ -192,7 +195,7 @@ impl BoxStatus {
 /// the directory's, which the image makes the inbox account's group), renamed over the old
 /// one. Not fsynced: the file is rewritten every second while it differs, so after a power
 /// cut it is current again one second after the daemon starts.
-pub fn write(path: &Path, status: &BoxStatus) -> std::io::Result<()> {
+pub(crate) fn write(path: &Path, status: &BoxStatus) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
     let tmp = path.with_extension("tmp");
@@ -215,14 +218,14 @@ pub fn write(path: &Path, status: &BoxStatus) -> std::io::Result<()> {
 /// Rewrites the status file when its content changed or [`REWRITE_EVERY`] passed; keeps
 /// the last written document. Failures are reported once per change of error.
 #[derive(Default)]
-pub struct Writer {
+pub(crate) struct Writer {
     last: Option<(BoxStatus, tokio::time::Instant)>,
     failing: Option<String>,
 }
 
 impl Writer {
     /// Called every second by the daemon's timers.
-    pub fn tick(&mut self, shared: &Shared, path: &Path, now: DateTime<Utc>) {
+    pub(crate) fn tick(&mut self, shared: &App, path: &Path, now: DateTime<Utc>) {
         let at = tokio::time::Instant::now();
         let status = BoxStatus::of(shared, now);
         let due = match &self.last {

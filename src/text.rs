@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 /// Unicode bidi controls and marks (including the isolates) and the BOM.
-pub fn is_bidi(c: char) -> bool {
+pub(crate) fn is_bidi(c: char) -> bool {
     matches!(c,
         '\u{200E}' | '\u{200F}' | '\u{061C}'
         | '\u{202A}'..='\u{202E}'
@@ -17,13 +17,13 @@ pub fn is_bidi(c: char) -> bool {
 
 /// Whether `c` must not reach a terminal or a log line as is: C0 and C1 controls (newline
 /// and tab included) and bidi controls.
-pub fn is_unsafe(c: char) -> bool {
+pub(crate) fn is_unsafe(c: char) -> bool {
     c.is_control() || is_bidi(c)
 }
 
 /// `s` with every unsafe character replaced by U+FFFD (one line, nothing that moves the
 /// cursor or reorders text).
-pub fn printable(s: &str) -> Cow<'_, str> {
+pub(crate) fn printable(s: &str) -> Cow<'_, str> {
     if !s.chars().any(is_unsafe) {
         return Cow::Borrowed(s);
     }
@@ -36,7 +36,7 @@ pub fn printable(s: &str) -> Cow<'_, str> {
 
 /// As [`printable`] but keeps line breaks (`\n`) and tabs, for multi-line reports printed
 /// on a terminal (`audit drill-report`).
-pub fn printable_lines(s: &str) -> Cow<'_, str> {
+pub(crate) fn printable_lines(s: &str) -> Cow<'_, str> {
     let bad = |c: char| is_unsafe(c) && c != '\n' && c != '\t';
     if !s.chars().any(bad) {
         return Cow::Borrowed(s);

@@ -8,22 +8,22 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 /// Formats an instant as local date and time, e.g. "22-11-2026 14:05".
-pub fn datetime(t: DateTime<Utc>, tz: Tz) -> String {
+pub(crate) fn datetime(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%d-%m-%Y %H:%M").to_string()
 }
 
 /// Formats an instant as local time of day, e.g. "14:05".
-pub fn time_of_day(t: DateTime<Utc>, tz: Tz) -> String {
+pub(crate) fn time_of_day(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%H:%M").to_string()
 }
 
 /// Formats a date, e.g. "03-02-1948".
-pub fn date(d: NaiveDate) -> String {
+pub(crate) fn date(d: NaiveDate) -> String {
     d.format("%d-%m-%Y").to_string()
 }
 
 /// Formats a moment with the precision it has.
-pub fn moment(m: &Moment, tz: Tz) -> String {
+pub(crate) fn moment(m: &Moment, tz: Tz) -> String {
     match *m {
         Moment::Year(y) => format!("{y}"),
         Moment::Month(y, mo) => format!("{mo:02}-{y}"),
@@ -34,7 +34,7 @@ pub fn moment(m: &Moment, tz: Tz) -> String {
 
 /// Age in whole years at `today` of someone born on `birth`, when the birth date is
 /// precise enough to tell.
-pub fn age_years(birth: &Moment, today: NaiveDate) -> Option<i32> {
+pub(crate) fn age_years(birth: &Moment, today: NaiveDate) -> Option<i32> {
     let b = match *birth {
         Moment::Day(d) => d,
         Moment::Instant(t) => t.date_naive(),
@@ -48,7 +48,7 @@ pub fn age_years(birth: &Moment, today: NaiveDate) -> Option<i32> {
 }
 
 /// A data age as people say it: "45 s", "12 min", "3 u 20 min", "2 d 4 u".
-pub fn age(seconds: i64, lang: Language) -> String {
+pub(crate) fn age(seconds: i64, lang: Language) -> String {
     let s = seconds.max(0);
     let (h, d) = match lang {
         Language::Nl => ("u", "d"),

@@ -1,5 +1,6 @@
 //! `AuditLog::log_head` writes the chain head as one operator-log line (journald under
 //! systemd), including entries appended by another process (an export).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test may panic
 
 use noodepd::audit::{Action, AuditLog, Event, EventKind, Outcome};
 use std::sync::Mutex;

@@ -6,6 +6,7 @@
 //!
 //! Needs Chromium and the npm packages: `tests/browser/install.sh` installs both. Fails when
 //! they are missing, unless `NOODEPD_SKIP_BROWSER=1`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test may panic
 
 mod common;
 

@@ -9,6 +9,7 @@
 //!
 //! Needs Chromium, poppler-utils and the npm packages (`tests/browser/install.sh`); fails
 //! without them unless `NOODEPD_SKIP_BROWSER=1`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test may panic
 
 mod common;
 

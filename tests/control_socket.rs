@@ -1,17 +1,17 @@
 //! The local control socket, end to end: a real socket served by `control::serve`, the real
 //! `noodepd mode` binary as the client, the mode and the audit log checked afterwards.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test may panic
 
+use noodepd::app::App;
 use noodepd::audit::AuditLog;
 use noodepd::config::Config;
 use noodepd::control::{self, ModeRequest};
-use noodepd::daemon::Shared;
 use noodepd::mode::{Mode, ModeController};
-use noodepd::status::{Metrics, StatusCell};
 use noodepd::store::Store;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_noodepd");
@@ -26,20 +26,15 @@ fn config_text(dir: &Path) -> String {
     )
 }
 
-fn setup(dir: &Path) -> (Arc<Shared>, PathBuf) {
+fn setup(dir: &Path) -> (Arc<App>, PathBuf) {
     let cfg_path = dir.join("noodepd.toml");
     std::fs::write(&cfg_path, config_text(dir)).unwrap();
     let config = Config::load(&cfg_path).unwrap();
     std::fs::create_dir_all(&config.paths.state).unwrap();
-    let shared = Shared {
-        store: Store::open(&config.paths.runtime).unwrap(),
-        mode: ModeController::load(&config.paths.state, config.drill_max_duration).unwrap(),
-        audit: AuditLog::open(&config.paths.state, &config.appliance_id, &config.ward).unwrap(),
-        roster: RwLock::new(None),
-        status: StatusCell::default(),
-        metrics: Metrics::default(),
-        config,
-    };
+    let store = Store::open(&config.paths.runtime).unwrap();
+    let mode = ModeController::load(&config.paths.state, config.drill_max_duration).unwrap();
+    let audit = AuditLog::open(&config.paths.state, &config.appliance_id, &config.ward).unwrap();
+    let shared = App::new(config, store, mode, audit, None);
     (Arc::new(shared), cfg_path)
 }
 
@@ -195,7 +190,7 @@ async fn malformed_or_reasonless_requests_change_nothing() {
         assert_eq!(v["ok"], false, "{line}");
     }
     assert_eq!(shared.mode.current(chrono::Utc::now()).mode, Mode::Standby);
-    assert_eq!(shared.audit.head().0, 0);
+    assert_eq!(shared.audit_log().head().0, 0);
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
@@ -259,5 +254,57 @@ async fn non_root_peer_is_refused_and_the_attempt_is_audited() {
         "{entries:?}"
     );
     stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
+
+/// A mode switch whose access-log entry cannot be written is refused, and the failure reaches
+/// the status (the standing problem and the counter) like every other audit failure: before
+/// the shared state became the one door to the log, this path only counted it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_audit_on_a_control_socket_switch_reaches_the_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let (shared, _cfg) = setup(dir.path());
+    let sock = shared.config.paths.control_socket.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(control::serve(shared.clone(), async {
+        let _ = stopped.await;
+    }));
+    wait_for(&sock).await;
+    // Break the log under the daemon's feet.
+    let conn = rusqlite::Connection::open(shared.audit_log().path()).unwrap();
+    conn.execute_batch("DROP TABLE entry").unwrap();
+    drop(conn);
+
+    let reply = tokio::task::spawn_blocking(move || {
+        control::request(
+            &sock,
+            &ModeRequest {
+                mode: Mode::Emergency,
+                reason: "EPD plat".into(),
+            },
+        )
+    })
+    .await
+    .unwrap();
+    let refused = reply.unwrap_err().to_string();
+    assert!(
+        refused.contains("not recorded in the audit log, so not made"),
+        "{refused}"
+    );
+    let now = chrono::Utc::now();
+    assert_eq!(shared.mode.current(now).mode, Mode::Standby);
+    assert!(
+        shared
+            .status
+            .has_problem(noodepd::status::code::AUDIT_WRITE_FAILED)
+    );
+    assert_eq!(
+        shared
+            .metrics
+            .audit_failures
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    let _ = stop.send(());
     server.await.unwrap().unwrap();
 }

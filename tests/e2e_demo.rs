@@ -3,6 +3,7 @@
 //! mode, sequence, data age), what `--dir` leaves behind (keys 0600, a config that
 //! `check-config` accepts and `serve` runs on, recovering the same data in the same mode),
 //! Ctrl-C stopping it cleanly, and nothing left behind without `--dir`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test may panic
 
 mod e2e_common;
 

@@ -13,6 +13,7 @@
 //! The disk tests mount small tmpfs file systems and therefore need root (as in CI and on
 //! the build machine); each mount is undone by a drop guard. The clock test needs
 //! libfaketime (`tests/run.sh` installs it via `image/install-test-deps.sh`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test may panic
 
 mod e2e_common;
 
@@ -46,7 +47,7 @@ struct Mount(PathBuf);
 impl Mount {
     fn tmpfs(at: &Path, size: &str) -> Mount {
         assert_eq!(
-            unsafe_geteuid(),
+            geteuid(),
             0,
             "the fault tests mount file systems: run them as root (tests/run.sh in CI)"
         );
@@ -81,10 +82,8 @@ impl Drop for Mount {
     }
 }
 
-#[allow(unsafe_code)]
-fn unsafe_geteuid() -> u32 {
-    // SAFETY: geteuid(2) has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
+fn geteuid() -> u32 {
+    rustix::process::geteuid().as_raw()
 }
 
 fn sh(cmd: &str, args: &[&str]) {

@@ -3,6 +3,7 @@
 //! `fuzz/seeds/<target>/`, through the very harness the cargo-fuzz targets run
 //! (`fuzz/harness.rs`, included here by `#[path]`). A failure here is a fuzzer finding that
 //! came back. How a crash becomes a file here: fuzz/README.md.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test may panic
 
 #[path = "../fuzz/harness.rs"]
 mod harness;

@@ -7,6 +7,7 @@
 //! with every payload shown escaped or neutralised, that the daemon keeps serving after
 //! hostile snapshots, and that an `it` user, standby mode and traversal paths get no patient
 //! data and no file.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test may panic
 
 mod pages_common;
 
@@ -144,7 +145,7 @@ fn structural_values_made_hostile_are_reported_not_crashed() {
     let f = Fixture::new(noodepd::mode::Mode::Drill);
     let ctx = f.ctx();
     for p in &ward.patients {
-        let html = pages::patient_page(&ctx, p).into_string();
+        let html = pages::patient_page(&ctx, p, seen()).into_string();
         assert_eq!(hostile::check_html(&html), Vec::<String>::new());
     }
 }
@@ -270,10 +271,16 @@ fn every_page_and_printout_of_the_hostile_ward_is_inert() {
         let pages_rendered = [
             ("status", pages::status_page(&ctx, &ready)),
             ("login", pages::login_page(&ctx, Some(&err_msg))),
-            ("overview", pages::ward_overview(&ctx, &rows, None)),
-            ("search", pages::ward_overview(&ctx, &rows, Some(&query))),
-            ("mar", pages::print_mar(&ctx, &ward.patients, start, 3)),
-            ("ward_list", pages::print_ward_list(&ctx, &rows)),
+            ("overview", pages::ward_overview(&ctx, &rows, None, seen())),
+            (
+                "search",
+                pages::ward_overview(&ctx, &rows, Some(&query), seen()),
+            ),
+            (
+                "mar",
+                pages::print_mar(&ctx, &ward.patients, start, 3, seen()),
+            ),
+            ("ward_list", pages::print_ward_list(&ctx, &rows, seen())),
             ("blank_mar", pages::print_blank_mar(&ctx, start, 3)),
             (
                 "coordinator",
@@ -293,14 +300,15 @@ fn every_page_and_printout_of_the_hostile_ward_is_inert() {
             t.page(name, &html);
         }
         for p in &ward.patients {
-            let html = pages::patient_page(&ctx, p).into_string();
+            let html = pages::patient_page(&ctx, p, seen()).into_string();
             assert!(
                 html.len() < 4 * 1024 * 1024,
                 "patient: {} bytes",
                 html.len()
             );
             t.page(&format!("patient {}", p.key), &html);
-            let mar = pages::print_mar(&ctx, std::slice::from_ref(p), start, 14).into_string();
+            let mar =
+                pages::print_mar(&ctx, std::slice::from_ref(p), start, 14, seen()).into_string();
             t.page(&format!("mar {}", p.key), &mar);
         }
     }

@@ -1,6 +1,7 @@
 //! The ingest pipeline on real files: real keys, snapshots sealed from generator data,
 //! a real inbox, quarantine and state directory, and restarts as a new `Ingestor` on the
 //! same directories.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test may panic
 
 mod ingest_common;
 
@@ -574,20 +575,13 @@ fn drill_report_reads_the_data_age_from_the_accepted_snapshot_entries() {
     let shared = ing.shared();
     let start = Utc::now();
     shared
-        .mode
-        .set(
-            &shared.audit,
-            Mode::Drill,
-            Switcher::Console,
-            "oefening",
-            start,
-        )
+        .switch_mode(Mode::Drill, Switcher::Console, "oefening", start)
         .unwrap();
     let second = ing
         .process(&env.drop_in("a3-2.snap", &env.clinical(2, 3)))
         .unwrap();
     let end = Utc::now() + TimeDelta::minutes(10);
-    let r = noodepd::audit::drill::report_at(&shared.audit, None, end).unwrap();
+    let r = noodepd::audit::drill::report_at(shared.audit_log(), None, end).unwrap();
     // The entry carries the data time to the second; the ages may differ by that rounding.
     let near = |got: Option<i64>, want: i64| got.is_some_and(|g| (g - want).abs() <= 1);
     let at_start = (start - acc.data_as_of).num_seconds();

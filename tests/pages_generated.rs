@@ -3,6 +3,7 @@
 //! that real-shaped data renders completely (every patient present, every page inert,
 //! one initials row per active medication line) and, with NOODEPD_PAGES_OUT=DIR set,
 //! writes the pages for screenshots.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test may panic
 
 mod pages_common;
 
@@ -29,13 +30,14 @@ fn generated_ward_renders_every_patient_on_every_view() {
     sums.sort_by(|a, b| a.bed.cmp(&b.bed));
     let rows: Vec<&PatientSummary> = sums.iter().collect();
 
-    let overview = pages::ward_overview(&ctx, &rows, None).into_string();
-    let list = pages::print_ward_list(&ctx, &rows).into_string();
+    let overview = pages::ward_overview(&ctx, &rows, None, seen()).into_string();
+    let list = pages::print_ward_list(&ctx, &rows, seen()).into_string();
     let mar = pages::print_mar(
         &ctx,
         &ward.patients,
         chrono::NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
         3,
+        seen(),
     )
     .into_string();
     for html in [&overview, &list, &mar] {
@@ -69,7 +71,7 @@ fn generated_ward_renders_every_patient_on_every_view() {
 
     let out = std::env::var("NOODEPD_PAGES_OUT").ok();
     for (i, p) in ward.patients.iter().enumerate() {
-        let html = pages::patient_page(&ctx, p).into_string();
+        let html = pages::patient_page(&ctx, p, seen()).into_string();
         assert_inert(&html);
         let shown =
             noodepd::web::pages::text::clean(&p.identity.name.display).replace('&', "&amp;");

@@ -5,6 +5,7 @@
 //! drug gets a block of its maximum per day with its recorded doses; high-risk drugs are
 //! marked; units are written out; drugs come in the stated order; every sheet says
 //! "blad x van y" and the last one ends the list with the number of drugs.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test may panic
 
 mod pages_common;
 
@@ -82,7 +83,14 @@ fn patient() -> PatientRecord {
 
 fn mar(p: &PatientRecord, days: u32) -> String {
     let f = Fixture::new(Mode::Emergency);
-    pages::print_mar(&f.ctx(), std::slice::from_ref(p), day(2026, 11, 22), days).into_string()
+    pages::print_mar(
+        &f.ctx(),
+        std::slice::from_ref(p),
+        day(2026, 11, 22),
+        days,
+        seen(),
+    )
+    .into_string()
 }
 
 /// The `<tr class="mar-line…">` rows (with nested PRN tables) naming `drug`.
@@ -125,7 +133,13 @@ fn boxes_before_the_data_time_show_what_the_epd_recorded() {
     assert_eq!(m.len(), 1);
     let days = day_cells(&m[0]);
     assert!(days[0].contains("<strong>G</strong> 08:02"), "{}", days[0]);
-    assert!(days[0].contains("M. Jansen"));
+    // Who gave it: initials in the box, the full name under "laatst gegeven".
+    assert!(
+        days[0].contains(r#"<span class="rec-who">MJ</span>"#),
+        "{}",
+        days[0]
+    );
+    assert!(m[0].contains("M. Jansen"));
     assert!(days[0].contains("ook vastgelegd") && days[0].contains("11:00"));
     assert!(!days[1].contains("rec-") && !days[1].contains("before"));
     // Amlodipine: 08:00 nothing recorded before the data time (greyed), 12:00 not given
@@ -159,7 +173,7 @@ fn high_risk_drugs_are_marked_units_written_out_and_insulin_gets_room_for_glucos
     assert!(!rows(&html, "Metoprolol")[0].contains("HOOG RISICO"));
     // The patient page marks it too.
     let f = Fixture::new(Mode::Emergency);
-    let page = pages::patient_page(&f.ctx(), &patient()).into_string();
+    let page = pages::patient_page(&f.ctx(), &patient(), seen()).into_string();
     assert!(page.contains("HOOG RISICO"));
 }
 
@@ -170,9 +184,12 @@ fn an_as_needed_drug_gets_its_maximum_per_day_of_rows_with_its_recorded_doses() 
     assert_eq!(ox.len(), 1, "one block, no grid boxes");
     assert!(ox[0].contains("mar-prn"));
     assert!(ox[0].contains("max. 2 × per dag"));
-    // The 03:00 dose and two empty entries, two entries per printed row.
+    // The 03:00 dose and two empty entries, three entries per printed row: one row, no
+    // entry struck out as past the maximum.
     assert!(ox[0].contains("<strong>G</strong> 03:00"));
-    assert_eq!(ox[0].matches("class=\"prn-row\"").count(), 2);
+    assert_eq!(ox[0].matches("class=\"prn-row\"").count(), 1);
+    assert_eq!(ox[0].matches(">tijd</th>").count(), 3);
+    assert!(!ox[0].contains("prn-spare"));
     for h in ["tijd", "dosis", "reden", "effect", "paraaf"] {
         assert!(ox[0].contains(&format!(">{h}</th>")), "{h}");
     }
@@ -192,8 +209,13 @@ fn an_as_needed_drug_gets_its_maximum_per_day_of_rows_with_its_recorded_doses() 
     assert!(ox[0].contains("maximum per dag niet vastgelegd"));
     assert_eq!(
         ox[0].matches("class=\"prn-row\"").count(),
-        3,
-        "4 empty + 1 recorded"
+        2,
+        "4 empty + 1 recorded, three to a row"
+    );
+    assert_eq!(
+        ox[0].matches("prn-spare").count(),
+        1,
+        "the sixth place struck out"
     );
 }
 
@@ -247,9 +269,9 @@ fn drugs_come_in_order_and_every_sheet_is_numbered_with_an_end_marker() {
 #[test]
 fn the_previous_day_option_is_offered_and_shows_yesterday() {
     let f = Fixture::new(Mode::Emergency);
-    let html = pages::print_mar(&f.ctx(), &[patient()], day(2026, 11, 22), 3).into_string();
+    let html = pages::print_mar(&f.ctx(), &[patient()], day(2026, 11, 22), 3, seen()).into_string();
     assert!(html.contains("?previous=1&amp;days=3"));
-    let html = pages::print_mar(&f.ctx(), &[patient()], day(2026, 11, 21), 4).into_string();
+    let html = pages::print_mar(&f.ctx(), &[patient()], day(2026, 11, 21), 4, seen()).into_string();
     assert!(html.contains("za 21-11"));
     assert!(html.contains("zonder de vorige dag"));
 }

@@ -3,6 +3,7 @@
 //! A stopped, paused, cancelled or ended drug is never shown as current; a paused one says
 //! so; what could not be read is counted on the page and the MAR; the raw `unknown` is
 //! never shown.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test may panic
 
 mod pages_common;
 
@@ -88,14 +89,21 @@ fn mar_rows<'a>(html: &'a str, drug: &str) -> Vec<&'a str> {
 }
 
 fn mar(f: &Fixture, p: &PatientRecord) -> String {
-    pages::print_mar(&f.ctx(), std::slice::from_ref(p), day(2026, 11, 22), 3).into_string()
+    pages::print_mar(
+        &f.ctx(),
+        std::slice::from_ref(p),
+        day(2026, 11, 22),
+        3,
+        seen(),
+    )
+    .into_string()
 }
 
 #[test]
 fn paused_apixaban_is_shown_as_paused_not_current() {
     let f = Fixture::new(Mode::Emergency);
     let p = by_bsn(&scenarios(), "999911132");
-    let html = pages::patient_page(&f.ctx(), &p).into_string();
+    let html = pages::patient_page(&f.ctx(), &p, seen()).into_string();
     let table = current_table(&html);
     assert!(table.contains("APIXABAN TABLET 5MG"), "listed, as paused");
     assert!(table.contains("<tr class=\"med-paused\">"));
@@ -115,13 +123,19 @@ fn paused_apixaban_is_shown_as_paused_not_current() {
 fn paused_apixaban_with_a_resume_agreement_gets_boxes_from_the_resume_date() {
     let f = Fixture::new(Mode::Emergency);
     let p = by_bsn(&scenarios(), "999911144");
-    let html = pages::patient_page(&f.ctx(), &p).into_string();
+    let html = pages::patient_page(&f.ctx(), &p, seen()).into_string();
     assert!(
         current_table(&html)
             .contains("ONDERBROKEN sinds 20-11-2026 12:00, hervat op 25-11-2026 08:00")
     );
-    let page =
-        pages::print_mar(&f.ctx(), std::slice::from_ref(&p), day(2026, 11, 24), 3).into_string();
+    let page = pages::print_mar(
+        &f.ctx(),
+        std::slice::from_ref(&p),
+        day(2026, 11, 24),
+        3,
+        seen(),
+    )
+    .into_string();
     let rows = mar_rows(&page, "APIXABAN");
     assert_eq!(rows.len(), 2, "the paused row and the resume agreement");
     assert!(rows[0].contains("niet geven") && !rows[0].contains("class=\"initials\""));
@@ -134,7 +148,7 @@ fn paused_apixaban_with_a_resume_agreement_gets_boxes_from_the_resume_date() {
 fn stopped_furosemide_shows_only_the_new_dose_on_the_page_and_the_mar() {
     let f = Fixture::new(Mode::Emergency);
     let p = by_bsn(&scenarios(), "999911156");
-    let html = pages::patient_page(&f.ctx(), &p).into_string();
+    let html = pages::patient_page(&f.ctx(), &p, seen()).into_string();
     let table = without_history(current_table(&html));
     assert!(table.contains("2 stuk"));
     assert!(!table.contains("1 stuk"), "the old dose is history only");
@@ -152,7 +166,7 @@ fn cancelled_and_ended_drugs_are_not_among_the_current_ones() {
     let f = Fixture::new(Mode::Emergency);
     let r = scenarios();
     let cancelled = by_bsn(&r, "999911168");
-    let html = pages::patient_page(&f.ctx(), &cancelled).into_string();
+    let html = pages::patient_page(&f.ctx(), &cancelled, seen()).into_string();
     assert_eq!(current_table(&html), "");
     assert!(html.contains("Geen actuele medicatie"));
     assert!(past_part(&html).contains("CLARITROMYCINE"));
@@ -162,7 +176,7 @@ fn cancelled_and_ended_drugs_are_not_among_the_current_ones() {
     assert!(mar_rows(&mar(&f, &cancelled), "CLARITROMYCINE").is_empty());
 
     let ended = by_bsn(&r, "999911181");
-    let html = pages::patient_page(&f.ctx(), &ended).into_string();
+    let html = pages::patient_page(&f.ctx(), &ended, seen()).into_string();
     let table = current_table(&html);
     assert!(table.contains("Metoprolol"));
     for gone in ["Marcoumar", "Fenprocoumon", "Acenocoumarol", "Digoxine"] {
@@ -180,7 +194,7 @@ fn cancelled_and_ended_drugs_are_not_among_the_current_ones() {
 fn what_could_not_be_read_is_counted_on_the_page_and_the_mar() {
     let f = Fixture::new(Mode::Emergency);
     let p = by_bsn(&scenarios(), "999911193");
-    let html = pages::patient_page(&f.ctx(), &p).into_string();
+    let html = pages::patient_page(&f.ctx(), &p, seen()).into_string();
     assert!(html.contains("<strong>3 gegevens konden niet worden gelezen</strong>"));
     assert!(html.contains("<details class=\"unread-details\">"));
     assert!(html.contains("MedicationOrder"));
@@ -205,11 +219,11 @@ fn english_view_says_paused_stopped_and_not_read_in_english() {
     let mut f = Fixture::new(Mode::Emergency);
     f.lang = Language::En;
     let r = scenarios();
-    let html = pages::patient_page(&f.ctx(), &by_bsn(&r, "999911132")).into_string();
+    let html = pages::patient_page(&f.ctx(), &by_bsn(&r, "999911132"), seen()).into_string();
     assert!(html.contains("PAUSED since 21-11-2026 08:00"));
-    let html = pages::patient_page(&f.ctx(), &by_bsn(&r, "999911156")).into_string();
+    let html = pages::patient_page(&f.ctx(), &by_bsn(&r, "999911156"), seen()).into_string();
     assert!(html.contains("stopped on 20-11-2026 23:59"));
-    let html = pages::patient_page(&f.ctx(), &by_bsn(&r, "999911193")).into_string();
+    let html = pages::patient_page(&f.ctx(), &by_bsn(&r, "999911193"), seen()).into_string();
     assert!(html.contains("3 items could not be read"));
     assert!(html.contains("could not be fully read — check the source"));
     assert!(html.contains("IDENTITY NOT UNAMBIGUOUS"));
@@ -241,7 +255,7 @@ fn mp9_3_0_unknown_status_is_never_shown_raw() {
     // administration carries status "unknown".
     let r = map_at("nictiz-mp9-300", "2024-10-18T12:00:00Z");
     let p = by_bsn(&r, "999900663");
-    let html = pages::patient_page(&f.ctx(), &p).into_string();
+    let html = pages::patient_page(&f.ctx(), &p, seen()).into_string();
     let visible = text(&html).to_lowercase();
     if let Some(i) = visible.find("unknown") {
         panic!(
@@ -265,7 +279,7 @@ fn every_scenario_page_and_mar_renders_inert() {
     let r = scenarios();
     let out = std::env::var("NOODEPD_PAGES_OUT").ok();
     for (i, p) in r.patients.iter().enumerate() {
-        let page = pages::patient_page(&f.ctx(), p).into_string();
+        let page = pages::patient_page(&f.ctx(), p, seen()).into_string();
         let sheet = mar(&f, p);
         assert_inert(&page);
         assert_inert(&sheet);
@@ -318,7 +332,7 @@ fn stopped_agreement_with_an_administration_agreement_still_running_gets_no_boxe
     );
     assert!(t.listed_now());
     p.medication = Listed::Items { items: vec![t] };
-    let page = pages::patient_page(&f.ctx(), &p).into_string();
+    let page = pages::patient_page(&f.ctx(), &p, seen()).into_string();
     assert!(current_table(&page).contains("een toedieningsafspraak loopt nog"));
     let sheet = mar(&f, &p);
     let rows = mar_rows(&sheet, "Digoxine");

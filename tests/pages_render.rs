@@ -5,6 +5,7 @@
 //!
 //! With NOODEPD_PAGES_OUT=DIR set, the rendered pages are also written to DIR (for
 //! screenshots with headless Chromium).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test may panic
 
 mod pages_common;
 
@@ -76,15 +77,15 @@ fn all_pages(ctx: &PageCtx, patients: &[PatientRecord]) -> Vec<(&'static str, St
         ),
         (
             "overview",
-            pages::ward_overview(ctx, &rows, None).into_string(),
+            pages::ward_overview(ctx, &rows, None, seen()).into_string(),
         ),
         (
             "search",
-            pages::ward_overview(ctx, &rows, Some("12")).into_string(),
+            pages::ward_overview(ctx, &rows, Some("12"), seen()).into_string(),
         ),
         (
             "mar",
-            pages::print_mar(ctx, patients, start, 3).into_string(),
+            pages::print_mar(ctx, patients, start, 3, seen()).into_string(),
         ),
         (
             "blank_mar",
@@ -92,7 +93,7 @@ fn all_pages(ctx: &PageCtx, patients: &[PatientRecord]) -> Vec<(&'static str, St
         ),
         (
             "ward_list",
-            pages::print_ward_list(ctx, &rows).into_string(),
+            pages::print_ward_list(ctx, &rows, seen()).into_string(),
         ),
         (
             "coordinator",
@@ -105,7 +106,7 @@ fn all_pages(ctx: &PageCtx, patients: &[PatientRecord]) -> Vec<(&'static str, St
         ),
     ];
     if let Some(p) = patients.first() {
-        v.push(("patient", pages::patient_page(ctx, p).into_string()));
+        v.push(("patient", pages::patient_page(ctx, p, seen()).into_string()));
     }
     v
 }
@@ -161,6 +162,7 @@ fn every_page_writes_out_for_screenshots_and_is_inert() {
                 .iter()
                 .collect::<Vec<_>>(),
             None,
+            seen(),
         )
         .into_string();
         std::fs::write(
@@ -219,11 +221,12 @@ fn hostile_strings_are_escaped_in_every_rendered_field() {
     let query = h.s();
     let mut all = String::new();
     for html in [
-        pages::patient_page(&ctx, &p).into_string(),
-        pages::ward_overview(&ctx, &rows, Some(&query[..60])).into_string(),
-        pages::ward_overview(&ctx, &rows, Some(&query)).into_string(),
-        pages::print_mar(&ctx, std::slice::from_ref(&p), day(2026, 11, 22), 3).into_string(),
-        pages::print_ward_list(&ctx, &rows).into_string(),
+        pages::patient_page(&ctx, &p, seen()).into_string(),
+        pages::ward_overview(&ctx, &rows, Some(&query[..60]), seen()).into_string(),
+        pages::ward_overview(&ctx, &rows, Some(&query), seen()).into_string(),
+        pages::print_mar(&ctx, std::slice::from_ref(&p), day(2026, 11, 22), 3, seen())
+            .into_string(),
+        pages::print_ward_list(&ctx, &rows, seen()).into_string(),
         pages::print_blank_mar(&ctx, day(2026, 11, 22), 3).into_string(),
         pages::status_page(&ctx, &ready(&ctx)).into_string(),
         pages::login_page(&ctx, Some(&login_err)).into_string(),
@@ -264,13 +267,14 @@ fn not_recorded_none_documented_and_items_look_different() {
     let ctx = f.ctx();
     let mut p = realistic_patient("p1", "Johanna de Vries", "12");
     p.allergies = Listed::NotRecorded;
-    let unknown = pages::patient_page(&ctx, &p).into_string();
+    let unknown = pages::patient_page(&ctx, &p, seen()).into_string();
     p.allergies = Listed::NoneDocumented {
         statement: "Geen allergie bekend".into(),
         asserted: Some(Moment::Day(day(2026, 11, 18))),
     };
-    let none = pages::patient_page(&ctx, &p).into_string();
-    let items = pages::patient_page(&ctx, &realistic_patient("p1", "J", "12")).into_string();
+    let none = pages::patient_page(&ctx, &p, seen()).into_string();
+    let items =
+        pages::patient_page(&ctx, &realistic_patient("p1", "J", "12"), seen()).into_string();
 
     let (u, n, i) = (
         allergies_section(&unknown),
@@ -291,7 +295,7 @@ fn not_recorded_none_documented_and_items_look_different() {
         .map(|p| PatientSummary::from(*p))
         .collect();
     let rows: Vec<&PatientSummary> = sums.iter().collect();
-    let ov = pages::ward_overview(&ctx, &rows, None).into_string();
+    let ov = pages::ward_overview(&ctx, &rows, None, seen()).into_string();
     // Unknown allergies are as loud as a known allergy, never grey: "ask".
     assert!(ov.contains("class=\"allergy-unknown\""));
     assert!(ov.contains("Onbekend — navragen"));
@@ -341,7 +345,7 @@ fn resuscitation_policy_has_distinct_words_for_each_state() {
             }
         };
         let s = PatientSummary::from(&p);
-        pages::ward_overview(&ctx, &[&s], None).into_string()
+        pages::ward_overview(&ctx, &[&s], None, seen()).into_string()
     };
     assert!(mk(&[Decision::Deny]).contains("resus-deny\"><svg"));
     assert!(mk(&[Decision::Deny]).contains("Niet reanimeren"));
@@ -362,7 +366,7 @@ fn drill_marker_is_on_every_page_and_every_printout() {
         );
     }
     // In print views the marker sits in the repeated table header (every printed page).
-    let mar = pages::print_mar(&f.ctx(), &ward(), day(2026, 11, 22), 3).into_string();
+    let mar = pages::print_mar(&f.ctx(), &ward(), day(2026, 11, 22), 3, seen()).into_string();
     // Every sheet's head (the as-needed blocks' own small table heads aside).
     for sheet in mar.split("<table class=\"mar mar-sheet\">").skip(1) {
         let head = &sheet[..sheet.find("</thead>").unwrap()];
@@ -454,7 +458,7 @@ fn each_medication_line_shows_its_own_last_administration() {
         status: Some("not-done".into()),
         ..given("med-2", "Metoprolol 50 mg", utc(2026, 11, 22, 12, 30))
     });
-    let html = pages::patient_page(&f.ctx(), &p).into_string();
+    let html = pages::patient_page(&f.ctx(), &p, seen()).into_string();
     let para = med_row(&html, "Paracetamol");
     assert!(
         para.contains("22-11-2026 14:00"),
@@ -469,7 +473,7 @@ fn each_medication_line_shows_its_own_last_administration() {
     assert!(oxa.contains("Zo nodig") && oxa.contains("onrust"));
 
     p.administrations = Listed::NotRecorded;
-    let html = pages::patient_page(&f.ctx(), &p).into_string();
+    let html = pages::patient_page(&f.ctx(), &p, seen()).into_string();
     assert!(med_row(&html, "Paracetamol").contains("Toedieningen niet vastgelegd"));
 }
 
@@ -496,7 +500,8 @@ fn mar_has_one_initials_box_per_line_day_and_scheduled_time() {
             ..Default::default()
         }],
     )));
-    let html = pages::print_mar(&ctx, std::slice::from_ref(&p), day(2026, 11, 22), 3).into_string();
+    let html = pages::print_mar(&ctx, std::slice::from_ref(&p), day(2026, 11, 22), 3, seen())
+        .into_string();
     // Boxes: plain, filled from the EPD or greyed before the data time. The as-needed
     // oxazepam has no boxes but its block.
     let lines = (4 + 1 + 3) * 3;
@@ -547,7 +552,7 @@ fn mar_leaves_no_boxes_on_days_a_line_does_not_run() {
             single(stopping),
         ],
     };
-    let html = pages::print_mar(&f.ctx(), &[p], day(2026, 11, 22), 3).into_string();
+    let html = pages::print_mar(&f.ctx(), &[p], day(2026, 11, 22), 3, seen()).into_string();
     assert_eq!(
         html.matches("class=\"slot-time\">09:00<").count(),
         1,
@@ -567,7 +572,7 @@ fn mar_for_all_patients_breaks_page_per_patient_and_marks_unknown_medication() {
     let f = Fixture::new(Mode::Emergency);
     let mut w = ward();
     w[1].medication = Listed::NotRecorded;
-    let html = pages::print_mar(&f.ctx(), &w, day(2026, 11, 22), 3).into_string();
+    let html = pages::print_mar(&f.ctx(), &w, day(2026, 11, 22), 3, seen()).into_string();
     assert_eq!(html.matches("class=\"mar-patient\"").count(), 2);
     assert!(html.matches("<table class=\"mar mar-sheet\">").count() >= 2);
     assert!(html.contains("Medicatie niet vastgelegd in de gegevens"));
@@ -606,7 +611,7 @@ fn every_time_is_shown_in_amsterdam_time_across_dst() {
             given("med-2", "Metoprolol", utc(2026, 11, 22, 23, 30)),
         ],
     };
-    let html = pages::patient_page(&f.ctx(), &p).into_string();
+    let html = pages::patient_page(&f.ctx(), &p, seen()).into_string();
     assert!(html.contains("01-07-2026 14:00"), "summer: UTC+2");
     assert!(html.contains("23-11-2026 00:30"), "winter: UTC+1, next day");
     assert!(!html.contains("12:00") || html.contains("14:00"));
@@ -782,7 +787,7 @@ fn administration_agreement_shares_one_row_with_its_agreement_and_its_administra
     };
     let para = items[0].lead_lines()[0].clone();
     items[0] = treatment("med-1", vec![para, ta]);
-    let page = pages::patient_page(&f.ctx(), &p).into_string();
+    let page = pages::patient_page(&f.ctx(), &p, seen()).into_string();
     assert_eq!(page.matches("class=\"drug\">Paracetamol").count(), 1);
     let row = med_row(&page, "Paracetamol");
     assert!(row.contains("Toedieningsafspraak"));
@@ -791,7 +796,7 @@ fn administration_agreement_shares_one_row_with_its_agreement_and_its_administra
         "administration linked to the agreement"
     );
 
-    let mar = pages::print_mar(&f.ctx(), &[p], day(2026, 11, 22), 3).into_string();
+    let mar = pages::print_mar(&f.ctx(), &[p], day(2026, 11, 22), 3, seen()).into_string();
     assert_eq!(
         mar.matches("class=\"mar-line").count(),
         3,
@@ -852,17 +857,21 @@ fn every_surface_with_the_resuscitation_policy_shows_the_other_limits_too() {
     let surfaces = [
         (
             "overview",
-            pages::ward_overview(&ctx, &rows, None).into_string(),
+            pages::ward_overview(&ctx, &rows, None, seen()).into_string(),
         ),
         (
             "ward list",
-            pages::print_ward_list(&ctx, &rows).into_string(),
+            pages::print_ward_list(&ctx, &rows, seen()).into_string(),
         ),
         (
             "mar",
-            pages::print_mar(&ctx, std::slice::from_ref(&p), day(2026, 11, 22), 3).into_string(),
+            pages::print_mar(&ctx, std::slice::from_ref(&p), day(2026, 11, 22), 3, seen())
+                .into_string(),
         ),
-        ("patient", pages::patient_page(&ctx, &p).into_string()),
+        (
+            "patient",
+            pages::patient_page(&ctx, &p, seen()).into_string(),
+        ),
     ];
     for (name, html) in &surfaces {
         let seen = visible_text(html);
@@ -897,7 +906,7 @@ fn english_room_and_counts_read_right() {
     let mut f = Fixture::new(Mode::Emergency);
     f.lang = Language::En;
     let p = limited_patient();
-    let html = visible_text(&pages::patient_page(&f.ctx(), &p).into_string());
+    let html = visible_text(&pages::patient_page(&f.ctx(), &p, seen()).into_string());
     assert!(html.contains("Bed 8-1, room 8"), "{html}");
     assert!(
         !html.contains("Kamer"),
@@ -905,15 +914,16 @@ fn english_room_and_counts_read_right() {
     );
     let sums = [PatientSummary::from(&p)];
     let rows: Vec<&PatientSummary> = sums.iter().collect();
-    let one = visible_text(&pages::ward_overview(&f.ctx(), &rows, Some("8")).into_string());
+    let one = visible_text(&pages::ward_overview(&f.ctx(), &rows, Some("8"), seen()).into_string());
     assert!(one.contains("1 result for"), "{one}");
     let nl = Fixture::new(Mode::Emergency);
-    let one = visible_text(&pages::ward_overview(&nl.ctx(), &rows, Some("8")).into_string());
+    let one =
+        visible_text(&pages::ward_overview(&nl.ctx(), &rows, Some("8"), seen()).into_string());
     assert!(one.contains("1 resultaat voor"), "{one}");
     assert!(!one.contains("1 resultaten"));
-    let none = visible_text(&pages::ward_overview(&nl.ctx(), &[], Some("9")).into_string());
+    let none = visible_text(&pages::ward_overview(&nl.ctx(), &[], Some("9"), seen()).into_string());
     assert!(none.contains("0 resultaten voor"), "{none}");
-    let html = pages::ward_overview(&nl.ctx(), &rows, None).into_string();
+    let html = pages::ward_overview(&nl.ctx(), &rows, None, seen()).into_string();
     assert!(html.contains(" autofocus"), "the search box has focus");
 }
 
@@ -921,7 +931,7 @@ fn english_room_and_counts_read_right() {
 fn labels_sheet_has_24_labels_with_identity_and_a_barcode() {
     let f = Fixture::new(Mode::Drill);
     let p = limited_patient();
-    let html = pages::print_labels(&f.ctx(), &p).into_string();
+    let html = pages::print_labels(&f.ctx(), &p, seen()).into_string();
     assert_inert(&html);
     assert_eq!(html.matches("class=\"plabel\"").count(), 24);
     assert_eq!(html.matches("<svg class=\"barcode\"").count(), 24);
@@ -933,12 +943,12 @@ fn labels_sheet_has_24_labels_with_identity_and_a_barcode() {
     assert_eq!(html.matches("class=\"plabel-drill\"").count(), 24);
     let mut e = Fixture::new(Mode::Emergency);
     e.lang = Language::Nl;
-    let real = pages::print_labels(&e.ctx(), &p).into_string();
+    let real = pages::print_labels(&e.ctx(), &p, pages_common::seen()).into_string();
     assert!(!real.contains("plabel-drill"));
     // No patient number: no barcode, said so.
     let mut q = p.clone();
     q.identity.patient_number = None;
-    let none = pages::print_labels(&e.ctx(), &q).into_string();
+    let none = pages::print_labels(&e.ctx(), &q, pages_common::seen()).into_string();
     assert!(!none.contains("class=\"barcode\""));
     assert!(none.contains("geen streepjescode"));
 }

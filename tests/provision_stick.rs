@@ -7,16 +7,15 @@
 //!
 //! `apply` must run as root (as in CI: tests/run.sh); it needs `ssh-keygen` and `openssl`
 //! (image/install-test-deps.sh installs them).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test may panic
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/image/provision.sh");
 
-#[allow(unsafe_code)]
-fn unsafe_geteuid() -> u32 {
-    // SAFETY: geteuid(2) has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
+fn geteuid() -> u32 {
+    rustix::process::geteuid().as_raw()
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -41,7 +40,7 @@ struct Kit {
 impl Kit {
     fn new(dir: &Path) -> Kit {
         assert_eq!(
-            unsafe_geteuid(),
+            geteuid(),
             0,
             "provision.sh apply runs as root: run this test as root (tests/run.sh in CI)"
         );

@@ -7,6 +7,7 @@
 //! allowed malloc tunable. The publisher's unit (config/noodepd-publisher.service, for the
 //! hospital server) must stay at or below 2.0, run as its own user and take its secrets as
 //! credentials too (issue 16).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test may panic
 
 use std::path::PathBuf;
 use std::process::Command;

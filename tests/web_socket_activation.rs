@@ -2,6 +2,7 @@
 //! `LISTEN_FDS=1` and `LISTEN_PID` set to our pid. The test re-runs itself through `sh`,
 //! which puts the socket on fd 3 and sets the variables, so the child sees exactly what
 //! systemd would hand the daemon.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test may panic
 
 use std::os::fd::OwnedFd;
 use std::process::{Command, Stdio};

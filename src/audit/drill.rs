@@ -8,8 +8,8 @@
 //! drill's key figures beside its own.
 
 use super::{
-    AccessPoint, Action, AuditError, AuditLog, Entry, Event, EventKind, Outcome, ROW_COLUMNS, Row,
-    UserRef, kind_str,
+    Action, AuditError, AuditLog, Entry, Event, EventKind, Outcome, ROW_COLUMNS, Row, UserRef,
+    kind_str,
 };
 use crate::config::Language;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -160,14 +160,12 @@ pub fn report_at(
         .with_conn(|c| Ok(super::retention::current_mode(c)))?
         .unwrap_or_else(|| "standby".into());
     log.append_at(
-        Event {
-            kind: EventKind::DrillReport,
-            action: Action::R,
-            outcome: Outcome::Success,
-            user: None,
-            responsible: None,
-            patients: vec![],
-            detail: format!(
+        Event::new(
+            EventKind::DrillReport,
+            Action::R,
+            Outcome::Success,
+            &mode,
+            format!(
                 "drill report for drill {} ({})",
                 report.drill_id,
                 if report.ended.is_some() {
@@ -176,9 +174,7 @@ pub fn report_at(
                     "still running"
                 }
             ),
-            access_point: None::<AccessPoint>,
-            mode,
-        },
+        ),
         now,
     )?;
     Ok(report)

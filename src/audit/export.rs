@@ -181,28 +181,26 @@ impl AuditLog {
         if let Some(p) = wanted {
             detail.push_str(&format!(" patient={p}"));
         }
-        self.append(Event {
-            kind: EventKind::AuditExport,
-            action: Action::R,
-            outcome: Outcome::Success,
-            user: None,
-            responsible: None,
-            patients: match (subject, wanted) {
-                (Some(s), _) => vec![s],
-                (None, Some(p)) => vec![PatientRef {
-                    key: String::new(),
-                    patient_number: Some(p.to_owned()),
-                    bsn: None,
-                }],
-                (None, None) => vec![],
-            },
-            detail,
-            access_point: Some(AccessPoint {
-                address: "local".into(),
-                workstation: Some("console".into()),
-            }),
-            mode,
-        })?;
+        let patients = match (subject, wanted) {
+            (Some(s), _) => vec![s],
+            (None, Some(p)) => vec![PatientRef {
+                key: String::new(),
+                patient_number: Some(p.to_owned()),
+                bsn: None,
+            }],
+            (None, None) => vec![],
+        };
+        self.append(
+            Event::new(
+                EventKind::AuditExport,
+                Action::R,
+                Outcome::Success,
+                &mode,
+                detail,
+            )
+            .concerning(patients)
+            .from(AccessPoint::console()),
+        )?;
         Ok(count)
     }
 }

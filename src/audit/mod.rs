@@ -175,6 +175,85 @@ pub struct Event {
     pub mode: String,
 }
 
+impl Event {
+    /// An event with no person, no patient and no access point yet: the system's own (the
+    /// daemon, ingest, retention, exports). `mode` is the mode at the time ("standby", ...).
+    /// Add who, from where and about whom with [`Event::by`], [`Event::from`] and
+    /// [`Event::concerning`]; every event is built this way, so a new field has one place
+    /// to get its default.
+    pub fn new(
+        kind: EventKind,
+        action: Action,
+        outcome: Outcome,
+        mode: &str,
+        detail: String,
+    ) -> Event {
+        Event {
+            kind,
+            action,
+            outcome,
+            user: None,
+            responsible: None,
+            patients: Vec::new(),
+            detail,
+            access_point: None,
+            mode: mode.to_owned(),
+        }
+    }
+
+    /// The person acting, and the one responsible when they act on another's behalf.
+    pub fn by(mut self, user: Option<UserRef>, responsible: Option<UserRef>) -> Event {
+        self.user = user;
+        self.responsible = responsible;
+        self
+    }
+
+    /// Where the access came from.
+    pub fn from(mut self, access_point: AccessPoint) -> Event {
+        self.access_point = Some(access_point);
+        self
+    }
+
+    /// The patients concerned.
+    pub fn concerning(mut self, patients: Vec<PatientRef>) -> Event {
+        self.patients = patients;
+        self
+    }
+}
+
+impl AccessPoint {
+    /// The box's own console (the control socket, `noodepd mode`).
+    pub fn console() -> AccessPoint {
+        AccessPoint {
+            address: "local".into(),
+            workstation: Some("console".into()),
+        }
+    }
+}
+
+/// Proof that one entry is durable in the access log (written, fsynced and chained): only
+/// [`AuditLog::append_receipt`] makes one (the field is private), and every page with patient
+/// data takes one, so "no patient page before its audit entry is durable" is checked by the
+/// compiler rather than by each route remembering to look at the result of an append.
+///
+/// It cannot be made any other way:
+///
+/// ```compile_fail
+/// let forged = noodepd::audit::Receipt { entry_id: 1 };
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct Receipt {
+    entry_id: i64,
+}
+
+impl Receipt {
+    /// The id of the durable entry this receipt stands for.
+    pub fn entry_id(&self) -> i64 {
+        self.entry_id
+    }
+}
+
 /// A stored entry: the event plus what the log adds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -729,6 +808,22 @@ impl AuditLog {
     /// what this entry was to account for.
     pub fn append(&self, event: Event) -> Result<Entry, AuditError> {
         self.append_at(event, Utc::now())
+    }
+
+    /// Appends one event and returns the proof that it is durable, which the pages with
+    /// patient data require (see [`Receipt`]).
+    pub fn append_receipt(&self, event: Event) -> Result<Receipt, AuditError> {
+        self.append_receipt_at(event, Utc::now())
+    }
+
+    /// [`AuditLog::append_receipt`] with an explicit time.
+    pub fn append_receipt_at(
+        &self,
+        event: Event,
+        now: DateTime<Utc>,
+    ) -> Result<Receipt, AuditError> {
+        self.append_at(event, now)
+            .map(|e| Receipt { entry_id: e.id })
     }
 
     /// Appends with an explicit time (tests, replays of the clock).

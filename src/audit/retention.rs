@@ -118,19 +118,15 @@ impl AuditLog {
             .map_err(&sq)?;
             let entry = log.insert(
                 tx,
-                Event {
-                    kind: EventKind::RetentionExpiry,
-                    action: Action::D,
-                    outcome: Outcome::Success,
-                    user: None,
-                    responsible: None,
-                    patients: vec![],
-                    detail: format!(
+                Event::new(
+                    EventKind::RetentionExpiry,
+                    Action::D,
+                    Outcome::Success,
+                    &current_mode(tx).unwrap_or_else(|| "standby".into()),
+                    format!(
                         "removed {removed} entries (ids {first_id}..={last_id}, {first_time} .. {last_time}) older than {cutoff_s}; checkpoint id={last_id} hash={last_hash}"
                     ),
-                    access_point: None,
-                    mode: current_mode(tx).unwrap_or_else(|| "standby".into()),
-                },
+                ),
                 now,
             )?;
             Ok(Expired {

@@ -252,12 +252,11 @@ impl Daemon {
         if let Ok(Some(_)) = self.child.try_wait() {
             return Ok(());
         }
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.pid().to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        // The child is ours and not yet reaped (try_wait above), so its pid is still its own.
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_child(&self.child),
+            rustix::process::Signal::TERM,
+        );
         let t = Instant::now();
         while t.elapsed() < STOP_GRACE {
             if let Ok(Some(_)) = self.child.try_wait() {

@@ -167,12 +167,11 @@ impl Nginx {
 
     /// Stops nginx (SIGQUIT: graceful, then SIGKILL).
     pub fn stop(mut self) {
-        let _ = Command::new("kill")
-            .arg("-QUIT")
-            .arg(self.child.id().to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        // nginx is our child and not yet reaped, so its pid is still its own.
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_child(&self.child),
+            rustix::process::Signal::QUIT,
+        );
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(5) {
             if let Ok(Some(_)) = self.child.try_wait() {

@@ -19,11 +19,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The appliance ward id the bench seals for.
-pub const WARD: &str = "BENCH";
+pub(super) const WARD: &str = "BENCH";
 /// Full hospital scale.
-pub const HOSPITAL_PATIENTS: usize = 1000;
+pub(super) const HOSPITAL_PATIENTS: usize = 1000;
 /// Hospital scale of a quick run.
-pub const QUICK_HOSPITAL_PATIENTS: usize = 200;
+pub(super) const QUICK_HOSPITAL_PATIENTS: usize = 200;
 
 /// How much to measure.
 #[derive(Debug, Clone)]
@@ -287,25 +287,26 @@ fn audit_appends_per_s(work: &WorkDir, n: usize) -> Result<(f64, f64), BenchErro
     let dir = work.path().join("audit-bound");
     std::fs::create_dir_all(&dir).map_err(BenchError::io(&dir))?;
     let log = AuditLog::open(&dir, "bench", WARD)?;
-    let event = Event {
-        kind: EventKind::PatientView,
-        action: Action::R,
-        outcome: Outcome::Success,
-        user: Some(UserRef {
+    let event = Event::new(
+        EventKind::PatientView,
+        Action::R,
+        Outcome::Success,
+        "drill",
+        "patient page".into(),
+    )
+    .by(
+        Some(UserRef {
             id: "bench".into(),
             name: "Bench".into(),
             role: "nurse".into(),
         }),
-        responsible: None,
-        patients: vec![PatientRef {
-            key: "p-1".into(),
-            patient_number: Some("1000001".into()),
-            bsn: None,
-        }],
-        detail: "patient page".into(),
-        access_point: None,
-        mode: "drill".into(),
-    };
+        None,
+    )
+    .concerning(vec![PatientRef {
+        key: "p-1".into(),
+        patient_number: Some("1000001".into()),
+        bsn: None,
+    }]);
     let n = n.max(1);
     let t = Instant::now();
     for _ in 0..n {

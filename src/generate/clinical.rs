@@ -7,16 +7,16 @@
 
 /// A specialty (AGB/Vektis specialisme code, `urn:oid:2.16.840.1.113883.2.4.6.7`).
 #[derive(Debug, Clone, Copy)]
-pub struct Specialty {
+pub(super) struct Specialty {
     pub code: &'static str,
     pub name: &'static str,
     /// Condition keys typical as admission reason on such a ward.
     pub admissions: &'static [&'static str],
 }
 
-pub const SPECIALTY_SYSTEM: &str = "urn:oid:2.16.840.1.113883.2.4.6.7";
+pub(super) const SPECIALTY_SYSTEM: &str = "urn:oid:2.16.840.1.113883.2.4.6.7";
 
-pub const SPECIALTIES: &[Specialty] = &[
+pub(super) const SPECIALTIES: &[Specialty] = &[
     Specialty {
         code: "0313",
         name: "Interne geneeskunde",
@@ -63,7 +63,7 @@ pub const SPECIALTIES: &[Specialty] = &[
 
 /// A condition (nl-core-Problem).
 #[derive(Debug, Clone, Copy)]
-pub struct ConditionDef {
+pub(super) struct ConditionDef {
     pub key: &'static str,
     pub name: &'static str,
     pub snomed: Option<&'static str>,
@@ -85,7 +85,7 @@ const fn cond(
     }
 }
 
-pub const CONDITIONS: &[ConditionDef] = &[
+pub(super) const CONDITIONS: &[ConditionDef] = &[
     cond("pneumonie", "Pneumonie", Some("233604007"), "pneumonie"),
     cond("hartfalen", "Hartfalen", Some("84114007"), "hartfalen"),
     cond("af", "Atriumfibrilleren", Some("49436004"), "af"),
@@ -147,7 +147,7 @@ pub const CONDITIONS: &[ConditionDef] = &[
 ];
 
 /// Chronic conditions patients carry besides the admission reason.
-pub const COMORBIDITIES: &[&str] = &[
+pub(super) const COMORBIDITIES: &[&str] = &[
     "hypertensie",
     "dm2",
     "af",
@@ -159,20 +159,20 @@ pub const COMORBIDITIES: &[&str] = &[
     "anemie",
 ];
 
-pub fn condition(key: &str) -> Option<&'static ConditionDef> {
+pub(super) fn condition(key: &str) -> Option<&'static ConditionDef> {
     CONDITIONS.iter().find(|c| c.key == key)
 }
 
 /// An allergen.
 #[derive(Debug, Clone, Copy)]
-pub struct AllergenDef {
+pub(super) struct AllergenDef {
     pub name: &'static str,
     pub snomed: Option<&'static str>,
     /// FHIR AllergyIntolerance.category.
     pub category: &'static str,
 }
 
-pub const ALLERGENS: &[AllergenDef] = &[
+pub(super) const ALLERGENS: &[AllergenDef] = &[
     AllergenDef {
         name: "Penicilline",
         snomed: Some("764146007"),
@@ -231,7 +231,7 @@ pub const ALLERGENS: &[AllergenDef] = &[
 ];
 
 /// A reaction (manifestation) with its SNOMED code.
-pub const REACTIONS: &[(&str, &str)] = &[
+pub(super) const REACTIONS: &[(&str, &str)] = &[
     ("271807003", "Exantheem"),
     ("126485001", "Urticaria"),
     ("39579001", "Anafylaxie"),
@@ -243,12 +243,12 @@ pub const REACTIONS: &[(&str, &str)] = &[
 
 /// An alert (nl-core-Alert, FHIR Flag). Isolation alerts are listed apart.
 #[derive(Debug, Clone, Copy)]
-pub struct AlertDef {
+pub(super) struct AlertDef {
     pub text: &'static str,
     pub snomed: Option<&'static str>,
 }
 
-pub const ISOLATION_ALERTS: &[AlertDef] = &[
+pub(super) const ISOLATION_ALERTS: &[AlertDef] = &[
     AlertDef {
         text: "Drager van meticillineresistente Staphylococcus aureus",
         snomed: Some("432415000"),
@@ -267,7 +267,7 @@ pub const ISOLATION_ALERTS: &[AlertDef] = &[
     },
 ];
 
-pub const OTHER_ALERTS: &[AlertDef] = &[
+pub(super) const OTHER_ALERTS: &[AlertDef] = &[
     AlertDef {
         text: "Verhoogd valrisico",
         snomed: Some("129839007"),
@@ -292,7 +292,7 @@ pub const OTHER_ALERTS: &[AlertDef] = &[
 
 /// A device (nl-core-MedicalDevice + Product).
 #[derive(Debug, Clone, Copy)]
-pub struct DeviceDef {
+pub(super) struct DeviceDef {
     pub name: &'static str,
     pub snomed: Option<&'static str>,
     pub body_site: Option<&'static str>,
@@ -300,7 +300,7 @@ pub struct DeviceDef {
     pub during_admission: bool,
 }
 
-pub const DEVICES: &[DeviceDef] = &[
+pub(super) const DEVICES: &[DeviceDef] = &[
     DeviceDef {
         name: "Perifeer infuus",
         snomed: None,
@@ -335,7 +335,7 @@ pub const DEVICES: &[DeviceDef] = &[
 
 /// A lab test with its LOINC code, unit and reference ranges (female, male).
 #[derive(Debug, Clone, Copy)]
-pub struct LabDef {
+pub(super) struct LabDef {
     pub loinc: &'static str,
     pub display: &'static str,
     pub unit: &'static str,
@@ -350,7 +350,7 @@ pub struct LabDef {
     pub upper_only: bool,
 }
 
-pub const LABS: &[LabDef] = &[
+pub(super) const LABS: &[LabDef] = &[
     LabDef {
         loinc: "59260-0",
         display: "Hemoglobine",

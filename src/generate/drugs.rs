@@ -13,15 +13,15 @@ use super::fhirout::{SNOMED, UCUM, coding, num, quantity};
 use serde_json::{Value, json};
 
 /// G-Standaard PRK (prescriptiecode) code system; the codes used here are fake (see above).
-pub const PRK: &str = "urn:oid:2.16.840.1.113883.2.4.4.10";
+pub(super) const PRK: &str = "urn:oid:2.16.840.1.113883.2.4.4.10";
 /// G-Standaard thesaurus 0007 (routes of administration).
-pub const GSTD_ROUTE: &str = "urn:oid:2.16.840.1.113883.2.4.4.9";
+pub(super) const GSTD_ROUTE: &str = "urn:oid:2.16.840.1.113883.2.4.4.9";
 /// NHG table 25 (as-needed conditions), as in the MP9 examples.
-pub const NHG_TABLE25: &str =
+pub(super) const NHG_TABLE25: &str =
     "https://referentiemodel.nhg.org/tabellen/nhg-tabel-25-gebruiksvoorschrift#aanvullend-numeriek";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
+pub(super) enum Route {
     Oral,
     Intravenous,
     Subcutaneous,
@@ -31,7 +31,7 @@ pub enum Route {
 
 impl Route {
     /// Dutch display.
-    pub fn text(self) -> &'static str {
+    pub(super) fn text(self) -> &'static str {
         match self {
             Route::Oral => "oraal",
             Route::Intravenous => "intraveneus",
@@ -43,7 +43,7 @@ impl Route {
 
     /// The route as a CodeableConcept: the G-Standaard code where it is well known, and the
     /// SNOMED CT route qualifier.
-    pub fn concept(self) -> Value {
+    pub(super) fn concept(self) -> Value {
         let (gstd, sct, sct_display) = match self {
             Route::Oral => (Some("9"), "26643006", "Oral route"),
             Route::Rectal => (Some("12"), "37161004", "Rectal route"),
@@ -62,7 +62,7 @@ impl Route {
 
 /// When a drug is given.
 #[derive(Debug, Clone, Copy)]
-pub enum Sched {
+pub(super) enum Sched {
     /// Fixed local clock times ("08:00").
     Times(&'static [&'static str]),
     /// n times per period without fixed times.
@@ -80,14 +80,14 @@ pub enum Sched {
 }
 
 impl Sched {
-    pub fn is_as_needed(&self) -> bool {
+    pub(super) fn is_as_needed(&self) -> bool {
         matches!(self, Sched::AsNeeded { .. })
     }
 }
 
 /// A catalogue entry.
 #[derive(Debug, Clone, Copy)]
-pub struct Drug {
+pub(super) struct Drug {
     pub key: &'static str,
     /// G-Standaard-style product name.
     pub name: &'static str,
@@ -157,7 +157,7 @@ const fn mg(n: f64) -> (f64, &'static str, &'static str, Option<&'static str>) {
 }
 
 /// Drugs prescribed on the ward (medication agreements).
-pub const WARD_DRUGS: &[Drug] = &[
+pub(super) const WARD_DRUGS: &[Drug] = &[
     drug(
         "paracetamol",
         "PARACETAMOL TABLET 500MG",
@@ -634,7 +634,7 @@ pub const WARD_DRUGS: &[Drug] = &[
 ];
 
 /// Drugs patients bring from home (medication use, MedicationStatement).
-pub const HOME_DRUGS: &[Drug] = &[
+pub(super) const HOME_DRUGS: &[Drug] = &[
     drug(
         "calcium-vitd",
         "CALCIUMCARBONAAT/COLECALCIFEROL KAUWTABLET 1,25G/800IE",
@@ -694,12 +694,12 @@ pub const HOME_DRUGS: &[Drug] = &[
 ];
 
 /// Looks a ward drug up by key.
-pub fn ward_drug(key: &str) -> Option<&'static Drug> {
+pub(super) fn ward_drug(key: &str) -> Option<&'static Drug> {
     WARD_DRUGS.iter().find(|d| d.key == key)
 }
 
 /// The Medication resource (nl-core-PharmaceuticalProduct) for a catalogue drug.
-pub fn medication_resource(d: &Drug, id: &str) -> Value {
+pub(super) fn medication_resource(d: &Drug, id: &str) -> Value {
     let mut coding =
         vec![json!({"system": PRK, "code": d.code, "display": d.name, "userSelected": true})];
     if let Some((code, display)) = atc(d) {
@@ -719,10 +719,10 @@ pub fn medication_resource(d: &Drug, id: &str) -> Value {
 }
 
 /// The WHO ATC code system.
-pub const ATC: &str = "http://www.whocc.no/atc";
+pub(super) const ATC: &str = "http://www.whocc.no/atc";
 
 /// The (real, public) WHO ATC code of a catalogue drug, by its key.
-pub fn atc(d: &Drug) -> Option<(&'static str, &'static str)> {
+pub(super) fn atc(d: &Drug) -> Option<(&'static str, &'static str)> {
     let base = d.key.split('-').next().unwrap_or(d.key);
     Some(match (base, d.key) {
         (_, "amoxiclav" | "amoxiclav-iv") => ("J01CR02", "amoxicilline en enzymremmer"),
@@ -799,7 +799,7 @@ fn strength_ratio(s: &str) -> Option<Value> {
 }
 
 /// Dose as people write it: "2 stuks (1000 mg)", "5 mg", "16 E".
-pub fn dose_text(d: &Drug) -> String {
+pub(super) fn dose_text(d: &Drug) -> String {
     let v = fmt_num(d.dose);
     let unit = if d.unit == "stuk" && d.dose != 1.0 {
         "stuks"
@@ -833,7 +833,7 @@ fn maal(n: u32) -> String {
 }
 
 /// The schedule part of the rendered text, e.g. "3 maal per dag om 06:00, 14:00 en 22:00".
-pub fn schedule_text(s: &Sched) -> String {
+pub(super) fn schedule_text(s: &Sched) -> String {
     match s {
         Sched::Times(t) => format!("{} per dag om {}", maal(t.len() as u32), times_list(t)),
         Sched::Freq {
@@ -864,7 +864,7 @@ pub fn schedule_text(s: &Sched) -> String {
 }
 
 /// The rendered dosage instruction (MP9 ext-RenderedDosageInstruction), Dutch.
-pub fn rendered(d: &Drug, start: &str, end: Option<&str>) -> String {
+pub(super) fn rendered(d: &Drug, start: &str, end: Option<&str>) -> String {
     let period = match end {
         Some(e) => format!("Van {start} tot en met {e}"),
         None => format!("Vanaf {start}"),
@@ -878,7 +878,7 @@ pub fn rendered(d: &Drug, start: &str, end: Option<&str>) -> String {
 }
 
 /// The FHIR Dosage (one instruction) for a drug.
-pub fn dosage(d: &Drug, text: &str) -> Value {
+pub(super) fn dosage(d: &Drug, text: &str) -> Value {
     let mut repeat = serde_json::Map::new();
     match d.sched {
         Sched::Times(t) => {

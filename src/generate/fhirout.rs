@@ -8,19 +8,19 @@ use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
-pub const SNOMED: &str = "http://snomed.info/sct";
-pub const LOINC: &str = "http://loinc.org";
-pub const UCUM: &str = "http://unitsofmeasure.org";
+pub(super) const SNOMED: &str = "http://snomed.info/sct";
+pub(super) const LOINC: &str = "http://loinc.org";
+pub(super) const UCUM: &str = "http://unitsofmeasure.org";
 
 /// A resource placed in a bundle: its id (a UUID) and the JSON.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(super) struct Entry {
     pub id: String,
     pub resource: Value,
 }
 
 /// A version-4-shaped UUID drawn from the (seeded) generator, so ids are deterministic.
-pub fn uuid(rng: &mut ChaCha8Rng) -> String {
+pub(super) fn uuid(rng: &mut ChaCha8Rng) -> String {
     let mut b = [0u8; 16];
     rng.fill_bytes(&mut b);
     b[6] = (b[6] & 0x0f) | 0x40;
@@ -37,36 +37,36 @@ pub fn uuid(rng: &mut ChaCha8Rng) -> String {
 }
 
 /// A reference by `urn:uuid:` with type and display, as the nl-core examples write them.
-pub fn reference(id: &str, rtype: &str, display: &str) -> Value {
+pub(super) fn reference(id: &str, rtype: &str, display: &str) -> Value {
     json!({"reference": format!("urn:uuid:{id}"), "type": rtype, "display": display})
 }
 
 /// `meta.profile` with one nl-core profile.
-pub fn meta(profile: &str) -> Value {
+pub(super) fn meta(profile: &str) -> Value {
     json!({"profile": [format!("http://nictiz.nl/fhir/StructureDefinition/{profile}")]})
 }
 
-pub fn coding(system: &str, code: &str, display: &str) -> Value {
+pub(super) fn coding(system: &str, code: &str, display: &str) -> Value {
     json!({"system": system, "code": code, "display": display})
 }
 
 /// A CodeableConcept with one coding and the display as text.
-pub fn concept(system: &str, code: &str, display: &str) -> Value {
+pub(super) fn concept(system: &str, code: &str, display: &str) -> Value {
     json!({"coding": [coding(system, code, display)], "text": display})
 }
 
 /// A CodeableConcept with text only (sources often have uncoded free text).
-pub fn text_concept(text: &str) -> Value {
+pub(super) fn text_concept(text: &str) -> Value {
     json!({"text": text})
 }
 
 /// A UCUM quantity.
-pub fn quantity(value: f64, unit: &str, code: &str) -> Value {
+pub(super) fn quantity(value: f64, unit: &str, code: &str) -> Value {
     json!({"value": num(value), "unit": unit, "system": UCUM, "code": code})
 }
 
 /// A JSON number without a spurious ".0" for whole values.
-pub fn num(v: f64) -> Value {
+pub(super) fn num(v: f64) -> Value {
     if v.fract() == 0.0 && v.abs() < 1e12 {
         json!(v as i64)
     } else {
@@ -76,17 +76,17 @@ pub fn num(v: f64) -> Value {
 
 /// An instant as a FHIR dateTime with the Dutch offset of that moment, e.g.
 /// "2026-11-22T08:00:00+01:00".
-pub fn datetime(t: DateTime<Utc>) -> String {
+pub(super) fn datetime(t: DateTime<Utc>) -> String {
     t.with_timezone(&Amsterdam)
         .to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
-pub fn date(d: NaiveDate) -> String {
+pub(super) fn date(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
 /// The nl-core `ext-CodeSpecification` extension holding an extra coding on a primitive.
-pub fn code_spec(system: &str, code: &str, display: &str) -> Value {
+pub(super) fn code_spec(system: &str, code: &str, display: &str) -> Value {
     json!({"extension": [{
         "url": "http://nictiz.nl/fhir/StructureDefinition/ext-CodeSpecification",
         "valueCodeableConcept": {"coding": [coding(system, code, display)]}
@@ -94,7 +94,7 @@ pub fn code_spec(system: &str, code: &str, display: &str) -> Value {
 }
 
 /// A collection Bundle of the entries, every fullUrl a `urn:uuid:`.
-pub fn bundle(id: &str, now: DateTime<Utc>, entries: Vec<Entry>) -> Value {
+pub(super) fn bundle(id: &str, now: DateTime<Utc>, entries: Vec<Entry>) -> Value {
     let entry: Vec<Value> = entries
         .into_iter()
         .map(|e| json!({"fullUrl": format!("urn:uuid:{}", e.id), "resource": e.resource}))

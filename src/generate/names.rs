@@ -165,13 +165,13 @@ const SURNAMES: &[(&str, &str)] = &[
 
 /// Administrative sex of a generated person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Gender {
+pub(super) enum Gender {
     Female,
     Male,
 }
 
 impl Gender {
-    pub fn fhir(self) -> &'static str {
+    pub(super) fn fhir(self) -> &'static str {
         match self {
             Gender::Female => "female",
             Gender::Male => "male",
@@ -181,7 +181,7 @@ impl Gender {
 
 /// Naamgebruik (name usage) as in zib NameInformation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NameUsage {
+pub(super) enum NameUsage {
     /// NL1: own name only.
     Own,
     /// NL2: partner name only.
@@ -205,7 +205,7 @@ impl NameUsage {
 
 /// A generated Dutch name.
 #[derive(Debug, Clone)]
-pub struct DutchName {
+pub(super) struct DutchName {
     pub given: Vec<String>,
     /// Roepnaam when it differs from the first given name.
     pub call_name: Option<String>,
@@ -225,7 +225,7 @@ fn join_prefix(prefix: Option<&str>, name: &str) -> String {
 
 impl DutchName {
     /// A random name for a person of `gender`; women may carry a partner name.
-    pub fn random(rng: &mut ChaCha8Rng, gender: Gender, formal: bool) -> DutchName {
+    pub(super) fn random(rng: &mut ChaCha8Rng, gender: Gender, formal: bool) -> DutchName {
         let pool = match gender {
             Gender::Female => FEMALE,
             Gender::Male => MALE,
@@ -274,7 +274,7 @@ impl DutchName {
     }
 
     /// The family part as written under the naamgebruik, e.g. "van Putten-van der Giessen".
-    pub fn family(&self) -> String {
+    pub(super) fn family(&self) -> String {
         let own = self.own();
         match (self.usage, self.partner()) {
             (NameUsage::Partner, Some(p)) => p,
@@ -285,7 +285,7 @@ impl DutchName {
     }
 
     /// First name used in daily life.
-    pub fn first(&self) -> &str {
+    pub(super) fn first(&self) -> &str {
         self.call_name
             .as_deref()
             .or(self.given.first().map(String::as_str))
@@ -293,17 +293,17 @@ impl DutchName {
     }
 
     /// Full display name, e.g. "Johanna Maria van Putten-van der Giessen".
-    pub fn full(&self) -> String {
+    pub(super) fn full(&self) -> String {
         format!("{} {}", self.given.join(" "), self.family())
     }
 
     /// Short display name, e.g. "Jo van Putten".
-    pub fn short(&self) -> String {
+    pub(super) fn short(&self) -> String {
         format!("{} {}", self.first(), self.family())
     }
 
     /// Initials, e.g. "J.M.".
-    pub fn initials(&self) -> String {
+    pub(super) fn initials(&self) -> String {
         self.given
             .iter()
             .filter_map(|g| g.chars().next())
@@ -312,7 +312,7 @@ impl DutchName {
     }
 
     /// The nl-core HumanName(s): the official name and, when there is one, the usual name.
-    pub fn fhir(&self) -> Vec<Value> {
+    pub(super) fn fhir(&self) -> Vec<Value> {
         let mut family_ext = Vec::new();
         if let Some(p) = self.prefix.as_deref() {
             family_ext.push(json!({
@@ -372,7 +372,7 @@ impl DutchName {
     }
 
     /// A practitioner-style HumanName with initials ("J.H.R. Peters").
-    pub fn fhir_initials(&self) -> Value {
+    pub(super) fn fhir_initials(&self) -> Value {
         let mut family_ext = Vec::new();
         if let Some(p) = self.prefix.as_deref() {
             family_ext.push(json!({
@@ -410,7 +410,7 @@ impl DutchName {
     }
 
     /// A login name such as "jbakker": first initial and own surname, ASCII lower case.
-    pub fn user_id(&self) -> String {
+    pub(super) fn user_id(&self) -> String {
         let mut s = String::new();
         if let Some(c) = self.first().chars().next() {
             s.extend(c.to_lowercase());

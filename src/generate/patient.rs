@@ -38,7 +38,7 @@ const ADMIN_HISTORY_HOURS: i64 = 80;
 
 /// Ward-level resources a patient refers to.
 #[derive(Debug, Clone)]
-pub struct Shared<'a> {
+pub(super) struct Shared<'a> {
     pub now: DateTime<Utc>,
     pub specialty: &'a Specialty,
     pub hospital: (String, String),
@@ -51,7 +51,7 @@ pub struct Shared<'a> {
 
 /// Where the patient lies and their identifiers, decided at ward level.
 #[derive(Debug, Clone)]
-pub struct Slot {
+pub(super) struct Slot {
     pub bed_id: String,
     pub bed_name: String,
     pub single_room: bool,
@@ -67,7 +67,7 @@ pub struct Slot {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AllergyState {
+pub(super) enum AllergyState {
     Items,
     NoneKnown,
     NotRecorded,
@@ -148,7 +148,7 @@ impl Ctx<'_, '_> {
 
 /// Generates one patient into `out`. Returns the slot's forced course when no drug of this
 /// patient fitted it (the ward passes it on to the next patient).
-pub fn generate(
+pub(super) fn generate(
     rng: &mut ChaCha8Rng,
     sh: &Shared<'_>,
     slot: &Slot,
@@ -754,7 +754,7 @@ fn slot_times(s: &Sched) -> Vec<&'static str> {
 /// What becomes of a drug therapy in the generated record, written as MP9 3.0 building
 /// blocks that share one pharmaceutical-treatment identifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Course {
+pub(super) enum Course {
     /// Runs as agreed.
     Runs,
     /// Stopped early (e.g. a side effect): a stop agreement (410546004).

@@ -42,13 +42,13 @@ const ROLES: &[(&str, usize)] = &[
 
 /// A generated staff member with the structured name (for Practitioner resources).
 #[derive(Debug, Clone)]
-pub struct StaffGen {
+pub(super) struct StaffGen {
     pub member: StaffMember,
     pub name: DutchName,
 }
 
 /// The staff list of a run, deterministic for the generator state.
-pub fn staff(rng: &mut ChaCha8Rng) -> Vec<StaffGen> {
+pub(super) fn staff(rng: &mut ChaCha8Rng) -> Vec<StaffGen> {
     let mut users = BTreeSet::new();
     let mut codes = BTreeSet::new();
     let mut out = Vec::new();
@@ -106,7 +106,7 @@ fn is_trivial(code: &str) -> bool {
 }
 
 /// An argon2id PHC string of a code (default parameters, random salt).
-pub fn hash_code(code: &str) -> Result<String, GenerateError> {
+pub(super) fn hash_code(code: &str) -> Result<String, GenerateError> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(code.as_bytes(), &salt)
@@ -115,7 +115,7 @@ pub fn hash_code(code: &str) -> Result<String, GenerateError> {
 }
 
 /// The roster payload from precomputed hashes (one per staff member, same order).
-pub fn roster_from_hashes(ward: &str, staff: &[StaffMember], hashes: &[String]) -> Value {
+pub(super) fn roster_from_hashes(ward: &str, staff: &[StaffMember], hashes: &[String]) -> Value {
     let members: Vec<Value> = staff
         .iter()
         .zip(hashes)
@@ -125,12 +125,12 @@ pub fn roster_from_hashes(ward: &str, staff: &[StaffMember], hashes: &[String]) 
 }
 
 /// Hashes every code once.
-pub fn hash_all(staff: &[StaffMember]) -> Result<Vec<String>, GenerateError> {
+pub(super) fn hash_all(staff: &[StaffMember]) -> Result<Vec<String>, GenerateError> {
     staff.iter().map(|s| hash_code(&s.code)).collect()
 }
 
 /// The plain codes file for a drill (mode 0600 on disk).
-pub fn codes_text(ward: &str, staff: &[StaffMember]) -> String {
+pub(super) fn codes_text(ward: &str, staff: &[StaffMember]) -> String {
     let mut s = format!(
         "# noodepd demo-noodcodes, afdeling {ward} — alleen voor demo en oefening.\n\
          # Geheim: niet delen, niet loggen. Formaat: gebruiker<TAB>naam<TAB>rol<TAB>code\n"

@@ -20,7 +20,7 @@ pub const MAX_ATTEMPTS: u32 = 2;
 
 /// What a marker says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Inflight {
+pub(super) struct Inflight {
     pub path: PathBuf,
     /// How many processing attempts of this file were started (and, found at start-up,
     /// never finished).
@@ -60,7 +60,7 @@ fn decode(text: &str) -> Option<Inflight> {
 
 /// The marker left by a run that died while processing, if any. A marker that cannot be
 /// read is removed (it names nothing usable).
-pub fn take_left_over(state: &Path) -> Option<Inflight> {
+pub(super) fn take_left_over(state: &Path) -> Option<Inflight> {
     let p = state.join(MARKER_FILE);
     let text = std::fs::read(&p).ok()?;
     let m = std::str::from_utf8(&text).ok().and_then(decode);
@@ -71,7 +71,7 @@ pub fn take_left_over(state: &Path) -> Option<Inflight> {
 }
 
 /// Marks `path` as being processed, for attempt `attempts`.
-pub fn mark(state: &Path, path: &Path, attempts: u32) -> std::io::Result<()> {
+pub(super) fn mark(state: &Path, path: &Path, attempts: u32) -> std::io::Result<()> {
     write_atomic(
         &state.join(MARKER_FILE),
         encode(&Inflight {
@@ -83,7 +83,7 @@ pub fn mark(state: &Path, path: &Path, attempts: u32) -> std::io::Result<()> {
 }
 
 /// Clears the marker (processing ended, whatever the outcome).
-pub fn clear(state: &Path) {
+pub(super) fn clear(state: &Path) {
     match std::fs::remove_file(state.join(MARKER_FILE)) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -9,17 +9,26 @@
 //!
 //! For the daemon: `Ingestor::new(shared)?` → `recover()` (blocking) → `run(shutdown)`.
 
+mod apply;
+mod checks;
 mod inflight;
 pub mod keep;
+mod keycache;
+mod outcome;
 mod pipeline;
 pub mod quarantine;
+mod recovery;
+mod report;
 mod runner;
 pub mod state;
 pub mod watcher;
 
-pub use inflight::{MARKER_FILE as INFLIGHT_MARKER, MAX_ATTEMPTS as INFLIGHT_MAX_ATTEMPTS};
-pub use pipeline::{
-    Accepted, IngestError, Ingestor, MAX_CLOCK_AHEAD, MAX_MODE_COMMAND, MAX_ROSTER,
-    MEMORY_PER_RESOURCE, ProcessError, Recovered, RosterRefusal, check_roster, max_resources,
+pub use apply::MAX_MODE_COMMAND;
+pub use checks::{
+    MAX_ROSTER, MEMORY_PER_RESOURCE, RosterRefusal, check_roster, max_resources,
     resource_count_bound,
 };
+pub use inflight::{MARKER_FILE as INFLIGHT_MARKER, MAX_ATTEMPTS as INFLIGHT_MAX_ATTEMPTS};
+pub use outcome::{Accepted, IngestError, ProcessError};
+pub use pipeline::{Ingestor, MAX_CLOCK_AHEAD};
+pub use recovery::Recovered;

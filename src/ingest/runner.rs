@@ -7,7 +7,8 @@
 //! be read, a standing `problem` is set, serving continues, and the watch is re-created as
 //! soon as the inbox is back.
 
-use super::pipeline::{Ingestor, ProcessError};
+use super::outcome::ProcessError;
+use super::pipeline::Ingestor;
 use super::watcher::{InboxWatch, RESCAN_EVERY, SETTLE, Signal, scan};
 use crate::status::code;
 use std::collections::BTreeMap;

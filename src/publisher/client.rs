@@ -517,7 +517,7 @@ pub(crate) mod mock {
     use std::sync::{Arc, Mutex};
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-    pub struct Server {
+    pub(crate) struct Server {
         pub base: String,
         pub requests: Arc<Mutex<Vec<String>>>,
         script: Arc<Mutex<std::collections::VecDeque<String>>>,
@@ -526,7 +526,7 @@ pub(crate) mod mock {
 
     impl Server {
         /// Answers `GET {path}` (exactly, before any query) with `response`, every time.
-        pub fn route(&self, path: &str, response: String) {
+        pub(crate) fn route(&self, path: &str, response: String) {
             self.routes
                 .lock()
                 .unwrap()
@@ -534,20 +534,20 @@ pub(crate) mod mock {
         }
 
         /// Adds a response to the script (e.g. one naming the server's own base).
-        pub fn push(&self, response: String) {
+        pub(crate) fn push(&self, response: String) {
             self.script.lock().unwrap().push_back(response);
         }
     }
 
     /// A full response with a JSON body.
-    pub fn json(status: u16, extra_headers: &str, body: &str) -> String {
+    pub(crate) fn json(status: u16, extra_headers: &str, body: &str) -> String {
         format!(
             "HTTP/1.1 {status} X\r\nContent-Type: application/fhir+json\r\n{extra_headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         )
     }
 
-    pub async fn start(script: Vec<String>) -> Server {
+    pub(crate) async fn start(script: Vec<String>) -> Server {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}/fhir", l.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));

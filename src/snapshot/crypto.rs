@@ -16,7 +16,7 @@ const WRAP_NONCE: [u8; 12] = [0u8; 12];
 
 /// KEK = HKDF-SHA256(salt = none, ikm = X25519 shared secret,
 ///                   info = KEY_WRAP_INFO || ephemeral_pub || recipient_pub), 32 bytes.
-pub fn derive_kek(
+pub(super) fn derive_kek(
     shared: &[u8; 32],
     ephemeral_pub: &[u8; 32],
     recipient_pub: &[u8; 32],
@@ -32,7 +32,7 @@ pub fn derive_kek(
 }
 
 /// Wraps the 32-byte data key under a KEK: AES-256-GCM, zero nonce, empty AAD.
-pub fn wrap(kek: &[u8; 32], data_key: &[u8; 32]) -> Option<[u8; WRAPPED_KEY_LEN]> {
+pub(super) fn wrap(kek: &[u8; 32], data_key: &[u8; 32]) -> Option<[u8; WRAPPED_KEY_LEN]> {
     let cipher = Aes256Gcm::new_from_slice(kek).ok()?;
     let ct = cipher
         .encrypt(&WRAP_NONCE.into(), data_key.as_slice())
@@ -41,7 +41,10 @@ pub fn wrap(kek: &[u8; 32], data_key: &[u8; 32]) -> Option<[u8; WRAPPED_KEY_LEN]
 }
 
 /// Unwraps a data key; `None` when the tag does not verify.
-pub fn unwrap(kek: &[u8; 32], wrapped: &[u8; WRAPPED_KEY_LEN]) -> Option<Zeroizing<[u8; 32]>> {
+pub(super) fn unwrap(
+    kek: &[u8; 32],
+    wrapped: &[u8; WRAPPED_KEY_LEN],
+) -> Option<Zeroizing<[u8; 32]>> {
     let cipher = Aes256Gcm::new_from_slice(kek).ok()?;
     let pt = Zeroizing::new(
         cipher
@@ -57,12 +60,12 @@ pub fn unwrap(kek: &[u8; 32], wrapped: &[u8; WRAPPED_KEY_LEN]) -> Option<Zeroizi
 }
 
 /// The AAD of every chunk: SHA-256 over the preamble and the header.
-pub fn header_digest(preamble_and_header: &[u8]) -> [u8; 32] {
+pub(super) fn header_digest(preamble_and_header: &[u8]) -> [u8; 32] {
     Sha256::digest(preamble_and_header).into()
 }
 
 /// The STREAM encryptor for the body.
-pub fn encryptor(
+pub(super) fn encryptor(
     data_key: &[u8; 32],
     nonce: &[u8; STREAM_NONCE_LEN],
 ) -> Option<EncryptorBE32<Aes256Gcm>> {
@@ -71,7 +74,7 @@ pub fn encryptor(
 }
 
 /// The STREAM decryptor for the body.
-pub fn decryptor(
+pub(super) fn decryptor(
     data_key: &[u8; 32],
     nonce: &[u8; STREAM_NONCE_LEN],
 ) -> Option<DecryptorBE32<Aes256Gcm>> {

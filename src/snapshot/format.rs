@@ -25,7 +25,7 @@ pub const MIN_FORMAT_VERSION: u16 = 1;
 /// patients than the box serves, or none (`seal --allow-shrink`).
 pub const FLAG_ALLOW_SHRINK: u8 = 0x01;
 /// Every flag this code knows; a header with another bit set is refused.
-pub const KNOWN_FLAGS: u8 = FLAG_ALLOW_SHRINK;
+pub(super) const KNOWN_FLAGS: u8 = FLAG_ALLOW_SHRINK;
 /// Magic + version + header_len.
 pub const PREAMBLE_LEN: usize = 14;
 /// Ed25519 signature at the end of the file.
@@ -33,9 +33,9 @@ pub const SIGNATURE_LEN: usize = 64;
 /// AES-GCM tag appended to every chunk.
 pub const CHUNK_TAG_LEN: usize = 16;
 /// The STREAM nonce prefix (AES-GCM's 12-byte nonce minus STREAM's 5 bytes).
-pub const STREAM_NONCE_LEN: usize = 7;
+pub(super) const STREAM_NONCE_LEN: usize = 7;
 /// A wrapped data key: 32 bytes of AES-256-GCM ciphertext + 16-byte tag.
-pub const WRAPPED_KEY_LEN: usize = 48;
+pub(super) const WRAPPED_KEY_LEN: usize = 48;
 /// One recipient entry: key id + wrapped data key.
 pub const RECIPIENT_ENTRY_LEN: usize = 8 + WRAPPED_KEY_LEN;
 /// Smallest chunk size allowed.
@@ -43,23 +43,23 @@ pub const MIN_CHUNK_SIZE: u32 = 256;
 /// Chunk size `seal` uses unless told otherwise.
 pub const DEFAULT_CHUNK_SIZE: u32 = 64 * 1024;
 /// Longest ward id.
-pub const MAX_WARD_LEN: usize = 64;
+pub(super) const MAX_WARD_LEN: usize = 64;
 /// The header bytes before the ward id.
-pub const FIXED_HEADER_LEN: usize = 8 + 8 + 8 + 8 + 1 + 1 + 4 + 8 + 4 + STREAM_NONCE_LEN + 1;
+pub(super) const FIXED_HEADER_LEN: usize = 8 + 8 + 8 + 8 + 1 + 1 + 4 + 8 + 4 + STREAM_NONCE_LEN + 1;
 /// HKDF-SHA256 `info` prefix for the key-encryption key; followed by the ephemeral and the
 /// recipient X25519 public keys (32 bytes each).
-pub const KEY_WRAP_INFO: &[u8] = b"noodepd snapshot v1 data key wrap";
+pub(super) const KEY_WRAP_INFO: &[u8] = b"noodepd snapshot v1 data key wrap";
 
 /// One recipient entry as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecipientEntry {
+pub(super) struct RecipientEntry {
     pub key_id: KeyId,
     pub wrapped: [u8; WRAPPED_KEY_LEN],
 }
 
 /// The header with its key material, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawHeader {
+pub(super) struct RawHeader {
     pub header: Header,
     pub stream_nonce: [u8; STREAM_NONCE_LEN],
     pub ephemeral: [u8; 32],
@@ -67,22 +67,22 @@ pub struct RawHeader {
 }
 
 /// Number of chunks for a compressed length: ceil(compressed_len / chunk_size).
-pub fn chunk_count_for(compressed_len: u64, chunk_size: u32) -> Option<u64> {
+pub(super) fn chunk_count_for(compressed_len: u64, chunk_size: u32) -> Option<u64> {
     (chunk_size > 0).then(|| compressed_len.div_ceil(u64::from(chunk_size)))
 }
 
 /// Length of the body: the compressed payload plus one tag per chunk.
-pub fn body_len(compressed_len: u64, chunk_count: u32) -> Option<u64> {
+pub(super) fn body_len(compressed_len: u64, chunk_count: u32) -> Option<u64> {
     compressed_len.checked_add(u64::from(chunk_count).checked_mul(CHUNK_TAG_LEN as u64)?)
 }
 
 /// Whether a ward id is plain (the same rule as the config's ids).
-pub fn ward_is_valid(ward: &str) -> bool {
+pub(super) fn ward_is_valid(ward: &str) -> bool {
     ward.len() <= MAX_WARD_LEN && crate::config::check_id(ward).is_ok()
 }
 
 /// Serialises a header.
-pub fn encode_header(raw: &RawHeader) -> Vec<u8> {
+pub(super) fn encode_header(raw: &RawHeader) -> Vec<u8> {
     let h = &raw.header;
     let mut out = Vec::with_capacity(
         FIXED_HEADER_LEN + h.ward.len() + 33 + raw.entries.len() * RECIPIENT_ENTRY_LEN,
@@ -153,13 +153,13 @@ impl<'a> Cursor<'a> {
 }
 
 /// The preamble's fields after the magic and version checks.
-pub struct Preamble {
+pub(super) struct Preamble {
     pub version: u16,
     pub header_len: u32,
 }
 
 /// Checks magic, version and header length (in that order).
-pub fn parse_preamble(bytes: &[u8], limits: &Limits) -> Result<Preamble, SnapshotError> {
+pub(super) fn parse_preamble(bytes: &[u8], limits: &Limits) -> Result<Preamble, SnapshotError> {
     let magic_part = bytes.get(..MAGIC.len()).unwrap_or(bytes);
     if MAGIC.get(..magic_part.len()) != Some(magic_part) {
         return Err(SnapshotError::NotASnapshot);
@@ -191,7 +191,11 @@ pub fn parse_preamble(bytes: &[u8], limits: &Limits) -> Result<Preamble, Snapsho
 
 /// Parses exactly one header of format `version` (from the preamble), strictly: every
 /// field valid, no unknown flag, nothing left over.
-pub fn parse_header(h: &[u8], version: u16, limits: &Limits) -> Result<RawHeader, SnapshotError> {
+pub(super) fn parse_header(
+    h: &[u8],
+    version: u16,
+    limits: &Limits,
+) -> Result<RawHeader, SnapshotError> {
     let mut c = Cursor { rest: h };
     let publisher = KeyId(c.array()?);
     let created_at = c.time()?;

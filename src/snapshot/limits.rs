@@ -66,13 +66,13 @@ pub struct Limits {
 }
 
 /// The memory limit the defaults are derived from: the `MemoryMax=1G` of the unit.
-pub const DEFAULT_MEMORY: u64 = 1024 * 1024 * 1024;
+pub(super) const DEFAULT_MEMORY: u64 = 1024 * 1024 * 1024;
 /// Largest roster payload.
-pub const MAX_ROSTER_PAYLOAD: u64 = 4 * 1024 * 1024;
+pub(super) const MAX_ROSTER_PAYLOAD: u64 = 4 * 1024 * 1024;
 /// Largest mode-command payload.
-pub const MAX_MODE_PAYLOAD: u64 = 4 * 1024;
+pub(super) const MAX_MODE_PAYLOAD: u64 = 4 * 1024;
 /// The clinical payload cap is the memory limit divided by this.
-pub const MEMORY_PER_PAYLOAD_BYTE: u64 = 48;
+pub(super) const MEMORY_PER_PAYLOAD_BYTE: u64 = 48;
 
 impl Limits {
     /// The limits for a service allowed `memory` bytes: clinical payload `memory / 48`;

@@ -23,6 +23,11 @@ pub use limits::{LimitKind, Limits};
 pub use open::open;
 pub use seal::{seal, seal_with};
 
+/// How far ahead of this appliance's clock a snapshot's `data_as_of` / `created_at` may be:
+/// ingest refuses a file dated further ahead, and `/ready` reports the served data as dated
+/// after the clock (`clock_behind_data`) beyond it.
+pub const MAX_CLOCK_AHEAD: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
 use crate::keys::KeyId;
 use chrono::{DateTime, Utc};
 use std::fmt;

@@ -5,7 +5,7 @@
 //! problem code (`noodepd_problem{code="..."}`, 1 while it stands). No patient data: counts
 //! and times only. Served to loopback clients only, unless the config sets `metrics_public`.
 
-use crate::daemon::Shared;
+use crate::app::App;
 use crate::mode::Mode;
 use chrono::{DateTime, Utc};
 use std::fmt::Write;
@@ -18,7 +18,7 @@ pub fn allowed(peer: IpAddr, metrics_public: bool) -> bool {
 }
 
 /// The metrics document.
-pub fn render(shared: &Shared, now: DateTime<Utc>) -> String {
+pub fn render(shared: &App, now: DateTime<Utc>) -> String {
     let m = &shared.metrics;
     let mut out = String::with_capacity(2048);
     let mut counter = |name: &str, help: &str, v: u64| {

@@ -3,8 +3,8 @@
 //! server-rendered pages (maud, escape by default) and print views. No JavaScript.
 //!
 //! Split: `server` (listener, TLS, limits, timeouts, per-address connection cap, graceful
-//! shutdown, socket activation), `routes` (request → page, mode and role gates, audit before
-//! send), `session` (sessions, CSRF, lockout, guest codes), `hash_gate` (at most a few
+//! shutdown, socket activation), `routes/` (request → page, mode and role gates, audit before
+//! send; one file per job: request, table, state, respond, login, coordinator, patient), `session` (sessions, CSRF, lockout, guest codes), `hash_gate` (at most a few
 //! argon2 checks at once), `headers` (security headers), `pages` (the HTML, i18n, CSS).
 
 pub mod hash_gate;

@@ -17,8 +17,8 @@
 use super::headers;
 use super::routes::{self, Req, Resp, WebState};
 use super::tls::TlsReloader;
+use crate::app::App;
 use crate::config::WebConfig;
-use crate::daemon::Shared;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -269,7 +269,7 @@ fn activated() -> Result<Option<std::net::TcpListener>, WebError> {
 /// `tls` is shared so the caller can [`TlsReloader::reload`] it (on SIGHUP) while serving;
 /// new connections use the certificate in force when they are accepted.
 pub async fn run(
-    shared: Arc<Shared>,
+    shared: Arc<App>,
     listener: tokio::net::TcpListener,
     tls: Option<Arc<TlsReloader>>,
     shutdown: impl Future<Output = ()> + Send,

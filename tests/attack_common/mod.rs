@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A running ward box and what the tests need of it.
-pub struct WardBox {
+pub(crate) struct WardBox {
     pub w: Ward,
     pub daemon: Proc,
     pub addr: SocketAddr,
@@ -30,7 +30,7 @@ pub struct WardBox {
 impl WardBox {
     /// A box with `web` lines added to its config, a roster (sequence 1) and a generated
     /// ward of `patients` (sequence 2) in force, in emergency mode.
-    pub fn start(web: &str, patients: usize) -> WardBox {
+    pub(crate) fn start(web: &str, patients: usize) -> WardBox {
         let w = Ward::with_web("A3", &format!("plain_http = true\n{web}"));
         let generated = w.generate_with_roster(patients, 4711, "A3");
         let staff = read_codes(&generated.join("codes-A3.txt"));
@@ -62,7 +62,7 @@ impl WardBox {
     }
 
     /// The `n`-th staff member with `role` (0-based).
-    pub fn staff(&self, role: &str, n: usize) -> DemoLogin {
+    pub(crate) fn staff(&self, role: &str, n: usize) -> DemoLogin {
         self.staff
             .iter()
             .filter(|l| l.role == role)
@@ -72,13 +72,13 @@ impl WardBox {
     }
 
     /// A browser on host `from`.
-    pub fn browser(&self, from: [u8; 4]) -> Browser {
+    pub(crate) fn browser(&self, from: [u8; 4]) -> Browser {
         Browser::new(self.addr, IpAddr::from(from))
     }
 
     /// Seals `json` as a roster and delivers it; waits until it is in force (`/ready`
     /// shows its staff count and the sequence).
-    pub fn deliver_roster(&mut self, json: &serde_json::Value) {
+    pub(crate) fn deliver_roster(&mut self, json: &serde_json::Value) {
         let staff = json["staff"].as_array().map_or(0, Vec::len);
         let path = self.w.path().join(format!("roster-{}.json", self.next_seq));
         std::fs::write(&path, serde_json::to_vec(json).unwrap()).unwrap();
@@ -93,20 +93,20 @@ impl WardBox {
     }
 
     /// The daemon's memory figures now.
-    pub fn memory(&self) -> Memory {
+    pub(crate) fn memory(&self) -> Memory {
         Memory::of(self.daemon.pid())
     }
 }
 
 /// VmRSS and VmHWM (peak RSS) of a process, from /proc/PID/status, in bytes.
 #[derive(Debug, Clone, Copy)]
-pub struct Memory {
+pub(crate) struct Memory {
     pub rss: u64,
     pub peak: u64,
 }
 
 impl Memory {
-    pub fn of(pid: i32) -> Memory {
+    pub(crate) fn of(pid: i32) -> Memory {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
         let kib = |key: &str| -> u64 {
             status
@@ -125,12 +125,12 @@ impl Memory {
 }
 
 /// Megabytes (MiB) for messages.
-pub fn mib(b: u64) -> f64 {
+pub(crate) fn mib(b: u64) -> f64 {
     b as f64 / (1024.0 * 1024.0)
 }
 
 /// Connects to `addr` from the local address `from` (any 127.x.y.z on Linux loopback).
-pub fn connect_from(addr: SocketAddr, from: IpAddr) -> std::io::Result<TcpStream> {
+pub(crate) fn connect_from(addr: SocketAddr, from: IpAddr) -> std::io::Result<TcpStream> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -150,14 +150,14 @@ pub fn connect_from(addr: SocketAddr, from: IpAddr) -> std::io::Result<TcpStream
 
 /// A browser on one host: keeps cookies, one connection per request.
 #[derive(Debug, Clone)]
-pub struct Browser {
+pub(crate) struct Browser {
     pub addr: SocketAddr,
     pub from: IpAddr,
     pub cookies: BTreeMap<String, String>,
 }
 
 impl Browser {
-    pub fn new(addr: SocketAddr, from: IpAddr) -> Browser {
+    pub(crate) fn new(addr: SocketAddr, from: IpAddr) -> Browser {
         Browser {
             addr,
             from,
@@ -166,7 +166,7 @@ impl Browser {
     }
 
     /// One request; errors (reset, refused) are returned, never panicked on.
-    pub fn try_request(
+    pub(crate) fn try_request(
         &mut self,
         method: &str,
         path: &str,
@@ -209,13 +209,18 @@ impl Browser {
         Ok(r)
     }
 
-    pub fn get(&mut self, path: &str) -> Response {
+    pub(crate) fn get(&mut self, path: &str) -> Response {
         self.try_request("GET", path, "")
             .unwrap_or_else(|e| panic!("GET {path} from {}: {e}", self.from))
     }
 
     /// POSTs `fields` with the CSRF token of `page`'s form (fetched first).
-    pub fn post_form(&mut self, page: &str, path: &str, fields: &[(&str, &str)]) -> Response {
+    pub(crate) fn post_form(
+        &mut self,
+        page: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> Response {
         let p = self.get(page);
         let csrf = input_value(&p.text(), "csrf")
             .unwrap_or_else(|| panic!("no csrf token on {page}: {}", p.text()));
@@ -231,7 +236,7 @@ impl Browser {
 
     /// Fetches the login form (pre-login cookie and CSRF token) and returns the body to
     /// POST for `user` and `code`.
-    pub fn login_form(&mut self, user: &str, code: &str) -> String {
+    pub(crate) fn login_form(&mut self, user: &str, code: &str) -> String {
         let p = self.get("/login");
         let csrf = input_value(&p.text(), "csrf").expect("csrf on /login");
         form_urlencoded::Serializer::new(String::new())
@@ -242,14 +247,14 @@ impl Browser {
     }
 
     /// Logs in through the form; returns the answer (303 on success).
-    pub fn login(&mut self, user: &str, code: &str) -> Response {
+    pub(crate) fn login(&mut self, user: &str, code: &str) -> Response {
         let body = self.login_form(user, code);
         self.try_request("POST", "/login", &body)
             .unwrap_or_else(|e| panic!("login from {}: {e}", self.from))
     }
 
     /// Whether this browser's session still opens the ward overview.
-    pub fn sees_the_ward(&mut self) -> bool {
+    pub(crate) fn sees_the_ward(&mut self) -> bool {
         let r = self.get("/");
         r.status == 200 && !r.text().contains("name=\"code\"")
     }
@@ -258,14 +263,14 @@ impl Browser {
 /// A memory cgroup the daemon can be put in, with its limit, peak and OOM-kill count.
 /// cgroup v2 when this machine delegates the memory controller to us, else v1's memory
 /// hierarchy; `Err` says why neither can be used.
-pub struct MemCgroup {
+pub(crate) struct MemCgroup {
     dir: PathBuf,
     v2: bool,
 }
 
 impl MemCgroup {
     /// Makes a child cgroup of ours with `limit` bytes of memory (and no swap beyond it).
-    pub fn create(limit: u64) -> Result<MemCgroup, String> {
+    pub(crate) fn create(limit: u64) -> Result<MemCgroup, String> {
         let own = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
         let name = format!("noodepd-attack-{}-{}", std::process::id(), unique());
         // cgroup v2: our cgroup must offer the memory controller to its children.
@@ -339,7 +344,7 @@ impl MemCgroup {
     }
 
     /// "v2" or "v1" and the cgroup's directory, for the report.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!(
             "cgroup {} at {}",
             if self.v2 { "v2" } else { "v1" },
@@ -348,14 +353,14 @@ impl MemCgroup {
     }
 
     /// Moves process `pid` into the cgroup.
-    pub fn add(&self, pid: i32) {
+    pub(crate) fn add(&self, pid: i32) {
         std::fs::write(self.dir.join("cgroup.procs"), pid.to_string())
             .unwrap_or_else(|e| panic!("moving {pid} into {}: {e}", self.dir.display()));
     }
 
     /// The most memory the cgroup ever charged, bytes (page cache of files it wrote
     /// included: an upper bound of what the daemon needed).
-    pub fn peak(&self) -> u64 {
+    pub(crate) fn peak(&self) -> u64 {
         let f = if self.v2 {
             "memory.peak"
         } else {
@@ -368,7 +373,7 @@ impl MemCgroup {
     }
 
     /// How many processes the kernel's OOM killer killed in this cgroup.
-    pub fn oom_kills(&self) -> u64 {
+    pub(crate) fn oom_kills(&self) -> u64 {
         let f = if self.v2 {
             "memory.events"
         } else {

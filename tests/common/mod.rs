@@ -7,42 +7,41 @@
 #![allow(dead_code)]
 
 use chrono::{Duration as ChronoDuration, NaiveDate, NaiveTime, TimeZone, Utc};
+use noodepd::app::App;
 use noodepd::audit::AuditLog;
 use noodepd::config::Config;
-use noodepd::daemon::Shared;
 use noodepd::mode::{Mode, ModeController, Switcher};
 use noodepd::record::*;
 use noodepd::roster::{Role, Roster, StaffMember};
-use noodepd::status::{Metrics, StatusCell};
 use noodepd::store::{GenerationMeta, Store};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Demo staff: (user, code, role).
-pub const NURSE: (&str, &str, Role) = ("nurse1", "31415926", Role::Nurse);
-pub const DOCTOR: (&str, &str, Role) = ("doc1", "27182818", Role::Physician);
-pub const COORD: (&str, &str, Role) = ("coord1", "16180339", Role::Coordinator);
-pub const IT: (&str, &str, Role) = ("it1", "14142135", Role::It);
+pub(crate) const NURSE: (&str, &str, Role) = ("nurse1", "31415926", Role::Nurse);
+pub(crate) const DOCTOR: (&str, &str, Role) = ("doc1", "27182818", Role::Physician);
+pub(crate) const COORD: (&str, &str, Role) = ("coord1", "16180339", Role::Coordinator);
+pub(crate) const IT: (&str, &str, Role) = ("it1", "14142135", Role::It);
 /// A second nurse, for lockout tests that must not lock NURSE.
-pub const NURSE2: (&str, &str, Role) = ("nurse2", "17320508", Role::Nurse);
+pub(crate) const NURSE2: (&str, &str, Role) = ("nurse2", "17320508", Role::Nurse);
 
 /// The nurse's display name (with markup: must be escaped wherever it shows).
-pub const NURSE_NAME: &str = "Nina <i>Verpleeg</i>";
+pub(crate) const NURSE_NAME: &str = "Nina <i>Verpleeg</i>";
 
 /// Marker of hostile text: appears raw in the data, must never appear raw in HTML.
-pub const HOSTILE_RAW: &[&str] = &["<script", "<img src=x", "<b>HOSTILE"];
+pub(crate) const HOSTILE_RAW: &[&str] = &["<script", "<img src=x", "<b>HOSTILE"];
 
 /// A hostile string for field `f`.
-pub fn hostile(f: &str) -> String {
+pub(crate) fn hostile(f: &str) -> String {
     format!("<b>HOSTILE {f}</b><script>alert('{f}')</script>\"'><img src=x onerror=alert(1)>&amp;")
 }
 
 /// Identifying values of the test patients that must never show in standby.
-pub const SECRETS: &[&str] = &[
+pub(crate) const SECRETS: &[&str] = &[
     "Zwartbroek",
     "Hendrika",
     "Oosterwold",
@@ -56,11 +55,11 @@ pub const SECRETS: &[&str] = &[
 ];
 
 /// Patient keys in the test data.
-pub const KEY_A: &str = "pn-773101";
-pub const KEY_B: &str = "pn-773102";
+pub(crate) const KEY_A: &str = "pn-773101";
+pub(crate) const KEY_B: &str = "pn-773102";
 
 /// Every URL of the web view that can carry patient data.
-pub fn data_urls() -> Vec<String> {
+pub(crate) fn data_urls() -> Vec<String> {
     vec![
         "/".into(),
         "/?q=Zwartbroek".into(),
@@ -102,7 +101,7 @@ fn moment_day(y: i32, m: u32, d: u32) -> Option<Moment> {
 }
 
 /// A patient whose every text field is hostile (apart from the identifying test values).
-pub fn hostile_patient(
+pub(crate) fn hostile_patient(
     key: &str,
     given: &str,
     surname: &str,
@@ -430,11 +429,11 @@ fn hostile_treatments(
 
 /// The treatment limit of the patient in bed 14 besides the resuscitation policy, as the
 /// overview must show it.
-pub const LIMIT_B: &str = "geen beademing-zqx";
+pub(crate) const LIMIT_B: &str = "geen beademing-zqx";
 
 /// The test ward: two hostile patients in beds 12 and 14; the one in bed 14 also has a
 /// treatment limit (no ventilation) besides the resuscitation policy.
-pub fn ward() -> WardRecord {
+pub(crate) fn ward() -> WardRecord {
     let mut b = hostile_patient(
         KEY_B,
         "Willemijn",
@@ -473,7 +472,7 @@ pub fn ward() -> WardRecord {
 }
 
 /// A realistic ward: the demo generator's FHIR bundle through the FHIR mapper.
-pub fn generated_ward(patients: usize, seed: u64) -> WardRecord {
+pub(crate) fn generated_ward(patients: usize, seed: u64) -> WardRecord {
     let now = Utc::now();
     let g = noodepd::generate::generate(&noodepd::generate::GenerateOptions::new(
         patients, seed, "A3", now,
@@ -489,7 +488,7 @@ pub fn generated_ward(patients: usize, seed: u64) -> WardRecord {
 
 /// How to set up a test server.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     pub mode: Mode,
     pub roster: bool,
     pub data: bool,
@@ -520,9 +519,9 @@ impl Default for Options {
 }
 
 /// A running test server.
-pub struct Server {
+pub(crate) struct Server {
     pub addr: SocketAddr,
-    pub shared: Arc<Shared>,
+    pub shared: Arc<App>,
     pub dir: tempfile::TempDir,
     /// The TLS configuration in force (when serving TLS), for reload tests.
     pub tls: Option<Arc<noodepd::web::TlsReloader>>,
@@ -531,7 +530,7 @@ pub struct Server {
 }
 
 /// Builds the daemon state in `dir`.
-pub fn shared_in(dir: &Path, opts: &Options) -> Arc<Shared> {
+pub(crate) fn shared_in(dir: &Path, opts: &Options) -> Arc<App> {
     let state = dir.join("state");
     let runtime = dir.join("run");
     std::fs::create_dir_all(&state).unwrap();
@@ -585,25 +584,17 @@ pub fn shared_in(dir: &Path, opts: &Options) -> Arc<Shared> {
             staff: staff().clone(),
         })
     });
-    Arc::new(Shared {
-        config,
-        store,
-        mode,
-        audit,
-        roster: RwLock::new(roster),
-        status: StatusCell::default(),
-        metrics: Metrics::default(),
-    })
+    Arc::new(App::new(config, store, mode, audit, roster))
 }
 
 impl Server {
     /// Starts a server with default options (emergency mode, data, roster, plain HTTP).
-    pub fn start() -> Server {
+    pub(crate) fn start() -> Server {
         Server::with(Options::default())
     }
 
     /// Starts a server with `opts`.
-    pub fn with(opts: Options) -> Server {
+    pub(crate) fn with(opts: Options) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let shared = shared_in(dir.path(), &opts);
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -647,12 +638,12 @@ impl Server {
     }
 
     /// A client with an empty cookie jar.
-    pub fn client(&self) -> Client {
+    pub(crate) fn client(&self) -> Client {
         Client::new(self.addr)
     }
 
     /// A client logged in as `who` (panics when login fails).
-    pub fn login(&self, who: (&str, &str, Role)) -> Client {
+    pub(crate) fn login(&self, who: (&str, &str, Role)) -> Client {
         let mut c = self.client();
         let r = c.login(who.0, who.1);
         assert_eq!(r.status, 303, "login of {} failed: {}", who.0, r.body);
@@ -660,22 +651,15 @@ impl Server {
     }
 
     /// Switches the mode as root would.
-    pub fn set_mode(&self, mode: Mode) {
+    pub(crate) fn set_mode(&self, mode: Mode) {
         self.shared
-            .mode
-            .set(
-                &self.shared.audit,
-                mode,
-                Switcher::Console,
-                "test",
-                Utc::now(),
-            )
+            .switch_mode(mode, Switcher::Console, "test", Utc::now())
             .unwrap();
     }
 
     /// The audit log entries, oldest first (as stored JSON events with kind).
-    pub fn audit_entries(&self) -> Vec<serde_json::Value> {
-        let conn = rusqlite::Connection::open(self.shared.audit.path()).unwrap();
+    pub(crate) fn audit_entries(&self) -> Vec<serde_json::Value> {
+        let conn = rusqlite::Connection::open(self.shared.audit_log().path()).unwrap();
         let mut st = conn
             .prepare("SELECT id, time, event FROM entry ORDER BY id")
             .unwrap();
@@ -699,7 +683,7 @@ impl Server {
 
 impl Server {
     /// Signals shutdown and waits until the server's `run` has returned.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
@@ -722,7 +706,7 @@ impl Drop for Server {
 
 /// One HTTP response.
 #[derive(Debug, Clone)]
-pub struct Res {
+pub(crate) struct Res {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
@@ -730,7 +714,7 @@ pub struct Res {
 
 impl Res {
     /// The first value of header `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -738,7 +722,7 @@ impl Res {
     }
 
     /// Every value of header `name`.
-    pub fn headers_all(&self, name: &str) -> Vec<&str> {
+    pub(crate) fn headers_all(&self, name: &str) -> Vec<&str> {
         self.headers
             .iter()
             .filter(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -747,20 +731,20 @@ impl Res {
     }
 
     /// The Set-Cookie header for cookie `name`.
-    pub fn set_cookie(&self, name: &str) -> Option<&str> {
+    pub(crate) fn set_cookie(&self, name: &str) -> Option<&str> {
         self.headers_all("set-cookie")
             .into_iter()
             .find(|c| c.starts_with(&format!("{name}=")))
     }
 
     /// The value of the form field `name` in the body (e.g. the CSRF token).
-    pub fn form_value(&self, name: &str) -> Option<String> {
+    pub(crate) fn form_value(&self, name: &str) -> Option<String> {
         input_value(&self.body, name)
     }
 }
 
 /// Finds `<input ... name="NAME" ... value="V">` in HTML, in any attribute order.
-pub fn input_value(html: &str, name: &str) -> Option<String> {
+pub(crate) fn input_value(html: &str, name: &str) -> Option<String> {
     let needle = format!("name=\"{name}\"");
     for part in html.split("<input").skip(1) {
         let tag = part.split('>').next()?;
@@ -773,7 +757,7 @@ pub fn input_value(html: &str, name: &str) -> Option<String> {
 }
 
 /// A blocking HTTP/1.1 client with a cookie jar; one connection per request.
-pub struct Client {
+pub(crate) struct Client {
     pub addr: SocketAddr,
     pub cookies: BTreeMap<String, String>,
     /// Local address to connect from (any 127.x.y.z works on Linux loopback).
@@ -783,7 +767,7 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(addr: SocketAddr) -> Client {
+    pub(crate) fn new(addr: SocketAddr) -> Client {
         Client {
             addr,
             cookies: BTreeMap::new(),
@@ -826,7 +810,7 @@ impl Client {
     }
 
     /// Sends raw bytes and reads the whole answer (no cookie handling).
-    pub fn raw(&self, request: &[u8]) -> Res {
+    pub(crate) fn raw(&self, request: &[u8]) -> Res {
         let mut s = self.connect();
         s.write_all(request).unwrap();
         let mut buf = Vec::new();
@@ -835,7 +819,7 @@ impl Client {
     }
 
     /// Sends a request with the jar's cookies; stores cookies from the answer.
-    pub fn request(
+    pub(crate) fn request(
         &mut self,
         method: &str,
         path: &str,
@@ -876,12 +860,12 @@ impl Client {
         res
     }
 
-    pub fn get(&mut self, path: &str) -> Res {
+    pub(crate) fn get(&mut self, path: &str) -> Res {
         self.request("GET", path, &[], b"")
     }
 
     /// POSTs a form (URL-encoded).
-    pub fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Res {
+    pub(crate) fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Res {
         let body: String = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(fields)
             .finish();
@@ -894,14 +878,14 @@ impl Client {
     }
 
     /// GET /login, then POST the form with the token from the page.
-    pub fn login(&mut self, user: &str, code: &str) -> Res {
+    pub(crate) fn login(&mut self, user: &str, code: &str) -> Res {
         let page = self.get("/login");
         let csrf = page.form_value("csrf").unwrap_or_default();
         self.post("/login", &[("user", user), ("code", code), ("csrf", &csrf)])
     }
 
     /// The CSRF token of a logged-in page (from the logout form every page carries).
-    pub fn csrf(&mut self) -> String {
+    pub(crate) fn csrf(&mut self) -> String {
         let r = self.get("/coordinator");
         if let Some(v) = r.form_value("csrf") {
             return v;
@@ -912,7 +896,7 @@ impl Client {
 }
 
 /// Parses an HTTP/1.1 response (Content-Length or read-to-close bodies; chunked decoded).
-pub fn parse_response(buf: &[u8]) -> Res {
+pub(crate) fn parse_response(buf: &[u8]) -> Res {
     let text = String::from_utf8_lossy(buf).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.split("\r\n");
@@ -952,7 +936,7 @@ pub fn parse_response(buf: &[u8]) -> Res {
 }
 
 /// Today's date at 00:00 UTC (for readable asserts).
-pub fn today() -> NaiveDate {
+pub(crate) fn today() -> NaiveDate {
     Utc.timestamp_opt(Utc::now().timestamp(), 0)
         .unwrap()
         .date_naive()

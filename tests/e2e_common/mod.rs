@@ -14,16 +14,16 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// The bound for every wait: generous, since the machine is shared; never a timing assertion.
-pub const WAIT: Duration = Duration::from_secs(30);
+pub(crate) const WAIT: Duration = Duration::from_secs(30);
 
 /// The binary under test.
-pub fn bin() -> &'static str {
+pub(crate) fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_noodepd")
 }
 
 /// A `Command` for the binary with the systemd and logging environment cleared, so a test
 /// run under systemd or with credentials set behaves like one on a plain shell.
-pub fn noodepd() -> Command {
+pub(crate) fn noodepd() -> Command {
     let mut c = Command::new(bin());
     for v in [
         "NOTIFY_SOCKET",
@@ -43,14 +43,14 @@ pub fn noodepd() -> Command {
 }
 
 /// Runs a CLI command to completion (bounded) and returns its output.
-pub fn run(args: &[&str]) -> Output {
+pub(crate) fn run(args: &[&str]) -> Output {
     let mut c = noodepd();
     c.args(args);
     run_cmd(c)
 }
 
 /// Runs a prepared command to completion, killing it if it takes longer than [`WAIT`].
-pub fn run_cmd(mut c: Command) -> Output {
+pub(crate) fn run_cmd(mut c: Command) -> Output {
     c.stdout(Stdio::piped()).stderr(Stdio::piped());
     let child = c.spawn().expect("spawn noodepd");
     let mut guard = Proc::adopt(child);
@@ -67,7 +67,7 @@ pub fn run_cmd(mut c: Command) -> Output {
 }
 
 /// Runs a CLI command and panics with its output unless it exits 0. Returns stdout.
-pub fn run_ok(args: &[&str]) -> String {
+pub(crate) fn run_ok(args: &[&str]) -> String {
     let out = run(args);
     assert!(
         out.status.success(),
@@ -80,7 +80,7 @@ pub fn run_ok(args: &[&str]) -> String {
 }
 
 /// Path to a string argument.
-pub fn s(p: &Path) -> &str {
+pub(crate) fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
@@ -92,7 +92,7 @@ struct Lines {
 
 /// A running child process whose stdout and stderr are collected line by line. Dropping
 /// it kills the process (SIGKILL) and reaps it.
-pub struct Proc {
+pub(crate) struct Proc {
     child: Child,
     lines: Arc<(Mutex<Lines>, Condvar)>,
     readers: Vec<std::thread::JoinHandle<()>>,
@@ -101,7 +101,7 @@ pub struct Proc {
 
 impl Proc {
     /// Spawns `c` with piped output.
-    pub fn spawn(mut c: Command) -> Proc {
+    pub(crate) fn spawn(mut c: Command) -> Proc {
         c.stdout(Stdio::piped()).stderr(Stdio::piped());
         let child = c.spawn().expect("spawn noodepd");
         Proc::adopt(child)
@@ -139,22 +139,22 @@ impl Proc {
     }
 
     /// The child's pid.
-    pub fn pid(&self) -> i32 {
+    pub(crate) fn pid(&self) -> i32 {
         i32::try_from(self.child.id()).unwrap()
     }
 
     /// Stdout lines so far.
-    pub fn stdout(&self) -> Vec<String> {
+    pub(crate) fn stdout(&self) -> Vec<String> {
         self.lines.0.lock().unwrap().out.clone()
     }
 
     /// Stderr lines so far.
-    pub fn stderr(&self) -> Vec<String> {
+    pub(crate) fn stderr(&self) -> Vec<String> {
         self.lines.0.lock().unwrap().err.clone()
     }
 
     /// Everything the process printed, for failure messages.
-    pub fn transcript(&self) -> String {
+    pub(crate) fn transcript(&self) -> String {
         let l = self.lines.0.lock().unwrap();
         format!(
             "--- stdout ---\n{}\n--- stderr ---\n{}",
@@ -165,7 +165,7 @@ impl Proc {
 
     /// Waits (bounded by [`WAIT`]) for a line on stdout or stderr for which `f` returns
     /// `Some`, and returns that value. Panics with the transcript when none comes.
-    pub fn wait_for_line<T>(&mut self, what: &str, f: impl Fn(&str) -> Option<T>) -> T {
+    pub(crate) fn wait_for_line<T>(&mut self, what: &str, f: impl Fn(&str) -> Option<T>) -> T {
         let deadline = Instant::now() + WAIT;
         let mut guard = self.lines.0.lock().unwrap();
         loop {
@@ -213,7 +213,7 @@ impl Proc {
     }
 
     /// The address from the daemon's "listening on 127.0.0.1:PORT" log line.
-    pub fn wait_listening(&mut self) -> SocketAddr {
+    pub(crate) fn wait_listening(&mut self) -> SocketAddr {
         self.wait_for_line("\"listening on ADDR\" log line", |l| {
             let rest = l.split("listening on ").nth(1)?;
             let addr = rest.split(|c: char| c.is_whitespace() || c == ',').next()?;
@@ -222,13 +222,13 @@ impl Proc {
     }
 
     /// Sends a signal.
-    pub fn signal(&self, sig: i32) {
-        let r = unsafe_kill(self.pid(), sig);
+    pub(crate) fn signal(&self, sig: i32) {
+        let r = send_signal(self.pid(), sig);
         assert!(r, "kill({}, {sig}) failed", self.pid());
     }
 
     /// Waits up to `limit` for the process to exit.
-    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+    pub(crate) fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
         if let Some(st) = self.exited {
             return Some(st);
         }
@@ -246,7 +246,7 @@ impl Proc {
     }
 
     /// SIGKILL and reap.
-    pub fn kill9(&mut self) {
+    pub(crate) fn kill9(&mut self) {
         if self.exited.is_none() {
             let _ = self.child.kill();
             if let Ok(st) = self.child.wait() {
@@ -272,16 +272,19 @@ impl Drop for Proc {
     }
 }
 
-/// `kill(pid, sig)`; true on success.
-#[allow(unsafe_code)]
-pub fn unsafe_kill(pid: i32, sig: i32) -> bool {
-    // SAFETY: kill(2) has no memory-safety preconditions.
-    unsafe { libc::kill(pid, sig) == 0 }
+/// `kill(pid, sig)`; true on success (false also for a pid or signal number that is not
+/// one).
+pub(crate) fn send_signal(pid: i32, sig: i32) -> bool {
+    use rustix::process::{Pid, Signal, kill_process};
+    match (Pid::from_raw(pid), Signal::from_named_raw(sig)) {
+        (Some(pid), Some(sig)) => kill_process(pid, sig).is_ok(),
+        _ => false,
+    }
 }
 
 /// An HTTP response.
 #[derive(Debug)]
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
@@ -289,25 +292,25 @@ pub struct Response {
 
 impl Response {
     /// The first header with this (case-insensitive) name.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
     /// The body as text.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
     /// The body as JSON.
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 }
 
 /// `GET path` over a new TCP connection (HTTP/1.1, `Connection: close`).
-pub fn get(addr: SocketAddr, path: &str) -> std::io::Result<Response> {
+pub(crate) fn get(addr: SocketAddr, path: &str) -> std::io::Result<Response> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
     s.set_write_timeout(Some(Duration::from_secs(10)))?;
@@ -321,7 +324,7 @@ pub fn get(addr: SocketAddr, path: &str) -> std::io::Result<Response> {
 }
 
 /// Parses an HTTP/1.1 response (content-length, chunked, or read-to-close body).
-pub fn parse_response(raw: &[u8]) -> std::io::Result<Response> {
+pub(crate) fn parse_response(raw: &[u8]) -> std::io::Result<Response> {
     let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_owned());
     let end = raw
         .windows(4)
@@ -381,19 +384,23 @@ pub fn parse_response(raw: &[u8]) -> std::io::Result<Response> {
 }
 
 /// `GET /ready` as JSON (panics when the daemon does not answer).
-pub fn ready(addr: SocketAddr) -> serde_json::Value {
+pub(crate) fn ready(addr: SocketAddr) -> serde_json::Value {
     let r = get(addr, "/ready").unwrap_or_else(|e| panic!("GET /ready on {addr}: {e}"));
     r.json()
 }
 
 /// Polls `f` until it returns `Some` or [`WAIT`] passes; panics with `what` and the last
 /// observation otherwise.
-pub fn poll<T>(what: &str, f: impl FnMut() -> Result<T, String>) -> T {
+pub(crate) fn poll<T>(what: &str, f: impl FnMut() -> Result<T, String>) -> T {
     poll_for(WAIT, what, f)
 }
 
 /// As [`poll`] with another bound.
-pub fn poll_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
+pub(crate) fn poll_for<T>(
+    limit: Duration,
+    what: &str,
+    mut f: impl FnMut() -> Result<T, String>,
+) -> T {
     let deadline = Instant::now() + limit;
     loop {
         match f() {
@@ -409,7 +416,7 @@ pub fn poll_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Result<T,
 }
 
 /// Waits for `/ready` to satisfy `pred` and returns it.
-pub fn poll_ready(
+pub(crate) fn poll_ready(
     addr: SocketAddr,
     what: &str,
     pred: impl Fn(&serde_json::Value) -> bool,
@@ -426,28 +433,28 @@ pub fn poll_ready(
 }
 
 /// Delivers `sealed` into `inbox` by the publisher protocol: write `NAME.part`, rename.
-pub fn deliver(sealed: &Path, inbox: &Path, name: &str) {
+pub(crate) fn deliver(sealed: &Path, inbox: &Path, name: &str) {
     let part = inbox.join(format!("{name}.part"));
     std::fs::copy(sealed, &part).unwrap();
     std::fs::rename(&part, inbox.join(name)).unwrap();
 }
 
 /// Delivers bytes into `inbox` by the publisher protocol.
-pub fn deliver_bytes(bytes: &[u8], inbox: &Path, name: &str) {
+pub(crate) fn deliver_bytes(bytes: &[u8], inbox: &Path, name: &str) {
     let part = inbox.join(format!("{name}.part"));
     std::fs::write(&part, bytes).unwrap();
     std::fs::rename(&part, inbox.join(name)).unwrap();
 }
 
 /// A complete ward set-up made through the CLI: publisher and appliance keys, a config.
-pub struct Ward {
+pub(crate) struct Ward {
     pub dir: tempfile::TempDir,
     pub ward: String,
 }
 
 impl Ward {
     /// The ward's audit log as JSON values, through `noodepd audit export --format jsonl`.
-    pub fn audit_entries(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn audit_entries(&self) -> Vec<serde_json::Value> {
         run_ok(&[
             "audit",
             "export",
@@ -464,12 +471,12 @@ impl Ward {
 
     /// Keys made with `noodepd keygen`, a config for `ward` with plain HTTP on
     /// 127.0.0.1:0, and the extra `[web]` lines given (or TLS lines instead of plain HTTP).
-    pub fn new(ward: &str) -> Ward {
+    pub(crate) fn new(ward: &str) -> Ward {
         Ward::with_web(ward, "plain_http = true\n")
     }
 
     /// As [`Ward::new`] with custom `[web]` lines (besides `listen`).
-    pub fn with_web(ward: &str, web: &str) -> Ward {
+    pub(crate) fn with_web(ward: &str, web: &str) -> Ward {
         let dir = tempfile::Builder::new()
             .prefix("noodepd-e2e-")
             .tempdir()
@@ -495,31 +502,31 @@ impl Ward {
         w
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
-    pub fn keys(&self) -> PathBuf {
+    pub(crate) fn keys(&self) -> PathBuf {
         self.path().join("keys")
     }
-    pub fn config(&self) -> PathBuf {
+    pub(crate) fn config(&self) -> PathBuf {
         self.path().join("noodepd.toml")
     }
-    pub fn inbox(&self) -> PathBuf {
+    pub(crate) fn inbox(&self) -> PathBuf {
         self.path().join("state/inbox")
     }
-    pub fn quarantine(&self) -> PathBuf {
+    pub(crate) fn quarantine(&self) -> PathBuf {
         self.path().join("state/quarantine")
     }
-    pub fn state(&self) -> PathBuf {
+    pub(crate) fn state(&self) -> PathBuf {
         self.path().join("state")
     }
     /// Where the test keeps sealed snapshots before delivering them.
-    pub fn published(&self) -> PathBuf {
+    pub(crate) fn published(&self) -> PathBuf {
         self.path().join("published")
     }
 
     /// `noodepd generate --patients N --seed S --ward W --out DIR`; returns the bundle path.
-    pub fn generate(&self, patients: usize, seed: u64, ward: &str) -> PathBuf {
+    pub(crate) fn generate(&self, patients: usize, seed: u64, ward: &str) -> PathBuf {
         let out = self.generate_dir(patients, seed, ward);
         let bundle = out.join(format!("{ward}.json"));
         assert!(bundle.is_file(), "generate wrote no {}", bundle.display());
@@ -527,7 +534,7 @@ impl Ward {
     }
 
     /// `noodepd generate` into a new directory (one bundle per ward); returns the directory.
-    pub fn generate_dir(&self, patients: usize, seed: u64, ward: &str) -> PathBuf {
+    pub(crate) fn generate_dir(&self, patients: usize, seed: u64, ward: &str) -> PathBuf {
         let out = self.path().join(format!("gen-{ward}-{patients}-{seed}"));
         run_ok(&[
             "generate",
@@ -545,7 +552,7 @@ impl Ward {
 
     /// `noodepd seal` of `input` for `ward` with `sequence` and `kind`; returns the sealed
     /// file (in [`Ward::published`]).
-    pub fn seal(&self, input: &Path, ward: &str, sequence: u64, kind: &str) -> PathBuf {
+    pub(crate) fn seal(&self, input: &Path, ward: &str, sequence: u64, kind: &str) -> PathBuf {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let out = self.published().join(format!(
@@ -572,7 +579,7 @@ impl Ward {
     }
 
     /// Starts `noodepd serve --config C` and waits for its listening address.
-    pub fn serve(&self) -> (Proc, SocketAddr) {
+    pub(crate) fn serve(&self) -> (Proc, SocketAddr) {
         let mut c = noodepd();
         c.args(["serve", "--config", s(&self.config())]);
         let mut p = Proc::spawn(c);
@@ -582,7 +589,7 @@ impl Ward {
 }
 
 /// Number of `Patient` resources in a FHIR bundle file.
-pub fn patients_in_bundle(path: &Path) -> usize {
+pub(crate) fn patients_in_bundle(path: &Path) -> usize {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     v["entry"]
         .as_array()
@@ -593,7 +600,7 @@ pub fn patients_in_bundle(path: &Path) -> usize {
 }
 
 /// Patient family names in a FHIR bundle file.
-pub fn patient_names(path: &Path) -> Vec<String> {
+pub(crate) fn patient_names(path: &Path) -> Vec<String> {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     v["entry"]
         .as_array()
@@ -613,7 +620,7 @@ pub fn patient_names(path: &Path) -> Vec<String> {
 /// `METHOD path` over a new TCP connection with an optional `Cookie` header and an
 /// optional form body (`application/x-www-form-urlencoded`). Errors (refused, reset, a
 /// daemon killed mid-answer) are returned, never panicked on.
-pub fn request(
+pub(crate) fn request(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -644,7 +651,7 @@ pub fn request(
 
 impl Response {
     /// The values (`name=value`, attributes stripped) of every `Set-Cookie` header.
-    pub fn set_cookies(&self) -> Vec<String> {
+    pub(crate) fn set_cookies(&self) -> Vec<String> {
         self.headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
@@ -655,7 +662,7 @@ impl Response {
 }
 
 /// The `value` of the `<input name="NAME" ...>` in an HTML page.
-pub fn input_value(html: &str, name: &str) -> Option<String> {
+pub(crate) fn input_value(html: &str, name: &str) -> Option<String> {
     let needle = format!("name=\"{name}\"");
     html.split("<input").skip(1).find_map(|part| {
         let tag = part.split('>').next()?;
@@ -672,7 +679,7 @@ pub fn input_value(html: &str, name: &str) -> Option<String> {
 
 /// Logs in through the real form (GET /login for the CSRF token and pre-login cookie, then
 /// POST); returns the `Cookie` header value of the session.
-pub fn login(addr: SocketAddr, user: &str, code: &str) -> std::io::Result<String> {
+pub(crate) fn login(addr: SocketAddr, user: &str, code: &str) -> std::io::Result<String> {
     let bad = |m: String| std::io::Error::other(m);
     let page = request(addr, "GET", "/login", "", "")?;
     let csrf = input_value(&page.text(), "csrf").ok_or_else(|| bad("no csrf on /login".into()))?;
@@ -696,7 +703,7 @@ pub fn login(addr: SocketAddr, user: &str, code: &str) -> std::io::Result<String
 }
 
 /// Patient keys linked from a page (`href="/patient/KEY"`), sorted, without duplicates.
-pub fn patient_links(html: &str) -> Vec<String> {
+pub(crate) fn patient_links(html: &str) -> Vec<String> {
     let mut keys: Vec<String> = html
         .split("href=\"/patient/")
         .skip(1)
@@ -711,7 +718,7 @@ pub fn patient_links(html: &str) -> Vec<String> {
 
 /// One line of a `codes-WARD.txt` file written by `noodepd generate --roster`.
 #[derive(Debug, Clone)]
-pub struct DemoLogin {
+pub(crate) struct DemoLogin {
     pub user: String,
     pub name: String,
     pub role: String,
@@ -719,7 +726,7 @@ pub struct DemoLogin {
 }
 
 /// Reads a `codes-WARD.txt` file (`user<TAB>name<TAB>role<TAB>code`, `#` comments).
-pub fn read_codes(path: &Path) -> Vec<DemoLogin> {
+pub(crate) fn read_codes(path: &Path) -> Vec<DemoLogin> {
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
@@ -740,7 +747,7 @@ pub fn read_codes(path: &Path) -> Vec<DemoLogin> {
 impl Ward {
     /// `noodepd generate --patients N --seed S --ward W --roster` into a new directory;
     /// returns the directory (`W.json`, `roster-W.json`, `codes-W.txt`).
-    pub fn generate_with_roster(&self, patients: usize, seed: u64, ward: &str) -> PathBuf {
+    pub(crate) fn generate_with_roster(&self, patients: usize, seed: u64, ward: &str) -> PathBuf {
         let out = self
             .path()
             .join(format!("gen-roster-{ward}-{patients}-{seed}"));
@@ -760,7 +767,7 @@ impl Ward {
     }
 
     /// The runtime directory (plaintext generations) of the config [`Ward::new`] writes.
-    pub fn runtime(&self) -> PathBuf {
+    pub(crate) fn runtime(&self) -> PathBuf {
         self.path().join("run")
     }
 }

@@ -3,22 +3,21 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, Duration as TimeDelta, Utc};
+use noodepd::app::App;
 use noodepd::audit::AuditLog;
 use noodepd::config::Config;
-use noodepd::daemon::Shared;
 use noodepd::generate::{GenerateOptions, generate};
 use noodepd::ingest::Ingestor;
 use noodepd::keys::{AppliancePublic, KeyKind, PublisherSecret, write_key_pair};
 use noodepd::mode::ModeController;
 use noodepd::snapshot::{PayloadKind, SealRequest, seal};
-use noodepd::status::{Metrics, StatusCell};
 use noodepd::store::Store;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-pub const WARD: &str = "A3";
+pub(crate) const WARD: &str = "A3";
 
-pub struct Env {
+pub(crate) struct Env {
     pub dir: tempfile::TempDir,
     pub publisher: PublisherSecret,
     pub appliance: AppliancePublic,
@@ -26,7 +25,7 @@ pub struct Env {
 }
 
 impl Env {
-    pub fn new(keep: usize) -> Env {
+    pub(crate) fn new(keep: usize) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let keys = dir.path().join("keys");
         let p = write_key_pair(KeyKind::Publisher, &keys, false).unwrap();
@@ -39,12 +38,12 @@ impl Env {
         }
     }
 
-    pub fn path(&self, p: &str) -> PathBuf {
+    pub(crate) fn path(&self, p: &str) -> PathBuf {
         self.dir.path().join(p)
     }
 
     /// A fresh daemon state on the same directories (a restart).
-    pub fn start(&self) -> Arc<Ingestor> {
+    pub(crate) fn start(&self) -> Arc<Ingestor> {
         let d = self.dir.path().display();
         let text = format!(
             "[appliance]\nid = \"box-1\"\nward = \"{WARD}\"\n\
@@ -60,19 +59,15 @@ impl Env {
         std::fs::write(&cfg, text).unwrap();
         let config = Config::load(&cfg).unwrap();
         std::fs::create_dir_all(&config.paths.state).unwrap();
-        let shared = Arc::new(Shared {
-            store: Store::open(&config.paths.runtime).unwrap(),
-            mode: ModeController::load(&config.paths.state, config.drill_max_duration).unwrap(),
-            audit: AuditLog::open(&config.paths.state, &config.appliance_id, &config.ward).unwrap(),
-            roster: RwLock::new(None),
-            status: StatusCell::default(),
-            metrics: Metrics::default(),
-            config,
-        });
+        let store = Store::open(&config.paths.runtime).unwrap();
+        let mode = ModeController::load(&config.paths.state, config.drill_max_duration).unwrap();
+        let audit =
+            AuditLog::open(&config.paths.state, &config.appliance_id, &config.ward).unwrap();
+        let shared = Arc::new(App::new(config, store, mode, audit, None));
         Arc::new(Ingestor::new(shared).unwrap())
     }
 
-    pub fn seal(
+    pub(crate) fn seal(
         &self,
         ward: &str,
         kind: PayloadKind,
@@ -84,7 +79,7 @@ impl Env {
     }
 
     /// As [`Env::seal`], with the header's allow-shrink flag.
-    pub fn seal_flagged(
+    pub(crate) fn seal_flagged(
         &self,
         ward: &str,
         kind: PayloadKind,
@@ -110,7 +105,7 @@ impl Env {
         .unwrap()
     }
 
-    pub fn clinical(&self, seq: u64, patients: usize) -> Vec<u8> {
+    pub(crate) fn clinical(&self, seq: u64, patients: usize) -> Vec<u8> {
         let as_of = Utc::now() - TimeDelta::minutes(3);
         self.seal(
             WARD,
@@ -123,7 +118,12 @@ impl Env {
 
     /// A clinical snapshot of `patients` generated patients (0: an empty ward), with the
     /// allow-shrink flag as given.
-    pub fn clinical_flagged(&self, seq: u64, patients: usize, allow_shrink: bool) -> Vec<u8> {
+    pub(crate) fn clinical_flagged(
+        &self,
+        seq: u64,
+        patients: usize,
+        allow_shrink: bool,
+    ) -> Vec<u8> {
         let as_of = Utc::now() - TimeDelta::minutes(3);
         let payload = if patients == 0 {
             br#"{"resourceType":"Bundle","type":"collection","entry":[]}"#.to_vec()
@@ -141,7 +141,7 @@ impl Env {
     }
 
     /// Drops a file into the inbox the way a publisher does: NAME.part, then rename.
-    pub fn drop_in(&self, name: &str, bytes: &[u8]) -> PathBuf {
+    pub(crate) fn drop_in(&self, name: &str, bytes: &[u8]) -> PathBuf {
         let inbox = self.path("inbox");
         std::fs::create_dir_all(&inbox).unwrap();
         let part = inbox.join(format!("{name}.part"));
@@ -153,7 +153,7 @@ impl Env {
 }
 
 /// The clinical payload for one ward: the generator's bundle as one NDJSON line.
-pub fn ward_payload(patients: usize, seed: u64) -> Vec<u8> {
+pub(crate) fn ward_payload(patients: usize, seed: u64) -> Vec<u8> {
     let g = generate(&GenerateOptions {
         patients,
         seed,
@@ -166,14 +166,14 @@ pub fn ward_payload(patients: usize, seed: u64) -> Vec<u8> {
     out
 }
 
-pub fn served(ing: &Ingestor) -> Option<(u64, usize, DateTime<Utc>)> {
+pub(crate) fn served(ing: &Ingestor) -> Option<(u64, usize, DateTime<Utc>)> {
     ing.shared()
         .store
         .current()
         .map(|g| (g.meta().sequence, g.summaries().len(), g.meta().data_as_of))
 }
 
-pub fn audit_kinds(env: &Env) -> Vec<(String, String)> {
+pub(crate) fn audit_kinds(env: &Env) -> Vec<(String, String)> {
     let conn = rusqlite::Connection::open(env.path("state/audit.sqlite")).unwrap();
     let mut st = conn
         .prepare("SELECT kind, event FROM entry ORDER BY id")

@@ -11,19 +11,43 @@ use noodepd::store::GenerationMeta;
 use noodepd::web::SessionUser;
 use noodepd::web::pages::PageCtx;
 use std::cell::Cell;
+use std::sync::OnceLock;
 use std::time::Duration;
 
-pub fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+/// The proof the pages with patient data take (`noodepd::audit::Receipt`), made the only way
+/// there is: a durable entry in a real access log (one per test binary, in Cargo's test
+/// scratch directory).
+pub(crate) fn seen() -> &'static noodepd::audit::Receipt {
+    use noodepd::audit::{Action, AuditLog, Event, EventKind, Outcome};
+    static SEEN: OnceLock<noodepd::audit::Receipt> = OnceLock::new();
+    SEEN.get_or_init(|| {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("pages-seen")
+            .join(env!("CARGO_CRATE_NAME"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = AuditLog::open(&dir, "box-1", "A3").unwrap();
+        log.append_receipt(Event::new(
+            EventKind::PatientView,
+            Action::R,
+            Outcome::Success,
+            "drill",
+            "page test".into(),
+        ))
+        .unwrap()
+    })
+}
+
+pub(crate) fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
 }
 
 /// "Now" in the tests: Sunday 22-11-2026 14:17 Amsterdam (13:17 UTC).
-pub fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     utc(2026, 11, 22, 13, 17)
 }
 
 /// Everything a PageCtx borrows.
-pub struct Fixture {
+pub(crate) struct Fixture {
     pub lang: Language,
     pub mode: ModeState,
     pub meta: Option<GenerationMeta>,
@@ -36,7 +60,7 @@ pub struct Fixture {
 
 impl Fixture {
     /// Emergency mode, data 12 minutes old (as of 14:05 Amsterdam), nurse logged in.
-    pub fn new(mode: Mode) -> Fixture {
+    pub(crate) fn new(mode: Mode) -> Fixture {
         Fixture {
             lang: Language::Nl,
             mode: ModeState {
@@ -69,7 +93,7 @@ impl Fixture {
         }
     }
 
-    pub fn ctx(&self) -> PageCtx<'_> {
+    pub(crate) fn ctx(&self) -> PageCtx<'_> {
         PageCtx {
             lang: self.lang,
             tz: chrono_tz::Europe::Amsterdam,
@@ -86,15 +110,15 @@ impl Fixture {
     }
 }
 
-pub fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+pub(crate) fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
 }
 
-pub fn hm(h: u32, m: u32) -> NaiveTime {
+pub(crate) fn hm(h: u32, m: u32) -> NaiveTime {
     NaiveTime::from_hms_opt(h, m, 0).unwrap()
 }
 
-pub fn name(display: &str) -> PersonName {
+pub(crate) fn name(display: &str) -> PersonName {
     PersonName {
         display: display.into(),
         sort_key: display.into(),
@@ -102,7 +126,7 @@ pub fn name(display: &str) -> PersonName {
     }
 }
 
-pub fn drug(n: &str, strength: &str) -> Drug {
+pub(crate) fn drug(n: &str, strength: &str) -> Drug {
     Drug {
         name: n.into(),
         code: None,
@@ -113,7 +137,7 @@ pub fn drug(n: &str, strength: &str) -> Drug {
     }
 }
 
-pub fn timed(dose: &str, route: &str, times: &[NaiveTime]) -> Dosage {
+pub(crate) fn timed(dose: &str, route: &str, times: &[NaiveTime]) -> Dosage {
     Dosage {
         dose: Some(dose.into()),
         route: Some(route.into()),
@@ -125,7 +149,7 @@ pub fn timed(dose: &str, route: &str, times: &[NaiveTime]) -> Dosage {
     }
 }
 
-pub fn line(id: &str, d: Drug, dosages: Vec<Dosage>) -> MedicationLine {
+pub(crate) fn line(id: &str, d: Drug, dosages: Vec<Dosage>) -> MedicationLine {
     MedicationLine {
         kind: MedicationKind::Agreement,
         id: id.into(),
@@ -155,12 +179,12 @@ fn with_facts(mut l: MedicationLine) -> MedicationLine {
 }
 
 /// A treatment of one line, decided at the tests' `now`.
-pub fn single(l: MedicationLine) -> Treatment {
+pub(crate) fn single(l: MedicationLine) -> Treatment {
     Treatment::single(with_facts(l), now())
 }
 
 /// A treatment of several blocks; every block after the first refers to the first.
-pub fn treatment(id: &str, lines: Vec<MedicationLine>) -> Treatment {
+pub(crate) fn treatment(id: &str, lines: Vec<MedicationLine>) -> Treatment {
     let blocks = lines
         .into_iter()
         .enumerate()
@@ -172,7 +196,7 @@ pub fn treatment(id: &str, lines: Vec<MedicationLine>) -> Treatment {
     noodepd::record::medication::resolve(id.into(), None, blocks, now())
 }
 
-pub fn given(line_id: &str, drug: &str, at: DateTime<Utc>) -> Administration {
+pub(crate) fn given(line_id: &str, drug: &str, at: DateTime<Utc>) -> Administration {
     Administration {
         drug: drug.into(),
         dose: Some("1 stuk".into()),
@@ -189,7 +213,7 @@ pub fn given(line_id: &str, drug: &str, at: DateTime<Utc>) -> Administration {
 }
 
 /// A plausible patient: paracetamol 4x daily, metoprolol at 08:00, oxazepam as needed.
-pub fn realistic_patient(key: &str, display: &str, bed: &str) -> PatientRecord {
+pub(crate) fn realistic_patient(key: &str, display: &str, bed: &str) -> PatientRecord {
     PatientRecord {
         key: key.into(),
         identity: Identity {
@@ -344,13 +368,13 @@ pub fn realistic_patient(key: &str, display: &str, bed: &str) -> PatientRecord {
 
 /// Hands out hostile strings, each with a unique marker `F<n>`, and remembers them.
 #[derive(Default)]
-pub struct Hostile {
+pub(crate) struct Hostile {
     n: Cell<u32>,
     pub issued: std::cell::RefCell<Vec<String>>,
 }
 
 impl Hostile {
-    pub fn s(&self) -> String {
+    pub(crate) fn s(&self) -> String {
         let n = self.n.get() + 1;
         self.n.set(n);
         let v = format!(
@@ -359,13 +383,13 @@ impl Hostile {
         self.issued.borrow_mut().push(v.clone());
         v
     }
-    pub fn o(&self) -> Option<String> {
+    pub(crate) fn o(&self) -> Option<String> {
         Some(self.s())
     }
 }
 
 /// The escaped form a hostile string must take in the HTML.
-pub fn escaped(s: &str) -> String {
+pub(crate) fn escaped(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -374,7 +398,7 @@ pub fn escaped(s: &str) -> String {
 }
 
 /// A patient with a hostile string in every field the pages render.
-pub fn hostile_patient(h: &Hostile) -> PatientRecord {
+pub(crate) fn hostile_patient(h: &Hostile) -> PatientRecord {
     let dosage = |prn: bool| Dosage {
         dose: h.o(),
         route: h.o(),
@@ -531,7 +555,7 @@ pub fn hostile_patient(h: &Hostile) -> PatientRecord {
 
 /// No executable or styling content smuggled in: no tag from the hostile strings, no
 /// inline style, no script, no event-handler attribute.
-pub fn assert_inert(html: &str) {
+pub(crate) fn assert_inert(html: &str) {
     // The layout's one script element (the live data age) is allowed, nothing else.
     let html = &html.replace(noodepd::web::pages::AGE_SCRIPT_TAG, "");
     assert!(!html.contains("<script"), "raw <script in output");
@@ -619,7 +643,7 @@ fn hostile_treatments(h: &Hostile, dosage: impl Fn(bool) -> Dosage) -> Vec<Treat
 
 /// The text a person sees: tags removed, elements marked `hidden` (shown only by the live
 /// data-age script when the data turns stale) left out, entities as they are.
-pub fn visible_text(html: &str) -> String {
+pub(crate) fn visible_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
     while let Some(lt) = rest.find('<') {

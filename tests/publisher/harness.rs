@@ -26,24 +26,23 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The SFTP account the test's sshd lets in (created once, like the image's `inbox`).
-pub const INBOX_USER: &str = "noodepd-e2e-inbox";
-pub const INBOX_GROUP: &str = "noodepd-e2e";
+pub(crate) const INBOX_USER: &str = "noodepd-e2e-inbox";
+pub(crate) const INBOX_GROUP: &str = "noodepd-e2e";
 
-pub fn publisher_bin() -> &'static str {
+pub(crate) fn publisher_bin() -> &'static str {
     env!("CARGO_BIN_EXE_noodepd-publisher")
 }
 
-pub fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn geteuid() -> u32 {
-    // SAFETY: geteuid(2) has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
+    rustix::process::geteuid().as_raw()
 }
 
 /// Panics with the reason when the machine cannot run these tests.
-pub fn require_root_and_tools() {
+pub(crate) fn require_root_and_tools() {
     assert_eq!(
         geteuid(),
         0,
@@ -56,12 +55,12 @@ pub fn require_root_and_tools() {
     );
 }
 
-pub fn sekmet_bin() -> PathBuf {
+pub(crate) fn sekmet_bin() -> PathBuf {
     repo().join("tests/publisher/venv/bin/sekmet")
 }
 
 /// A free TCP port on loopback (bound and released; good enough for a test).
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -78,7 +77,7 @@ fn wait_port(port: u16, what: &str) {
 }
 
 /// Runs a command to completion and returns stdout, panicking with its output on failure.
-pub fn run_ok(mut c: Command) -> String {
+pub(crate) fn run_ok(mut c: Command) -> String {
     let out = c
         .stdin(Stdio::null())
         .output()
@@ -96,7 +95,7 @@ pub fn run_ok(mut c: Command) -> String {
 // ---------------------------------------------------------------- the EPD
 
 /// sekmet serving on loopback behind the [`Proxy`].
-pub struct Sekmet {
+pub(crate) struct Sekmet {
     pub dir: PathBuf,
     pub port: u16,
     pub proc: Proc,
@@ -107,7 +106,12 @@ pub struct Sekmet {
 impl Sekmet {
     /// Starts sekmet in `dir` with SMART Backend Services for `client_id` (its public
     /// `jwks`) and a static bearer token; `base_url` is the proxy's.
-    pub fn start(dir: &Path, base_url: &str, client_id: &str, jwks: &serde_json::Value) -> Sekmet {
+    pub(crate) fn start(
+        dir: &Path,
+        base_url: &str,
+        client_id: &str,
+        jwks: &serde_json::Value,
+    ) -> Sekmet {
         let (port, token) = Sekmet::configure(dir, Some(base_url), client_id, jwks);
         let me = Sekmet::serve(dir, port, token);
         me.workflow("adt.facility", &[]);
@@ -116,7 +120,7 @@ impl Sekmet {
 
     /// Writes sekmet's settings in `dir` (its own address as the base when `base_url` is
     /// `None`); returns its port and static token.
-    pub fn configure(
+    pub(crate) fn configure(
         dir: &Path,
         base_url: Option<&str>,
         client_id: &str,
@@ -146,7 +150,7 @@ impl Sekmet {
     }
 
     /// Starts the server configured in `dir`.
-    pub fn serve(dir: &Path, port: u16, token: String) -> Sekmet {
+    pub(crate) fn serve(dir: &Path, port: u16, token: String) -> Sekmet {
         let mut c = Command::new(sekmet_bin());
         c.current_dir(dir)
             .args(["serve", "--config", "settings.yaml"])
@@ -162,7 +166,7 @@ impl Sekmet {
     }
 
     /// Runs one sekmet workflow on its database (target local) and returns its JSON.
-    pub fn workflow(&self, key: &str, args: &[(&str, &str)]) -> serde_json::Value {
+    pub(crate) fn workflow(&self, key: &str, args: &[(&str, &str)]) -> serde_json::Value {
         let mut c = Command::new(sekmet_bin());
         c.current_dir(&self.dir)
             .args(["workflow", "run", key, "--config", "settings.yaml"]);
@@ -174,7 +178,13 @@ impl Sekmet {
     }
 
     /// Registers and admits a patient with a known name to a bed; returns (patient, encounter).
-    pub fn admit(&self, family: &str, given: &str, birth: &str, bed: &str) -> (String, String) {
+    pub(crate) fn admit(
+        &self,
+        family: &str,
+        given: &str,
+        birth: &str,
+        bed: &str,
+    ) -> (String, String) {
         let r = self.workflow(
             "adt.register_patient",
             &[
@@ -190,7 +200,7 @@ impl Sekmet {
     }
 
     /// An HTTP request straight to sekmet with the static token.
-    pub fn put_json(&self, path: &str, body: &serde_json::Value) -> (u16, String) {
+    pub(crate) fn put_json(&self, path: &str, body: &serde_json::Value) -> (u16, String) {
         http(
             SocketAddr::from(([127, 0, 0, 1], self.port)),
             "PUT",
@@ -204,7 +214,7 @@ impl Sekmet {
     }
 
     /// Makes Group/`id` hold exactly `patients` (a bulk export's scope).
-    pub fn set_group(&self, id: &str, patients: &[&str]) {
+    pub(crate) fn set_group(&self, id: &str, patients: &[&str]) {
         let members: Vec<serde_json::Value> = patients
             .iter()
             .map(|p| serde_json::json!({"entity": {"reference": format!("Patient/{p}")}}))
@@ -217,7 +227,7 @@ impl Sekmet {
 }
 
 /// One HTTP/1.1 exchange (Connection: close); returns status and body.
-pub fn http(
+pub(crate) fn http(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -246,7 +256,7 @@ pub fn http(
 
 /// What the relay does with requests.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fault {
+pub(crate) enum Fault {
     None,
     /// 500 with an OperationOutcome for requests whose target names this text.
     Fail500(String),
@@ -257,7 +267,7 @@ pub enum Fault {
 }
 
 /// An HTTP relay to sekmet with fault injection.
-pub struct Proxy {
+pub(crate) struct Proxy {
     pub port: u16,
     pub fault: Arc<Mutex<Fault>>,
     stop: Arc<AtomicBool>,
@@ -265,7 +275,7 @@ pub struct Proxy {
 
 impl Proxy {
     /// Listens on a free port and relays to `127.0.0.1:upstream` once `set_upstream` is called.
-    pub fn start(upstream: Arc<Mutex<u16>>) -> Proxy {
+    pub(crate) fn start(upstream: Arc<Mutex<u16>>) -> Proxy {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         let fault = Arc::new(Mutex::new(Fault::None));
@@ -285,11 +295,11 @@ impl Proxy {
         Proxy { port, fault, stop }
     }
 
-    pub fn base_url(&self) -> String {
+    pub(crate) fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}/fhir", self.port)
     }
 
-    pub fn set(&self, f: Fault) {
+    pub(crate) fn set(&self, f: Fault) {
         *self.fault.lock().unwrap() = f;
     }
 }
@@ -383,7 +393,7 @@ fn relay(client: TcpStream, upstream: u16, fault: &Fault) {
 // ---------------------------------------------------------------- SFTP
 
 /// Creates the SFTP account and its group once (as the image's sysusers does).
-pub fn ensure_inbox_account() {
+pub(crate) fn ensure_inbox_account() {
     let exists = |c: &str, n: &str| {
         Command::new("getent")
             .args([c, n])
@@ -419,7 +429,7 @@ pub fn ensure_inbox_account() {
 }
 
 /// One box's sshd: the image's sshd_config, a chroot with `inbox` and `status`.
-pub struct Sshd {
+pub(crate) struct Sshd {
     pub root: tempfile::TempDir,
     pub port: u16,
     proc: Option<Proc>,
@@ -440,7 +450,7 @@ fn chmod(path: &Path, mode: u32) {
 
 impl Sshd {
     /// Sets up and starts an sshd for one box; `upload_pub` is the publisher's upload key.
-    pub fn start(upload_pub: &Path) -> Sshd {
+    pub(crate) fn start(upload_pub: &Path) -> Sshd {
         ensure_inbox_account();
         // Root-owned and not writable by others all the way up: not under /tmp.
         let root = tempfile::Builder::new()
@@ -499,16 +509,16 @@ impl Sshd {
         me
     }
 
-    pub fn inbox(&self) -> PathBuf {
+    pub(crate) fn inbox(&self) -> PathBuf {
         self.root.path().join("sftp/inbox")
     }
 
-    pub fn status_file(&self) -> PathBuf {
+    pub(crate) fn status_file(&self) -> PathBuf {
         self.root.path().join("sftp/status/status.json")
     }
 
     /// The known_hosts line that pins this sshd's host key.
-    pub fn known_hosts_line(&self) -> String {
+    pub(crate) fn known_hosts_line(&self) -> String {
         let pubkey =
             std::fs::read_to_string(self.root.path().join("etc/host_ed25519.pub")).unwrap();
         let mut f = pubkey.split_whitespace();
@@ -521,7 +531,7 @@ impl Sshd {
     }
 
     /// Stops sshd (the box's SFTP endpoint is down).
-    pub fn pause(&mut self) {
+    pub(crate) fn pause(&mut self) {
         self.proc = None;
         poll_for(WAIT, "sshd stopped", || {
             match TcpStream::connect(("127.0.0.1", self.port)) {
@@ -532,7 +542,7 @@ impl Sshd {
     }
 
     /// (Re)starts sshd on the same port.
-    pub fn resume(&mut self) {
+    pub(crate) fn resume(&mut self) {
         let mut c = Command::new("/usr/sbin/sshd");
         c.args(["-D", "-e", "-f"])
             .arg(self.root.path().join("etc/sshd_config"))
@@ -545,7 +555,7 @@ impl Sshd {
 // ---------------------------------------------------------------- boxes
 
 /// A real `noodepd serve` for one ward.
-pub struct BoxProc {
+pub(crate) struct BoxProc {
     pub dir: tempfile::TempDir,
     pub id: String,
     pub ward: String,
@@ -556,7 +566,7 @@ pub struct BoxProc {
 impl BoxProc {
     /// Keys in `dir/keys` (appliance), the publisher's public key, an inbox and (optional)
     /// status file; plain HTTP on loopback.
-    pub fn start(
+    pub(crate) fn start(
         id: &str,
         ward: &str,
         publisher_pub: &Path,
@@ -594,16 +604,16 @@ impl BoxProc {
         }
     }
 
-    pub fn public_key(&self) -> PathBuf {
+    pub(crate) fn public_key(&self) -> PathBuf {
         self.dir.path().join("keys/appliance.pub")
     }
 
-    pub fn ready(&self) -> serde_json::Value {
+    pub(crate) fn ready(&self) -> serde_json::Value {
         e2e_common::ready(self.addr)
     }
 
     /// Polls `/ready` until `pred` holds.
-    pub fn wait_ready(
+    pub(crate) fn wait_ready(
         &self,
         what: &str,
         pred: impl Fn(&serde_json::Value) -> bool,
@@ -615,12 +625,12 @@ impl BoxProc {
     }
 
     /// Logs in through the form; returns the session cookie.
-    pub fn login(&self, user: &str, code: &str) -> String {
+    pub(crate) fn login(&self, user: &str, code: &str) -> String {
         e2e_common::login(self.addr, user, code).unwrap()
     }
 
     /// A page as HTML (status 200 required).
-    pub fn page(&self, cookie: &str, path: &str) -> String {
+    pub(crate) fn page(&self, cookie: &str, path: &str) -> String {
         let r = e2e_common::request(self.addr, "GET", path, cookie, "").unwrap();
         assert_eq!(r.status, 200, "box {} GET {path}: {}", self.id, r.text());
         r.text()
@@ -628,7 +638,7 @@ impl BoxProc {
 }
 
 /// The text of `<section ... id="ID">` of a page, tags removed, whitespace folded.
-pub fn section(html: &str, id: &str) -> String {
+pub(crate) fn section(html: &str, id: &str) -> String {
     let start = html
         .find(&format!("id=\"{id}\""))
         .unwrap_or_else(|| panic!("no section {id}"));
@@ -639,7 +649,7 @@ pub fn section(html: &str, id: &str) -> String {
 }
 
 /// Visible text of HTML (tags removed, entities for & < > " decoded, spaces folded).
-pub fn text(html: &str) -> String {
+pub(crate) fn text(html: &str) -> String {
     let mut out = String::new();
     let mut in_tag = false;
     for c in html.chars() {
@@ -663,7 +673,7 @@ pub fn text(html: &str) -> String {
 }
 
 /// A metric's value from a Prometheus text document (`name{labels}` exactly as written).
-pub fn metric(doc: &str, series: &str) -> Option<f64> {
+pub(crate) fn metric(doc: &str, series: &str) -> Option<f64> {
     doc.lines().find_map(|l| {
         l.strip_prefix(series)?
             .strip_prefix(' ')?

@@ -245,7 +245,7 @@ words! {
     MarBeforeDataTime => ("vóór peil\u{00AD}moment", "before data time"),
     MarAlsoRecorded => ("ook vastgelegd", "also recorded"),
     MarDataTime => ("Peilmoment", "Data time"),
-    MarRecordedLegend => ("Ingevuld uit het EPD tot het peilmoment: G 08:02 = gegeven om 08:02 (door), NIET GEGEVEN — reden; grijs vóór peilmoment = niets vastgelegd, controleer. Lege vakjes: na het peilmoment, paraferen.", "Filled in from the EPD up to the data time: G 08:02 = given at 08:02 (by), NOT GIVEN — reason; grey before data time = nothing recorded, check. Empty boxes: after the data time, initial them."),
+    MarRecordedLegend => ("Ingevuld uit het EPD tot het peilmoment: G 08:02 AdB = gegeven om 08:02 door (initialen; volledige naam bij laatst gegeven en in het EPD), NIET GEGEVEN — reden; grijs vóór peilmoment = niets vastgelegd, controleer. Lege vakjes: na het peilmoment, paraferen.", "Filled in from the EPD up to the data time: G 08:02 AdB = given at 08:02 by (initials; full name under last given and in the EPD), NOT GIVEN — reason; grey before data time = nothing recorded, check. Empty boxes: after the data time, initial them."),
     MarHighRiskLegend => ("HOOG RISICO = hoog-risicomedicatie volgens ATC-code (een middel zonder ATC-code wordt niet beoordeeld): werk volgens het protocol hoog-risicomedicatie.", "HIGH RISK = high-risk medication by ATC code (a drug without an ATC code is not assessed): follow the high-risk medication protocol."),
     MarPrnHead => ("Zo nodig (als-nodig-medicatie)", "As needed (PRN medication)"),
     MarPrnTime => ("tijd", "time"),

@@ -136,7 +136,9 @@ fn label(ctx: &PageCtx, p: &PatientRecord) -> Markup {
 }
 
 /// The labels sheet(s) for one patient: one A4 of [`LABELS_PER_SHEET`] labels.
-pub fn print_labels(ctx: &PageCtx, p: &PatientRecord) -> Markup {
+/// `_seen` is the proof that this look is durable in the access log ([`crate::audit::Receipt`]):
+/// without one the page cannot be rendered.
+pub fn print_labels(ctx: &PageCtx, p: &PatientRecord, _seen: &crate::audit::Receipt) -> Markup {
     let title = format!(
         "{} — {}",
         ctx.t(Key::LabelsTitle),

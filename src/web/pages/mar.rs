@@ -252,12 +252,12 @@ fn recorded_box(ctx: &PageCtx, a: &Administration, day: Option<NaiveDate>) -> Ma
         @match given(a) {
             Some(true) => {
                 span class="rec-what" { strong { (ctx.t(Key::MarGivenCode)) } " " (time) }
-                @if let Some(p) = &a.performer { span class="rec-who" { (short(p, 16)) } }
+                @if let Some(p) = &a.performer { span class="rec-who" { (initials(p)) } }
             },
             Some(false) => {
                 span class="rec-what" { strong { (ctx.t(Key::MarNotGiven)) } " " (time) }
                 @if let Some(r) = not_given_reason(a) { span class="rec-why" { "— " (short(r, BOX_TEXT)) } }
-                @if let Some(p) = &a.performer { span class="rec-who" { (short(p, 16)) } }
+                @if let Some(p) = &a.performer { span class="rec-who" { (initials(p)) } }
             },
             None => {
                 span class="rec-what" { strong { "?" } " " (time) }
@@ -265,6 +265,23 @@ fn recorded_box(ctx: &PageCtx, a: &Administration, day: Option<NaiveDate>) -> Ma
             },
         }
     }
+}
+
+/// Who gave a dose, in a given-dose box: the initials of their name as a paraaf reads
+/// ("Anneke de Boer" → "AdB", a lower-case infix keeps its lower case), or a one-word name
+/// cut to six characters. The full name is under "laatst gegeven" and in the EPD (legend).
+fn initials(name: &str) -> String {
+    let c = clean(name);
+    let words: Vec<&str> = c.split_whitespace().collect();
+    if words.len() < 2 {
+        return short(c.trim(), 6);
+    }
+    let i: String = words
+        .iter()
+        .filter_map(|w| w.chars().next())
+        .take(6)
+        .collect();
+    i
 }
 
 fn slot_markup(
@@ -458,13 +475,11 @@ fn patient_header(ctx: &PageCtx, p: &PatientRecord, title: &str, sheet: (usize, 
                 span { (ctx.t(Key::PatientNumber)) ": " strong { (layout::opt(p.identity.patient_number.as_deref())) } }
                 span { strong { (clean(&location_text(ctx, p))) } }
                 span { (ctx.t(Key::Ward)) ": " (clean(ctx.ward_name)) }
+                span { strong { (ctx.t(Key::MarDataTime)) ": " } span class=(data_age_class(ctx)) { (data_age_text(ctx)) } }
+                span { (ctx.t(Key::Printed)) " " (crate::timefmt::datetime(ctx.now, ctx.tz)) }
                 span class="ph-sheet" { strong { (sheet_text(ctx, sheet.0, sheet.1)) } }
             }
             div class="ph-row ph-alerts" { (identity::chips(ctx, &s)) }
-            div class="ph-row" {
-                span { strong { (ctx.t(Key::MarDataTime)) ": " } span class=(data_age_class(ctx)) { (data_age_text(ctx)) } }
-                span { (ctx.t(Key::Printed)) " " (crate::timefmt::datetime(ctx.now, ctx.tz)) }
-            }
         }
     }
 }
@@ -585,7 +600,7 @@ fn prn_cells(ctx: &PageCtx, a: Option<&Administration>, glucose: bool) -> Markup
                     }
                 }
                 td class="prn-rec" {}
-                td class="prn-rec" { @if let Some(p) = &a.performer { (short(p, 16)) } }
+                td class="prn-rec" { @if let Some(p) = &a.performer { (initials(p)) } }
             },
             None => {
                 td {} td {}
@@ -597,11 +612,15 @@ fn prn_cells(ctx: &PageCtx, a: Option<&Administration>, glucose: bool) -> Markup
 }
 
 /// Entries of an as-needed block per printed row (two side by side).
-const PRN_PER_ROW: usize = 2;
+/// Entries side by side in an as-needed block: three (time, dose, reason, effect, initials
+/// about 9, 7.5, 11, 8.5 and 10 mm wide on paper), two when insulin adds the glucose column.
+fn prn_per_row(glucose: bool) -> usize {
+    if glucose { 2 } else { 3 }
+}
 
 /// The as-needed block of a line: the doses the EPD recorded on the printed days, then
 /// as many empty entries as the drug may be given per day (time, dose, reason, effect,
-/// initials; insulin also glucose), two entries side by side.
+/// initials; insulin also glucose), three entries side by side (insulin two).
 fn prn_block(
     ctx: &PageCtx,
     line: &MedicationLine,
@@ -609,6 +628,7 @@ fn prn_block(
     glucose: bool,
 ) -> Markup {
     let (rows, known) = prn_rows(line);
+    let per_row = prn_per_row(glucose);
     let entries: Vec<Option<&Administration>> = recorded
         .iter()
         .map(|a| Some(*a))
@@ -628,12 +648,12 @@ fn prn_block(
             " — "
             @if known { (ctx.t(Key::MaxDose)) " " (rows) " × " (ctx.t(Key::MarPrnRows)) } @else { strong class="prn-nomax" { (icon(Icon::Warning)) " " (ctx.t(Key::MarPrnNoMax)) } }
         }
-        table class="prntab" {
-            thead { tr { @for _ in 0..PRN_PER_ROW { (head) } } }
+        table class=(if per_row == 3 { "prntab prn3" } else { "prntab" }) {
+            thead { tr { @for _ in 0..per_row { (head) } } }
             tbody {
-                @for pair in entries.chunks(PRN_PER_ROW) {
+                @for pair in entries.chunks(per_row) {
                     tr class="prn-row" {
-                        @for i in 0..PRN_PER_ROW {
+                        @for i in 0..per_row {
                             @match pair.get(i) {
                                 Some(e) => (prn_cells(ctx, *e, glucose)),
                                 // Past the maximum: no room to write a dose.
@@ -662,22 +682,22 @@ fn blank_row(ctx: &PageCtx, days: &[NaiveDate], slots: usize, last_col: bool) ->
 
 /// Column widths on paper, as shares of the sheet (style.css, print): drug, dosage, last
 /// given; the days share the rest.
-const DRUG_COL: f64 = 0.16;
-const DOSE_COL: f64 = 0.20;
-const LAST_COL: f64 = 0.11;
+const DRUG_COL: f64 = 0.17;
+const DOSE_COL: f64 = 0.235;
+const LAST_COL: f64 = 0.10;
 /// Printed slot box sizes (style.css, print `.slot`), mm: width with margins, height of a
 /// plain slot, width of a "NIET GEGEVEN" slot, the glucose line.
-const SLOT_W: f64 = 11.9;
+const SLOT_W: f64 = 11.0;
 const SLOT_H: f64 = 10.6;
 const WIDE_W: f64 = 25.9;
 const GLUC_H: f64 = 3.4;
 /// Average character widths taken wide (mm): body text (8.5 pt) and small print (7 pt).
 const CHAR_MM: f64 = 2.1;
 const SMALL_CHAR_MM: f64 = 1.55;
-/// The dosage text (8 pt, line-height 1.25) and the source's text under it (6.5 pt, 1.15):
+/// The dosage text (8 pt, line-height 1.15) and the source's text under it (6.5 pt, 1.15):
 /// character width taken wide and line height, mm.
 const DOSE_CHAR_MM: f64 = 1.7;
-const DOSE_LINE_MM: f64 = 3.6;
+const DOSE_LINE_MM: f64 = 3.3;
 const SRC_CHAR_MM: f64 = 1.4;
 const SRC_LINE_MM: f64 = 2.75;
 /// Cell padding and borders per row, mm.
@@ -709,11 +729,11 @@ fn text_h(chars: usize, col: f64, char_mm: f64, line: f64) -> f64 {
 }
 
 /// A text's width in "average characters": capitals (drug names are often in capitals)
-/// count 1.3.
+/// count 1.1 (with `CHAR_MM` 2.3 mm a bold capital at 8.5 pt, measured about 2.0 mm).
 fn weighted_chars(s: &str) -> usize {
     let n: f64 = s
         .chars()
-        .map(|c| if c.is_uppercase() { 1.3 } else { 1.0 })
+        .map(|c| if c.is_uppercase() { 1.1 } else { 1.0 })
         .sum();
     n.ceil() as usize
 }
@@ -748,9 +768,9 @@ fn drug_h(t: &Treatment, line: &MedicationLine) -> f64 {
     h
 }
 
-/// The visible text of rendered markup (tags dropped, entities counted as one character).
-fn visible_chars(m: &Markup) -> usize {
-    let mut n = 0;
+/// The visible text of rendered markup (tags dropped, an entity as one character `&`).
+fn visible_text(m: &Markup) -> String {
+    let mut out = String::new();
     let (mut tag, mut entity) = (false, false);
     for c in m.0.chars() {
         match c {
@@ -759,14 +779,18 @@ fn visible_chars(m: &Markup) -> usize {
             _ if tag => {}
             '&' => {
                 entity = true;
-                n += 1;
+                out.push('&');
             }
             ';' if entity => entity = false,
             _ if entity => {}
-            _ => n += 1,
+            _ => out.push(c),
         }
     }
-    n
+    out
+}
+
+fn visible_chars(m: &Markup) -> usize {
+    visible_text(m).chars().count()
 }
 
 fn dose_h(ctx: &PageCtx, line: &MedicationLine, see_text: bool) -> f64 {
@@ -809,21 +833,32 @@ fn last_h(ctx: &PageCtx, p: &PatientRecord, t: &Treatment) -> f64 {
     latest.map_or(2.0 * marpage::SMALL_LINE_MM, one) + done.map_or(0.0, one)
 }
 
+/// A recorded entry's row in an as-needed block (6 pt text, line 2.4 mm): the time with its
+/// date takes two lines; the reason (or "al gegeven (EPD)") wraps in its column, whose share
+/// of the block is style.css's `.prn-reason` (prn3: 7.8 %, else 12 %) of `cell_w` mm.
+fn prn_rec_h(a: &Administration, per_row: usize, cell_w: f64) -> f64 {
+    let share = if per_row == 3 { 0.078 } else { 0.12 };
+    let why = match given(a) {
+        Some(false) => not_given_reason(a).map_or(0, |r| r.chars().count().min(BOX_TEXT)),
+        _ => 16,
+    };
+    let lines = marpage::lines(why, marpage::per_line(cell_w * share - 1.0, 1.3)).max(2);
+    lines as f64 * 2.4 + 1.0
+}
+
 fn box_h(fill: Option<Fill<'_>>, glucose: bool) -> (f64, f64) {
     let g = if glucose { GLUC_H } else { 0.0 };
     match fill {
         Some(Fill::Recorded(a)) if given(a) == Some(false) => {
             let why = not_given_reason(a).map_or(0, |r| r.chars().count().min(BOX_TEXT) + 2);
-            let lines = 2.0 + marpage::lines(why, marpage::per_line(WIDE_W - 2.0, 1.35)) as f64;
+            // "NIET GEGEVEN" and its time (two lines when they wrap), the reason, who.
+            let lines = 2.0
+                + marpage::lines(why, marpage::per_line(WIDE_W - 2.0, 1.35)) as f64
+                + f64::from(u8::from(a.performer.is_some()));
             (WIDE_W, (SLOT_H - 7.0 + lines * 2.6).max(SLOT_H))
         }
-        Some(Fill::Recorded(a)) => {
-            let who = a
-                .performer
-                .as_ref()
-                .map_or(0, |p| marpage::lines(p.chars().count().min(16), 7));
-            (SLOT_W, (3.4 + (1 + who) as f64 * 2.6 + 1.2).max(SLOT_H))
-        }
+        // "G 08:15" over the initials: two lines in the 7 mm box.
+        Some(Fill::Recorded(_)) => (SLOT_W, SLOT_H),
         _ => (SLOT_W, SLOT_H + g),
     }
 }
@@ -1021,8 +1056,11 @@ fn patient_items(
                             }
                             let recorded = if me == 0 { unmatched_on_days(&ctx.tz, t, admins, &fills, days) } else { Vec::new() };
                             let (n, _) = prn_rows(line);
-                            let entries = (n + recorded.len()).div_ceil(PRN_PER_ROW);
-                            let h = (PRN_HEAD + entries as f64 * PRN_ROW + recorded.len().min(entries) as f64 * 1.5).max(base_h) + ROW_PAD;
+                            let per_row = prn_per_row(glucose);
+                            let entries = (n + recorded.len()).div_ceil(per_row);
+                            let rec_rows = recorded.len().div_ceil(per_row);
+                            let rec_h: f64 = recorded.chunks(per_row).map(|c| c.iter().map(|a| prn_rec_h(a, per_row, day_w * days.len() as f64)).fold(PRN_ROW, f64::max)).sum();
+                            let h = (PRN_HEAD + entries.saturating_sub(rec_rows) as f64 * PRN_ROW + rec_h).max(base_h) + ROW_PAD;
                             items.push(Item {
                                 keep_with_next: false,
                                 height_mm: h,
@@ -1100,7 +1138,10 @@ fn frame_h(ctx: &PageCtx, p: &PatientRecord) -> f64 {
     let head_chars = p.identity.name.display.chars().count().min(2000)
         + location_text(ctx, p).chars().count().min(2000)
         + ctx.ward_name.chars().count()
-        + 120;
+        + ctx.t(Key::MarDataTime).chars().count()
+        + data_age_text(ctx).chars().count().min(200)
+        + ctx.t(Key::Printed).chars().count()
+        + 190;
     let chip_chars = s
         .allergy_texts
         .iter()
@@ -1115,7 +1156,7 @@ fn frame_h(ctx: &PageCtx, p: &PatientRecord) -> f64 {
             .map(|l| l.treatment.chars().count().min(2000) + 8)
             .sum::<usize>()
         + 60;
-    let head = text_h(head_chars, 1.0, 2.1, 4.6) + text_h(chip_chars, 1.0, 2.3, 5.2) + 4.6 + 3.0;
+    let head = text_h(head_chars, 1.0, 2.1, 4.6) + text_h(chip_chars, 1.0, 2.3, 5.2) + 3.0;
     let legend = [
         Key::MarCodes,
         Key::MarRecordedLegend,
@@ -1210,7 +1251,15 @@ fn range_title(ctx: &PageCtx, days: &[NaiveDate]) -> String {
 }
 
 /// The MAR for one or more patients, page break between patients.
-pub fn print_mar(ctx: &PageCtx, patients: &[PatientRecord], start: NaiveDate, days: u32) -> Markup {
+/// `_seen` is the proof that this look is durable in the access log ([`crate::audit::Receipt`]):
+/// without one the page cannot be rendered.
+pub fn print_mar(
+    ctx: &PageCtx,
+    patients: &[PatientRecord],
+    start: NaiveDate,
+    days: u32,
+    _seen: &crate::audit::Receipt,
+) -> Markup {
     let days = days_list(start, days);
     let title = range_title(ctx, &days);
     let previous = days.first().is_some_and(|d| *d < ctx.today());
@@ -1289,7 +1338,13 @@ pub fn print_blank_mar(ctx: &PageCtx, start: NaiveDate, days: u32) -> Markup {
 
 /// The ward list on A4 landscape: bed, name, birth date, patient number, alerts,
 /// allergies, resuscitation policy.
-pub fn print_ward_list(ctx: &PageCtx, rows: &[&PatientSummary]) -> Markup {
+/// `_seen` is the proof that this look is durable in the access log ([`crate::audit::Receipt`]):
+/// without one the page cannot be rendered.
+pub fn print_ward_list(
+    ctx: &PageCtx,
+    rows: &[&PatientSummary],
+    _seen: &crate::audit::Receipt,
+) -> Markup {
     let title = ctx.t(Key::WardListTitle);
     let content = html! {
         h1 class="screen-only" { (title) " " (clean(ctx.ward_name)) }
@@ -1342,6 +1397,17 @@ pub fn print_ward_list(ctx: &PageCtx, rows: &[&PatientSummary]) -> Markup {
 mod tests {
     use super::*;
     use crate::record::{AsNeeded, Frequency, MaxDose, Quantity, Schedule};
+
+    #[test]
+    fn a_given_dose_box_names_the_giver_by_initials() {
+        assert_eq!(initials("Anneke de Boer"), "AdB");
+        assert_eq!(initials("Teun van de Ven"), "TvdV");
+        assert_eq!(initials("M. Jansen"), "MJ");
+        assert_eq!(initials("  Verpleegkundige  "), "Verpl…");
+        assert_eq!(initials("Rob"), "Rob");
+        assert_eq!(initials("a b c d e f g h"), "abcdef");
+        assert_eq!(initials(""), "");
+    }
 
     fn q(value: f64, code: &str) -> Quantity {
         Quantity {

@@ -19,10 +19,10 @@ use maud::Markup;
 pub const SHEET_HEIGHT_MM: f64 = 194.0;
 /// Printable width (297 mm − 2 × 8 mm).
 pub const SHEET_WIDTH_MM: f64 = 281.0;
-/// Height of one text line at the MAR's 8.5 pt print font (line-height 1.25), mm.
-pub const LINE_MM: f64 = 3.75;
-/// Height of one small-print line (7 pt), mm.
-pub const SMALL_LINE_MM: f64 = 3.1;
+/// Height of one text line at the MAR's 8.5 pt print font (line-height 1.15), mm.
+pub const LINE_MM: f64 = 3.45;
+/// Height of one small-print line (7 pt, line-height 1.15), mm.
+pub const SMALL_LINE_MM: f64 = 2.85;
 /// Safety margin kept free on every sheet, mm (estimate errors, rounding of borders).
 pub const SLACK_MM: f64 = 5.0;
 

@@ -877,7 +877,9 @@ fn admission(ctx: &PageCtx, p: &PatientRecord) -> Markup {
 }
 
 /// The whole patient page.
-pub fn patient_page(ctx: &PageCtx, p: &PatientRecord) -> Markup {
+/// `_seen` is the proof that this look is durable in the access log ([`crate::audit::Receipt`]):
+/// without one the page cannot be rendered.
+pub fn patient_page(ctx: &PageCtx, p: &PatientRecord, _seen: &crate::audit::Receipt) -> Markup {
     let sections: [(&str, Key); 11] = [
         ("beleid", Key::Directives),
         ("alerts", Key::Alerts),

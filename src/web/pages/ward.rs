@@ -179,7 +179,14 @@ fn table(ctx: &PageCtx, rows: &[&PatientSummary]) -> Markup {
 }
 
 /// The ward overview with search.
-pub fn ward_overview(ctx: &PageCtx, rows: &[&PatientSummary], query: Option<&str>) -> Markup {
+/// `_seen` is the proof that this look is durable in the access log ([`crate::audit::Receipt`]):
+/// without one the page cannot be rendered.
+pub fn ward_overview(
+    ctx: &PageCtx,
+    rows: &[&PatientSummary],
+    query: Option<&str>,
+    _seen: &crate::audit::Receipt,
+) -> Markup {
     let query = query.map(|q| q.chars().take(MAX_QUERY).collect::<String>());
     let query = query.as_deref().filter(|q| !q.trim().is_empty());
     let count =

@@ -1,0 +1,55 @@
+// Measures the all-patients MAR as Chromium prints it: for each URL given, the number of
+// sheets the server laid out (tables .mar-sheet), the PDF page count, and each sheet's
+// rendered height in mm against the printable 194 mm (A4 landscape, 8 mm margins). A
+// developer's tool to calibrate the sheet splitter's estimates (src/web/pages/mar.rs);
+// tests/browser_mar.rs is the test. Environment: BASE_URL, LOGIN_USER, LOGIN_CODE,
+// CHROMIUM, OUT; arguments: paths such as /print/mar "/print/mar?previous=1".
+import { chromium } from "playwright-core";
+import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`missing environment variable ${k}`);
+  return v;
+};
+const base = env("BASE_URL");
+const out = env("OUT");
+const profile = mkdtempSync(join(tmpdir(), "noodepd-marm-"));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: env("CHROMIUM"),
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+  locale: "nl-NL",
+  // The printable width of A4 landscape with 8 mm margins: 281 mm at 96 px/in.
+  viewport: { width: 1062, height: 1024 },
+});
+try {
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(60000);
+  await page.goto(`${base}/login`);
+  await page.locator('input[name="user"]').fill(env("LOGIN_USER"));
+  await page.locator('input[name="code"]').fill(env("LOGIN_CODE"));
+  await Promise.all([page.waitForNavigation(), page.locator('form[action="/login"] button').first().click()]);
+  let n = 0;
+  for (const path of process.argv.slice(2)) {
+    await page.goto(`${base}${path}`);
+    await page.emulateMedia({ media: "print" });
+    const heights = await page.evaluate(() =>
+      [...document.querySelectorAll("table.mar-sheet")].map((t) => t.getBoundingClientRect().height / (96 / 25.4)),
+    );
+    const file = join(out, `measure-${n++}.pdf`);
+    await page.pdf({ path: file, format: "A4", landscape: true, printBackground: true, preferCSSPageSize: true });
+    const info = execFileSync("pdfinfo", [file]).toString();
+    const pages = Number(/Pages:\s+(\d+)/.exec(info)[1]);
+    const sorted = [...heights].sort((a, b) => a - b);
+    const q = (f) => sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))]?.toFixed(1);
+    console.log(`${path}: sheets ${heights.length}, pdf pages ${pages}, sheet height mm min ${q(0)} median ${q(0.5)} max ${q(1)}`);
+    console.log(`  heights: ${heights.map((h) => h.toFixed(0)).join(" ")}`);
+  }
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
