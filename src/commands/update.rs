@@ -133,9 +133,16 @@ pub fn run(args: UpdateArgs) -> anyhow::Result<ExitCode> {
 
 /// Reboots into the new slot only while nobody can be reading patient data.
 fn reboot_if_standby(status_path: &std::path::Path) {
+    // Only the mode is needed (the full parser is the publisher's, not in the appliance
+    // build); a file that cannot be read or is too large counts as "not standby".
+    #[derive(serde::Deserialize)]
+    struct Mode {
+        mode: String,
+    }
     let mode = std::fs::read(status_path)
         .ok()
-        .and_then(|b| crate::statusfile::BoxStatus::parse(&b).ok())
+        .filter(|b| b.len() <= 64 * 1024)
+        .and_then(|b| serde_json::from_slice::<Mode>(&b).ok())
         .map(|s| s.mode);
     if mode.as_deref() == Some("standby") {
         log::info!("update: the box is in standby; rebooting into the new image");
