@@ -17,8 +17,6 @@ pub mod commands;
 pub mod config;
 pub mod control;
 pub(crate) mod daemon;
-// `fhir/` is being split (map.rs, the typed reader); its visibility is tightened with it.
-#[allow(unreachable_pub)]
 pub mod fhir;
 pub(crate) mod fsutil;
 #[cfg(feature = "dev-tools")]

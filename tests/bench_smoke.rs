@@ -1,5 +1,5 @@
 //! Smoke test of the bench harness (`noodepd bench`): the quick bench's P1 — generate,
-//! seal with fresh keys, open, map, build and swap a generation, and both baselines — run at
+//! seal with fresh keys, open, map, build and swap a generation, and the baselines — run at
 //! a tiny scale, checking that every P1 figure is measured and the table is complete.
 //! Behaviour only: no timing is asserted (speed is judged by the bench, not by tests).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test may panic
@@ -22,8 +22,14 @@ fn quick_bench_p1_measures_every_ingest_figure_at_a_tiny_scale() {
     let report = run(&opts, &mut |l| progress.push(l.to_owned())).unwrap();
 
     let p1: Vec<_> = report.rows.iter().filter(|r| r.id == "P1").collect();
-    // Per scale: throughput vs parse-only, vs AES, seconds, four stages.
-    assert_eq!(p1.len(), 14, "{p1:#?}");
+    // Per scale: throughput vs parse-only, vs the borrowed skim, vs AES, seconds, four
+    // stages.
+    assert_eq!(p1.len(), 16, "{p1:#?}");
+    assert!(
+        p1.iter()
+            .any(|r| r.baseline.as_ref().is_some_and(|b| b.what.contains("skim"))),
+        "the skim floor is reported"
+    );
     for r in &p1 {
         let v = r.value.unwrap_or(f64::NAN);
         assert!(v.is_finite() && v > 0.0, "{r:?}");

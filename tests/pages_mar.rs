@@ -177,23 +177,108 @@ fn high_risk_drugs_are_marked_units_written_out_and_insulin_gets_room_for_glucos
     assert!(page.contains("HOOG RISICO"));
 }
 
+/// The as-needed day cells of a PRN row (a cell per printed day).
+fn prn_day_cells(row: &str) -> Vec<&str> {
+    row.split("<td class=\"mar-day mar-prncell")
+        .skip(1)
+        .collect()
+}
+
 #[test]
 fn an_as_needed_drug_gets_its_maximum_per_day_of_rows_with_its_recorded_doses() {
     let html = mar(&patient(), 3);
     let ox = rows(&html, "Oxazepam");
-    assert_eq!(ox.len(), 1, "one block, no grid boxes");
+    assert_eq!(ox.len(), 1, "one as-needed row, no grid boxes");
     assert!(ox[0].contains("mar-prn"));
-    assert!(ox[0].contains("max. 2 × per dag"));
-    // The 03:00 dose and two empty entries, three entries per printed row: one row, no
-    // entry struck out as past the maximum.
-    assert!(ox[0].contains("<strong>G</strong> 03:00"));
-    assert_eq!(ox[0].matches("class=\"prn-row\"").count(), 1);
-    assert_eq!(ox[0].matches(">tijd</th>").count(), 3);
-    assert!(!ox[0].contains("prn-spare"));
-    for h in ["tijd", "dosis", "reden", "effect", "paraaf"] {
-        assert!(ox[0].contains(&format!(">{h}</th>")), "{h}");
+    // The maximum once per drug, not per day.
+    assert_eq!(ox[0].matches("max. 2 × per dag").count(), 1);
+    let cells = prn_day_cells(&ox[0]);
+    assert_eq!(cells.len(), 3, "one cell per day column");
+    // 22-11 (the data time's day): the 03:00 dose in its own day's cell, one entry per
+    // line, and 2 − 1 empty entries; 23-11 and 24-11: two empty entries each.
+    assert!(
+        cells[0].contains("<strong>G</strong> <span class=\"prn-t\">03:00</span>"),
+        "{}",
+        cells[0]
+    );
+    assert_eq!(
+        cells[0].matches("class=\"prn-rec\"").count(),
+        5,
+        "one recorded entry"
+    );
+    assert_eq!(cells[0].matches("class=\"prn-row\"").count(), 2);
+    assert!(cells[0].contains("uit EPD"), "{}", cells[0]);
+    for c in &cells[1..] {
+        assert!(!c.contains("prn-rec") && !c.contains("03:00"), "{c}");
+        assert_eq!(c.matches("class=\"prn-row\"").count(), 2, "{c}");
     }
-    // Without a maximum: the fallback rows, and the block says so.
+    for h in ["tijd", "dosis", "reden", "effect", "paraaf"] {
+        assert_eq!(cells[0].matches(&format!(">{h}</th>")).count(), 1, "{h}");
+    }
+    // Starting the day before: a dose recorded on 21-11 sits in 21-11's cell with no empty
+    // entries (before the data time nothing is written there); the 22-11 dose stays in
+    // 22-11's cell.
+    let mut p = patient();
+    if let Listed::Items { items } = &mut p.administrations {
+        items.push(admin("med-3", utc(2026, 11, 21, 19, 9), "completed", None));
+    }
+    let f = Fixture::new(Mode::Emergency);
+    let html = pages::print_mar(
+        &f.ctx(),
+        std::slice::from_ref(&p),
+        day(2026, 11, 21),
+        2,
+        seen(),
+    )
+    .into_string();
+    let ox = rows(&html, "Oxazepam");
+    let cells = prn_day_cells(&ox[0]);
+    assert_eq!(cells.len(), 2);
+    assert!(
+        cells[0].contains("20:09") && !cells[0].contains("03:00"),
+        "{}",
+        cells[0]
+    );
+    assert_eq!(
+        cells[0].matches("class=\"prn-row\"").count(),
+        1,
+        "recorded only"
+    );
+    assert!(
+        cells[1].contains("03:00") && !cells[1].contains("20:09"),
+        "{}",
+        cells[1]
+    );
+    assert_eq!(cells[1].matches("class=\"prn-row\"").count(), 2);
+    // A day before the data time with nothing recorded: greyed, no entries.
+    let mut p = patient();
+    if let Listed::Items { items } = &mut p.administrations {
+        items.retain(|a| a.line_id.as_deref() != Some("med-3"));
+    }
+    let html = pages::print_mar(
+        &f.ctx(),
+        std::slice::from_ref(&p),
+        day(2026, 11, 21),
+        2,
+        seen(),
+    )
+    .into_string();
+    let ox = rows(&html, "Oxazepam");
+    let cells = prn_day_cells(&ox[0]);
+    assert!(
+        cells[0].contains("prn-before") && cells[0].contains("vóór peil"),
+        "{}",
+        cells[0]
+    );
+    assert!(!cells[0].contains("prn-row"));
+    assert_eq!(
+        cells[1].matches("class=\"prn-row\"").count(),
+        2,
+        "{}",
+        cells[1]
+    );
+    // Without a maximum: the fallback's four entries less the recorded one, and the row
+    // says so.
     let mut p = patient();
     if let Listed::Items { items } = &mut p.medication {
         for t in items.iter_mut() {
@@ -204,19 +289,16 @@ fn an_as_needed_drug_gets_its_maximum_per_day_of_rows_with_its_recorded_doses() 
             }
         }
     }
-    let html = mar(&p, 1);
+    let html = mar(&p, 2);
     let ox = rows(&html, "Oxazepam");
     assert!(ox[0].contains("maximum per dag niet vastgelegd"));
+    let cells = prn_day_cells(&ox[0]);
     assert_eq!(
-        ox[0].matches("class=\"prn-row\"").count(),
-        2,
-        "4 empty + 1 recorded, three to a row"
+        cells[0].matches("class=\"prn-row\"").count(),
+        4,
+        "1 recorded + 3 empty"
     );
-    assert_eq!(
-        ox[0].matches("prn-spare").count(),
-        1,
-        "the sixth place struck out"
-    );
+    assert_eq!(cells[1].matches("class=\"prn-row\"").count(), 4, "4 empty");
 }
 
 #[test]

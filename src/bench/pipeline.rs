@@ -1,7 +1,8 @@
 //! P1, ingest in-process: the whole pipeline the daemon runs for one snapshot — read the
 //! file, `snapshot::open` (verify, decrypt, decompress), `fhir::map_payload` (parse, map),
 //! `Store::build` + `Store::swap` — timed per stage, against two baselines over the same
-//! plaintext: serde_json parse-only (one `Value` per NDJSON line) and AES-256-GCM decryption
+//! plaintext: serde_json parse-only (one `Value` per NDJSON line), serde_json's borrowed
+//! skim (the floor: `resourceType` typed, the rest skipped) and AES-256-GCM decryption
 //! alone of the same number of bytes (64 KiB chunks, `aes-gcm` directly).
 //!
 //! Each measurement is repeated, pipeline and baselines interleaved, and the median taken;
@@ -41,6 +42,9 @@ pub struct IngestFigures {
     pub total_s: f64,
     /// serde_json parse-only of the same plaintext, seconds (median).
     pub parse_only_s: f64,
+    /// serde_json borrowed skim of the same plaintext (typing `resourceType` only), seconds
+    /// (median): the floor any reader of this JSON stays above.
+    pub skim_only_s: f64,
     /// AES-256-GCM decryption of as many bytes, seconds (median).
     pub aes_only_s: f64,
 }
@@ -53,6 +57,10 @@ impl IngestFigures {
     /// Parse-only throughput, MB/s.
     pub fn parse_mb_s(&self) -> Option<f64> {
         mb_per_s(self.plaintext_bytes, self.parse_only_s)
+    }
+    /// Skim throughput, MB/s.
+    pub fn skim_mb_s(&self) -> Option<f64> {
+        mb_per_s(self.plaintext_bytes, self.skim_only_s)
     }
     /// AES-only throughput, MB/s.
     pub fn aes_mb_s(&self) -> Option<f64> {
@@ -83,6 +91,27 @@ pub fn parse_only(payload: &[u8]) -> Result<usize, BenchError> {
         let v: serde_json::Value = serde_json::from_slice(line)
             .map_err(|e| BenchError::Data(format!("parse-only baseline: {e}")))?;
         std::hint::black_box(&v);
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// The floor: serde_json reads every NDJSON line borrowed, typing only `resourceType` (the
+/// rest is skipped unbuilt); returns the number of documents.
+pub fn skim_only(payload: &[u8]) -> Result<usize, BenchError> {
+    #[derive(serde::Deserialize)]
+    struct Skim<'a> {
+        #[serde(rename = "resourceType", borrow)]
+        rtype: std::borrow::Cow<'a, str>,
+    }
+    let mut n = 0;
+    for line in payload.split(|b| *b == b'\n') {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let v: Skim<'_> = serde_json::from_slice(line)
+            .map_err(|e| BenchError::Data(format!("skim baseline: {e}")))?;
+        std::hint::black_box(&v.rtype);
         n += 1;
     }
     Ok(n)
@@ -162,7 +191,7 @@ pub fn measure(
     let aes = AesChunks::prepare(&scale.payload, scale.payload.len())?;
     let (mut read, mut open, mut map, mut build, mut total) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut parse, mut aes_s) = (Vec::new(), Vec::new());
+    let (mut parse, mut skim, mut aes_s) = (Vec::new(), Vec::new(), Vec::new());
     let mut patients_mapped = 0;
     // Pipeline and baselines interleaved per repeat, so a change in the machine's load
     // during the run weighs on both sides of each ratio alike.
@@ -198,6 +227,9 @@ pub fn measure(
         parse_only(&scale.payload)?;
         parse.push(t.elapsed().as_secs_f64());
         let t = Instant::now();
+        skim_only(&scale.payload)?;
+        skim.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
         aes.decrypt_all()?;
         aes_s.push(t.elapsed().as_secs_f64());
     }
@@ -214,6 +246,7 @@ pub fn measure(
         build_swap_s: m(&build),
         total_s: m(&total),
         parse_only_s: m(&parse),
+        skim_only_s: m(&skim),
         aes_only_s: m(&aes_s),
     })
 }

@@ -3,99 +3,19 @@
 //! (problems), RelatedPerson (contacts), DeviceUseStatement/Device (devices) and the
 //! `emptyReason` of IPS Composition sections.
 
+use super::context::{Ctx, Negation, Outcome, Section, Skip, push_capped, reference_text};
 use super::json::{self, arr, cc_code, cc_text, has_any_code, has_code, notes, obj, str_at};
-use super::map::{Ctx, Negation, Outcome, Section, Skip, push_capped, reference_text};
 use super::names;
+use super::negation::{NegationCode, negation};
+use super::tree::Value;
 use crate::record::{
     Alert, AlertKind, Allergy, Contact, Criticality, Decision, Device, Directive, DirectiveKind,
     Moment, NotShownReason, Problem, Reaction,
 };
-use serde_json::Value;
 
 const SNOMED: &str = "http://snomed.info/sct";
-/// IPS absent/unknown code system.
-pub const IPS_ABSENT: &str = "http://hl7.org/fhir/uv/ips/CodeSystem/absent-unknown-uv-ips";
 /// Nictiz code system of advance-directive types (NR = niet-reanimerenverklaring).
 const NL_ADVANCE_DIRECTIVE_TYPES: &str = "urn:oid:2.16.840.1.113883.2.4.3.11.60.40.4.14.1";
-
-/// Statements that there are no known items, per section: (system, code, the allergy
-/// category when the statement covers only part of the section).
-const NONE_KNOWN: &[(Section, &str, &str, Option<&str>)] = &[
-    (Section::Allergies, SNOMED, "716186003", None),
-    (Section::Allergies, SNOMED, "409137002", Some("medication")),
-    (Section::Allergies, SNOMED, "429625007", Some("food")),
-    (Section::Allergies, SNOMED, "428607008", Some("environment")),
-    (Section::Allergies, SNOMED, "428197003", Some("biologic")),
-    (Section::Allergies, IPS_ABSENT, "no-known-allergies", None),
-    (
-        Section::Allergies,
-        IPS_ABSENT,
-        "no-known-medication-allergies",
-        Some("medication"),
-    ),
-    (
-        Section::Allergies,
-        IPS_ABSENT,
-        "no-known-environmental-allergies",
-        Some("environment"),
-    ),
-    (
-        Section::Allergies,
-        IPS_ABSENT,
-        "no-known-food-allergies",
-        Some("food"),
-    ),
-    (
-        Section::Medication,
-        IPS_ABSENT,
-        "no-known-medications",
-        None,
-    ),
-    (Section::Medication, SNOMED, "787481004", None),
-    (Section::Medication, SNOMED, "182849000", None),
-    (Section::Problems, IPS_ABSENT, "no-known-problems", None),
-    (Section::Problems, SNOMED, "160245001", None),
-];
-
-/// Statements that nothing is known, per section.
-const NO_INFO: &[(Section, &str, &str)] = &[
-    (Section::Allergies, IPS_ABSENT, "no-allergy-info"),
-    (Section::Medication, IPS_ABSENT, "no-medication-info"),
-    (Section::Problems, IPS_ABSENT, "no-problem-info"),
-];
-
-/// A "none known" / "no information" statement read from a code.
-pub struct NegationCode {
-    /// True for "no information" (the section stays not recorded).
-    pub no_info: bool,
-    pub wording: String,
-    /// The category a partial statement covers ("no known food allergy" → `food`).
-    pub partial: Option<&'static str>,
-}
-
-/// If `code` states "none known" / "no information" for `section`.
-pub fn negation(section: Section, code: &Value) -> Option<NegationCode> {
-    let wording = || cc_text(code).unwrap_or_else(|| "geen bekend".to_owned());
-    for (s, sys, c, partial) in NONE_KNOWN {
-        if *s == section && has_code(code, Some(sys), c) {
-            return Some(NegationCode {
-                no_info: false,
-                wording: wording(),
-                partial: *partial,
-            });
-        }
-    }
-    for (s, sys, c) in NO_INFO {
-        if *s == section && has_code(code, Some(sys), c) {
-            return Some(NegationCode {
-                no_info: true,
-                wording: wording(),
-                partial: None,
-            });
-        }
-    }
-    None
-}
 
 /// A status that is a CodeableConcept (R4) or a plain code (STU3).
 fn status_code(v: &Value, key: &str) -> Option<String> {
@@ -183,7 +103,7 @@ fn screen_status(res: &Value, inactive: &[&str]) -> Result<Statuses, Skip> {
 }
 
 /// AllergyIntolerance → allergy (or a "no known allergy" statement).
-pub fn allergy(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
+pub(super) fn allergy(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
     let Some(res) = cx.entry(i).map(|e| e.res) else {
         return Outcome::Deferred;
     };
@@ -268,7 +188,7 @@ fn words_lower(s: &str) -> Vec<String> {
 }
 
 /// Classifies an alert by its wording and codes.
-pub fn alert_kind(texts: &[String], code: Option<&Value>) -> AlertKind {
+pub(super) fn alert_kind(texts: &[String], code: Option<&Value>) -> AlertKind {
     let all = texts.join(" ").to_lowercase();
     let words = words_lower(&all);
     let isolation_words = [
@@ -317,7 +237,7 @@ pub fn alert_kind(texts: &[String], code: Option<&Value>) -> AlertKind {
 }
 
 /// Flag → alert.
-pub fn flag(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
+pub(super) fn flag(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
     let res = cx
         .entry(i)
         .map(|e| e.res)
@@ -438,7 +358,7 @@ fn treatment_permitted(res: &Value) -> Option<Decision> {
 /// Consent → treatment directive / resuscitation policy / advance directive. Read in the
 /// R4 (nl-core TreatmentDirective2 / AdvanceDirective, IPS) and the STU3 zib2017
 /// (zib-TreatmentDirective with TreatmentPermitted, zib-AdvanceDirective) shapes.
-pub fn consent(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
+pub(super) fn consent(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
     let (res, profile_ad) = cx
         .entry(i)
         .map(|e| {
@@ -587,7 +507,7 @@ pub fn consent(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
 }
 
 /// Condition → problem (or a "no known problems" statement).
-pub fn condition(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
+pub(super) fn condition(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
     let Some(res) = cx.entry(i).map(|e| e.res) else {
         return Outcome::Deferred;
     };
@@ -635,7 +555,7 @@ pub fn condition(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
 }
 
 /// RelatedPerson → contact.
-pub fn related_person(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
+pub(super) fn related_person(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
     let res = cx
         .entry(i)
         .map(|e| e.res)
@@ -648,12 +568,12 @@ pub fn related_person(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
         .map(|n| names::person_name(n).display)
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "(naam onbekend)".to_owned());
-    let (relationship, role) = super::map::contact_roles(arr(res, "relationship"));
+    let (relationship, role) = super::patient::contact_roles(arr(res, "relationship"));
     let item = Contact {
         name,
         relationship,
         role,
-        telecom: super::map::telecoms(res),
+        telecom: super::patient::telecoms(res),
     };
     let b = cx
         .patient(p)
@@ -670,7 +590,7 @@ fn device_name(res: &Value) -> Option<String> {
 }
 
 /// DeviceUseStatement (with its Device) → device.
-pub fn device_use(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
+pub(super) fn device_use(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
     let res = cx
         .entry(i)
         .map(|e| e.res)
@@ -717,7 +637,7 @@ pub fn device_use(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
 }
 
 /// A Device with a patient and no DeviceUseStatement → device.
-pub fn device(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
+pub(super) fn device(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
     let res = cx
         .entry(i)
         .map(|e| e.res)
@@ -748,7 +668,7 @@ pub fn device(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
 /// Composition (IPS document header): section `emptyReason` "nilknown" for allergies,
 /// medication or problems becomes "none documented"; other empty reasons leave the
 /// section not recorded.
-pub fn composition(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
+pub(super) fn composition(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
     let res = cx
         .entry(i)
         .map(|e| e.res)

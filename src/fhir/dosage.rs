@@ -8,9 +8,9 @@
 //! maxDosePerPeriod. Rates (rateQuantity/rateRatio) are shown as "snelheid …" in the dose.
 
 use super::json::{arr, cc_text, number, obj, quantity, quantity_of, range, ratio, str_at};
+use super::tree::Value;
 use crate::record::{AsNeeded, Dosage, Frequency, Schedule};
 use chrono::NaiveTime;
-use serde_json::Value;
 
 /// Longest list of times/days kept per schedule.
 const MAX_SCHEDULE_ITEMS: usize = 48;
@@ -85,7 +85,7 @@ fn period_phrase(period: Option<&Value>, unit: &str) -> String {
 }
 
 /// The "zo nodig" phrase for a condition ("Bij pijn" → "zo nodig bij pijn").
-pub fn as_needed_text(condition: Option<&str>) -> String {
+pub(super) fn as_needed_text(condition: Option<&str>) -> String {
     match condition {
         None => "zo nodig".to_owned(),
         Some(c) => {
@@ -104,7 +104,7 @@ pub fn as_needed_text(condition: Option<&str>) -> String {
 }
 
 /// Maps one Dosage element.
-pub fn dosage(d: &Value) -> Dosage {
+pub(super) fn dosage(d: &Value) -> Dosage {
     let mut out = Dosage {
         text: str_at(d, "text").map(str::to_owned),
         sequence: small_uint(d.get("sequence")),
@@ -272,7 +272,7 @@ pub fn dosage(d: &Value) -> Dosage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::fhir::tree::tree_json as json;
 
     #[test]
     fn renders_weekly_schedule_in_dutch() {

@@ -181,6 +181,37 @@ pub fn to_payload(docs: &[Document]) -> Result<Vec<u8>, InputError> {
     Ok(out)
 }
 
+/// Parses a clinical payload (from a snapshot) into trees borrowed from it, one per line,
+/// with the same checks and errors as [`parse_payload`].
+pub fn parse_payload_borrowed(payload: &[u8]) -> Result<Vec<super::tree::Value<'_>>, InputError> {
+    let path = Path::new("<snapshot>");
+    let mut docs = Vec::new();
+    let mut scratch = super::tree::Scratch::default();
+    for (i, line) in payload.split(|&b| b == b'\n').enumerate() {
+        let line = line.trim_ascii();
+        if line.is_empty() {
+            continue;
+        }
+        let value =
+            super::tree::Value::parse_with(line, &mut scratch).map_err(|e| InputError::Json {
+                path: path.to_owned(),
+                line: Some(i + 1),
+                message: e.to_string(),
+            })?;
+        if !value
+            .get("resourceType")
+            .is_some_and(super::tree::Value::is_string)
+        {
+            return Err(InputError::NotFhir {
+                path: path.to_owned(),
+                line: Some(i + 1),
+            });
+        }
+        docs.push(value);
+    }
+    Ok(docs)
+}
+
 /// Parses a clinical payload (from a snapshot) back into documents.
 pub fn parse_payload(payload: &[u8]) -> Result<Vec<Document>, InputError> {
     let mut docs = Vec::new();

@@ -5,16 +5,16 @@
 //! JSON in the wild carries many optional and extended elements, and the mapper must keep
 //! going (reporting, not panicking) whatever shape one resource has.
 
+use super::tree::Value;
 use crate::record::Code;
-use serde_json::Value;
 
 /// Longest string kept from the input; longer ones are cut and marked.
-pub const MAX_STRING: usize = 10_000;
+pub(super) const MAX_STRING: usize = 10_000;
 /// Marker appended to a cut string.
-pub const CUT_MARKER: &str = " […afgekapt]";
+pub(super) const CUT_MARKER: &str = " […afgekapt]";
 
 /// Bounds a string to [`MAX_STRING`] characters; returns whether it was cut.
-pub fn bound(s: &str) -> (String, bool) {
+pub(super) fn bound(s: &str) -> (String, bool) {
     if s.len() <= MAX_STRING {
         return (s.to_owned(), false);
     }
@@ -27,7 +27,7 @@ pub fn bound(s: &str) -> (String, bool) {
 }
 
 /// A string member, trimmed, non-empty.
-pub fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+pub(super) fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key)
         .and_then(Value::as_str)
         .map(str::trim)
@@ -35,7 +35,7 @@ pub fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 /// An array member (empty when absent or not an array).
-pub fn arr<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+pub(super) fn arr<'a>(v: &'a Value<'a>, key: &str) -> &'a [Value<'a>] {
     match v.get(key) {
         Some(Value::Array(a)) => a.as_slice(),
         _ => &[],
@@ -43,17 +43,17 @@ pub fn arr<'a>(v: &'a Value, key: &str) -> &'a [Value] {
 }
 
 /// An object member.
-pub fn obj<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+pub(super) fn obj<'a>(v: &'a Value<'a>, key: &str) -> Option<&'a Value<'a>> {
     v.get(key).filter(|x| x.is_object())
 }
 
 /// The codings of a CodeableConcept.
-pub fn codings(cc: &Value) -> &[Value] {
+pub(super) fn codings<'a>(cc: &'a Value<'a>) -> &'a [Value<'a>] {
     arr(cc, "coding")
 }
 
 /// True when a CodeableConcept (or a Coding) carries `system|code` (system `None` = any).
-pub fn has_code(cc: &Value, system: Option<&str>, code: &str) -> bool {
+pub(super) fn has_code(cc: &Value, system: Option<&str>, code: &str) -> bool {
     let one = |c: &Value| {
         str_at(c, "code") == Some(code) && system.is_none_or(|s| str_at(c, "system") == Some(s))
     };
@@ -61,13 +61,13 @@ pub fn has_code(cc: &Value, system: Option<&str>, code: &str) -> bool {
 }
 
 /// True when any coding's code is in `codes` (any system).
-pub fn has_any_code(cc: &Value, codes: &[&str]) -> bool {
+pub(super) fn has_any_code(cc: &Value, codes: &[&str]) -> bool {
     codes.iter().any(|c| has_code(cc, None, c))
 }
 
 /// The readable text of a CodeableConcept: `text`, else the first coding display, else
 /// the first code.
-pub fn cc_text(cc: &Value) -> Option<String> {
+pub(super) fn cc_text(cc: &Value) -> Option<String> {
     if let Some(t) = str_at(cc, "text") {
         return Some(t.to_owned());
     }
@@ -79,7 +79,7 @@ pub fn cc_text(cc: &Value) -> Option<String> {
 }
 
 /// The first coding of a CodeableConcept as a model [`Code`].
-pub fn cc_code(cc: &Value) -> Option<Code> {
+pub(super) fn cc_code(cc: &Value) -> Option<Code> {
     let c = codings(cc).first()?;
     let code = Code {
         system: str_at(c, "system").map(str::to_owned),
@@ -90,10 +90,10 @@ pub fn cc_code(cc: &Value) -> Option<Code> {
 }
 
 /// Most codings kept per concept.
-pub const MAX_CODINGS: usize = 20;
+pub(super) const MAX_CODINGS: usize = 20;
 
 /// Every coding of a CodeableConcept with a code or a display, as model [`Code`]s.
-pub fn cc_codes(cc: &Value) -> Vec<Code> {
+pub(super) fn cc_codes(cc: &Value) -> Vec<Code> {
     codings(cc)
         .iter()
         .take(MAX_CODINGS)
@@ -107,7 +107,7 @@ pub fn cc_codes(cc: &Value) -> Vec<Code> {
 }
 
 /// A Quantity as a model [`Quantity`](crate::record::Quantity) (value, unit text, unit code).
-pub fn quantity_of(q: &Value) -> Option<crate::record::Quantity> {
+pub(super) fn quantity_of(q: &Value) -> Option<crate::record::Quantity> {
     let value = q.get("value")?.as_f64().filter(|v| v.is_finite())?;
     Some(crate::record::Quantity {
         value,
@@ -118,14 +118,17 @@ pub fn quantity_of(q: &Value) -> Option<crate::record::Quantity> {
 }
 
 /// A Coding's display or code.
-pub fn coding_text(c: &Value) -> Option<String> {
+pub(super) fn coding_text(c: &Value) -> Option<String> {
     str_at(c, "display")
         .or_else(|| str_at(c, "code"))
         .map(str::to_owned)
 }
 
 /// Extensions of an element with the given URL (exact match).
-pub fn extensions<'a>(v: &'a Value, url: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+pub(super) fn extensions<'a>(
+    v: &'a Value<'a>,
+    url: &'a str,
+) -> impl Iterator<Item = &'a Value<'a>> + 'a {
     arr(v, "extension")
         .iter()
         .filter(move |e| str_at(e, "url") == Some(url))
@@ -133,21 +136,21 @@ pub fn extensions<'a>(v: &'a Value, url: &'a str) -> impl Iterator<Item = &'a Va
 
 /// The first extension whose URL ends with `suffix` (Nictiz URLs differ in prefix by
 /// release; the suffix names the element).
-pub fn ext_suffix<'a>(v: &'a Value, suffix: &str) -> Option<&'a Value> {
+pub(super) fn ext_suffix<'a>(v: &'a Value<'a>, suffix: &str) -> Option<&'a Value<'a>> {
     arr(v, "extension")
         .iter()
         .find(|e| str_at(e, "url").is_some_and(|u| u.ends_with(suffix)))
 }
 
 /// Like [`ext_suffix`] over `modifierExtension`.
-pub fn modext_suffix<'a>(v: &'a Value, suffix: &str) -> Option<&'a Value> {
+pub(super) fn modext_suffix<'a>(v: &'a Value<'a>, suffix: &str) -> Option<&'a Value<'a>> {
     arr(v, "modifierExtension")
         .iter()
         .find(|e| str_at(e, "url").is_some_and(|u| u.ends_with(suffix)))
 }
 
 /// The text of notes (Annotation[]), joined.
-pub fn notes(v: &Value) -> Option<String> {
+pub(super) fn notes(v: &Value) -> Option<String> {
     let parts: Vec<&str> = arr(v, "note")
         .iter()
         .filter_map(|n| str_at(n, "text"))
@@ -156,7 +159,7 @@ pub fn notes(v: &Value) -> Option<String> {
 }
 
 /// Formats a decimal the Dutch way ("0,5", "1", "2,25").
-pub fn number(n: &serde_json::Number) -> String {
+pub(super) fn number(n: &serde_json::Number) -> String {
     let s = if let Some(i) = n.as_i64() {
         i.to_string()
     } else if let Some(u) = n.as_u64() {
@@ -170,7 +173,7 @@ pub fn number(n: &serde_json::Number) -> String {
 
 /// The unit of a Quantity as people write it: `unit`, else the UCUM code without the
 /// annotation braces ("{stuk}" → "stuk").
-pub fn quantity_unit(q: &Value) -> Option<String> {
+pub(super) fn quantity_unit(q: &Value) -> Option<String> {
     str_at(q, "unit")
         .or_else(|| str_at(q, "code"))
         .map(|u| u.trim_start_matches('{').trim_end_matches('}').to_owned())
@@ -178,7 +181,7 @@ pub fn quantity_unit(q: &Value) -> Option<String> {
 }
 
 /// A Quantity as text ("500 mg", "1 stuk", "< 5 mmol/l").
-pub fn quantity(q: &Value) -> Option<String> {
+pub(super) fn quantity(q: &Value) -> Option<String> {
     let value = match q.get("value") {
         Some(Value::Number(n)) => number(n),
         _ => return None,
@@ -192,7 +195,7 @@ pub fn quantity(q: &Value) -> Option<String> {
 }
 
 /// A Range as text ("1-2 stuk").
-pub fn range(r: &Value) -> Option<String> {
+pub(super) fn range(r: &Value) -> Option<String> {
     let low = r.get("low");
     let high = r.get("high");
     let num = |q: Option<&Value>| match q.and_then(|q| q.get("value")) {
@@ -215,7 +218,7 @@ pub fn range(r: &Value) -> Option<String> {
 }
 
 /// A Ratio as text ("5 mg/ml", "4 stuk per 1 dag").
-pub fn ratio(r: &Value) -> Option<String> {
+pub(super) fn ratio(r: &Value) -> Option<String> {
     let n = quantity(r.get("numerator")?)?;
     match r.get("denominator") {
         Some(d) => {
@@ -233,7 +236,7 @@ pub fn ratio(r: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::fhir::tree::tree_json as json;
 
     #[test]
     fn bound_cuts_long_strings_with_marker() {

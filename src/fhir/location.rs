@@ -20,8 +20,8 @@
 
 use super::json::{arr, codings, obj, str_at};
 use super::refs::Index;
+use super::tree::Value;
 use crate::record::BedLocation;
-use serde_json::Value;
 
 /// The location-physical-type code system.
 pub const PHYSICAL_TYPE_SYSTEM: &str =
@@ -34,10 +34,14 @@ pub fn is_current_status(status: Option<&str>) -> bool {
 }
 
 /// Encounter classes that mean an inpatient stay.
-pub fn is_inpatient_class(class: Option<&Value>) -> bool {
-    let Some(c) = class else { return false };
+pub(super) fn is_inpatient_class(class: Option<&Value>) -> bool {
+    is_inpatient_code(class.and_then(|c| str_at(c, "code")))
+}
+
+/// Encounter class codes (`Encounter.class.code`, trimmed) that mean an inpatient stay.
+pub fn is_inpatient_code(code: Option<&str>) -> bool {
     matches!(
-        str_at(c, "code"),
+        code.map(str::trim),
         Some("IMP" | "ACUTE" | "NONAC" | "SS" | "inpatient")
     )
 }

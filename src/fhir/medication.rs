@@ -2,7 +2,7 @@
 //! category 33633005 / 16076005 or none; wisselend doseerschema, category 395067002),
 //! MedicationDispense (MP9 toedieningsafspraak, category 422037009; a dispense without
 //! category only when it carries a dosage), MedicationStatement (medicatiegebruik) — each
-//! into a [`PendingBlock`] with the facts the "is this current" rule needs
+//! into a [`PendingBlock`](super::context::PendingBlock) with the facts the "is this current" rule needs
 //! ([`BlockFacts`]) — and MedicationAdministration into [`Administration`]s within the
 //! window. Grouping blocks into treatments and deciding their state is
 //! [`super::treatments`]'s job; the rule itself lives in [`crate::record::medication`].
@@ -21,392 +21,38 @@
 //! - registration (`ext-RegistrationDateTime`, `AdministrationAgreementDateTime`, zib2017
 //!   `AuthoredOn`, `authoredOn`, `dateAsserted`).
 
+use super::block_facts::{periods, registered, status_of, stop_type};
+use super::context::{Ctx, Negation, Outcome, PendingBlock, Section, Skip, reference_text};
 use super::dates;
 use super::dosage;
-use super::json::{self, arr, cc_text, notes, obj, ratio, str_at};
-use super::map::{Ctx, Negation, Outcome, Section, Skip, reference_text};
+use super::drug::drug;
+use super::json::{self, arr, cc_text, notes, obj, str_at};
+use super::tree::Value;
 use crate::record::{
-    Administration, BlockFacts, BlockStatus, Drug, MedicationKind, MedicationLine, Moment,
-    NotShownReason, Span, StopKind, Unreadable,
+    Administration, BlockFacts, BlockStatus, MedicationKind, MedicationLine, NotShownReason,
+    Unreadable,
 };
-use serde_json::Value;
 
 const SNOMED: &str = "http://snomed.info/sct";
 /// MP9 administration agreement (toedieningsafspraak).
-pub const CAT_ADMIN_AGREEMENT: &str = "422037009";
+pub(super) const CAT_ADMIN_AGREEMENT: &str = "422037009";
 /// MP9 dispense (medicatieverstrekking): a pharmacy act, not an instruction.
 const CAT_DISPENSE: &str = "373784005";
 /// MP9 3.0 variable dosing regimen (wisselend doseerschema).
 const CAT_VARIABLE_DOSING: &str = "395067002";
 /// MP9 3.0 dispense request (verstrekkingsverzoek): logistics, not a therapy.
 const CAT_DISPENSE_REQUEST: &str = "52711000146108";
-/// The zib2017 stop type code system (1 = temporarily, 2 = definitively).
-const ZIB2017_STOP_SYSTEM: &str = "urn:oid:2.16.840.1.113883.2.4.3.11.60.20.77.5.2.1";
 
 /// Most medication building blocks read per patient: the treatment rule compares stop
 /// orders with the blocks of their treatment, so a hostile input must not grow it unbounded.
-pub const MAX_BLOCKS_PER_PATIENT: usize = 2_000;
+pub(super) const MAX_BLOCKS_PER_PATIENT: usize = 2_000;
 
 /// The resource types that are medication building blocks.
-pub const BLOCK_TYPES: &[&str] = &[
+pub(super) const BLOCK_TYPES: &[&str] = &[
     "MedicationRequest",
     "MedicationDispense",
     "MedicationStatement",
 ];
-
-/// A building block read from one resource, waiting to be grouped into its treatment.
-#[derive(Debug)]
-pub struct PendingBlock {
-    /// The entry it was read from (accounted when the treatment is settled).
-    pub entry: usize,
-    pub line: MedicationLine,
-    /// Entries of other building blocks this one refers to (priorPrescription, basedOn,
-    /// authorizingPrescription, derivedFrom, partOf), resolved by reference or identifier.
-    pub refers: Vec<usize>,
-    /// The MP9 pharmaceutical-treatment identifier ("system|value").
-    pub treatment: Option<String>,
-    /// `groupIdentifier` ("system|value"), for sources without MP9.
-    pub group: Option<String>,
-    /// Every drug coding ("system|code"), for sources without MP9.
-    pub drug_codes: Vec<String>,
-}
-
-/// The drug of a resource: medicationCodeableConcept or the referenced Medication.
-fn drug(cx: &Ctx<'_, '_>, i: usize, res: &Value) -> Option<Drug> {
-    if let Some(cc) = obj(res, "medicationCodeableConcept") {
-        return Some(Drug {
-            name: drug_name(cc)?,
-            code: preferred_code(cc),
-            codes: json::cc_codes(cc),
-            strength: None,
-            form: None,
-            ingredients: Vec::new(),
-        });
-    }
-    let r = res.get("medicationReference")?;
-    match cx.ix.resolve(i, r).and_then(|m| cx.entry(m)) {
-        Some(m) if m.rtype == "Medication" => {
-            let code = obj(m.res, "code");
-            let name = code
-                .and_then(drug_name)
-                .or_else(|| str_at(r, "display").map(str::to_owned))?;
-            let ingredients = arr(m.res, "ingredient");
-            let strength = ingredients
-                .iter()
-                .filter_map(|g| g.get("strength").and_then(ratio))
-                .collect::<Vec<_>>();
-            let names = ingredients
-                .iter()
-                .filter_map(|g| {
-                    g.get("itemCodeableConcept").and_then(cc_text).or_else(|| {
-                        g.get("itemReference")
-                            .and_then(|r| str_at(r, "display"))
-                            .map(str::to_owned)
-                    })
-                })
-                .take(20)
-                .collect();
-            Some(Drug {
-                name,
-                code: code.and_then(preferred_code),
-                codes: code.map(json::cc_codes).unwrap_or_default(),
-                strength: (!strength.is_empty()).then(|| strength.join(" + ")),
-                form: m.res.get("form").and_then(cc_text),
-                ingredients: names,
-            })
-        }
-        _ => Some(Drug {
-            name: str_at(r, "display")?.to_owned(),
-            ..Drug::default()
-        }),
-    }
-}
-
-fn is_g_standaard(c: &Value) -> bool {
-    str_at(c, "system").is_some_and(|s| s.starts_with("urn:oid:2.16.840.1.113883.2.4.4."))
-}
-
-/// Name of a drug: the text, else the user-selected coding, else a G-Standaard coding,
-/// else the first display, else the first code with its system's name ("NDC 0069-0105-68").
-fn drug_name(cc: &Value) -> Option<String> {
-    if let Some(t) = str_at(cc, "text") {
-        return Some(t.to_owned());
-    }
-    let cs = json::codings(cc);
-    cs.iter()
-        .find(|c| c.get("userSelected").and_then(Value::as_bool) == Some(true))
-        .or_else(|| {
-            cs.iter()
-                .find(|c| is_g_standaard(c) && str_at(c, "display").is_some())
-        })
-        .and_then(|c| str_at(c, "display"))
-        .map(str::to_owned)
-        .or_else(|| {
-            cs.iter()
-                .find_map(|c| str_at(c, "display"))
-                .map(str::to_owned)
-        })
-        .or_else(|| {
-            json::cc_codes(cc)
-                .iter()
-                .find_map(crate::record::Code::labelled)
-        })
-}
-
-fn preferred_code(cc: &Value) -> Option<crate::record::Code> {
-    let cs = json::codings(cc);
-    let c = cs
-        .iter()
-        .find(|c| c.get("userSelected").and_then(Value::as_bool) == Some(true))
-        .or_else(|| cs.iter().find(|c| is_g_standaard(c)))
-        .or_else(|| cs.first())?;
-    Some(crate::record::Code {
-        system: str_at(c, "system").map(str::to_owned),
-        code: str_at(c, "code").map(str::to_owned),
-        display: str_at(c, "display").map(str::to_owned),
-    })
-}
-
-fn duration_of(v: &Value) -> Option<(f64, String)> {
-    let value = v.get("value")?.as_f64()?;
-    let unit = str_at(v, "code").or_else(|| str_at(v, "unit"))?;
-    Some((value, unit.to_owned()))
-}
-
-/// Suffixes of the duration extensions nested in a period (MP9, zib2017 use).
-const DURATION_EXTENSIONS: &[&str] = &["ext-TimeInterval.Duration", "MedicationUse-Duration"];
-
-/// A Period with an optional nested duration extension (start + duration when no end).
-fn span(cx: &mut Ctx<'_, '_>, i: usize, p: &Value) -> Span {
-    let start = cx.date(i, p.get("start"), "period.start");
-    let mut end = cx.date(i, p.get("end"), "period.end");
-    if end.is_none()
-        && let Some(s) = &start
-        && let Some((v, u)) = DURATION_EXTENSIONS
-            .iter()
-            .find_map(|suffix| json::ext_suffix(p, suffix))
-            .and_then(|e| e.get("valueDuration"))
-            .and_then(duration_of)
-    {
-        end = dates::add_duration(s, v, &u);
-    }
-    Span { start, end }
-}
-
-/// The period of use: MP9 `ext-TimeInterval.Period` or zib2017 `zib-Medication-PeriodOfUse`.
-fn period_of_use(res: &Value) -> Option<&Value> {
-    ["ext-TimeInterval.Period", "Medication-PeriodOfUse"]
-        .iter()
-        .find_map(|s| json::ext_suffix(res, s))
-        .and_then(|e| obj(e, "valuePeriod"))
-}
-
-/// When the block was made.
-fn registered(cx: &mut Ctx<'_, '_>, i: usize, res: &Value) -> Option<Moment> {
-    let ext = [
-        "ext-RegistrationDateTime",
-        "AdministrationAgreementDateTime",
-        "AdministrationAgreement-AuthoredOn",
-    ]
-    .iter()
-    .find_map(|s| json::ext_suffix(res, s))
-    .and_then(|e| e.get("valueDateTime"));
-    let v = ext
-        .or_else(|| res.get("authoredOn"))
-        .or_else(|| res.get("dateAsserted"))
-        .or_else(|| res.get("whenPrepared"));
-    cx.date(i, v, "registration date")
-}
-
-/// Every period the resource carries (see the module documentation).
-fn periods(
-    cx: &mut Ctx<'_, '_>,
-    i: usize,
-    res: &Value,
-    dosages: &[Value],
-    registered: Option<Moment>,
-) -> Vec<Span> {
-    let mut out = Vec::new();
-    if let Some(p) = period_of_use(res) {
-        out.push(span(cx, i, p));
-    }
-    if let Some(p) = obj(res, "effectivePeriod") {
-        out.push(span(cx, i, p));
-    }
-    if res.get("effectiveDateTime").is_some() {
-        let start = cx.date(i, res.get("effectiveDateTime"), "effectiveDateTime");
-        out.push(Span { start, end: None });
-    }
-    let cyclic = json::modext_suffix(res, "RepeatPeriodCyclicalSchedule").is_some();
-    let mut sequenced: std::collections::BTreeMap<u32, (f64, String)> = Default::default();
-    let mut bounds_base = None;
-    for d in dosages.iter().take(50) {
-        let Some(rep) = d.get("timing").and_then(|t| obj(t, "repeat")) else {
-            continue;
-        };
-        if let Some(p) = obj(rep, "boundsPeriod") {
-            let s = span(cx, i, p);
-            bounds_base = bounds_base.or(s.start);
-            out.push(s);
-        }
-        if cyclic {
-            continue;
-        }
-        if let Some((v, u)) = obj(rep, "boundsDuration").and_then(duration_of) {
-            let seq = d
-                .get("sequence")
-                .and_then(Value::as_u64)
-                .and_then(|s| u32::try_from(s).ok())
-                .unwrap_or(0);
-            // Dosages with the same sequence run together: the longest counts.
-            let e = sequenced.entry(seq).or_insert((0.0, u.clone()));
-            if e.1 == u && v > e.0 {
-                e.0 = v;
-            } else if e.0 == 0.0 {
-                *e = (v, u);
-            }
-        }
-    }
-    if !sequenced.is_empty() {
-        let base = out
-            .iter()
-            .filter_map(|s| s.start)
-            .min_by_key(|m| m.earliest_utc())
-            .or(bounds_base)
-            .or(registered);
-        if let Some(mut at) = base {
-            // Consecutive steps: each starts the day after the previous one ends.
-            let mut ok = true;
-            for (n, (v, u)) in sequenced.values().enumerate() {
-                let step_start = if n == 0 { Some(at) } else { next_start(&at) };
-                match step_start.and_then(|s| dates::add_duration(&s, *v, u)) {
-                    Some(end) => at = end,
-                    None => {
-                        ok = false;
-                        break;
-                    }
-                }
-            }
-            if ok {
-                out.push(Span {
-                    start: base,
-                    end: Some(at),
-                });
-            }
-        }
-    }
-    out
-}
-
-/// The moment right after an end, as the start of the next step.
-fn next_start(end: &Moment) -> Option<Moment> {
-    match end {
-        Moment::Day(d) => d.succ_opt().map(Moment::Day),
-        Moment::Instant(t) => Some(Moment::Instant(*t)),
-        _ => None,
-    }
-}
-
-/// A FHIR status → [`BlockStatus`], per resource type.
-fn status_of(rtype: &str, status: Option<&str>) -> BlockStatus {
-    let Some(s) = status else {
-        return BlockStatus::PeriodsDecide;
-    };
-    match (rtype, s) {
-        (_, "active" | "unknown" | "in-progress" | "preparation" | "intended") => {
-            BlockStatus::PeriodsDecide
-        }
-        (_, "on-hold") => BlockStatus::OnHold,
-        (_, "stopped") => BlockStatus::Stopped,
-        (_, "completed") => BlockStatus::Completed,
-        (_, "cancelled" | "declined" | "revoked") => BlockStatus::Cancelled,
-        ("MedicationStatement", "not-taken") => BlockStatus::NotTaken,
-        (_, "draft") => BlockStatus::Draft,
-        (_, other) => BlockStatus::Unrecognised(other.chars().take(64).collect()),
-    }
-}
-
-/// The MP9 / zib2017 stop type of a block, and why it could not be read if so.
-fn stop_type(res: &Value) -> (Option<StopKind>, Vec<Unreadable>) {
-    let ext = ["ext-StopType", "Medication-StopType"]
-        .iter()
-        .find_map(|s| json::modext_suffix(res, s).or_else(|| json::ext_suffix(res, s)));
-    let Some(cc) = ext.and_then(|e| obj(e, "valueCodeableConcept")) else {
-        return (None, Vec::new());
-    };
-    let mut kind = None;
-    let mut unknown = Vec::new();
-    for c in json::codings(cc) {
-        let code = str_at(c, "code").unwrap_or_default();
-        let system = str_at(c, "system");
-        let k = match code {
-            "385655000" | "113381000146106" => Some(StopKind::Paused),
-            "410546004" | "113371000146109" => Some(StopKind::Stopped),
-            "89925002" => Some(StopKind::Cancelled),
-            "1" if system == Some(ZIB2017_STOP_SYSTEM) => Some(StopKind::Paused),
-            "2" if system == Some(ZIB2017_STOP_SYSTEM) => Some(StopKind::Stopped),
-            _ => None,
-        };
-        match k {
-            Some(k) if kind.is_none() => kind = Some(k),
-            Some(_) => {}
-            None => unknown.push(Unreadable::UnknownStopType(
-                format!("{}|{code}", system.unwrap_or("-"))
-                    .chars()
-                    .take(200)
-                    .collect(),
-            )),
-        }
-    }
-    let Some(kind) = kind else {
-        if unknown.is_empty() {
-            unknown.push(Unreadable::UnknownStopType(
-                cc_text(cc)
-                    .unwrap_or_else(|| "(no code)".to_owned())
-                    .chars()
-                    .take(200)
-                    .collect(),
-            ));
-        }
-        return (None, unknown);
-    };
-    // Older exports pair the 2.x codes with the other one's display; the code is read, the
-    // line says it could not be fully read.
-    let words = json::codings(cc)
-        .iter()
-        .filter_map(|c| str_at(c, "display"))
-        .chain(str_at(cc, "text"))
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase();
-    let says_definitive = [
-        "definitie",
-        "definitiv",
-        "definitely",
-        "stopgezet",
-        "discontinued",
-    ]
-    .iter()
-    .any(|w| words.contains(w));
-    let says_temporary = ["tijdelijk", "temporar", "onderbr", "suspend", "pause"]
-        .iter()
-        .any(|w| words.contains(w));
-    let conflict = match kind {
-        StopKind::Paused => says_definitive && !says_temporary,
-        StopKind::Stopped => says_temporary && !says_definitive,
-        StopKind::Cancelled => says_temporary || says_definitive,
-    };
-    if conflict {
-        let code = json::codings(cc)
-            .iter()
-            .find_map(|c| str_at(c, "code"))
-            .unwrap_or_default();
-        unknown.push(Unreadable::StopTypeDisplayConflict(
-            format!("{code} {words:?}").chars().take(200).collect(),
-        ));
-    }
-    (Some(kind), unknown)
-}
 
 /// An Identifier as "system|value".
 fn identifier_key(v: &Value) -> Option<String> {
@@ -417,7 +63,7 @@ fn identifier_key(v: &Value) -> Option<String> {
 
 /// The MP9 pharmaceutical-treatment identifier (3.0 and 2.x `ext-PharmaceuticalTreatment.
 /// Identifier`, zib2017 / MP 9.0 `zib-Medication-MedicationTreatment`).
-pub fn treatment_identifier(res: &Value) -> Option<String> {
+pub(super) fn treatment_identifier(res: &Value) -> Option<String> {
     [
         "PharmaceuticalTreatment.Identifier",
         "Medication-MedicationTreatment",
@@ -438,7 +84,7 @@ fn link_fields(rtype: &str) -> &'static [&'static str] {
 }
 
 /// The references of a field (a single Reference or an array of them).
-fn refs_of<'v>(res: &'v Value, field: &str) -> Vec<&'v Value> {
+fn refs_of<'v>(res: &'v Value<'v>, field: &str) -> Vec<&'v Value<'v>> {
     match res.get(field) {
         Some(Value::Array(a)) => a.iter().take(20).collect(),
         Some(v @ Value::Object(_)) => vec![v],
@@ -482,7 +128,7 @@ fn kind_of(rtype: &str, res: &Value, has_dosage: bool) -> Result<MedicationKind,
 }
 
 /// Reads a medication building block; it is accounted when its treatment is settled.
-pub fn block(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
+pub(super) fn block(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
     match block_inner(cx, i) {
         Ok(o) => o,
         Err(s) => Outcome::NotShown(s),
@@ -516,7 +162,7 @@ fn block_inner(cx: &mut Ctx<'_, '_>, i: usize) -> Result<Outcome, Skip> {
     }
     let p = cx.subject(i)?;
     if let Some(cc) = obj(res, "medicationCodeableConcept")
-        && let Some(n) = super::clinical::negation(Section::Medication, cc)
+        && let Some(n) = super::negation::negation(Section::Medication, cc)
     {
         let asserted = cx.date(
             i,
@@ -552,7 +198,11 @@ fn block_inner(cx: &mut Ctx<'_, '_>, i: usize) -> Result<Outcome, Skip> {
     for u in arr(res, "modifierExtension")
         .iter()
         .filter_map(|m| str_at(m, "url"))
-        .filter(|u| !super::map::KNOWN_MODIFIERS.iter().any(|k| u.ends_with(k)))
+        .filter(|u| {
+            !super::context::KNOWN_MODIFIERS
+                .iter()
+                .any(|k| u.ends_with(k))
+        })
         .take(10)
     {
         unreadable.push(Unreadable::UnknownModifier(u.chars().take(200).collect()));
@@ -732,7 +382,7 @@ fn block_inner(cx: &mut Ctx<'_, '_>, i: usize) -> Result<Outcome, Skip> {
 }
 
 /// MedicationAdministration → administration (within the window), linked to its treatment.
-pub fn administration(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
+pub(super) fn administration(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
     let res = cx
         .entry(i)
         .map(|e| e.res)
@@ -867,82 +517,5 @@ pub fn administration(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
     let b = cx
         .patient(p)
         .ok_or_else(|| Skip::new(NotShownReason::UnresolvedReference, "patient gone"))?;
-    super::map::push_capped(&mut b.rec.administrations, item)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn stop_types_of_every_mp9_generation_are_read() {
-        let st = |system: &str, code: &str, display: &str| {
-            stop_type(&json!({"modifierExtension": [{
-                "url": "http://nictiz.nl/fhir/StructureDefinition/ext-StopType",
-                "valueCodeableConcept": {"coding": [{"system": system, "code": code, "display": display}]}}]}))
-        };
-        assert_eq!(
-            st(SNOMED, "385655000", "onderbroken").0,
-            Some(StopKind::Paused)
-        );
-        assert_eq!(
-            st(SNOMED, "410546004", "stopgezet").0,
-            Some(StopKind::Stopped)
-        );
-        assert_eq!(
-            st(SNOMED, "89925002", "geannuleerd").0,
-            Some(StopKind::Cancelled)
-        );
-        assert_eq!(
-            st(SNOMED, "113381000146106", "tijdelijk gestopt").0,
-            Some(StopKind::Paused)
-        );
-        assert_eq!(
-            st(SNOMED, "113371000146109", "definitief gestopt").0,
-            Some(StopKind::Stopped)
-        );
-        assert_eq!(
-            st(ZIB2017_STOP_SYSTEM, "2", "Definitief").0,
-            Some(StopKind::Stopped)
-        );
-        assert_eq!(
-            st(ZIB2017_STOP_SYSTEM, "1", "Tijdelijk").0,
-            Some(StopKind::Paused)
-        );
-        let (k, u) = st(SNOMED, "123", "iets");
-        assert_eq!(k, None);
-        assert!(matches!(u.as_slice(), [Unreadable::UnknownStopType(_)]));
-        // The code is read; a display that says otherwise makes the line unreadable.
-        let (k, u) = st(
-            SNOMED,
-            "113381000146106",
-            "Drug therapy definitively stopped (finding)",
-        );
-        assert_eq!(k, Some(StopKind::Paused));
-        assert!(matches!(
-            u.as_slice(),
-            [Unreadable::StopTypeDisplayConflict(_)]
-        ));
-    }
-
-    #[test]
-    fn statuses_are_read_per_resource_type() {
-        assert_eq!(
-            status_of("MedicationRequest", Some("unknown")),
-            BlockStatus::PeriodsDecide
-        );
-        assert_eq!(
-            status_of("MedicationDispense", Some("declined")),
-            BlockStatus::Cancelled
-        );
-        assert_eq!(
-            status_of("MedicationStatement", Some("not-taken")),
-            BlockStatus::NotTaken
-        );
-        assert_eq!(
-            status_of("MedicationRequest", Some("bogus")),
-            BlockStatus::Unrecognised("bogus".into())
-        );
-    }
+    super::context::push_capped(&mut b.rec.administrations, item)
 }

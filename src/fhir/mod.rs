@@ -4,20 +4,27 @@
 //!
 //! The mapping rules per resource type are documented in docs/FHIR-MAPPING.md.
 
+mod block_facts;
 mod clinical;
+mod context;
 pub mod dates;
 mod dosage;
+mod drug;
+mod finish;
 pub mod input;
 mod json;
 pub mod location;
 mod map;
 mod medication;
 pub mod names;
+mod negation;
 mod observation;
+mod patient;
 pub mod refs;
 mod treatments;
+mod tree;
 
-pub use map::{MAX_ITEMS_PER_SECTION, MAX_RESULTS_PER_CODE, MapOptions};
+pub use context::{MAX_ITEMS_PER_SECTION, MAX_RESULTS_PER_CODE, MapOptions};
 
 use crate::record::WardRecord;
 
@@ -32,13 +39,20 @@ pub enum FhirError {
 /// Maps parsed documents (Bundles of type collection/searchset/transaction/document,
 /// single resources) into the model.
 pub fn map_documents(docs: &[input::Document], opts: &MapOptions) -> WardRecord {
-    let values: Vec<&serde_json::Value> = docs.iter().map(|d| &d.value).collect();
+    let trees: Vec<tree::Value<'_>> = docs
+        .iter()
+        .map(|d| tree::Value::from_json(&d.value))
+        .collect();
+    let values: Vec<&tree::Value<'_>> = trees.iter().collect();
     map::map(&values, opts)
 }
 
 /// Maps a clinical snapshot payload (NDJSON of documents, see [`input`]). A malformed
-/// file (bad JSON, not FHIR) → `Err`, rejected whole.
+/// file (bad JSON, not FHIR) → `Err`, rejected whole. The documents are read as trees
+/// borrowed from `payload` ([`tree`]); the record owns its strings, so nothing of the
+/// payload is kept once this returns.
 pub fn map_payload(payload: &[u8], opts: &MapOptions) -> Result<WardRecord, FhirError> {
-    let docs = input::parse_payload(payload)?;
-    Ok(map_documents(&docs, opts))
+    let trees = input::parse_payload_borrowed(payload)?;
+    let values: Vec<&tree::Value<'_>> = trees.iter().collect();
+    Ok(map::map(&values, opts))
 }

@@ -15,8 +15,8 @@
 //! "Putten-van der Giessen, Johanna Petronella Maria van".
 
 use super::json::{arr, str_at};
+use super::tree::Value;
 use crate::record::PersonName;
-use serde_json::Value;
 
 const EXT_OWN_PREFIX: &str = "http://hl7.org/fhir/StructureDefinition/humanname-own-prefix";
 const EXT_OWN_NAME: &str = "http://hl7.org/fhir/StructureDefinition/humanname-own-name";
@@ -75,7 +75,7 @@ fn join(prefix: Option<&str>, name: &str) -> String {
 }
 
 /// Chooses the name to show: official, else usual, else the first that is not old.
-pub fn pick(names: &[Value]) -> Option<&Value> {
+pub fn pick<'a>(names: &'a [Value<'a>]) -> Option<&'a Value<'a>> {
     let usable = |n: &&Value| !matches!(str_at(n, "use"), Some("old") | Some("anonymous"));
     names
         .iter()
@@ -213,10 +213,10 @@ pub fn person_name(name: &Value) -> PersonName {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::fhir::tree::tree_json as json;
 
-    fn nl(own_p: &str, own: &str, pp: &str, pn: &str, order: Option<&str>) -> Value {
-        let mut v = json!({
+    fn nl(own_p: &str, own: &str, pp: &str, pn: &str, order: Option<&str>) -> Value<'static> {
+        let mut v = serde_json::json!({
             "family": "ignored when extensions present",
             "_family": {"extension": [
                 {"url": EXT_OWN_PREFIX, "valueString": own_p},
@@ -227,9 +227,9 @@ mod tests {
             "given": ["Johanna"]
         });
         if let Some(o) = order {
-            v["extension"] = json!([{"url": EXT_ASSEMBLY, "valueCode": o}]);
+            v["extension"] = serde_json::json!([{"url": EXT_ASSEMBLY, "valueCode": o}]);
         }
-        v
+        Value::from_json(Box::leak(Box::new(v)))
     }
 
     #[test]

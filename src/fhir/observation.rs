@@ -6,10 +6,10 @@
 //! [`MAX_RESULTS_PER_CODE`] results inside the window are kept; older ones are reported as
 //! outside the window.
 
+use super::context::{Ctx, MAX_RESULTS_PER_CODE, Outcome, Skip, push_capped};
 use super::json::{self, arr, cc_code, cc_text, obj, str_at};
-use super::map::{Ctx, MAX_RESULTS_PER_CODE, Outcome, Skip, push_capped};
+use super::tree::Value;
 use crate::record::{Measurement, NotShownReason};
-use serde_json::Value;
 
 const VITAL_PROFILES: &[&str] = &[
     "nl-core-BloodPressure",
@@ -23,7 +23,7 @@ const VITAL_PROFILES: &[&str] = &[
     "nl-core-PainScore",
 ];
 
-fn profiles(res: &Value) -> Vec<&str> {
+fn profiles<'a>(res: &'a Value<'a>) -> Vec<&'a str> {
     res.get("meta")
         .map(|m| arr(m, "profile").iter().filter_map(Value::as_str).collect())
         .unwrap_or_default()
@@ -166,7 +166,7 @@ fn reference_range(res: &Value) -> Option<String> {
 }
 
 /// Maps one Observation; kept results are settled per code in [`settle`].
-pub fn observation(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
+pub(super) fn observation(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
     match inner(cx, i) {
         Ok(()) => Outcome::Deferred,
         Err(s) => Outcome::NotShown(s),
@@ -269,7 +269,7 @@ fn inner(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
 }
 
 /// Keeps the newest results per code and accounts for every observation held.
-pub fn settle(cx: &mut Ctx<'_, '_>) {
+pub(super) fn settle(cx: &mut Ctx<'_, '_>) {
     let mut accounts: Vec<(usize, Outcome)> = Vec::new();
     for b in cx.patients.iter_mut() {
         let mut obs = std::mem::take(&mut b.observations);
@@ -311,7 +311,7 @@ pub fn settle(cx: &mut Ctx<'_, '_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::fhir::tree::tree_json as json;
 
     #[test]
     fn ucum_codes_in_the_unit_are_printed_as_people_write_them() {

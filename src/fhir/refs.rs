@@ -18,7 +18,7 @@
 //! A reference with only `display` does not resolve; callers use the display for names.
 
 use super::json::{arr, str_at};
-use serde_json::Value;
+use super::tree::Value;
 use std::collections::HashMap;
 
 /// Deepest Bundle nesting unpacked.
@@ -32,7 +32,7 @@ pub struct Entry<'a> {
     pub rtype: &'a str,
     pub id: Option<&'a str>,
     pub full_url: Option<&'a str>,
-    pub res: &'a Value,
+    pub res: &'a Value<'a>,
     /// Index of the input document it came from.
     pub doc: usize,
     /// For a contained resource: the index of its container entry.
@@ -87,7 +87,7 @@ pub fn type_id(reference: &str) -> Option<(&str, &str)> {
 
 impl<'a> Index<'a> {
     /// Flattens documents into entries.
-    pub fn build(docs: impl IntoIterator<Item = &'a Value>) -> Index<'a> {
+    pub fn build(docs: impl IntoIterator<Item = &'a Value<'a>>) -> Index<'a> {
         let mut ix = Index::default();
         for (doc, v) in docs.into_iter().enumerate() {
             ix.add(v, None, doc, 0);
@@ -156,7 +156,7 @@ impl<'a> Index<'a> {
         }
         let id = match v.get("id") {
             None => None,
-            Some(Value::String(s)) if valid_id(s) => Some(s.as_str()),
+            Some(Value::String(s)) if valid_id(s) => Some(&**s),
             Some(_) => {
                 self.malformed.push(Malformed {
                     rtype: rtype.to_owned(),
@@ -342,7 +342,7 @@ fn valid_id(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::fhir::tree::tree_json as json;
 
     #[test]
     fn type_id_takes_the_trailing_segments_without_history() {

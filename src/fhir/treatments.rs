@@ -8,8 +8,7 @@
 //! Every block's resource is accounted here: mapped when it is in a treatment, not shown
 //! when the treatment's history bound or the section cap drops it.
 
-use super::map::{Ctx, MAX_ITEMS_PER_SECTION, Outcome, Skip};
-use super::medication::PendingBlock;
+use super::context::{Ctx, MAX_ITEMS_PER_SECTION, Outcome, PendingBlock, Skip};
 use crate::record::medication::{Block, resolve};
 use crate::record::{Listed, NotShownReason};
 use std::collections::{HashMap, HashSet};
@@ -53,7 +52,7 @@ impl Groups {
 }
 
 /// Groups every patient's pending blocks into treatments and accounts their resources.
-pub fn settle(cx: &mut Ctx<'_, '_>) {
+pub(super) fn settle(cx: &mut Ctx<'_, '_>) {
     let now = cx.opts.now;
     let mut accounts: Vec<(usize, Outcome)> = Vec::new();
     for p in 0..cx.patients.len() {

@@ -38,7 +38,11 @@ fn is_current_inpatient(enc: &Value, statuses: &[String]) -> bool {
     let status = enc.get("status").and_then(Value::as_str);
     status.is_some_and(|s| statuses.iter().any(|x| x == s))
         && crate::fhir::location::is_current_status(status)
-        && crate::fhir::location::is_inpatient_class(enc.get("class"))
+        && crate::fhir::location::is_inpatient_code(
+            enc.get("class")
+                .and_then(|c| c.get("code"))
+                .and_then(Value::as_str),
+        )
 }
 
 /// The Location ids an Encounter is at now: `location[]` entries not `completed` or

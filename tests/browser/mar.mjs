@@ -53,6 +53,26 @@ try {
   let resp = await page.goto(`${base}/print/mar?previous=1`);
   if (resp.status() !== 200) fail(`/print/mar answered ${resp.status()}`);
   await pdf("mar-all.pdf");
+  // Every as-needed row has one cell per day column (never one block across the days,
+  // whose entries a reader would take for the column above them).
+  const prn = await page.evaluate(() => {
+    const bad = [];
+    let rows = 0;
+    for (const sheet of document.querySelectorAll("table.mar-sheet")) {
+      const days = sheet.querySelectorAll("th.mar-dayhead").length;
+      for (const tr of sheet.querySelectorAll("tr.mar-prn-days")) {
+        rows++;
+        const cells = tr.querySelectorAll(":scope > td.mar-prncell").length;
+        if (cells !== days) bad.push(`${cells} as-needed cells under ${days} days`);
+      }
+      for (const tr of sheet.querySelectorAll("tr.mar-prn")) {
+        if (tr.querySelector("td[colspan] table.prntab")) bad.push("an as-needed table spans the days");
+      }
+    }
+    return { rows, bad };
+  });
+  if (prn.rows === 0) fail("no as-needed rows on the all-patients MAR");
+  for (const b of prn.bad) fail(`as-needed: ${b}`);
   // One patient's MAR: the first bed's link on the overview.
   await page.goto(`${base}/`);
   const href = await page.locator("table.wardtable a.bedlink").first().getAttribute("href");

@@ -371,7 +371,12 @@ fn day_headers(ctx: &PageCtx, days: &[NaiveDate]) -> Markup {
     }
 }
 
-fn drug_cell(ctx: &PageCtx, t: &Treatment, line: &MedicationLine) -> Markup {
+fn drug_cell(
+    ctx: &PageCtx,
+    t: &Treatment,
+    line: &MedicationLine,
+    rowspan: Option<usize>,
+) -> Markup {
     let plain_current = matches!(
         t.state,
         TreatmentState::Current {
@@ -382,7 +387,7 @@ fn drug_cell(ctx: &PageCtx, t: &Treatment, line: &MedicationLine) -> Markup {
         }
     );
     html! {
-        th scope="row" class="mar-drug" {
+        th scope="row" class="mar-drug" rowspan=[rowspan] {
             (high_risk_mark(ctx, &line.drug))
             strong { (clean(&line.drug.name)) }
             @if let Some(s) = &line.drug.strength { " " (clean(&units_written_out(ctx.lang, s))) }
@@ -400,14 +405,15 @@ fn line_cells(
     t: &Treatment,
     line: &MedicationLine,
     slots: &LineSlots,
+    rowspan: Option<usize>,
 ) -> Markup {
     html! {
-        (drug_cell(ctx, t, line))
-        td class="mar-dosage" {
+        (drug_cell(ctx, t, line, rowspan))
+        td class="mar-dosage" rowspan=[rowspan] {
             @for d in &line.dosages { (dosage_block(ctx, d)) }
             @if slots.see_text { div class="sub" { (icon(Icon::Warning)) " " (ctx.t(Key::MarScheduleSeeText)) } }
         }
-        td class="mar-last" { (last_given(ctx, p, t)) }
+        td class="mar-last" rowspan=[rowspan] { (last_given(ctx, p, t)) }
     }
 }
 
@@ -577,7 +583,8 @@ pub fn prn_rows(line: &MedicationLine) -> (usize, bool) {
     }
 }
 
-/// One entry of an as-needed block: a dose the EPD recorded, or an empty row to write in.
+/// One entry of an as-needed day cell: a dose the EPD recorded, or an empty row to write
+/// in. The entry's day is its column, so the time goes without a date.
 fn prn_cells(ctx: &PageCtx, a: Option<&Administration>, glucose: bool) -> Markup {
     html! {
         @match a {
@@ -585,11 +592,10 @@ fn prn_cells(ctx: &PageCtx, a: Option<&Administration>, glucose: bool) -> Markup
                 td class="prn-rec" {
                     @match given(a) {
                         Some(true) => strong { (ctx.t(Key::MarGivenCode)) },
-                        Some(false) => strong { (ctx.t(Key::MarNotGiven)) },
+                        Some(false) => strong { (ctx.t(Key::MarNotGivenCode)) },
                         None => strong { "?" },
                     }
-                    " " (admin_time(ctx, a, None))
-                    @if let Some(d) = a.at.as_ref().and_then(|m| local_date(ctx, m)) { " " (d.format("%d-%m").to_string()) }
+                    " " span class="prn-t" { (admin_time(ctx, a, None)) }
                 }
                 td class="prn-rec" { @if let Some(d) = &a.dose { (short(&units_written_out(ctx.lang, d), 24)) } }
                 @if glucose { td class="prn-rec" {} }
@@ -611,53 +617,98 @@ fn prn_cells(ctx: &PageCtx, a: Option<&Administration>, glucose: bool) -> Markup
     }
 }
 
-/// Entries of an as-needed block per printed row (two side by side).
-/// Entries side by side in an as-needed block: three (time, dose, reason, effect, initials
-/// about 9, 7.5, 11, 8.5 and 10 mm wide on paper), two when insulin adds the glucose column.
-fn prn_per_row(glucose: bool) -> usize {
-    if glucose { 2 } else { 3 }
+/// The heading of an as-needed row, once per drug above its day cells: the maximum per
+/// day, or a warning that none is recorded.
+fn prn_title(ctx: &PageCtx, line: &MedicationLine) -> Markup {
+    let (rows, known) = prn_rows(line);
+    html! {
+        strong { (ctx.t(Key::AsNeeded)) }
+        " — "
+        @if known { (ctx.t(Key::MaxDose)) " " (rows) " × " (ctx.t(Key::MarPrnRows)) } @else { strong class="prn-nomax" { (icon(Icon::Warning)) " " (ctx.t(Key::MarPrnNoMax)) } }
+    }
 }
 
-/// The as-needed block of a line: the doses the EPD recorded on the printed days, then
-/// as many empty entries as the drug may be given per day (time, dose, reason, effect,
-/// initials; insulin also glucose), three entries side by side (insulin two).
-fn prn_block(
+/// What one day's as-needed cell holds.
+struct PrnDay<'a> {
+    /// Doses the EPD recorded on this day (local date), in time order.
+    recorded: Vec<&'a Administration>,
+    /// Empty entries to write in.
+    empty: usize,
+    /// The day lies before the data time and nothing was recorded on it.
+    before: bool,
+    off: Option<DayOff>,
+}
+
+/// Splits an as-needed line's recorded doses over the printed days and counts each day's
+/// empty entries: the maximum per day minus the doses recorded that day, at least one, on
+/// the data time's day and later; none on a day before the data time (nothing can be
+/// written there any more) or a day the line does not run.
+fn prn_days<'a>(
     ctx: &PageCtx,
     line: &MedicationLine,
-    recorded: &[&Administration],
-    glucose: bool,
-) -> Markup {
-    let (rows, known) = prn_rows(line);
-    let per_row = prn_per_row(glucose);
-    let entries: Vec<Option<&Administration>> = recorded
+    recorded: &[&'a Administration],
+    days: &[NaiveDate],
+    data_day: Option<NaiveDate>,
+) -> Vec<PrnDay<'a>> {
+    let (max, _) = prn_rows(line);
+    days.iter()
+        .map(|day| {
+            let mine: Vec<&Administration> = recorded
+                .iter()
+                .copied()
+                .filter(|a| a.at.as_ref().and_then(|m| local_date(ctx, m)) == Some(*day))
+                .collect();
+            let off = day_off(ctx, line, *day);
+            let past = data_day.is_some_and(|d| *day < d);
+            let empty = if past || off.is_some() {
+                0
+            } else {
+                max.saturating_sub(mine.len()).max(1)
+            };
+            PrnDay {
+                before: past && mine.is_empty() && off.is_none(),
+                recorded: mine,
+                empty,
+                off,
+            }
+        })
+        .collect()
+}
+
+/// One day's cell of an as-needed row: that day's recorded doses, one entry per line,
+/// then its empty entries (time, dose, reason, effect, initials; insulin also glucose).
+fn prn_day_cell(ctx: &PageCtx, d: &PrnDay<'_>, glucose: bool) -> Markup {
+    let entries: Vec<Option<&Administration>> = d
+        .recorded
         .iter()
         .map(|a| Some(*a))
-        .chain(std::iter::repeat_n(None, rows))
+        .chain(std::iter::repeat_n(None, d.empty))
         .collect();
-    let head = html! {
-        th scope="col" class="prn-time" { (ctx.t(Key::MarPrnTime)) }
-        th scope="col" class="prn-dose" { (ctx.t(Key::MarPrnDose)) }
-        @if glucose { th scope="col" class="prn-gluc" { (ctx.t(Key::MarGlucose)) } }
-        th scope="col" class="prn-reason" { (ctx.t(Key::MarPrnReason)) }
-        th scope="col" class="prn-effect" { (ctx.t(Key::MarPrnEffect)) }
-        th scope="col" class="prn-init" { (ctx.t(Key::MarInitials)) }
-    };
     html! {
-        div class="prn-title" {
-            strong { (ctx.t(Key::AsNeeded)) }
-            " — "
-            @if known { (ctx.t(Key::MaxDose)) " " (rows) " × " (ctx.t(Key::MarPrnRows)) } @else { strong class="prn-nomax" { (icon(Icon::Warning)) " " (ctx.t(Key::MarPrnNoMax)) } }
-        }
-        table class=(if per_row == 3 { "prntab prn3" } else { "prntab" }) {
-            thead { tr { @for _ in 0..per_row { (head) } } }
-            tbody {
-                @for pair in entries.chunks(per_row) {
-                    tr class="prn-row" {
-                        @for i in 0..per_row {
-                            @match pair.get(i) {
-                                Some(e) => (prn_cells(ctx, *e, glucose)),
-                                // Past the maximum: no room to write a dose.
-                                None => td class="prn-spare" colspan=(if glucose { 6 } else { 5 }) { "—" },
+        @if d.before {
+            td class="mar-day mar-prncell prn-before" { span class="before-text" { (ctx.t(Key::MarBeforeDataTime)) } }
+        } @else {
+            td class=(if d.off.is_some() { "mar-day mar-prncell off" } else { "mar-day mar-prncell" }) {
+                @if let Some(off) = d.off {
+                    div { (ctx.t(match off {
+                        DayOff::NotThisWeekday => Key::MarNotThisDay,
+                        DayOff::Ended => Key::MarEnded,
+                        DayOff::NotStarted => Key::MarNotStarted,
+                    })) }
+                }
+                @if !entries.is_empty() {
+                    table class=(if glucose { "prntab prn-g" } else { "prntab" }) {
+                        thead { tr {
+                            th scope="col" class="prn-time" { (ctx.t(Key::MarPrnTime)) }
+                            th scope="col" class="prn-dose" { (ctx.t(Key::MarPrnDose)) }
+                            @if glucose { th scope="col" class="prn-gluc" { (ctx.t(Key::MarGlucose)) } }
+                            th scope="col" class="prn-reason" { (ctx.t(Key::MarPrnReason)) }
+                            th scope="col" class="prn-effect" { (ctx.t(Key::MarPrnEffect)) }
+                            th scope="col" class="prn-init" { (ctx.t(Key::MarInitials)) }
+                        } }
+                        tbody {
+                            @for e in &entries {
+                                tr class="prn-row" { (prn_cells(ctx, *e, glucose)) }
                             }
                         }
                     }
@@ -702,9 +753,12 @@ const SRC_CHAR_MM: f64 = 1.4;
 const SRC_LINE_MM: f64 = 2.75;
 /// Cell padding and borders per row, mm.
 const ROW_PAD: f64 = 2.0;
-/// One handwriting row of an as-needed block, and its heading, mm.
+/// One handwriting row of an as-needed day cell, its column heads (insulin's with the
+/// glucose heading in three lines), and the drug's "Zo nodig — max." title line, mm.
 const PRN_ROW: f64 = 5.2;
-const PRN_HEAD: f64 = 7.5;
+const PRN_HEAD: f64 = 4.5;
+const PRN_HEAD_GLUC: f64 = 9.0;
+const PRN_TITLE: f64 = marpage::LINE_MM;
 /// A handwritten line, the checked-by row, a section heading, mm.
 const WRITE_ROW: f64 = 9.5;
 /// A handwritten drug line: its blank boxes (wrapping when the days are narrow).
@@ -833,17 +887,45 @@ fn last_h(ctx: &PageCtx, p: &PatientRecord, t: &Treatment) -> f64 {
     latest.map_or(2.0 * marpage::SMALL_LINE_MM, one) + done.map_or(0.0, one)
 }
 
-/// A recorded entry's row in an as-needed block (6 pt text, line 2.4 mm): the time with its
-/// date takes two lines; the reason (or "al gegeven (EPD)") wraps in its column, whose share
-/// of the block is style.css's `.prn-reason` (prn3: 7.8 %, else 12 %) of `cell_w` mm.
-fn prn_rec_h(a: &Administration, per_row: usize, cell_w: f64) -> f64 {
-    let share = if per_row == 3 { 0.078 } else { 0.12 };
-    let why = match given(a) {
-        Some(false) => not_given_reason(a).map_or(0, |r| r.chars().count().min(BOX_TEXT)),
-        _ => 16,
+/// A recorded entry's row in an as-needed day cell (7 pt text, line 2.8 mm): the time
+/// takes two lines ("G" or "N" over it); the reason (or "uit EPD")
+/// wraps in its column, style.css's `.prn-reason` share (25 %, insulin 19 %) of the day
+/// column `day_w` mm.
+fn prn_rec_h(a: &Administration, glucose: bool, day_w: f64) -> f64 {
+    let share = if glucose { 0.19 } else { 0.25 };
+    let (why, time_lines) = match given(a) {
+        Some(false) => (
+            not_given_reason(a).map_or(0, |r| r.chars().count().min(BOX_TEXT)),
+            2,
+        ),
+        _ => (8, 2),
     };
-    let lines = marpage::lines(why, marpage::per_line(cell_w * share - 1.0, 1.3)).max(2);
-    lines as f64 * 2.4 + 1.0
+    let lines =
+        marpage::lines(why, marpage::per_line(day_w * share - 1.5, SMALL_CHAR_MM)).max(time_lines);
+    lines as f64 * 2.8 + 1.0
+}
+
+/// One day's as-needed cell: the entries' header (insulin's glucose heading wraps to three
+/// lines), the recorded entries, the empty ones, and the reason a day is off.
+fn prn_day_h(d: &PrnDay<'_>, glucose: bool, day_w: f64) -> f64 {
+    if d.before {
+        return 2.0 * marpage::SMALL_LINE_MM;
+    }
+    let off = if d.off.is_some() {
+        marpage::LINE_MM
+    } else {
+        0.0
+    };
+    if d.recorded.is_empty() && d.empty == 0 {
+        return off;
+    }
+    let head = if glucose { PRN_HEAD_GLUC } else { PRN_HEAD };
+    let rec: f64 = d
+        .recorded
+        .iter()
+        .map(|a| prn_rec_h(a, glucose, day_w).max(PRN_ROW))
+        .sum();
+    off + head + rec + d.empty as f64 * PRN_ROW + 1.0
 }
 
 fn box_h(fill: Option<Fill<'_>>, glucose: bool) -> (f64, f64) {
@@ -957,6 +1039,7 @@ fn patient_items(
     let day_w =
         (1.0 - DRUG_COL - DOSE_COL - LAST_COL) * marpage::SHEET_WIDTH_MM / days.len().max(1) as f64;
     let data_time: Option<DateTime<Utc>> = ctx.data.map(|m| m.data_as_of);
+    let data_day = data_time.map(|t| t.with_timezone(&ctx.tz).date_naive());
     let admins = p.administrations.items();
     if p.unread_count() > 0 || !p.identity_conflicts.is_empty() {
         let chars = p
@@ -1038,7 +1121,7 @@ fn patient_items(
                                 height_mm: h,
                                 markup: html! {
                                     tr class="mar-line" {
-                                        (line_cells(ctx, p, t, line, &slots))
+                                        (line_cells(ctx, p, t, line, &slots, None))
                                         @for (d, day) in days.iter().enumerate() {
                                             (day_cell(ctx, line, &slots, *day, my.and_then(|f| f.get(d)), glucose))
                                         }
@@ -1055,19 +1138,19 @@ fn patient_items(
                                 ));
                             }
                             let recorded = if me == 0 { unmatched_on_days(&ctx.tz, t, admins, &fills, days) } else { Vec::new() };
-                            let (n, _) = prn_rows(line);
-                            let per_row = prn_per_row(glucose);
-                            let entries = (n + recorded.len()).div_ceil(per_row);
-                            let rec_rows = recorded.len().div_ceil(per_row);
-                            let rec_h: f64 = recorded.chunks(per_row).map(|c| c.iter().map(|a| prn_rec_h(a, per_row, day_w * days.len() as f64)).fold(PRN_ROW, f64::max)).sum();
-                            let h = (PRN_HEAD + entries.saturating_sub(rec_rows) as f64 * PRN_ROW + rec_h).max(base_h) + ROW_PAD;
+                            let per_day = prn_days(ctx, line, &recorded, days, data_day);
+                            let cells_h = per_day.iter().map(|d| prn_day_h(d, glucose, day_w)).fold(0.0, f64::max);
+                            let h = (PRN_TITLE + ROW_PAD + cells_h).max(base_h) + ROW_PAD;
                             items.push(Item {
                                 keep_with_next: false,
                                 height_mm: h,
                                 markup: html! {
                                     tr class="mar-line mar-prn" {
-                                        (line_cells(ctx, p, t, line, &slots))
-                                        td colspan=(days.len()) class="mar-prncell" { (prn_block(ctx, line, &recorded, glucose)) }
+                                        (line_cells(ctx, p, t, line, &slots, Some(2)))
+                                        td colspan=(days.len()) class="prn-title" { (prn_title(ctx, line)) }
+                                    }
+                                    tr class="mar-prn-days" {
+                                        @for d in &per_day { (prn_day_cell(ctx, d, glucose)) }
                                     }
                                 },
                             });
@@ -1080,7 +1163,7 @@ fn patient_items(
                             height_mm: h,
                             markup: html! {
                                 tr class="mar-line mar-paused" {
-                                    (line_cells(ctx, p, t, line, &slots))
+                                    (line_cells(ctx, p, t, line, &slots, None))
                                     td colspan=(days.len()) class="mar-day off mar-stop" {
                                         (icon(Icon::Deny)) " " strong { (state_label(ctx, &t.state)) } " — " (ctx.t(Key::MedDoNotGive))
                                     }
@@ -1100,7 +1183,7 @@ fn patient_items(
                             height_mm: h,
                             markup: html! {
                                 tr class="mar-line mar-unreadable" {
-                                    (line_cells(ctx, p, t, line, &slots))
+                                    (line_cells(ctx, p, t, line, &slots, None))
                                     td colspan=(days.len()) class="mar-day off mar-stop" {
                                         (icon(Icon::Warning)) " " strong { (ctx.t(if t.unreadable.is_empty() { Key::MarCheckRow } else { Key::MarUnreadableRow })) }
                                         @for u in &t.unreadable { br; span class="sub" { (clean(&unreadable_label(ctx, u))) } }
