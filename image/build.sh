@@ -4,14 +4,18 @@
 #
 #     sudo image/build.sh            # -> image/out/noodepd.img (raw GPT disk, UEFI)
 #
-# Layout of the disk (GPT):
-#   1 ESP            FAT32, systemd-boot + kernel + initramfs; kernel command line carries
-#                    the dm-verity root hash (noodepd.verity=...)
-#   2 noodepd-root   squashfs root file system (read-only), checked by dm-verity
-#   3 noodepd-verity the dm-verity hash tree of partition 2
-#   4 noodepd-state  ext4, mounted at /var: keys, sealed snapshots, audit log, journal.
-#                    Plain ext4 in this image; production encrypts it (LUKS2 + TPM2),
-#                    see docs/OPERATIONS.md.
+# Layout of the disk (GPT), two root slots A and B for updates (src/update):
+#   1 ESP              FAT32: systemd-boot (EFI/BOOT/BOOTX64.EFI) and one unified kernel
+#                      image per slot (EFI/Linux/noodepd-VERSION-a.efi: kernel, initramfs, os-release
+#                      and the command line with the dm-verity root hash noodepd.verity=...,
+#                      one PE file that Secure Boot signs as a whole)
+#   2 noodepd-root-a   squashfs root file system (read-only), checked by dm-verity
+#   3 noodepd-verity-a the dm-verity hash tree of partition 2
+#   4 noodepd-root-b   slot B: empty until the first update writes it
+#   5 noodepd-verity-b
+#   6 noodepd-state    ext4, mounted at /var: keys, sealed snapshots, audit log, journal.
+#                      Plain ext4 in this image; production encrypts it (LUKS2 + TPM2),
+#                      see docs/OPERATIONS.md.
 #
 # Options:
 #   --out DIR                 output directory (default image/out)
@@ -20,8 +24,15 @@
 #   --binary PATH             put this noodepd binary in the image (implies --no-cargo)
 #   --snapshot YYYYMMDDTHHMMSSZ  take packages from snapshot.debian.org at that time
 #                             (fully pinned package set); default deb.debian.org
+#   --locked                  release rebuild: reproduce the lock file's package set exactly
+#                             (from snapshot.debian.org at the lock's recorded `# snapshot`,
+#                             every package pinned to its locked version); any difference
+#                             is fatal
 #   --reuse-root              development aid: keep image/out/work/root from the last run
-#   --update-lock             accept a changed package set and rewrite image/packages.lock
+#   --update-lock             record this build's package set as the lock (with --snapshot:
+#                             and the snapshot time, so that --locked can reproduce it)
+#   --image-version VERSION   the release's version (digits and dots, e.g. 2026.12.1),
+#                             written as IMAGE_VERSION into os-release; default 0.<epoch>
 #   --with-kiosk              add the local full-screen browser (image/options/kiosk)
 #   --with-printer            add CUPS for a local printer (image/options/printer)
 #   --luks-state              production: state partition is LUKS2 unlocked by the TPM2
@@ -30,6 +41,22 @@
 #                             hash (e.g. from `openssl passwd -6`); default: root locked
 #   --state-size SIZE         size of the state partition in the image (default 512M;
 #                             on a real disk it is grown/recreated at installation)
+#   --slot-size MIB           size of each root slot partition (default 1024; every later
+#                             update's root must fit it) and --verity-size MIB (default 32)
+#   --release-pub FILE        the release public key (noodepd keygen release) built into the
+#                             image: only bundles it verifies are installed. Without it the
+#                             box installs no update bundle.
+#   --release-key FILE        also write OUT/noodepd-VERSION.nupd, the signed update bundle
+#                             of this build (noodepd update make; run from $NOODEPD_HOST_BIN
+#                             if set, else the image's binary)
+#   --sb-key KEY --sb-cert CERT  sign systemd-boot and the UKI for Secure Boot (sbsign; the
+#                             hospital's db key, docs/OPERATIONS.md "Secure Boot")
+#
+# Package set: a plain build takes the current Debian packages (with today's security
+# updates), writes the set it used beside the image (OUT/packages.txt, also manifest.txt) and
+# prints how it differs from the lock file; the difference is information, not an error.
+# A release is built with --snapshot (and recorded with --update-lock) and rebuilt bit for
+# bit with --locked.
 #
 # Reproducibility: SOURCE_DATE_EPOCH is the time of the last git commit; all file times,
 # UUIDs, salts and file system ids are fixed, so the same inputs (same repository commit,
@@ -39,7 +66,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 OUT="$HERE/out"
-LUKS=0 REUSE=0 BIN_OVERRIDE="" DEPS=1 CARGO=1 SNAPSHOT="" UPDATE_LOCK=0 KIOSK=0 PRINTER=0 ROOTHASH_PW="" STATE_SIZE=512M
+LUKS=0 REUSE=0 BIN_OVERRIDE="" DEPS=1 CARGO=1 SNAPSHOT="" UPDATE_LOCK=0 LOCKED=0 IMAGE_VERSION="" KIOSK=0 PRINTER=0 ROOTHASH_PW="" STATE_SIZE=512M
+SLOT_MB=1024 VERITY_MB=32 RELEASE_PUB="" RELEASE_KEY="" SB_KEY="" SB_CERT=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--out) OUT=$2; shift ;;
@@ -48,12 +76,20 @@ while [ $# -gt 0 ]; do
 	--binary) BIN_OVERRIDE=$2; CARGO=0; shift ;;
 	--snapshot) SNAPSHOT=$2; shift ;;
 	--update-lock) UPDATE_LOCK=1 ;;
+	--locked) LOCKED=1 ;;
+	--image-version) IMAGE_VERSION=$2; shift ;;
 	--reuse-root) REUSE=1 ;;
 	--with-kiosk) KIOSK=1 ;;
 	--with-printer) PRINTER=1 ;;
 	--luks-state) LUKS=1 ;;
 	--root-password-hash) ROOTHASH_PW=$2; shift ;;
 	--state-size) STATE_SIZE=$2; shift ;;
+	--slot-size) SLOT_MB=$2; shift ;;
+	--verity-size) VERITY_MB=$2; shift ;;
+	--release-pub) RELEASE_PUB=$2; shift ;;
+	--release-key) RELEASE_KEY=$2; shift ;;
+	--sb-key) SB_KEY=$2; shift ;;
+	--sb-cert) SB_CERT=$2; shift ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
 	*) echo "build.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
@@ -65,9 +101,20 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
 log() { echo "build.sh: $*" >&2; }
+case "$SLOT_MB$VERITY_MB" in *[!0-9]*) log "--slot-size/--verity-size: MiB as a number"; exit 2 ;; esac
+if [ -n "$SB_KEY$SB_CERT" ] && { [ -z "$SB_KEY" ] || [ -z "$SB_CERT" ]; }; then log "--sb-key and --sb-cert go together"; exit 2; fi
+for f in "$RELEASE_PUB" "$RELEASE_KEY" "$SB_KEY" "$SB_CERT"; do
+	[ -z "$f" ] || [ -f "$f" ] || { log "no file $f"; exit 2; }
+done
+if [ -n "$RELEASE_PUB" ]; then
+	grep -q '^noodepd-release-v1 ' "$RELEASE_PUB" || { log "--release-pub: not a release public key (noodepd keygen release)"; exit 2; }
+	RELEASE_PUB=$(realpath "$RELEASE_PUB")
+fi
+export NOODEPD_RELEASE_PUB="$RELEASE_PUB"
 
 # ---- build tools ---------------------------------------------------------------------
-TOOLS="mmdebstrap squashfs-tools cryptsetup-bin dosfstools mtools fdisk e2fsprogs"
+TOOLS="mmdebstrap squashfs-tools cryptsetup-bin dosfstools mtools fdisk e2fsprogs binutils"
+[ -z "$SB_KEY" ] || TOOLS="$TOOLS sbsigntool"
 if [ "$DEPS" = 1 ]; then
 	missing=""
 	for p in $TOOLS; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"; done
@@ -101,6 +148,40 @@ PKGS=$(grep -v '^#' "$HERE/packages.txt" | xargs)
 [ "$KIOSK" = 1 ] && PKGS="$PKGS $(grep -v '^#' "$HERE/options/kiosk/packages.txt" | xargs)"
 [ "$PRINTER" = 1 ] && PKGS="$PKGS $(grep -v '^#' "$HERE/options/printer/packages.txt" | xargs)"
 [ "$LUKS" = 1 ] && PKGS="$PKGS $(grep -v '^#' "$HERE/options/luks-state/packages.txt" | xargs)"
+
+# The lock file this build is compared with (or reproduces, --locked).
+LOCK="$HERE/packages.lock"
+[ "$KIOSK$PRINTER$LUKS" = 000 ] || LOCK="$OUT/packages-with-options.lock"
+# lock_set FILE: the package lines of a lock file (its '#' lines are comments).
+lock_set() { grep -v '^#' "$1" | sed '/^$/d'; }
+if [ "$LOCKED" = 1 ]; then
+	[ "$UPDATE_LOCK" = 0 ] || { log "--locked reproduces the lock; --update-lock rewrites it: give one"; exit 2; }
+	[ -f "$LOCK" ] || { log "--locked: no lock file $LOCK"; exit 1; }
+	LOCK_SNAPSHOT=$(sed -n 's/^# snapshot: *//p' "$LOCK" | head -n 1)
+	[ -n "$LOCK_SNAPSHOT" ] || {
+		log "--locked: $LOCK records no snapshot time, so its package versions cannot be fetched"
+		log "any more. Record a release lock with: build.sh --snapshot YYYYMMDDTHHMMSSZ --update-lock"
+		exit 1
+	}
+	if [ -n "$SNAPSHOT" ] && [ "$SNAPSHOT" != "$LOCK_SNAPSHOT" ]; then
+		log "--locked: --snapshot $SNAPSHOT differs from the lock's snapshot $LOCK_SNAPSHOT"
+		exit 2
+	fi
+	SNAPSHOT=$LOCK_SNAPSHOT
+	# Every package at its locked version: apt fails loudly if one cannot be had.
+	PKGS=$(lock_set "$LOCK" | xargs)
+	log "--locked: reproducing $LOCK (snapshot $SNAPSHOT, $(lock_set "$LOCK" | wc -l) packages)"
+fi
+
+# The release's version, in os-release (IMAGE_VERSION) and so in the box's status file; an
+# update bundle must carry a higher one (src/update/version.rs has the same rule).
+[ -n "$IMAGE_VERSION" ] || IMAGE_VERSION="0.$SOURCE_DATE_EPOCH"
+case "$IMAGE_VERSION" in
+"" | .* | *. | *..* | *[!0-9.]*) log "--image-version: digits separated by single dots (e.g. 2026.12.1)"; exit 2 ;;
+esac
+[ "${#IMAGE_VERSION}" -le 64 ] || { log "--image-version: at most 64 characters"; exit 2; }
+export NOODEPD_IMAGE_VERSION="$IMAGE_VERSION"
+log "image version $IMAGE_VERSION"
 
 if [ -n "$SNAPSHOT" ]; then
 	case "$SNAPSHOT" in *[!0-9TZ]*) log "--snapshot: YYYYMMDDTHHMMSSZ"; exit 2 ;; esac
@@ -150,29 +231,48 @@ mmdebstrap --mode=root --variant=essential --format=directory \
 	bookworm "$ROOT" "${MIRRORS[@]}"
 fi
 
-# ---- package lock ----------------------------------------------------------------------
-LOCK="$HERE/packages.lock"
-[ "$KIOSK$PRINTER$LUKS" = 000 ] || LOCK="$OUT/packages-with-options.lock"
-if [ -f "$LOCK" ] && ! diff -u "$LOCK" "$WORK/manifest.txt" >"$WORK/lock.diff"; then
-	if [ "$UPDATE_LOCK" = 1 ]; then
-		log "package set changed; updating $LOCK"
-		cp "$WORK/manifest.txt" "$LOCK"
+# ---- package set and lock ----------------------------------------------------------------
+# The set this image was built from goes beside it; the lock is only compared with. A new
+# Debian security update makes them differ: that is printed (review it: it is what changed
+# in the image), not fatal, except for --locked, whose promise is the locked set exactly.
+cp "$WORK/manifest.txt" "$OUT/packages.txt"
+if [ -f "$LOCK" ]; then
+	if diff -u --label "$LOCK" --label "this build" <(lock_set "$LOCK") "$WORK/manifest.txt" >"$WORK/lock.diff"; then
+		log "package set: the same as $LOCK"
 	else
+		cp "$WORK/lock.diff" "$OUT/packages.diff"
 		cat "$WORK/lock.diff" >&2
-		log "the package set differs from $LOCK (security update?). Review the diff, then"
-		log "rebuild with --update-lock, or pin with --snapshot to reproduce the locked set."
-		exit 1
+		log "package set: $(grep -c '^+[^+]' "$WORK/lock.diff") lines differ from $LOCK (above; also $OUT/packages.diff)"
+		if [ "$LOCKED" = 1 ]; then
+			log "--locked: the locked package set was not reproduced; no image written"
+			exit 1
+		fi
+		[ "$UPDATE_LOCK" = 1 ] || log "not an error: this image has today's packages. A release records its set with --snapshot T --update-lock."
 	fi
-elif [ ! -f "$LOCK" ]; then
-	cp "$WORK/manifest.txt" "$LOCK"
+fi
+if [ "$UPDATE_LOCK" = 1 ] || [ ! -f "$LOCK" ]; then
+	{
+		echo "# Debian package set of the noodepd image, written by image/build.sh --update-lock."
+		if [ -n "$SNAPSHOT" ]; then
+			echo "# snapshot: $SNAPSHOT"
+		else
+			echo "# No snapshot time: built from the live mirror, so --locked cannot reproduce this set."
+		fi
+		cat "$WORK/manifest.txt"
+	} >"$LOCK.new"
+	mv "$LOCK.new" "$LOCK"
+	log "wrote $LOCK"
 fi
 
 # ---- boot files out of the root, then the squashfs ---------------------------------------
 KVER=$(basename "$(ls -d "$ROOT"/lib/modules/* | head -n 1)")
-mkdir -p "$WORK/esp/EFI/BOOT" "$WORK/esp/loader/entries" "$WORK/esp/noodepd"
-cp "$ROOT/boot/vmlinuz-$KVER" "$WORK/esp/noodepd/vmlinuz"
-cp "$ROOT/boot/initrd.img-$KVER" "$WORK/esp/noodepd/initrd.img"
-cp "$ROOT/usr/lib/systemd/boot/efi/systemd-bootx64.efi" "$WORK/esp/EFI/BOOT/BOOTX64.EFI"
+rm -rf "$WORK/esp"
+mkdir -p "$WORK/esp/EFI/BOOT" "$WORK/esp/EFI/Linux" "$WORK/esp/loader"
+cp "$ROOT/boot/vmlinuz-$KVER" "$WORK/vmlinuz"
+cp "$ROOT/boot/initrd.img-$KVER" "$WORK/initrd.img"
+cp "$ROOT/usr/lib/systemd/boot/efi/systemd-bootx64.efi" "$WORK/systemd-boot.efi"
+cp "$ROOT/usr/lib/systemd/boot/efi/linuxx64.efi.stub" "$WORK/linuxx64.efi.stub"
+cp "$ROOT/usr/lib/os-release" "$WORK/os-release"
 
 log "mksquashfs root (without /boot: kernel and initramfs live on the ESP)"
 env -u SOURCE_DATE_EPOCH mksquashfs "$ROOT" "$WORK/root.sqfs" -noappend -comp zstd -Xcompression-level 15 \
@@ -190,25 +290,50 @@ ROOTHASH=$(sed -n 's/^Root hash:[[:space:]]*//p' "$WORK/verity.txt")
 [ ${#ROOTHASH} -eq 64 ] || { log "could not read the dm-verity root hash"; exit 1; }
 log "dm-verity root hash $ROOTHASH"
 
+# ---- unified kernel image --------------------------------------------------------------
+# systemd 252 (bookworm) has no ukify (it came with 253): the UKI is made the documented way,
+# with objcopy and systemd's own stub, sections at fixed addresses (the kernel below 16 MiB at
+# 0x2000000, the initramfs above it). The command line is inside the signed file, so Secure
+# Boot covers the root hash; systemd-stub ignores a command line given at boot while Secure
+# Boot is on. The same UKI boots either slot: the initramfs finds the slot by the root hash.
+printf 'root=/dev/mapper/root rootfstype=squashfs ro noodepd.verity=%s systemd.gpt_auto=0 console=tty0 console=ttyS0,115200n8 panic=30 quiet' \
+	"$ROOTHASH" >"$WORK/cmdline.txt"
+KSIZE=$(stat -c %s "$WORK/vmlinuz")
+[ "$KSIZE" -lt $((16 * 1024 * 1024)) ] || { log "kernel larger than 16 MiB: move .initrd in the UKI layout"; exit 1; }
+rm -f "$WORK/noodepd.efi"
+objcopy \
+	--add-section .osrel="$WORK/os-release" --change-section-vma .osrel=0x20000 \
+	--add-section .cmdline="$WORK/cmdline.txt" --change-section-vma .cmdline=0x30000 \
+	--add-section .linux="$WORK/vmlinuz" --change-section-vma .linux=0x2000000 \
+	--add-section .initrd="$WORK/initrd.img" --change-section-vma .initrd=0x3000000 \
+	"$WORK/linuxx64.efi.stub" "$WORK/noodepd.efi"
+if [ -n "$SB_KEY" ]; then
+	log "signing systemd-boot and the UKI for Secure Boot with $SB_CERT"
+	for f in noodepd.efi systemd-boot.efi; do
+		sbsign --key "$SB_KEY" --cert "$SB_CERT" --output "$WORK/$f.signed" "$WORK/$f" 2>"$WORK/sbsign.log" ||
+			{ cat "$WORK/sbsign.log" >&2; log "sbsign $f failed"; exit 1; }
+		mv "$WORK/$f.signed" "$WORK/$f"
+	done
+else
+	log "Secure Boot: not signed (no --sb-key); a box with Secure Boot on will not boot this image"
+fi
+
 # ---- ESP -------------------------------------------------------------------------------
-cat >"$WORK/esp/loader/loader.conf" <<EOF
-default noodepd.conf
-timeout 0
-editor no
-console-mode keep
-EOF
-cat >"$WORK/esp/loader/entries/noodepd.conf" <<EOF
-title   noodepd appliance
-linux   /noodepd/vmlinuz
-initrd  /noodepd/initrd.img
-options root=/dev/mapper/root rootfstype=squashfs ro noodepd.verity=$ROOTHASH systemd.gpt_auto=0 console=tty0 console=ttyS0,115200n8 panic=30 quiet
-EOF
+# No `default`: systemd-boot sorts the UKIs by IMAGE_ID and then IMAGE_VERSION (from their
+# .osrel), newest first (their names sort the same way), and an entry whose boot counter ran
+# out (noodepd-1.2-b+0-3.efi) last; so
+# a new slot is tried while it has tries left, and otherwise the last good one boots.
+printf 'timeout 0\neditor no\nconsole-mode keep\n' >"$WORK/esp/loader/loader.conf"
+cp "$WORK/systemd-boot.efi" "$WORK/esp/EFI/BOOT/BOOTX64.EFI"
+# The first slot's entry is good from the start (no boot counter).
+cp "$WORK/noodepd.efi" "$WORK/esp/EFI/Linux/noodepd-$IMAGE_VERSION-a.efi"
 find "$WORK/esp" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
-ESP_MB=$(($(du -sm "$WORK/esp" | cut -f1) + 48))
-[ "$ESP_MB" -ge 64 ] || ESP_MB=64
+# Room for both slots' UKIs and a margin.
+ESP_MB=$(($(du -sm "$WORK/noodepd.efi" | cut -f1) * 2 + $(du -sm "$WORK/systemd-boot.efi" | cut -f1) + 64))
+[ "$ESP_MB" -ge 256 ] || ESP_MB=256
 rm -f "$WORK/esp.img"
 mkfs.fat -C -F 32 -n NOODEPD-ESP -i 4e4f4f44 --invariant "$WORK/esp.img" $((ESP_MB * 1024)) >/dev/null
-(cd "$WORK/esp" && mcopy -i "$WORK/esp.img" -s -m -Q EFI loader noodepd ::/)
+(cd "$WORK/esp" && mcopy -i "$WORK/esp.img" -s -m -Q EFI loader ::/)
 
 # ---- state partition (empty ext4; created fresh, filled at first boot) -------------------
 rm -f "$WORK/state.img"
@@ -220,31 +345,44 @@ E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mkfs.ext4 -q -F -L noodepd-state \
 # ---- GPT disk --------------------------------------------------------------------------
 mib() { echo $((($(stat -c %s "$1") + 1048575) / 1048576)); }
 ESP_S=$(mib "$WORK/esp.img") ROOT_S=$(mib "$WORK/root.sqfs") VER_S=$(mib "$WORK/root.verity") ST_S=$(mib "$WORK/state.img")
-TOTAL=$((1 + ESP_S + ROOT_S + VER_S + ST_S + 1))
+[ "$ROOT_S" -le "$SLOT_MB" ] || { log "the root ($ROOT_S MiB) does not fit a slot of $SLOT_MB MiB (--slot-size)"; exit 1; }
+[ "$VER_S" -le "$VERITY_MB" ] || { log "the hash tree ($VER_S MiB) does not fit $VERITY_MB MiB (--verity-size)"; exit 1; }
+TOTAL=$((1 + ESP_S + 2 * (SLOT_MB + VERITY_MB) + ST_S + 1))
 IMG="$OUT/noodepd.img"
 rm -f "$IMG"
 truncate -s "${TOTAL}M" "$IMG"
 # Partition type GUIDs: ESP; root x86-64; root-verity x86-64 (Discoverable Partitions
 # Specification, for tools that look); state: generic Linux data (so that nothing
 # auto-mounts it). Fixed partition UUIDs keep the image reproducible.
-sfdisk -q --no-reread --no-tell-kernel "$IMG" <<EOF
-label: gpt
-label-id: 6E6F6F64-6570-4400-8000-000000000000
-first-lba: 2048
-start=1MiB, size=${ESP_S}MiB, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=6E6F6F64-6570-4400-8000-000000000001, name=ESP
-size=${ROOT_S}MiB, type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, uuid=6E6F6F64-6570-4400-8000-000000000002, name=noodepd-root
-size=${VER_S}MiB, type=2C7357ED-EBD2-46D9-AEC1-23D437EC2BF5, uuid=6E6F6F64-6570-4400-8000-000000000003, name=noodepd-verity
-size=${ST_S}MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, uuid=6E6F6F64-6570-4400-8000-000000000004, name=noodepd-state
-EOF
-off=1
-for part in esp.img root.sqfs root.verity state.img; do
-	dd if="$WORK/$part" of="$IMG" bs=1M seek="$off" conv=notrunc,sparse status=none
-	off=$((off + $(mib "$WORK/$part")))
-done
+printf '%s\n' 'label: gpt' 'label-id: 6E6F6F64-6570-4400-8000-000000000000' 'first-lba: 2048' \
+	"start=1MiB, size=${ESP_S}MiB, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=6E6F6F64-6570-4400-8000-000000000001, name=ESP" \
+	"size=${SLOT_MB}MiB, type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, uuid=6E6F6F64-6570-4400-8000-000000000002, name=noodepd-root-a" \
+	"size=${VERITY_MB}MiB, type=2C7357ED-EBD2-46D9-AEC1-23D437EC2BF5, uuid=6E6F6F64-6570-4400-8000-000000000003, name=noodepd-verity-a" \
+	"size=${SLOT_MB}MiB, type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, uuid=6E6F6F64-6570-4400-8000-000000000005, name=noodepd-root-b" \
+	"size=${VERITY_MB}MiB, type=2C7357ED-EBD2-46D9-AEC1-23D437EC2BF5, uuid=6E6F6F64-6570-4400-8000-000000000006, name=noodepd-verity-b" \
+	"size=${ST_S}MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, uuid=6E6F6F64-6570-4400-8000-000000000004, name=noodepd-state" |
+	sfdisk -q --no-reread --no-tell-kernel "$IMG"
+# Slot B stays zeros (sparse): no verity superblock, so it can never be opened.
+dd if="$WORK/esp.img" of="$IMG" bs=1M seek=1 conv=notrunc,sparse status=none
+dd if="$WORK/root.sqfs" of="$IMG" bs=1M seek=$((1 + ESP_S)) conv=notrunc,sparse status=none
+dd if="$WORK/root.verity" of="$IMG" bs=1M seek=$((1 + ESP_S + SLOT_MB)) conv=notrunc,sparse status=none
+dd if="$WORK/state.img" of="$IMG" bs=1M seek=$((1 + ESP_S + 2 * (SLOT_MB + VERITY_MB))) conv=notrunc,sparse status=none
+
+# ---- the parts of an update bundle, and this build's bundle ---------------------------------
+cp "$WORK/root.sqfs" "$OUT/root.sqfs"
+cp "$WORK/root.verity" "$OUT/root.verity"
+cp "$WORK/noodepd.efi" "$OUT/noodepd.efi"
+rm -f "$OUT"/noodepd-*.nupd
+if [ -n "$RELEASE_KEY" ]; then
+	"${NOODEPD_HOST_BIN:-$BIN}" update make --key "$RELEASE_KEY" --version "$IMAGE_VERSION" --root "$OUT/root.sqfs" \
+		--verity "$OUT/root.verity" --uki "$OUT/noodepd.efi" --out "$OUT/noodepd-$IMAGE_VERSION.nupd" >&2 ||
+		{ log "could not make the update bundle"; exit 1; }
+fi
 
 cp "$WORK/manifest.txt" "$OUT/manifest.txt"
+echo "$IMAGE_VERSION" >"$OUT/image-version.txt"
 echo "$ROOTHASH" >"$OUT/roothash.txt"
 (cd "$OUT" && sha256sum noodepd.img >noodepd.img.sha256)
 touch -d "@$SOURCE_DATE_EPOCH" "$IMG"
 log "done: $IMG ($(du -h --apparent-size "$IMG" | cut -f1)), sha256 $(cut -d' ' -f1 "$OUT/noodepd.img.sha256")"
-log "esp ${ESP_S}M root ${ROOT_S}M verity ${VER_S}M state ${ST_S}M"
+log "esp ${ESP_S}M root ${ROOT_S}M (slot ${SLOT_MB}M) verity ${VER_S}M (slot ${VERITY_MB}M) state ${ST_S}M"

@@ -39,7 +39,19 @@ if [ "$printer" = 1 ]; then
 		>>"$root/usr/share/noodepd/cups-etc/cupsd.conf"
 	ln -s /var/lib/noodepd-cups "$root/etc/cups"
 fi
-install -m 0644 "$here"/systemd/*.service "$here"/systemd/*.socket "$root/usr/lib/systemd/system/"
+# The image's identity and release (os-release IMAGE_ID/IMAGE_VERSION, as systemd defines
+# them): the daemon reports it in its status file, and an update bundle must be newer.
+case "${NOODEPD_IMAGE_VERSION:-}" in "" | *[!0-9.]*) echo "customize: NOODEPD_IMAGE_VERSION unset or not digits and dots" >&2; exit 1 ;; esac
+sed -i '/^IMAGE_ID=/d; /^IMAGE_VERSION=/d' "$root/usr/lib/os-release"
+printf 'IMAGE_ID=noodepd\nIMAGE_VERSION=%s\n' "$NOODEPD_IMAGE_VERSION" >>"$root/usr/lib/os-release"
+install -m 0644 "$here"/systemd/*.service "$here"/systemd/*.socket "$here"/systemd/*.path "$root/usr/lib/systemd/system/"
+# The release key that signs update bundles (build.sh --release-pub): pinned in the verity
+# root, so only a new signed image can change it. Without it no bundle is ever installed.
+install -d -m 0755 "$root/usr/share/noodepd"
+rm -f "$root/usr/share/noodepd/release.pub"
+if [ -n "${NOODEPD_RELEASE_PUB:-}" ]; then install -m 0644 "$NOODEPD_RELEASE_PUB" "$root/usr/share/noodepd/release.pub"; fi
+# The ESP's mount point (fstab: automounted for the update installer and systemd-bless-boot).
+install -d -m 0700 "$root/efi"
 install -m 0755 "$bin" "$root/usr/bin/noodepd"
 install -m 0755 "$here/provision.sh" "$root/usr/lib/noodepd/provision"
 install -d -m 0755 "$root/usr/share/doc/noodepd"
@@ -69,7 +81,7 @@ systemd-sysusers --root="$root"
 systemctl --root="$root" enable \
 	noodepd.socket noodepd.service noodepd-firstboot.service noodepd-sshkey.service \
 	noodepd-showkey.service noodepd-provision.service noodepd-machine-id.service srv-sftp-inbox.mount \
-	srv-sftp-status.mount \
+	srv-sftp-status.mount noodepd-update.path noodepd-boot-ok.service \
 	nftables.service systemd-networkd.service ssh.service systemd-timesyncd.service
 if [ "$kiosk" = 1 ]; then systemctl --root="$root" enable noodepd-kiosk.service; fi
 if [ "$printer" = 1 ]; then systemctl --root="$root" enable cups.service; fi

@@ -22,6 +22,18 @@
 # show the ward view on the box's screen (a qemu screendump, saved as DIR/smoke/kiosk.png,
 # must show the ward view's top bar); CUPS must listen on loopback only.
 #
+# --variant update (issue 19: the appliance over its life) builds three releases from one root:
+# 1.2 whose daemon never reports READY, 1.1 and 1.0 (in that order, --reuse-root), each signed
+# for Secure Boot with the snakeoil key that Debian's OVMF_VARS_4M.snakeoil.fd trusts, each with
+# a test release key pinned; and a bundle of 1.1 signed by another release key. It boots 1.0
+# with Secure Boot on, provisions it and serves a snapshot as the default variant does, then:
+# the foreign bundle is delivered through the SFTP inbox and refused (the box stays on 1.0);
+# the 1.1 bundle is delivered, installed into slot b, the box reboots into it by itself and
+# serves the same data with its audit log intact, and the entry is made permanent; the broken
+# 1.2 is delivered, installed into slot a, fails its trial boots and the box falls back to
+# 1.1 by itself. Last, the same disk with the UKI's signature removed does not boot with
+# Secure Boot on. Needs sbsigntool (sbsign, sbattach) too.
+#
 # --console-socket (debugging, e.g. an image built with --root-password-hash): the box's
 # serial console is a unix socket DIR/smoke/console.sock as well as the log file; qemu waits
 # at start until a client connects (`socat - UNIX-CONNECT:DIR/smoke/console.sock`), and the
@@ -52,7 +64,8 @@ done
 case "$VARIANT" in
 default) OUT=${OUT:-$HERE/out} TIMEOUT=${TIMEOUT:-1500} BUILD_OPTS="" ;;
 full) OUT=${OUT:-$HERE/out/full} TIMEOUT=${TIMEOUT:-2700} BUILD_OPTS="--luks-state --with-kiosk --with-printer" ;;
-*) echo "smoke.sh: --variant default or full" >&2; exit 2 ;;
+update) OUT=${OUT:-$HERE/out/update} TIMEOUT=${TIMEOUT:-3600} BUILD_OPTS="" ;;
+*) echo "smoke.sh: --variant default, full or update" >&2; exit 2 ;;
 esac
 case "$TIMEOUT" in "" | *[!0-9]*) echo "smoke.sh: --timeout SECONDS" >&2; exit 2 ;; esac
 mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd) || { echo "smoke.sh: cannot use --out $OUT" >&2; exit 2; }
@@ -93,6 +106,9 @@ for pair in qemu-system-x86_64:qemu-system-x86 sftp:openssh-client \
 	command -v "${pair%%:*}" >/dev/null || need="$need ${pair##*:}"
 done
 [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || need="$need ovmf"
+if [ "$VARIANT" = update ]; then
+	command -v sbattach >/dev/null || need="$need sbsigntool"
+fi
 if [ "$VARIANT" = full ]; then
 	for pair in swtpm:swtpm cryptsetup:cryptsetup-bin systemd-cryptenroll:systemd; do
 		command -v "${pair%%:*}" >/dev/null || need="$need ${pair##*:}"
@@ -110,7 +126,48 @@ if [ -n "$need" ]; then
 		fail "could not install$need"
 fi
 
-if [ "$BUILD" = 1 ]; then
+UPD="$OUT/update-test"
+# Debian's test Secure Boot key (ovmf package; its passphrase is "snakeoil", README.Debian),
+# the only db entry of OVMF_VARS_4M.snakeoil.fd.
+SB_KEY="$UPD/sb/db.key" SB_CERT=/usr/share/ovmf/PkKek-1-snakeoil.pem
+if [ "$BUILD" = 1 ] && [ "$VARIANT" = update ]; then
+	NOODEPD_BUILD_BIN="${NOODEPD_HOST_BIN:-$REPO/target/release/noodepd}"
+	[ -x "$NOODEPD_BUILD_BIN" ] || fail "no host binary $NOODEPD_BUILD_BIN (cargo build --release, or NOODEPD_HOST_BIN)"
+	rm -rf "$UPD"
+	mkdir -p "$UPD/bundles" "$UPD/sb"
+	chmod 0700 "$UPD/sb"
+	openssl pkey -in /usr/share/ovmf/PkKek-1-snakeoil.key -passin pass:snakeoil -out "$SB_KEY" 2>/dev/null ||
+		fail "cannot read the snakeoil Secure Boot key"
+	"$NOODEPD_BUILD_BIN" keygen release --out "$UPD/keys" >/dev/null && "$NOODEPD_BUILD_BIN" keygen release --out "$UPD/foreign" >/dev/null ||
+		fail "noodepd keygen release failed"
+	# Release 1.2: its daemon fails before it could ever report READY.
+	printf '#!/bin/sh\necho "noodepd (smoke: a broken release that never becomes ready)" >&2\nexit 1\n' >"$UPD/broken-noodepd"
+	chmod 0755 "$UPD/broken-noodepd"
+	REL_OPTS=(--release-pub "$UPD/keys/release.pub" --release-key "$UPD/keys/release.key" --sb-key "$SB_KEY" --sb-cert "$SB_CERT")
+	reuse=()
+	# A root from an earlier build into this --out is re-used (customize.sh re-applied).
+	[ -f "$OUT/work/manifest.txt" ] && reuse=(--reuse-root)
+	for v in 1.2 1.1 1.0; do
+		bin="$NOODEPD_BUILD_BIN"
+		[ "$v" = 1.2 ] && bin="$UPD/broken-noodepd"
+		log "building release $v (image/build.sh --out $OUT --image-version $v ${reuse[*]})"
+		t0=$(date +%s)
+		NOODEPD_HOST_BIN="$NOODEPD_BUILD_BIN" "$HERE/build.sh" --out "$OUT" "${reuse[@]}" --binary "$bin" --image-version "$v" "${REL_OPTS[@]}" >"$OUT.build-$v.log" 2>&1 ||
+			{ tail -20 "$OUT.build-$v.log" >&2; fail "image build $v failed (see $OUT.build-$v.log)"; }
+		log "release $v built in $(($(date +%s) - t0)) s"
+		[ "$v" = 1.0 ] || mv "$OUT/noodepd-$v.nupd" "$UPD/bundles/"
+		if [ "$v" = 1.1 ]; then
+			"$NOODEPD_BUILD_BIN" update make --key "$UPD/foreign/release.key" --version 1.1 --root "$OUT/root.sqfs" \
+				--verity "$OUT/root.verity" --uki "$OUT/noodepd.efi" --out "$UPD/bundles/foreign-1.1.nupd" >/dev/null ||
+				fail "could not make the foreign bundle"
+		fi
+		reuse=(--reuse-root)
+	done
+	rm -f "$OUT/noodepd-1.0.nupd"
+	BUILD_TIME=$(($(date +%s) - START))
+	log "three releases built in $BUILD_TIME s; the test's own time limit starts now"
+	START=$(date +%s)
+elif [ "$BUILD" = 1 ]; then
 	log "building the image (image/build.sh --out $OUT $BUILD_OPTS)"
 	mkdir -p "$OUT"
 	# shellcheck disable=SC2086
@@ -118,6 +175,11 @@ if [ "$BUILD" = 1 ]; then
 	BUILD_TIME=$(($(date +%s) - START))
 	log "image built in $BUILD_TIME s; the test's own time limit starts now"
 	START=$(date +%s)
+fi
+if [ "$VARIANT" = update ]; then
+	for f in next:1.1 broken:1.2 foreign:foreign-1.1; do
+		[ -f "$UPD/bundles/noodepd-${f#*:}.nupd" ] || [ -f "$UPD/bundles/${f#*:}.nupd" ] || fail "no ${f%%:*} bundle in $UPD/bundles (run without --no-build)"
+	done
 fi
 IMG="$OUT/noodepd.img"
 [ -f "$IMG" ] || fail "no image at $IMG (run without --no-build)"
@@ -164,6 +226,17 @@ ssh-keygen -q -t ed25519 -N "" -C smoke-it-provisioning -f "$W/it-provisioning" 
 # ---- boot ------------------------------------------------------------------------------
 cp --sparse=always "$IMG" "$W/disk.img" || fail "cannot copy the image"
 cp /usr/share/OVMF/OVMF_VARS_4M.fd "$W/OVMF_VARS.fd"
+OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.fd
+MACHINE=q35
+REBOOT_OPTS=(-no-reboot)
+if [ "$VARIANT" = update ]; then
+	# Secure Boot on, enforcing, with the snakeoil test key in db (Debian's OVMF package);
+	# the box reboots itself here (installer, trial boots), so qemu must let it.
+	OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.snakeoil.fd
+	cp /usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd "$W/OVMF_VARS.fd"
+	MACHINE=q35,smm=on
+	REBOOT_OPTS=(-global driver=cfi.pflash01,property=secure,value=on)
+fi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 WEB=$(free_port) SSHP=$(free_port)
 
@@ -235,14 +308,14 @@ boot() { # STICK SERIAL_LOG
 		serial=(-chardev "socket,id=ser0,path=$W/console.sock,server=on,wait=on,logfile=$2" -serial chardev:ser0)
 		log "console on $W/console.sock: connect to it (qemu waits)"
 	fi
-	qemu-system-x86_64 -accel tcg -machine q35 -m "$MEM" -smp 2 \
-		-drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd \
+	qemu-system-x86_64 -accel tcg -machine "$MACHINE" -m "$MEM" -smp 2 \
+		-drive if=pflash,format=raw,readonly=on,file="$OVMF_CODE" \
 		-drive if=pflash,format=raw,file="$W/OVMF_VARS.fd" \
 		-drive if=virtio,format=raw,file="$W/disk.img" \
 		-drive if=virtio,format=raw,file="$1" \
 		-netdev "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$WEB-:443,hostfwd=tcp:127.0.0.1:$SSHP-:22" \
 		-device virtio-net-pci,netdev=n0 "${TPM_OPTS[@]}" "${DISPLAY_OPTS[@]}" \
-		-display none -monitor "unix:$W/monitor.sock,server=on,wait=off" "${serial[@]}" -no-reboot \
+		-display none -monitor "unix:$W/monitor.sock,server=on,wait=off" "${serial[@]}" "${REBOOT_OPTS[@]}" \
 		>"$W/qemu.log" 2>&1 &
 	QEMU_PID=$!
 }
@@ -326,6 +399,108 @@ PY
 	fi
 	kill "$QEMU_PID" 2>/dev/null; wait "$QEMU_PID" 2>/dev/null; QEMU_PID=""
 }
+# ---- update variant: the scenarios after the box serves its first snapshot -----------------
+upload() { # FILE NAME: SFTP into the inbox as NAME.part, then rename
+	printf 'put %s %s.part\nrename %s.part %s\n' "$1" "$2" "$2" "$2" >"$W/upload-$2.batch"
+	for _ in 1 2 3 4 5 6; do
+		sftp -b "$W/upload-$2.batch" -i "$W/upload_ed25519" -P "$SSHP" -o BatchMode=yes \
+			-o StrictHostKeyChecking=yes -o UserKnownHostsFile="$W/known_hosts" \
+			-o ConnectTimeout=30 inbox@127.0.0.1 >"$W/sftp-$2.log" 2>&1 && return 0
+		sleep 10
+	done
+	fail "SFTP upload of $2 failed: $(tail -2 "$W/sftp-$2.log" | tr '\n' ' ')"
+}
+image_line() { console_value NOODEPD-IMAGE; }
+# Wait until the serial log has PATTERN at least N times.
+wait_count() { # PATTERN N WHAT
+	while [ "$(grep -ac "$1" "$SERIAL" 2>/dev/null)" -lt "$2" ]; do
+		kill -0 "$QEMU_PID" 2>/dev/null || fail "qemu exited while waiting for $3"
+		[ "$(left)" -gt 0 ] || fail "timed out waiting for $3"
+		sleep 5
+	done
+}
+served_seq() { curl -sk --max-time 20 "https://127.0.0.1:$WEB/ready" 2>/dev/null | grep -Eq "\"sequence\"[[:space:]]*:[[:space:]]*$SEQ([^0-9]|$)"; }
+update_scenarios() {
+	local t0 line audit0 audit1 boots trials esp stripped
+	line=$(image_line)
+	case "$line" in "version=1.0 slot=a "*) ;; *) fail "first boot: NOODEPD-IMAGE '$line', not 1.0 from slot a" ;; esac
+	log "Secure Boot on: signed release 1.0 booted from slot a ($line)"
+	audit0=$(console_value NOODEPD-AUDIT)
+
+	t0=$(date +%s)
+	log "delivering a bundle signed by another release key"
+	upload "$UPD/bundles/foreign-1.1.nupd" foreign-1.1.nupd
+	wait_for 'NOODEPD-UPDATE foreign-1.1.nupd refused' "the installer's verdict on the foreign bundle"
+	grep -aq 'NOODEPD-UPDATE foreign-1.1.nupd refused wrong_release_key' "$SERIAL" ||
+		fail "the foreign bundle was not refused for its key: $(grep -a 'NOODEPD-UPDATE foreign' "$SERIAL" | tail -1)"
+	sleep 5
+	served_seq || fail "after the refused bundle the box no longer serves sequence $SEQ"
+	log "foreign bundle refused (wrong_release_key), box still on 1.0 and serving ($(($(date +%s) - t0)) s)"
+
+	t0=$(date +%s)
+	log "delivering release 1.1 through the inbox"
+	boots=$(grep -ac 'NOODEPD-IMAGE ' "$SERIAL")
+	upload "$UPD/bundles/noodepd-1.1.nupd" noodepd-1.1.nupd
+	wait_for 'NOODEPD-UPDATE noodepd-1.1.nupd installed 1.1 slot=b' "release 1.1 to be installed into slot b"
+	# The box is in standby: the installer reboots it into 1.1 (on trial, then blessed).
+	wait_count 'NOODEPD-IMAGE version=1.1' 1 "the box to come back on 1.1 after installing it"
+	[ "$(grep -ac 'NOODEPD-IMAGE ' "$SERIAL")" -gt "$boots" ] || fail "no new boot after installing 1.1"
+	line=$(image_line)
+	case "$line" in "version=1.1 slot=b "*) ;; *) fail "after the 1.1 update: NOODEPD-IMAGE '$line', not 1.1 from slot b" ;; esac
+	while ! served_seq; do
+		[ "$(left)" -gt 0 ] || fail "release 1.1 does not serve sequence $SEQ (the data did not survive the update)"
+		sleep 5
+	done
+	audit1=$(console_value NOODEPD-AUDIT)
+	case "$audit1" in OK:*) ;; *) fail "after the update the audit log does not verify: '$audit1' (before: '$audit0')" ;; esac
+	[ "$(console_value NOODEPD-MACHINE-ID)" = "$MACHINE_ID" ] || fail "the machine id changed with the update"
+	log "release 1.1 runs from slot b, serves sequence $SEQ, audit log verifies ($audit1; before: $audit0) ($(($(date +%s) - t0)) s)"
+	# (entry= is systemd-boot's id of the entry, without its boot counter; whether it was made
+	# permanent is read from the ESP at the end.)
+
+	t0=$(date +%s)
+	log "delivering release 1.2, whose daemon never becomes ready"
+	upload "$UPD/bundles/noodepd-1.2.nupd" noodepd-1.2.nupd
+	wait_for 'NOODEPD-UPDATE noodepd-1.2.nupd installed 1.2 slot=a' "release 1.2 to be installed into slot a"
+	boots=$(grep -ac 'NOODEPD-IMAGE ' "$SERIAL")
+	# Three trial boots of 1.2 (each reboots when the daemon fails), then 1.1 again.
+	while :; do
+		line=$(image_line)
+		[ "$(grep -ac 'NOODEPD-IMAGE ' "$SERIAL")" -gt "$boots" ] && case "$line" in *version=1.1*) break ;; esac
+		kill -0 "$QEMU_PID" 2>/dev/null || fail "qemu exited while release 1.2 was on trial"
+		[ "$(left)" -gt 0 ] || fail "the box did not fall back from the broken 1.2 (last: '$line')"
+		sleep 10
+	done
+	trials=$(grep -ac 'version=1.2 slot=a' "$SERIAL")
+	case "$line" in "version=1.1 slot=b "*) ;; *) fail "after the broken 1.2: NOODEPD-IMAGE '$line'" ;; esac
+	while ! served_seq; do
+		[ "$(left)" -gt 0 ] || fail "after falling back, 1.1 does not serve sequence $SEQ"
+		sleep 5
+	done
+	log "broken 1.2 tried $trials time(s), then the box fell back to 1.1 by itself and serves sequence $SEQ ($(($(date +%s) - t0)) s)"
+
+	t0=$(date +%s)
+	power_off
+	# On the ESP: 1.1 made permanent (no counter) after READY, 1.2's tries used up.
+	esp=$(mdir -b -i "$W/disk.img@@1048576" ::/EFI/Linux 2>/dev/null | sed -n 's|.*/\(noodepd-[^/]*\.efi\)$|\1|p' | sort | xargs)
+	[ "$esp" = "noodepd-1.1-b.efi noodepd-1.2-a+0-3.efi" ] ||
+		fail "boot entries on the ESP are '$esp', not 1.1 blessed and 1.2 with no tries left"
+	log "ESP: $esp (1.1 blessed after READY, 1.2 out of tries)"
+	log "Secure Boot: the same disk with the UKIs' signatures removed must not boot"
+	stripped=0
+	for name in $(mdir -b -i "$W/disk.img@@1048576" ::/EFI/Linux 2>/dev/null | sed -n 's|.*/\(noodepd-[^/]*\.efi\)$|\1|p'); do
+		mcopy -o -i "$W/disk.img@@1048576" "::/EFI/Linux/$name" "$W/$name" && sbattach --remove "$W/$name" >/dev/null &&
+			mcopy -o -i "$W/disk.img@@1048576" "$W/$name" "::/EFI/Linux/$name" || fail "could not strip the signature of $name"
+		stripped=$((stripped + 1))
+	done
+	[ "$stripped" -ge 2 ] || fail "found $stripped UKIs on the ESP to strip, not the two slots'"
+	SERIAL="$W/serial-unsigned.log"
+	boot "$W/prov.img" "$SERIAL"
+	sleep 150
+	grep -aq 'Linux version\|NOODEPD-' "$SERIAL" && fail "an unsigned kernel booted with Secure Boot on (serial log: $SERIAL)"
+	log "unsigned UKIs: no kernel started in 150 s with Secure Boot on ($(grep -ao 'Security Violation\|Access Denied\|Failed to [^.]*' "$SERIAL" | head -1)) ($(($(date +%s) - t0)) s)"
+}
+
 SERIAL="$W/serial.log"
 boot "$W/prov.img" "$SERIAL"
 
@@ -333,8 +508,8 @@ wait_for() { # PATTERN WHAT: wait until the serial log has PATTERN
 	while ! grep -q "$1" "$SERIAL" 2>/dev/null; do
 		kill -0 "$QEMU_PID" 2>/dev/null || fail "qemu exited while waiting for $2 ($(tail -c 300 "$W/qemu.log" "$SERIAL" | tr '\n' ' '))"
 		[ "$(left)" -gt 0 ] || fail "timed out waiting for $2"
-		if grep -q 'Kernel panic\|dm-verity refused\|Gave up waiting for root' "$SERIAL" 2>/dev/null; then
-			fail "boot failed: $(grep -m1 'Kernel panic\|dm-verity refused\|Gave up waiting' "$SERIAL")"
+		if grep -q 'Kernel panic\|dm-verity refused\|no root slot matches\|Gave up waiting for root' "$SERIAL" 2>/dev/null; then
+			fail "boot failed: $(grep -m1 'Kernel panic\|dm-verity refused\|no root slot matches\|Gave up waiting' "$SERIAL")"
 		fi
 		sleep 3
 	done
@@ -431,6 +606,11 @@ done
 # problem (clock, certificate, store, state partition, audit log): anything here is a fault.
 echo "$ready" | grep -Eq '"problem"[[:space:]]*:[[:space:]]*null' ||
 	fail "/ready reports a standing problem on a fresh box: $ready"
+
+if [ "$VARIANT" = update ]; then
+	update_scenarios
+	finish PASS
+fi
 
 # ---- full variant: the kiosk browser shows the ward view on the box's own screen ----------
 if [ "$VARIANT" = full ]; then

@@ -48,17 +48,96 @@ pub enum Command {
     /// Benchmarks: ingest, freshness, serving, memory, start-up, print.
     #[cfg(feature = "dev-tools")]
     Bench(BenchArgs),
+    /// Image updates: make a signed bundle (release side), verify one, install (on the box).
+    Update(UpdateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    #[command(subcommand)]
+    pub command: UpdateCommand,
+}
+
+/// Where the installer looks on the box; every path can be given for a test or a rescue.
+#[derive(Debug, Args)]
+pub struct SlotPathArgs {
+    /// The pinned release public key.
+    #[arg(long, default_value = "/usr/share/noodepd/release.pub")]
+    pub release_pub: PathBuf,
+    /// os-release of the running image (its IMAGE_VERSION is the floor).
+    #[arg(long, default_value = "/etc/os-release")]
+    pub os_release: PathBuf,
+    /// The initramfs's note of the running slot (a or b).
+    #[arg(long, default_value = "/run/noodepd-slot")]
+    pub running_slot: PathBuf,
+    /// Directory of the partitions by GPT label (noodepd-root-a, noodepd-verity-b, ...).
+    #[arg(long, default_value = "/dev/disk/by-partlabel")]
+    pub partitions: PathBuf,
+    /// The ESP's EFI/Linux directory (systemd-boot's unified kernel images).
+    #[arg(long, default_value = "/efi/EFI/Linux")]
+    pub uki_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UpdateCommand {
+    /// Release side: make a signed update bundle from a build's root, verity and UKI.
+    Make {
+        /// The release secret key (noodepd keygen release).
+        #[arg(long)]
+        key: PathBuf,
+        /// The release's image version (the IMAGE_VERSION built into it).
+        #[arg(long)]
+        version: String,
+        #[arg(long)]
+        root: PathBuf,
+        #[arg(long)]
+        verity: PathBuf,
+        #[arg(long)]
+        uki: PathBuf,
+        /// The bundle to write (NAME.nupd).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check a bundle completely (signature, version, every part) without installing it.
+    Verify {
+        bundle: PathBuf,
+        #[arg(long)]
+        release_pub: PathBuf,
+        /// Refuse it unless it is newer than this version.
+        #[arg(long)]
+        newer_than: Option<String>,
+    },
+    /// On the box (root): verify one bundle and install it into the inactive slot.
+    Install {
+        bundle: PathBuf,
+        #[command(flatten)]
+        paths: SlotPathArgs,
+    },
+    /// On the box (root, noodepd-update.service): install the bundles in the inbox, remove them.
+    InstallInbox {
+        #[arg(long, default_value = "/var/lib/noodepd/inbox")]
+        inbox: PathBuf,
+        #[command(flatten)]
+        paths: SlotPathArgs,
+        /// After an install, reboot into it at once if this status file says the box is in
+        /// standby; in emergency or drill mode the new image waits for the next reboot.
+        #[arg(long)]
+        reboot_when_standby: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum KeyKind {
     Publisher,
     Appliance,
+    /// Ed25519 key that signs image update bundles (`noodepd update make`).
+    Release,
 }
 
 #[derive(Debug, Args)]
 pub struct KeygenArgs {
-    /// publisher (Ed25519 signing) or appliance (X25519 decryption).
+    /// publisher (Ed25519 signing), appliance (X25519 decryption) or release (Ed25519,
+    /// signs image update bundles).
     pub kind: KeyKind,
     /// Directory to write KIND.key (mode 0600) and KIND.pub into.
     #[arg(long)]

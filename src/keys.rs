@@ -6,6 +6,9 @@
 //! - `publisher.pub`: `noodepd-publisher-v1 <base64 32-byte Ed25519 public key> [comment]`
 //! - `appliance.key`: `noodepd-appliance-secret-v1 <base64 32-byte X25519 secret>` (mode 0600)
 //! - `appliance.pub`: `noodepd-appliance-v1 <base64 32-byte X25519 public key> [comment]`
+//! - `release.key`: `noodepd-release-secret-v1 <base64 32-byte Ed25519 seed>` (mode 0600)
+//! - `release.pub`: `noodepd-release-v1 <base64 32-byte Ed25519 public key> [comment]`
+//!   (signs image update bundles, `update`; pinned in the image)
 //!
 //! The type tag makes it impossible to load one kind of key as another. Secret key files
 //! are created with `O_EXCL` and mode 0600 and are refused when group or others may read
@@ -33,14 +36,18 @@ pub enum KeyFileType {
     PublisherPublic,
     ApplianceSecret,
     AppliancePublic,
+    ReleaseSecret,
+    ReleasePublic,
 }
 
 impl KeyFileType {
-    const ALL: [KeyFileType; 4] = [
+    const ALL: [KeyFileType; 6] = [
         KeyFileType::PublisherSecret,
         KeyFileType::PublisherPublic,
         KeyFileType::ApplianceSecret,
         KeyFileType::AppliancePublic,
+        KeyFileType::ReleaseSecret,
+        KeyFileType::ReleasePublic,
     ];
 
     /// The type tag that starts the file's line.
@@ -50,6 +57,8 @@ impl KeyFileType {
             KeyFileType::PublisherPublic => "noodepd-publisher-v1",
             KeyFileType::ApplianceSecret => "noodepd-appliance-secret-v1",
             KeyFileType::AppliancePublic => "noodepd-appliance-v1",
+            KeyFileType::ReleaseSecret => "noodepd-release-secret-v1",
+            KeyFileType::ReleasePublic => "noodepd-release-v1",
         }
     }
 
@@ -60,13 +69,17 @@ impl KeyFileType {
             KeyFileType::PublisherPublic => "a publisher public key",
             KeyFileType::ApplianceSecret => "an appliance secret (decryption) key",
             KeyFileType::AppliancePublic => "an appliance public key",
+            KeyFileType::ReleaseSecret => "a release secret (image signing) key",
+            KeyFileType::ReleasePublic => "a release public key",
         }
     }
 
     fn is_secret(self) -> bool {
         matches!(
             self,
-            KeyFileType::PublisherSecret | KeyFileType::ApplianceSecret
+            KeyFileType::PublisherSecret
+                | KeyFileType::ApplianceSecret
+                | KeyFileType::ReleaseSecret
         )
     }
 
@@ -82,6 +95,9 @@ pub enum KeyKind {
     Publisher,
     /// X25519: decrypts snapshots (made on and kept by one ward appliance).
     Appliance,
+    /// Ed25519: signs image update bundles (kept offline by the release engineer; its
+    /// public half is built into the image).
+    Release,
 }
 
 impl KeyKind {
@@ -90,6 +106,7 @@ impl KeyKind {
         match self {
             KeyKind::Publisher => "publisher",
             KeyKind::Appliance => "appliance",
+            KeyKind::Release => "release",
         }
     }
 }
@@ -402,6 +419,106 @@ impl AppliancePublic {
     }
 }
 
+/// The release engineer's Ed25519 key that signs image update bundles (zeroised on drop).
+pub struct ReleaseSecret(ed25519_dalek::SigningKey);
+
+/// The release public key pinned in the image: only bundles it verifies are installed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ReleasePublic(ed25519_dalek::VerifyingKey);
+
+impl fmt::Debug for ReleaseSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ReleaseSecret(<redacted> of {})", self.public().key_id())
+    }
+}
+
+impl fmt::Debug for ReleasePublic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ReleasePublic({})", self.key_id())
+    }
+}
+
+impl ReleaseSecret {
+    /// A fresh key from the operating system's random generator.
+    pub fn generate() -> Result<Self, KeyError> {
+        let seed = random_32()?;
+        Ok(Self::from_bytes(&seed))
+    }
+
+    /// A key from its 32-byte seed (tests and deterministic tooling).
+    pub fn from_bytes(seed: &[u8; 32]) -> Self {
+        ReleaseSecret(ed25519_dalek::SigningKey::from_bytes(seed))
+    }
+
+    /// The matching public key.
+    pub fn public(&self) -> ReleasePublic {
+        ReleasePublic(self.0.verifying_key())
+    }
+
+    /// The id of the matching public key.
+    pub fn key_id(&self) -> KeyId {
+        self.public().key_id()
+    }
+
+    /// Reads a `release.key` file (must be mode 0600 or stricter).
+    pub fn read(path: &Path) -> Result<Self, KeyError> {
+        let raw = read_key_file(path, KeyFileType::ReleaseSecret)?;
+        Ok(Self::from_bytes(&raw.bytes))
+    }
+
+    fn to_secret_line(&self) -> Zeroizing<String> {
+        let seed = Zeroizing::new(self.0.to_bytes());
+        Zeroizing::new(format!(
+            "{} {}\n",
+            KeyFileType::ReleaseSecret.tag(),
+            B64.encode(seed.as_ref())
+        ))
+    }
+
+    /// Signs a message (Ed25519, RFC 8032 pure).
+    pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
+        use ed25519_dalek::Signer as _;
+        self.0.sign(message).to_bytes()
+    }
+}
+
+impl ReleasePublic {
+    /// A public key from its raw 32 bytes; refuses invalid and weak (small-order) keys.
+    pub fn from_bytes(raw: &[u8; 32]) -> Option<Self> {
+        let key = ed25519_dalek::VerifyingKey::from_bytes(raw).ok()?;
+        (!key.is_weak()).then_some(ReleasePublic(key))
+    }
+
+    /// Reads a `release.pub` file.
+    pub fn read(path: &Path) -> Result<Self, KeyError> {
+        let raw = read_key_file(path, KeyFileType::ReleasePublic)?;
+        Self::from_bytes(&raw.bytes).ok_or(KeyError::Malformed {
+            path: path.to_owned(),
+            reason: "not a valid Ed25519 public key",
+        })
+    }
+
+    /// The public key file's line (without newline).
+    pub fn to_line(&self) -> String {
+        format!(
+            "{} {}",
+            KeyFileType::ReleasePublic.tag(),
+            B64.encode(self.0.as_bytes())
+        )
+    }
+
+    /// The key id.
+    pub fn key_id(&self) -> KeyId {
+        KeyId::of_public_key(self.0.as_bytes())
+    }
+
+    /// Verifies an Ed25519 signature strictly (no malleable or small-order forms).
+    pub(crate) fn verify_strict(&self, message: &[u8], signature: &[u8; 64]) -> bool {
+        let sig = ed25519_dalek::Signature::from_bytes(signature);
+        self.0.verify_strict(message, &sig).is_ok()
+    }
+}
+
 /// What a key file held: its 32 key bytes.
 struct RawKey {
     bytes: Zeroizing<[u8; 32]>,
@@ -535,6 +652,10 @@ pub fn write_key_pair(kind: KeyKind, dir: &Path, force: bool) -> Result<WrittenK
         }
         KeyKind::Appliance => {
             let s = ApplianceSecret::generate()?;
+            (s.to_secret_line(), s.public().to_line(), s.key_id())
+        }
+        KeyKind::Release => {
+            let s = ReleaseSecret::generate()?;
             (s.to_secret_line(), s.public().to_line(), s.key_id())
         }
     };

@@ -36,4 +36,5 @@ pub mod statusfile;
 pub mod store;
 pub(crate) mod text;
 pub(crate) mod timefmt;
+pub mod update;
 pub mod web;

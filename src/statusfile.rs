@@ -51,6 +51,10 @@ pub struct BoxStatus {
     pub appliance: String,
     /// noodepd version running on the box.
     pub version: String,
+    /// The image release the box runs (os-release `IMAGE_VERSION`); absent in status files
+    /// of boxes from before image versions, and on a machine that is not an image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_version: Option<String>,
     /// The box's clock when it wrote the file.
     pub clock: DateTime<Utc>,
     /// `standby`, `emergency` or `drill`.
@@ -85,6 +89,18 @@ pub enum StatusFileError {
     UnknownFormat(u32),
 }
 
+/// The running image's version, read once from /etc/os-release (it is on the read-only root
+/// and changes only with a reboot into another slot).
+fn image_version() -> Option<String> {
+    static VERSION: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    VERSION
+        .get_or_init(|| {
+            crate::update::version::read_os_release(Path::new("/etc/os-release"))
+                .map(|v| v.to_string())
+        })
+        .clone()
+}
+
 fn cut(s: &str) -> String {
     s.chars().take(MAX_MESSAGE).collect()
 }
@@ -110,6 +126,7 @@ impl BoxStatus {
             ward: ready.ward,
             appliance: ready.appliance,
             version: env!("CARGO_PKG_VERSION").to_owned(),
+            image_version: image_version(),
             clock: now,
             mode: ready.mode.to_owned(),
             mode_since: ready.mode_since,
@@ -258,6 +275,7 @@ mod tests {
             ward: "A3".into(),
             appliance: "a3-box-1".into(),
             version: "0.1.0".into(),
+            image_version: Some("2026.12.1".into()),
             clock: t,
             mode: "standby".into(),
             mode_since: t,
@@ -288,6 +306,26 @@ mod tests {
             BoxStatus::parse(&serde_json::to_vec(&v).unwrap()).unwrap(),
             s
         );
+    }
+
+    /// A status file exactly as a box wrote it before image versions existed: the publisher
+    /// must still read it (its image version is then unknown).
+    #[test]
+    fn status_file_of_a_box_without_image_version_still_reads() {
+        let old = br#"{"format":1,"ward":"A3","appliance":"a3-box-1","version":"0.1.0",
+            "clock":"2026-11-20T10:00:00Z","mode":"standby","mode_since":"2026-11-20T10:00:00Z",
+            "serving":true,"sequence":7,"data_as_of":"2026-11-20T10:00:00Z",
+            "received_at":"2026-11-20T10:00:00Z","patients":12,"stale":false,
+            "last_sequence":8,"roster_staff":3,"problems":[{"code":"key_unusable",
+            "message":"m","since":"2026-11-20T10:00:00Z"}],"last_rejection":null}"#;
+        let parsed = BoxStatus::parse(old).unwrap();
+        assert_eq!(parsed.image_version, None);
+        let mut expected = sample();
+        expected.image_version = None;
+        assert_eq!(parsed, expected);
+        // And a new file carries it under its own name.
+        let v: serde_json::Value = serde_json::from_slice(&sample().to_json()).unwrap();
+        assert_eq!(v["image_version"], "2026.12.1");
     }
 
     #[test]

@@ -206,3 +206,74 @@ fn noodepd_publisher_service_has_its_own_user_and_takes_secrets_as_credentials()
         "no settings or secrets in the environment: {env:?}"
     );
 }
+
+/// The image update installer (issue 19) runs as root because it writes partitions and the
+/// ESP; everything else is closed, and it stays at or below this exposure.
+const MAX_UPDATE_EXPOSURE: f64 = 1.5;
+
+#[test]
+fn noodepd_update_service_is_root_but_closed() {
+    let Some(output) = analyze("noodepd-update.service") else {
+        return;
+    };
+    let score = parse_exposure(&output, "noodepd-update.service").unwrap_or_else(|| {
+        panic!("no 'Overall exposure level' line in systemd-analyze output:\n{output}")
+    });
+    assert!(
+        score <= MAX_UPDATE_EXPOSURE,
+        "noodepd-update.service exposure {score} is above {MAX_UPDATE_EXPOSURE}:\n{output}"
+    );
+    let text = std::fs::read_to_string(unit_path("noodepd-update.service")).unwrap();
+    for line in [
+        "PrivateNetwork=yes",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/var/lib/noodepd/inbox /efi",
+        "ConditionPathExists=/usr/share/noodepd/release.pub",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "noodepd-update.service lacks {line}"
+        );
+    }
+    assert!(disallowed_environment(&text).is_empty());
+    // The daemon stays unprivileged: the installer is a unit of its own, never the daemon.
+    let daemon = std::fs::read_to_string(unit_path("noodepd.service")).unwrap();
+    assert!(
+        !daemon.contains("update"),
+        "noodepd.service must not run the installer"
+    );
+}
+
+/// Boot counting: a new slot is blessed only after the daemon is active, and a failed trial
+/// boot reboots only when the booted entry is on trial.
+#[test]
+fn boot_is_blessed_only_after_the_daemon_is_ready() {
+    let ok = std::fs::read_to_string(unit_path("noodepd-boot-ok.service")).unwrap();
+    for line in [
+        "After=noodepd.service",
+        "Before=boot-complete.target",
+        "RequiredBy=boot-complete.target",
+        "OnFailure=noodepd-boot-failed.service",
+    ] {
+        assert!(
+            ok.lines().any(|l| l == line),
+            "noodepd-boot-ok.service lacks {line}"
+        );
+    }
+    let exec = ok
+        .lines()
+        .find(|l| l.starts_with("ExecStart="))
+        .expect("ExecStart");
+    assert!(
+        exec.contains("systemctl is-active --quiet noodepd.service") && exec.contains("exit 1"),
+        "{exec}"
+    );
+    let failed = std::fs::read_to_string(unit_path("noodepd-boot-failed.service")).unwrap();
+    assert!(failed.lines().any(|l| l
+        == "ConditionPathExists=/sys/firmware/efi/efivars/LoaderBootCountPath-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"));
+    let path = std::fs::read_to_string(unit_path("noodepd-update.path")).unwrap();
+    assert!(
+        path.lines()
+            .any(|l| l == "PathExistsGlob=/var/lib/noodepd/inbox/*.nupd")
+    );
+}

@@ -1,4 +1,4 @@
-//! `noodepd keygen publisher|appliance --out DIR`: make a key pair, write `KIND.key`
+//! `noodepd keygen publisher|appliance|release --out DIR`: make a key pair, write `KIND.key`
 //! (mode 0600, never overwritten without `--force`) and `KIND.pub`, print the paths and
 //! the fingerprint to compare by eye.
 
@@ -12,6 +12,7 @@ pub fn run(args: &KeygenArgs) -> anyhow::Result<ExitCode> {
     let kind = match args.kind {
         KeyKindArg::Publisher => KeyKind::Publisher,
         KeyKindArg::Appliance => KeyKind::Appliance,
+        KeyKindArg::Release => KeyKind::Release,
     };
     let written = keys::write_key_pair(kind, &args.out, args.force)
         .with_context(|| format!("cannot write the {} key pair", kind.name()))?;
@@ -25,6 +26,7 @@ pub fn run(args: &KeygenArgs) -> anyhow::Result<ExitCode> {
         match kind {
             KeyKind::Publisher => "every ward appliance",
             KeyKind::Appliance => "the publisher",
+            KeyKind::Release => "the image build (image/build.sh --release-pub)",
         }
     );
     println!("fingerprint {}", written.key_id.fingerprint());

@@ -20,6 +20,7 @@ pub mod preview;
 pub mod roster;
 pub mod seal;
 pub mod serve;
+pub mod update;
 
 /// Runs one subcommand.
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -39,5 +40,6 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Demo(a) => demo::run(&a),
         #[cfg(feature = "dev-tools")]
         Command::Bench(a) => bench::run(&a),
+        Command::Update(a) => update::run(a),
     }
 }

@@ -25,10 +25,14 @@ const CHANNEL: usize = 1024;
 /// Most inbox entries looked at in one rescan (a flooded inbox is worked off in parts).
 pub const MAX_SCAN: usize = 10_000;
 
-/// Whether a file name in the inbox is one to ingest.
+/// Whether a file name in the inbox is one to ingest. Image update bundles (`*.nupd`) are
+/// not: the privileged installer takes them (`update`), the daemon never reads them.
 pub fn is_candidate_name(name: &OsStr) -> bool {
     let bytes = name.as_encoded_bytes();
-    !bytes.is_empty() && !bytes.starts_with(b".") && !bytes.ends_with(b".part")
+    !bytes.is_empty()
+        && !bytes.starts_with(b".")
+        && !bytes.ends_with(b".part")
+        && !crate::update::is_bundle_name(name)
 }
 
 /// What the watcher thread tells the ingest task.
@@ -168,6 +172,8 @@ mod tests {
         assert!(!is_candidate_name(OsStr::new("a3-000057.snap.part")));
         assert!(!is_candidate_name(OsStr::new(".a3-000057.snap")));
         assert!(!is_candidate_name(OsStr::new("")));
+        // Image update bundles are the installer's, never the daemon's.
+        assert!(!is_candidate_name(OsStr::new("noodepd-2026.12.1.nupd")));
     }
 
     #[test]

@@ -201,6 +201,7 @@ mod tests {
             ward: ward.into(),
             appliance: "b".into(),
             version: "0.1.0".into(),
+            image_version: None,
             clock,
             mode: "standby".into(),
             mode_since: clock,

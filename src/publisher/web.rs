@@ -349,6 +349,7 @@ enum T {
     Mode,
     Problems,
     Version,
+    ImageVersion,
     Ok,
     Failed,
     Never,
@@ -381,6 +382,7 @@ fn t(lang: Language, k: T) -> &'static str {
         T::Mode => ("Modus", "Mode"),
         T::Problems => ("Problemen", "Problems"),
         T::Version => ("Versie", "Version"),
+        T::ImageVersion => ("image", "image"),
         T::Ok => ("gelukt", "ok"),
         T::Failed => ("MISLUKT", "FAILED"),
         T::Never => ("nog niet", "not yet"),
@@ -514,7 +516,12 @@ fn box_cells(w: &WardState, b: &BoxState, s: &PageSettings, now: DateTime<Utc>) 
             }
         }
         td { (status.map_or("-".to_owned(), |x| clip(&x.mode))) }
-        td { (status.map_or("-".to_owned(), |x| clip(&x.version))) }
+        td {
+            (status.map_or("-".to_owned(), |x| clip(&x.version)))
+            @if let Some(image) = status.and_then(|x| x.image_version.as_deref()) {
+                div class="sub" { (t(l, T::ImageVersion)) " " (clip(image)) }
+            }
+        }
         td class=(if problems.is_empty() { "" } else { "bad" }) {
             @if problems.is_empty() {
                 (t(l, T::None_))
@@ -627,5 +634,33 @@ mod tests {
         assert!(h.contains("FAILED"));
         assert!(h.contains("UNREACHABLE"));
         assert!(h.contains("Connection refused"));
+    }
+
+    /// The fleet page shows each box's image release when its status file has one, and
+    /// nothing for a box whose status file is from before image versions.
+    #[test]
+    fn page_shows_the_image_version_of_boxes_that_report_one() {
+        let status = |image: Option<&str>| {
+            let mut v = serde_json::json!({"format":1,"ward":"A3","appliance":"a3-box-1",
+                "version":"0.1.0","clock":"2026-11-20T10:00:00Z","mode":"standby",
+                "mode_since":"2026-11-20T10:00:00Z","serving":true,"sequence":7,
+                "data_as_of":null,"received_at":null,"patients":null,"stale":false,
+                "last_sequence":7,"roster_staff":0,"problems":[],"last_rejection":null});
+            if let Some(i) = image {
+                v["image_version"] = serde_json::json!(i);
+            }
+            crate::statusfile::BoxStatus::parse(&serde_json::to_vec(&v).unwrap()).unwrap()
+        };
+        let s = PageSettings {
+            language: Language::Nl,
+            timezone: chrono_tz::Europe::Amsterdam,
+        };
+        let mut f = fleet();
+        f.wards[0].boxes[0].status = Some(status(Some("2026.12.1")));
+        let h = page(&f, &s, Utc::now()).into_string();
+        assert!(h.contains("image 2026.12.1"), "{h}");
+        f.wards[0].boxes[0].status = Some(status(None));
+        let h = page(&f, &s, Utc::now()).into_string();
+        assert!(h.contains("0.1.0") && !h.contains("image "), "{h}");
     }
 }
