@@ -131,20 +131,34 @@ pub fn run(args: UpdateArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Reboots into the new slot only while nobody can be reading patient data.
-fn reboot_if_standby(status_path: &std::path::Path) {
-    // Only the mode is needed (the full parser is the publisher's, not in the appliance
-    // build); a file that cannot be read or is too large counts as "not standby".
+/// The largest status file read for the reboot decision.
+const STATUS_MAX: usize = 64 * 1024;
+
+/// The mode the daemon's status file names, when it can be read at all. Only the mode is
+/// needed (the full parser is the publisher's, not in the appliance build).
+fn status_mode(bytes: Option<&[u8]>) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Mode {
         mode: String,
     }
-    let mode = std::fs::read(status_path)
-        .ok()
-        .filter(|b| b.len() <= 64 * 1024)
-        .and_then(|b| serde_json::from_slice::<Mode>(&b).ok())
-        .map(|s| s.mode);
-    if mode.as_deref() == Some("standby") {
+    bytes
+        .filter(|b| b.len() <= STATUS_MAX)
+        .and_then(|b| serde_json::from_slice::<Mode>(b).ok())
+        .map(|s| s.mode)
+}
+
+/// Whether the installer may reboot now: only when the status file says standby. A file
+/// that is missing, too large, unreadable or names any other mode means "not now": the new
+/// image then boots at the next reboot, never in the middle of an outage or a drill.
+fn reboot_allowed(bytes: Option<&[u8]>) -> bool {
+    status_mode(bytes).as_deref() == Some("standby")
+}
+
+/// Reboots into the new slot only while nobody can be reading patient data.
+fn reboot_if_standby(status_path: &std::path::Path) {
+    let bytes = std::fs::read(status_path).ok();
+    let mode = status_mode(bytes.as_deref());
+    if reboot_allowed(bytes.as_deref()) {
         log::info!("update: the box is in standby; rebooting into the new image");
         match std::process::Command::new("systemctl")
             .arg("reboot")
@@ -160,5 +174,31 @@ fn reboot_if_standby(status_path: &std::path::Path) {
             "update: not rebooting (mode {}): the new image boots at the next reboot",
             mode.as_deref().unwrap_or("unknown")
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{STATUS_MAX, reboot_allowed};
+
+    #[test]
+    fn the_installer_reboots_only_in_standby() {
+        let status = |mode: &str| format!(r#"{{"mode":"{mode}","clock":"2026-12-07T22:00:00Z"}}"#);
+        assert!(reboot_allowed(Some(status("standby").as_bytes())));
+        for mode in ["emergency", "drill", "Standby", ""] {
+            assert!(!reboot_allowed(Some(status(mode).as_bytes())), "{mode}");
+        }
+        // No file, garbage, no mode, a mode of the wrong type, an oversized file.
+        assert!(!reboot_allowed(None));
+        assert!(!reboot_allowed(Some(b"not json")));
+        assert!(!reboot_allowed(Some(
+            br#"{"clock":"2026-12-07T22:00:00Z"}"#
+        )));
+        assert!(!reboot_allowed(Some(br#"{"mode":1}"#)));
+        let mut big = status("standby").into_bytes();
+        big.pop();
+        big.extend(std::iter::repeat_n(b' ', STATUS_MAX));
+        big.push(b'}');
+        assert!(!reboot_allowed(Some(&big)));
     }
 }
