@@ -22,6 +22,7 @@ use super::json::{arr, codings, obj, str_at};
 use super::refs::Index;
 use super::tree::Value;
 use crate::record::BedLocation;
+use crate::record::Text;
 
 /// The location-physical-type code system.
 pub const PHYSICAL_TYPE_SYSTEM: &str =
@@ -85,7 +86,7 @@ pub fn bed_location(ix: &Index<'_>, enc: usize) -> BedLocation {
             if loc.rtype != "Location" || steps >= MAX_PART_OF_STEPS {
                 break;
             }
-            let name = str_at(loc.res, "name").map(str::to_owned);
+            let name = str_at(loc.res, "name").map(Text::new);
             match level(loc.res) {
                 Some(Level::Bed) if found.bed.is_none() => found.bed = name,
                 Some(Level::Room) if found.room.is_none() => found.room = name,

@@ -16,6 +16,7 @@
 
 use super::json::{arr, str_at};
 use super::tree::Value;
+use crate::record::IntoText;
 use crate::record::PersonName;
 
 const EXT_OWN_PREFIX: &str = "http://hl7.org/fhir/StructureDefinition/humanname-own-prefix";
@@ -199,14 +200,14 @@ pub fn person_name(name: &Value) -> PersonName {
     };
 
     PersonName {
-        display,
-        sort_key,
-        given,
-        initials,
-        prefix: own_prefix,
-        surname: own_name,
-        partner_prefix,
-        partner_surname: partner_name,
+        display: display.text(),
+        sort_key: sort_key.text(),
+        given: given.text(),
+        initials: initials.text(),
+        prefix: own_prefix.text(),
+        surname: own_name.text(),
+        partner_prefix: partner_prefix.text(),
+        partner_surname: partner_name.text(),
     }
 }
 

@@ -27,7 +27,7 @@
 //! unrecognised stop type or status) is carried as [`Unreadable`] and makes the line say
 //! "could not be fully read — check the source" instead of a plain current line.
 
-use super::{Code, Moment};
+use super::{Code, Moment, Text};
 use chrono::{DateTime, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -50,16 +50,16 @@ pub enum MedicationKind {
 /// The drug as the source names it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Drug {
-    pub name: String,
+    pub name: Text,
     /// The preferred coding (user-selected, else G-Standaard, else the first).
     pub code: Option<Code>,
     /// Every coding the source gives (G-Standaard, ATC, SNOMED, RxNorm, NDC, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<Code>,
     /// Strength, e.g. "500 mg" or "5 mg/ml".
-    pub strength: Option<String>,
-    pub form: Option<String>,
-    pub ingredients: Vec<String>,
+    pub strength: Option<Text>,
+    pub form: Option<Text>,
+    pub ingredients: Vec<Text>,
 }
 
 /// A quantity with its unit as text and as code (UCUM or the G-Standaard unit table).
@@ -67,11 +67,11 @@ pub struct Drug {
 pub struct Quantity {
     pub value: f64,
     /// The unit as people write it ("stuk", "mg").
-    pub unit: Option<String>,
+    pub unit: Option<Text>,
     /// The unit's code system (`http://unitsofmeasure.org` for UCUM).
-    pub system: Option<String>,
+    pub system: Option<Text>,
     /// The unit's code ("mg", "{stuk}", "245").
-    pub code: Option<String>,
+    pub code: Option<Text>,
 }
 
 /// UCUM's system URI.
@@ -102,50 +102,50 @@ pub struct Schedule {
     /// "3 x per 1 d" as (frequency, period, period unit as UCUM: h, d, wk ...).
     pub frequency: Option<Frequency>,
     /// Day parts / events (morning, before meals ...), as given.
-    pub when: Vec<String>,
+    pub when: Vec<Text>,
     /// Days of week (mon, tue ...) when restricted.
-    pub days_of_week: Vec<String>,
+    pub days_of_week: Vec<Text>,
     /// A readable rendering of the above (built by the mapper, Dutch).
-    pub text: Option<String>,
+    pub text: Option<Text>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Frequency {
     pub count: u32,
     pub count_max: Option<u32>,
-    pub period: String,
-    pub period_unit: String,
+    pub period: Text,
+    pub period_unit: Text,
 }
 
 /// One dosing instruction (MP9 allows several per agreement, e.g. tapering).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Dosage {
     /// Dose with unit, e.g. "1 stuk", "500 mg", "1-2 stuks".
-    pub dose: Option<String>,
+    pub dose: Option<Text>,
     /// The dose as a quantity (doseQuantity), with unit text and code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dose_quantity: Option<Quantity>,
     /// A dose range (doseRange): low and high.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dose_range: Option<(Option<Quantity>, Option<Quantity>)>,
-    pub route: Option<String>,
+    pub route: Option<Text>,
     pub schedule: Schedule,
     /// `Some` when "zo nodig" (as needed); the condition text when given.
     pub as_needed: Option<AsNeeded>,
     /// Maximum dose per period, when given, as text.
-    pub max_dose: Option<String>,
+    pub max_dose: Option<Text>,
     /// The same maximum as quantities.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_per_period: Option<MaxDose>,
     /// The source's own rendered text of this instruction (Dosage.text).
-    pub text: Option<String>,
+    pub text: Option<Text>,
     /// Order for sequenced instructions.
     pub sequence: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AsNeeded {
-    pub condition: Option<String>,
+    pub condition: Option<Text>,
 }
 
 /// The FHIR status of a building block, read into a closed set (the raw code stays in
@@ -165,7 +165,7 @@ pub enum BlockStatus {
     NotTaken,
     Draft,
     /// A status outside FHIR's value set: the block cannot be fully read.
-    Unrecognised(String),
+    Unrecognised(Text),
 }
 
 /// What an MP9 stop order does.
@@ -277,7 +277,7 @@ pub enum Fate {
     Draft,
     /// Replaced by a later block of the same kind (e.g. a dose change).
     Superseded {
-        by: String,
+        by: Text,
         from: Option<Moment>,
     },
     /// An MP9 stop agreement: not a therapy, an order that ends other blocks.
@@ -308,15 +308,15 @@ impl Fate {
 #[serde(tag = "reason", content = "detail", rename_all = "snake_case")]
 pub enum Unreadable {
     /// A modifierExtension the mapper does not know: it may change the meaning.
-    UnknownModifier(String),
+    UnknownModifier(Text),
     /// A stop type code outside the MP9 3.0, 2.x and zib2017 code lists.
-    UnknownStopType(String),
+    UnknownStopType(Text),
     /// The stop type's code and its display say different things.
-    StopTypeDisplayConflict(String),
+    StopTypeDisplayConflict(Text),
     /// A status outside FHIR's value set.
-    UnknownStatus(String),
+    UnknownStatus(Text),
     /// A period that ends before it starts.
-    PeriodEndsBeforeStart(String),
+    PeriodEndsBeforeStart(Text),
 }
 
 /// Something about a treatment worth a second look, with everything current read.
@@ -338,22 +338,22 @@ pub enum Attention {
 pub struct MedicationLine {
     pub kind: MedicationKind,
     /// Stable id within the patient ("MedicationRequest/abc"), used to link administrations.
-    pub id: String,
+    pub id: Text,
     pub drug: Drug,
     pub dosages: Vec<Dosage>,
     /// The earliest start of the block's periods (agreements without a period: authoredOn).
     pub start: Option<Moment>,
     /// The latest end of the block's periods (`None`: open-ended).
     pub end: Option<Moment>,
-    pub prescriber: Option<String>,
+    pub prescriber: Option<Text>,
     /// MP9 category of the block, or the category given.
-    pub category: Option<String>,
+    pub category: Option<Text>,
     /// The raw FHIR status code, for exports only; pages show the fate.
-    pub status: Option<String>,
-    pub reason: Option<String>,
-    pub note: Option<String>,
+    pub status: Option<Text>,
+    pub reason: Option<Text>,
+    pub note: Option<Text>,
     /// The block this one is based on (administration agreement → medication agreement).
-    pub based_on: Option<String>,
+    pub based_on: Option<Text>,
     /// The facts the rule decided on (read by the mapper; not kept in a generation, which
     /// needs only the outcome).
     #[serde(skip)]
@@ -431,9 +431,9 @@ impl TreatmentState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Treatment {
     /// Stable id within the patient (administrations point here).
-    pub id: String,
+    pub id: Text,
     /// The MP9 treatment identifier as "system|value", when the source gives one.
-    pub identifier: Option<String>,
+    pub identifier: Option<Text>,
     pub state: TreatmentState,
     /// Every building block with its fate, leading kind first, newest first within a kind.
     pub blocks: Vec<MedicationLine>,
@@ -457,7 +457,7 @@ pub const MAX_BLOCKS_PER_TREATMENT: usize = 50;
 
 /// The drug of a treatment without blocks (never produced by [`resolve`]).
 static NO_DRUG: Drug = Drug {
-    name: String::new(),
+    name: Text::empty(),
     code: None,
     codes: Vec::new(),
     strength: None,
@@ -716,8 +716,8 @@ fn sort_key(l: &MedicationLine) -> (MedicationKind, std::cmp::Reverse<Option<Dat
 
 /// Decides the fate of every block and the state of the treatment at `now`.
 pub fn resolve(
-    id: String,
-    identifier: Option<String>,
+    id: Text,
+    identifier: Option<Text>,
     blocks: Vec<Block>,
     now: DateTime<Utc>,
 ) -> Treatment {

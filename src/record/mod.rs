@@ -12,6 +12,7 @@ pub mod highrisk;
 pub mod medication;
 pub mod report;
 pub mod summary;
+mod text;
 
 use chrono::{DateTime, Months, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -23,6 +24,8 @@ pub use medication::{
 };
 pub use report::{IngestReport, NotShown, NotShownReason, TypeCounts};
 pub use summary::PatientSummary;
+pub(crate) use text::IntoText;
+pub use text::{Text, cut_texts};
 
 /// A list section of the record with its epistemic status.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -35,7 +38,7 @@ pub enum Listed<T> {
     /// "no known allergy"). Shown as a fact, with its wording.
     NoneDocumented {
         /// The wording of the statement as the source gives it.
-        statement: String,
+        statement: Text,
         /// When it was asserted, if known.
         asserted: Option<Moment>,
     },
@@ -113,9 +116,9 @@ impl Moment {
 /// A coded concept as the source gives it (system URI, code, display text).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Code {
-    pub system: Option<String>,
-    pub code: Option<String>,
-    pub display: Option<String>,
+    pub system: Option<Text>,
+    pub code: Option<Text>,
+    pub display: Option<Text>,
 }
 
 impl Code {
@@ -159,7 +162,7 @@ pub fn system_name(system: &str) -> Option<&'static str> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WardRecord {
     /// Ward id from the snapshot header (or the preview input).
-    pub ward: String,
+    pub ward: Text,
     pub patients: Vec<PatientRecord>,
     pub report: IngestReport,
 }
@@ -169,7 +172,7 @@ pub struct WardRecord {
 pub struct PatientRecord {
     /// Key of this patient inside a generation: URL-safe, stable across snapshots when the
     /// source is (derived from the hospital patient number, else the FHIR id).
-    pub key: String,
+    pub key: Text,
     pub identity: Identity,
     pub location: BedLocation,
     pub admission: Option<Admission>,
@@ -235,7 +238,7 @@ pub struct SectionNote {
     pub section: NoteSection,
     pub kind: NoteKind,
     /// The source's wording.
-    pub statement: String,
+    pub statement: Text,
     pub asserted: Option<Moment>,
 }
 
@@ -258,12 +261,12 @@ pub enum UnreadReason {
 /// One piece of source data about a patient that could not be (fully) read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unread {
-    pub resource_type: String,
+    pub resource_type: Text,
     /// The resource id (or fullUrl), for finding it in the source.
-    pub id: Option<String>,
+    pub id: Option<Text>,
     pub reason: UnreadReason,
     /// A short technical detail (English, as in the ingest report).
-    pub detail: String,
+    pub detail: Text,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -284,9 +287,9 @@ pub const MAX_UNREAD_PER_PATIENT: usize = 200;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdentityConflict {
     /// "name", "birth_date", "bsn" or "patient_number".
-    pub field: String,
+    pub field: Text,
     /// The differing values, as given.
-    pub values: Vec<String>,
+    pub values: Vec<Text>,
 }
 
 /// Who the patient is.
@@ -296,9 +299,9 @@ pub struct Identity {
     pub birth_date: Option<Moment>,
     pub sex: Sex,
     /// Burgerservicenummer (9 digits), when the source has one.
-    pub bsn: Option<String>,
+    pub bsn: Option<Text>,
     /// The hospital's patient number.
-    pub patient_number: Option<String>,
+    pub patient_number: Option<Text>,
     pub deceased: bool,
 }
 
@@ -307,15 +310,15 @@ pub struct Identity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct PersonName {
     /// The full name as it should be shown, e.g. "Johanna de Vries-van Dijk".
-    pub display: String,
+    pub display: Text,
     /// Sort and search key, e.g. "Vries, Johanna de".
-    pub sort_key: String,
-    pub given: Vec<String>,
-    pub initials: Option<String>,
-    pub prefix: Option<String>,
-    pub surname: Option<String>,
-    pub partner_prefix: Option<String>,
-    pub partner_surname: Option<String>,
+    pub sort_key: Text,
+    pub given: Vec<Text>,
+    pub initials: Option<Text>,
+    pub prefix: Option<Text>,
+    pub surname: Option<Text>,
+    pub partner_prefix: Option<Text>,
+    pub partner_surname: Option<Text>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -332,18 +335,18 @@ pub enum Sex {
 /// docs/FHIR-MAPPING.md "Ward and bed convention").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct BedLocation {
-    pub ward: Option<String>,
-    pub room: Option<String>,
-    pub bed: Option<String>,
+    pub ward: Option<Text>,
+    pub room: Option<Text>,
+    pub bed: Option<Text>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Admission {
     pub start: Option<Moment>,
     /// Attending practitioner (hoofdbehandelaar) as a display name.
-    pub attending: Option<String>,
-    pub reason: Option<String>,
-    pub specialty: Option<String>,
+    pub attending: Option<Text>,
+    pub reason: Option<Text>,
+    pub specialty: Option<Text>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -359,13 +362,13 @@ pub enum AlertKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     pub kind: AlertKind,
-    pub text: String,
+    pub text: Text,
     pub code: Option<Code>,
     /// Every coding of the alert's code.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<Code>,
     pub since: Option<Moment>,
-    pub note: Option<String>,
+    pub note: Option<Text>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -379,30 +382,30 @@ pub enum Criticality {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reaction {
-    pub manifestation: String,
-    pub severity: Option<String>,
+    pub manifestation: Text,
+    pub severity: Option<Text>,
 }
 
 /// An allergy or intolerance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Allergy {
-    pub substance: String,
+    pub substance: Text,
     pub code: Option<Code>,
     /// Every coding of the substance.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<Code>,
     pub criticality: Criticality,
     /// "allergy" / "intolerance" when given.
-    pub kind: Option<String>,
+    pub kind: Option<Text>,
     /// food / medication / environment / biologic.
-    pub category: Vec<String>,
+    pub category: Vec<Text>,
     pub reactions: Vec<Reaction>,
     /// Clinical status (active, inactive, resolved) as given.
-    pub clinical_status: Option<String>,
+    pub clinical_status: Option<Text>,
     /// Verification status (confirmed, unconfirmed, ...) as given.
-    pub verification: Option<String>,
+    pub verification: Option<Text>,
     pub recorded: Option<Moment>,
-    pub note: Option<String>,
+    pub note: Option<Text>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -432,14 +435,14 @@ pub enum Decision {
 pub struct Directive {
     pub kind: DirectiveKind,
     /// What the directive is about ("Reanimatie", "Beademing", ...).
-    pub treatment: String,
+    pub treatment: Text,
     pub decision: Decision,
     /// Restrictions or explanation in words.
-    pub text: Option<String>,
+    pub text: Option<Text>,
     /// Who decided / the source (practitioner, patient, representative).
-    pub source: Option<String>,
+    pub source: Option<Text>,
     pub date: Option<Moment>,
-    pub status: Option<String>,
+    pub status: Option<Text>,
     /// Every coding of what the directive is about (treatment, category, type).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<Code>,
@@ -448,68 +451,68 @@ pub struct Directive {
 /// A problem / diagnosis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Problem {
-    pub name: String,
+    pub name: Text,
     pub code: Option<Code>,
     /// Every coding of the problem.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<Code>,
-    pub status: Option<String>,
+    pub status: Option<Text>,
     pub onset: Option<Moment>,
 }
 
 /// One administration (FHIR MedicationAdministration).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Administration {
-    pub drug: String,
-    pub dose: Option<String>,
-    pub route: Option<String>,
+    pub drug: Text,
+    pub dose: Option<Text>,
+    pub route: Option<Text>,
     pub at: Option<Moment>,
     /// completed, not-done, ...
-    pub status: Option<String>,
-    pub performer: Option<String>,
+    pub status: Option<Text>,
+    pub performer: Option<Text>,
     /// The medication line id it belongs to, when resolvable.
-    pub line_id: Option<String>,
-    pub note: Option<String>,
+    pub line_id: Option<Text>,
+    pub note: Option<Text>,
     /// The treatment it belongs to ([`Treatment::id`]), when attributable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub treatment_id: Option<String>,
+    pub treatment_id: Option<Text>,
     /// The dose as a quantity, with unit text and code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dose_quantity: Option<Quantity>,
     /// Why it was not given (statusReason), as text; also in `note` as "reden: …".
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_reason: Option<String>,
+    pub status_reason: Option<Text>,
 }
 
 /// A vital sign or lab result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Measurement {
-    pub name: String,
+    pub name: Text,
     pub code: Option<Code>,
     /// The value as displayed, with unit ("120/80 mmHg", "7.2 mmol/l", "positief").
-    pub value: String,
-    pub unit: Option<String>,
+    pub value: Text,
+    pub unit: Option<Text>,
     pub at: Option<Moment>,
     /// Interpretation flag (H, L, A ...), when given.
-    pub flag: Option<String>,
-    pub reference_range: Option<String>,
+    pub flag: Option<Text>,
+    pub reference_range: Option<Text>,
 }
 
 /// A contact person.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Contact {
-    pub name: String,
-    pub relationship: Option<String>,
-    pub role: Option<String>,
-    pub telecom: Vec<String>,
+    pub name: Text,
+    pub relationship: Option<Text>,
+    pub role: Option<Text>,
+    pub telecom: Vec<Text>,
 }
 
 /// A medical device (lines, catheters, pacemaker, ...).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Device {
-    pub name: String,
+    pub name: Text,
     pub code: Option<Code>,
     pub since: Option<Moment>,
-    pub body_site: Option<String>,
-    pub note: Option<String>,
+    pub body_site: Option<Text>,
+    pub note: Option<Text>,
 }

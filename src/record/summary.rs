@@ -1,7 +1,7 @@
 //! The one-line view of a patient for the ward overview and search results, derived from
 //! the full record so that the overview can never disagree with the patient page.
 
-use super::{AlertKind, Decision, DirectiveKind, Listed, Moment, PatientRecord};
+use super::{AlertKind, Decision, DirectiveKind, Listed, Moment, PatientRecord, Text};
 use serde::{Deserialize, Serialize};
 
 /// Status of a section in the overview, keeping "not recorded" apart from "none".
@@ -31,7 +31,7 @@ pub enum ResuscitationSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TreatmentLimit {
     /// What it is about, as the source names it ("Beademing", "Opname IC").
-    pub treatment: String,
+    pub treatment: Text,
     /// `Deny` (not to be given) or `Other` (conditional: read the record).
     pub decision: Decision,
 }
@@ -40,28 +40,28 @@ pub struct TreatmentLimit {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertItem {
     pub kind: AlertKind,
-    pub text: String,
+    pub text: Text,
 }
 
 /// One row of the ward overview.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PatientSummary {
-    pub key: String,
-    pub name: String,
-    pub sort_key: String,
+    pub key: Text,
+    pub name: Text,
+    pub sort_key: Text,
     pub birth_date: Option<Moment>,
-    pub patient_number: Option<String>,
+    pub patient_number: Option<Text>,
     /// Burgerservicenummer, for search only (never shown on the overview).
     #[serde(default)]
-    pub bsn: Option<String>,
-    pub ward: Option<String>,
-    pub room: Option<String>,
-    pub bed: Option<String>,
+    pub bsn: Option<Text>,
+    pub ward: Option<Text>,
+    pub room: Option<Text>,
+    pub bed: Option<Text>,
     pub alerts: SectionFlag,
     /// The alerts with their kind (e.g. isolation "MRSA", fall risk "Valrisico").
     pub alert_items: Vec<AlertItem>,
     pub allergies: SectionFlag,
-    pub allergy_texts: Vec<String>,
+    pub allergy_texts: Vec<Text>,
     pub resuscitation: ResuscitationSummary,
     /// Active treatment limits besides resuscitation (deny or conditional), in record
     /// order: every surface that shows the resuscitation policy shows these with it.

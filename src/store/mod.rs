@@ -260,7 +260,7 @@ fn write_generation(
             digests.summaries.push(sha(summary.as_bytes()));
             if digests
                 .records
-                .insert(p.key.clone(), sha(record.as_bytes()))
+                .insert(p.key.to_string(), sha(record.as_bytes()))
                 .is_some()
             {
                 // The UNIQUE constraint refuses it below too; say why here.
@@ -269,7 +269,7 @@ fn write_generation(
                     reason: "two patients with the same key".into(),
                 });
             }
-            ins.execute(params![i as i64, p.key, summary, record])
+            ins.execute(params![i as i64, p.key.as_str(), summary, record])
                 .map_err(sq)?;
         }
         let mut m = tx

@@ -50,7 +50,7 @@ pub fn location_text(ctx: &PageCtx, p: &PatientRecord) -> String {
         parts.push(labelled(&word, r, ROOM_WORDS));
     }
     if let Some(w) = &p.location.ward {
-        parts.push(w.clone());
+        parts.push(w.to_string());
     }
     parts.join(", ")
 }

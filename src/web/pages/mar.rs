@@ -21,6 +21,7 @@ use super::text::{birth_with_age, clean, fold, units_written_out};
 use super::ward::{allergy_cell, policy};
 use super::{Key, MAX_MAR_DAYS, PageCtx};
 use crate::config::Language;
+use crate::record::Text;
 use crate::record::highrisk::{high_risk, is_insulin};
 use crate::record::summary::PatientSummary;
 use crate::record::{
@@ -182,7 +183,7 @@ pub fn day_off(ctx: &PageCtx, line: &MedicationLine, day: NaiveDate) -> Option<D
     {
         return Some(DayOff::NotStarted);
     }
-    let restricted: Vec<&String> = line
+    let restricted: Vec<&Text> = line
         .dosages
         .iter()
         .filter(|d| d.as_needed.is_none())
@@ -1020,7 +1021,7 @@ pub fn ordered_rows(items: &[Treatment]) -> Vec<MarRow<'_>> {
         .map(|(i, r)| {
             let t = row_line(r).0;
             let (g, name) = first_of(t).unwrap_or((row_group(r), String::new()));
-            ((g, name, t.id.clone(), i), *r)
+            ((g, name, t.id.to_string(), i), *r)
         })
         .collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));

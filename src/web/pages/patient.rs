@@ -217,7 +217,7 @@ fn allergies(ctx: &PageCtx, p: &PatientRecord) -> Markup {
 pub fn schedule_text(s: &Schedule) -> String {
     let mut parts: Vec<String> = Vec::new();
     if let Some(t) = &s.text {
-        parts.push(t.clone());
+        parts.push(t.to_string());
     }
     if s.text.is_none() && !s.times_of_day.is_empty() {
         let times: Vec<String> = s

@@ -12,7 +12,7 @@ use super::{Key, PageCtx, urls};
 use crate::record::summary::{
     AlertItem, PatientSummary, ResuscitationSummary, SectionFlag, TreatmentLimit,
 };
-use crate::record::{AlertKind, Decision};
+use crate::record::{AlertKind, Decision, Text};
 use maud::{Markup, html};
 
 /// Longest search query considered, in characters.
@@ -76,7 +76,7 @@ fn lower_first(s: &str) -> String {
 
 /// Allergies in a cell: names in bold with an icon, or the section status. Unknown is as
 /// loud as a known allergy (a nurse must ask before giving anything).
-pub fn allergy_cell(ctx: &PageCtx, flag: SectionFlag, texts: &[String]) -> Markup {
+pub fn allergy_cell(ctx: &PageCtx, flag: SectionFlag, texts: &[Text]) -> Markup {
     html! {
         @match flag {
             SectionFlag::NotRecorded => span class="allergy-unknown" { (icon(Icon::Unknown)) " " (ctx.t(Key::AllergiesUnknown)) },
@@ -124,8 +124,8 @@ pub fn alert_cell(ctx: &PageCtx, flag: SectionFlag, items: &[AlertItem]) -> Mark
 /// Bed (and room when known) as text.
 pub fn bed_text(s: &PatientSummary) -> String {
     match (&s.bed, &s.room) {
-        (Some(b), _) => b.clone(),
-        (None, Some(r)) => r.clone(),
+        (Some(b), _) => b.to_string(),
+        (None, Some(r)) => r.to_string(),
         (None, None) => String::new(),
     }
 }

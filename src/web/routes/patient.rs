@@ -51,18 +51,18 @@ pub(super) fn refs_of(st: &WebState, g: &Generation, rows: &[&PatientSummary]) -
     let bsns = st.bsns(g);
     rows.iter()
         .map(|s| PatientRef {
-            key: s.key.clone(),
-            patient_number: s.patient_number.clone(),
-            bsn: bsns.get(&s.key).cloned().flatten(),
+            key: s.key.to_string(),
+            patient_number: s.patient_number.as_deref().map(str::to_owned),
+            bsn: bsns.get(s.key.as_str()).cloned().flatten(),
         })
         .collect()
 }
 
 pub(super) fn ref_of(p: &PatientRecord) -> PatientRef {
     PatientRef {
-        key: p.key.clone(),
-        patient_number: p.identity.patient_number.clone(),
-        bsn: p.identity.bsn.clone(),
+        key: p.key.to_string(),
+        patient_number: p.identity.patient_number.as_deref().map(str::to_owned),
+        bsn: p.identity.bsn.as_deref().map(str::to_owned),
     }
 }
 
