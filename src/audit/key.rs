@@ -12,7 +12,7 @@ use rand_core::{OsRng, RngCore};
 use sha2::Sha256;
 use std::io::{Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use zeroize::Zeroizing;
 
 const TAG: &str = "noodepd-audit-key-v1";
@@ -131,11 +131,6 @@ impl AuditKey {
         }
         Ok(AuditKey { bytes })
     }
-}
-
-/// Where the key for a log in `state_dir` lives by default.
-pub fn default_path(state_dir: &Path) -> PathBuf {
-    state_dir.join(super::KEY_FILE)
 }
 
 #[cfg(test)]

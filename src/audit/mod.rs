@@ -1189,10 +1189,10 @@ impl Row {
 }
 
 pub mod drill;
-pub mod export;
-pub mod key;
-pub mod retention;
-pub mod verify;
+pub(crate) mod export;
+pub(crate) mod key;
+pub(crate) mod retention;
+pub(crate) mod verify;
 
 pub use export::{ExportFilter, ExportFormat};
 pub use key::AuditKey;

@@ -11,16 +11,16 @@
 //! A figure that cannot be measured (the daemon does not start, nginx cannot be installed)
 //! becomes a row saying why; nothing is estimated in its place.
 
-pub mod daemon;
-pub mod data;
-pub mod http;
-pub mod load;
+pub(crate) mod daemon;
+pub(crate) mod data;
+pub(crate) mod http;
+pub(crate) mod load;
 pub mod load_ingest;
-pub mod nginx;
-pub mod pipeline;
+pub(crate) mod nginx;
+pub(crate) mod pipeline;
 pub mod report;
 mod run;
-pub mod stats;
+pub(crate) mod stats;
 
 pub use run::{BenchOptions, run};
 

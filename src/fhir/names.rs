@@ -76,7 +76,7 @@ fn join(prefix: Option<&str>, name: &str) -> String {
 }
 
 /// Chooses the name to show: official, else usual, else the first that is not old.
-pub fn pick<'a>(names: &'a [Value<'a>]) -> Option<&'a Value<'a>> {
+pub(crate) fn pick<'a>(names: &'a [Value<'a>]) -> Option<&'a Value<'a>> {
     let usable = |n: &&Value| !matches!(str_at(n, "use"), Some("old") | Some("anonymous"));
     names
         .iter()
@@ -91,7 +91,7 @@ fn has_family_or_given(n: &Value) -> bool {
 }
 
 /// Maps one HumanName.
-pub fn person_name(name: &Value) -> PersonName {
+pub(crate) fn person_name(name: &Value) -> PersonName {
     let family_ext = name.get("_family");
     let own_prefix = ext_string(family_ext, EXT_OWN_PREFIX).map(str::to_owned);
     let own_name = ext_string(family_ext, EXT_OWN_NAME).map(str::to_owned);

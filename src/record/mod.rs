@@ -8,9 +8,9 @@
 //! not know) is a different value from *none documented* (the source explicitly states there
 //! are none, e.g. "no known allergies"). Unknown must never look like none.
 
-pub mod highrisk;
+pub(crate) mod highrisk;
 pub mod medication;
-pub mod report;
+pub(crate) mod report;
 pub mod summary;
 mod text;
 

@@ -7,14 +7,14 @@
 //! send; one file per job: request, table, state, respond, login, coordinator, patient), `session` (sessions, CSRF, lockout, guest codes), `hash_gate` (at most a few
 //! argon2 checks at once), `headers` (security headers), `pages` (the HTML, i18n, CSS).
 
-pub mod hash_gate;
-pub mod headers;
-pub mod metrics;
+pub(crate) mod hash_gate;
+pub(crate) mod headers;
+pub(crate) mod metrics;
 pub mod pages;
 pub mod routes;
 pub mod server;
 pub mod session;
-pub mod tls;
+pub(crate) mod tls;
 
 pub use server::{WebError, listener, run};
 pub use tls::TlsReloader;

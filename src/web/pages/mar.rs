@@ -32,29 +32,29 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc, Weekday};
 use maud::{Markup, html};
 
 /// Most initials slots per line per day (more are summarised as "see text").
-pub const MAX_SLOTS: usize = 12;
+pub(crate) const MAX_SLOTS: usize = 12;
 /// Rows of an as-needed block when the source gives no maximum per day.
-pub const PRN_FALLBACK_ROWS: usize = 4;
+pub(crate) const PRN_FALLBACK_ROWS: usize = 4;
 /// Most rows of an as-needed block (a higher maximum is written in its heading).
-pub const MAX_PRN_ROWS: usize = 12;
+pub(crate) const MAX_PRN_ROWS: usize = 12;
 /// Most handwritten extra lines under each patient's grid: one always, more while the last
 /// sheet has room.
-pub const EXTRA_LINES: usize = 3;
+pub(crate) const EXTRA_LINES: usize = 3;
 /// Rows on the blank form.
-pub const BLANK_LINES: usize = 12;
+pub(crate) const BLANK_LINES: usize = 12;
 /// Slots per day on the blank form.
-pub const BLANK_SLOTS: usize = 4;
+pub(crate) const BLANK_SLOTS: usize = 4;
 
 /// One initials box: at a scheduled time, or with a blank time to fill in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Slot {
+pub(crate) enum Slot {
     At(NaiveTime),
     Blank,
 }
 
 /// The slots of one line per day, and whether the schedule needs the text to be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LineSlots {
+pub(crate) struct LineSlots {
     pub slots: Vec<Slot>,
     pub see_text: bool,
     pub as_needed: bool,
@@ -92,7 +92,7 @@ fn dosage_slots(d: &Dosage, out: &mut Vec<Slot>) -> bool {
 
 /// The initials slots one line gets each day (none for its as-needed dosages, which get
 /// their own block).
-pub fn line_slots(line: &MedicationLine) -> LineSlots {
+pub(crate) fn line_slots(line: &MedicationLine) -> LineSlots {
     let mut slots = Vec::new();
     let mut see_text = line.dosages.is_empty();
     for d in &line.dosages {
@@ -164,7 +164,7 @@ fn local_date(ctx: &PageCtx, m: &Moment) -> Option<NaiveDate> {
 
 /// Why a line has no boxes on a day, if it has none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DayOff {
+pub(crate) enum DayOff {
     NotThisWeekday,
     Ended,
     NotStarted,
@@ -172,7 +172,7 @@ pub enum DayOff {
 
 /// Is the line off on `day` (weekday restriction, before start, after its end or a planned
 /// stop or pause)?
-pub fn day_off(ctx: &PageCtx, line: &MedicationLine, day: NaiveDate) -> Option<DayOff> {
+pub(crate) fn day_off(ctx: &PageCtx, line: &MedicationLine, day: NaiveDate) -> Option<DayOff> {
     if let Some(end) = line.runs_until().as_ref().and_then(|m| local_date(ctx, m))
         && day > end
     {
@@ -515,7 +515,7 @@ fn legend_foot(ctx: &PageCtx, cols: usize, marker: Markup, filled: bool) -> Mark
 /// How many times a day an as-needed dosage may be given: its maximum dose per period
 /// divided by the dose (same unit), else its timing's maximum frequency per day or hours;
 /// `None` when neither is given.
-pub fn prn_per_day(d: &Dosage) -> Option<usize> {
+pub(crate) fn prn_per_day(d: &Dosage) -> Option<usize> {
     let from_max = d.max_per_period.as_ref().and_then(|m| {
         let dose = d
             .dose_quantity
@@ -571,7 +571,7 @@ pub fn prn_per_day(d: &Dosage) -> Option<usize> {
 
 /// The rows of a line's as-needed block: the maximum per day over its as-needed dosages
 /// (bounded by [`MAX_PRN_ROWS`]), or [`PRN_FALLBACK_ROWS`] and `false` when none says.
-pub fn prn_rows(line: &MedicationLine) -> (usize, bool) {
+pub(crate) fn prn_rows(line: &MedicationLine) -> (usize, bool) {
     match line
         .dosages
         .iter()
@@ -1008,7 +1008,7 @@ fn row_line<'a>(row: &MarRow<'a>) -> (&'a Treatment, &'a MedicationLine) {
 /// pharmacy's list and the patient page read them. A treatment's rows stay together in
 /// their own order (a paused drug's resume agreement right under it), in the group of its
 /// first row. (docs/ARCHITECTURE.md, "MAR".)
-pub fn ordered_rows(items: &[Treatment]) -> Vec<MarRow<'_>> {
+pub(crate) fn ordered_rows(items: &[Treatment]) -> Vec<MarRow<'_>> {
     let rows = mar_rows(items);
     let first_of = |t: &Treatment| {
         rows.iter()

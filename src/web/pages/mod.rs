@@ -9,23 +9,23 @@
 //! in drill mode, the "OEFENING / DRILL" marker — on screen and on paper. "Not recorded" is
 //! always shown differently from "none".
 
-pub mod coordinator;
-pub mod errors;
-pub mod i18n;
-pub mod icons;
-pub mod identity;
-pub mod labels;
-pub mod layout;
-pub mod login;
-pub mod mar;
-pub mod marfill;
-pub mod marpage;
+pub(crate) mod coordinator;
+pub(crate) mod errors;
+pub(crate) mod i18n;
+pub(crate) mod icons;
+pub(crate) mod identity;
+pub(crate) mod labels;
+pub(crate) mod layout;
+pub(crate) mod login;
+pub(crate) mod mar;
+pub(crate) mod marfill;
+pub(crate) mod marpage;
 pub mod medgroup;
-pub mod patient;
-pub mod status;
+pub(crate) mod patient;
+pub(crate) mod status;
 pub mod text;
 pub mod urls;
-pub mod ward;
+pub(crate) mod ward;
 
 use crate::config::Language;
 use chrono::{DateTime, NaiveDate, Utc};

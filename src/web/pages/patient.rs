@@ -214,7 +214,7 @@ fn allergies(ctx: &PageCtx, p: &PatientRecord) -> Markup {
 }
 
 /// The schedule in words: the mapper's text, times of day, frequency, day parts, weekdays.
-pub fn schedule_text(s: &Schedule) -> String {
+pub(crate) fn schedule_text(s: &Schedule) -> String {
     let mut parts: Vec<String> = Vec::new();
     if let Some(t) = &s.text {
         parts.push(t.to_string());
@@ -261,7 +261,7 @@ fn already_said(hay: Option<&str>, needle: &str) -> bool {
 
 /// One dosing instruction: dose, route, schedule, "Zo nodig" with its condition, maximum,
 /// and the source's own text. Shared by the patient page and the MAR.
-pub fn dosage_block(ctx: &PageCtx, d: &Dosage) -> Markup {
+pub(crate) fn dosage_block(ctx: &PageCtx, d: &Dosage) -> Markup {
     let sched = schedule_text(&d.schedule);
     let said = d.schedule.text.as_deref();
     html! {
@@ -286,7 +286,7 @@ pub fn dosage_block(ctx: &PageCtx, d: &Dosage) -> Markup {
 }
 
 /// The maximum dose, prefixed "max." unless the source already says so.
-pub fn max_dose_text(ctx: &PageCtx, m: &str) -> String {
+pub(crate) fn max_dose_text(ctx: &PageCtx, m: &str) -> String {
     let m = units_written_out(ctx.lang, m);
     if m.trim_start().to_lowercase().starts_with("max") {
         clean(&m).into_owned()
@@ -297,7 +297,7 @@ pub fn max_dose_text(ctx: &PageCtx, m: &str) -> String {
 
 /// Given (`Some(true)`), not given (`Some(false)`) or not known (`None`: MP9 3.0 sends
 /// `unknown`, which must read neither as given nor as "NOT GIVEN").
-pub fn given(a: &Administration) -> Option<bool> {
+pub(crate) fn given(a: &Administration) -> Option<bool> {
     match a.status.as_deref().map(str::trim) {
         None | Some("completed" | "in-progress") => Some(true),
         Some("not-done" | "stopped" | "on-hold" | "cancelled") => Some(false),
@@ -321,7 +321,7 @@ fn is_completed(a: &Administration) -> bool {
 
 /// The latest administration of a treatment (by time), and the latest completed one when
 /// the latest was not a completed administration.
-pub fn last_administrations<'a>(
+pub(crate) fn last_administrations<'a>(
     t: &Treatment,
     admins: &'a [Administration],
 ) -> (Option<&'a Administration>, Option<&'a Administration>) {
@@ -566,7 +566,7 @@ fn past_treatments(ctx: &PageCtx, past: &[&Treatment]) -> Markup {
 
 /// Notes next to a section: partial negations ("geen voedselallergie bekend"),
 /// contradictions and statements.
-pub fn section_notes(ctx: &PageCtx, p: &PatientRecord, section: NoteSection) -> Markup {
+pub(crate) fn section_notes(ctx: &PageCtx, p: &PatientRecord, section: NoteSection) -> Markup {
     html! {
         @for n in p.notes.iter().filter(|n| n.section == section) {
             p class=(match n.kind { NoteKind::Contradiction => "sectionnote contradiction", _ => "sectionnote" }) {
@@ -597,7 +597,7 @@ const MAR_UNREAD_LISTED: usize = 12;
 
 /// "3 gegevens konden niet worden gelezen" with the list of what and why behind it
 /// (expandable on screen; `print` lists them, capped, for paper). Nothing when all was read.
-pub fn unread_notice(ctx: &PageCtx, p: &PatientRecord, print: bool) -> Markup {
+pub(crate) fn unread_notice(ctx: &PageCtx, p: &PatientRecord, print: bool) -> Markup {
     let n = p.unread_count();
     let listed = p.unread.len();
     let shown = if print {
@@ -645,7 +645,7 @@ fn conflict_value(field: &str, v: &str) -> String {
 
 /// "IDENTITEIT NIET EENDUIDIG": the source holds this patient more than once with differing
 /// name, birth date or patient number. Nothing when the copies agree.
-pub fn identity_conflict_notice(ctx: &PageCtx, p: &PatientRecord) -> Markup {
+pub(crate) fn identity_conflict_notice(ctx: &PageCtx, p: &PatientRecord) -> Markup {
     html! {
         @if !p.identity_conflicts.is_empty() {
             div class="idconflict" role="alert" {
@@ -763,7 +763,7 @@ fn problems(ctx: &PageCtx, p: &PatientRecord) -> Markup {
 }
 
 /// The newest measurement per name, newest first.
-pub fn latest_per_name(list: &[Measurement]) -> Vec<&Measurement> {
+pub(crate) fn latest_per_name(list: &[Measurement]) -> Vec<&Measurement> {
     let mut sorted: Vec<&Measurement> = list.iter().collect();
     sorted.sort_by_key(|m| std::cmp::Reverse(sort_time(&m.at)));
     let mut seen = std::collections::HashSet::new();
