@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// Default config path on the appliance.
-pub const DEFAULT_CONFIG: &str = "/etc/noodepd/noodepd.toml";
+pub(crate) const DEFAULT_CONFIG: &str = "/etc/noodepd/noodepd.toml";
 
 #[derive(Debug, Parser)]
 #[command(

@@ -190,18 +190,18 @@ pub struct QuarantineCap {
 
 /// Default `web.max_connections_per_address` (a browser opens about 6; a terminal server
 /// carries many nurses' browsers behind one address).
-pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 32;
+pub(crate) const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 32;
 /// Default `data.memory_max_mib`: the `MemoryMax=1G` of image/systemd/noodepd.service.
-pub const DEFAULT_MEMORY_MAX_MIB: u64 = 1024;
+pub(crate) const DEFAULT_MEMORY_MAX_MIB: u64 = 1024;
 
 /// Default `paths.quarantine_max_files`.
-pub const DEFAULT_QUARANTINE_MAX_FILES: u64 = 100;
+pub(crate) const DEFAULT_QUARANTINE_MAX_FILES: u64 = 100;
 /// Default `paths.quarantine_max_bytes` (512 MiB).
-pub const DEFAULT_QUARANTINE_MAX_BYTES: u64 = 512 * 1024 * 1024;
+pub(crate) const DEFAULT_QUARANTINE_MAX_BYTES: u64 = 512 * 1024 * 1024;
 /// Accepted range of `paths.quarantine_max_files`.
-pub const QUARANTINE_MAX_FILES_RANGE: std::ops::RangeInclusive<u64> = 1..=100_000;
+pub(crate) const QUARANTINE_MAX_FILES_RANGE: std::ops::RangeInclusive<u64> = 1..=100_000;
 /// Accepted range of `paths.quarantine_max_bytes`: 1 MiB to 1 TiB.
-pub const QUARANTINE_MAX_BYTES_RANGE: std::ops::RangeInclusive<u64> = (1 << 20)..=(1 << 40);
+pub(crate) const QUARANTINE_MAX_BYTES_RANGE: std::ops::RangeInclusive<u64> = (1 << 20)..=(1 << 40);
 
 #[derive(Debug, Clone)]
 pub struct KeyPaths {
@@ -606,7 +606,7 @@ fn minutes(v: Option<u64>, default: u64, min: u64, max: u64) -> Result<Duration,
 }
 
 /// Ids (ward, appliance, user) are short and plain: they end up in file names and logs.
-pub fn check_id(s: &str) -> Result<(), String> {
+pub(crate) fn check_id(s: &str) -> Result<(), String> {
     if s.is_empty() || s.len() > 64 {
         return Err(format!("{s:?} must be 1 to 64 characters"));
     }

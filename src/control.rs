@@ -29,13 +29,13 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 
 /// Largest request line accepted (bytes, including the newline).
-pub const MAX_REQUEST: usize = 4096;
+pub(crate) const MAX_REQUEST: usize = 4096;
 /// Largest reply line the client reads.
 const MAX_REPLY: u64 = 64 * 1024;
 /// How long one connection may take.
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest reason accepted over the socket (room is left for the peer note).
-pub const MAX_SOCKET_REASON: usize = MAX_REASON - 60;
+pub(crate) const MAX_SOCKET_REASON: usize = MAX_REASON - 60;
 /// Connections handled at once; more wait.
 const MAX_CONCURRENT: usize = 4;
 
@@ -98,7 +98,7 @@ impl ModeReply {
 }
 
 /// Whether a peer uid may use the socket: root, or the daemon's own user.
-pub fn peer_allowed(peer_uid: u32, own_uid: u32) -> bool {
+pub(crate) fn peer_allowed(peer_uid: u32, own_uid: u32) -> bool {
     peer_uid == 0 || peer_uid == own_uid
 }
 
@@ -109,17 +109,12 @@ pub struct ControlListener {
     own_uid: u32,
 }
 
-impl ControlListener {
-    /// Where it listens.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
+impl ControlListener {}
 
 /// Binds the control socket at `path` (mode 0600). A stale socket left by a previous run
 /// is replaced; a live one (another daemon) or a non-socket file is an error.
 /// Must be called inside a tokio runtime.
-pub fn bind(path: &Path) -> Result<ControlListener, ControlError> {
+pub(crate) fn bind(path: &Path) -> Result<ControlListener, ControlError> {
     let io = |source| ControlError::Io {
         path: path.to_owned(),
         source,
@@ -260,7 +255,7 @@ async fn handle(stream: UnixStream, shared: Arc<App>, own_uid: u32) {
 }
 
 /// Parses one request line strictly.
-pub fn parse_request(line: &[u8]) -> Result<ModeRequest, String> {
+pub(crate) fn parse_request(line: &[u8]) -> Result<ModeRequest, String> {
     if line.len() >= MAX_REQUEST && !line.ends_with(b"\n") {
         return Err(format!("request longer than {MAX_REQUEST} bytes"));
     }

@@ -15,9 +15,9 @@ use std::sync::RwLock;
 use std::time::Duration;
 
 /// File name of the persisted mode in the state directory.
-pub const MODE_FILE: &str = "mode.json";
+pub(crate) const MODE_FILE: &str = "mode.json";
 /// Longest reason text kept.
-pub const MAX_REASON: usize = 500;
+pub(crate) const MAX_REASON: usize = 500;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -29,7 +29,7 @@ pub enum Mode {
 
 impl Mode {
     /// The lower-case name used in logs, JSON and the audit log.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Mode::Standby => "standby",
             Mode::Emergency => "emergency",
@@ -38,7 +38,7 @@ impl Mode {
     }
 
     /// True when patient data may be shown.
-    pub fn shows_patient_data(self) -> bool {
+    pub(crate) fn shows_patient_data(self) -> bool {
         !matches!(self, Mode::Standby)
     }
 }
@@ -76,7 +76,7 @@ pub enum Switcher {
 
 impl Switcher {
     /// A short "who" for display.
-    pub fn who(&self) -> String {
+    pub(crate) fn who(&self) -> String {
         match self {
             Switcher::Publisher { sequence, .. } => format!("publisher (snapshot {sequence})"),
             Switcher::User { user, .. } => format!("{} ({})", user.name, user.id),
@@ -241,7 +241,7 @@ impl ModeController {
 
     /// Ends a drill whose time is up (persisting standby and logging it). Returns the new
     /// state when it did.
-    pub fn expire_drill(
+    pub(crate) fn expire_drill(
         &self,
         audit: &AuditLog,
         now: DateTime<Utc>,

@@ -12,27 +12,27 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 /// Most staff entries accepted in one roster.
-pub const MAX_STAFF: usize = 2000;
+pub(crate) const MAX_STAFF: usize = 2000;
 /// Longest display name.
-pub const MAX_NAME: usize = 100;
+pub(crate) const MAX_NAME: usize = 100;
 /// Longest code accepted at login (before hashing).
-pub const MAX_CODE: usize = 64;
+pub(crate) const MAX_CODE: usize = 64;
 /// Largest argon2 memory cost accepted, KiB (64 MiB: RFC 9106's second recommendation).
 /// Every check allocates this much; the web server runs at most
 /// `web::hash_gate::AT_ONCE` checks at once, so logins take at most that many times this.
-pub const MAX_ARGON2_M_KIB: u32 = 64 * 1024;
+pub(crate) const MAX_ARGON2_M_KIB: u32 = 64 * 1024;
 /// Most argon2 passes accepted.
-pub const MAX_ARGON2_T: u32 = 8;
+pub(crate) const MAX_ARGON2_T: u32 = 8;
 /// Most argon2 lanes accepted.
-pub const MAX_ARGON2_P: u32 = 4;
+pub(crate) const MAX_ARGON2_P: u32 = 4;
 /// Largest memory × passes accepted (KiB × passes): 64 MiB × 3, about five times the
 /// default's time per check.
-pub const MAX_ARGON2_WORK: u64 = 64 * 1024 * 3;
+pub(crate) const MAX_ARGON2_WORK: u64 = 64 * 1024 * 3;
 /// Smallest memory cost accepted, KiB, and smallest memory × passes: OWASP's floor for
 /// argon2id (7 MiB with 5 passes, 19 MiB with 2 — the default, which is above it).
-pub const MIN_ARGON2_M_KIB: u32 = 7 * 1024;
+pub(crate) const MIN_ARGON2_M_KIB: u32 = 7 * 1024;
 /// See [`MIN_ARGON2_M_KIB`].
-pub const MIN_ARGON2_WORK: u64 = 7 * 1024 * 5;
+pub(crate) const MIN_ARGON2_WORK: u64 = 7 * 1024 * 5;
 
 /// A role. `It` sees status pages only, never patient data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,11 +46,11 @@ pub enum Role {
 
 impl Role {
     /// Whether this role may see patient data (in emergency or drill mode).
-    pub fn sees_patient_data(self) -> bool {
+    pub(crate) fn sees_patient_data(self) -> bool {
         !matches!(self, Role::It)
     }
     /// The lower-case name.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Role::Nurse => "nurse",
             Role::Physician => "physician",
@@ -99,7 +99,7 @@ pub enum RosterError {
 
 impl Roster {
     /// Parses and validates a roster payload.
-    pub fn from_json(bytes: &[u8]) -> Result<Roster, RosterError> {
+    pub(crate) fn from_json(bytes: &[u8]) -> Result<Roster, RosterError> {
         let r: Roster = serde_json::from_slice(bytes)?;
         if r.staff.len() > MAX_STAFF {
             return Err(RosterError::TooMany(r.staff.len()));
@@ -137,7 +137,7 @@ impl Roster {
     }
 
     /// As [`Roster::verify`], computing in `mem` (reused between checks).
-    pub fn verify_in(
+    pub(crate) fn verify_in(
         &self,
         mem: &mut Argon2Memory,
         user: &str,
@@ -156,7 +156,7 @@ impl Roster {
     }
 
     /// The member with this user id.
-    pub fn get(&self, user: &str) -> Option<&StaffMember> {
+    pub(crate) fn get(&self, user: &str) -> Option<&StaffMember> {
         self.staff.iter().find(|s| s.user == user)
     }
 }
@@ -167,7 +167,7 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
 /// Whether an argon2id hash's cost parameters are within the bounds above: enough to
 /// make guessing slow, small enough that checking a code cannot exhaust the box's memory
 /// or time (`m` is memory in KiB, `t` passes, `p` lanes).
-pub fn check_cost(h: &PasswordHash<'_>) -> Result<(), String> {
+pub(crate) fn check_cost(h: &PasswordHash<'_>) -> Result<(), String> {
     let p = argon2::Params::try_from(h)
         .map_err(|e| format!("code_hash has invalid argon2 parameters: {e}"))?;
     let (m, t, lanes) = (p.m_cost(), p.t_cost(), p.p_cost());
@@ -214,7 +214,8 @@ impl Argon2Memory {
     }
 
     /// Bytes held.
-    pub fn size(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn size(&self) -> usize {
         self.blocks.len() * Block::SIZE
     }
 }
@@ -226,7 +227,7 @@ pub fn verify_code(hash: &str, code: &str) -> bool {
 }
 
 /// As [`verify_code`], computing in `mem`.
-pub fn verify_code_in(mem: &mut Argon2Memory, hash: &str, code: &str) -> bool {
+pub(crate) fn verify_code_in(mem: &mut Argon2Memory, hash: &str, code: &str) -> bool {
     let Ok(h) = PasswordHash::new(hash) else {
         return false;
     };
@@ -262,7 +263,7 @@ pub fn hash_code(code: &str) -> Result<String, RosterError> {
 }
 
 /// As [`hash_code`], computing in `mem`.
-pub fn hash_code_in(mem: &mut Argon2Memory, code: &str) -> Result<String, RosterError> {
+pub(crate) fn hash_code_in(mem: &mut Argon2Memory, code: &str) -> Result<String, RosterError> {
     let err = |e: &dyn std::fmt::Display| RosterError::Hash(e.to_string());
     let salt = SaltString::generate(&mut rand_core::OsRng);
     let mut salt_buf = [0u8; 64];

@@ -34,37 +34,37 @@ pub struct Problem {
 /// The stable problem codes (see docs/OPERATIONS.md, "Faults and what they look like").
 pub mod code {
     /// An appliance or publisher key file is missing, unreadable or has unsafe permissions.
-    pub const KEY_UNUSABLE: &str = "key_unusable";
+    pub(crate) const KEY_UNUSABLE: &str = "key_unusable";
     /// The inbox cannot be listed (deleted, moved, unreadable).
-    pub const INBOX_UNREADABLE: &str = "inbox_unreadable";
+    pub(crate) const INBOX_UNREADABLE: &str = "inbox_unreadable";
     /// inotify cannot watch the inbox; a rescan every 30 s is the fallback.
-    pub const INBOX_NOT_WATCHED: &str = "inbox_not_watched";
+    pub(crate) const INBOX_NOT_WATCHED: &str = "inbox_not_watched";
     /// A snapshot waits in the inbox for a cause outside it (disk full, keys ...).
-    pub const INGEST_DEFERRED: &str = "ingest_deferred";
+    pub(crate) const INGEST_DEFERRED: &str = "ingest_deferred";
     /// The accepted sequence cannot be persisted in the state directory.
-    pub const STATE_NOT_WRITABLE: &str = "state_not_writable";
+    pub(crate) const STATE_NOT_WRITABLE: &str = "state_not_writable";
     /// A refused file cannot be moved to the quarantine.
-    pub const QUARANTINE_FAILED: &str = "quarantine_failed";
+    pub(crate) const QUARANTINE_FAILED: &str = "quarantine_failed";
     /// The kept roster cannot be used at start-up.
-    pub const ROSTER_UNUSABLE: &str = "roster_unusable";
+    pub(crate) const ROSTER_UNUSABLE: &str = "roster_unusable";
     /// No kept snapshot could be used to rebuild the served data.
-    pub const NO_USABLE_KEPT_SNAPSHOT: &str = "no_usable_kept_snapshot";
+    pub(crate) const NO_USABLE_KEPT_SNAPSHOT: &str = "no_usable_kept_snapshot";
     /// The newest kept snapshot could not be used at start-up; an older one is served.
-    pub const KEPT_SNAPSHOT_UNUSABLE: &str = "kept_snapshot_unusable";
+    pub(crate) const KEPT_SNAPSHOT_UNUSABLE: &str = "kept_snapshot_unusable";
     /// The access (audit) log cannot be written: patient pages are refused.
     pub const AUDIT_WRITE_FAILED: &str = "audit_write_failed";
     /// The served generation file changed under the daemon; it is rebuilt.
-    pub const GENERATION_CORRUPT: &str = "generation_corrupt";
+    pub(crate) const GENERATION_CORRUPT: &str = "generation_corrupt";
     /// The TLS certificate has expired (still served: see OPERATIONS.md).
-    pub const TLS_CERTIFICATE_EXPIRED: &str = "tls_certificate_expired";
+    pub(crate) const TLS_CERTIFICATE_EXPIRED: &str = "tls_certificate_expired";
     /// The TLS certificate expires within 30 days.
-    pub const TLS_CERTIFICATE_EXPIRING: &str = "tls_certificate_expiring";
+    pub(crate) const TLS_CERTIFICATE_EXPIRING: &str = "tls_certificate_expiring";
     /// The served data claims to be from the future: this box's clock is behind.
-    pub const CLOCK_BEHIND_DATA: &str = "clock_behind_data";
+    pub(crate) const CLOCK_BEHIND_DATA: &str = "clock_behind_data";
     /// The TLS private key file is readable by other users (still served).
-    pub const TLS_KEY_EXPOSED: &str = "tls_key_exposed";
+    pub(crate) const TLS_KEY_EXPOSED: &str = "tls_key_exposed";
     /// Emergency mode has run for more than a day without being confirmed.
-    pub const EMERGENCY_UNCONFIRMED: &str = "emergency_unconfirmed";
+    pub(crate) const EMERGENCY_UNCONFIRMED: &str = "emergency_unconfirmed";
     /// The newest clinical snapshot was refused because it held no patients or far fewer
     /// than are served (a likely broken export); the last good data is still served.
     /// Cleared when a clinical snapshot is accepted.
@@ -94,7 +94,7 @@ pub mod code {
 
 /// How many refused snapshots the status keeps (newest first), so that one incident is not
 /// overwritten by the next.
-pub const REJECTIONS_KEPT: usize = 20;
+pub(crate) const REJECTIONS_KEPT: usize = 20;
 
 /// What ingest reports about itself.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -117,7 +117,7 @@ pub struct IngestStatus {
 impl IngestStatus {
     /// Notes a refused snapshot: the last one, and the history of the last
     /// [`REJECTIONS_KEPT`].
-    pub fn record_rejection(&mut self, r: Rejection) {
+    pub(crate) fn record_rejection(&mut self, r: Rejection) {
         self.rejections.push_front(r.clone());
         self.rejections.truncate(REJECTIONS_KEPT);
         self.last_rejection = Some(r);
@@ -143,7 +143,7 @@ pub struct Metrics {
 
 impl Metrics {
     /// Adds one to a counter.
-    pub fn inc(c: &AtomicU64) {
+    pub(crate) fn inc(c: &AtomicU64) {
         c.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -161,7 +161,7 @@ impl StatusCell {
         }
     }
     /// Changes the status.
-    pub fn update(&self, f: impl FnOnce(&mut IngestStatus)) {
+    pub(crate) fn update(&self, f: impl FnOnce(&mut IngestStatus)) {
         match self.0.lock() {
             Ok(mut s) => f(&mut s),
             Err(p) => f(&mut p.into_inner()),
@@ -255,7 +255,7 @@ pub struct Ready {
 }
 
 /// The standing problems under which every patient page is refused.
-pub const REFUSES_PAGES: &[&str] = &[code::AUDIT_WRITE_FAILED, code::GENERATION_CORRUPT];
+pub(crate) const REFUSES_PAGES: &[&str] = &[code::AUDIT_WRITE_FAILED, code::GENERATION_CORRUPT];
 
 /// Builds the `/ready` document.
 pub fn ready(

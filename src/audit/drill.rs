@@ -20,9 +20,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 /// Most rejected snapshots listed in one report.
-pub const MAX_REJECTIONS_LISTED: usize = 200;
+pub(crate) const MAX_REJECTIONS_LISTED: usize = 200;
 /// Most stored reports returned by [`list`].
-pub const MAX_LISTED: usize = 1000;
+pub(crate) const MAX_LISTED: usize = 1000;
 
 /// How a drill ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,7 +126,7 @@ impl DrillReport {
 
 /// Builds the report of drill `drill_id` (default: the latest drill), stores it, and records
 /// its production in the audit log.
-pub fn report(log: &AuditLog, drill_id: Option<i64>) -> Result<DrillReport, AuditError> {
+pub(crate) fn report(log: &AuditLog, drill_id: Option<i64>) -> Result<DrillReport, AuditError> {
     report_at(log, drill_id, Utc::now())
 }
 

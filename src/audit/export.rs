@@ -42,7 +42,7 @@ pub enum ExportFormat {
 
 impl ExportFormat {
     /// Lower-case name.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ExportFormat::Jsonl => "jsonl",
             ExportFormat::Csv => "csv",

@@ -29,9 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// File name of the log inside the state directory.
-pub const LOG_FILE: &str = "audit.sqlite";
-/// File name of the chain key inside the state directory (the default place).
-pub const KEY_FILE: &str = "audit.key";
+pub(crate) const LOG_FILE: &str = "audit.sqlite";
 
 /// Errors of the audit log.
 #[derive(Debug, thiserror::Error)]
@@ -202,20 +200,20 @@ impl Event {
     }
 
     /// The person acting, and the one responsible when they act on another's behalf.
-    pub fn by(mut self, user: Option<UserRef>, responsible: Option<UserRef>) -> Event {
+    pub(crate) fn by(mut self, user: Option<UserRef>, responsible: Option<UserRef>) -> Event {
         self.user = user;
         self.responsible = responsible;
         self
     }
 
     /// Where the access came from.
-    pub fn from(mut self, access_point: AccessPoint) -> Event {
+    pub(crate) fn from(mut self, access_point: AccessPoint) -> Event {
         self.access_point = Some(access_point);
         self
     }
 
     /// The patients concerned.
-    pub fn concerning(mut self, patients: Vec<PatientRef>) -> Event {
+    pub(crate) fn concerning(mut self, patients: Vec<PatientRef>) -> Event {
         self.patients = patients;
         self
     }
@@ -223,7 +221,7 @@ impl Event {
 
 impl AccessPoint {
     /// The box's own console (the control socket, `noodepd mode`).
-    pub fn console() -> AccessPoint {
+    pub(crate) fn console() -> AccessPoint {
         AccessPoint {
             address: "local".into(),
             workstation: Some("console".into()),
@@ -283,19 +281,6 @@ struct Canonical<'a> {
     prev_hash: &'a str,
 }
 
-/// Computes an entry's hash from its parts.
-pub fn entry_hash(
-    id: i64,
-    time: &str,
-    appliance: &str,
-    ward: &str,
-    event: &Event,
-    prev_hash: &str,
-) -> Result<String, AuditError> {
-    let json = serde_json::to_string(event)?;
-    entry_hash_raw(id, time, appliance, ward, &json, prev_hash)
-}
-
 /// Computes an unkeyed (v2, plain SHA-256) entry's hash from its stored columns (the event
 /// as its stored JSON text).
 pub fn entry_hash_raw(
@@ -312,7 +297,7 @@ pub fn entry_hash_raw(
 /// An entry's hash: HMAC-SHA256 under `key` over `"noodepd-audit-v3\0"` and the
 /// canonical content for a keyed entry; SHA-256 over `"noodepd-audit-v2\0"` and the same
 /// content without a key.
-pub fn entry_hash_with(
+pub(crate) fn entry_hash_with(
     key: Option<&AuditKey>,
     id: i64,
     time: &str,
@@ -410,7 +395,7 @@ pub(crate) fn db_keyed_from(conn: &Connection) -> rusqlite::Result<Option<i64>> 
 }
 
 /// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes
         .iter()
@@ -421,16 +406,16 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// The genesis "previous hash".
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// File name of the chain-head anchor inside the state directory.
-pub const HEAD_FILE: &str = "audit.head";
+pub(crate) const HEAD_FILE: &str = "audit.head";
 /// File name of the lock file that serialises appends across processes (daemon and CLI).
-pub const LOCK_FILE: &str = "audit.lock";
+pub(crate) const LOCK_FILE: &str = "audit.lock";
 
 /// Longest event JSON text accepted when reading entries back (a stored entry is hostile
 /// input to `verify` and `export`).
-pub const MAX_EVENT_JSON: usize = 256 * 1024;
+pub(crate) const MAX_EVENT_JSON: usize = 256 * 1024;
 
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS entry (
@@ -463,7 +448,7 @@ const SCHEMA: &str = "
 
 /// The chain head as written to [`HEAD_FILE`] after every append.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Anchor {
+pub(crate) struct Anchor {
     pub id: i64,
     pub hash: String,
     /// The log's first keyed entry (version 2 of the file; None in version 1).
@@ -485,7 +470,7 @@ impl Anchor {
     }
 
     /// Parses the anchor file's text strictly (version 1 or 2).
-    pub fn parse(text: &str) -> Option<Anchor> {
+    pub(crate) fn parse(text: &str) -> Option<Anchor> {
         let mut lines = text.lines();
         let v2 = match lines.next()? {
             "noodepd-audit-head v1" => false,
@@ -512,7 +497,7 @@ impl Anchor {
     }
 
     /// Reads the anchor beside a log file (`Ok(None)` when there is none).
-    pub fn read(log_path: &Path) -> Result<Option<Result<Anchor, String>>, AuditError> {
+    pub(crate) fn read(log_path: &Path) -> Result<Option<Result<Anchor, String>>, AuditError> {
         let path = anchor_path(log_path);
         match std::fs::read(&path) {
             Ok(bytes) if bytes.len() > 4096 => Ok(Some(Err("anchor file too large".into()))),
@@ -534,7 +519,7 @@ pub(crate) fn is_hex64(s: &str) -> bool {
 }
 
 /// The anchor file beside a log file.
-pub fn anchor_path(log_path: &Path) -> PathBuf {
+pub(crate) fn anchor_path(log_path: &Path) -> PathBuf {
     log_path.with_file_name(HEAD_FILE)
 }
 
@@ -588,7 +573,7 @@ impl AuditLog {
     /// that is not keyed yet (new, or made by an older version) is keyed from its next
     /// entry on: that id is recorded in the database and in the anchor, and the entries
     /// before it keep their plain hashes.
-    pub fn open_keyed(
+    pub(crate) fn open_keyed(
         state_dir: &Path,
         appliance: &str,
         ward: &str,
@@ -640,7 +625,7 @@ impl AuditLog {
 
     /// Reads the key at `key_path` (never makes one) and opens the log with it; for the
     /// CLI, which must never start a second key.
-    pub fn open_existing_key(
+    pub(crate) fn open_existing_key(
         state_dir: &Path,
         appliance: &str,
         ward: &str,
@@ -793,16 +778,6 @@ impl AuditLog {
         &self.path
     }
 
-    /// The appliance id entries are stamped with.
-    pub fn appliance(&self) -> &str {
-        &self.appliance
-    }
-
-    /// The ward id entries are stamped with.
-    pub fn ward(&self) -> &str {
-        &self.ward
-    }
-
     /// Appends one event; when this returns Ok the entry is durable (fsynced) and the chain
     /// head anchor is updated. Any Err (disk full, read-only disk, ...) means: do not show
     /// what this entry was to account for.
@@ -817,7 +792,7 @@ impl AuditLog {
     }
 
     /// [`AuditLog::append_receipt`] with an explicit time.
-    pub fn append_receipt_at(
+    pub(crate) fn append_receipt_at(
         &self,
         event: Event,
         now: DateTime<Utc>,

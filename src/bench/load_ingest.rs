@@ -30,15 +30,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The appliance ward id of the run.
-pub const WARD: &str = "LOAD";
+pub(crate) const WARD: &str = "LOAD";
 /// The marker prefix in every patient's family name; six digits of the sequence follow.
-pub const MARKER: &str = "LOADSEQ";
+pub(crate) const MARKER: &str = "LOADSEQ";
 /// Digits after [`MARKER`].
 const MARKER_DIGITS: usize = 6;
 /// Longest run accepted (the sequence → minute mapping and the stale threshold scale with it).
-pub const MAX_SECONDS: u64 = 3600;
+pub(crate) const MAX_SECONDS: u64 = 3600;
 /// Most clients accepted.
-pub const MAX_CLIENTS: usize = 1024;
+pub(crate) const MAX_CLIENTS: usize = 1024;
 /// Problems kept verbatim for the report (the rest are only counted).
 const MAX_PROBLEMS: usize = 20;
 /// The timezone the daemon's config uses (its default), for the data-age text.
@@ -316,14 +316,14 @@ impl MarkedPayload {
 /// Sequence ↔ `data_as_of`: sequence `s` has `base + s` minutes, so the data-age header
 /// (shown to the minute) names the sequence.
 #[derive(Debug, Clone)]
-pub struct SequenceClock {
+pub(crate) struct SequenceClock {
     base: DateTime<Utc>,
     by_text: HashMap<String, u64>,
 }
 
 impl SequenceClock {
     /// A clock for sequences `1..=max_sequence`, the last one about now.
-    pub fn new(now: DateTime<Utc>, max_sequence: u64) -> SequenceClock {
+    pub(crate) fn new(now: DateTime<Utc>, max_sequence: u64) -> SequenceClock {
         let minute = now.duration_trunc(TimeDelta::minutes(1)).unwrap_or(now);
         let span = i64::try_from(max_sequence).unwrap_or(i64::MAX / 120);
         let base = minute - TimeDelta::minutes(span);
@@ -340,12 +340,12 @@ impl SequenceClock {
     }
 
     /// The `data_as_of` of `sequence`.
-    pub fn data_as_of(&self, sequence: u64) -> DateTime<Utc> {
+    pub(crate) fn data_as_of(&self, sequence: u64) -> DateTime<Utc> {
         self.base + TimeDelta::minutes(i64::try_from(sequence).unwrap_or(0))
     }
 
     /// The sequence whose `data_as_of` is shown as `text` ("22-11-2026 14:05").
-    pub fn sequence_of(&self, text: &str) -> Option<u64> {
+    pub(crate) fn sequence_of(&self, text: &str) -> Option<u64> {
         self.by_text.get(text).copied()
     }
 }
@@ -371,7 +371,7 @@ fn find_datetime(s: &str) -> Option<&str> {
 /// Checks that `html` is a complete page from one generation: every data-age element
 /// names the same sequence (through `clock`), there is at least one, and every marker in
 /// the page is that sequence's. Returns the sequence.
-pub fn check_page(html: &str, clock: &SequenceClock) -> Result<u64, String> {
+pub(crate) fn check_page(html: &str, clock: &SequenceClock) -> Result<u64, String> {
     if !html.trim_end().ends_with("</html>") {
         return Err("page does not end with </html> (incomplete)".into());
     }

@@ -60,7 +60,7 @@ pub enum BenchError {
 
 impl BenchError {
     /// An I/O error mapper naming the path.
-    pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BenchError + '_ {
+    pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BenchError + '_ {
         move |source| BenchError::Io {
             path: path.to_owned(),
             source,

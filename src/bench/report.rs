@@ -56,7 +56,7 @@ pub struct Row {
 
 impl Row {
     /// A row; the ratio and the verdict are computed from the parts.
-    pub fn new(
+    pub(crate) fn new(
         id: &str,
         what: impl Into<String>,
         value: Option<f64>,
@@ -98,14 +98,19 @@ impl Row {
     }
 
     /// A row for a figure that could not be measured, with the reason.
-    pub fn missing(id: &str, what: impl Into<String>, unit: &str, why: impl Into<String>) -> Row {
+    pub(crate) fn missing(
+        id: &str,
+        what: impl Into<String>,
+        unit: &str,
+        why: impl Into<String>,
+    ) -> Row {
         let mut r = Row::new(id, what, None, unit, None, None);
         r.note = why.into();
         r
     }
 
     /// Adds a note.
-    pub fn note(mut self, note: impl Into<String>) -> Row {
+    pub(crate) fn note(mut self, note: impl Into<String>) -> Row {
         let note = note.into();
         if self.note.is_empty() {
             self.note = note;
@@ -117,7 +122,7 @@ impl Row {
 
     /// Marks the row missed even though its own target is met (a joint target such as
     /// "≥ 50% of nginx with p99 < 20 ms"), with the reason.
-    pub fn also_requires(mut self, ok: bool, why: &str) -> Row {
+    pub(crate) fn also_requires(mut self, ok: bool, why: &str) -> Row {
         if !ok && self.verdict == Verdict::Met {
             self.verdict = Verdict::Missed;
             self = self.note(why.to_owned());
@@ -143,7 +148,7 @@ pub struct Report {
 }
 
 /// A number with a sensible number of digits.
-pub fn num(v: f64) -> String {
+pub(crate) fn num(v: f64) -> String {
     let a = v.abs();
     if a == 0.0 {
         "0".into()

@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use zeroize::Zeroizing;
 
 /// Fewest characters in a personal downtime code.
-pub const MIN_CODE: usize = 8;
+pub(crate) const MIN_CODE: usize = 8;
 
 /// Largest roster file read; `noodepd seal` reads no more either (the daemon's own bound,
 /// [`crate::ingest::MAX_ROSTER`], is smaller and is checked by `check_roster`).
@@ -57,7 +57,7 @@ pub enum CodeRefusal {
 
 /// The code in what was read from stdin: exactly one trailing "\n" or "\r\n" is removed,
 /// then the code must pass [`check_code`].
-pub fn code_from_input(input: &[u8]) -> Result<&str, CodeRefusal> {
+pub(crate) fn code_from_input(input: &[u8]) -> Result<&str, CodeRefusal> {
     let line = input
         .strip_suffix(b"\r\n")
         .or_else(|| input.strip_suffix(b"\n"))

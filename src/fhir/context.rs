@@ -59,7 +59,7 @@ impl MapOptions {
     }
 
     /// `now` minus a window (saturating at the earliest representable time).
-    pub fn since(&self, window: Duration) -> DateTime<Utc> {
+    pub(crate) fn since(&self, window: Duration) -> DateTime<Utc> {
         chrono::Duration::from_std(window)
             .ok()
             .and_then(|w| self.now.checked_sub_signed(w))

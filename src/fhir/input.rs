@@ -9,9 +9,9 @@
 use std::path::{Path, PathBuf};
 
 /// Largest single input file read.
-pub const MAX_INPUT_FILE: u64 = 512 * 1024 * 1024;
+pub(crate) const MAX_INPUT_FILE: u64 = 512 * 1024 * 1024;
 /// Largest clinical payload assembled.
-pub const MAX_PAYLOAD: usize = 1024 * 1024 * 1024;
+pub(crate) const MAX_PAYLOAD: usize = 1024 * 1024 * 1024;
 
 /// Why an input could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +38,7 @@ pub enum InputError {
 }
 
 /// Lists the input files: files as given, directories expanded (sorted, recursive).
-pub fn list_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
+pub(crate) fn list_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
     let mut out = Vec::new();
     for p in inputs {
         walk(p, true, &mut out)?;
@@ -108,7 +108,7 @@ pub fn read_documents(inputs: &[PathBuf]) -> Result<Vec<Document>, InputError> {
 }
 
 /// Parses one file's bytes: a single JSON document, or NDJSON when `ndjson`.
-pub fn parse_bytes(
+pub(crate) fn parse_bytes(
     bytes: &[u8],
     path: &Path,
     ndjson: bool,
@@ -164,7 +164,7 @@ pub fn collect_payload(inputs: &[PathBuf]) -> Result<Vec<u8>, InputError> {
 }
 
 /// Serialises documents as the clinical payload.
-pub fn to_payload(docs: &[Document]) -> Result<Vec<u8>, InputError> {
+pub(crate) fn to_payload(docs: &[Document]) -> Result<Vec<u8>, InputError> {
     let mut out = Vec::new();
     for d in docs {
         // serde_json output of a Value never contains a raw newline.
@@ -183,7 +183,9 @@ pub fn to_payload(docs: &[Document]) -> Result<Vec<u8>, InputError> {
 
 /// Parses a clinical payload (from a snapshot) into trees borrowed from it, one per line,
 /// with the same checks and errors as [`parse_payload`].
-pub fn parse_payload_borrowed(payload: &[u8]) -> Result<Vec<super::tree::Value<'_>>, InputError> {
+pub(crate) fn parse_payload_borrowed(
+    payload: &[u8],
+) -> Result<Vec<super::tree::Value<'_>>, InputError> {
     let path = Path::new("<snapshot>");
     let mut docs = Vec::new();
     let mut scratch = super::tree::Scratch::default();

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 /// Default config path on the publisher host.
-pub const DEFAULT_CONFIG: &str = "/etc/noodepd-publisher/publisher.toml";
+pub(crate) const DEFAULT_CONFIG: &str = "/etc/noodepd-publisher/publisher.toml";
 
 #[derive(Debug, Parser)]
 #[command(

@@ -18,7 +18,7 @@ use super::medication::Drug;
 
 /// A high-risk group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum HighRisk {
+pub(crate) enum HighRisk {
     Anticoagulant,
     Insulin,
     Opioid,

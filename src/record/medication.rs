@@ -75,7 +75,7 @@ pub struct Quantity {
 }
 
 /// UCUM's system URI.
-pub const UCUM: &str = "http://unitsofmeasure.org";
+pub(crate) const UCUM: &str = "http://unitsofmeasure.org";
 
 impl Quantity {
     /// The UCUM code of the unit, when the source gives one.
@@ -213,7 +213,7 @@ fn earlier(a: &Moment, b: &Moment) -> bool {
 
 impl BlockFacts {
     /// The earliest start of every period.
-    pub fn start(&self) -> Option<Moment> {
+    pub(crate) fn start(&self) -> Option<Moment> {
         self.periods
             .iter()
             .filter_map(|s| s.start)
@@ -222,7 +222,7 @@ impl BlockFacts {
 
     /// The latest end of every period; `None` when a period is open (start without end)
     /// or no period ends.
-    pub fn end(&self) -> Option<Moment> {
+    pub(crate) fn end(&self) -> Option<Moment> {
         if self
             .periods
             .iter()
@@ -237,7 +237,7 @@ impl BlockFacts {
     }
 
     /// The date a stop order takes effect: its end, else its start, else its registration.
-    pub fn stop_date(&self) -> Option<Moment> {
+    pub(crate) fn stop_date(&self) -> Option<Moment> {
         self.end()
             .or_else(|| {
                 self.periods
@@ -369,7 +369,7 @@ pub struct MedicationLine {
 impl MedicationLine {
     /// The last day this block runs as far as it is planned now: its end, or an earlier
     /// planned stop or pause.
-    pub fn runs_until(&self) -> Option<Moment> {
+    pub(crate) fn runs_until(&self) -> Option<Moment> {
         match &self.fate {
             Fate::InForce {
                 ends,
@@ -416,7 +416,7 @@ pub enum TreatmentState {
 impl TreatmentState {
     /// True for the states a nurse must see among the current medication: running,
     /// paused (so it is not given) and about to start.
-    pub fn listed_now(&self) -> bool {
+    pub(crate) fn listed_now(&self) -> bool {
         matches!(
             self,
             TreatmentState::Current { .. }
@@ -520,7 +520,7 @@ impl Treatment {
 
     /// Administration agreements (and variable dosing regimens) in force: the doses the
     /// ward actually gives, when there are any.
-    pub fn in_force_of(&self, kind: MedicationKind) -> Vec<&MedicationLine> {
+    pub(crate) fn in_force_of(&self, kind: MedicationKind) -> Vec<&MedicationLine> {
         self.blocks
             .iter()
             .filter(|b| b.kind == kind && b.fate.is_in_force())
@@ -545,7 +545,7 @@ impl Treatment {
     }
 
     /// The newest use statement, when the treatment has one and it does not lead.
-    pub fn last_use(&self) -> Option<&MedicationLine> {
+    pub(crate) fn last_use(&self) -> Option<&MedicationLine> {
         if self.lead_kind() == MedicationKind::Use {
             return None;
         }
@@ -554,7 +554,7 @@ impl Treatment {
 
     /// Every block not shown as a lead line, an in-force administration agreement or
     /// regimen, or the last use statement: the readable history.
-    pub fn history(&self) -> Vec<&MedicationLine> {
+    pub(crate) fn history(&self) -> Vec<&MedicationLine> {
         let lead = self.lead_lines();
         let shown = |b: &MedicationLine| {
             lead.iter().any(|l| std::ptr::eq(*l, b))
@@ -586,7 +586,7 @@ fn lead_kind(kinds: impl Iterator<Item = MedicationKind>) -> MedicationKind {
 }
 
 /// The state of one block on its own (status, stop type, periods) at `now`.
-pub fn block_state(f: &BlockFacts, now: DateTime<Utc>) -> Fate {
+pub(crate) fn block_state(f: &BlockFacts, now: DateTime<Utc>) -> Fate {
     let end = f.end();
     let ended = |m: &Option<Moment>| m.as_ref().and_then(until).is_some_and(|t| t <= now);
     match &f.status {

@@ -102,7 +102,7 @@ impl Moment {
     /// The first instant after the moment (the end of its day, month or year; an instant
     /// itself), for "has this ended?" checks: an end date of 2016-09-18 lasts through that
     /// day.
-    pub fn end_exclusive(&self) -> Option<DateTime<Utc>> {
+    pub(crate) fn end_exclusive(&self) -> Option<DateTime<Utc>> {
         let start = self.earliest_utc()?;
         match self {
             Moment::Instant(t) => Some(*t),
@@ -123,13 +123,13 @@ pub struct Code {
 
 impl Code {
     /// The code system's name as people know it, for the systems a ward meets.
-    pub fn system_name(&self) -> Option<&'static str> {
+    pub(crate) fn system_name(&self) -> Option<&'static str> {
         system_name(self.system.as_deref()?)
     }
 
     /// The code with its system's name ("NDC 0069-0105-68"), for a concept without a
     /// display text.
-    pub fn labelled(&self) -> Option<String> {
+    pub(crate) fn labelled(&self) -> Option<String> {
         let code = self.code.as_deref()?;
         Some(match self.system_name() {
             Some(n) => format!("{n} {code}"),
@@ -139,7 +139,7 @@ impl Code {
 }
 
 /// Names of the code systems carried for drugs, substances and findings.
-pub fn system_name(system: &str) -> Option<&'static str> {
+pub(crate) fn system_name(system: &str) -> Option<&'static str> {
     Some(match system.trim() {
         "urn:oid:2.16.840.1.113883.2.4.4.1" => "G-Standaard GPK",
         "urn:oid:2.16.840.1.113883.2.4.4.7" => "G-Standaard HPK",

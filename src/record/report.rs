@@ -63,14 +63,14 @@ pub struct IngestReport {
 
 impl IngestReport {
     /// Counts one input resource of `resource_type` as mapped into the model.
-    pub fn mapped(&mut self, resource_type: &str) {
+    pub(crate) fn mapped(&mut self, resource_type: &str) {
         let c = self.by_type.entry(resource_type.to_owned()).or_default();
         c.input += 1;
         c.mapped += 1;
     }
 
     /// Counts one input resource as not shown, with the reason.
-    pub fn not_shown(
+    pub(crate) fn not_shown(
         &mut self,
         resource_type: &str,
         id: Option<&str>,

@@ -140,8 +140,8 @@ impl From<&PatientRecord> for PatientSummary {
 }
 
 /// The longest search query taken into account, in characters, and the most words.
-pub const SEARCH_MAX_CHARS: usize = 100;
-pub const SEARCH_MAX_WORDS: usize = 8;
+pub(crate) const SEARCH_MAX_CHARS: usize = 100;
+pub(crate) const SEARCH_MAX_WORDS: usize = 8;
 
 /// The words that may stand before a room or bed number in a query or in the data.
 const ROOM_WORDS: &[&str] = &["kamer", "room", "k"];

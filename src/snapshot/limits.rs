@@ -106,7 +106,7 @@ impl Limits {
     }
 
     /// The decompressed payload cap for a payload kind.
-    pub fn max_payload_for(&self, kind: PayloadKind) -> u64 {
+    pub(crate) fn max_payload_for(&self, kind: PayloadKind) -> u64 {
         match kind {
             PayloadKind::Clinical => self.max_payload,
             PayloadKind::Roster => self.max_roster_payload.min(self.max_payload),

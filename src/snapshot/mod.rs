@@ -36,7 +36,7 @@ use std::path::Path;
 
 /// Reads a snapshot file for [`open`], never more than `limits.max_file + 1` bytes (so an
 /// oversize file costs no more memory than the limit and `open` reports it as too large).
-pub fn read_bounded(path: &Path, limits: &Limits) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_bounded(path: &Path, limits: &Limits) -> std::io::Result<Vec<u8>> {
     let file = std::fs::File::open(path)?;
     let hint = file
         .metadata()
@@ -70,7 +70,7 @@ impl PayloadKind {
     }
 
     /// The kind for a header byte, if known.
-    pub fn from_byte(b: u8) -> Option<Self> {
+    pub(crate) fn from_byte(b: u8) -> Option<Self> {
         match b {
             1 => Some(PayloadKind::Clinical),
             2 => Some(PayloadKind::Roster),
@@ -80,7 +80,7 @@ impl PayloadKind {
     }
 
     /// Stable lowercase name (as on the command line).
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             PayloadKind::Clinical => "clinical",
             PayloadKind::Roster => "roster",
@@ -104,14 +104,14 @@ pub enum Compression {
 
 impl Compression {
     /// The byte stored in the header.
-    pub fn to_byte(self) -> u8 {
+    pub(crate) fn to_byte(self) -> u8 {
         match self {
             Compression::Zstd => 1,
         }
     }
 
     /// The compression for a header byte, if known.
-    pub fn from_byte(b: u8) -> Option<Self> {
+    pub(crate) fn from_byte(b: u8) -> Option<Self> {
         match b {
             1 => Some(Compression::Zstd),
             _ => None,
@@ -119,7 +119,7 @@ impl Compression {
     }
 
     /// Stable lowercase name.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Compression::Zstd => "zstd",
         }
@@ -160,7 +160,7 @@ pub struct Header {
 
 impl Header {
     /// The header's `flags` byte (version 2).
-    pub fn flags(&self) -> u8 {
+    pub(crate) fn flags(&self) -> u8 {
         if self.allow_shrink {
             format::FLAG_ALLOW_SHRINK
         } else {

@@ -386,7 +386,7 @@ impl Generation {
 
     /// True once a read or [`Generation::verify_file`] found the file changed since it
     /// was built. Its pages are refused from then on; the daemon rebuilds it.
-    pub fn is_corrupt(&self) -> bool {
+    pub(crate) fn is_corrupt(&self) -> bool {
         self.corrupt.load(Ordering::SeqCst)
     }
 
@@ -435,7 +435,7 @@ impl Generation {
 
     /// The full record of one patient by key, checked against what was written. A
     /// corrupt generation answers nothing but errors.
-    pub fn patient(&self, key: &str) -> Result<Option<PatientRecord>, StoreError> {
+    pub(crate) fn patient(&self, key: &str) -> Result<Option<PatientRecord>, StoreError> {
         if self.is_corrupt() {
             return Err(self.corrupted("marked corrupt".into()));
         }
@@ -454,7 +454,7 @@ impl Generation {
 
     /// Every patient's full record in ward order (for the all-patients MAR), each checked
     /// against what was written.
-    pub fn all_patients(&self) -> Result<Vec<PatientRecord>, StoreError> {
+    pub(crate) fn all_patients(&self) -> Result<Vec<PatientRecord>, StoreError> {
         if self.is_corrupt() {
             return Err(self.corrupted("marked corrupt".into()));
         }
@@ -484,7 +484,7 @@ impl Generation {
 
     /// The patients matching a nurse's search (see [`PatientSummary::matches`]); an empty
     /// query finds nobody.
-    pub fn search(&self, query: &str) -> Vec<&PatientSummary> {
+    pub(crate) fn search(&self, query: &str) -> Vec<&PatientSummary> {
         if query.trim().is_empty() {
             return Vec::new();
         }

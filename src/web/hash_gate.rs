@@ -105,7 +105,8 @@ impl HashGate {
     }
 
     /// The most checks that ever ran at once.
-    pub fn peak(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn peak(&self) -> usize {
         self.peak.load(Ordering::SeqCst)
     }
 }

@@ -91,7 +91,7 @@ impl TlsReloader {
     }
 
     /// When the certificate in force expires (its notAfter), if it could be read.
-    pub fn not_after(&self) -> Option<DateTime<Utc>> {
+    pub(crate) fn not_after(&self) -> Option<DateTime<Utc>> {
         match self.not_after.read() {
             Ok(n) => *n,
             Err(p) => *p.into_inner(),
@@ -102,12 +102,12 @@ impl TlsReloader {
     /// others (it should be 0600 or 0400, owned by the daemon's user or handed over as a
     /// systemd credential). The box keeps serving with it — an outage is when the view is
     /// needed — but says so as a standing problem until it is fixed.
-    pub fn key_exposed(&self) -> Option<String> {
+    pub(crate) fn key_exposed(&self) -> Option<String> {
         key_exposed(&self.paths.key)
     }
 
     /// An acceptor with the configuration in force now (new connections use it).
-    pub fn acceptor(&self) -> TlsAcceptor {
+    pub(crate) fn acceptor(&self) -> TlsAcceptor {
         let cfg = match self.current.read() {
             Ok(c) => c.clone(),
             Err(p) => p.into_inner().clone(),

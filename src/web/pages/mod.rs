@@ -46,14 +46,14 @@ pub const STYLESHEET: &str = include_str!("style.css");
 
 /// The one script, served at [`urls::AGE_SCRIPT`]: it keeps the data age on an open page
 /// current. Every page is complete without it.
-pub const AGE_SCRIPT: &str = include_str!("age.js");
+pub(crate) const AGE_SCRIPT: &str = include_str!("age.js");
 
 /// The one script element every page carries, exactly as rendered: the page checkers
 /// (`generate::hostile::check_html`, the page tests) allow this string and no other script.
 pub const AGE_SCRIPT_TAG: &str = r#"<script src="/static/age.js" defer></script>"#;
 
 /// Most days a printed MAR covers (more is clamped).
-pub const MAX_MAR_DAYS: u32 = 14;
+pub(crate) const MAX_MAR_DAYS: u32 = 14;
 
 /// What every page needs to know besides its own data.
 pub struct PageCtx<'a> {
@@ -76,7 +76,7 @@ pub struct PageCtx<'a> {
 
 /// How old the data is, as every page shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DataAge {
+pub(crate) enum DataAge {
     None,
     Fresh {
         as_of: DateTime<Utc>,
@@ -96,21 +96,21 @@ pub enum DataAge {
 
 /// How far data may be dated after the box's clock (clock drift between publisher and box)
 /// before the pages say the clock is wrong; the same bound as `/ready`'s `clock_behind_data`.
-pub const FUTURE_TOLERANCE_SECONDS: i64 = 300;
+pub(crate) const FUTURE_TOLERANCE_SECONDS: i64 = 300;
 
 impl PageCtx<'_> {
     /// The UI text for `key`.
-    pub fn t(&self, key: Key) -> &'static str {
+    pub(crate) fn t(&self, key: Key) -> &'static str {
         i18n::t(self.lang, key)
     }
 
     /// Today in the ward's time zone.
-    pub fn today(&self) -> NaiveDate {
+    pub(crate) fn today(&self) -> NaiveDate {
         self.now.with_timezone(&self.tz).date_naive()
     }
 
     /// The data age, fresh or stale against `stale_after`.
-    pub fn data_age(&self) -> DataAge {
+    pub(crate) fn data_age(&self) -> DataAge {
         let Some(meta) = self.data else {
             return DataAge::None;
         };
@@ -135,12 +135,12 @@ impl PageCtx<'_> {
     }
 
     /// True in drill mode.
-    pub fn is_drill(&self) -> bool {
+    pub(crate) fn is_drill(&self) -> bool {
         self.mode.mode == crate::mode::Mode::Drill
     }
 
     /// The `lang` attribute value.
-    pub fn lang_code(&self) -> &'static str {
+    pub(crate) fn lang_code(&self) -> &'static str {
         match self.lang {
             Language::Nl => "nl",
             Language::En => "en",

@@ -65,7 +65,7 @@ impl Resp {
     }
 
     /// A plain-text answer.
-    pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Resp {
+    pub(crate) fn text(status: StatusCode, body: impl Into<Bytes>) -> Resp {
         Resp::new(status, "text/plain; charset=utf-8", body)
     }
 
