@@ -35,22 +35,38 @@ pub(crate) const LOG_FILE: &str = "audit.sqlite";
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
     #[error("audit log {path}: {source}")]
+    /// SQLite failed on the log file (open, write, fsync or read).
     Sqlite {
+        /// The log file.
         path: PathBuf,
+        /// SQLite's error.
         source: rusqlite::Error,
     },
     #[error("audit log {path}: {source}")]
+    /// A file operation on the log or its key failed.
     Io {
+        /// The file concerned.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
     #[error("audit entry cannot be encoded: {0}")]
+    /// An event could not be serialised to JSON.
     Encode(#[from] serde_json::Error),
     #[error("audit log is full (entry id space exhausted)")]
+    /// The entry id space is exhausted: nothing more can be appended.
     Full,
     #[error("audit log {path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    /// The file is not an audit log this build reads (schema, version or content); the message
+    /// says what.
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     #[error("no drill found in the audit log{}", .0.map(|id| format!(" with id {id}")).unwrap_or_default())]
+    /// The drill asked for (by id, or any) is not in the log.
     NoDrill(Option<i64>),
     #[error(
         "audit log {path} is keyed (HMAC chain from entry {keyed_from} on) and its key is \
@@ -58,7 +74,13 @@ pub enum AuditError {
          audit.key beside the log) — if it is lost, keep this log as evidence and move it \
          aside to start a new one"
     )]
-    KeyNeeded { path: PathBuf, keyed_from: i64 },
+    /// The log is keyed (an HMAC chain from entry `keyed_from` on) and no key was given.
+    KeyNeeded {
+        /// The log file.
+        path: PathBuf,
+        /// The first entry chained with the key.
+        keyed_from: i64,
+    },
 }
 
 /// What happened (NEN 7513 event types as this appliance knows them).
@@ -73,15 +95,20 @@ pub enum EventKind {
     Search,
     /// A print view (which patients in the detail / patient field).
     Print,
+    /// A successful login (user, role, address).
     Login,
+    /// A failed login (the user id as typed, the address).
     LoginFailed,
+    /// A user or address was locked out after repeated failed logins.
     Lockout,
+    /// A user logged out.
     Logout,
     /// A session ended by idle timeout.
     SessionExpired,
     /// A session ended by the system (its user left the roster or changed role, its guest
     /// code was revoked, its drill gave way to a real emergency); the reason in the detail.
     SessionEnded,
+    /// The mode changed (standby, emergency, drill); who and why in the entry.
     ModeSwitch,
     /// A coordinator issued a guest code (stored as `event_code_issued`, the name existing
     /// logs carry).
@@ -92,11 +119,14 @@ pub enum EventKind {
     GuestCodeRevoked,
     /// A coordinator lifted a login lockout (user or address in the detail).
     LockoutLifted,
+    /// A snapshot was verified, mapped and is now served (sequence and file in the detail).
     SnapshotAccepted,
+    /// A snapshot was refused and quarantined (the reason in the detail).
     SnapshotRejected,
     /// The oldest refused files were deleted from the quarantine to keep it within its
     /// cap (counts and bytes in the detail).
     QuarantinePruned,
+    /// A new staff roster took effect.
     RosterUpdated,
     /// The log itself was exported.
     AuditExport,
@@ -111,10 +141,15 @@ pub enum EventKind {
 /// The action, per FHIR AuditEvent.action: C(reate) R(ead) U(pdate) D(elete) E(xecute).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Action {
+    /// Create.
     C,
+    /// Read (every view and print of patient data).
     R,
+    /// Update.
     U,
+    /// Delete.
     D,
+    /// Execute (logins, mode switches, ingest).
     E,
 }
 
@@ -122,16 +157,22 @@ pub enum Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
+    /// It succeeded (FHIR code 0).
     Success,
+    /// It failed in a minor way, e.g. a wrong login code (FHIR code 4).
     MinorFailure,
+    /// It failed seriously, e.g. a snapshot refused (FHIR code 8).
     SeriousFailure,
 }
 
 /// A person acting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserRef {
+    /// The user id from the roster (for a guest, the guest code's id).
     pub id: String,
+    /// The user's name as the roster gives it.
     pub name: String,
+    /// The role the user acted in, by its roster name (nurse, physician, coordinator, it).
     pub role: String,
 }
 
@@ -140,7 +181,9 @@ pub struct UserRef {
 pub struct PatientRef {
     /// The patient key in the served data.
     pub key: String,
+    /// The hospital's patient number, as the served data gives it.
     pub patient_number: Option<String>,
+    /// The BSN, as the served data gives it (the law requires it in the log).
     pub bsn: Option<String>,
 }
 
@@ -156,8 +199,11 @@ pub struct AccessPoint {
 /// What a caller records. Appliance id, ward id, time and chain are filled in by the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
+    /// What happened.
     pub kind: EventKind,
+    /// Create, read, update, delete or execute.
     pub action: Action,
+    /// Whether it succeeded.
     pub outcome: Outcome,
     /// The person acting (None for the system itself, e.g. ingest).
     pub user: Option<UserRef>,
@@ -168,6 +214,7 @@ pub struct Event {
     pub patients: Vec<PatientRef>,
     /// Object detail: page, print, query and hit count, snapshot file and reason ...
     pub detail: String,
+    /// Where the access came from (address, workstation), when over the network.
     pub access_point: Option<AccessPoint>,
     /// The mode at the time ("standby", "emergency", "drill").
     pub mode: String,
@@ -255,12 +302,16 @@ impl Receipt {
 /// A stored entry: the event plus what the log adds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
+    /// The entry's number in the log, increasing with every append; covered by the chain.
     pub id: i64,
     /// UTC, RFC 3339 with microseconds.
     pub time: String,
+    /// The appliance id the entry is stamped with.
     pub appliance: String,
+    /// The ward id the entry is stamped with.
     pub ward: String,
     #[serde(flatten)]
+    /// What the caller recorded.
     pub event: Event,
     /// Hex SHA-256 of the previous entry (64 zeros for the first).
     pub prev_hash: String,

@@ -50,6 +50,8 @@ pub enum MedicationKind {
 /// The drug as the source names it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Drug {
+    /// The drug's name as the source gives it (code text, else the preferred display); never
+    /// empty for a mapped block.
     pub name: Text,
     /// The preferred coding (user-selected, else G-Standaard, else the first).
     pub code: Option<Code>,
@@ -58,13 +60,16 @@ pub struct Drug {
     pub codes: Vec<Code>,
     /// Strength, e.g. "500 mg" or "5 mg/ml".
     pub strength: Option<Text>,
+    /// Pharmaceutical form (tablet, solution ...), as given.
     pub form: Option<Text>,
+    /// Names of the active ingredients, at most 20.
     pub ingredients: Vec<Text>,
 }
 
 /// A quantity with its unit as text and as code (UCUM or the G-Standaard unit table).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Quantity {
+    /// The amount, in `unit`.
     pub value: f64,
     /// The unit as people write it ("stuk", "mg").
     pub unit: Option<Text>,
@@ -89,6 +94,7 @@ impl Quantity {
 /// A maximum dose per period ("max. 6 stuk per dag"): derivable for PRN blocks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MaxDose {
+    /// The maximum amount.
     pub quantity: Quantity,
     /// The period, e.g. 1 d (value with a UCUM time unit).
     pub per: Quantity,
@@ -110,10 +116,15 @@ pub struct Schedule {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// How often per period (Timing.repeat frequency, period and periodUnit).
 pub struct Frequency {
+    /// Times per period (frequency).
     pub count: u32,
+    /// The upper bound when a range is given ("2-3 x per dag"); always above `count`.
     pub count_max: Option<u32>,
+    /// The period's length as a number in text ("1", "0,5").
     pub period: Text,
+    /// The period's UCUM unit (h, d, wk, mo, a ...).
     pub period_unit: Text,
 }
 
@@ -128,7 +139,9 @@ pub struct Dosage {
     /// A dose range (doseRange): low and high.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dose_range: Option<(Option<Quantity>, Option<Quantity>)>,
+    /// Route of administration in words.
     pub route: Option<Text>,
+    /// When to give.
     pub schedule: Schedule,
     /// `Some` when "zo nodig" (as needed); the condition text when given.
     pub as_needed: Option<AsNeeded>,
@@ -144,7 +157,9 @@ pub struct Dosage {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// "Zo nodig": give only when the condition occurs.
 pub struct AsNeeded {
+    /// The condition in words ("bij pijn"), when the source gives one.
     pub condition: Option<Text>,
 }
 
@@ -157,12 +172,17 @@ pub enum BlockStatus {
     /// (MP9 3.0 always sends `unknown`).
     #[default]
     PeriodsDecide,
+    /// FHIR `on-hold`: paused.
     OnHold,
+    /// FHIR `stopped`.
     Stopped,
+    /// FHIR `completed`: ended as planned.
     Completed,
+    /// FHIR `cancelled`: never in force.
     Cancelled,
     /// MedicationStatement `not-taken`.
     NotTaken,
+    /// FHIR `draft`: not in force.
     Draft,
     /// A status outside FHIR's value set: the block cannot be fully read.
     Unrecognised(Text),
@@ -183,13 +203,16 @@ pub enum StopKind {
 /// A period the block carries (a missing end with a start is an open period).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Span {
+    /// First moment of the period, if given.
     pub start: Option<Moment>,
+    /// Last moment of the period (inclusive), `None` when open-ended.
     pub end: Option<Moment>,
 }
 
 /// Everything the "is this current" rule looks at, read once from the source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct BlockFacts {
+    /// The block's FHIR status, read into a closed set.
     pub status: BlockStatus,
     /// The MP9 stop type, when the block is a stop order.
     pub stop: Option<StopKind>,
@@ -257,32 +280,49 @@ pub enum Fate {
     /// Running now. `stop_planned`/`pause_planned`: a later stop or pause order, or the
     /// start of a replacement.
     InForce {
+        /// Its planned end, if any.
         ends: Option<Moment>,
+        /// The start of a later stop order or replacement, if any.
         stop_planned: Option<Moment>,
+        /// The start of a later pause order, if any.
         pause_planned: Option<Moment>,
     },
+    /// Its period starts after `now`.
     NotYetStarted {
+        /// When it starts.
         starts: Moment,
     },
+    /// Its period ended before `now`.
     Ended {
+        /// When it ended (inclusive), if known.
         on: Option<Moment>,
     },
+    /// Stopped early by a status or an MP9 stop order.
     Stopped {
+        /// When it was stopped, if known.
         on: Option<Moment>,
     },
+    /// Paused (on hold, or an MP9 pause order).
     Paused {
+        /// Since when it is paused, if known.
         since: Option<Moment>,
     },
+    /// Cancelled: never in force.
     Cancelled,
+    /// A draft: not in force.
     Draft,
     /// Replaced by a later block of the same kind (e.g. a dose change).
     Superseded {
+        /// The id ([`MedicationLine::id`]) of the block that replaces it.
         by: Text,
+        /// When the replacement starts, if known.
         from: Option<Moment>,
     },
     /// An MP9 stop agreement: not a therapy, an order that ends other blocks.
     StopOrder {
+        /// What the stop order does to its treatment.
         stop: StopKind,
+        /// When it takes effect, if known.
         on: Option<Moment>,
     },
 }
@@ -298,6 +338,7 @@ impl Default for Fate {
 }
 
 impl Fate {
+    /// True while the block runs now (`InForce`, planned stops and pauses included).
     pub fn is_in_force(&self) -> bool {
         matches!(self, Fate::InForce { .. })
     }
@@ -324,9 +365,15 @@ pub enum Unreadable {
 #[serde(tag = "attention", rename_all = "snake_case")]
 pub enum Attention {
     /// More than one agreement of one MP9 treatment is in force at once.
-    ConcurrentAgreements { count: u32 },
+    ConcurrentAgreements {
+        /// How many agreements are in force.
+        count: u32,
+    },
     /// The treatment runs but its latest administration agreement does not.
-    AdministrationAgreementNotInForce { fate: Fate },
+    AdministrationAgreementNotInForce {
+        /// What became of that administration agreement.
+        fate: Fate,
+    },
     /// The treatment does not run but an administration agreement or a variable dosing
     /// regimen still does.
     AdministrationAgreementStillInForce,
@@ -336,21 +383,27 @@ pub enum Attention {
 /// use statement, with its fate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct MedicationLine {
+    /// Which MP9 building block this is.
     pub kind: MedicationKind,
     /// Stable id within the patient ("MedicationRequest/abc"), used to link administrations.
     pub id: Text,
+    /// The drug of this block.
     pub drug: Drug,
+    /// Dosing instructions, in sequence order.
     pub dosages: Vec<Dosage>,
     /// The earliest start of the block's periods (agreements without a period: authoredOn).
     pub start: Option<Moment>,
     /// The latest end of the block's periods (`None`: open-ended).
     pub end: Option<Moment>,
+    /// Who prescribed or recorded it, as a display name.
     pub prescriber: Option<Text>,
     /// MP9 category of the block, or the category given.
     pub category: Option<Text>,
     /// The raw FHIR status code, for exports only; pages show the fate.
     pub status: Option<Text>,
+    /// Reason for use in words (reasonCode and reasonReference, joined).
     pub reason: Option<Text>,
+    /// Notes from the source, joined with " | ".
     pub note: Option<Text>,
     /// The block this one is based on (administration agreement → medication agreement).
     pub based_on: Option<Text>,
@@ -390,23 +443,37 @@ impl MedicationLine {
 pub enum TreatmentState {
     /// Running now.
     Current {
+        /// Its planned end, if any.
         ends: Option<Moment>,
+        /// The start of a planned stop, if any.
         stop_planned: Option<Moment>,
+        /// The start of a planned pause, if any.
         pause_planned: Option<Moment>,
         /// Resumed after a pause that began on this date.
         resumed_after_pause: Option<Moment>,
     },
     /// *ONDERBROKEN sinds …* (and *hervat op …* when a resume is planned).
     Paused {
+        /// Since when it is paused, if known.
         since: Option<Moment>,
+        /// When it resumes, if a resume is planned.
         resumes: Option<Moment>,
     },
     /// *start op …*
-    Future { starts: Moment },
+    Future {
+        /// The first day.
+        starts: Moment,
+    },
     /// *gestopt op …*
-    Stopped { on: Option<Moment> },
+    Stopped {
+        /// When it was stopped, if known.
+        on: Option<Moment>,
+    },
     /// *beëindigd op …*
-    Ended { on: Option<Moment> },
+    Ended {
+        /// When it ended, if known.
+        on: Option<Moment>,
+    },
     /// *geannuleerd*: never current.
     Cancelled,
     /// A draft, not in force.
@@ -434,6 +501,7 @@ pub struct Treatment {
     pub id: Text,
     /// The MP9 treatment identifier as "system|value", when the source gives one.
     pub identifier: Option<Text>,
+    /// Whether the treatment runs now, and since or until when; decided by [`resolve`].
     pub state: TreatmentState,
     /// Every building block with its fate, leading kind first, newest first within a kind.
     pub blocks: Vec<MedicationLine>,
@@ -637,7 +705,9 @@ fn periods_state(f: &BlockFacts, now: DateTime<Utc>) -> Fate {
 /// treatment it refers to (priorPrescription, basedOn, authorizingPrescription...).
 #[derive(Debug, Clone)]
 pub struct Block {
+    /// The building block.
     pub line: MedicationLine,
+    /// Indices (into the same `Vec<Block>`) of the blocks this one refers to.
     pub refers: Vec<usize>,
 }
 

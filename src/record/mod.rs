@@ -43,7 +43,10 @@ pub enum Listed<T> {
         asserted: Option<Moment>,
     },
     /// One or more items.
-    Items { items: Vec<T> },
+    Items {
+        /// The items, in the order the section shows them.
+        items: Vec<T>,
+    },
 }
 
 impl<T> Listed<T> {
@@ -116,8 +119,12 @@ impl Moment {
 /// A coded concept as the source gives it (system URI, code, display text).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Code {
+    /// The code system's URI as the source gives it (e.g. `http://snomed.info/sct`); see
+    /// [`system_name`] for the names people know.
     pub system: Option<Text>,
+    /// The code within its system, as given.
     pub code: Option<Text>,
+    /// The source's display text for the code; pages prefer it to the bare code.
     pub display: Option<Text>,
 }
 
@@ -163,7 +170,11 @@ pub(crate) fn system_name(system: &str) -> Option<&'static str> {
 pub struct WardRecord {
     /// Ward id from the snapshot header (or the preview input).
     pub ward: Text,
+    /// Every patient of the ward, in bed order (beds compared naturally, patients without a bed
+    /// last).
     pub patients: Vec<PatientRecord>,
+    /// How every input resource was handled: mapped or not shown with a reason, and the
+    /// warnings.
     pub report: IngestReport,
 }
 
@@ -173,12 +184,19 @@ pub struct PatientRecord {
     /// Key of this patient inside a generation: URL-safe, stable across snapshots when the
     /// source is (derived from the hospital patient number, else the FHIR id).
     pub key: Text,
+    /// Who the patient is: name, birth date, sex, BSN, patient number.
     pub identity: Identity,
+    /// Ward, room and bed from the current Encounter's location.
     pub location: BedLocation,
+    /// The current stay, when the source has an Encounter for it.
     pub admission: Option<Admission>,
+    /// Alerts (isolation, fall risk, other flags).
     pub alerts: Listed<Alert>,
+    /// Allergies and intolerances; `NotRecorded` means unknown, never "no allergies".
     pub allergies: Listed<Allergy>,
+    /// Treatment directives (resuscitation policy, other limits) and advance directives.
     pub directives: Listed<Directive>,
+    /// Problems and diagnoses.
     pub problems: Listed<Problem>,
     /// One entry per drug therapy (MP9 treatment), current or not: the state of each says
     /// whether it runs, is paused, starts later, or was stopped, ended or cancelled.
@@ -189,7 +207,9 @@ pub struct PatientRecord {
     pub vitals: Listed<Measurement>,
     /// Recent laboratory results, newest first.
     pub labs: Listed<Measurement>,
+    /// Contact persons (family, representatives).
     pub contacts: Listed<Contact>,
+    /// Medical devices, lines and catheters.
     pub devices: Listed<Device>,
     /// Statements about a section that were not taken as its status: partial negations
     /// ("no known food allergy") and contradictions, shown next to the section.
@@ -212,8 +232,11 @@ pub struct PatientRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NoteSection {
+    /// The allergy section.
     Allergies,
+    /// The medication section.
     Medication,
+    /// The problem section.
     Problems,
 }
 
@@ -235,10 +258,13 @@ pub enum NoteKind {
 /// A statement about a section that is shown next to it rather than as its status.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SectionNote {
+    /// The section the statement is about.
     pub section: NoteSection,
+    /// Why it is shown next to the section rather than as its status.
     pub kind: NoteKind,
     /// The source's wording.
     pub statement: Text,
+    /// When the source says the statement was made, if it does.
     pub asserted: Option<Moment>,
 }
 
@@ -261,9 +287,11 @@ pub enum UnreadReason {
 /// One piece of source data about a patient that could not be (fully) read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unread {
+    /// The FHIR resource type of what could not be read ("MedicationRequest").
     pub resource_type: Text,
     /// The resource id (or fullUrl), for finding it in the source.
     pub id: Option<Text>,
+    /// Why it could not be (fully) read.
     pub reason: UnreadReason,
     /// A short technical detail (English, as in the ingest report).
     pub detail: Text,
@@ -295,13 +323,18 @@ pub struct IdentityConflict {
 /// Who the patient is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Identity {
+    /// The name as shown, sorted and searched.
     pub name: PersonName,
+    /// Birth date as precise as the source gives it (a year alone stays a year).
     pub birth_date: Option<Moment>,
+    /// Administrative sex; `Unknown` when the source gives none.
     pub sex: Sex,
     /// Burgerservicenummer (9 digits), when the source has one.
     pub bsn: Option<Text>,
     /// The hospital's patient number.
     pub patient_number: Option<Text>,
+    /// True when the source marks the patient as deceased (deceasedBoolean or a
+    /// deceasedDateTime); the identity block says so.
     pub deceased: bool,
 }
 
@@ -313,21 +346,32 @@ pub struct PersonName {
     pub display: Text,
     /// Sort and search key, e.g. "Vries, Johanna de".
     pub sort_key: Text,
+    /// Given names (voornamen) in order.
     pub given: Vec<Text>,
+    /// Initials as given or derived from the given names ("J.M.").
     pub initials: Option<Text>,
+    /// The own surname's voorvoegsels ("van der").
     pub prefix: Option<Text>,
+    /// The own surname without voorvoegsels ("Vries").
     pub surname: Option<Text>,
+    /// The partner's surname's voorvoegsels, used per naamgebruik.
     pub partner_prefix: Option<Text>,
+    /// The partner's surname without voorvoegsels, used per naamgebruik.
     pub partner_surname: Option<Text>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
+/// Administrative sex as the source records it.
 pub enum Sex {
+    /// Female.
     Female,
+    /// Male.
     Male,
+    /// Neither female nor male (FHIR `other`).
     Other,
     #[default]
+    /// Not recorded or unknown.
     Unknown,
 }
 
@@ -335,81 +379,112 @@ pub enum Sex {
 /// docs/FHIR-MAPPING.md "Ward and bed convention").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct BedLocation {
+    /// The ward (Location `physicalType` wa), as the source names it.
     pub ward: Option<Text>,
+    /// The room (Location `physicalType` ro), as the source names it.
     pub room: Option<Text>,
+    /// The bed (Location `physicalType` bd), as the source names it; sorts the ward overview.
     pub bed: Option<Text>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The current stay (FHIR Encounter).
 pub struct Admission {
+    /// When the stay began (Encounter.period.start).
     pub start: Option<Moment>,
     /// Attending practitioner (hoofdbehandelaar) as a display name.
     pub attending: Option<Text>,
+    /// Reason for admission in words (the first reasonCode or reasonReference).
     pub reason: Option<Text>,
+    /// The specialty in charge (Encounter.serviceType, else the service provider's or the
+    /// encounter's type), as given.
     pub specialty: Option<Text>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+/// What an alert is about; picks the colour and icon on every surface.
 pub enum AlertKind {
     /// Isolation measures (MRSA, BRMO, contact/droplet/aerogenic ...).
     Isolation,
+    /// Valrisico: risk of falling.
     FallRisk,
+    /// Any other alert.
     Other,
 }
 
 /// An alert (zib Alert / FHIR Flag).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
+    /// What the alert is about (picks colour and icon).
     pub kind: AlertKind,
+    /// The alert in words, as shown.
     pub text: Text,
+    /// The preferred coding of the alert.
     pub code: Option<Code>,
     /// Every coding of the alert's code.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<Code>,
+    /// Since when the alert holds (Flag.period.start), if given.
     pub since: Option<Moment>,
+    /// Free-text note from the source.
     pub note: Option<Text>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+/// How dangerous a reaction to an allergen may be (AllergyIntolerance.criticality).
 pub enum Criticality {
+    /// High: a reaction may be life-threatening.
     High,
+    /// Low: unlikely to be life-threatening.
     Low,
+    /// The source could not assess it.
     UnableToAssess,
+    /// The source gives no criticality.
     NotRecorded,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One reaction to an allergen.
 pub struct Reaction {
+    /// What happens (the reaction's manifestations, joined).
     pub manifestation: Text,
+    /// The reaction's severity (mild, moderate, severe), as given.
     pub severity: Option<Text>,
 }
 
 /// An allergy or intolerance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Allergy {
+    /// The allergen in words (code text, else the first coding's display or code).
     pub substance: Text,
+    /// The preferred coding of the substance.
     pub code: Option<Code>,
     /// Every coding of the substance.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<Code>,
+    /// How dangerous a reaction may be.
     pub criticality: Criticality,
     /// "allergy" / "intolerance" when given.
     pub kind: Option<Text>,
     /// food / medication / environment / biologic.
     pub category: Vec<Text>,
+    /// Reactions seen, as the source lists them.
     pub reactions: Vec<Reaction>,
     /// Clinical status (active, inactive, resolved) as given.
     pub clinical_status: Option<Text>,
     /// Verification status (confirmed, unconfirmed, ...) as given.
     pub verification: Option<Text>,
+    /// When the allergy was recorded (recordedDate), if given.
     pub recorded: Option<Moment>,
+    /// Free-text note from the source.
     pub note: Option<Text>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+/// What a directive is about.
 pub enum DirectiveKind {
     /// Reanimatiebeleid.
     Resuscitation,
@@ -421,6 +496,7 @@ pub enum DirectiveKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+/// What a directive decides about its treatment.
 pub enum Decision {
     /// The treatment is to be given (e.g. "wel reanimeren").
     Permit,
@@ -433,15 +509,19 @@ pub enum Decision {
 /// A treatment directive (zib BehandelAanwijzing / FHIR Consent) or advance directive.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Directive {
+    /// Resuscitation policy, other treatment limit or advance directive.
     pub kind: DirectiveKind,
     /// What the directive is about ("Reanimatie", "Beademing", ...).
     pub treatment: Text,
+    /// Whether the treatment is to be given, not to be given, or otherwise (see `text`).
     pub decision: Decision,
     /// Restrictions or explanation in words.
     pub text: Option<Text>,
     /// Who decided / the source (practitioner, patient, representative).
     pub source: Option<Text>,
+    /// When the directive was made or took effect, if given.
     pub date: Option<Moment>,
+    /// The source's status code (active, inactive ...), as given.
     pub status: Option<Text>,
     /// Every coding of what the directive is about (treatment, category, type).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -451,27 +531,37 @@ pub struct Directive {
 /// A problem / diagnosis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Problem {
+    /// The problem in words.
     pub name: Text,
+    /// The preferred coding of the problem.
     pub code: Option<Code>,
     /// Every coding of the problem.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<Code>,
+    /// Clinical status (active, recurrence ...), as given.
     pub status: Option<Text>,
+    /// When the problem began (onset), if given.
     pub onset: Option<Moment>,
 }
 
 /// One administration (FHIR MedicationAdministration).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Administration {
+    /// The drug as the source names it.
     pub drug: Text,
+    /// Dose given, with unit, as text ("50 mg").
     pub dose: Option<Text>,
+    /// Route of administration in words.
     pub route: Option<Text>,
+    /// When it was given (or not given); sorts the list, newest first.
     pub at: Option<Moment>,
     /// completed, not-done, ...
     pub status: Option<Text>,
+    /// Who gave it, as a display name.
     pub performer: Option<Text>,
     /// The medication line id it belongs to, when resolvable.
     pub line_id: Option<Text>,
+    /// Notes from the source, and the reason when not given ("reden: …").
     pub note: Option<Text>,
     /// The treatment it belongs to ([`Treatment::id`]), when attributable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -487,32 +577,46 @@ pub struct Administration {
 /// A vital sign or lab result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Measurement {
+    /// What was measured, in words.
     pub name: Text,
+    /// The preferred coding of what was measured (LOINC, SNOMED ...).
     pub code: Option<Code>,
     /// The value as displayed, with unit ("120/80 mmHg", "7.2 mmol/l", "positief").
     pub value: Text,
+    /// The unit alone, when the source gives one.
     pub unit: Option<Text>,
+    /// When it was measured (effective time); sorts the list, newest first.
     pub at: Option<Moment>,
     /// Interpretation flag (H, L, A ...), when given.
     pub flag: Option<Text>,
+    /// The reference range in words, when the source gives one.
     pub reference_range: Option<Text>,
 }
 
 /// A contact person.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Contact {
+    /// The contact's name as shown ("(naam onbekend)" when the source has none).
     pub name: Text,
+    /// How the contact relates to the patient (partner, daughter ...), as given.
     pub relationship: Option<Text>,
+    /// The contact's role (first contact, legal representative ...), as given.
     pub role: Option<Text>,
+    /// Phone numbers and e-mail addresses (telecom values) as given, at most 10.
     pub telecom: Vec<Text>,
 }
 
 /// A medical device (lines, catheters, pacemaker, ...).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Device {
+    /// The device in words.
     pub name: Text,
+    /// The preferred coding of the device.
     pub code: Option<Code>,
+    /// Since when the device is in place, if given.
     pub since: Option<Moment>,
+    /// Where on the body, in words.
     pub body_site: Option<Text>,
+    /// Free-text notes from the source.
     pub note: Option<Text>,
 }

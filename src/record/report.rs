@@ -34,9 +34,11 @@ pub enum NotShownReason {
 /// One resource that is not shown, with its reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotShown {
+    /// The FHIR resource type ("Observation").
     pub resource_type: String,
     /// The resource id (or fullUrl when there is no id); never patient-identifying text.
     pub id: Option<String>,
+    /// Why it is not shown.
     pub reason: NotShownReason,
     /// A short technical detail ("subject Patient/123 not in snapshot").
     pub detail: String,
@@ -45,8 +47,11 @@ pub struct NotShown {
 /// Counts per resource type.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TypeCounts {
+    /// Resources of this type in the input (Bundle entries and contained resources).
     pub input: u64,
+    /// Of those, mapped into the record.
     pub mapped: u64,
+    /// Of those, not shown (each listed with its reason); `input = mapped + not_shown`.
     pub not_shown: u64,
 }
 

@@ -15,12 +15,19 @@ use std::fmt;
 /// Which limit a file broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitKind {
+    /// The whole file's size in bytes.
     File,
+    /// The header's size in bytes.
     Header,
+    /// The number of recipient entries.
     Recipients,
+    /// The plaintext size of one chunk.
     ChunkSize,
+    /// The number of chunks.
     ChunkCount,
+    /// The compressed payload's size in bytes.
     Compressed,
+    /// The decompressed payload's size in bytes (per payload kind).
     Payload,
 }
 
