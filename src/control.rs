@@ -42,23 +42,53 @@ const MAX_CONCURRENT: usize = 4;
 /// Errors of the control socket, server and client side.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
+    /// A socket operation failed.
     #[error("control socket {path}: {source}")]
     Io {
+        /// The control socket.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// Something other than a socket is at the socket's path; it is left alone.
     #[error("{path} exists and is not a socket; refusing to replace it")]
-    NotASocket { path: PathBuf },
+    NotASocket {
+        /// The path.
+        path: PathBuf,
+    },
+    /// Another daemon already listens on the socket.
     #[error("another noodepd is already listening on {path}")]
-    InUse { path: PathBuf },
+    InUse {
+        /// The control socket.
+        path: PathBuf,
+    },
+    /// No daemon listens (no socket at the path).
     #[error("is noodepd running? no control socket at {path}")]
-    NotRunning { path: PathBuf },
+    NotRunning {
+        /// The control socket.
+        path: PathBuf,
+    },
+    /// The caller may not use the socket (root or the noodepd user only).
     #[error("permission denied on {path}: run this as root (or as the noodepd user)")]
-    PermissionDenied { path: PathBuf },
+    PermissionDenied {
+        /// The control socket.
+        path: PathBuf,
+    },
+    /// The daemon did not answer in time.
     #[error("no reply from noodepd on {path} within {0:?}", CONNECTION_TIMEOUT)]
-    Timeout { path: PathBuf },
+    Timeout {
+        /// The control socket.
+        path: PathBuf,
+    },
+    /// The daemon's answer could not be read.
     #[error("unreadable reply from noodepd on {path}: {message}")]
-    BadReply { path: PathBuf, message: String },
+    BadReply {
+        /// The control socket.
+        path: PathBuf,
+        /// What was wrong with it.
+        message: String,
+    },
+    /// The daemon refused the request; its reason.
     #[error("noodepd refused: {0}")]
     Refused(String),
 }
@@ -67,20 +97,27 @@ pub enum ControlError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModeRequest {
+    /// The mode to switch to.
     pub mode: Mode,
+    /// Why (required, one line); recorded in the access log with the switch.
     pub reason: String,
 }
 
 /// The daemon's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModeReply {
+    /// True when the switch was made (and recorded).
     pub ok: bool,
+    /// The mode in force after the request.
     #[serde(default)]
     pub mode: Option<Mode>,
+    /// Since when that mode holds.
     #[serde(default)]
     pub since: Option<DateTime<Utc>>,
+    /// For a drill: when it ends by itself.
     #[serde(default)]
     pub drill_ends_at: Option<DateTime<Utc>>,
+    /// Why the switch was refused, for a person.
     #[serde(default)]
     pub error: Option<String>,
 }

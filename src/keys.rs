@@ -114,30 +114,62 @@ impl KeyKind {
 /// Why a key could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// The key file could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The key file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// The path is not a regular file.
     #[error("{path}: not a regular file")]
-    NotAFile { path: PathBuf },
+    NotAFile {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The file is larger than any key file.
     #[error("{path}: larger than {MAX_KEY_FILE} bytes, not a key file")]
-    TooLarge { path: PathBuf },
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file holds another kind of key (e.g. a publisher key where the appliance key belongs).
     #[error("{path}: this is {found}, but {expected} is needed here")]
     WrongKind {
+        /// The file.
         path: PathBuf,
+        /// The kind needed here.
         expected: &'static str,
+        /// The kind the file's tag says.
         found: &'static str,
     },
+    /// A secret key file is readable by group or others; it is not used.
     #[error(
         "{path}: secret key file has mode {mode:04o}, readable by group or others; \
          refusing to use it (fix with: chmod 600 {path})"
     )]
-    InsecurePermissions { path: PathBuf, mode: u32 },
+    InsecurePermissions {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The file is not a noodepd key file (tag, encoding or length).
     #[error("{path}: not a noodepd key file ({reason})")]
-    Malformed { path: PathBuf, reason: &'static str },
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A key file is in the way; keys are never overwritten without `--force`.
     #[error("{path}: already exists; refusing to overwrite a key (use --force to replace it)")]
-    AlreadyExists { path: PathBuf },
+    AlreadyExists {
+        /// The existing file.
+        path: PathBuf,
+    },
+    /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed: {0}")]
     Random(String),
 }

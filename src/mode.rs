@@ -21,9 +21,13 @@ pub(crate) const MAX_REASON: usize = 500;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+/// What the box may show: nothing in standby, everything in an emergency or a drill.
 pub enum Mode {
+    /// No outage: the box shows no patient data to anyone.
     Standby,
+    /// An outage: staff in a clinical role see the ward's data (the `it` role never does).
     Emergency,
+    /// Practice: as an emergency, marked as a drill on every page, and ended automatically.
     Drill,
 }
 
@@ -62,10 +66,17 @@ impl std::str::FromStr for Mode {
 #[serde(tag = "via", rename_all = "snake_case")]
 pub enum Switcher {
     /// A signed mode command from the publisher (snapshot file and sequence).
-    Publisher { snapshot: String, sequence: u64 },
+    Publisher {
+        /// The snapshot file that carried the command.
+        snapshot: String,
+        /// Its sequence number.
+        sequence: u64,
+    },
     /// A coordinator in the web view.
     User {
+        /// The coordinator.
         user: UserRef,
+        /// Where the request came from.
         access_point: AccessPoint,
     },
     /// Root on the box via the control socket.
@@ -89,9 +100,13 @@ impl Switcher {
 /// The persisted mode state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModeState {
+    /// The mode in force.
     pub mode: Mode,
+    /// When it was switched to.
     pub since: DateTime<Utc>,
+    /// Who switched it.
     pub by: Switcher,
+    /// Why (required; one line, at most [`MAX_REASON`] characters).
     pub reason: String,
     /// For a drill: when it ends automatically.
     pub drill_ends_at: Option<DateTime<Utc>>,
@@ -116,15 +131,26 @@ impl ModeState {
 #[derive(Debug, thiserror::Error)]
 pub enum ModeError {
     #[error("mode file {path}: {source}")]
+    /// The mode file could not be read or written.
     Io {
+        /// The mode file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// The mode file does not parse: the box refuses to guess the mode.
     #[error("mode file {path} is corrupt ({message}); refusing to guess the mode")]
-    Corrupt { path: PathBuf, message: String },
+    Corrupt {
+        /// The mode file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     #[error("mode switch not recorded in the audit log, so not made: {0}")]
+    /// The switch could not be recorded in the access log, so it was not made.
     Audit(#[from] AuditError),
     #[error("a reason is required (1 to {MAX_REASON} characters, one line, no control characters)")]
+    /// The reason is missing, too long, or not one line.
     Reason,
 }
 

@@ -12,11 +12,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// A refused snapshot, as shown to IT.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rejection {
+    /// The refused file's name (as it arrived in the inbox).
     pub file: String,
     /// Short stable code ("bad_signature", "replayed_sequence" ...).
     pub code: String,
     /// One clear line for a person.
     pub reason: String,
+    /// When it was refused (this box's clock).
     pub time: DateTime<Utc>,
 }
 
@@ -25,7 +27,9 @@ pub struct Rejection {
 /// line for a person, naming the file or directory and the fix; never patient data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
+    /// Stable code IT's monitoring matches on (`code::*`).
     pub code: &'static str,
+    /// One line for a person: what is wrong, naming the file or directory, and the fix.
     pub message: String,
     /// When it was first seen (UTC, this box's clock).
     pub since: DateTime<Utc>,
@@ -99,6 +103,7 @@ pub(crate) const REJECTIONS_KEPT: usize = 20;
 /// What ingest reports about itself.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct IngestStatus {
+    /// The most recently refused snapshot since start.
     pub last_rejection: Option<Rejection>,
     /// The last [`REJECTIONS_KEPT`] refused snapshots, newest first (since start).
     pub rejections: std::collections::VecDeque<Rejection>,
@@ -111,6 +116,7 @@ pub struct IngestStatus {
     pub last_sequence: Option<u64>,
     /// When the roster in use was accepted, if any.
     pub roster_received_at: Option<DateTime<Utc>>,
+    /// Staff members in the roster in use (0 without a roster).
     pub roster_staff: usize,
 }
 
@@ -127,17 +133,27 @@ impl IngestStatus {
 /// Counters for /metrics (monotonic since start).
 #[derive(Debug, Default)]
 pub struct Metrics {
+    /// Snapshots verified, mapped and served.
     pub snapshots_accepted: AtomicU64,
+    /// Snapshots refused and quarantined.
     pub snapshots_rejected: AtomicU64,
     /// Quarantined files deleted to keep the quarantine within its cap.
     pub quarantine_pruned: AtomicU64,
+    /// Successful logins.
     pub logins: AtomicU64,
+    /// Failed logins.
     pub logins_failed: AtomicU64,
+    /// Lockouts (a user name or an address).
     pub lockouts: AtomicU64,
+    /// Pages with one patient's data shown.
     pub patient_page_views: AtomicU64,
+    /// Pages shown, all kinds.
     pub page_views: AtomicU64,
+    /// Print views produced.
     pub prints: AtomicU64,
+    /// Audit writes that failed (each also refused its page).
     pub audit_failures: AtomicU64,
+    /// HTTP requests answered.
     pub http_requests: AtomicU64,
 }
 
@@ -228,19 +244,29 @@ pub struct Ready {
     /// and while every patient page is refused (the access log cannot be written, or the
     /// served data is corrupt and being rebuilt; `problems` says which).
     pub ready: bool,
+    /// The mode (`standby`, `emergency`, `drill`).
     pub mode: &'static str,
+    /// Since when the mode holds.
     pub mode_since: DateTime<Utc>,
+    /// For a drill: when it ends by itself.
     pub drill_ends_at: Option<DateTime<Utc>>,
+    /// The ward this box serves (from the config).
     pub ward: String,
+    /// This box's appliance id.
     pub appliance: String,
+    /// The served generation's snapshot sequence; `None` without data.
     pub sequence: Option<u64>,
+    /// The time the served data describes (the EPD read).
     pub data_as_of: Option<DateTime<Utc>>,
+    /// When this box accepted the served snapshot.
     pub received_at: Option<DateTime<Utc>>,
     /// Seconds since `data_as_of` (the age every screen shows).
     pub age_seconds: Option<i64>,
     /// True when the data is older than the configured threshold.
     pub stale: bool,
+    /// Patients in the served generation.
     pub patients: Option<usize>,
+    /// The most recently refused snapshot since start.
     pub last_rejection: Option<Rejection>,
     /// The last refused snapshots (at most 20), newest first.
     pub recent_rejections: Vec<Rejection>,
@@ -251,6 +277,7 @@ pub struct Ready {
     pub problems: Vec<Problem>,
     /// True when `data_as_of` is more than 5 minutes ahead of this box's clock.
     pub data_from_future: bool,
+    /// Staff members in the roster in use (0 without a roster).
     pub roster_staff: usize,
 }
 
