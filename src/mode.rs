@@ -106,7 +106,7 @@ pub struct ModeState {
     pub since: DateTime<Utc>,
     /// Who switched it.
     pub by: Switcher,
-    /// Why (required; one line, at most [`MAX_REASON`] characters).
+    /// Why (required; one line, at most 500 characters).
     pub reason: String,
     /// For a drill: when it ends automatically.
     pub drill_ends_at: Option<DateTime<Utc>>,

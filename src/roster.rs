@@ -38,9 +38,14 @@ pub(crate) const MIN_ARGON2_WORK: u64 = 7 * 1024 * 5;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// Sees the ward's data in an emergency or a drill.
     Nurse,
+    /// Sees the ward's data in an emergency or a drill.
     Physician,
+    /// Sees the ward's data, and may also issue guest codes, lift lockouts and switch modes
+    /// in the web view.
     Coordinator,
+    /// IT staff: status pages only, never patient data.
     It,
 }
 
@@ -64,9 +69,13 @@ impl Role {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StaffMember {
+    /// The login name, unique in the roster.
     pub user: String,
+    /// The person's name, shown in the header and recorded in the access log.
     pub name: String,
+    /// What the person may see and do.
     pub role: Role,
+    /// The personal code's argon2id hash (PHC string); the code itself is never stored.
     pub code_hash: String,
 }
 
@@ -74,7 +83,9 @@ pub struct StaffMember {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Roster {
+    /// The ward the roster is for; a roster for another ward is refused.
     pub ward: String,
+    /// Everyone who may log in, at most 2,000.
     pub staff: Vec<StaffMember>,
 }
 
@@ -87,12 +98,21 @@ pub enum RosterError {
         crate::jsonerr::describe(.0)
     )]
     Json(#[from] serde_json::Error),
+    /// More staff entries than the 2,000 a roster may hold (the count is given).
     #[error("roster has {0} staff entries; at most {MAX_STAFF}")]
     TooMany(usize),
+    /// One entry is invalid (user id, name or code hash).
     #[error("roster entry {index}: {message}")]
-    Entry { index: usize, message: String },
+    Entry {
+        /// The entry's position, counted from 0.
+        index: usize,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A user id appears twice.
     #[error("roster lists user {0:?} twice")]
     Duplicate(String),
+    /// A code could not be hashed (argon2 refused the parameters).
     #[error("cannot hash code: {0}")]
     Hash(String),
 }

@@ -16,23 +16,42 @@ pub(crate) const MAX_PAYLOAD: usize = 1024 * 1024 * 1024;
 /// Why an input could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
+    /// An input file could not be read.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// An input file is larger than 512 MiB.
     #[error("{path}: file larger than {MAX_INPUT_FILE} bytes")]
-    TooLarge { path: PathBuf },
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A file (or an NDJSON line) is not valid JSON.
     #[error("{path}{}: not valid JSON: {message}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
     Json {
+        /// The file.
         path: PathBuf,
+        /// The NDJSON line, counted from 1; `None` for a whole-file JSON document.
         line: Option<usize>,
+        /// The parser's message.
         message: String,
     },
+    /// Valid JSON, but not a FHIR resource (no `resourceType` string).
     #[error("{path}{}: not a FHIR resource (a JSON object with a \"resourceType\" string)", line.map(|l| format!(" line {l}")).unwrap_or_default())]
-    NotFhir { path: PathBuf, line: Option<usize> },
+    NotFhir {
+        /// The file.
+        path: PathBuf,
+        /// The NDJSON line, counted from 1; `None` for a whole-file JSON document.
+        line: Option<usize>,
+    },
+    /// No .json or .ndjson file was found.
     #[error("no .json or .ndjson files found in the input")]
     Empty,
+    /// The input files together exceed 1 GiB.
     #[error("input larger than {MAX_PAYLOAD} bytes in total")]
     PayloadTooLarge,
 }
@@ -81,8 +100,11 @@ fn is_fhir_name(p: &Path) -> bool {
 /// One parsed input document with where it came from.
 #[derive(Debug)]
 pub struct Document {
+    /// The file it was read from.
     pub path: PathBuf,
+    /// The NDJSON line, counted from 1; `None` when the file is one JSON document.
     pub line: Option<usize>,
+    /// The parsed resource (a Bundle or a single resource).
     pub value: serde_json::Value,
 }
 
