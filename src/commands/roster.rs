@@ -33,25 +33,33 @@ const STDIN_LIMIT: usize = MAX_CODE + 3;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CodeRefusal {
     #[error("no code on stdin")]
+    /// Nothing was read.
     Empty,
     #[error("more than one line on stdin; give exactly one code")]
+    /// More than one line was given.
     SeveralLines,
     #[error("the code contains control characters (such as a tab)")]
+    /// The code holds control characters.
     Control,
     #[error(
         "the code may contain only letters a-z and A-Z, digits, spaces and the punctuation \
          of a US keyboard (printable ASCII), so it can be typed on any ward keyboard"
     )]
+    /// The code holds characters outside printable ASCII.
     NotPlainAscii,
     #[error("the code starts or ends with a space; the login form would drop it")]
+    /// The code starts or ends with a space.
     OuterSpace,
     #[error("the code is too short: at least {MIN_CODE} characters")]
+    /// Shorter than the minimum length.
     TooShort,
     #[error("the code is too long: at most {MAX_CODE} characters")]
+    /// Longer than the maximum length.
     TooLong,
     #[error(
         "the code is one repeated character or a straight run (each character one up or down from the last): too easy to guess"
     )]
+    /// One repeated character or a straight run ("aaaa", "1234").
     Trivial,
 }
 
