@@ -40,26 +40,41 @@ const POOL_MAX: usize = 8;
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// A file operation on a generation failed.
     #[error("store I/O on {path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// SQLite failed on a generation.
     #[error("SQLite error in generation {path}: {source}")]
     Sqlite {
+        /// The generation file.
         path: PathBuf,
+        /// SQLite's error.
         source: rusqlite::Error,
     },
+    /// A record or summary could not be serialised to JSON.
     #[error("cannot encode record: {0}")]
     Encode(#[from] serde_json::Error),
+    /// A generation does not read back as it was written; the reason says what.
     #[error("generation {path} is corrupt: {reason}")]
-    Corrupt { path: PathBuf, reason: String },
+    Corrupt {
+        /// The generation file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// What is known about a generation besides its patients.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GenerationMeta {
+    /// The ward the data is for.
     pub ward: String,
+    /// The snapshot's sequence number.
     pub sequence: u64,
     /// When the publisher extracted the data from the EPD.
     pub data_as_of: DateTime<Utc>,
@@ -69,6 +84,7 @@ pub struct GenerationMeta {
     pub received_at: DateTime<Utc>,
     /// The sealed snapshot file it came from (file name only).
     pub snapshot_file: String,
+    /// How every resource of the snapshot was handled (shown to IT on the status page).
     pub report: IngestReport,
 }
 
