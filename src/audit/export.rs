@@ -35,8 +35,11 @@ pub struct ExportFilter {
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
+    /// One JSON object per entry and line, as stored.
     Jsonl,
+    /// CSV for a spreadsheet; cells that could start a formula are defused.
     Csv,
+    /// FHIR R4 AuditEvent resources, one per line (NDJSON).
     Fhir,
 }
 

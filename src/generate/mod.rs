@@ -44,6 +44,7 @@ use std::path::{Path, PathBuf};
 pub struct GenerateOptions {
     /// Number of patients in all.
     pub patients: usize,
+    /// The random seed: the same seed (and options) give the same data.
     pub seed: u64,
     /// Ward id, or the prefix when the patients need several wards.
     pub ward: String,
@@ -87,15 +88,21 @@ pub enum GenerateError {
     #[error(
         "ward id {0:?} is not usable: use 1–32 letters, digits, '-', '_' or '.', starting with a letter or digit"
     )]
+    /// The ward id cannot be used in file names and ids.
     InvalidWard(String),
+    /// An output file could not be written.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// A ward's bundle could not be serialised (the ward id is given).
     #[error("could not serialise the bundle for ward {0}")]
     Json(String, #[source] serde_json::Error),
+    /// A demo roster code could not be hashed.
     #[error("could not hash a roster code: {0}")]
     Hash(String),
 }

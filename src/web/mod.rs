@@ -26,8 +26,11 @@ use serde::Serialize;
 /// The person behind a session, as pages and the audit log need it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SessionUser {
+    /// The roster's user id (or the guest code's user id).
     pub id: String,
+    /// The person's name as the roster (or the issuing coordinator) gives it.
     pub name: String,
+    /// What the person may see and do.
     pub role: Role,
     /// For a guest-code login: the coordinator who issued the code (user id and name).
     pub issued_by: Option<(String, String)>,
@@ -40,8 +43,11 @@ pub struct IssuedCode {
     pub user: String,
     /// The colleague's name as the coordinator typed it.
     pub name: String,
+    /// The role the code logs in with.
     pub role: Role,
+    /// The issuing coordinator's user id.
     pub issued_by: String,
+    /// When the code stops working.
     pub expires_at: DateTime<Utc>,
     /// The drill it was issued in, if any (it ends when a real emergency starts).
     pub drill: Option<i64>,

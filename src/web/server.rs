@@ -202,15 +202,21 @@ const OVER_CAP: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text
 /// Errors of the web server.
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
+    /// The configured address cannot be bound.
     #[error("cannot listen on {addr}: {source} (is another process using the port?)")]
     Bind {
+        /// The address.
         addr: SocketAddr,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// The socket systemd passed cannot be used.
     #[error("socket activation: {0}")]
     SocketActivation(String),
+    /// Accepting on the listening socket failed.
     #[error("listening socket: {0}")]
     Listener(std::io::Error),
+    /// The certificate or key cannot be loaded.
     #[error("TLS: {0}")]
     Tls(#[from] super::tls::TlsError),
 }

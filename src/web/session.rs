@@ -87,10 +87,13 @@ pub(crate) fn pre_cookie(tls: bool) -> &'static str {
 /// An open session.
 #[derive(Debug, Clone)]
 pub struct Session {
+    /// Who is logged in.
     pub user: SessionUser,
     /// The CSRF token every form of this session carries.
     pub csrf: String,
+    /// When the session was opened.
     pub created: DateTime<Utc>,
+    /// The last request; the session ends after the configured idle time without one.
     pub last_seen: DateTime<Utc>,
     /// The drill (its id) this session was opened in, if any: it ends when a real
     /// emergency or another drill starts.
@@ -110,6 +113,7 @@ pub(crate) enum Lookup {
 /// What a lockout applies to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LockedWhat {
+    /// A user name (from any address).
     User(String),
     /// A client address: IPv4 as is, IPv6 as its /64 network (see [`address_key`]).
     Address(IpAddr),
@@ -139,7 +143,9 @@ impl LockedWhat {
 /// A lockout in force, as a coordinator sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lockout {
+    /// The user name or address locked.
     pub what: LockedWhat,
+    /// When the lockout ends by itself (a coordinator may lift it earlier).
     pub until: DateTime<Utc>,
 }
 

@@ -8,7 +8,7 @@ macro_rules! words {
     ($($key:ident => ($nl:expr, $en:expr),)*) => {
         /// One piece of UI text.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum Key { $($key,)* }
+        pub enum Key { $(#[doc = $nl] $key,)* }
 
         /// The text for `key` in `lang`.
         pub(crate) fn t(lang: Language, key: Key) -> &'static str {

@@ -59,14 +59,21 @@ pub(crate) const MAX_MAR_DAYS: u32 = 14;
 pub struct PageCtx<'a> {
     /// Nl by default, En via the switch.
     pub lang: Language,
+    /// The ward's time zone: every time on the page is shown in it.
     pub tz: chrono_tz::Tz,
+    /// The request's time (ages, staleness and "today" are taken from it).
     pub now: DateTime<Utc>,
+    /// The ward's name for the header.
     pub ward_name: &'a str,
+    /// This box's id, shown in the footer.
     pub appliance_id: &'a str,
+    /// The mode in force (a drill is marked on every page).
     pub mode: &'a crate::mode::ModeState,
     /// None: no data received yet.
     pub data: Option<&'a crate::store::GenerationMeta>,
+    /// Data older than this is shown with a warning.
     pub stale_after: std::time::Duration,
+    /// Who is logged in, if anyone.
     pub user: Option<&'a crate::web::SessionUser>,
     /// Token for every POST form (hidden input "csrf").
     pub csrf: &'a str,

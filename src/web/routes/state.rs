@@ -34,7 +34,9 @@ pub(super) struct SweptFor {
 
 /// The web server's state: the daemon's shared state plus the login state.
 pub struct WebState {
+    /// The running appliance's state (config, store, mode, access log, status).
     pub shared: Arc<App>,
+    /// Sessions, lockouts and guest codes.
     pub sessions: Arc<Sessions>,
     /// At most a few argon2 checks at once.
     pub gate: HashGate,
