@@ -68,6 +68,7 @@ pub struct LoadIngestOptions {
     pub exe: PathBuf,
     /// Where the work directory is made (removed at the end).
     pub work_parent: PathBuf,
+    /// The seed of the generated ward (the same seed gives the same data).
     pub seed: u64,
 }
 
@@ -91,10 +92,15 @@ impl LoadIngestOptions {
 /// Latency figures of one kind of page, milliseconds.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Latency {
+    /// Requests timed.
     pub requests: u64,
+    /// Median (nearest rank); `None` without requests.
     pub p50_ms: Option<f64>,
+    /// 90th percentile.
     pub p90_ms: Option<f64>,
+    /// 99th percentile.
     pub p99_ms: Option<f64>,
+    /// The slowest request.
     pub max_ms: Option<f64>,
 }
 
@@ -115,8 +121,11 @@ impl Latency {
 /// What a run measured.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LoadIngestResult {
+    /// Concurrent logged-in clients.
     pub clients: usize,
+    /// Patients in the ward.
     pub patients: usize,
+    /// How long the clients browsed, seconds.
     pub seconds: f64,
     /// Seconds between snapshots; `None` for the baseline run without ingest.
     pub interval_s: Option<f64>,
@@ -128,9 +137,13 @@ pub struct LoadIngestResult {
     pub inconsistent: u64,
     /// The first problems, verbatim.
     pub problems: Vec<String>,
+    /// Every page together.
     pub all: Latency,
+    /// The ward list.
     pub ward_list: Latency,
+    /// Patient pages.
     pub patient: Latency,
+    /// MAR pages.
     pub mar: Latency,
     /// Logins through the form before the clock started.
     pub login: Latency,
@@ -142,9 +155,11 @@ pub struct LoadIngestResult {
     pub rejected: u64,
     /// The sequence served when the clock started and when the daemon had caught up.
     pub first_sequence: u64,
+    /// See `first_sequence`.
     pub last_sequence: u64,
     /// Distinct generations (sequences) seen in the pages served during the run.
     pub generations_seen: usize,
+    /// Machine facts: cores, load average at start, kernel.
     pub machine: String,
 }
 

@@ -13,16 +13,24 @@ use std::fmt::Write as _;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Target {
     /// The value must be below `limit` (in the row's unit).
-    Below { limit: f64 },
+    Below {
+        /// The limit.
+        limit: f64,
+    },
     /// value / baseline must be at least `min`.
-    RatioAtLeast { min: f64 },
+    RatioAtLeast {
+        /// The least ratio.
+        min: f64,
+    },
 }
 
 /// Whether the target is met.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
+    /// The figure meets its target.
     Met,
+    /// The figure misses its target.
     Missed,
     /// The figure has no target of its own (context for another figure).
     Info,
@@ -33,7 +41,9 @@ pub enum Verdict {
 /// A baseline: what it is and its value in the row's unit.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Baseline {
+    /// What the baseline is (e.g. nginx serving the same bytes).
     pub what: String,
+    /// Its value; `None` when it could not be measured.
     pub value: Option<f64>,
 }
 
@@ -42,13 +52,19 @@ pub struct Baseline {
 pub struct Row {
     /// "P1" … "P6", or "P3a" for the audit bound.
     pub id: String,
+    /// What was measured, for a person.
     pub what: String,
+    /// The figure; `None` when it could not be measured.
     pub value: Option<f64>,
+    /// Its unit ("ms", "MB/s" ...).
     pub unit: String,
+    /// What it is compared with, if anything.
     pub baseline: Option<Baseline>,
     /// value / baseline.
     pub ratio: Option<f64>,
+    /// The goal, if the figure has one.
     pub target: Option<Target>,
+    /// Whether the goal is met.
     pub verdict: Verdict,
     /// Why a figure is missing, what limits it, how it was measured.
     pub note: String,
@@ -142,6 +158,7 @@ pub struct Report {
     pub machine: String,
     /// The scales measured ("ward: 40 patients, 5.7 MB").
     pub scales: Vec<String>,
+    /// The figures, in table order.
     pub rows: Vec<Row>,
     /// Run-wide notes (how things were measured, what was skipped).
     pub notes: Vec<String>,
