@@ -26,11 +26,12 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::any::Any;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 /// Schema version of a generation file.
 const SCHEMA_VERSION: i64 = 1;
@@ -97,6 +98,10 @@ pub struct Generation {
     /// Digest of the whole file as built.
     file: Sha,
     corrupt: AtomicBool,
+    /// What a reader derives from this generation and keeps for its lifetime (the web's
+    /// rendered pages, `web::cache`): dropped with the generation, so a swap can never
+    /// carry it over to the next one.
+    attached: OnceLock<Box<dyn Any + Send + Sync>>,
 }
 
 impl std::fmt::Debug for Generation {
@@ -381,6 +386,7 @@ impl Generation {
             records,
             file,
             corrupt: AtomicBool::new(false),
+            attached: OnceLock::new(),
         })
     }
 
@@ -421,6 +427,15 @@ impl Generation {
             return Err(self.corrupted(format!("record {key} differs from what was written")));
         }
         serde_json::from_str(json).map_err(|e| self.corrupted(format!("record {key}: {e}")))
+    }
+
+    /// The state of type `T` attached to this generation, made by `init` on first use; it
+    /// lives exactly as long as the generation. One type per generation: `None` when a
+    /// state of another type was attached first.
+    pub fn attached<T: Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Option<&T> {
+        self.attached
+            .get_or_init(|| Box::new(init()))
+            .downcast_ref::<T>()
     }
 
     /// The generation's metadata.
