@@ -166,10 +166,14 @@ pub fn patient_page(g: &Generation, ctx: &PageCtx, found: Found, seen: &Receipt)
     match found {
         Found::Rendered(k) => Some(pages::patient_page_from(ctx, &k.parts, seen)),
         Found::Read(p) => {
+            let mut parts = pages::patient_parts(ctx, &p, seen);
+            // What is counted against the budget is what is held.
+            parts.running_head.0.shrink_to_fit();
+            parts.body.0.shrink_to_fit();
             let kept = KeptPatient {
                 who: who_of(&p),
                 day: ctx.today(),
-                parts: pages::patient_parts(ctx, &p, seen),
+                parts,
             };
             let page = pages::patient_page_from(ctx, &kept.parts, seen);
             if let Some(r) = Renders::of(g) {
@@ -197,7 +201,9 @@ pub fn ward_overview(g: &Generation, ctx: &PageCtx, seen: &Receipt) -> Markup {
     let table = match kept {
         Some(t) => t,
         None => {
-            let t = Arc::new(pages::ward_table(ctx, &rows, seen));
+            let mut t = pages::ward_table(ctx, &rows, seen);
+            t.0.shrink_to_fit();
+            let t = Arc::new(t);
             if let Some(r) = renders {
                 let mut k = r.lock();
                 let old = k.overview.get(&ctx.lang).map_or(0, |o| o.table.0.len());
