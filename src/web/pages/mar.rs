@@ -16,6 +16,7 @@ use super::marheight::{
 };
 use super::marpage::{self, Head, Item, Sheet};
 use super::marprn;
+pub use super::marslots::{DayOff, LineSlots, MAX_SLOTS, Slot, day_off, line_slots};
 use super::medgroup::{
     MarRow, attention_label, high_risk_mark, mar_rows, state_label, unreadable_label,
 };
@@ -23,20 +24,16 @@ use super::patient::{
     dosage_block, given, identity_conflict_notice, last_administrations, unread_notice,
 };
 use super::text::{birth_with_age, clean, fold, units_written_out};
-use super::ward::{allergy_cell, policy};
 use super::{Key, MAX_MAR_DAYS, PageCtx};
 use crate::config::Language;
 use crate::record::highrisk::is_insulin;
 use crate::record::summary::PatientSummary;
 use crate::record::{
-    Administration, Dosage, Listed, MedicationLine, Moment, PatientRecord, Treatment,
-    TreatmentState,
+    Administration, Listed, MedicationLine, Moment, PatientRecord, Treatment, TreatmentState,
 };
-use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc, Weekday};
+use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
 use maud::{Markup, html};
 
-/// Most initials slots per line per day (more are summarised as "see text").
-pub const MAX_SLOTS: usize = 12;
 /// Rows of an as-needed block when the source gives no maximum per day.
 pub const PRN_FALLBACK_ROWS: usize = 4;
 /// Most rows of an as-needed block (a higher maximum is written in its heading).
@@ -47,96 +44,6 @@ pub const EXTRA_LINES: usize = 3;
 pub const BLANK_LINES: usize = 12;
 /// Slots per day on the blank form.
 pub const BLANK_SLOTS: usize = 4;
-
-/// One initials box: at a scheduled time, or with a blank time to fill in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Slot {
-    At(NaiveTime),
-    Blank,
-}
-
-/// The slots of one line per day, and whether the schedule needs the text to be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LineSlots {
-    pub slots: Vec<Slot>,
-    pub see_text: bool,
-    pub as_needed: bool,
-}
-
-fn dosage_slots(d: &Dosage, out: &mut Vec<Slot>) -> bool {
-    // As needed: no boxes in the grid; the drug gets an as-needed block.
-    if d.as_needed.is_some() {
-        return false;
-    }
-    if !d.schedule.times_of_day.is_empty() {
-        out.extend(d.schedule.times_of_day.iter().map(|t| Slot::At(*t)));
-        return false;
-    }
-    if let Some(f) = &d.schedule.frequency {
-        let count = usize::try_from(f.count_max.unwrap_or(f.count).max(f.count)).unwrap_or(1);
-        let period: Option<u32> =
-            f.period.trim().parse::<f64>().ok().and_then(|p| {
-                (p.fract() == 0.0 && (1.0..=1000.0).contains(&p)).then_some(p as u32)
-            });
-        let per_day = match (f.period_unit.as_str(), period) {
-            ("d", Some(1)) => Some(count),
-            ("h", Some(h)) if 24 % h == 0 => Some(count.saturating_mul((24 / h) as usize)),
-            ("d" | "wk" | "mo", Some(_)) => Some(1),
-            _ => None,
-        };
-        if let Some(n) = per_day {
-            out.extend(std::iter::repeat_n(Slot::Blank, n.clamp(1, MAX_SLOTS)));
-            return false;
-        }
-    }
-    out.extend(std::iter::repeat_n(Slot::Blank, 2));
-    true
-}
-
-/// The initials slots one line gets each day (none for its as-needed dosages, which get
-/// their own block).
-pub fn line_slots(line: &MedicationLine) -> LineSlots {
-    let mut slots = Vec::new();
-    let mut see_text = line.dosages.is_empty();
-    for d in &line.dosages {
-        see_text |= dosage_slots(d, &mut slots);
-    }
-    if line.dosages.is_empty() {
-        slots.extend(std::iter::repeat_n(Slot::Blank, 2));
-    }
-    // Timed slots in clock order without duplicates, then the blank ones.
-    let mut timed: Vec<Slot> = slots
-        .iter()
-        .copied()
-        .filter(|s| *s != Slot::Blank)
-        .collect();
-    timed.sort();
-    timed.dedup();
-    let blanks = slots.iter().filter(|s| **s == Slot::Blank).count();
-    let mut all = timed;
-    all.extend(std::iter::repeat_n(Slot::Blank, blanks));
-    if all.len() > MAX_SLOTS {
-        all.truncate(MAX_SLOTS);
-        see_text = true;
-    }
-    LineSlots {
-        slots: all,
-        see_text,
-        as_needed: line.dosages.iter().any(|d| d.as_needed.is_some()),
-    }
-}
-
-fn weekday_code(w: Weekday) -> &'static str {
-    match w {
-        Weekday::Mon => "mon",
-        Weekday::Tue => "tue",
-        Weekday::Wed => "wed",
-        Weekday::Thu => "thu",
-        Weekday::Fri => "fri",
-        Weekday::Sat => "sat",
-        Weekday::Sun => "sun",
-    }
-}
 
 fn weekday_short(lang: Language, w: Weekday) -> &'static str {
     match (lang, w) {
@@ -155,56 +62,6 @@ fn weekday_short(lang: Language, w: Weekday) -> &'static str {
         (Language::En, Weekday::Sat) => "Sat",
         (Language::En, Weekday::Sun) => "Sun",
     }
-}
-
-pub(super) fn local_date(ctx: &PageCtx, m: &Moment) -> Option<NaiveDate> {
-    match *m {
-        Moment::Day(d) => Some(d),
-        Moment::Instant(t) => Some(t.with_timezone(&ctx.tz).date_naive()),
-        _ => None,
-    }
-}
-
-/// Why a line has no boxes on a day, if it has none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DayOff {
-    NotThisWeekday,
-    Ended,
-    NotStarted,
-}
-
-/// Is the line off on `day` (weekday restriction, before start, after its end or a planned
-/// stop or pause)?
-pub fn day_off(ctx: &PageCtx, line: &MedicationLine, day: NaiveDate) -> Option<DayOff> {
-    if let Some(end) = line.runs_until().as_ref().and_then(|m| local_date(ctx, m))
-        && day > end
-    {
-        return Some(DayOff::Ended);
-    }
-    if let Some(start) = line.start.as_ref().and_then(|m| local_date(ctx, m))
-        && day < start
-    {
-        return Some(DayOff::NotStarted);
-    }
-    let restricted: Vec<&String> = line
-        .dosages
-        .iter()
-        .filter(|d| d.as_needed.is_none())
-        .flat_map(|d| d.schedule.days_of_week.iter())
-        .collect();
-    let all_restricted = !line.dosages.is_empty()
-        && line
-            .dosages
-            .iter()
-            .all(|d| !d.schedule.days_of_week.is_empty());
-    if all_restricted
-        && !restricted
-            .iter()
-            .any(|w| w.trim().eq_ignore_ascii_case(weekday_code(day.weekday())))
-    {
-        return Some(DayOff::NotThisWeekday);
-    }
-    None
 }
 
 fn days_list(start: NaiveDate, days: u32) -> Vec<NaiveDate> {
@@ -464,7 +321,7 @@ fn last_given(ctx: &PageCtx, p: &PatientRecord, t: &Treatment) -> Markup {
 }
 /// The drill marker inside a printed header: one line, so the repeated header stays
 /// short enough for the browser to repeat it on every page.
-fn print_drill(ctx: &PageCtx) -> Markup {
+pub(super) fn print_drill(ctx: &PageCtx) -> Markup {
     html! {
         @if ctx.is_drill() {
             span class="drill-banner print-drill" { strong class="drill-word" { (ctx.t(Key::DrillMarker)) } }
@@ -833,7 +690,7 @@ fn colgroup(days: usize, last: bool) -> Markup {
 }
 
 /// Print hint shown on screen only.
-fn print_hint(ctx: &PageCtx) -> Markup {
+pub(super) fn print_hint(ctx: &PageCtx) -> Markup {
     html! { p class="print-hint" { (icon(Icon::Print)) " " (ctx.t(Key::PrintHint)) } }
 }
 
@@ -928,63 +785,6 @@ pub fn print_blank_mar(ctx: &PageCtx, start: NaiveDate, days: u32) -> Markup {
                 (legend_foot(ctx, cols, html! {}, false))
                 tbody {
                     @for _ in 0..BLANK_LINES { (blank_row(ctx, &days, BLANK_SLOTS, false, None)) }
-                }
-            }
-        }
-    };
-    layout::page(ctx, title, Kind::PrintLandscape, content)
-}
-
-/// The ward list on A4 landscape: bed, name, birth date, patient number, alerts,
-/// allergies, resuscitation policy.
-/// `_seen` is the proof that this look is durable in the access log ([`crate::audit::Receipt`]):
-/// without one the page cannot be rendered.
-pub fn print_ward_list(
-    ctx: &PageCtx,
-    rows: &[&PatientSummary],
-    _seen: &crate::audit::Receipt,
-) -> Markup {
-    let title = ctx.t(Key::WardListTitle);
-    let content = html! {
-        h1 class="screen-only" { (title) " " (clean(ctx.ward_name)) }
-        (print_hint(ctx))
-        table class="wardlist" {
-            thead {
-                tr { td colspan="8" class="mar-headcell" {
-                    div class="print-head" {
-                        div class="ph-row" {
-                            (print_drill(ctx))
-                            span class="ph-title" { (title) }
-                            span class="ph-name" { (clean(ctx.ward_name)) }
-                            span class=(data_age_class(ctx)) { (data_age_text(ctx)) }
-                            span { (ctx.t(Key::Printed)) " " (crate::timefmt::datetime(ctx.now, ctx.tz)) }
-                            span { (rows.len()) " " (ctx.t(if rows.len() == 1 { Key::PatientOnWard } else { Key::PatientsOnWard })) }
-                        }
-                    }
-                } }
-                tr {
-                    th scope="col" { (ctx.t(Key::Bed)) }
-                    th scope="col" { (ctx.t(Key::Name)) }
-                    th scope="col" { (ctx.t(Key::BirthDate)) }
-                    th scope="col" { (ctx.t(Key::PatientNumber)) }
-                    th scope="col" { (ctx.t(Key::Alerts)) }
-                    th scope="col" { (ctx.t(Key::Allergies)) }
-                    th scope="col" { (ctx.t(Key::Resuscitation)) }
-                    th scope="col" class="notes" { (ctx.t(Key::Notes)) }
-                }
-            }
-            tbody {
-                @for s in rows {
-                    tr {
-                        td class="col-bed" { strong { (clean(&super::ward::bed_text(s))) } }
-                        th scope="row" { (clean(&s.name)) }
-                        td class="nowrap" { @match &s.birth_date { Some(b) => (birth_with_age(ctx, b)), None => (ctx.t(Key::Unknown)) } }
-                        td class="nowrap" { (layout::opt(s.patient_number.as_deref())) }
-                        td { (super::ward::alert_cell(ctx, s.alerts, &s.alert_items)) }
-                        td { (allergy_cell(ctx, s.allergies, &s.allergy_texts)) }
-                        td { (policy(ctx, s.resuscitation, &s.limits)) }
-                        td class="notes" {}
-                    }
                 }
             }
         }

@@ -9,10 +9,10 @@
 
 use super::icons::{Icon, icon};
 use super::mar::{
-    BOX_TEXT, DayOff, MAX_PRN_ROWS, PRN_FALLBACK_ROWS, admin_time, day_off, initials, local_date,
-    not_given_reason, short,
+    BOX_TEXT, MAX_PRN_ROWS, PRN_FALLBACK_ROWS, admin_time, initials, not_given_reason, short,
 };
 use super::marpage;
+use super::marslots::{DayOff, day_off, local_date};
 use super::patient::given;
 use super::text::units_written_out;
 use super::{Key, PageCtx};
