@@ -356,15 +356,36 @@ pub(super) fn frame_h(ctx: &PageCtx, p: &PatientRecord) -> f64 {
     let line1 = n(&p.identity.name.display, 2000) * 13 / 10
         + location_text(ctx, p).chars().count().min(2000)
         + 85;
-    // The chips as printed (labels, badges, limits), each bordered chip a little wider.
+    // The data time and the chips as printed (labels, badges, limits), wrapped word by
+    // word; an icon counts as a wide letter, a bordered chip as two more.
     let chips = super::identity::chips(ctx, &s);
-    let line2 = ctx.t(Key::MarDataTime).chars().count()
-        + data_age_text(ctx).chars().count().min(200)
-        + visible_text(&chips).chars().count().min(20_000)
-        + 3 * chips.0.matches("class=\"chip").count().min(1000)
-        + 16;
+    let bordered = [
+        "class=\"chip ",
+        "class=\"resus ",
+        "class=\"limits",
+        "allergy-unknown",
+    ]
+    .iter()
+    .map(|c| chips.0.matches(c).count().min(1000))
+    .sum::<usize>();
+    let icons = chips.0.matches("<svg").count().min(1000);
+    let line2 = format!(
+        "{}: {} {}{}{}",
+        ctx.t(Key::MarDataTime),
+        data_age_text(ctx),
+        visible_text(&chips),
+        " W".repeat(icons),
+        " WW".repeat(bordered),
+    );
+    let run = |text, line_mm| Run {
+        text,
+        cap_mm: HEAD_CAP_MM,
+        char_mm: HEAD_CHAR_MM,
+        line_mm,
+    };
+    let width = marpage::SHEET_WIDTH_MM - HEAD_PAD;
     let head = text_h(line1, 1.0, HEAD_CHAR_MM, HEAD_LINE_MM)
-        + text_h(line2, 1.0, HEAD_CHAR_MM, CHIP_LINE_MM)
+        + wrap_h(&[run(&line2, CHIP_LINE_MM)], width)
         + HEAD_PAD;
     let legend = [
         Key::MarCodes,
@@ -383,6 +404,7 @@ pub(super) fn frame_h(ctx: &PageCtx, p: &PatientRecord) -> f64 {
 /// (bordered chips), the header's border and padding, the column heads; the foot's marker
 /// line and signature row; the legend's characters and lines (6.5 pt).
 pub(super) const HEAD_CHAR_MM: f64 = 1.9;
+pub(super) const HEAD_CAP_MM: f64 = 2.2;
 pub(super) const HEAD_LINE_MM: f64 = 4.6;
 pub(super) const CHIP_LINE_MM: f64 = 5.6;
 pub(super) const HEAD_PAD: f64 = 2.5;
