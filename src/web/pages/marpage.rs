@@ -42,8 +42,6 @@ pub struct Head {
 pub struct Item {
     pub height_mm: f64,
     pub markup: Markup,
-    /// A heading: kept on the sheet of the item after it.
-    pub keep_with_next: bool,
     /// The head row this item needs above its run.
     pub needs: Option<Head>,
 }
@@ -53,15 +51,7 @@ impl Item {
         Item {
             height_mm,
             markup,
-            keep_with_next: false,
             needs: None,
-        }
-    }
-
-    pub fn heading(height_mm: f64, markup: Markup) -> Item {
-        Item {
-            keep_with_next: true,
-            ..Item::new(height_mm, markup)
         }
     }
 
@@ -92,24 +82,14 @@ pub fn per_line(width_mm: f64, char_mm: f64) -> usize {
 }
 
 /// Lays the items on sheets of `capacity_mm` each (after the fixed header and footer): in
-/// order, a new sheet when the next item (a heading: with the item after it; an item that
-/// needs a head row and follows none: with its head) does not fit; the head row goes in
-/// before the first of a run of items needing it on every sheet. Never returns no sheet.
+/// order, a new sheet when the next item (one that needs a head row and follows none: with
+/// its head) does not fit; the head row goes in before the first of a run of items needing
+/// it on every sheet. Never returns no sheet.
 pub fn paginate(items: Vec<Item>, capacity_mm: f64) -> Vec<Vec<Item>> {
     let mut sheets: Vec<Vec<Item>> = vec![Vec::new()];
     let mut used = 0.0;
-    let next_heights: Vec<f64> = items
-        .iter()
-        .skip(1)
-        .map(|i| i.height_mm)
-        .chain(std::iter::once(0.0))
-        .collect();
-    for (it, next) in items.into_iter().zip(next_heights) {
-        let h = if it.keep_with_next {
-            it.height_mm + next
-        } else {
-            it.height_mm
-        };
+    for it in items {
+        let h = it.height_mm;
         let after_head = sheets
             .last()
             .and_then(|s| s.last())
@@ -157,12 +137,6 @@ mod tests {
         // An item taller than a sheet gets a sheet of its own; nothing gives no sheet.
         assert_eq!(paginate(vec![item(300.0)], 100.0).len(), 1);
         assert_eq!(paginate(vec![], 100.0).len(), 1);
-        // A heading moves with the item after it.
-        let s = paginate(
-            vec![item(80.0), Item::heading(10.0, html! {}), item(20.0)],
-            100.0,
-        );
-        assert_eq!(s.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 2]);
         // A run of items under a head row: the head once before the run, again on the
         // next sheet, and its height counts.
         let head = Head {
