@@ -2,10 +2,12 @@
 // sheets the server laid out (tables .mar-sheet), the PDF page count, and each sheet's
 // rendered height in mm against the printable 194 mm (A4 landscape, 8 mm margins) and
 // against the server's estimate (the sheet's data-est-mm); with ROWS=1 also the head,
-// foot and every row of every sheet. A
-// developer's tool to calibrate the sheet splitter's estimates (src/web/pages/mar.rs);
+// foot and every row of every sheet (with its estimate when the row carries data-h, as a
+// developer may add while calibrating). A developer's tool to calibrate the sheet splitter's
+// estimates (src/web/pages/marheight.rs);
 // tests/browser_mar.rs is the test. Environment: BASE_URL, LOGIN_USER, LOGIN_CODE,
-// CHROMIUM, OUT; arguments: paths such as /print/mar "/print/mar?previous=1".
+// CHROMIUM, OUT; arguments: paths such as /print/mar "/print/mar?previous=1". tests/browser/mar-measure.sh
+// runs it on the demo ward.
 import { chromium } from "playwright-core";
 import { mkdtempSync, rmSync } from "node:fs";
 import { execFileSync } from "node:child_process";
@@ -53,7 +55,7 @@ try {
     if (process.env.ROWS) {
       for (const s of sheets) {
         console.log(`sheet ${s.h.toFixed(1)} est ${s.est} head ${s.head.toFixed(1)} foot ${s.foot.toFixed(1)}`);
-        for (const r of s.rows) console.log(`  ${r.c.padEnd(28)} ${r.h.toFixed(1)} est ${r.e.toFixed(1)}`);
+        for (const r of s.rows) console.log(`  ${r.c.padEnd(28)} ${r.h.toFixed(1)}${Number.isNaN(r.e) ? "" : ` est ${r.e.toFixed(1)}`}`);
       }
     }
     const file = join(out, `measure-${n++}.pdf`);
