@@ -126,7 +126,7 @@ pub(crate) async fn run(
             .unwrap_or_default()
     };
     if let Some(seq) = rec.generation {
-        log::info!("rebuilt sequence {seq} from the kept snapshots");
+        log::info!("serving sequence {seq} from the kept snapshots (reused or rebuilt, see above)");
     }
     // The control socket is bound before READY=1, so `noodepd mode` works as soon as
     // systemd (or a script waiting for the web port) sees the daemon started.
