@@ -8,8 +8,8 @@
 //! contradictory) next to it.
 
 use super::icons::{Icon, icon};
-use super::identity::{self, location_text};
-use super::layout::{self, Kind, listed_status, opt};
+use super::identity;
+use super::layout::{self, listed_status, opt};
 use super::medgroup::{
     attention_label, fate_label, high_risk_mark, kind_word, owns, split, state_class, state_label,
     unreadable_label,
@@ -60,31 +60,6 @@ pub fn admin_moment(ctx: &PageCtx, m: &Moment) -> String {
     match m {
         Moment::Day(_) => format!("{} — {}", moment(ctx, m), ctx.t(Key::TimeUnknown)),
         _ => moment(ctx, m),
-    }
-}
-
-/// Wraps the page in a table whose header row repeats on every printed sheet (Ctrl+P), so
-/// that page 2 of a printout can never be mistaken for another patient's: name, birth date,
-/// patient number, bed and the age of the data. On screen the frame is invisible.
-fn print_frame(ctx: &PageCtx, p: &PatientRecord, body: Markup) -> Markup {
-    let id = &p.identity;
-    html! {
-        table class="print-frame" role="presentation" {
-            thead class="print-running" {
-                tr { td {
-                    div class="print-head" {
-                        div class="ph-row" {
-                            span class="ph-title" { (clean(&id.name.display)) }
-                            span { (ctx.t(Key::BirthDate)) ": " @match &id.birth_date { Some(b) => (moment(ctx, b)), None => (ctx.t(Key::Unknown)) } }
-                            span { (ctx.t(Key::PatientNumber)) ": " (opt(id.patient_number.as_deref())) }
-                            span { (clean(&location_text(ctx, p))) }
-                            span class=(layout::data_age_class(ctx)) { (layout::data_age_text(ctx)) }
-                        }
-                    }
-                } }
-            }
-            tbody { tr { td { (body) } } }
-        }
     }
 }
 
@@ -902,10 +877,10 @@ fn admission(ctx: &PageCtx, p: &PatientRecord) -> Markup {
     }
 }
 
-/// The whole patient page.
-/// `_seen` is the proof that this look is durable in the access log ([`crate::audit::Receipt`]):
-/// without one the page cannot be rendered.
-pub fn patient_page(ctx: &PageCtx, p: &PatientRecord, _seen: &crate::audit::Receipt) -> Markup {
+/// The patient page's content below the print frame's running head: identity banner,
+/// notices, table of contents and every section. Depends only on the record, the language
+/// and the day (the age in the banner), so [`super::parts`] renders it once per generation.
+pub(crate) fn body(ctx: &PageCtx, p: &PatientRecord) -> Markup {
     let sections: [(&str, Key); 11] = [
         ("beleid", Key::Directives),
         ("alerts", Key::Alerts),
@@ -919,7 +894,7 @@ pub fn patient_page(ctx: &PageCtx, p: &PatientRecord, _seen: &crate::audit::Rece
         ("hulpmiddelen", Key::Devices),
         ("opname", Key::AdmissionSection),
     ];
-    let body = html! {
+    html! {
         (identity::banner(ctx, p))
         (identity_conflict_notice(ctx, p))
         (unread_notice(ctx, p, false))
@@ -937,7 +912,5 @@ pub fn patient_page(ctx: &PageCtx, p: &PatientRecord, _seen: &crate::audit::Rece
         (section(ctx, "contact", Key::Contacts, contacts(ctx, p)))
         (section(ctx, "hulpmiddelen", Key::Devices, devices(ctx, p)))
         (section(ctx, "opname", Key::AdmissionSection, admission(ctx, p)))
-    };
-    let content = print_frame(ctx, p, body);
-    layout::page(ctx, &p.identity.name.display, Kind::Screen, content)
+    }
 }

@@ -179,6 +179,17 @@ fn table(ctx: &PageCtx, rows: &[&PatientSummary]) -> Markup {
     }
 }
 
+/// The table of the ward overview for `rows`: it depends only on the generation, the
+/// language and the day (the ages), so `web::cache` keeps the unsearched one per generation.
+/// `_seen`: rendered only for a look that is durable in the access log.
+pub fn ward_table(
+    ctx: &PageCtx,
+    rows: &[&PatientSummary],
+    _seen: &crate::audit::Receipt,
+) -> Markup {
+    table(ctx, rows)
+}
+
 /// The ward overview with search.
 /// `_seen` is the proof that this look is durable in the access log ([`crate::audit::Receipt`]):
 /// without one the page cannot be rendered.
@@ -186,11 +197,24 @@ pub fn ward_overview(
     ctx: &PageCtx,
     rows: &[&PatientSummary],
     query: Option<&str>,
+    seen: &crate::audit::Receipt,
+) -> Markup {
+    let table = ward_table(ctx, rows, seen);
+    ward_overview_around(ctx, rows.len(), query, &table, seen)
+}
+
+/// The ward overview around `table`, made by [`ward_table`] for the `count` rows found, in
+/// `ctx`'s language and day (the same page as [`ward_overview`], byte for byte).
+pub fn ward_overview_around(
+    ctx: &PageCtx,
+    count: usize,
+    query: Option<&str>,
+    table: &Markup,
     _seen: &crate::audit::Receipt,
 ) -> Markup {
     let query = query.map(|q| q.chars().take(MAX_QUERY).collect::<String>());
     let query = query.as_deref().filter(|q| !q.trim().is_empty());
-    let count =
+    let count_text =
         |n: usize, one: Key, many: Key| format!("{n} {}", ctx.t(if n == 1 { one } else { many }));
     let content = html! {
         div class="overview-head" {
@@ -206,19 +230,19 @@ pub fn ward_overview(
             }
             @if let Some(q) = query {
                 p class="result-count" role="status" {
-                    strong { (count(rows.len(), Key::Result, Key::Results)) } " " (ctx.t(Key::ResultsFor)) " “" (clean(q)) "” — "
+                    strong { (count_text(count, Key::Result, Key::Results)) } " " (ctx.t(Key::ResultsFor)) " “" (clean(q)) "” — "
                     a href=(urls::HOME) { (ctx.t(Key::ShowAll)) }
                 }
             } @else {
-                p class="result-count" { strong { (count(rows.len(), Key::PatientOnWard, Key::PatientsOnWard)) } }
+                p class="result-count" { strong { (count_text(count, Key::PatientOnWard, Key::PatientsOnWard)) } }
             }
         }
-        @if rows.is_empty() {
+        @if count == 0 {
             p class="empty" {
                 @if query.is_some() { (ctx.t(Key::NoResults)) } @else { (ctx.t(Key::NoPatients)) }
             }
         } @else {
-            (table(ctx, rows))
+            (table)
         }
     };
     layout::page(ctx, ctx.t(Key::OverviewTitle), Kind::Screen, content)
