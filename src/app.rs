@@ -98,7 +98,13 @@ impl App {
             &config.keys.audit_key,
         )?;
         let mode = ModeController::load(&config.paths.state, config.drill_max_duration)?;
-        let store = Store::open(&config.paths.runtime)?;
+        // The generation served when the daemon last stopped stays for start-up to check
+        // and reuse (`ingest::reuse`); every other leftover file goes.
+        let last = crate::store::LastServed::load(&config.paths.state);
+        let store = Store::open_keeping(
+            &config.paths.runtime,
+            last.as_ref().map(|l| l.file.as_str()),
+        )?;
         Ok(Arc::new(App::new(config, store, mode, audit, None)))
     }
 

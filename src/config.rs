@@ -143,7 +143,7 @@ struct RawAudit {
 // ---------------------------------------------------------------- validated
 
 /// UI language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Language {
     /// Dutch.

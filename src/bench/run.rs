@@ -712,7 +712,7 @@ impl DaemonCtx<'_> {
                     target,
                 )
                 .note(format!(
-                    "median of {} restarts from the kept snapshot (process spawn to /ready ready:true)",
+                    "median of {} restarts: the last generation reused when it verifies, else mapped from the kept snapshot (process spawn to /ready ready:true)",
                     times.len()
                 ));
                 if let Some(e) = e {

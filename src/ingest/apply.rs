@@ -138,7 +138,9 @@ impl Ingestor {
             ))
         })?;
         // The commit point.
-        self.shared.store.swap(generation);
+        self.shared.store.swap(generation.clone());
+        self.record_served(&generation, seq, bytes);
+        drop(generation);
         self.set_problem(code::KEPT_SNAPSHOT_UNUSABLE, None);
         self.set_problem(code::SNAPSHOT_SHRINK_REFUSED, None);
         match keep::prune(

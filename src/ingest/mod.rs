@@ -4,7 +4,8 @@
 //! through [`Ingestor::run`], the inbox watcher; [`watcher`] decides which inbox names
 //! count and turns inotify events into work; [`state`] persists the last accepted sequence
 //! (rollback protection); [`quarantine`] moves refused files aside with their reason;
-//! [`keep`] holds the accepted sealed snapshots for restart; `inflight` marks the file
+//! [`keep`] holds the accepted sealed snapshots for restart; `reuse` records the generation
+//! served and lets a restart serve it again when it verifies; `inflight` marks the file
 //! being processed, so a file the daemon died on is quarantined instead of crash-looping.
 //!
 //! For the daemon: `Ingestor::new(shared)?` → `recover()` (blocking) → `run(shutdown)`.
@@ -19,6 +20,7 @@ mod pipeline;
 pub(crate) mod quarantine;
 mod recovery;
 mod report;
+mod reuse;
 mod runner;
 pub(crate) mod state;
 pub(crate) mod watcher;

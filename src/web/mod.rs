@@ -5,8 +5,9 @@
 //! Split: `server` (listener, TLS, limits, timeouts, per-address connection cap, graceful
 //! shutdown, socket activation), `routes/` (request → page, mode and role gates, audit before
 //! send; one file per job: request, table, state, respond, login, coordinator, patient), `session` (sessions, CSRF, lockout, guest codes), `hash_gate` (at most a few
-//! argon2 checks at once), `headers` (security headers), `pages` (the HTML, i18n, CSS).
+//! argon2 checks at once), `cache` (the page parts rendered once per generation), `headers` (security headers), `pages` (the HTML, i18n, CSS).
 
+pub mod cache;
 pub(crate) mod hash_gate;
 pub(crate) mod headers;
 pub(crate) mod metrics;

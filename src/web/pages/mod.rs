@@ -5,7 +5,8 @@
 //!
 //! Invariants: every string that comes from a snapshot or a request goes through maud's
 //! escaping (and [`text::clean`] for control and bidi characters); `PreEscaped` is used only
-//! on constant icons. Every page carries the mode, the data age (escalating when stale) and,
+//! on constant icons, and [`Markup`] rendered by these functions is kept and placed again
+//! only as `Markup` (`parts`, the ward table: rendered once per generation, `web::cache`). Every page carries the mode, the data age (escalating when stale) and,
 //! in drill mode, the "OEFENING / DRILL" marker — on screen and on paper. "Not recorded" is
 //! always shown differently from "none".
 
@@ -19,8 +20,12 @@ pub(crate) mod layout;
 pub(crate) mod login;
 pub(crate) mod mar;
 pub(crate) mod marfill;
+pub(crate) mod marheight;
 pub(crate) mod marpage;
+pub(crate) mod marprn;
+pub(crate) mod marslots;
 pub mod medgroup;
+pub(crate) mod parts;
 pub(crate) mod patient;
 pub(crate) mod status;
 pub mod text;
@@ -36,10 +41,11 @@ pub use coordinator::coordinator_page;
 pub use errors::error_page;
 pub use labels::print_labels;
 pub use login::login_page;
-pub use mar::{print_blank_mar, print_mar, print_ward_list};
-pub use patient::patient_page;
+pub use mar::{print_blank_mar, print_mar};
+pub use parts::{PatientParts, patient_page, patient_page_from, patient_parts};
 pub use status::status_page;
-pub use ward::ward_overview;
+pub use ward::print_ward_list;
+pub use ward::{ward_overview, ward_overview_around, ward_table};
 
 /// The one stylesheet, served at [`urls::STYLESHEET`].
 pub const STYLESHEET: &str = include_str!("style.css");

@@ -8,8 +8,8 @@
 //! contradictory) next to it.
 
 use super::icons::{Icon, icon};
-use super::identity::{self, location_text};
-use super::layout::{self, Kind, listed_status, opt};
+use super::identity;
+use super::layout::{self, listed_status, opt};
 use super::medgroup::{
     attention_label, fate_label, high_risk_mark, kind_word, owns, split, state_class, state_label,
     unreadable_label,
@@ -23,7 +23,8 @@ use crate::record::{
     MedicationKind, MedicationLine, Moment, NoteKind, NoteSection, PatientRecord, Schedule,
     Treatment, TreatmentState, UnreadReason,
 };
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
 use maud::{Markup, html};
 
 /// A coded value (status, category ...) in words, or a dash.
@@ -38,28 +39,27 @@ fn sort_time(m: &Option<Moment>) -> Option<DateTime<Utc>> {
     m.as_ref().and_then(Moment::earliest_utc)
 }
 
-/// Wraps the page in a table whose header row repeats on every printed sheet (Ctrl+P), so
-/// that page 2 of a printout can never be mistaken for another patient's: name, birth date,
-/// patient number, bed and the age of the data. On screen the frame is invisible.
-fn print_frame(ctx: &PageCtx, p: &PatientRecord, body: Markup) -> Markup {
-    let id = &p.identity;
-    html! {
-        table class="print-frame" role="presentation" {
-            thead class="print-running" {
-                tr { td {
-                    div class="print-head" {
-                        div class="ph-row" {
-                            span class="ph-title" { (clean(&id.name.display)) }
-                            span { (ctx.t(Key::BirthDate)) ": " @match &id.birth_date { Some(b) => (moment(ctx, b)), None => (ctx.t(Key::Unknown)) } }
-                            span { (ctx.t(Key::PatientNumber)) ": " (opt(id.patient_number.as_deref())) }
-                            span { (clean(&location_text(ctx, p))) }
-                            span class=(layout::data_age_class(ctx)) { (layout::data_age_text(ctx)) }
-                        }
-                    }
-                } }
-            }
-            tbody { tr { td { (body) } } }
-        }
+/// Where an administration stands in time, for "latest" and lists: its ward-local day,
+/// then a dose recorded with a date only (or coarser: the first day of its month or year)
+/// before every timed dose of that day ("some time on D" never claims to be later than a
+/// dose timed on D, nor earlier than one on D − 1), then the instant. No moment: first.
+pub(crate) type AdminOrder = Option<(NaiveDate, bool, Option<DateTime<Utc>>)>;
+
+pub(crate) fn admin_order(tz: &Tz, m: &Option<Moment>) -> AdminOrder {
+    match *m.as_ref()? {
+        Moment::Instant(t) => Some((t.with_timezone(tz).date_naive(), true, Some(t))),
+        Moment::Day(d) => Some((d, false, None)),
+        Moment::Month(y, mo) => Some((NaiveDate::from_ymd_opt(y, mo, 1)?, false, None)),
+        Moment::Year(y) => Some((NaiveDate::from_ymd_opt(y, 1, 1)?, false, None)),
+    }
+}
+
+/// An administration's time as a nurse reads it: date and clock time, or the date and
+/// "tijd onbekend" when the EPD recorded the day only (never a made-up midnight).
+pub(crate) fn admin_moment(ctx: &PageCtx, m: &Moment) -> String {
+    match m {
+        Moment::Day(_) => format!("{} — {}", moment(ctx, m), ctx.t(Key::TimeUnknown)),
+        _ => moment(ctx, m),
     }
 }
 
@@ -322,14 +322,15 @@ fn is_completed(a: &Administration) -> bool {
 /// The latest administration of a treatment (by time), and the latest completed one when
 /// the latest was not a completed administration.
 pub(crate) fn last_administrations<'a>(
+    tz: &Tz,
     t: &Treatment,
     admins: &'a [Administration],
 ) -> (Option<&'a Administration>, Option<&'a Administration>) {
     let mine = || admins.iter().filter(|a| owns(t, a));
-    let latest = mine().max_by_key(|a| sort_time(&a.at));
+    let latest = mine().max_by_key(|a| admin_order(tz, &a.at));
     let latest_done = mine()
         .filter(|a| is_completed(a))
-        .max_by_key(|a| sort_time(&a.at));
+        .max_by_key(|a| admin_order(tz, &a.at));
     match latest {
         Some(l) if !is_completed(l) => (Some(l), latest_done),
         other => (other, None),
@@ -338,7 +339,7 @@ pub(crate) fn last_administrations<'a>(
 
 fn admin_short(ctx: &PageCtx, a: &Administration) -> Markup {
     html! {
-        span class="nowrap" { strong { (opt(a.at.as_ref().map(|m| moment(ctx, m)).as_deref())) } }
+        span class="nowrap" { strong { (opt(a.at.as_ref().map(|m| admin_moment(ctx, m)).as_deref())) } }
         @if let Some(d) = &a.dose { " · " (clean(d)) }
         @match given(a) {
             Some(true) => {},
@@ -357,7 +358,7 @@ fn last_given_cell(ctx: &PageCtx, p: &PatientRecord, t: &Treatment) -> Markup {
     if p.administrations.is_not_recorded() {
         return html! { span class="flag-unknown" { (icon(Icon::Unknown)) " " (ctx.t(Key::AdminNotRecorded)) } };
     }
-    let (latest, done) = last_administrations(t, p.administrations.items());
+    let (latest, done) = last_administrations(&ctx.tz, t, p.administrations.items());
     html! {
         @match latest {
             None => span class="muted" { (ctx.t(Key::NeverGivenInWindow)) },
@@ -701,7 +702,7 @@ fn medication(ctx: &PageCtx, p: &PatientRecord) -> Markup {
 
 fn administrations(ctx: &PageCtx, p: &PatientRecord) -> Markup {
     let mut items: Vec<&Administration> = p.administrations.items().iter().collect();
-    items.sort_by_key(|a| std::cmp::Reverse(sort_time(&a.at)));
+    items.sort_by_key(|a| std::cmp::Reverse(admin_order(&ctx.tz, &a.at)));
     html! {
         @if let Some(m) = listed_status(ctx, &p.administrations) { (m) } @else {
             table class="data" {
@@ -717,7 +718,7 @@ fn administrations(ctx: &PageCtx, p: &PatientRecord) -> Markup {
                 tbody {
                     @for a in items {
                         tr {
-                            th scope="row" class="nowrap" { (opt(a.at.as_ref().map(|m| moment(ctx, m)).as_deref())) }
+                            th scope="row" class="nowrap" { (opt(a.at.as_ref().map(|m| admin_moment(ctx, m)).as_deref())) }
                             td { (clean(&a.drug)) }
                             td { (opt(a.dose.as_deref())) }
                             td { (opt(a.route.as_deref())) }
@@ -876,10 +877,10 @@ fn admission(ctx: &PageCtx, p: &PatientRecord) -> Markup {
     }
 }
 
-/// The whole patient page.
-/// `_seen` is the proof that this look is durable in the access log ([`crate::audit::Receipt`]):
-/// without one the page cannot be rendered.
-pub fn patient_page(ctx: &PageCtx, p: &PatientRecord, _seen: &crate::audit::Receipt) -> Markup {
+/// The patient page's content below the print frame's running head: identity banner,
+/// notices, table of contents and every section. Depends only on the record, the language
+/// and the day (the age in the banner), so [`super::parts`] renders it once per generation.
+pub(crate) fn body(ctx: &PageCtx, p: &PatientRecord) -> Markup {
     let sections: [(&str, Key); 11] = [
         ("beleid", Key::Directives),
         ("alerts", Key::Alerts),
@@ -893,7 +894,7 @@ pub fn patient_page(ctx: &PageCtx, p: &PatientRecord, _seen: &crate::audit::Rece
         ("hulpmiddelen", Key::Devices),
         ("opname", Key::AdmissionSection),
     ];
-    let body = html! {
+    html! {
         (identity::banner(ctx, p))
         (identity_conflict_notice(ctx, p))
         (unread_notice(ctx, p, false))
@@ -911,7 +912,5 @@ pub fn patient_page(ctx: &PageCtx, p: &PatientRecord, _seen: &crate::audit::Rece
         (section(ctx, "contact", Key::Contacts, contacts(ctx, p)))
         (section(ctx, "hulpmiddelen", Key::Devices, devices(ctx, p)))
         (section(ctx, "opname", Key::AdmissionSection, admission(ctx, p)))
-    };
-    let content = print_frame(ctx, p, body);
-    layout::page(ctx, &p.identity.name.display, Kind::Screen, content)
+    }
 }
