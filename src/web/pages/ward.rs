@@ -1,7 +1,7 @@
 //! The ward overview: a search form (focused) and one row per patient with bed, name, birth
 //! date and age, patient number, and alerts, allergies and the resuscitation policy with
 //! every other active treatment limit, as icon + word (never colour alone; the cells are
-//! [`super::chips`]'). Below 980 px the table becomes one card per patient, so allergies
+//! drawn by [`super::chips`]). Below 980 px the table becomes one card per patient, so allergies
 //! and policy are never off-screen. And the printed ward list.
 
 use super::chips::{alert_cell, allergy_cell, policy};
