@@ -186,6 +186,8 @@ fn rebuild(server: &common::Server, seq: u64, ward: &WardRecord) -> Arc<Generati
         received_at: now,
         snapshot_file: format!("a3-{seq}.snap"),
         report: Default::default(),
+        derived_at: None,
+        next_change: None,
     };
     let g = server.shared.store.build(meta, ward).unwrap();
     server.shared.store.swap(g.clone());
