@@ -151,7 +151,7 @@ struct Seen {
     starting_future: bool,
 }
 
-fn row_class<'a>(html: &'a str, at: usize) -> &'a str {
+fn row_class(html: &str, at: usize) -> &str {
     let tr = html[..at].rfind("<tr").unwrap();
     let tag = &html[tr..tr + html[tr..].find('>').unwrap()];
     tag.split("class=\"")

@@ -28,6 +28,7 @@ fn generation(dir: &std::path::Path, patients: Vec<PatientRecord>) -> Arc<Genera
         ward: "A3".into(),
         patients,
         report: Default::default(),
+        next_change: None,
     };
     store.build(meta, &ward).unwrap()
 }

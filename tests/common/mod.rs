@@ -468,6 +468,7 @@ pub(crate) fn ward() -> WardRecord {
             b,
         ],
         report: IngestReport::default(),
+        next_change: None,
     }
 }
 
