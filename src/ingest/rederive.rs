@@ -70,8 +70,9 @@ impl Ingestor {
 
     /// Maps the served generation's kept snapshot again with the current clock when its
     /// next change moment has passed, and swaps the result in. Returns the moment handled
-    /// when it was re-derived (or an ingest already replaced it); `None` after a failure
-    /// (a standing problem says why). Blocking; waits for a file being processed.
+    /// when it was re-derived; `None` after a failure (a standing problem says why) or when
+    /// an ingest replaced the generation meanwhile. Blocking; waits for a file being
+    /// processed.
     pub(crate) fn rederive(&self) -> Option<DateTime<Utc>> {
         let _busy = lock(&self.busy);
         let now = Utc::now();
@@ -79,8 +80,9 @@ impl Ingestor {
         let meta = current.meta().clone();
         drop(current);
         let Some(moment) = meta.next_change.filter(|m| *m <= now) else {
-            // Replaced meanwhile by an ingest with its own moment.
-            return meta.next_change;
+            // Replaced meanwhile by an ingest with its own, later moment: nothing to do now
+            // (not "done": that moment is still to come).
+            return None;
         };
         let t = Instant::now();
         let result = self.remap_served(&meta, now);
