@@ -6,7 +6,8 @@
 //! starting later; after it — without any new snapshot — the same page shows the first
 //! among the stopped/ended ones and the second as current, with the data's sequence and age
 //! unchanged. A restart after the moment maps the kept snapshot anew (the last generation
-//! is not reused) and shows the same.
+//! is not reused) and shows the same. When the kept snapshot cannot be mapped again, the
+//! old data stays served and `/ready` says `rederive_failed`.
 
 mod e2e_common;
 
@@ -279,6 +280,54 @@ fn a_restart_after_the_moment_maps_again_instead_of_reusing_the_old_states() {
     });
     assert!(line.contains("states changed"), "{line}");
     assert_eq!(patient_page(&c, addr), AFTER);
+    p.signal(libc::SIGTERM);
+    assert!(p.wait_exit(WAIT).is_some(), "no exit\n{}", p.transcript());
+}
+
+#[test]
+fn a_failed_re_derivation_keeps_the_old_data_served_and_says_so() {
+    let c = set_up();
+    let (mut p, addr, first) = start(&c);
+    assert_before_the_moment(&c, addr);
+    // The kept snapshot the generation was built from goes (a damaged state partition).
+    let kept = c.w.state().join("snapshots");
+    for e in std::fs::read_dir(&kept).unwrap() {
+        let path = e.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("clinical-")
+        {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    let j = poll_for(
+        Duration::from_secs(AHEAD as u64) + WAIT,
+        "rederive_failed after the moment",
+        || {
+            let j = ready(addr);
+            if j["problems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["code"] == "rederive_failed")
+            {
+                Ok(j)
+            } else {
+                Err(j.to_string())
+            }
+        },
+    );
+    assert_eq!(j["ready"], true, "the old data is still served: {j}");
+    assert_eq!(j["sequence"], 2);
+    assert_eq!(j["data_as_of"], first["data_as_of"]);
+    assert_eq!(j["states_as_of"], first["states_as_of"], "not re-derived");
+    assert_eq!(patient_page(&c, addr), BEFORE, "the page is still served");
+    p.wait_for_line("the failure in the journal", |l| {
+        l.contains("cannot re-derive").then_some(())
+    });
     p.signal(libc::SIGTERM);
     assert!(p.wait_exit(WAIT).is_some(), "no exit\n{}", p.transcript());
 }
