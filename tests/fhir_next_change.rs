@@ -2,7 +2,7 @@
 //! MP9 scenarios (pause, resume, stop, replacement, ended periods from period of use,
 //! boundsPeriod and boundsDuration), the zib2017 export and the date-only fixture, the
 //! moment the mapper reports is exact enough to re-map at: walking the whole timeline from
-//! moment to moment, no shown state (treatments, their blocks, problems, alerts) differs
+//! moment to moment, no shown state (treatments, their blocks, problems, alerts, directives, devices) differs
 //! just before a moment from what it was when mapped — so nothing is missed in between —
 //! and walking ends with no moment left.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test may panic
@@ -33,6 +33,7 @@ fn states(r: &WardRecord) -> String {
                 serde_json::to_string(&p.problems).unwrap(),
                 serde_json::to_string(&p.alerts).unwrap(),
                 serde_json::to_string(&p.devices).unwrap(),
+                serde_json::to_string(&p.directives).unwrap(),
             )
         })
         .collect();
