@@ -1,6 +1,7 @@
 //! The next change moment on real shapes: for the Nictiz MP9 3.0 examples, the hand-written
 //! MP9 scenarios (pause, resume, stop, replacement, ended periods from period of use,
-//! boundsPeriod and boundsDuration), the zib2017 export and the date-only fixture, the
+//! boundsPeriod and boundsDuration), the zib2017 export, the zib2020 and IPS examples and the
+//! date-only fixture, the
 //! moment the mapper reports is exact enough to re-map at: walking the whole timeline from
 //! moment to moment, no shown state (treatments, their blocks, problems, alerts, directives, devices) differs
 //! just before a moment from what it was when mapped — so nothing is missed in between —
@@ -69,6 +70,8 @@ fn no_state_changes_between_next_change_moments_on_every_fixture() {
         ("noodepd-mp9-scenarios", "2015-01-01T00:00:00Z"),
         ("noodepd-zib2017", "2010-01-01T00:00:00Z"),
         ("noodepd-date-only", "2010-01-01T00:00:00Z"),
+        ("nictiz-zib2020", "2010-01-01T00:00:00Z"),
+        ("ips-2.0.0", "2010-01-01T00:00:00Z"),
     ] {
         let changes = walk(dir, from);
         assert!(changes > 0, "{dir}: the walk saw states change");
