@@ -1,11 +1,10 @@
 //! The next change moment on real shapes: for the Nictiz MP9 3.0 examples, the hand-written
 //! MP9 scenarios (pause, resume, stop, replacement, ended periods from period of use,
 //! boundsPeriod and boundsDuration), the zib2017 export, the zib2020 and IPS examples and the
-//! date-only fixture, the
-//! moment the mapper reports is exact enough to re-map at: walking the whole timeline from
-//! moment to moment, no shown state (treatments, their blocks, problems, alerts, directives, devices) differs
-//! just before a moment from what it was when mapped — so nothing is missed in between —
-//! and walking ends with no moment left.
+//! date-only fixture, the moment the mapper reports is exact enough to re-map at: walking the
+//! whole timeline from moment to moment, no shown state (treatments, their blocks, problems,
+//! alerts, directives, devices) differs just before a moment from what it was when mapped —
+//! so nothing is missed in between — and walking ends with no moment left.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test may panic
 
 use chrono::{DateTime, Duration, Utc};
