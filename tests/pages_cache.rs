@@ -172,7 +172,7 @@ fn the_kept_overview_is_the_overview_from_the_summaries_for_every_request() {
 
 fn renamed(mut ward: WardRecord, suffix: &str) -> WardRecord {
     for p in &mut ward.patients {
-        p.identity.name.display = format!("{} {suffix}", p.identity.name.display);
+        p.identity.name.display = format!("{} {suffix}", p.identity.name.display).into();
     }
     ward
 }

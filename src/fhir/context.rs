@@ -10,6 +10,7 @@ use super::json::{arr, cc_text, str_at};
 use super::names;
 use super::refs::{Entry, Index};
 use super::tree::Value;
+use crate::record::IntoText;
 use crate::record::{
     IngestReport, Listed, Moment, NotShownReason, PatientRecord, Unread, UnreadReason,
 };
@@ -58,7 +59,7 @@ impl MapOptions {
     }
 
     /// `now` minus a window (saturating at the earliest representable time).
-    pub fn since(&self, window: Duration) -> DateTime<Utc> {
+    pub(crate) fn since(&self, window: Duration) -> DateTime<Utc> {
         chrono::Duration::from_std(window)
             .ok()
             .and_then(|w| self.now.checked_sub_signed(w))
@@ -262,7 +263,7 @@ impl<'a> Ctx<'a, '_> {
         let Some(p) = self.patient_of(i) else { return };
         let Some(e) = self.ix.get(i) else { return };
         let item = Unread {
-            resource_type: e.rtype.to_owned(),
+            resource_type: e.rtype.to_owned().text(),
             id: e.label().map(|l| l.chars().take(120).collect()),
             reason,
             detail: detail.into().chars().take(300).collect(),
@@ -349,7 +350,7 @@ impl<'a> Ctx<'a, '_> {
         let e = self.ix.get(i)?;
         match e.rtype {
             "Practitioner" | "RelatedPerson" | "Patient" => names::pick(arr(e.res, "name"))
-                .map(|n| names::person_name(n).display)
+                .map(|n| names::person_name(n).display.into_string())
                 .filter(|s| !s.is_empty()),
             "PractitionerRole" if depth < 2 => {
                 let p = e.res.get("practitioner").and_then(|p| {

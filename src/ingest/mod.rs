@@ -15,18 +15,18 @@
 mod apply;
 mod checks;
 mod inflight;
-pub mod keep;
+pub(crate) mod keep;
 mod keycache;
 mod outcome;
 mod pipeline;
-pub mod quarantine;
+pub(crate) mod quarantine;
 mod recovery;
 mod rederive;
 mod report;
 mod reuse;
 mod runner;
-pub mod state;
-pub mod watcher;
+pub(crate) mod state;
+pub(crate) mod watcher;
 
 pub use apply::MAX_MODE_COMMAND;
 pub use checks::{

@@ -89,7 +89,7 @@ impl Ingestor {
     /// served one was found corrupt). Waits for a file being processed to finish first.
     /// Returns the sequence now served from a fresh build, or None when no kept snapshot
     /// could be used (a standing problem says why).
-    pub fn rebuild_from_kept(&self) -> Option<u64> {
+    pub(crate) fn rebuild_from_kept(&self) -> Option<u64> {
         let _busy = lock(&self.busy);
         let keys = self.keys().ok()?;
         let mut out = Recovered::default();

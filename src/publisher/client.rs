@@ -24,7 +24,7 @@ use tokio_rustls::rustls;
 
 /// Errors of one HTTP exchange (no retries at this level).
 #[derive(Debug, thiserror::Error)]
-pub enum HttpError {
+pub(crate) enum HttpError {
     #[error("invalid URL")]
     BadUrl,
     #[error("no answer within {0:?}")]
@@ -39,7 +39,7 @@ pub enum HttpError {
 
 /// Errors reading from the EPD, after retries.
 #[derive(Debug, thiserror::Error)]
-pub enum FetchError {
+pub(crate) enum FetchError {
     #[error("{what}: {source} (after {attempts} attempt{})", if *attempts == 1 { "" } else { "s" })]
     Http {
         what: String,
@@ -67,7 +67,7 @@ pub enum FetchError {
 
 impl FetchError {
     /// A short stable code for metrics and the status page.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             FetchError::Http {
                 source: HttpError::Timeout(_),
@@ -89,7 +89,7 @@ impl FetchError {
 
 /// One HTTP response, body read in full (within the cap).
 #[derive(Debug)]
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     pub headers: hyper::HeaderMap,
     pub body: Bytes,
@@ -97,7 +97,7 @@ pub struct Response {
 
 impl Response {
     /// A header as text.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
@@ -105,7 +105,7 @@ impl Response {
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// One HTTP/1.1 exchange at a time, with a timeout and a size cap (no retries, no auth).
-pub struct Http {
+pub(crate) struct Http {
     client: HttpsClient,
     timeout: Duration,
 }
@@ -133,11 +133,11 @@ fn tls_config(ca_file: Option<&std::path::Path>) -> Result<rustls::ClientConfig,
 }
 
 /// The CA bundle used for https when a source names no `ca_file` (Debian's).
-pub const DEFAULT_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
+pub(crate) const DEFAULT_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 impl Http {
     /// A client for `base_url` (the CA file is needed only for https).
-    pub fn new(
+    pub(crate) fn new(
         base_url: &str,
         ca_file: Option<&std::path::Path>,
         timeout: Duration,
@@ -175,7 +175,7 @@ impl Http {
     }
 
     /// Sends one request and reads the whole response (at most `max` bytes).
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         url: &str,
@@ -252,14 +252,14 @@ tokio::task_local! {
 
 /// Runs `fut` counting the requests it (and the tasks it spawns with [`spawn_counted`])
 /// makes; returns its output and the count.
-pub async fn counted<F: std::future::Future>(fut: F) -> (F::Output, u64) {
+pub(crate) async fn counted<F: std::future::Future>(fut: F) -> (F::Output, u64) {
     let c = Arc::new(AtomicU64::new(0));
     let out = WARD_REQUESTS.scope(c.clone(), fut).await;
     (out, c.load(Ordering::Relaxed))
 }
 
 /// Spawns `fut` on `set`, counting its requests with the caller's counter.
-pub fn spawn_counted<T, F>(set: &mut tokio::task::JoinSet<T>, fut: F)
+pub(crate) fn spawn_counted<T, F>(set: &mut tokio::task::JoinSet<T>, fut: F)
 where
     T: Send + 'static,
     F: std::future::Future<Output = T> + Send + 'static,
@@ -272,13 +272,13 @@ where
 
 /// Counts requests (for metrics and the benchmark's requests per patient).
 #[derive(Debug, Default)]
-pub struct Counters {
+pub(crate) struct Counters {
     pub requests: AtomicU64,
     pub retries: AtomicU64,
 }
 
 /// The client of one source: its base, auth, retry policy and concurrency limit.
-pub struct FhirClient {
+pub(crate) struct FhirClient {
     pub base: String,
     origin: String,
     http: Http,
@@ -292,7 +292,7 @@ pub struct FhirClient {
 }
 
 /// `scheme://authority` of an absolute URL, lower-cased.
-pub fn origin_of(url: &str) -> Option<String> {
+pub(crate) fn origin_of(url: &str) -> Option<String> {
     let uri: Uri = url.parse().ok()?;
     Some(format!(
         "{}://{}",
@@ -315,7 +315,7 @@ fn backoff(base: Duration, max: Duration, n: u32) -> Duration {
 }
 
 /// The wait a `Retry-After` header asks for (seconds or an HTTP date), at most `max`.
-pub fn retry_after(v: Option<&str>, max: Duration) -> Option<Duration> {
+pub(crate) fn retry_after(v: Option<&str>, max: Duration) -> Option<Duration> {
     let v = v?.trim();
     let d = if let Ok(s) = v.parse::<u64>() {
         Duration::from_secs(s)
@@ -333,8 +333,14 @@ fn retryable(status: u16) -> bool {
 }
 
 impl FhirClient {
+    /// Requests made so far.
+    #[cfg(test)]
+    pub(crate) fn requests(&self) -> u64 {
+        self.counters.requests.load(Ordering::Relaxed)
+    }
+
     /// The client of `source`: loads its CA and credentials now.
-    pub fn new(source: &SourceConfig) -> Result<FhirClient, String> {
+    pub(crate) fn new(source: &SourceConfig) -> Result<FhirClient, String> {
         let http = Http::new(&source.base_url, source.ca_file.as_deref(), source.timeout)
             .map_err(|e| format!("source {}: TLS: {e}", source.name))?;
         let auth = Auth::new(&source.auth).map_err(|e| format!("source {}: {e}", source.name))?;
@@ -356,7 +362,7 @@ impl FhirClient {
 
     /// The absolute URL for a path relative to the base (`Encounter?status=…`), or an
     /// absolute URL checked to be on the source's origin.
-    pub fn url(&self, path_or_url: &str, what: &str) -> Result<String, FetchError> {
+    pub(crate) fn url(&self, path_or_url: &str, what: &str) -> Result<String, FetchError> {
         if path_or_url.starts_with("http://") || path_or_url.starts_with("https://") {
             let origin = origin_of(path_or_url).unwrap_or_else(|| "an invalid URL".into());
             if origin != self.origin {
@@ -375,14 +381,9 @@ impl FhirClient {
         }
     }
 
-    /// Requests made so far.
-    pub fn requests(&self) -> u64 {
-        self.counters.requests.load(Ordering::Relaxed)
-    }
-
     /// One request with auth and retries; returns the final response whatever its status
     /// (callers decide), except that retryable statuses are retried first.
-    pub async fn request(
+    pub(crate) async fn request(
         &self,
         method: Method,
         path_or_url: &str,
@@ -450,7 +451,7 @@ impl FhirClient {
     }
 
     /// GET of FHIR JSON: 200 → the parsed body; 404/410 → `NotFound`; else `Status`.
-    pub async fn get_json(
+    pub(crate) async fn get_json(
         &self,
         path_or_url: &str,
         what: &str,
@@ -482,7 +483,7 @@ impl FhirClient {
 }
 
 /// `Status` with the OperationOutcome's issue code (a fixed word) when the server sent one.
-pub fn status_error(what: &str, status: u16, body: &[u8]) -> FetchError {
+pub(crate) fn status_error(what: &str, status: u16, body: &[u8]) -> FetchError {
     let code = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| {

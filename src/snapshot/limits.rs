@@ -15,12 +15,19 @@ use std::fmt;
 /// Which limit a file broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitKind {
+    /// The whole file's size in bytes.
     File,
+    /// The header's size in bytes.
     Header,
+    /// The number of recipient entries.
     Recipients,
+    /// The plaintext size of one chunk.
     ChunkSize,
+    /// The number of chunks.
     ChunkCount,
+    /// The compressed payload's size in bytes.
     Compressed,
+    /// The decompressed payload's size in bytes (per payload kind).
     Payload,
 }
 
@@ -106,7 +113,7 @@ impl Limits {
     }
 
     /// The decompressed payload cap for a payload kind.
-    pub fn max_payload_for(&self, kind: PayloadKind) -> u64 {
+    pub(crate) fn max_payload_for(&self, kind: PayloadKind) -> u64 {
         match kind {
             PayloadKind::Clinical => self.max_payload,
             PayloadKind::Roster => self.max_roster_payload.min(self.max_payload),

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// File name of the record in the state directory.
-pub const LAST_FILE: &str = "generation.json";
+pub(crate) const LAST_FILE: &str = "generation.json";
 /// Largest record read (it is a few hundred bytes).
 const MAX_LAST_FILE: u64 = 16 * 1024;
 
@@ -26,12 +26,14 @@ pub struct LastServed {
     pub file: String,
     /// SHA-256 of the whole generation file as built (hex).
     pub file_sha256: String,
-    /// Ward and sequence of the snapshot it was built from.
+    /// Ward of the snapshot it was built from.
     pub ward: String,
+    /// Sequence of the snapshot it was built from.
     pub sequence: u64,
     /// The kept sealed snapshot it was built from (file name in the kept-snapshot
     /// directory, SHA-256 of its sealed bytes, hex).
     pub kept: String,
+    /// SHA-256 of that kept snapshot's sealed bytes (hex).
     pub kept_sha256: String,
     /// The binary and the mapping settings that built it (`ingest` makes this string).
     pub built_by: String,
@@ -81,7 +83,7 @@ impl LastServed {
 }
 
 /// A SHA-256 digest as lower-case hex.
-pub fn hex(digest: &[u8]) -> String {
+pub(crate) fn hex(digest: &[u8]) -> String {
     use std::fmt::Write;
     digest.iter().fold(String::new(), |mut s, b| {
         let _ = write!(s, "{b:02x}");

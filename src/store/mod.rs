@@ -27,7 +27,7 @@
 //! directory ([`LastServed`]), and [`Store::reopen`] serves it again only when the whole
 //! file hashes to that digest.
 
-pub mod last;
+pub(crate) mod last;
 pub use last::LastServed;
 
 use crate::record::{IngestReport, PatientRecord, PatientSummary, WardRecord};
@@ -50,26 +50,41 @@ const POOL_MAX: usize = 8;
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// A file operation on a generation failed.
     #[error("store I/O on {path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// SQLite failed on a generation.
     #[error("SQLite error in generation {path}: {source}")]
     Sqlite {
+        /// The generation file.
         path: PathBuf,
+        /// SQLite's error.
         source: rusqlite::Error,
     },
+    /// A record or summary could not be serialised to JSON.
     #[error("cannot encode record: {0}")]
     Encode(#[from] serde_json::Error),
+    /// A generation does not read back as it was written; the reason says what.
     #[error("generation {path} is corrupt: {reason}")]
-    Corrupt { path: PathBuf, reason: String },
+    Corrupt {
+        /// The generation file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// What is known about a generation besides its patients.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GenerationMeta {
+    /// The ward the data is for.
     pub ward: String,
+    /// The snapshot's sequence number.
     pub sequence: u64,
     /// When the publisher extracted the data from the EPD.
     pub data_as_of: DateTime<Utc>,
@@ -79,6 +94,7 @@ pub struct GenerationMeta {
     pub received_at: DateTime<Utc>,
     /// The sealed snapshot file it came from (file name only).
     pub snapshot_file: String,
+    /// How every resource of the snapshot was handled (shown to IT on the status page).
     pub report: IngestReport,
     /// The mapping's `now`: the instant the medication states shown were decided at.
     #[serde(default)]
@@ -342,7 +358,7 @@ fn write_generation(
             digests.summaries.push(sha(summary.as_bytes()));
             if digests
                 .records
-                .insert(p.key.clone(), sha(record.as_bytes()))
+                .insert(p.key.to_string(), sha(record.as_bytes()))
                 .is_some()
             {
                 // The UNIQUE constraint refuses it below too; say why here.
@@ -351,7 +367,7 @@ fn write_generation(
                     reason: "two patients with the same key".into(),
                 });
             }
-            ins.execute(params![i as i64, p.key, summary, record])
+            ins.execute(params![i as i64, p.key.as_str(), summary, record])
                 .map_err(sq)?;
         }
         let mut m = tx
@@ -470,7 +486,7 @@ impl Generation {
 
     /// True once a read or [`Generation::verify_file`] found the file changed since it
     /// was built. Its pages are refused from then on; the daemon rebuilds it.
-    pub fn is_corrupt(&self) -> bool {
+    pub(crate) fn is_corrupt(&self) -> bool {
         self.corrupt.load(Ordering::SeqCst)
     }
 
@@ -547,7 +563,7 @@ impl Generation {
 
     /// The full record of one patient by key, checked against what was written. A
     /// corrupt generation answers nothing but errors.
-    pub fn patient(&self, key: &str) -> Result<Option<PatientRecord>, StoreError> {
+    pub(crate) fn patient(&self, key: &str) -> Result<Option<PatientRecord>, StoreError> {
         if self.is_corrupt() {
             return Err(self.corrupted("marked corrupt".into()));
         }
@@ -566,7 +582,7 @@ impl Generation {
 
     /// Every patient's full record in ward order (for the all-patients MAR), each checked
     /// against what was written.
-    pub fn all_patients(&self) -> Result<Vec<PatientRecord>, StoreError> {
+    pub(crate) fn all_patients(&self) -> Result<Vec<PatientRecord>, StoreError> {
         if self.is_corrupt() {
             return Err(self.corrupted("marked corrupt".into()));
         }
@@ -596,7 +612,7 @@ impl Generation {
 
     /// The patients matching a nurse's search (see [`PatientSummary::matches`]); an empty
     /// query finds nobody.
-    pub fn search(&self, query: &str) -> Vec<&PatientSummary> {
+    pub(crate) fn search(&self, query: &str) -> Vec<&PatientSummary> {
         if query.trim().is_empty() {
             return Vec::new();
         }

@@ -16,7 +16,7 @@ pub(crate) fn patient(key: &str, name: &str, bed: &str, born: (i32, u32, u32)) -
             birth_date: NaiveDate::from_ymd_opt(born.0, born.1, born.2).map(Moment::Day),
             sex: Sex::Female,
             bsn: Some("999911120".into()),
-            patient_number: Some(format!("P{key}")),
+            patient_number: Some(format!("P{key}").into()),
             deceased: false,
         },
         location: BedLocation {

@@ -39,6 +39,7 @@ pub struct KeptPatient {
     pub who: PatientRef,
     /// The day the parts were rendered for (ward time zone).
     pub day: NaiveDate,
+    /// The rendered parts of the page (title, running head, body).
     pub parts: PatientParts,
 }
 
@@ -139,9 +140,9 @@ impl Found {
 /// Who a record is about, as its audit entry names the patient.
 pub fn who_of(p: &PatientRecord) -> PatientRef {
     PatientRef {
-        key: p.key.clone(),
-        patient_number: p.identity.patient_number.clone(),
-        bsn: p.identity.bsn.clone(),
+        key: p.key.to_string(),
+        patient_number: p.identity.patient_number.as_deref().map(str::to_owned),
+        bsn: p.identity.bsn.as_deref().map(str::to_owned),
     }
 }
 

@@ -16,7 +16,7 @@ use super::marheight::{
 };
 use super::marpage::{self, Head, Item, Sheet};
 use super::marprn;
-pub use super::marslots::{DayOff, LineSlots, MAX_SLOTS, Slot, day_off, line_slots};
+pub(crate) use super::marslots::{DayOff, LineSlots, Slot, day_off, line_slots};
 use super::medgroup::{
     MarRow, attention_label, high_risk_mark, mar_rows, state_label, unreadable_label,
 };
@@ -35,15 +35,15 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
 use maud::{Markup, html};
 
 /// Rows of an as-needed block when the source gives no maximum per day.
-pub const PRN_FALLBACK_ROWS: usize = 4;
+pub(crate) const PRN_FALLBACK_ROWS: usize = 4;
 /// Most rows of an as-needed block (a higher maximum is written in its heading).
-pub const MAX_PRN_ROWS: usize = 12;
+pub(crate) const MAX_PRN_ROWS: usize = 12;
 /// Most handwritten extra lines under each patient's grid, while the last sheet has room.
-pub const EXTRA_LINES: usize = 3;
+pub(crate) const EXTRA_LINES: usize = 3;
 /// Rows on the blank form.
-pub const BLANK_LINES: usize = 12;
+pub(crate) const BLANK_LINES: usize = 12;
 /// Slots per day on the blank form.
-pub const BLANK_SLOTS: usize = 4;
+pub(crate) const BLANK_SLOTS: usize = 4;
 
 fn weekday_short(lang: Language, w: Weekday) -> &'static str {
     match (lang, w) {
@@ -441,7 +441,7 @@ fn row_line<'a>(row: &MarRow<'a>) -> (&'a Treatment, &'a MedicationLine) {
 /// pharmacy's list and the patient page read them. A treatment's rows stay together in
 /// their own order (a paused drug's resume agreement right under it), in the group of its
 /// first row. (docs/ARCHITECTURE.md, "MAR".)
-pub fn ordered_rows(items: &[Treatment]) -> Vec<MarRow<'_>> {
+pub(crate) fn ordered_rows(items: &[Treatment]) -> Vec<MarRow<'_>> {
     let rows = mar_rows(items);
     let first_of = |t: &Treatment| {
         rows.iter()
@@ -454,7 +454,7 @@ pub fn ordered_rows(items: &[Treatment]) -> Vec<MarRow<'_>> {
         .map(|(i, r)| {
             let t = row_line(r).0;
             let (g, name) = first_of(t).unwrap_or((row_group(r), String::new()));
-            ((g, name, t.id.clone(), i), *r)
+            ((g, name, t.id.to_string(), i), *r)
         })
         .collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));

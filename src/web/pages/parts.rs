@@ -46,7 +46,7 @@ pub fn patient_parts(
         span { (clean(&location_text(ctx, p))) }
     };
     PatientParts {
-        title: id.name.display.clone(),
+        title: id.name.display.to_string(),
         running_head,
         body: super::patient::body(ctx, p),
     }

@@ -43,9 +43,9 @@ fn sort_time(m: &Option<Moment>) -> Option<DateTime<Utc>> {
 /// then a dose recorded with a date only (or coarser: the first day of its month or year)
 /// before every timed dose of that day ("some time on D" never claims to be later than a
 /// dose timed on D, nor earlier than one on D − 1), then the instant. No moment: first.
-pub type AdminOrder = Option<(NaiveDate, bool, Option<DateTime<Utc>>)>;
+pub(crate) type AdminOrder = Option<(NaiveDate, bool, Option<DateTime<Utc>>)>;
 
-pub fn admin_order(tz: &Tz, m: &Option<Moment>) -> AdminOrder {
+pub(crate) fn admin_order(tz: &Tz, m: &Option<Moment>) -> AdminOrder {
     match *m.as_ref()? {
         Moment::Instant(t) => Some((t.with_timezone(tz).date_naive(), true, Some(t))),
         Moment::Day(d) => Some((d, false, None)),
@@ -56,7 +56,7 @@ pub fn admin_order(tz: &Tz, m: &Option<Moment>) -> AdminOrder {
 
 /// An administration's time as a nurse reads it: date and clock time, or the date and
 /// "tijd onbekend" when the EPD recorded the day only (never a made-up midnight).
-pub fn admin_moment(ctx: &PageCtx, m: &Moment) -> String {
+pub(crate) fn admin_moment(ctx: &PageCtx, m: &Moment) -> String {
     match m {
         Moment::Day(_) => format!("{} — {}", moment(ctx, m), ctx.t(Key::TimeUnknown)),
         _ => moment(ctx, m),
@@ -214,10 +214,10 @@ fn allergies(ctx: &PageCtx, p: &PatientRecord) -> Markup {
 }
 
 /// The schedule in words: the mapper's text, times of day, frequency, day parts, weekdays.
-pub fn schedule_text(s: &Schedule) -> String {
+pub(crate) fn schedule_text(s: &Schedule) -> String {
     let mut parts: Vec<String> = Vec::new();
     if let Some(t) = &s.text {
-        parts.push(t.clone());
+        parts.push(t.to_string());
     }
     if s.text.is_none() && !s.times_of_day.is_empty() {
         let times: Vec<String> = s
@@ -261,7 +261,7 @@ fn already_said(hay: Option<&str>, needle: &str) -> bool {
 
 /// One dosing instruction: dose, route, schedule, "Zo nodig" with its condition, maximum,
 /// and the source's own text. Shared by the patient page and the MAR.
-pub fn dosage_block(ctx: &PageCtx, d: &Dosage) -> Markup {
+pub(crate) fn dosage_block(ctx: &PageCtx, d: &Dosage) -> Markup {
     let sched = schedule_text(&d.schedule);
     let said = d.schedule.text.as_deref();
     html! {
@@ -286,7 +286,7 @@ pub fn dosage_block(ctx: &PageCtx, d: &Dosage) -> Markup {
 }
 
 /// The maximum dose, prefixed "max." unless the source already says so.
-pub fn max_dose_text(ctx: &PageCtx, m: &str) -> String {
+pub(crate) fn max_dose_text(ctx: &PageCtx, m: &str) -> String {
     let m = units_written_out(ctx.lang, m);
     if m.trim_start().to_lowercase().starts_with("max") {
         clean(&m).into_owned()
@@ -297,7 +297,7 @@ pub fn max_dose_text(ctx: &PageCtx, m: &str) -> String {
 
 /// Given (`Some(true)`), not given (`Some(false)`) or not known (`None`: MP9 3.0 sends
 /// `unknown`, which must read neither as given nor as "NOT GIVEN").
-pub fn given(a: &Administration) -> Option<bool> {
+pub(crate) fn given(a: &Administration) -> Option<bool> {
     match a.status.as_deref().map(str::trim) {
         None | Some("completed" | "in-progress") => Some(true),
         Some("not-done" | "stopped" | "on-hold" | "cancelled") => Some(false),
@@ -321,7 +321,7 @@ fn is_completed(a: &Administration) -> bool {
 
 /// The latest administration of a treatment (by time), and the latest completed one when
 /// the latest was not a completed administration.
-pub fn last_administrations<'a>(
+pub(crate) fn last_administrations<'a>(
     tz: &Tz,
     t: &Treatment,
     admins: &'a [Administration],
@@ -567,7 +567,7 @@ fn past_treatments(ctx: &PageCtx, past: &[&Treatment]) -> Markup {
 
 /// Notes next to a section: partial negations ("geen voedselallergie bekend"),
 /// contradictions and statements.
-pub fn section_notes(ctx: &PageCtx, p: &PatientRecord, section: NoteSection) -> Markup {
+pub(crate) fn section_notes(ctx: &PageCtx, p: &PatientRecord, section: NoteSection) -> Markup {
     html! {
         @for n in p.notes.iter().filter(|n| n.section == section) {
             p class=(match n.kind { NoteKind::Contradiction => "sectionnote contradiction", _ => "sectionnote" }) {
@@ -598,7 +598,7 @@ const MAR_UNREAD_LISTED: usize = 12;
 
 /// "3 gegevens konden niet worden gelezen" with the list of what and why behind it
 /// (expandable on screen; `print` lists them, capped, for paper). Nothing when all was read.
-pub fn unread_notice(ctx: &PageCtx, p: &PatientRecord, print: bool) -> Markup {
+pub(crate) fn unread_notice(ctx: &PageCtx, p: &PatientRecord, print: bool) -> Markup {
     let n = p.unread_count();
     let listed = p.unread.len();
     let shown = if print {
@@ -646,7 +646,7 @@ fn conflict_value(field: &str, v: &str) -> String {
 
 /// "IDENTITEIT NIET EENDUIDIG": the source holds this patient more than once with differing
 /// name, birth date or patient number. Nothing when the copies agree.
-pub fn identity_conflict_notice(ctx: &PageCtx, p: &PatientRecord) -> Markup {
+pub(crate) fn identity_conflict_notice(ctx: &PageCtx, p: &PatientRecord) -> Markup {
     html! {
         @if !p.identity_conflicts.is_empty() {
             div class="idconflict" role="alert" {
@@ -764,7 +764,7 @@ fn problems(ctx: &PageCtx, p: &PatientRecord) -> Markup {
 }
 
 /// The newest measurement per name, newest first.
-pub fn latest_per_name(list: &[Measurement]) -> Vec<&Measurement> {
+pub(crate) fn latest_per_name(list: &[Measurement]) -> Vec<&Measurement> {
     let mut sorted: Vec<&Measurement> = list.iter().collect();
     sorted.sort_by_key(|m| std::cmp::Reverse(sort_time(&m.at)));
     let mut seen = std::collections::HashSet::new();

@@ -13,14 +13,14 @@ use super::{Key, PageCtx, urls};
 use crate::record::summary::{
     AlertItem, PatientSummary, ResuscitationSummary, SectionFlag, TreatmentLimit,
 };
-use crate::record::{AlertKind, Decision};
+use crate::record::{AlertKind, Decision, Text};
 use maud::{Markup, html};
 
 /// Longest search query considered, in characters.
-pub const MAX_QUERY: usize = crate::record::summary::SEARCH_MAX_CHARS;
+pub(crate) const MAX_QUERY: usize = crate::record::summary::SEARCH_MAX_CHARS;
 
 /// The resuscitation policy as icon + words + colour class.
-pub fn resus_badge(ctx: &PageCtx, r: ResuscitationSummary) -> Markup {
+pub(crate) fn resus_badge(ctx: &PageCtx, r: ResuscitationSummary) -> Markup {
     let (class, ic, key) = match r {
         ResuscitationSummary::Deny => ("resus resus-deny", Icon::Deny, Key::ResusDeny),
         ResuscitationSummary::Permit => ("resus resus-permit", Icon::Permit, Key::ResusPermit),
@@ -37,7 +37,7 @@ pub fn resus_badge(ctx: &PageCtx, r: ResuscitationSummary) -> Markup {
 
 /// The resuscitation policy together with every other active treatment limit, in a
 /// warning colour when there are any: "Wel reanimeren — geen beademing, geen IC".
-pub fn policy(ctx: &PageCtx, r: ResuscitationSummary, limits: &[TreatmentLimit]) -> Markup {
+pub(crate) fn policy(ctx: &PageCtx, r: ResuscitationSummary, limits: &[TreatmentLimit]) -> Markup {
     html! {
         span class="policy" {
             (resus_badge(ctx, r))
@@ -56,7 +56,7 @@ pub fn policy(ctx: &PageCtx, r: ResuscitationSummary, limits: &[TreatmentLimit])
 }
 
 /// One limit in words: "geen beademing" / "beademing: zie dossier".
-pub fn limit_text(ctx: &PageCtx, l: &TreatmentLimit) -> String {
+pub(crate) fn limit_text(ctx: &PageCtx, l: &TreatmentLimit) -> String {
     let what = lower_first(&clean(&l.treatment));
     match l.decision {
         Decision::Deny => format!("{} {what}", ctx.t(Key::LimitNo)),
@@ -77,7 +77,7 @@ fn lower_first(s: &str) -> String {
 
 /// Allergies in a cell: names in bold with an icon, or the section status. Unknown is as
 /// loud as a known allergy (a nurse must ask before giving anything).
-pub fn allergy_cell(ctx: &PageCtx, flag: SectionFlag, texts: &[String]) -> Markup {
+pub(crate) fn allergy_cell(ctx: &PageCtx, flag: SectionFlag, texts: &[Text]) -> Markup {
     html! {
         @match flag {
             SectionFlag::NotRecorded => span class="allergy-unknown" { (icon(Icon::Unknown)) " " (ctx.t(Key::AllergiesUnknown)) },
@@ -96,7 +96,7 @@ pub fn allergy_cell(ctx: &PageCtx, flag: SectionFlag, texts: &[String]) -> Marku
 }
 
 /// One alert as a chip in its kind's colour and icon: isolation never looks like fall risk.
-pub fn alert_chip(kind: AlertKind, text: &str) -> Markup {
+pub(crate) fn alert_chip(kind: AlertKind, text: &str) -> Markup {
     let (class, ic) = match kind {
         AlertKind::Isolation => ("chip chip-isolation", Icon::Isolation),
         AlertKind::FallRisk => ("chip chip-fall", Icon::Fall),
@@ -106,7 +106,7 @@ pub fn alert_chip(kind: AlertKind, text: &str) -> Markup {
 }
 
 /// Alerts in a cell: one chip per alert, or the section status.
-pub fn alert_cell(ctx: &PageCtx, flag: SectionFlag, items: &[AlertItem]) -> Markup {
+pub(crate) fn alert_cell(ctx: &PageCtx, flag: SectionFlag, items: &[AlertItem]) -> Markup {
     html! {
         @match flag {
             SectionFlag::NotRecorded => span class="flag-unknown" { (icon(Icon::Unknown)) " " (ctx.t(Key::NotRecorded)) },
@@ -123,10 +123,10 @@ pub fn alert_cell(ctx: &PageCtx, flag: SectionFlag, items: &[AlertItem]) -> Mark
 }
 
 /// Bed (and room when known) as text.
-pub fn bed_text(s: &PatientSummary) -> String {
+pub(crate) fn bed_text(s: &PatientSummary) -> String {
     match (&s.bed, &s.room) {
-        (Some(b), _) => b.clone(),
-        (None, Some(r)) => r.clone(),
+        (Some(b), _) => b.to_string(),
+        (None, Some(r)) => r.to_string(),
         (None, None) => String::new(),
     }
 }

@@ -52,9 +52,9 @@ pub(super) fn refs_of(st: &WebState, g: &Generation, rows: &[&PatientSummary]) -
     let bsns = st.bsns(g);
     rows.iter()
         .map(|s| PatientRef {
-            key: s.key.clone(),
-            patient_number: s.patient_number.clone(),
-            bsn: bsns.get(&s.key).cloned().flatten(),
+            key: s.key.to_string(),
+            patient_number: s.patient_number.as_deref().map(str::to_owned),
+            bsn: bsns.get(s.key.as_str()).cloned().flatten(),
         })
         .collect()
 }
