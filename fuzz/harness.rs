@@ -291,6 +291,8 @@ fn build_web_env() -> WebEnv {
         received_at: now - chrono::Duration::minutes(2),
         snapshot_file: "a3-7.snap".into(),
         report: record.report.clone(),
+        derived_at: Some(now),
+        next_change: record.next_change,
     };
     let generation = store.build(meta, &record).expect("generation");
     store.swap(generation);

@@ -73,6 +73,10 @@ pub mod code {
     /// than are served (a likely broken export); the last good data is still served.
     /// Cleared when a clinical snapshot is accepted.
     pub const SNAPSHOT_SHRINK_REFUSED: &str = "snapshot_shrink_refused";
+    /// The served data could not be mapped again when a treatment's state changed by the
+    /// clock (a course ended or started); the states shown are as of its last mapping.
+    /// Cleared by the next successful re-derivation or ingest.
+    pub const REDERIVE_FAILED: &str = "rederive_failed";
 
     /// Every standing problem code, in the order `/metrics` lists them (one gauge each).
     pub const ALL: &[&str] = &[
@@ -91,6 +95,7 @@ pub mod code {
         TLS_CERTIFICATE_EXPIRING,
         CLOCK_BEHIND_DATA,
         SNAPSHOT_SHRINK_REFUSED,
+        REDERIVE_FAILED,
         TLS_KEY_EXPOSED,
         EMERGENCY_UNCONFIRMED,
     ];
@@ -260,6 +265,11 @@ pub struct Ready {
     pub data_as_of: Option<DateTime<Utc>>,
     /// When this box accepted the served snapshot.
     pub received_at: Option<DateTime<Utc>>,
+    /// When the served treatment states were decided (the ingest, or the last
+    /// re-derivation when a course ended or started by the clock since).
+    pub states_as_of: Option<DateTime<Utc>>,
+    /// The next moment at which a served state changes by the clock (then re-derived).
+    pub next_change: Option<DateTime<Utc>>,
     /// Seconds since `data_as_of` (the age every screen shows).
     pub age_seconds: Option<i64>,
     /// True when the data is older than the configured threshold.
@@ -329,6 +339,8 @@ pub fn ready(
         sequence: generation.map(|(m, _)| m.sequence),
         data_as_of: generation.map(|(m, _)| m.data_as_of),
         received_at: generation.map(|(m, _)| m.received_at),
+        states_as_of: generation.and_then(|(m, _)| m.derived_at),
+        next_change: generation.and_then(|(m, _)| m.next_change),
         age_seconds: age,
         // Data from the future has no trustworthy age: treat it as stale, never as fresh.
         stale: data_from_future || age.is_none_or(|a| a > stale_s),

@@ -28,6 +28,7 @@ fn generation(dir: &std::path::Path, patients: Vec<PatientRecord>) -> Arc<Genera
         ward: "A3".into(),
         patients,
         report: Default::default(),
+        next_change: None,
     };
     store.build(meta, &ward).unwrap()
 }
@@ -186,6 +187,8 @@ fn rebuild(server: &common::Server, seq: u64, ward: &WardRecord) -> Arc<Generati
         received_at: now,
         snapshot_file: format!("a3-{seq}.snap"),
         report: Default::default(),
+        derived_at: None,
+        next_change: None,
     };
     let g = server.shared.store.build(meta, ward).unwrap();
     server.shared.store.swap(g.clone());

@@ -211,6 +211,8 @@ pub(crate) fn measure(
             received_at: now,
             snapshot_file: format!("{}.snap", scale.name),
             report: ward.report.clone(),
+            derived_at: Some(now),
+            next_change: ward.next_change,
         };
         let generation = store.build(meta, &ward)?;
         store.swap(generation);

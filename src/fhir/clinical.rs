@@ -34,6 +34,7 @@ fn status_code(v: &Value, key: &str) -> Option<String> {
 fn ended(cx: &mut Ctx<'_, '_>, i: usize, period: Option<&Value>) -> Option<Moment> {
     let end = cx.date(i, period?.get("end"), "period.end")?;
     let until = super::dates::end_exclusive(&end)?;
+    cx.note_change([until]);
     (until <= cx.opts.now).then_some(end)
 }
 
@@ -518,9 +519,17 @@ pub(super) fn condition(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
         Ok(s) => s,
         Err(skip) => return Outcome::NotShown(skip),
     };
-    if clinical.is_none()
-        && let Some(a) = cx.date(i, res.get("abatementDateTime"), "abatementDateTime")
-        && a.earliest_utc().is_some_and(|t| t <= cx.opts.now)
+    let abated = if clinical.is_none() {
+        cx.date(i, res.get("abatementDateTime"), "abatementDateTime")
+    } else {
+        None
+    };
+    if let Some(a) = abated {
+        cx.note_change(a.earliest_utc());
+    }
+    if abated
+        .and_then(|a| a.earliest_utc())
+        .is_some_and(|t| t <= cx.opts.now)
     {
         return Outcome::NotShown(Skip::new(NotShownReason::Inactive, "abated"));
     }

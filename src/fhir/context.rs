@@ -170,9 +170,23 @@ pub(super) struct Ctx<'a, 'o> {
     pub done: Vec<bool>,
     /// Duplicate entry → the first copy (which is the one mapped).
     pub canonical: HashMap<usize, usize>,
+    /// The earliest moment after `opts.now` at which something decided against `now`
+    /// can change (see [`crate::record::change`]).
+    pub next_change: Option<DateTime<Utc>>,
 }
 
 impl<'a> Ctx<'a, '_> {
+    /// Notes instants at which a decision made against `opts.now` changes; those after
+    /// `now` may become the run's next change moment.
+    pub(super) fn note_change(&mut self, at: impl IntoIterator<Item = DateTime<Utc>>) {
+        let now = self.opts.now;
+        let found = crate::record::change::earliest_after(now, at);
+        self.next_change = match (self.next_change, found) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
     /// The entry at `i` (always present for indices from the index).
     pub(super) fn entry(&self, i: usize) -> Option<&Entry<'a>> {
         self.ix.get(i)

@@ -207,6 +207,7 @@ pub(super) fn finish(mut cx: Ctx<'_, '_>) -> WardRecord {
         ward: cx.opts.ward.clone().text(),
         patients,
         report: cx.report,
+        next_change: cx.next_change,
     }
 }
 

@@ -152,6 +152,10 @@ pub(super) fn settle(cx: &mut Ctx<'_, '_>) {
                     line: pb.line,
                 })
                 .collect();
+            cx.note_change(crate::record::change::next_change(
+                blocks.iter().map(|b| &b.line.facts),
+                now,
+            ));
             let t = resolve(id.clone().text(), identifier.text(), blocks, now);
             let kept: HashSet<&str> = t.blocks.iter().map(|l| l.id.as_str()).collect();
             let over_cap = treatments.len() >= MAX_ITEMS_PER_SECTION;

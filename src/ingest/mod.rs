@@ -5,7 +5,9 @@
 //! count and turns inotify events into work; [`state`] persists the last accepted sequence
 //! (rollback protection); [`quarantine`] moves refused files aside with their reason;
 //! [`keep`] holds the accepted sealed snapshots for restart; `reuse` records the generation
-//! served and lets a restart serve it again when it verifies; `inflight` marks the file
+//! served and lets a restart serve it again when it verifies (and no state in it has
+//! changed by the clock since); `rederive` maps the served snapshot again when its next
+//! change moment passes (a course ends or starts during an outage); `inflight` marks the file
 //! being processed, so a file the daemon died on is quarantined instead of crash-looping.
 //!
 //! For the daemon: `Ingestor::new(shared)?` → `recover()` (blocking) → `run(shutdown)`.
@@ -19,6 +21,7 @@ mod outcome;
 mod pipeline;
 pub(crate) mod quarantine;
 mod recovery;
+mod rederive;
 mod report;
 mod reuse;
 mod runner;

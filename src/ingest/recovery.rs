@@ -241,6 +241,7 @@ impl Ingestor {
                     );
                     out.generation = Some(header_seq);
                     self.set_problem(code::NO_USABLE_KEPT_SNAPSHOT, None);
+                    self.set_problem(code::REDERIVE_FAILED, None);
                     if let Some((newest, why)) = out.unusable.first() {
                         self.set_problem(
                             code::KEPT_SNAPSHOT_UNUSABLE,

@@ -11,12 +11,18 @@
 //! 3. the generation file hashes, whole, to the SHA-256 recorded when it was built and then
 //!    opens as at build time ([`crate::store::Store::reopen`]).
 //!
+//! 4. the generation's next change moment (recorded with it: the earliest moment at which
+//!    a treatment's state decided at its mapping's `now` can change, see
+//!    [`crate::record::change`]) has not passed.
+//!
 //! (1) and (2) make it the generation a rebuild would produce now, but for the mapping's
-//! clock: it shows what the running daemon showed before the restart (the treatments' state
-//! as of that snapshot's ingest), as it would have without one. (3) is the check the
-//! running daemon makes every few seconds against the digest it keeps in memory, here
-//! against the digest kept in the state directory, so a file changed on the tmpfs is
-//! refused (and removed) and the kept snapshot is mapped as before.
+//! clock; (4) closes that gap: no state in it can have changed since it was mapped (a
+//! course ending or starting, a planned stop or pause), so it shows what a rebuild now
+//! would show. When the moment has passed the kept snapshot is mapped anew with the
+//! current clock. (3) is the check the running daemon makes every few seconds against the
+//! digest it keeps in memory, here against the digest kept in the state directory, so a
+//! file changed on the tmpfs is refused (and removed) and the kept snapshot is mapped as
+//! before.
 
 use super::keep::{self, KeptKind};
 use super::keycache::Keys;
@@ -63,6 +69,7 @@ impl Ingestor {
             kept: keep::kept_name(KeptKind::Clinical, kept),
             kept_sha256: crate::store::last::hex(&Sha256::digest(bytes)),
             built_by: self.built_by(),
+            next_change: m.next_change,
         };
         if let Err(e) = last.save(&self.shared.config.paths.state) {
             log::warn!("cannot record the served generation (the next start maps again): {e}");
@@ -128,6 +135,15 @@ impl Ingestor {
         }
         if last.built_by != self.built_by() {
             return Err("another binary or other mapping settings built it".into());
+        }
+        if let Some(at) = last.next_change
+            && at <= chrono::Utc::now()
+        {
+            return Err(format!(
+                "its states changed at {} (a course ended, started, stopped or paused since \
+                 it was mapped)",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ));
         }
         let (opened, bytes) = self.open_kept(keys, path, PayloadKind::Clinical)?;
         if opened.header.sequence != last.sequence {

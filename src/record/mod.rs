@@ -8,6 +8,7 @@
 //! not know) is a different value from *none documented* (the source explicitly states there
 //! are none, e.g. "no known allergies"). Unknown must never look like none.
 
+pub mod change;
 pub(crate) mod highrisk;
 pub mod medication;
 pub(crate) mod report;
@@ -176,6 +177,11 @@ pub struct WardRecord {
     /// How every input resource was handled: mapped or not shown with a reason, and the
     /// warnings.
     pub report: IngestReport,
+    /// The next moment after the mapping's `now` at which a state decided against that
+    /// `now` can change (a course ends or starts, a planned stop or pause takes effect);
+    /// `None` when none can. The daemon maps the snapshot again when it passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_change: Option<DateTime<Utc>>,
 }
 
 /// Everything shown about one patient.

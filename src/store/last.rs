@@ -37,6 +37,10 @@ pub struct LastServed {
     pub kept_sha256: String,
     /// The binary and the mapping settings that built it (`ingest` makes this string).
     pub built_by: String,
+    /// The generation's next change moment ([`super::GenerationMeta::next_change`]): once
+    /// it has passed, the generation shows states that no longer hold and is not reused.
+    #[serde(default)]
+    pub next_change: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl LastServed {

@@ -96,6 +96,13 @@ pub struct GenerationMeta {
     pub snapshot_file: String,
     /// How every resource of the snapshot was handled (shown to IT on the status page).
     pub report: IngestReport,
+    /// The mapping's `now`: the instant the medication states shown were decided at.
+    #[serde(default)]
+    pub derived_at: Option<DateTime<Utc>>,
+    /// The next moment after `derived_at` at which a shown state can change
+    /// ([`crate::record::WardRecord::next_change`]); the daemon re-derives then.
+    #[serde(default)]
+    pub next_change: Option<DateTime<Utc>>,
 }
 
 /// A SHA-256 digest.

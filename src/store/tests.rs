@@ -55,6 +55,8 @@ fn meta(seq: u64) -> GenerationMeta {
         received_at: t,
         snapshot_file: format!("a3-{seq}.snap"),
         report: IngestReport::default(),
+        derived_at: None,
+        next_change: None,
     }
 }
 
@@ -63,6 +65,7 @@ fn ward(patients: Vec<PatientRecord>) -> WardRecord {
         ward: "A3".into(),
         patients,
         report: IngestReport::default(),
+        next_change: None,
     }
 }
 

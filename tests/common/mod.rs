@@ -473,6 +473,7 @@ pub(crate) fn ward() -> WardRecord {
             b,
         ],
         report: IngestReport::default(),
+        next_change: None,
     }
 }
 
@@ -570,6 +571,8 @@ pub(crate) fn shared_in(dir: &Path, opts: &Options) -> Arc<App> {
             received_at: now - ChronoDuration::minutes(2),
             snapshot_file: "a3-7.snap".into(),
             report: IngestReport::default(),
+            derived_at: None,
+            next_change: None,
         };
         let record = match (&opts.record, opts.generated) {
             (Some(r), _) => r.clone(),

@@ -79,6 +79,8 @@ impl Fixture {
                 received_at: utc(2026, 11, 22, 13, 7),
                 snapshot_file: "a3-42.snap".into(),
                 report: IngestReport::default(),
+                derived_at: None,
+                next_change: None,
             }),
             user: Some(SessionUser {
                 id: "jdevries".into(),
