@@ -7,8 +7,8 @@
 //! no parser. Secrets (the key's PEM, the tokens) are zeroised when dropped and never
 //! logged; errors name files and HTTP statuses, never a token.
 
-use super::client::{Http, HttpError};
 use super::config::{AuthConfig, JwtAlg, SmartConfig};
+use super::http::{Http, HttpError};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use bytes::Bytes;

@@ -25,6 +25,7 @@ pub(crate) mod client;
 pub(crate) mod config;
 pub(crate) mod delivery;
 pub(crate) mod fleet;
+pub(crate) mod http;
 pub(crate) mod hydrate;
 pub(crate) mod resources;
 pub(crate) mod seal;

@@ -16,10 +16,10 @@ mod open;
 mod seal;
 
 pub use format::{
-    CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, FLAG_ALLOW_SHRINK, FORMAT_VERSION, MAGIC, MIN_CHUNK_SIZE,
-    MIN_FORMAT_VERSION, PREAMBLE_LEN, RECIPIENT_ENTRY_LEN, SIGNATURE_LEN,
+    DEFAULT_CHUNK_SIZE, FLAG_ALLOW_SHRINK, FORMAT_VERSION, MAGIC, MIN_FORMAT_VERSION, PREAMBLE_LEN,
+    RECIPIENT_ENTRY_LEN, SIGNATURE_LEN,
 };
-pub use limits::{LimitKind, Limits};
+pub use limits::{CHUNK_TAG_LEN, LimitKind, Limits, MIN_CHUNK_SIZE};
 pub use open::open;
 pub use seal::{seal, seal_with};
 

@@ -3,10 +3,10 @@
 //! age, sex, BSN, patient number, bed; then allergy, alert and policy chips), the chips row
 //! the MAR header repeats on paper, and the location in words ("Bed 12-1, kamer 12, A3").
 
+use super::chips::{alert_chip, allergy_cell, policy};
 use super::icons::{Icon, icon};
 use super::layout::opt;
 use super::text::{birth_with_age, clean};
-use super::ward::{alert_chip, allergy_cell, policy};
 use super::{Key, PageCtx, urls};
 use crate::record::summary::{PatientSummary, SectionFlag};
 use crate::record::{PatientRecord, Sex};

@@ -342,3 +342,18 @@ pub(crate) fn opt(v: Option<&str>) -> Markup {
         }
     }
 }
+
+/// The drill marker inside a printed header: one line, so the repeated header stays
+/// short enough for the browser to repeat it on every page.
+pub(crate) fn print_drill(ctx: &PageCtx) -> Markup {
+    html! {
+        @if ctx.is_drill() {
+            span class="drill-banner print-drill" { strong class="drill-word" { (ctx.t(Key::DrillMarker)) } }
+        }
+    }
+}
+
+/// Print hint shown on screen only.
+pub(crate) fn print_hint(ctx: &PageCtx) -> Markup {
+    html! { p class="print-hint" { (icon(Icon::Print)) " " (ctx.t(Key::PrintHint)) } }
+}

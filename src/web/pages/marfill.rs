@@ -19,7 +19,7 @@
 //! 5. A slot without a match is *vóór peilmoment* when it lies before the data time (an
 //!    untimed slot: when its whole day does), else an open box for initials.
 
-use super::mar::{LineSlots, Slot};
+use super::marslots::{LineSlots, Slot};
 use super::medgroup::owns;
 use crate::record::{Administration, Moment, Treatment};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};

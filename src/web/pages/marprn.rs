@@ -7,13 +7,13 @@
 //! ([`head_row`]), not in every cell; an insulin row, whose entries have a glucose column
 //! more, names its own. Also each part's printed height for the sheet splitter (`marpage`).
 
+use super::dosetext::given;
 use super::icons::{Icon, icon};
-use super::mar::{
+use super::marpage;
+use super::marparts::{
     BOX_TEXT, MAX_PRN_ROWS, PRN_FALLBACK_ROWS, admin_time, initials, not_given_reason, short,
 };
-use super::marpage;
 use super::marslots::{DayOff, day_off, local_date};
-use super::patient::given;
 use super::text::units_written_out;
 use super::{Key, PageCtx};
 use crate::record::{Administration, Dosage, MedicationLine, Moment};

@@ -10,7 +10,9 @@
 //! in drill mode, the "OEFENING / DRILL" marker — on screen and on paper. "Not recorded" is
 //! always shown differently from "none".
 
+pub(crate) mod chips;
 pub(crate) mod coordinator;
+pub(crate) mod dosetext;
 pub(crate) mod errors;
 pub(crate) mod i18n;
 pub(crate) mod icons;
@@ -22,6 +24,7 @@ pub(crate) mod mar;
 pub(crate) mod marfill;
 pub(crate) mod marheight;
 pub(crate) mod marpage;
+pub(crate) mod marparts;
 pub(crate) mod marprn;
 pub(crate) mod marslots;
 pub mod medgroup;
