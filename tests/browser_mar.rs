@@ -5,7 +5,8 @@
 //! without a record greyed "vóór peilmoment", as-needed blocks, high-risk markers, and on
 //! every printed page "blad x van y" for its patient, counting up without a repeat (a
 //! repeat would be a sheet the browser had to break: the layout's estimate failed), each
-//! patient ending with "einde toedienlijst". The MAR page has no axe-core violation.
+//! patient ending with "einde toedienlijst", and the whole ward in at most
+//! `MAX_SHEETS_PER_PATIENT` pages per patient. The MAR page has no axe-core violation.
 //!
 //! Needs Chromium, poppler-utils and the npm packages (`tests/browser/install.sh`); fails
 //! without them unless `NOODEPD_SKIP_BROWSER=1`.
@@ -17,6 +18,10 @@ use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+/// Most printed pages per patient for the demo ward's all-patients MAR with the previous
+/// day (measured 37 for 24 patients; 52 before the compact layout).
+const MAX_SHEETS_PER_PATIENT: f64 = 1.6;
 
 fn chromium() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("CHROMIUM") {
@@ -157,9 +162,19 @@ fn the_printed_mar_shows_given_doses_prn_blocks_and_numbers_every_sheet() {
         }
     }
     assert_eq!(expected_next, 1, "the last patient's sheets were cut short");
-    assert_eq!(patients, 24, "one MAR per patient");
+    let ward = generated_ward(24, 14);
+    let served = ward.patients.len();
+    assert_eq!(patients, served, "one MAR per patient");
     eprintln!(
         "all-patients MAR with the previous day: {} pages for {patients} patients",
+        pages.len()
+    );
+    // About one sheet per patient: the real PDF's page count against the generated ward's
+    // patient count (issue 14; docs/ARCHITECTURE.md "MAR" says what a sheet holds).
+    let limit = (served as f64 * MAX_SHEETS_PER_PATIENT).floor() as usize;
+    assert!(
+        pages.len() <= limit,
+        "{} printed pages for {served} patients: more than {MAX_SHEETS_PER_PATIENT} per patient",
         pages.len()
     );
     // What the sheets show, without the legend (which names every code once).

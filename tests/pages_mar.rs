@@ -103,7 +103,7 @@ fn rows(html: &str, drug: &str) -> Vec<String> {
         let end = [
             "<tr class=\"mar-line",
             "<tr class=\"mar-section",
-            "<tr class=\"mar-checked",
+            "<tr class=\"mar-blank",
             "</tbody></table></section>",
         ]
         .iter()
@@ -212,8 +212,20 @@ fn an_as_needed_drug_gets_its_maximum_per_day_of_rows_with_its_recorded_doses() 
         assert!(!c.contains("prn-rec") && !c.contains("03:00"), "{c}");
         assert_eq!(c.matches("class=\"prn-row\"").count(), 2, "{c}");
     }
+    // The entries' column names once, in the row above the as-needed rows, a cell per day
+    // (not in every day's cell).
+    assert!(!cells[0].contains("</th>"), "{}", cells[0]);
+    let head = &html[html.find("mar-prn-head").expect("the as-needed head row")..];
+    let head = &head[..head
+        .find("<tr class=\"mar-line")
+        .expect("an as-needed row under it")];
+    assert!(head.contains("Zo nodig (als-nodig-medicatie)"));
     for h in ["tijd", "dosis", "reden", "effect", "paraaf"] {
-        assert_eq!(cells[0].matches(&format!(">{h}</th>")).count(), 1, "{h}");
+        assert_eq!(
+            head.matches(&format!(">{h}</th>")).count(),
+            3,
+            "{h}: one per day"
+        );
     }
     // Starting the day before: a dose recorded on 21-11 sits in 21-11's cell with no empty
     // entries (before the data time nothing is written there); the 22-11 dose stays in
@@ -334,7 +346,7 @@ fn drugs_come_in_order_and_every_sheet_is_numbered_with_an_end_marker() {
         }
     }
     let html = mar(&p, 3);
-    let sheets = html.matches("<table class=\"mar mar-sheet\">").count();
+    let sheets = html.matches("<table class=\"mar mar-sheet\"").count();
     assert!(sheets >= 3, "{sheets} sheets for 35 drugs");
     for i in 1..=sheets {
         assert!(
@@ -356,4 +368,110 @@ fn the_previous_day_option_is_offered_and_shows_yesterday() {
     let html = pages::print_mar(&f.ctx(), &[patient()], day(2026, 11, 21), 4, seen()).into_string();
     assert!(html.contains("za 21-11"));
     assert!(html.contains("zonder de vorige dag"));
+}
+
+/// The date-only fixture (tests/fixtures/noodepd-date-only, plain FHIR R4) mapped by the
+/// FHIR mapper at the pages fixture's data time.
+fn date_only_patient() -> PatientRecord {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/noodepd-date-only");
+    let docs = noodepd::fhir::input::read_documents(&[path]).unwrap();
+    let opts = noodepd::fhir::MapOptions::new(utc(2026, 11, 22, 13, 5), "test");
+    noodepd::fhir::map_documents(&docs, &opts)
+        .patients
+        .into_iter()
+        .find(|p| p.identity.bsn.as_deref() == Some("999911211"))
+        .expect("the date-only fixture's patient")
+}
+
+/// The "laatst gegeven" cell of a MAR row.
+fn last_cell(row: &str) -> &str {
+    let i = row
+        .find("class=\"mar-last\"")
+        .expect("a laatst gegeven cell");
+    let rest = &row[i..];
+    &rest[..rest.find("</td>").unwrap_or(rest.len())]
+}
+
+#[test]
+fn a_dose_recorded_with_a_date_only_is_on_its_day_with_time_unknown_never_later_than_a_timed_one() {
+    let p = date_only_patient();
+    // The mapper keeps the precision: a day, not a made-up midnight.
+    let mut dated: Vec<&Moment> = p
+        .administrations
+        .items()
+        .iter()
+        .filter_map(|a| a.at.as_ref())
+        .filter(|m| matches!(m, Moment::Day(_)))
+        .collect();
+    dated.sort_by_key(|m| m.earliest_utc());
+    assert_eq!(
+        dated,
+        vec![
+            &Moment::Day(day(2026, 11, 21)),
+            &Moment::Day(day(2026, 11, 22))
+        ]
+    );
+    let f = Fixture::new(Mode::Emergency);
+    let html = pages::print_mar(
+        &f.ctx(),
+        std::slice::from_ref(&p),
+        day(2026, 11, 21),
+        2,
+        seen(),
+    )
+    .into_string();
+    // Metoprolol 08:00: on 21-11 the box claims no time (greyed, nothing recorded at a
+    // time); the date-only dose is in that day's cell with its dose and who.
+    let m = rows(&html, "Metoprolol");
+    assert_eq!(m.len(), 1);
+    let days = day_cells(&m[0]);
+    assert!(days[0].contains("slot before"), "{}", days[0]);
+    assert!(!days[0].contains("rec-given"), "{}", days[0]);
+    assert!(days[0].contains("ook vastgelegd"), "{}", days[0]);
+    assert!(
+        days[0].contains("<strong>G</strong> — tijd onbekend"),
+        "{}",
+        days[0]
+    );
+    assert!(
+        days[0].contains("50 mg") && days[0].contains("RS"),
+        "{}",
+        days[0]
+    );
+    assert!(!days[1].contains("tijd onbekend"), "{}", days[1]);
+    // Laatst gegeven: the date-only dose of 21-11, later than 20-11 08:03.
+    let last = last_cell(&m[0]);
+    assert!(last.contains("21-11 — tijd onbekend"), "{last}");
+    assert!(
+        last.contains("Rob Smits") && !last.contains("08:03"),
+        "{last}"
+    );
+    // Paracetamol as needed: 22-11's cell lists the 00:30 dose, then the date-only one;
+    // the latest is 00:30, not "some time on 22-11".
+    let pc = rows(&html, "Paracetamol");
+    let cells = prn_day_cells(&pc[0]);
+    assert_eq!(cells.len(), 2);
+    let (a, b) = (
+        cells[1].find("00:30").expect("the 00:30 dose"),
+        cells[1].find("tijd onbekend").expect("the date-only dose"),
+    );
+    assert!(a < b, "{}", cells[1]);
+    assert!(!cells[0].contains("tijd onbekend"), "{}", cells[0]);
+    let last = last_cell(&pc[0]);
+    assert!(
+        last.contains("00:30") && !last.contains("tijd onbekend"),
+        "{last}"
+    );
+    // The patient page: last given and the administrations list say "tijd onbekend", in
+    // that order (the 00:30 dose above the date-only one of its day).
+    let page = pages::patient_page(&f.ctx(), &p, seen()).into_string();
+    assert!(
+        page.contains("21-11-2026 — tijd onbekend"),
+        "no date-only dose on the page"
+    );
+    let list = &page[page
+        .find("22-11-2026 00:30")
+        .expect("the 00:30 dose listed")..];
+    assert!(list.contains("22-11-2026 — tijd onbekend"));
 }

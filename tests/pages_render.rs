@@ -525,12 +525,20 @@ fn mar_has_one_initials_box_per_line_day_and_scheduled_time() {
         "03-02-1948 (78 jr)",
         "7654321",
         "Bed 12",
-        "Interne geneeskunde A3",
         "<strong>Penicilline</strong>",
         "Niet reanimeren",
         "gegevens van 22-11-2026 14:05 (12 min oud)",
     ] {
         assert!(head.contains(needle), "MAR header lacks {needle}");
+    }
+    // The ward and the print time in the foot (also repeated on every printed page).
+    let foot = &html[html.find("<tfoot>").unwrap()..html.find("</tfoot>").unwrap()];
+    for needle in [
+        "Interne geneeskunde A3",
+        "afgedrukt",
+        "Lijst gecontroleerd door",
+    ] {
+        assert!(foot.contains(needle), "MAR foot lacks {needle}");
     }
 }
 
@@ -574,7 +582,7 @@ fn mar_for_all_patients_breaks_page_per_patient_and_marks_unknown_medication() {
     w[1].medication = Listed::NotRecorded;
     let html = pages::print_mar(&f.ctx(), &w, day(2026, 11, 22), 3, seen()).into_string();
     assert_eq!(html.matches("class=\"mar-patient\"").count(), 2);
-    assert!(html.matches("<table class=\"mar mar-sheet\">").count() >= 2);
+    assert!(html.matches("<table class=\"mar mar-sheet\"").count() >= 2);
     assert!(html.contains("Medicatie niet vastgelegd in de gegevens"));
     assert!(pages::STYLESHEET.contains(".mar-patient + .mar-patient { break-before: page;"));
 }

@@ -1,9 +1,13 @@
 // Measures the all-patients MAR as Chromium prints it: for each URL given, the number of
 // sheets the server laid out (tables .mar-sheet), the PDF page count, and each sheet's
-// rendered height in mm against the printable 194 mm (A4 landscape, 8 mm margins). A
-// developer's tool to calibrate the sheet splitter's estimates (src/web/pages/mar.rs);
+// rendered height in mm against the printable 194 mm (A4 landscape, 8 mm margins) and
+// against the server's estimate (the sheet's data-est-mm); with ROWS=1 also the head,
+// foot and every row of every sheet (with its estimate when the row carries data-h, as a
+// developer may add while calibrating). A developer's tool to calibrate the sheet splitter's
+// estimates (src/web/pages/marheight.rs);
 // tests/browser_mar.rs is the test. Environment: BASE_URL, LOGIN_USER, LOGIN_CODE,
-// CHROMIUM, OUT; arguments: paths such as /print/mar "/print/mar?previous=1".
+// CHROMIUM, OUT; arguments: paths such as /print/mar "/print/mar?previous=1". tests/browser/mar-measure.sh
+// runs it on the demo ward.
 import { chromium } from "playwright-core";
 import { mkdtempSync, rmSync } from "node:fs";
 import { execFileSync } from "node:child_process";
@@ -37,9 +41,23 @@ try {
   for (const path of process.argv.slice(2)) {
     await page.goto(`${base}${path}`);
     await page.emulateMedia({ media: "print" });
-    const heights = await page.evaluate(() =>
-      [...document.querySelectorAll("table.mar-sheet")].map((t) => t.getBoundingClientRect().height / (96 / 25.4)),
-    );
+    const sheets = await page.evaluate(() => {
+      const mm = (el) => (el ? el.getBoundingClientRect().height / (96 / 25.4) : 0);
+      return [...document.querySelectorAll("table.mar-sheet")].map((t) => ({
+        h: mm(t),
+        est: Number(t.dataset.estMm ?? "NaN"),
+        head: mm(t.querySelector("thead")),
+        foot: mm(t.querySelector("tfoot")),
+        rows: [...t.querySelectorAll(":scope > tbody > tr")].map((r) => ({ c: r.className, h: mm(r), e: Number(r.dataset.h ?? "NaN") })),
+      }));
+    });
+    const heights = sheets.map((s) => s.h);
+    if (process.env.ROWS) {
+      for (const s of sheets) {
+        console.log(`sheet ${s.h.toFixed(1)} est ${s.est} head ${s.head.toFixed(1)} foot ${s.foot.toFixed(1)}`);
+        for (const r of s.rows) console.log(`  ${r.c.padEnd(28)} ${r.h.toFixed(1)}${Number.isNaN(r.e) ? "" : ` est ${r.e.toFixed(1)}`}`);
+      }
+    }
     const file = join(out, `measure-${n++}.pdf`);
     await page.pdf({ path: file, format: "A4", landscape: true, printBackground: true, preferCSSPageSize: true });
     const info = execFileSync("pdfinfo", [file]).toString();
@@ -48,6 +66,7 @@ try {
     const q = (f) => sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))]?.toFixed(1);
     console.log(`${path}: sheets ${heights.length}, pdf pages ${pages}, sheet height mm min ${q(0)} median ${q(0.5)} max ${q(1)}`);
     console.log(`  heights: ${heights.map((h) => h.toFixed(0)).join(" ")}`);
+    console.log(`  rendered − estimated, mm: ${sheets.map((s) => (s.h - s.est).toFixed(0)).join(" ")}`);
   }
 } finally {
   await context.close();

@@ -54,19 +54,20 @@ try {
   if (resp.status() !== 200) fail(`/print/mar answered ${resp.status()}`);
   await pdf("mar-all.pdf");
   // Every as-needed row has one cell per day column (never one block across the days,
-  // whose entries a reader would take for the column above them).
+  // whose entries a reader would take for the column above them), and on every sheet the
+  // first as-needed row of a run has the row naming the entries' columns right above it.
   const prn = await page.evaluate(() => {
     const bad = [];
     let rows = 0;
     for (const sheet of document.querySelectorAll("table.mar-sheet")) {
       const days = sheet.querySelectorAll("th.mar-dayhead").length;
-      for (const tr of sheet.querySelectorAll("tr.mar-prn-days")) {
+      for (const tr of sheet.querySelectorAll("tr.mar-prn")) {
         rows++;
         const cells = tr.querySelectorAll(":scope > td.mar-prncell").length;
         if (cells !== days) bad.push(`${cells} as-needed cells under ${days} days`);
-      }
-      for (const tr of sheet.querySelectorAll("tr.mar-prn")) {
         if (tr.querySelector("td[colspan] table.prntab")) bad.push("an as-needed table spans the days");
+        const prev = tr.previousElementSibling;
+        if (!prev || !(prev.matches("tr.mar-prn") || prev.matches("tr.mar-prn-head"))) bad.push("an as-needed row without its column names above");
       }
     }
     return { rows, bad };

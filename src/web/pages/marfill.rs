@@ -13,6 +13,9 @@
 //!    still unmatched fill them in clock order.
 //! 4. Whatever is left on a printed day is an **extra**: printed in that day's cell ("ook:
 //!    G 10:40"), never dropped. An as-needed drug's doses go to its PRN block instead.
+//!    A dose the EPD recorded with a **date only** (no time of day) never takes a box (a box
+//!    would claim a time): it is an extra of its day, "G — tijd onbekend", after the
+//!    timed ones.
 //! 5. A slot without a match is *vóór peilmoment* when it lies before the data time (an
 //!    untimed slot: when its whole day does), else an open box for initials.
 
@@ -46,6 +49,14 @@ pub struct DayFill<'a> {
 pub fn instant(a: &Administration) -> Option<DateTime<Utc>> {
     match a.at {
         Some(Moment::Instant(t)) => Some(t),
+        _ => None,
+    }
+}
+
+/// The day of an administration recorded with a date but no time of day.
+pub fn date_only(a: &Administration) -> Option<NaiveDate> {
+    match a.at {
+        Some(Moment::Day(d)) => Some(d),
         _ => None,
     }
 }
@@ -196,12 +207,26 @@ pub fn fill_treatment<'a, Tz: TimeZone>(
                 cell.extra.push(a);
             }
         }
+        // Doses with a date only: extras of their day, after the timed ones.
+        for a in admins.iter().filter(|a| owns(t, a)) {
+            if let Some(day) = date_only(a)
+                && let Some(d) = days.iter().position(|x| *x == day)
+                && let Some(cell) = out.get_mut(0).and_then(|row| row.get_mut(d))
+            {
+                cell.extra.push(a);
+            }
+        }
     }
     out
 }
 
+/// Where a dose stands in its day: (day, date only, instant); a dose with a date only
+/// after the timed ones.
+type DayOrder = (NaiveDate, bool, Option<DateTime<Utc>>);
+
 /// The administrations of a treatment that no box took on the printed days (for an
-/// as-needed drug's block): its doses on those days, in clock order.
+/// as-needed drug's block): its doses on those days, in clock order; a dose with a date
+/// only comes after the timed doses of its day.
 pub fn unmatched_on_days<'a, Tz: TimeZone>(
     tz: &Tz,
     t: &Treatment,
@@ -218,12 +243,17 @@ pub fn unmatched_on_days<'a, Tz: TimeZone>(
             _ => None,
         })
         .collect();
-    let mut v: Vec<(&'a Administration, DateTime<Utc>)> = admins
+    // (day, timed, instant): a date-only dose is "some time on its day", after no timed one.
+    let mut v: Vec<(&'a Administration, DayOrder)> = admins
         .iter()
         .filter(|a| owns(t, a))
         .filter(|a| !taken.contains(&(*a as *const Administration)))
-        .filter_map(|a| instant(a).map(|at| (a, at)))
-        .filter(|(_, at)| days.contains(&at.with_timezone(tz).date_naive()))
+        .filter_map(|a| match (instant(a), date_only(a)) {
+            (Some(at), _) => Some((a, (at.with_timezone(tz).date_naive(), false, Some(at)))),
+            (None, Some(d)) => Some((a, (d, true, None))),
+            (None, None) => None,
+        })
+        .filter(|(_, k)| days.contains(&k.0))
         .collect();
     v.sort_by_key(|x| x.1);
     v.into_iter().map(|x| x.0).collect()

@@ -2,11 +2,12 @@
 //! 3"), because the browser cannot: CSS page counters count the whole print job, so in the
 //! all-patients MAR they cannot say "sheet 2 of 3 of this patient".
 //!
-//! Every part of the MAR (a drug's row, an as-needed block, the checked-by row, a
-//! handwritten line) comes with a conservative height estimate in millimetres, made from
-//! the print stylesheet's fixed sizes (slot boxes, font sizes, column widths) and the
-//! length of its texts with a narrow characters-per-line figure. Parts are laid on sheets in
-//! order until the next does not fit; a part is never split. Each sheet is its own table
+//! Every part of the MAR (a drug's row, an as-needed row, a handwritten line) comes with a
+//! height estimate in millimetres, made from the print stylesheet's fixed sizes (slot
+//! boxes, font sizes, column widths) and the length of its texts with a characters-per-line
+//! figure calibrated against Chromium (tests/browser/mar-measure.mjs). Parts are laid on
+//! sheets in order until the next does not fit; a part is never split; the as-needed rows'
+//! column names go above their run on every sheet. Each sheet is its own table
 //! with the repeated patient header, so a sheet that the browser nevertheless overflows
 //! still names the patient and its sheet number on the overflow page (the browser repeats
 //! the table head), and the end marker on the last sheet says how many drugs the list holds.
@@ -29,12 +30,20 @@ pub const SLACK_MM: f64 = 5.0;
 /// The parts laid on one sheet.
 pub type Sheet = Vec<Item>;
 
+/// A row of column names some items need right above them (the as-needed entries'
+/// columns): printed before the first of a run of such items on every sheet.
+#[derive(Clone)]
+pub struct Head {
+    pub height_mm: f64,
+    pub markup: Markup,
+}
+
 /// One part of a patient's MAR with its estimated printed height.
 pub struct Item {
     pub height_mm: f64,
     pub markup: Markup,
-    /// A heading: kept on the sheet of the item after it.
-    pub keep_with_next: bool,
+    /// The head row this item needs above its run.
+    pub needs: Option<Head>,
 }
 
 impl Item {
@@ -42,15 +51,15 @@ impl Item {
         Item {
             height_mm,
             markup,
-            keep_with_next: false,
+            needs: None,
         }
     }
 
-    pub fn heading(height_mm: f64, markup: Markup) -> Item {
+    /// An item under a head row of column names.
+    pub fn under(height_mm: f64, markup: Markup, head: Head) -> Item {
         Item {
-            height_mm,
-            markup,
-            keep_with_next: true,
+            needs: Some(head),
+            ..Item::new(height_mm, markup)
         }
     }
 }
@@ -73,30 +82,35 @@ pub fn per_line(width_mm: f64, char_mm: f64) -> usize {
 }
 
 /// Lays the items on sheets of `capacity_mm` each (after the fixed header and footer): in
-/// order, a new sheet when the next item (a heading: with the item after it) does not
-/// fit. Never returns no sheet.
+/// order, a new sheet when the next item (one that needs a head row and follows none: with
+/// its head) does not fit; the head row goes in before the first of a run of items needing
+/// it on every sheet. Never returns no sheet.
 pub fn paginate(items: Vec<Item>, capacity_mm: f64) -> Vec<Vec<Item>> {
     let mut sheets: Vec<Vec<Item>> = vec![Vec::new()];
     let mut used = 0.0;
-    let next_heights: Vec<f64> = items
-        .iter()
-        .skip(1)
-        .map(|i| i.height_mm)
-        .chain(std::iter::once(0.0))
-        .collect();
-    for (it, next) in items.into_iter().zip(next_heights) {
-        let h = if it.keep_with_next {
-            it.height_mm + next
-        } else {
-            it.height_mm
+    for it in items {
+        let h = it.height_mm;
+        let after_head = sheets
+            .last()
+            .and_then(|s| s.last())
+            .is_some_and(|p| p.needs.is_some());
+        let head_h = match &it.needs {
+            Some(head) if !after_head => head.height_mm,
+            _ => 0.0,
         };
         let has_items = sheets.last().is_some_and(|s| !s.is_empty());
-        if has_items && used + h > capacity_mm {
+        let mut head = it.needs.as_ref().filter(|_| !after_head).cloned();
+        if has_items && used + h + head_h > capacity_mm {
             sheets.push(Vec::new());
             used = 0.0;
+            head = it.needs.clone();
         }
-        used += it.height_mm;
         if let Some(s) = sheets.last_mut() {
+            if let Some(head) = head {
+                used += head.height_mm;
+                s.push(Item::new(head.height_mm, head.markup));
+            }
+            used += it.height_mm;
             s.push(it);
         }
     }
@@ -123,11 +137,27 @@ mod tests {
         // An item taller than a sheet gets a sheet of its own; nothing gives no sheet.
         assert_eq!(paginate(vec![item(300.0)], 100.0).len(), 1);
         assert_eq!(paginate(vec![], 100.0).len(), 1);
-        // A heading moves with the item after it.
+        // A run of items under a head row: the head once before the run, again on the
+        // next sheet, and its height counts.
+        let head = Head {
+            height_mm: 5.0,
+            markup: html! { "head" },
+        };
+        let under = |h: f64| Item::under(h, html! { "row" }, head.clone());
         let s = paginate(
-            vec![item(80.0), Item::heading(10.0, html! {}), item(20.0)],
+            vec![item(50.0), under(20.0), under(20.0), under(10.0), item(5.0)],
             100.0,
         );
+        let shape: Vec<Vec<String>> = s
+            .iter()
+            .map(|s| s.iter().map(|i| i.markup.0.clone()).collect())
+            .collect();
+        assert_eq!(
+            shape,
+            vec![vec!["", "head", "row", "row"], vec!["head", "row", ""]]
+        );
+        // The head's height decides: 90 + 5 + 10 > 100 moves the item and its head.
+        let s = paginate(vec![item(90.0), under(10.0)], 100.0);
         assert_eq!(s.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 2]);
     }
 

@@ -19,7 +19,10 @@ pub mod layout;
 pub mod login;
 pub mod mar;
 pub mod marfill;
+pub mod marheight;
 pub mod marpage;
+pub mod marprn;
+pub mod marslots;
 pub mod medgroup;
 pub mod patient;
 pub mod status;
@@ -36,9 +39,10 @@ pub use coordinator::coordinator_page;
 pub use errors::error_page;
 pub use labels::print_labels;
 pub use login::login_page;
-pub use mar::{print_blank_mar, print_mar, print_ward_list};
+pub use mar::{print_blank_mar, print_mar};
 pub use patient::patient_page;
 pub use status::status_page;
+pub use ward::print_ward_list;
 pub use ward::ward_overview;
 
 /// The one stylesheet, served at [`urls::STYLESHEET`].

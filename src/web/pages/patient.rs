@@ -23,7 +23,8 @@ use crate::record::{
     MedicationKind, MedicationLine, Moment, NoteKind, NoteSection, PatientRecord, Schedule,
     Treatment, TreatmentState, UnreadReason,
 };
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
 use maud::{Markup, html};
 
 /// A coded value (status, category ...) in words, or a dash.
@@ -36,6 +37,30 @@ fn coded(ctx: &PageCtx, v: Option<&str>) -> Markup {
 
 fn sort_time(m: &Option<Moment>) -> Option<DateTime<Utc>> {
     m.as_ref().and_then(Moment::earliest_utc)
+}
+
+/// Where an administration stands in time, for "latest" and lists: its ward-local day,
+/// then a dose recorded with a date only (or coarser: the first day of its month or year)
+/// before every timed dose of that day ("some time on D" never claims to be later than a
+/// dose timed on D, nor earlier than one on D − 1), then the instant. No moment: first.
+pub type AdminOrder = Option<(NaiveDate, bool, Option<DateTime<Utc>>)>;
+
+pub fn admin_order(tz: &Tz, m: &Option<Moment>) -> AdminOrder {
+    match *m.as_ref()? {
+        Moment::Instant(t) => Some((t.with_timezone(tz).date_naive(), true, Some(t))),
+        Moment::Day(d) => Some((d, false, None)),
+        Moment::Month(y, mo) => Some((NaiveDate::from_ymd_opt(y, mo, 1)?, false, None)),
+        Moment::Year(y) => Some((NaiveDate::from_ymd_opt(y, 1, 1)?, false, None)),
+    }
+}
+
+/// An administration's time as a nurse reads it: date and clock time, or the date and
+/// "tijd onbekend" when the EPD recorded the day only (never a made-up midnight).
+pub fn admin_moment(ctx: &PageCtx, m: &Moment) -> String {
+    match m {
+        Moment::Day(_) => format!("{} — {}", moment(ctx, m), ctx.t(Key::TimeUnknown)),
+        _ => moment(ctx, m),
+    }
 }
 
 /// Wraps the page in a table whose header row repeats on every printed sheet (Ctrl+P), so
@@ -322,14 +347,15 @@ fn is_completed(a: &Administration) -> bool {
 /// The latest administration of a treatment (by time), and the latest completed one when
 /// the latest was not a completed administration.
 pub fn last_administrations<'a>(
+    tz: &Tz,
     t: &Treatment,
     admins: &'a [Administration],
 ) -> (Option<&'a Administration>, Option<&'a Administration>) {
     let mine = || admins.iter().filter(|a| owns(t, a));
-    let latest = mine().max_by_key(|a| sort_time(&a.at));
+    let latest = mine().max_by_key(|a| admin_order(tz, &a.at));
     let latest_done = mine()
         .filter(|a| is_completed(a))
-        .max_by_key(|a| sort_time(&a.at));
+        .max_by_key(|a| admin_order(tz, &a.at));
     match latest {
         Some(l) if !is_completed(l) => (Some(l), latest_done),
         other => (other, None),
@@ -338,7 +364,7 @@ pub fn last_administrations<'a>(
 
 fn admin_short(ctx: &PageCtx, a: &Administration) -> Markup {
     html! {
-        span class="nowrap" { strong { (opt(a.at.as_ref().map(|m| moment(ctx, m)).as_deref())) } }
+        span class="nowrap" { strong { (opt(a.at.as_ref().map(|m| admin_moment(ctx, m)).as_deref())) } }
         @if let Some(d) = &a.dose { " · " (clean(d)) }
         @match given(a) {
             Some(true) => {},
@@ -357,7 +383,7 @@ fn last_given_cell(ctx: &PageCtx, p: &PatientRecord, t: &Treatment) -> Markup {
     if p.administrations.is_not_recorded() {
         return html! { span class="flag-unknown" { (icon(Icon::Unknown)) " " (ctx.t(Key::AdminNotRecorded)) } };
     }
-    let (latest, done) = last_administrations(t, p.administrations.items());
+    let (latest, done) = last_administrations(&ctx.tz, t, p.administrations.items());
     html! {
         @match latest {
             None => span class="muted" { (ctx.t(Key::NeverGivenInWindow)) },
@@ -701,7 +727,7 @@ fn medication(ctx: &PageCtx, p: &PatientRecord) -> Markup {
 
 fn administrations(ctx: &PageCtx, p: &PatientRecord) -> Markup {
     let mut items: Vec<&Administration> = p.administrations.items().iter().collect();
-    items.sort_by_key(|a| std::cmp::Reverse(sort_time(&a.at)));
+    items.sort_by_key(|a| std::cmp::Reverse(admin_order(&ctx.tz, &a.at)));
     html! {
         @if let Some(m) = listed_status(ctx, &p.administrations) { (m) } @else {
             table class="data" {
@@ -717,7 +743,7 @@ fn administrations(ctx: &PageCtx, p: &PatientRecord) -> Markup {
                 tbody {
                     @for a in items {
                         tr {
-                            th scope="row" class="nowrap" { (opt(a.at.as_ref().map(|m| moment(ctx, m)).as_deref())) }
+                            th scope="row" class="nowrap" { (opt(a.at.as_ref().map(|m| admin_moment(ctx, m)).as_deref())) }
                             td { (clean(&a.drug)) }
                             td { (opt(a.dose.as_deref())) }
                             td { (opt(a.route.as_deref())) }

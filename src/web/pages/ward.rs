@@ -3,10 +3,11 @@
 //! every other active treatment limit, as icon + word (never colour alone). Also the cell
 //! renderers every surface shares (overview, ward list, MAR header, patient banner), so the
 //! policy and the alerts look the same everywhere. Below 980 px the table becomes one card
-//! per patient, so allergies and policy are never off-screen.
+//! per patient, so allergies and policy are never off-screen. And the printed ward list.
 
 use super::icons::{Icon, icon};
-use super::layout::{self, Kind};
+use super::layout::{self, Kind, data_age_class, data_age_text};
+use super::mar::{print_drill, print_hint};
 use super::text::{birth_with_age, clean};
 use super::{Key, PageCtx, urls};
 use crate::record::summary::{
@@ -221,4 +222,61 @@ pub fn ward_overview(
         }
     };
     layout::page(ctx, ctx.t(Key::OverviewTitle), Kind::Screen, content)
+}
+
+/// The ward list on A4 landscape: bed, name, birth date, patient number, alerts,
+/// allergies, resuscitation policy.
+/// `_seen` is the proof that this look is durable in the access log ([`crate::audit::Receipt`]):
+/// without one the page cannot be rendered.
+pub fn print_ward_list(
+    ctx: &PageCtx,
+    rows: &[&PatientSummary],
+    _seen: &crate::audit::Receipt,
+) -> Markup {
+    let title = ctx.t(Key::WardListTitle);
+    let content = html! {
+        h1 class="screen-only" { (title) " " (clean(ctx.ward_name)) }
+        (print_hint(ctx))
+        table class="wardlist" {
+            thead {
+                tr { td colspan="8" class="mar-headcell" {
+                    div class="print-head" {
+                        div class="ph-row" {
+                            (print_drill(ctx))
+                            span class="ph-title" { (title) }
+                            span class="ph-name" { (clean(ctx.ward_name)) }
+                            span class=(data_age_class(ctx)) { (data_age_text(ctx)) }
+                            span { (ctx.t(Key::Printed)) " " (crate::timefmt::datetime(ctx.now, ctx.tz)) }
+                            span { (rows.len()) " " (ctx.t(if rows.len() == 1 { Key::PatientOnWard } else { Key::PatientsOnWard })) }
+                        }
+                    }
+                } }
+                tr {
+                    th scope="col" { (ctx.t(Key::Bed)) }
+                    th scope="col" { (ctx.t(Key::Name)) }
+                    th scope="col" { (ctx.t(Key::BirthDate)) }
+                    th scope="col" { (ctx.t(Key::PatientNumber)) }
+                    th scope="col" { (ctx.t(Key::Alerts)) }
+                    th scope="col" { (ctx.t(Key::Allergies)) }
+                    th scope="col" { (ctx.t(Key::Resuscitation)) }
+                    th scope="col" class="notes" { (ctx.t(Key::Notes)) }
+                }
+            }
+            tbody {
+                @for s in rows {
+                    tr {
+                        td class="col-bed" { strong { (clean(&bed_text(s))) } }
+                        th scope="row" { (clean(&s.name)) }
+                        td class="nowrap" { @match &s.birth_date { Some(b) => (birth_with_age(ctx, b)), None => (ctx.t(Key::Unknown)) } }
+                        td class="nowrap" { (layout::opt(s.patient_number.as_deref())) }
+                        td { (alert_cell(ctx, s.alerts, &s.alert_items)) }
+                        td { (allergy_cell(ctx, s.allergies, &s.allergy_texts)) }
+                        td { (policy(ctx, s.resuscitation, &s.limits)) }
+                        td class="notes" {}
+                    }
+                }
+            }
+        }
+    };
+    layout::page(ctx, title, Kind::PrintLandscape, content)
 }
