@@ -274,13 +274,14 @@ fn build_web_env() -> WebEnv {
         value: bundle,
     };
     let record = noodepd::fhir::map_documents(&[doc], &noodepd::fhir::MapOptions::new(now, "A3"));
-    let keys: Vec<String> = record.patients.iter().map(|p| p.key.clone()).collect();
+    let keys: Vec<String> = record.patients.iter().map(|p| p.key.to_string()).collect();
     let identifiers: Vec<String> = record
         .patients
         .iter()
         .flat_map(|p| [p.identity.bsn.clone(), p.identity.patient_number.clone()])
         .flatten()
         .filter(|s| s.len() >= 6)
+        .map(String::from)
         .collect();
     let meta = noodepd::store::GenerationMeta {
         ward: "A3".into(),
@@ -290,6 +291,8 @@ fn build_web_env() -> WebEnv {
         received_at: now - chrono::Duration::minutes(2),
         snapshot_file: "a3-7.snap".into(),
         report: record.report.clone(),
+        derived_at: Some(now),
+        next_change: record.next_change,
     };
     let generation = store.build(meta, &record).expect("generation");
     store.swap(generation);

@@ -98,7 +98,13 @@ impl App {
             &config.keys.audit_key,
         )?;
         let mode = ModeController::load(&config.paths.state, config.drill_max_duration)?;
-        let store = Store::open(&config.paths.runtime)?;
+        // The generation served when the daemon last stopped stays for start-up to check
+        // and reuse (`ingest::reuse`); every other leftover file goes.
+        let last = crate::store::LastServed::load(&config.paths.state);
+        let store = Store::open_keeping(
+            &config.paths.runtime,
+            last.as_ref().map(|l| l.file.as_str()),
+        )?;
         Ok(Arc::new(App::new(config, store, mode, audit, None)))
     }
 
@@ -111,12 +117,12 @@ impl App {
     /// proof that it is durable; any failure is reported to the status (see
     /// [`App::note_audit`]) before it is returned. Blocking (an fsync): call it off the async
     /// threads.
-    pub fn audit(&self, event: Event) -> Result<Receipt, AuditError> {
+    pub(crate) fn audit(&self, event: Event) -> Result<Receipt, AuditError> {
         self.audit_at(event, Utc::now())
     }
 
     /// [`App::audit`] with an explicit time (ingest stamps its events with its own clock).
-    pub fn audit_at(&self, event: Event, now: DateTime<Utc>) -> Result<Receipt, AuditError> {
+    pub(crate) fn audit_at(&self, event: Event, now: DateTime<Utc>) -> Result<Receipt, AuditError> {
         let kind = event.kind;
         let r = self.audit.append_receipt_at(event, now);
         self.note_audit(&r);
@@ -142,7 +148,7 @@ impl App {
 
     /// Ends a drill past its end time (recorded in the access log); an audit failure reaches
     /// the status.
-    pub fn expire_drill(&self, now: DateTime<Utc>) -> Result<Option<ModeState>, ModeError> {
+    pub(crate) fn expire_drill(&self, now: DateTime<Utc>) -> Result<Option<ModeState>, ModeError> {
         let r = self.mode.expire_drill(&self.audit, now);
         self.note_mode_audit(&r);
         r
@@ -159,7 +165,7 @@ impl App {
     /// Records the outcome of an audit append in the status: a failure raises
     /// `audit_write_failed` (patient pages are refused while it stands) and counts in
     /// `audit_failures`, a success clears it.
-    pub fn note_audit<T>(&self, result: &Result<T, AuditError>) {
+    pub(crate) fn note_audit<T>(&self, result: &Result<T, AuditError>) {
         match result {
             Ok(_) => self.note_audit_ok(),
             Err(e) => self.note_audit_failure(e),
@@ -189,7 +195,7 @@ impl App {
 
     /// Builds the drill report of the latest drill (stored in, and recorded in, the access
     /// log); a failure reaches the status.
-    pub fn drill_report(&self) -> Result<crate::audit::drill::DrillReport, AuditError> {
+    pub(crate) fn drill_report(&self) -> Result<crate::audit::drill::DrillReport, AuditError> {
         let r = crate::audit::drill::report(&self.audit, None);
         if let Err(e) = &r {
             self.note_audit_failure(e);
@@ -206,7 +212,7 @@ impl App {
     }
 
     /// Replaces the roster in force.
-    pub fn set_roster(&self, roster: Arc<Roster>) {
+    pub(crate) fn set_roster(&self, roster: Arc<Roster>) {
         match self.roster.write() {
             Ok(mut r) => *r = Some(roster),
             Err(p) => *p.into_inner() = Some(roster),

@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// Default config path on the appliance.
-pub const DEFAULT_CONFIG: &str = "/etc/noodepd/noodepd.toml";
+pub(crate) const DEFAULT_CONFIG: &str = "/etc/noodepd/noodepd.toml";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -14,12 +14,15 @@ pub const DEFAULT_CONFIG: &str = "/etc/noodepd/noodepd.toml";
     version,
     about = "Read-only emergency EPD appliance for hospital wards"
 )]
+/// The `noodepd` command line: one subcommand.
 pub struct Cli {
     #[command(subcommand)]
+    /// What to do.
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
+/// The subcommands.
 pub enum Command {
     /// Generate a key pair (publisher signing key or appliance decryption key).
     Keygen(KeygenArgs),
@@ -53,8 +56,10 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+/// `noodepd update`: image update bundles.
 pub struct UpdateArgs {
     #[command(subcommand)]
+    /// Which update step.
     pub command: UpdateCommand,
 }
 
@@ -79,6 +84,7 @@ pub struct SlotPathArgs {
 }
 
 #[derive(Debug, Subcommand)]
+/// The steps of an image update.
 pub enum UpdateCommand {
     /// Release side: make a signed update bundle from a build's root, verity and UKI.
     Make {
@@ -89,10 +95,13 @@ pub enum UpdateCommand {
         #[arg(long)]
         version: String,
         #[arg(long)]
+        /// The root file system image (squashfs).
         root: PathBuf,
         #[arg(long)]
+        /// Its dm-verity hash tree.
         verity: PathBuf,
         #[arg(long)]
+        /// The unified kernel image that boots them.
         uki: PathBuf,
         /// The bundle to write (NAME.nupd).
         #[arg(long)]
@@ -100,8 +109,10 @@ pub enum UpdateCommand {
     },
     /// Check a bundle completely (signature, version, every part) without installing it.
     Verify {
+        /// The bundle file (NAME.nupd).
         bundle: PathBuf,
         #[arg(long)]
+        /// The release public key the bundle must be signed with.
         release_pub: PathBuf,
         /// Refuse it unless it is newer than this version.
         #[arg(long)]
@@ -109,15 +120,19 @@ pub enum UpdateCommand {
     },
     /// On the box (root): verify one bundle and install it into the inactive slot.
     Install {
+        /// The bundle file (NAME.nupd).
         bundle: PathBuf,
         #[command(flatten)]
+        /// Where the installer looks on the box.
         paths: SlotPathArgs,
     },
     /// On the box (root, noodepd-update.service): install the bundles in the inbox, remove them.
     InstallInbox {
         #[arg(long, default_value = "/var/lib/noodepd/inbox")]
+        /// Where bundles are delivered.
         inbox: PathBuf,
         #[command(flatten)]
+        /// Where the installer looks on the box.
         paths: SlotPathArgs,
         /// After an install, reboot into it at once if this status file says the box is in
         /// standby; in emergency or drill mode the new image waits for the next reboot.
@@ -132,14 +147,18 @@ pub enum UpdateCommand {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// Which kind of key pair `noodepd keygen` makes.
 pub enum KeyKind {
+    /// Ed25519 key that signs snapshots (the publisher).
     Publisher,
+    /// X25519 key that decrypts snapshots (one per box).
     Appliance,
     /// Ed25519 key that signs image update bundles (`noodepd update make`).
     Release,
 }
 
 #[derive(Debug, Args)]
+/// `noodepd keygen`.
 pub struct KeygenArgs {
     /// publisher (Ed25519 signing), appliance (X25519 decryption) or release (Ed25519,
     /// signs image update bundles).
@@ -153,6 +172,7 @@ pub struct KeygenArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// What a sealed snapshot carries.
 pub enum PayloadKindArg {
     /// FHIR R4 clinical data (Bundle, resource or NDJSON files/directories).
     Clinical,
@@ -163,6 +183,7 @@ pub enum PayloadKindArg {
 }
 
 #[derive(Debug, Args)]
+/// `noodepd seal`.
 pub struct SealArgs {
     /// The publisher's signing key.
     #[arg(long)]
@@ -199,6 +220,7 @@ pub struct SealArgs {
 }
 
 #[derive(Debug, Args)]
+/// `noodepd inspect`.
 pub struct InspectArgs {
     /// The appliance's private key.
     #[arg(long)]
@@ -214,6 +236,7 @@ pub struct InspectArgs {
 }
 
 #[derive(Debug, Args)]
+/// `noodepd preview`.
 pub struct PreviewArgs {
     /// Print JSON (records + report) instead of a readable summary.
     #[arg(long)]
@@ -231,6 +254,7 @@ pub struct PreviewArgs {
 
 #[cfg(feature = "dev-tools")]
 #[derive(Debug, Args)]
+/// `noodepd generate` (dev tools).
 pub struct GenerateArgs {
     /// Number of patients (a ward has up to 40 beds; more makes a hospital of wards).
     #[arg(long, default_value_t = 24)]
@@ -253,6 +277,7 @@ pub struct GenerateArgs {
 }
 
 #[derive(Debug, Args)]
+/// A subcommand that only needs the config file.
 pub struct ConfigArg {
     /// Config file.
     #[arg(long, default_value = DEFAULT_CONFIG)]
@@ -260,35 +285,46 @@ pub struct ConfigArg {
 }
 
 #[derive(Debug, Args)]
+/// `noodepd check-config`.
 pub struct CheckConfigArgs {
     /// Config file.
     pub file: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// The mode to switch to.
 pub enum ModeArg {
+    /// No patient data shown.
     Standby,
+    /// An outage: the ward's data is shown.
     Emergency,
+    /// Practice: as emergency, marked as a drill and ended automatically.
     Drill,
 }
 
 #[derive(Debug, Args)]
+/// `noodepd mode`.
 pub struct ModeArgs {
+    /// The mode to switch to.
     pub mode: ModeArg,
     /// Why (recorded in the audit log).
     #[arg(long)]
     pub reason: String,
     #[arg(long, default_value = DEFAULT_CONFIG)]
+    /// Config file (for the control socket's path).
     pub config: PathBuf,
 }
 
 #[derive(Debug, Args)]
+/// `noodepd roster`.
 pub struct RosterArgs {
     #[command(subcommand)]
+    /// Which roster tool.
     pub command: RosterCommand,
 }
 
 #[derive(Debug, Subcommand)]
+/// The roster tools.
 pub enum RosterCommand {
     /// Read a personal downtime code on stdin, print its argon2id hash for the roster.
     Hash,
@@ -297,6 +333,7 @@ pub enum RosterCommand {
 }
 
 #[derive(Debug, Args)]
+/// `noodepd roster check`.
 pub struct RosterCheckArgs {
     /// The roster JSON file.
     pub file: PathBuf,
@@ -306,19 +343,26 @@ pub struct RosterCheckArgs {
 }
 
 #[derive(Debug, Args)]
+/// `noodepd audit`.
 pub struct AuditArgs {
     #[command(subcommand)]
+    /// Which audit tool.
     pub command: AuditCommand,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// The export formats of the access log.
 pub enum ExportFormat {
+    /// One JSON object per line, as stored.
     Jsonl,
+    /// CSV for a spreadsheet (cells that could start a formula are defused).
     Csv,
+    /// FHIR AuditEvent resources (NDJSON).
     Fhir,
 }
 
 #[derive(Debug, Subcommand)]
+/// The audit tools.
 pub enum AuditCommand {
     /// Check the whole hash chain; exit non-zero naming the first broken entry.
     Verify(ConfigArg),
@@ -329,10 +373,13 @@ pub enum AuditCommand {
 }
 
 #[derive(Debug, Args)]
+/// `noodepd audit export`.
 pub struct AuditExportArgs {
     #[arg(long, default_value = DEFAULT_CONFIG)]
+    /// Config file (for the log's place and key).
     pub config: PathBuf,
     #[arg(long, value_enum, default_value = "jsonl")]
+    /// Output format.
     pub format: ExportFormat,
     /// Only entries at or after this time (RFC 3339 or YYYY-MM-DD).
     #[arg(long)]
@@ -349,8 +396,10 @@ pub struct AuditExportArgs {
 }
 
 #[derive(Debug, Args)]
+/// `noodepd audit drill-report`.
 pub struct DrillReportArgs {
     #[arg(long, default_value = DEFAULT_CONFIG)]
+    /// Config file (for the log's place and key).
     pub config: PathBuf,
     /// Drill id (default: the latest).
     #[arg(long)]
@@ -362,6 +411,7 @@ pub struct DrillReportArgs {
 
 #[cfg(feature = "dev-tools")]
 #[derive(Debug, Args)]
+/// `noodepd demo` (dev tools).
 pub struct DemoArgs {
     /// Port on 127.0.0.1 (0 = any free port).
     #[arg(long, default_value_t = 8080)]
@@ -379,6 +429,7 @@ pub struct DemoArgs {
 
 #[cfg(feature = "dev-tools")]
 #[derive(Debug, Args)]
+/// `noodepd bench` (dev tools).
 pub struct BenchArgs {
     /// Small runs that finish in under a minute.
     #[arg(long)]
@@ -393,6 +444,7 @@ pub struct BenchArgs {
 
 #[cfg(feature = "dev-tools")]
 #[derive(Debug, Subcommand)]
+/// The single scenarios of `noodepd bench`.
 pub enum BenchScenario {
     /// Logged-in nurses browse (ward list, patient pages, MAR) while a new snapshot
     /// arrives every second: errors, one-generation pages, latencies.
@@ -401,6 +453,7 @@ pub enum BenchScenario {
 
 #[cfg(feature = "dev-tools")]
 #[derive(Debug, Args)]
+/// `noodepd bench load-ingest`.
 pub struct LoadIngestArgs {
     /// Concurrent logged-in clients.
     #[arg(long, default_value_t = 64)]

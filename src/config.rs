@@ -18,18 +18,35 @@ pub const MAX_CONFIG_BYTES: u64 = 256 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config {path}: {source}")]
+    /// The config file could not be read.
     Read {
+        /// The file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
     #[error("config {path} is larger than {MAX_CONFIG_BYTES} bytes")]
-    TooLarge { path: PathBuf },
-    #[error("config {path} is not valid TOML: {message}")]
-    Parse { path: PathBuf, message: String },
-    #[error("config {path}: {key}: {message}")]
-    Invalid {
+    /// The file is larger than [`MAX_CONFIG_BYTES`].
+    TooLarge {
+        /// The file.
         path: PathBuf,
+    },
+    #[error("config {path} is not valid TOML: {message}")]
+    /// The file is not valid TOML or a value has the wrong type; the message says where.
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The TOML parser's message (key and line).
+        message: String,
+    },
+    #[error("config {path}: {key}: {message}")]
+    /// A value is out of range or inconsistent with another.
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The dotted key at fault (`web.listen`).
         key: &'static str,
+        /// What is wrong with it.
         message: String,
     },
 }
@@ -126,10 +143,12 @@ struct RawAudit {
 // ---------------------------------------------------------------- validated
 
 /// UI language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Language {
+    /// Dutch.
     Nl,
+    /// English.
     En,
 }
 
@@ -138,19 +157,27 @@ pub enum Language {
 pub struct Config {
     /// Where the config was read from (for messages).
     pub source: PathBuf,
+    /// This box's id (`[appliance] id`): stamped on every audit entry and in the status file.
     pub appliance_id: String,
     /// The ward this box serves; snapshots for other wards are refused.
     pub ward: String,
     /// Human name of the ward, shown on pages ("Interne geneeskunde A3").
     pub ward_name: String,
+    /// The pages' language.
     pub language: Language,
+    /// The ward's time zone (Europe/Amsterdam by default): every time shown to a person is in it.
     pub timezone: chrono_tz::Tz,
+    /// Where the inbox, quarantine, state, runtime data and control socket live.
     pub paths: Paths,
+    /// The key files.
     pub keys: KeyPaths,
+    /// The web server: address, TLS, sessions, lockouts and connection caps.
     pub web: WebConfig,
+    /// Data handling: staleness, windows, snapshots kept, memory and shrink guard.
     pub data: DataConfig,
     /// A drill ends automatically after this long.
     pub drill_max_duration: Duration,
+    /// The access log's retention and chain-head journaling.
     pub audit: AuditConfig,
     /// Names of known ward workstations by client address, recorded in the audit log's
     /// access point (`[workstations]` table: `"10.20.3.41" = "A3 balie"`).
@@ -160,6 +187,7 @@ pub struct Config {
 }
 
 #[derive(Debug, Clone)]
+/// The directories and files the daemon uses (`[paths]`).
 pub struct Paths {
     /// Where publishers drop sealed snapshots (`NAME.part`, then renamed).
     pub inbox: PathBuf,
@@ -190,22 +218,25 @@ pub struct QuarantineCap {
 
 /// Default `web.max_connections_per_address` (a browser opens about 6; a terminal server
 /// carries many nurses' browsers behind one address).
-pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 32;
+pub(crate) const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 32;
 /// Default `data.memory_max_mib`: the `MemoryMax=1G` of image/systemd/noodepd.service.
-pub const DEFAULT_MEMORY_MAX_MIB: u64 = 1024;
+pub(crate) const DEFAULT_MEMORY_MAX_MIB: u64 = 1024;
 
 /// Default `paths.quarantine_max_files`.
-pub const DEFAULT_QUARANTINE_MAX_FILES: u64 = 100;
+pub(crate) const DEFAULT_QUARANTINE_MAX_FILES: u64 = 100;
 /// Default `paths.quarantine_max_bytes` (512 MiB).
-pub const DEFAULT_QUARANTINE_MAX_BYTES: u64 = 512 * 1024 * 1024;
+pub(crate) const DEFAULT_QUARANTINE_MAX_BYTES: u64 = 512 * 1024 * 1024;
 /// Accepted range of `paths.quarantine_max_files`.
-pub const QUARANTINE_MAX_FILES_RANGE: std::ops::RangeInclusive<u64> = 1..=100_000;
+pub(crate) const QUARANTINE_MAX_FILES_RANGE: std::ops::RangeInclusive<u64> = 1..=100_000;
 /// Accepted range of `paths.quarantine_max_bytes`: 1 MiB to 1 TiB.
-pub const QUARANTINE_MAX_BYTES_RANGE: std::ops::RangeInclusive<u64> = (1 << 20)..=(1 << 40);
+pub(crate) const QUARANTINE_MAX_BYTES_RANGE: std::ops::RangeInclusive<u64> = (1 << 20)..=(1 << 40);
 
 #[derive(Debug, Clone)]
+/// The key files (`[keys]`).
 pub struct KeyPaths {
+    /// This box's secret decryption key (0600, refused when readable by others).
     pub appliance_key: PathBuf,
+    /// The publisher's public signing key: the only key whose snapshots are accepted.
     pub publisher_pub: PathBuf,
     /// The access log's chain key (HMAC-SHA256, see docs/AUDIT.md); by default
     /// `STATE/audit.key`, made by the daemon when the log is not keyed yet.
@@ -213,7 +244,9 @@ pub struct KeyPaths {
 }
 
 #[derive(Debug, Clone)]
+/// The web server (`[web]`).
 pub struct WebConfig {
+    /// The address and port to listen on (unless systemd passes a socket).
     pub listen: SocketAddr,
     /// TLS certificate chain and key (PEM). Both `None` only when `plain_http`.
     pub tls: Option<TlsPaths>,
@@ -221,30 +254,40 @@ pub struct WebConfig {
     pub plain_http: bool,
     /// Serve /metrics to non-loopback clients.
     pub metrics_public: bool,
+    /// A session ends after this long without a request.
     pub session_idle: Duration,
     /// Failed logins that lock one user name (from any address).
     pub lockout_attempts: u32,
     /// Failed logins (of any user names) that lock one client address (IPv6: its /64);
     /// higher than `lockout_attempts`, so one nurse's typos never lock the PC for everyone.
     pub lockout_address_attempts: u32,
+    /// How long a lockout lasts.
     pub lockout_duration: Duration,
+    /// How long a guest code a coordinator issues stays valid.
     pub guest_code_lifetime: Duration,
+    /// Connections held at once, all clients together.
     pub max_connections: usize,
     /// Connections one client address (IPv6: its /64) may hold at once.
     pub max_connections_per_address: usize,
 }
 
 #[derive(Debug, Clone)]
+/// The TLS certificate chain and its key (PEM files, reloaded on SIGHUP).
 pub struct TlsPaths {
+    /// The certificate chain.
     pub cert: PathBuf,
+    /// The certificate's private key.
     pub key: PathBuf,
 }
 
 #[derive(Debug, Clone)]
+/// Data handling (`[data]`).
 pub struct DataConfig {
     /// Data older than this is shown with a visible warning.
     pub stale_after: Duration,
+    /// How far back administrations are shown.
     pub administration_window: Duration,
+    /// How far back vital signs and lab results are shown.
     pub observation_window: Duration,
     /// How many accepted sealed snapshots to keep for restart.
     pub keep_snapshots: usize,
@@ -257,6 +300,7 @@ pub struct DataConfig {
 }
 
 #[derive(Debug, Clone)]
+/// The access log (`[audit]`).
 pub struct AuditConfig {
     /// Entries older than this may be expired (the expiry itself is logged).
     pub retention: Duration,
@@ -606,7 +650,7 @@ fn minutes(v: Option<u64>, default: u64, min: u64, max: u64) -> Result<Duration,
 }
 
 /// Ids (ward, appliance, user) are short and plain: they end up in file names and logs.
-pub fn check_id(s: &str) -> Result<(), String> {
+pub(crate) fn check_id(s: &str) -> Result<(), String> {
     if s.is_empty() || s.len() > 64 {
         return Err(format!("{s:?} must be 1 to 64 characters"));
     }

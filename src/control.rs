@@ -29,36 +29,66 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 
 /// Largest request line accepted (bytes, including the newline).
-pub const MAX_REQUEST: usize = 4096;
+pub(crate) const MAX_REQUEST: usize = 4096;
 /// Largest reply line the client reads.
 const MAX_REPLY: u64 = 64 * 1024;
 /// How long one connection may take.
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest reason accepted over the socket (room is left for the peer note).
-pub const MAX_SOCKET_REASON: usize = MAX_REASON - 60;
+pub(crate) const MAX_SOCKET_REASON: usize = MAX_REASON - 60;
 /// Connections handled at once; more wait.
 const MAX_CONCURRENT: usize = 4;
 
 /// Errors of the control socket, server and client side.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
+    /// A socket operation failed.
     #[error("control socket {path}: {source}")]
     Io {
+        /// The control socket.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// Something other than a socket is at the socket's path; it is left alone.
     #[error("{path} exists and is not a socket; refusing to replace it")]
-    NotASocket { path: PathBuf },
+    NotASocket {
+        /// The path.
+        path: PathBuf,
+    },
+    /// Another daemon already listens on the socket.
     #[error("another noodepd is already listening on {path}")]
-    InUse { path: PathBuf },
+    InUse {
+        /// The control socket.
+        path: PathBuf,
+    },
+    /// No daemon listens (no socket at the path).
     #[error("is noodepd running? no control socket at {path}")]
-    NotRunning { path: PathBuf },
+    NotRunning {
+        /// The control socket.
+        path: PathBuf,
+    },
+    /// The caller may not use the socket (root or the noodepd user only).
     #[error("permission denied on {path}: run this as root (or as the noodepd user)")]
-    PermissionDenied { path: PathBuf },
+    PermissionDenied {
+        /// The control socket.
+        path: PathBuf,
+    },
+    /// The daemon did not answer in time.
     #[error("no reply from noodepd on {path} within {0:?}", CONNECTION_TIMEOUT)]
-    Timeout { path: PathBuf },
+    Timeout {
+        /// The control socket.
+        path: PathBuf,
+    },
+    /// The daemon's answer could not be read.
     #[error("unreadable reply from noodepd on {path}: {message}")]
-    BadReply { path: PathBuf, message: String },
+    BadReply {
+        /// The control socket.
+        path: PathBuf,
+        /// What was wrong with it.
+        message: String,
+    },
+    /// The daemon refused the request; its reason.
     #[error("noodepd refused: {0}")]
     Refused(String),
 }
@@ -67,20 +97,27 @@ pub enum ControlError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModeRequest {
+    /// The mode to switch to.
     pub mode: Mode,
+    /// Why (required, one line); recorded in the access log with the switch.
     pub reason: String,
 }
 
 /// The daemon's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModeReply {
+    /// True when the switch was made (and recorded).
     pub ok: bool,
+    /// The mode in force after the request.
     #[serde(default)]
     pub mode: Option<Mode>,
+    /// Since when that mode holds.
     #[serde(default)]
     pub since: Option<DateTime<Utc>>,
+    /// For a drill: when it ends by itself.
     #[serde(default)]
     pub drill_ends_at: Option<DateTime<Utc>>,
+    /// Why the switch was refused, for a person.
     #[serde(default)]
     pub error: Option<String>,
 }
@@ -98,7 +135,7 @@ impl ModeReply {
 }
 
 /// Whether a peer uid may use the socket: root, or the daemon's own user.
-pub fn peer_allowed(peer_uid: u32, own_uid: u32) -> bool {
+pub(crate) fn peer_allowed(peer_uid: u32, own_uid: u32) -> bool {
     peer_uid == 0 || peer_uid == own_uid
 }
 
@@ -109,17 +146,12 @@ pub struct ControlListener {
     own_uid: u32,
 }
 
-impl ControlListener {
-    /// Where it listens.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
+impl ControlListener {}
 
 /// Binds the control socket at `path` (mode 0600). A stale socket left by a previous run
 /// is replaced; a live one (another daemon) or a non-socket file is an error.
 /// Must be called inside a tokio runtime.
-pub fn bind(path: &Path) -> Result<ControlListener, ControlError> {
+pub(crate) fn bind(path: &Path) -> Result<ControlListener, ControlError> {
     let io = |source| ControlError::Io {
         path: path.to_owned(),
         source,
@@ -260,7 +292,7 @@ async fn handle(stream: UnixStream, shared: Arc<App>, own_uid: u32) {
 }
 
 /// Parses one request line strictly.
-pub fn parse_request(line: &[u8]) -> Result<ModeRequest, String> {
+pub(crate) fn parse_request(line: &[u8]) -> Result<ModeRequest, String> {
     if line.len() >= MAX_REQUEST && !line.ends_with(b"\n") {
         return Err(format!("request longer than {MAX_REQUEST} bytes"));
     }

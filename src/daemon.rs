@@ -126,7 +126,7 @@ pub(crate) async fn run(
             .unwrap_or_default()
     };
     if let Some(seq) = rec.generation {
-        log::info!("rebuilt sequence {seq} from the kept snapshots");
+        log::info!("serving sequence {seq} from the kept snapshots (reused or rebuilt, see above)");
     }
     // The control socket is bound before READY=1, so `noodepd mode` works as soon as
     // systemd (or a script waiting for the web port) sees the daemon started.
@@ -175,6 +175,11 @@ pub(crate) async fn run(
     let _ = stop_tx.send(true);
     let web_result = web.await;
     while tasks.join_next().await.is_some() {}
+    // The file served now stays for the next start (`ingest::reuse`; on the box the unit
+    // keeps the runtime directory across a restart, not across a stop or a reboot).
+    if let Some(g) = shared.store.current() {
+        g.keep_file_on_drop();
+    }
     daemon_event(&shared, "stop".into());
     shared.audit_log().log_head();
     match web_result {

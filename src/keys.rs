@@ -31,7 +31,7 @@ const MAX_COMMENT: usize = 200;
 
 /// The four kinds of key file, each with its own type tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyFileType {
+pub(crate) enum KeyFileType {
     PublisherSecret,
     PublisherPublic,
     ApplianceSecret,
@@ -51,7 +51,7 @@ impl KeyFileType {
     ];
 
     /// The type tag that starts the file's line.
-    pub fn tag(self) -> &'static str {
+    pub(crate) fn tag(self) -> &'static str {
         match self {
             KeyFileType::PublisherSecret => "noodepd-publisher-secret-v1",
             KeyFileType::PublisherPublic => "noodepd-publisher-v1",
@@ -63,7 +63,7 @@ impl KeyFileType {
     }
 
     /// What people call it, for messages.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             KeyFileType::PublisherSecret => "a publisher secret (signing) key",
             KeyFileType::PublisherPublic => "a publisher public key",
@@ -102,7 +102,7 @@ pub enum KeyKind {
 
 impl KeyKind {
     /// File stem: `publisher` or `appliance`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             KeyKind::Publisher => "publisher",
             KeyKind::Appliance => "appliance",
@@ -114,30 +114,62 @@ impl KeyKind {
 /// Why a key could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// The key file could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The key file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// The path is not a regular file.
     #[error("{path}: not a regular file")]
-    NotAFile { path: PathBuf },
+    NotAFile {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The file is larger than any key file.
     #[error("{path}: larger than {MAX_KEY_FILE} bytes, not a key file")]
-    TooLarge { path: PathBuf },
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file holds another kind of key (e.g. a publisher key where the appliance key belongs).
     #[error("{path}: this is {found}, but {expected} is needed here")]
     WrongKind {
+        /// The file.
         path: PathBuf,
+        /// The kind needed here.
         expected: &'static str,
+        /// The kind the file's tag says.
         found: &'static str,
     },
+    /// A secret key file is readable by group or others; it is not used.
     #[error(
         "{path}: secret key file has mode {mode:04o}, readable by group or others; \
          refusing to use it (fix with: chmod 600 {path})"
     )]
-    InsecurePermissions { path: PathBuf, mode: u32 },
+    InsecurePermissions {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The file is not a noodepd key file (tag, encoding or length).
     #[error("{path}: not a noodepd key file ({reason})")]
-    Malformed { path: PathBuf, reason: &'static str },
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A key file is in the way; keys are never overwritten without `--force`.
     #[error("{path}: already exists; refusing to overwrite a key (use --force to replace it)")]
-    AlreadyExists { path: PathBuf },
+    AlreadyExists {
+        /// The existing file.
+        path: PathBuf,
+    },
+    /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed: {0}")]
     Random(String),
 }
@@ -149,7 +181,7 @@ pub struct KeyId(pub [u8; 8]);
 
 impl KeyId {
     /// The id of a raw public key.
-    pub fn of_public_key(raw: &[u8; 32]) -> KeyId {
+    pub(crate) fn of_public_key(raw: &[u8; 32]) -> KeyId {
         let digest = Sha256::digest(raw);
         let mut id = [0u8; 8];
         for (dst, src) in id.iter_mut().zip(digest.iter()) {
@@ -159,7 +191,7 @@ impl KeyId {
     }
 
     /// The short human-comparable form, e.g. `3f2a-9c01-77de-b410`.
-    pub fn fingerprint(&self) -> String {
+    pub(crate) fn fingerprint(&self) -> String {
         let hex = self.to_string();
         let mut out = String::with_capacity(19);
         for (i, c) in hex.chars().enumerate() {
@@ -243,7 +275,7 @@ impl fmt::Debug for AppliancePublic {
 
 impl PublisherSecret {
     /// A fresh key from the operating system's random generator.
-    pub fn generate() -> Result<Self, KeyError> {
+    pub(crate) fn generate() -> Result<Self, KeyError> {
         let seed = random_32()?;
         Ok(Self::from_bytes(&seed))
     }
@@ -288,14 +320,9 @@ impl PublisherSecret {
 
 impl PublisherPublic {
     /// A public key from its raw 32 bytes; refuses invalid and weak (small-order) keys.
-    pub fn from_bytes(raw: &[u8; 32]) -> Option<Self> {
+    pub(crate) fn from_bytes(raw: &[u8; 32]) -> Option<Self> {
         let key = ed25519_dalek::VerifyingKey::from_bytes(raw).ok()?;
         (!key.is_weak()).then_some(PublisherPublic(key))
-    }
-
-    /// The raw 32 bytes.
-    pub fn to_bytes(&self) -> [u8; 32] {
-        self.0.to_bytes()
     }
 
     /// Reads a `publisher.pub` file.
@@ -308,7 +335,7 @@ impl PublisherPublic {
     }
 
     /// The public key file's line (without newline).
-    pub fn to_line(&self) -> String {
+    pub(crate) fn to_line(&self) -> String {
         format!(
             "{} {}",
             KeyFileType::PublisherPublic.tag(),
@@ -317,7 +344,7 @@ impl PublisherPublic {
     }
 
     /// The key id.
-    pub fn key_id(&self) -> KeyId {
+    pub(crate) fn key_id(&self) -> KeyId {
         KeyId::of_public_key(self.0.as_bytes())
     }
 
@@ -335,7 +362,7 @@ impl PublisherPublic {
 
 impl ApplianceSecret {
     /// A fresh key from the operating system's random generator.
-    pub fn generate() -> Result<Self, KeyError> {
+    pub(crate) fn generate() -> Result<Self, KeyError> {
         let bytes = random_32()?;
         Ok(Self::from_bytes(&bytes))
     }
@@ -385,7 +412,7 @@ impl AppliancePublic {
     }
 
     /// The raw 32 bytes.
-    pub fn to_bytes(&self) -> [u8; 32] {
+    pub(crate) fn to_bytes(&self) -> [u8; 32] {
         self.0.to_bytes()
     }
 
@@ -396,7 +423,7 @@ impl AppliancePublic {
     }
 
     /// The public key file's line (without newline).
-    pub fn to_line(&self) -> String {
+    pub(crate) fn to_line(&self) -> String {
         format!(
             "{} {}",
             KeyFileType::AppliancePublic.tag(),
@@ -405,12 +432,12 @@ impl AppliancePublic {
     }
 
     /// The key id.
-    pub fn key_id(&self) -> KeyId {
+    pub(crate) fn key_id(&self) -> KeyId {
         KeyId::of_public_key(self.0.as_bytes())
     }
 
     /// The short fingerprint people compare by eye.
-    pub fn fingerprint(&self) -> String {
+    pub(crate) fn fingerprint(&self) -> String {
         self.key_id().fingerprint()
     }
 
@@ -420,11 +447,11 @@ impl AppliancePublic {
 }
 
 /// The release engineer's Ed25519 key that signs image update bundles (zeroised on drop).
-pub struct ReleaseSecret(ed25519_dalek::SigningKey);
+pub(crate) struct ReleaseSecret(ed25519_dalek::SigningKey);
 
 /// The release public key pinned in the image: only bundles it verifies are installed.
 #[derive(Clone, PartialEq, Eq)]
-pub struct ReleasePublic(ed25519_dalek::VerifyingKey);
+pub(crate) struct ReleasePublic(ed25519_dalek::VerifyingKey);
 
 impl fmt::Debug for ReleaseSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -440,28 +467,28 @@ impl fmt::Debug for ReleasePublic {
 
 impl ReleaseSecret {
     /// A fresh key from the operating system's random generator.
-    pub fn generate() -> Result<Self, KeyError> {
+    pub(crate) fn generate() -> Result<Self, KeyError> {
         let seed = random_32()?;
         Ok(Self::from_bytes(&seed))
     }
 
     /// A key from its 32-byte seed (tests and deterministic tooling).
-    pub fn from_bytes(seed: &[u8; 32]) -> Self {
+    pub(crate) fn from_bytes(seed: &[u8; 32]) -> Self {
         ReleaseSecret(ed25519_dalek::SigningKey::from_bytes(seed))
     }
 
     /// The matching public key.
-    pub fn public(&self) -> ReleasePublic {
+    pub(crate) fn public(&self) -> ReleasePublic {
         ReleasePublic(self.0.verifying_key())
     }
 
     /// The id of the matching public key.
-    pub fn key_id(&self) -> KeyId {
+    pub(crate) fn key_id(&self) -> KeyId {
         self.public().key_id()
     }
 
     /// Reads a `release.key` file (must be mode 0600 or stricter).
-    pub fn read(path: &Path) -> Result<Self, KeyError> {
+    pub(crate) fn read(path: &Path) -> Result<Self, KeyError> {
         let raw = read_key_file(path, KeyFileType::ReleaseSecret)?;
         Ok(Self::from_bytes(&raw.bytes))
     }
@@ -484,13 +511,13 @@ impl ReleaseSecret {
 
 impl ReleasePublic {
     /// A public key from its raw 32 bytes; refuses invalid and weak (small-order) keys.
-    pub fn from_bytes(raw: &[u8; 32]) -> Option<Self> {
+    pub(crate) fn from_bytes(raw: &[u8; 32]) -> Option<Self> {
         let key = ed25519_dalek::VerifyingKey::from_bytes(raw).ok()?;
         (!key.is_weak()).then_some(ReleasePublic(key))
     }
 
     /// Reads a `release.pub` file.
-    pub fn read(path: &Path) -> Result<Self, KeyError> {
+    pub(crate) fn read(path: &Path) -> Result<Self, KeyError> {
         let raw = read_key_file(path, KeyFileType::ReleasePublic)?;
         Self::from_bytes(&raw.bytes).ok_or(KeyError::Malformed {
             path: path.to_owned(),
@@ -499,7 +526,7 @@ impl ReleasePublic {
     }
 
     /// The public key file's line (without newline).
-    pub fn to_line(&self) -> String {
+    pub(crate) fn to_line(&self) -> String {
         format!(
             "{} {}",
             KeyFileType::ReleasePublic.tag(),
@@ -508,7 +535,7 @@ impl ReleasePublic {
     }
 
     /// The key id.
-    pub fn key_id(&self) -> KeyId {
+    pub(crate) fn key_id(&self) -> KeyId {
         KeyId::of_public_key(self.0.as_bytes())
     }
 

@@ -33,7 +33,7 @@ static STDERR: StderrLogger = StderrLogger;
 
 /// Installs the logger once (later calls are ignored). `NOODEPD_LOG=debug|info|warn|error`
 /// sets the level (default info).
-pub fn init() {
+pub(crate) fn init() {
     init_as("noodepd");
 }
 

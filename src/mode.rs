@@ -15,21 +15,25 @@ use std::sync::RwLock;
 use std::time::Duration;
 
 /// File name of the persisted mode in the state directory.
-pub const MODE_FILE: &str = "mode.json";
+pub(crate) const MODE_FILE: &str = "mode.json";
 /// Longest reason text kept.
-pub const MAX_REASON: usize = 500;
+pub(crate) const MAX_REASON: usize = 500;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+/// What the box may show: nothing in standby, everything in an emergency or a drill.
 pub enum Mode {
+    /// No outage: the box shows no patient data to anyone.
     Standby,
+    /// An outage: staff in a clinical role see the ward's data (the `it` role never does).
     Emergency,
+    /// Practice: as an emergency, marked as a drill on every page, and ended automatically.
     Drill,
 }
 
 impl Mode {
     /// The lower-case name used in logs, JSON and the audit log.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Mode::Standby => "standby",
             Mode::Emergency => "emergency",
@@ -38,7 +42,7 @@ impl Mode {
     }
 
     /// True when patient data may be shown.
-    pub fn shows_patient_data(self) -> bool {
+    pub(crate) fn shows_patient_data(self) -> bool {
         !matches!(self, Mode::Standby)
     }
 }
@@ -62,10 +66,17 @@ impl std::str::FromStr for Mode {
 #[serde(tag = "via", rename_all = "snake_case")]
 pub enum Switcher {
     /// A signed mode command from the publisher (snapshot file and sequence).
-    Publisher { snapshot: String, sequence: u64 },
+    Publisher {
+        /// The snapshot file that carried the command.
+        snapshot: String,
+        /// Its sequence number.
+        sequence: u64,
+    },
     /// A coordinator in the web view.
     User {
+        /// The coordinator.
         user: UserRef,
+        /// Where the request came from.
         access_point: AccessPoint,
     },
     /// Root on the box via the control socket.
@@ -76,7 +87,7 @@ pub enum Switcher {
 
 impl Switcher {
     /// A short "who" for display.
-    pub fn who(&self) -> String {
+    pub(crate) fn who(&self) -> String {
         match self {
             Switcher::Publisher { sequence, .. } => format!("publisher (snapshot {sequence})"),
             Switcher::User { user, .. } => format!("{} ({})", user.name, user.id),
@@ -89,9 +100,13 @@ impl Switcher {
 /// The persisted mode state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModeState {
+    /// The mode in force.
     pub mode: Mode,
+    /// When it was switched to.
     pub since: DateTime<Utc>,
+    /// Who switched it.
     pub by: Switcher,
+    /// Why (required; one line, at most 500 characters).
     pub reason: String,
     /// For a drill: when it ends automatically.
     pub drill_ends_at: Option<DateTime<Utc>>,
@@ -116,15 +131,26 @@ impl ModeState {
 #[derive(Debug, thiserror::Error)]
 pub enum ModeError {
     #[error("mode file {path}: {source}")]
+    /// The mode file could not be read or written.
     Io {
+        /// The mode file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// The mode file does not parse: the box refuses to guess the mode.
     #[error("mode file {path} is corrupt ({message}); refusing to guess the mode")]
-    Corrupt { path: PathBuf, message: String },
+    Corrupt {
+        /// The mode file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     #[error("mode switch not recorded in the audit log, so not made: {0}")]
+    /// The switch could not be recorded in the access log, so it was not made.
     Audit(#[from] AuditError),
     #[error("a reason is required (1 to {MAX_REASON} characters, one line, no control characters)")]
+    /// The reason is missing, too long, or not one line.
     Reason,
 }
 
@@ -241,7 +267,7 @@ impl ModeController {
 
     /// Ends a drill whose time is up (persisting standby and logging it). Returns the new
     /// state when it did.
-    pub fn expire_drill(
+    pub(crate) fn expire_drill(
         &self,
         audit: &AuditLog,
         now: DateTime<Utc>,

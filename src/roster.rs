@@ -12,45 +12,50 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 /// Most staff entries accepted in one roster.
-pub const MAX_STAFF: usize = 2000;
+pub(crate) const MAX_STAFF: usize = 2000;
 /// Longest display name.
-pub const MAX_NAME: usize = 100;
+pub(crate) const MAX_NAME: usize = 100;
 /// Longest code accepted at login (before hashing).
-pub const MAX_CODE: usize = 64;
+pub(crate) const MAX_CODE: usize = 64;
 /// Largest argon2 memory cost accepted, KiB (64 MiB: RFC 9106's second recommendation).
 /// Every check allocates this much; the web server runs at most
 /// `web::hash_gate::AT_ONCE` checks at once, so logins take at most that many times this.
-pub const MAX_ARGON2_M_KIB: u32 = 64 * 1024;
+pub(crate) const MAX_ARGON2_M_KIB: u32 = 64 * 1024;
 /// Most argon2 passes accepted.
-pub const MAX_ARGON2_T: u32 = 8;
+pub(crate) const MAX_ARGON2_T: u32 = 8;
 /// Most argon2 lanes accepted.
-pub const MAX_ARGON2_P: u32 = 4;
+pub(crate) const MAX_ARGON2_P: u32 = 4;
 /// Largest memory × passes accepted (KiB × passes): 64 MiB × 3, about five times the
 /// default's time per check.
-pub const MAX_ARGON2_WORK: u64 = 64 * 1024 * 3;
+pub(crate) const MAX_ARGON2_WORK: u64 = 64 * 1024 * 3;
 /// Smallest memory cost accepted, KiB, and smallest memory × passes: OWASP's floor for
 /// argon2id (7 MiB with 5 passes, 19 MiB with 2 — the default, which is above it).
-pub const MIN_ARGON2_M_KIB: u32 = 7 * 1024;
+pub(crate) const MIN_ARGON2_M_KIB: u32 = 7 * 1024;
 /// See [`MIN_ARGON2_M_KIB`].
-pub const MIN_ARGON2_WORK: u64 = 7 * 1024 * 5;
+pub(crate) const MIN_ARGON2_WORK: u64 = 7 * 1024 * 5;
 
 /// A role. `It` sees status pages only, never patient data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// Sees the ward's data in an emergency or a drill.
     Nurse,
+    /// Sees the ward's data in an emergency or a drill.
     Physician,
+    /// Sees the ward's data, and may also issue guest codes, lift lockouts and switch modes
+    /// in the web view.
     Coordinator,
+    /// IT staff: status pages only, never patient data.
     It,
 }
 
 impl Role {
     /// Whether this role may see patient data (in emergency or drill mode).
-    pub fn sees_patient_data(self) -> bool {
+    pub(crate) fn sees_patient_data(self) -> bool {
         !matches!(self, Role::It)
     }
     /// The lower-case name.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Role::Nurse => "nurse",
             Role::Physician => "physician",
@@ -64,9 +69,13 @@ impl Role {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StaffMember {
+    /// The login name, unique in the roster.
     pub user: String,
+    /// The person's name, shown in the header and recorded in the access log.
     pub name: String,
+    /// What the person may see and do.
     pub role: Role,
+    /// The personal code's argon2id hash (PHC string); the code itself is never stored.
     pub code_hash: String,
 }
 
@@ -74,7 +83,9 @@ pub struct StaffMember {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Roster {
+    /// The ward the roster is for; a roster for another ward is refused.
     pub ward: String,
+    /// Everyone who may log in, at most 2,000.
     pub staff: Vec<StaffMember>,
 }
 
@@ -87,19 +98,28 @@ pub enum RosterError {
         crate::jsonerr::describe(.0)
     )]
     Json(#[from] serde_json::Error),
+    /// More staff entries than the 2,000 a roster may hold (the count is given).
     #[error("roster has {0} staff entries; at most {MAX_STAFF}")]
     TooMany(usize),
+    /// One entry is invalid (user id, name or code hash).
     #[error("roster entry {index}: {message}")]
-    Entry { index: usize, message: String },
+    Entry {
+        /// The entry's position, counted from 0.
+        index: usize,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A user id appears twice.
     #[error("roster lists user {0:?} twice")]
     Duplicate(String),
+    /// A code could not be hashed (argon2 refused the parameters).
     #[error("cannot hash code: {0}")]
     Hash(String),
 }
 
 impl Roster {
     /// Parses and validates a roster payload.
-    pub fn from_json(bytes: &[u8]) -> Result<Roster, RosterError> {
+    pub(crate) fn from_json(bytes: &[u8]) -> Result<Roster, RosterError> {
         let r: Roster = serde_json::from_slice(bytes)?;
         if r.staff.len() > MAX_STAFF {
             return Err(RosterError::TooMany(r.staff.len()));
@@ -137,7 +157,7 @@ impl Roster {
     }
 
     /// As [`Roster::verify`], computing in `mem` (reused between checks).
-    pub fn verify_in(
+    pub(crate) fn verify_in(
         &self,
         mem: &mut Argon2Memory,
         user: &str,
@@ -156,7 +176,7 @@ impl Roster {
     }
 
     /// The member with this user id.
-    pub fn get(&self, user: &str) -> Option<&StaffMember> {
+    pub(crate) fn get(&self, user: &str) -> Option<&StaffMember> {
         self.staff.iter().find(|s| s.user == user)
     }
 }
@@ -167,7 +187,7 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
 /// Whether an argon2id hash's cost parameters are within the bounds above: enough to
 /// make guessing slow, small enough that checking a code cannot exhaust the box's memory
 /// or time (`m` is memory in KiB, `t` passes, `p` lanes).
-pub fn check_cost(h: &PasswordHash<'_>) -> Result<(), String> {
+pub(crate) fn check_cost(h: &PasswordHash<'_>) -> Result<(), String> {
     let p = argon2::Params::try_from(h)
         .map_err(|e| format!("code_hash has invalid argon2 parameters: {e}"))?;
     let (m, t, lanes) = (p.m_cost(), p.t_cost(), p.p_cost());
@@ -214,7 +234,8 @@ impl Argon2Memory {
     }
 
     /// Bytes held.
-    pub fn size(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn size(&self) -> usize {
         self.blocks.len() * Block::SIZE
     }
 }
@@ -226,7 +247,7 @@ pub fn verify_code(hash: &str, code: &str) -> bool {
 }
 
 /// As [`verify_code`], computing in `mem`.
-pub fn verify_code_in(mem: &mut Argon2Memory, hash: &str, code: &str) -> bool {
+pub(crate) fn verify_code_in(mem: &mut Argon2Memory, hash: &str, code: &str) -> bool {
     let Ok(h) = PasswordHash::new(hash) else {
         return false;
     };
@@ -262,7 +283,7 @@ pub fn hash_code(code: &str) -> Result<String, RosterError> {
 }
 
 /// As [`hash_code`], computing in `mem`.
-pub fn hash_code_in(mem: &mut Argon2Memory, code: &str) -> Result<String, RosterError> {
+pub(crate) fn hash_code_in(mem: &mut Argon2Memory, code: &str) -> Result<String, RosterError> {
     let err = |e: &dyn std::fmt::Display| RosterError::Hash(e.to_string());
     let salt = SaltString::generate(&mut rand_core::OsRng);
     let mut salt_buf = [0u8; 64];

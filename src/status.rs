@@ -12,11 +12,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// A refused snapshot, as shown to IT.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rejection {
+    /// The refused file's name (as it arrived in the inbox).
     pub file: String,
     /// Short stable code ("bad_signature", "replayed_sequence" ...).
     pub code: String,
     /// One clear line for a person.
     pub reason: String,
+    /// When it was refused (this box's clock).
     pub time: DateTime<Utc>,
 }
 
@@ -25,7 +27,9 @@ pub struct Rejection {
 /// line for a person, naming the file or directory and the fix; never patient data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
+    /// Stable code IT's monitoring matches on (`code::*`).
     pub code: &'static str,
+    /// One line for a person: what is wrong, naming the file or directory, and the fix.
     pub message: String,
     /// When it was first seen (UTC, this box's clock).
     pub since: DateTime<Utc>,
@@ -34,41 +38,45 @@ pub struct Problem {
 /// The stable problem codes (see docs/OPERATIONS.md, "Faults and what they look like").
 pub mod code {
     /// An appliance or publisher key file is missing, unreadable or has unsafe permissions.
-    pub const KEY_UNUSABLE: &str = "key_unusable";
+    pub(crate) const KEY_UNUSABLE: &str = "key_unusable";
     /// The inbox cannot be listed (deleted, moved, unreadable).
-    pub const INBOX_UNREADABLE: &str = "inbox_unreadable";
+    pub(crate) const INBOX_UNREADABLE: &str = "inbox_unreadable";
     /// inotify cannot watch the inbox; a rescan every 30 s is the fallback.
-    pub const INBOX_NOT_WATCHED: &str = "inbox_not_watched";
+    pub(crate) const INBOX_NOT_WATCHED: &str = "inbox_not_watched";
     /// A snapshot waits in the inbox for a cause outside it (disk full, keys ...).
-    pub const INGEST_DEFERRED: &str = "ingest_deferred";
+    pub(crate) const INGEST_DEFERRED: &str = "ingest_deferred";
     /// The accepted sequence cannot be persisted in the state directory.
-    pub const STATE_NOT_WRITABLE: &str = "state_not_writable";
+    pub(crate) const STATE_NOT_WRITABLE: &str = "state_not_writable";
     /// A refused file cannot be moved to the quarantine.
-    pub const QUARANTINE_FAILED: &str = "quarantine_failed";
+    pub(crate) const QUARANTINE_FAILED: &str = "quarantine_failed";
     /// The kept roster cannot be used at start-up.
-    pub const ROSTER_UNUSABLE: &str = "roster_unusable";
+    pub(crate) const ROSTER_UNUSABLE: &str = "roster_unusable";
     /// No kept snapshot could be used to rebuild the served data.
-    pub const NO_USABLE_KEPT_SNAPSHOT: &str = "no_usable_kept_snapshot";
+    pub(crate) const NO_USABLE_KEPT_SNAPSHOT: &str = "no_usable_kept_snapshot";
     /// The newest kept snapshot could not be used at start-up; an older one is served.
-    pub const KEPT_SNAPSHOT_UNUSABLE: &str = "kept_snapshot_unusable";
+    pub(crate) const KEPT_SNAPSHOT_UNUSABLE: &str = "kept_snapshot_unusable";
     /// The access (audit) log cannot be written: patient pages are refused.
     pub const AUDIT_WRITE_FAILED: &str = "audit_write_failed";
     /// The served generation file changed under the daemon; it is rebuilt.
-    pub const GENERATION_CORRUPT: &str = "generation_corrupt";
+    pub(crate) const GENERATION_CORRUPT: &str = "generation_corrupt";
     /// The TLS certificate has expired (still served: see OPERATIONS.md).
-    pub const TLS_CERTIFICATE_EXPIRED: &str = "tls_certificate_expired";
+    pub(crate) const TLS_CERTIFICATE_EXPIRED: &str = "tls_certificate_expired";
     /// The TLS certificate expires within 30 days.
-    pub const TLS_CERTIFICATE_EXPIRING: &str = "tls_certificate_expiring";
+    pub(crate) const TLS_CERTIFICATE_EXPIRING: &str = "tls_certificate_expiring";
     /// The served data claims to be from the future: this box's clock is behind.
-    pub const CLOCK_BEHIND_DATA: &str = "clock_behind_data";
+    pub(crate) const CLOCK_BEHIND_DATA: &str = "clock_behind_data";
     /// The TLS private key file is readable by other users (still served).
-    pub const TLS_KEY_EXPOSED: &str = "tls_key_exposed";
+    pub(crate) const TLS_KEY_EXPOSED: &str = "tls_key_exposed";
     /// Emergency mode has run for more than a day without being confirmed.
-    pub const EMERGENCY_UNCONFIRMED: &str = "emergency_unconfirmed";
+    pub(crate) const EMERGENCY_UNCONFIRMED: &str = "emergency_unconfirmed";
     /// The newest clinical snapshot was refused because it held no patients or far fewer
     /// than are served (a likely broken export); the last good data is still served.
     /// Cleared when a clinical snapshot is accepted.
     pub const SNAPSHOT_SHRINK_REFUSED: &str = "snapshot_shrink_refused";
+    /// The served data could not be mapped again when a treatment's state changed by the
+    /// clock (a course ended or started); the states shown are as of its last mapping.
+    /// Cleared by the next successful re-derivation or ingest.
+    pub const REDERIVE_FAILED: &str = "rederive_failed";
 
     /// Every standing problem code, in the order `/metrics` lists them (one gauge each).
     pub const ALL: &[&str] = &[
@@ -87,6 +95,7 @@ pub mod code {
         TLS_CERTIFICATE_EXPIRING,
         CLOCK_BEHIND_DATA,
         SNAPSHOT_SHRINK_REFUSED,
+        REDERIVE_FAILED,
         TLS_KEY_EXPOSED,
         EMERGENCY_UNCONFIRMED,
     ];
@@ -94,11 +103,12 @@ pub mod code {
 
 /// How many refused snapshots the status keeps (newest first), so that one incident is not
 /// overwritten by the next.
-pub const REJECTIONS_KEPT: usize = 20;
+pub(crate) const REJECTIONS_KEPT: usize = 20;
 
 /// What ingest reports about itself.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct IngestStatus {
+    /// The most recently refused snapshot since start.
     pub last_rejection: Option<Rejection>,
     /// The last [`REJECTIONS_KEPT`] refused snapshots, newest first (since start).
     pub rejections: std::collections::VecDeque<Rejection>,
@@ -111,13 +121,14 @@ pub struct IngestStatus {
     pub last_sequence: Option<u64>,
     /// When the roster in use was accepted, if any.
     pub roster_received_at: Option<DateTime<Utc>>,
+    /// Staff members in the roster in use (0 without a roster).
     pub roster_staff: usize,
 }
 
 impl IngestStatus {
     /// Notes a refused snapshot: the last one, and the history of the last
     /// [`REJECTIONS_KEPT`].
-    pub fn record_rejection(&mut self, r: Rejection) {
+    pub(crate) fn record_rejection(&mut self, r: Rejection) {
         self.rejections.push_front(r.clone());
         self.rejections.truncate(REJECTIONS_KEPT);
         self.last_rejection = Some(r);
@@ -127,23 +138,33 @@ impl IngestStatus {
 /// Counters for /metrics (monotonic since start).
 #[derive(Debug, Default)]
 pub struct Metrics {
+    /// Snapshots verified, mapped and served.
     pub snapshots_accepted: AtomicU64,
+    /// Snapshots refused and quarantined.
     pub snapshots_rejected: AtomicU64,
     /// Quarantined files deleted to keep the quarantine within its cap.
     pub quarantine_pruned: AtomicU64,
+    /// Successful logins.
     pub logins: AtomicU64,
+    /// Failed logins.
     pub logins_failed: AtomicU64,
+    /// Lockouts (a user name or an address).
     pub lockouts: AtomicU64,
+    /// Pages with one patient's data shown.
     pub patient_page_views: AtomicU64,
+    /// Pages shown, all kinds.
     pub page_views: AtomicU64,
+    /// Print views produced.
     pub prints: AtomicU64,
+    /// Audit writes that failed (each also refused its page).
     pub audit_failures: AtomicU64,
+    /// HTTP requests answered.
     pub http_requests: AtomicU64,
 }
 
 impl Metrics {
     /// Adds one to a counter.
-    pub fn inc(c: &AtomicU64) {
+    pub(crate) fn inc(c: &AtomicU64) {
         c.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -161,7 +182,7 @@ impl StatusCell {
         }
     }
     /// Changes the status.
-    pub fn update(&self, f: impl FnOnce(&mut IngestStatus)) {
+    pub(crate) fn update(&self, f: impl FnOnce(&mut IngestStatus)) {
         match self.0.lock() {
             Ok(mut s) => f(&mut s),
             Err(p) => f(&mut p.into_inner()),
@@ -228,19 +249,34 @@ pub struct Ready {
     /// and while every patient page is refused (the access log cannot be written, or the
     /// served data is corrupt and being rebuilt; `problems` says which).
     pub ready: bool,
+    /// The mode (`standby`, `emergency`, `drill`).
     pub mode: &'static str,
+    /// Since when the mode holds.
     pub mode_since: DateTime<Utc>,
+    /// For a drill: when it ends by itself.
     pub drill_ends_at: Option<DateTime<Utc>>,
+    /// The ward this box serves (from the config).
     pub ward: String,
+    /// This box's appliance id.
     pub appliance: String,
+    /// The served generation's snapshot sequence; `None` without data.
     pub sequence: Option<u64>,
+    /// The time the served data describes (the EPD read).
     pub data_as_of: Option<DateTime<Utc>>,
+    /// When this box accepted the served snapshot.
     pub received_at: Option<DateTime<Utc>>,
+    /// When the served treatment states were decided (the ingest, or the last
+    /// re-derivation when a course ended or started by the clock since).
+    pub states_as_of: Option<DateTime<Utc>>,
+    /// The next moment at which a served state changes by the clock (then re-derived).
+    pub next_change: Option<DateTime<Utc>>,
     /// Seconds since `data_as_of` (the age every screen shows).
     pub age_seconds: Option<i64>,
     /// True when the data is older than the configured threshold.
     pub stale: bool,
+    /// Patients in the served generation.
     pub patients: Option<usize>,
+    /// The most recently refused snapshot since start.
     pub last_rejection: Option<Rejection>,
     /// The last refused snapshots (at most 20), newest first.
     pub recent_rejections: Vec<Rejection>,
@@ -251,11 +287,12 @@ pub struct Ready {
     pub problems: Vec<Problem>,
     /// True when `data_as_of` is more than 5 minutes ahead of this box's clock.
     pub data_from_future: bool,
+    /// Staff members in the roster in use (0 without a roster).
     pub roster_staff: usize,
 }
 
 /// The standing problems under which every patient page is refused.
-pub const REFUSES_PAGES: &[&str] = &[code::AUDIT_WRITE_FAILED, code::GENERATION_CORRUPT];
+pub(crate) const REFUSES_PAGES: &[&str] = &[code::AUDIT_WRITE_FAILED, code::GENERATION_CORRUPT];
 
 /// Builds the `/ready` document.
 pub fn ready(
@@ -302,6 +339,8 @@ pub fn ready(
         sequence: generation.map(|(m, _)| m.sequence),
         data_as_of: generation.map(|(m, _)| m.data_as_of),
         received_at: generation.map(|(m, _)| m.received_at),
+        states_as_of: generation.and_then(|(m, _)| m.derived_at),
+        next_change: generation.and_then(|(m, _)| m.next_change),
         age_seconds: age,
         // Data from the future has no trustworthy age: treat it as stale, never as fresh.
         stale: data_from_future || age.is_none_or(|a| a > stale_s),

@@ -28,7 +28,7 @@ const MAX_MESSAGE: usize = 500;
 
 /// A standing problem as written in the status file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BoxProblem {
+pub(crate) struct BoxProblem {
     pub code: String,
     pub message: String,
     pub since: DateTime<Utc>,
@@ -36,7 +36,7 @@ pub struct BoxProblem {
 
 /// The last refused file as written in the status file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BoxRejection {
+pub(crate) struct BoxRejection {
     pub file: String,
     pub code: String,
     pub reason: String,
@@ -45,7 +45,7 @@ pub struct BoxRejection {
 
 /// The status document (see the module documentation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BoxStatus {
+pub(crate) struct BoxStatus {
     pub format: u32,
     pub ward: String,
     pub appliance: String,
@@ -80,7 +80,7 @@ pub struct BoxStatus {
 /// Why a status file could not be read (by the publisher).
 #[cfg(feature = "publisher")]
 #[derive(Debug, thiserror::Error)]
-pub enum StatusFileError {
+pub(crate) enum StatusFileError {
     #[error("the status file is larger than {MAX_BYTES} bytes")]
     TooLarge,
     #[error("the status file is not a noodepd status document: {0}")]
@@ -107,7 +107,7 @@ fn cut(s: &str) -> String {
 
 impl BoxStatus {
     /// The status of the running daemon now.
-    pub fn of(shared: &App, now: DateTime<Utc>) -> BoxStatus {
+    pub(crate) fn of(shared: &App, now: DateTime<Utc>) -> BoxStatus {
         let generation = shared.store.current();
         let status = shared.status.get();
         let ready = crate::status::ready(
@@ -158,14 +158,14 @@ impl BoxStatus {
     }
 
     /// True when `other` says the same as `self` apart from the clock (nothing to rewrite).
-    pub fn same_state(&self, other: &BoxStatus) -> bool {
+    pub(crate) fn same_state(&self, other: &BoxStatus) -> bool {
         let mut o = other.clone();
         o.clock = self.clock;
         *self == o
     }
 
     /// The JSON written to the file.
-    pub fn to_json(&self) -> Vec<u8> {
+    pub(crate) fn to_json(&self) -> Vec<u8> {
         // Plain data of owned strings, numbers and times: serialising cannot fail.
         serde_json::to_vec_pretty(self).unwrap_or_default()
     }
@@ -173,7 +173,7 @@ impl BoxStatus {
     /// Parses a status file read from a box (bounded; unknown fields are allowed so an
     /// older publisher can read a newer box of the same format).
     #[cfg(feature = "publisher")]
-    pub fn parse(bytes: &[u8]) -> Result<BoxStatus, StatusFileError> {
+    pub(crate) fn parse(bytes: &[u8]) -> Result<BoxStatus, StatusFileError> {
         if bytes.len() > MAX_BYTES {
             return Err(StatusFileError::TooLarge);
         }

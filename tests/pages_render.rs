@@ -187,11 +187,11 @@ fn hostile_strings_are_escaped_in_every_rendered_field() {
     let h = Hostile::default();
     let p = hostile_patient(&h);
     let mut f = Fixture::new(Mode::Emergency);
-    f.ward_name = h.s();
-    f.appliance_id = h.s();
-    f.user.as_mut().unwrap().name = h.s();
-    f.mode.reason = h.s();
-    f.meta.as_mut().unwrap().snapshot_file = h.s();
+    f.ward_name = h.s().into();
+    f.appliance_id = h.s().into();
+    f.user.as_mut().unwrap().name = h.s().into();
+    f.mode.reason = h.s().into();
+    f.meta.as_mut().unwrap().snapshot_file = h.s().into();
     f.path = "/x\"><script>alert(1)</script>".into();
     // The status page shows the mode switch's reason to a coordinator (and IT) only.
     f.user.as_mut().unwrap().role = Role::Coordinator;
@@ -201,10 +201,10 @@ fn hostile_strings_are_escaped_in_every_rendered_field() {
     let sums = [PatientSummary::from(&p)];
     let rows: Vec<&PatientSummary> = sums.iter().collect();
     let code = IssuedCode {
-        user: h.s(),
-        name: h.s(),
+        user: h.s().into(),
+        name: h.s().into(),
         role: Role::Nurse,
-        issued_by: h.s(),
+        issued_by: h.s().into(),
         expires_at: utc(2026, 11, 22, 17, 0),
         drill: None,
     };

@@ -20,9 +20,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 /// Most rejected snapshots listed in one report.
-pub const MAX_REJECTIONS_LISTED: usize = 200;
+pub(crate) const MAX_REJECTIONS_LISTED: usize = 200;
 /// Most stored reports returned by [`list`].
-pub const MAX_LISTED: usize = 1000;
+pub(crate) const MAX_LISTED: usize = 1000;
 
 /// How a drill ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,7 +30,9 @@ pub struct DrillEnd {
     /// The audit entry of the switch that ended it (None when the drill's time ran out
     /// while no switch was logged, e.g. the daemon was down at its end time).
     pub entry_id: Option<i64>,
+    /// When the drill ended.
     pub time: DateTime<Utc>,
+    /// Who or what ended it (a user, root, or the drill's time running out).
     pub by: String,
     /// The mode switched to (standby, or emergency when a real outage began).
     pub to_mode: String,
@@ -39,61 +41,97 @@ pub struct DrillEnd {
 /// A snapshot event during the drill.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapshotNote {
+    /// When the snapshot was accepted or refused.
     pub time: DateTime<Utc>,
+    /// The audit entry's detail (file, sequence, reason).
     pub detail: String,
 }
 
 /// The key figures kept for comparison with later drills.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DrillSummary {
+    /// The drill's id: the audit entry id of the switch that started it.
     pub drill_id: i64,
+    /// When it started.
     pub started: DateTime<Utc>,
+    /// How long it lasted; `None` while it runs.
     pub duration_seconds: Option<i64>,
+    /// Seconds from the start to the first successful login.
     pub seconds_to_first_login: Option<i64>,
+    /// Seconds from the start to the first patient page shown.
     pub seconds_to_first_patient_view: Option<i64>,
+    /// Distinct users who logged in.
     pub users: usize,
+    /// Distinct patients whose page was shown.
     pub patients_viewed: usize,
+    /// Distinct patients on a printout.
     pub patients_printed: usize,
+    /// Printouts made.
     pub prints: usize,
+    /// Failed logins.
     pub failed_logins: usize,
+    /// Lockouts.
     pub lockouts: usize,
+    /// Age of the served data when the drill started, in seconds.
     pub data_age_at_start_seconds: Option<i64>,
+    /// The oldest the served data got during the drill, in seconds.
     pub max_data_age_seconds: Option<i64>,
+    /// Snapshots refused during the drill.
     pub snapshots_rejected: usize,
 }
 
 /// A drill report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DrillReport {
+    /// The drill's id: the audit entry id of the switch that started it.
     pub drill_id: i64,
+    /// The appliance the drill ran on.
     pub appliance: String,
+    /// The ward it serves.
     pub ward: String,
+    /// When the drill started.
     pub started: DateTime<Utc>,
+    /// Who started it.
     pub started_by: String,
+    /// The reason given when it was started.
     pub reason: String,
     /// When the drill would end by itself.
     pub planned_end: Option<DateTime<Utc>>,
     /// None while the drill is still running.
     pub ended: Option<DrillEnd>,
+    /// Seconds from the start to the first successful login.
     pub seconds_to_first_login: Option<i64>,
+    /// Seconds from the start to the first patient page shown.
     pub seconds_to_first_patient_view: Option<i64>,
     /// Distinct users who logged in successfully, in order of first login.
     pub users: Vec<UserRef>,
+    /// Successful logins.
     pub logins: usize,
+    /// Failed logins.
     pub failed_logins: usize,
+    /// Lockouts.
     pub lockouts: usize,
+    /// Patient pages shown (each view counted).
     pub patient_views: usize,
+    /// Distinct patients whose page was shown.
     pub patients_viewed: usize,
+    /// Printouts made.
     pub prints: usize,
+    /// Distinct patients on a printout.
     pub patients_printed: usize,
+    /// Searches made.
     pub searches: usize,
     /// Age of the served clinical data when the drill started / ended (or now, if running).
     pub data_age_at_start_seconds: Option<i64>,
+    /// Age of the served data when the drill ended (or now, while it runs), in seconds.
     pub data_age_at_end_seconds: Option<i64>,
     /// The oldest the served data got during the drill.
     pub max_data_age_seconds: Option<i64>,
+    /// Snapshots accepted during the drill.
     pub snapshots_accepted: Vec<SnapshotNote>,
+    /// Snapshots refused during the drill.
     pub snapshots_rejected: Vec<SnapshotNote>,
+    /// When this report was produced.
     pub produced: DateTime<Utc>,
     /// The previous drill's key figures, when a report of it was stored.
     pub previous: Option<DrillSummary>,
@@ -126,7 +164,7 @@ impl DrillReport {
 
 /// Builds the report of drill `drill_id` (default: the latest drill), stores it, and records
 /// its production in the audit log.
-pub fn report(log: &AuditLog, drill_id: Option<i64>) -> Result<DrillReport, AuditError> {
+pub(crate) fn report(log: &AuditLog, drill_id: Option<i64>) -> Result<DrillReport, AuditError> {
     report_at(log, drill_id, Utc::now())
 }
 

@@ -17,9 +17,9 @@ use serde_json::{Value, json};
 use std::io::Write;
 
 /// The time zone local times are shown in.
-pub const LOCAL_TZ: chrono_tz::Tz = chrono_tz::Europe::Amsterdam;
+pub(crate) const LOCAL_TZ: chrono_tz::Tz = chrono_tz::Europe::Amsterdam;
 /// Longest patient filter accepted.
-pub const MAX_PATIENT_FILTER: usize = 64;
+pub(crate) const MAX_PATIENT_FILTER: usize = 64;
 
 /// Which entries to export.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -35,14 +35,17 @@ pub struct ExportFilter {
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
+    /// One JSON object per entry and line, as stored.
     Jsonl,
+    /// CSV for a spreadsheet; cells that could start a formula are defused.
     Csv,
+    /// FHIR R4 AuditEvent resources, one per line (NDJSON).
     Fhir,
 }
 
 impl ExportFormat {
     /// Lower-case name.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ExportFormat::Jsonl => "jsonl",
             ExportFormat::Csv => "csv",
@@ -52,7 +55,7 @@ impl ExportFormat {
 }
 
 /// The CSV header (one row per entry).
-pub const CSV_HEADER: [&str; 21] = [
+pub(crate) const CSV_HEADER: [&str; 21] = [
     "id",
     "time_utc",
     "time_local",
@@ -212,7 +215,7 @@ fn patient_matches(p: &PatientRef, wanted: &str) -> bool {
 }
 
 /// An entry's stored UTC time in local time (RFC 3339 with offset), or "" when unparsable.
-pub fn local_time(utc: &str) -> String {
+pub(crate) fn local_time(utc: &str) -> String {
     DateTime::parse_from_rfc3339(utc)
         .map(|t| {
             t.with_timezone(&LOCAL_TZ)
@@ -327,22 +330,23 @@ fn write_csv_row(
 }
 
 /// Code systems used in the FHIR output.
-pub mod systems {
-    pub const AUDIT_EVENT_TYPE: &str = "http://terminology.hl7.org/CodeSystem/audit-event-type";
-    pub const DCM: &str = "http://dicom.nema.org/resources/ontology/DCM";
-    pub const LIFECYCLE: &str = "http://terminology.hl7.org/CodeSystem/iso-21089-lifecycle";
-    pub const ACT_REASON: &str = "http://terminology.hl7.org/CodeSystem/v3-ActReason";
-    pub const PARTICIPATION: &str = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType";
-    pub const SECURITY_ROLE: &str =
+pub(crate) mod systems {
+    pub(crate) const DCM: &str = "http://dicom.nema.org/resources/ontology/DCM";
+    pub(crate) const LIFECYCLE: &str = "http://terminology.hl7.org/CodeSystem/iso-21089-lifecycle";
+    pub(crate) const ACT_REASON: &str = "http://terminology.hl7.org/CodeSystem/v3-ActReason";
+    pub(crate) const PARTICIPATION: &str =
+        "http://terminology.hl7.org/CodeSystem/v3-ParticipationType";
+    pub(crate) const SECURITY_ROLE: &str =
         "http://terminology.hl7.org/CodeSystem/extra-security-role-type";
-    pub const SOURCE_TYPE: &str = "http://terminology.hl7.org/CodeSystem/security-source-type";
-    pub const ENTITY_TYPE: &str = "http://terminology.hl7.org/CodeSystem/audit-entity-type";
-    pub const OBJECT_ROLE: &str = "http://terminology.hl7.org/CodeSystem/object-role";
-    pub const BSN: &str = "http://fhir.nl/fhir/NamingSystem/bsn";
-    pub const USER: &str = "urn:noodepd:user";
-    pub const PATIENT_NUMBER: &str = "urn:noodepd:patient-number";
-    pub const APPLIANCE: &str = "urn:noodepd:appliance";
-    pub const MODE_TAG: &str = "urn:noodepd:mode";
+    pub(crate) const SOURCE_TYPE: &str =
+        "http://terminology.hl7.org/CodeSystem/security-source-type";
+    pub(crate) const ENTITY_TYPE: &str = "http://terminology.hl7.org/CodeSystem/audit-entity-type";
+    pub(crate) const OBJECT_ROLE: &str = "http://terminology.hl7.org/CodeSystem/object-role";
+    pub(crate) const BSN: &str = "http://fhir.nl/fhir/NamingSystem/bsn";
+    pub(crate) const USER: &str = "urn:noodepd:user";
+    pub(crate) const PATIENT_NUMBER: &str = "urn:noodepd:patient-number";
+    pub(crate) const APPLIANCE: &str = "urn:noodepd:appliance";
+    pub(crate) const MODE_TAG: &str = "urn:noodepd:mode";
 }
 
 fn coding(system: &str, code: &str, display: &str) -> Value {
@@ -446,7 +450,7 @@ fn network(ap: &AccessPoint) -> Value {
 }
 
 /// One FHIR R4 AuditEvent resource for an entry.
-pub fn fhir_audit_event(e: &Entry) -> Value {
+pub(crate) fn fhir_audit_event(e: &Entry) -> Value {
     use systems::*;
     let ev = &e.event;
     let (type_, subtype) = fhir_type(ev);

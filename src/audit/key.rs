@@ -12,7 +12,7 @@ use rand_core::{OsRng, RngCore};
 use sha2::Sha256;
 use std::io::{Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use zeroize::Zeroizing;
 
 const TAG: &str = "noodepd-audit-key-v1";
@@ -44,13 +44,6 @@ fn invalid(path: &Path, message: impl Into<String>) -> AuditError {
 }
 
 impl AuditKey {
-    /// A key from raw bytes (tests).
-    pub fn from_bytes(bytes: [u8; 32]) -> AuditKey {
-        AuditKey {
-            bytes: Zeroizing::new(bytes),
-        }
-    }
-
     /// HMAC-SHA256 under this key of `parts`, concatenated.
     pub(crate) fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
         let mut m = match <Hmac<Sha256> as Mac>::new_from_slice(self.bytes.as_ref()) {
@@ -65,7 +58,7 @@ impl AuditKey {
     }
 
     /// Reads the key file strictly; refuses one that other users can read.
-    pub fn read(path: &Path) -> Result<AuditKey, AuditError> {
+    pub(crate) fn read(path: &Path) -> Result<AuditKey, AuditError> {
         let io = |source| AuditError::Io {
             path: path.to_owned(),
             source,
@@ -107,7 +100,7 @@ impl AuditKey {
 
     /// Makes a new random key and writes it to `path` (0600, created exclusively: an
     /// existing file is never replaced), durably.
-    pub fn create(path: &Path) -> Result<AuditKey, AuditError> {
+    pub(crate) fn create(path: &Path) -> Result<AuditKey, AuditError> {
         let io = |source| AuditError::Io {
             path: path.to_owned(),
             source,
@@ -131,11 +124,6 @@ impl AuditKey {
         }
         Ok(AuditKey { bytes })
     }
-}
-
-/// Where the key for a log in `state_dir` lives by default.
-pub fn default_path(state_dir: &Path) -> PathBuf {
-    state_dir.join(super::KEY_FILE)
 }
 
 #[cfg(test)]

@@ -29,30 +29,44 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// File name of the log inside the state directory.
-pub const LOG_FILE: &str = "audit.sqlite";
-/// File name of the chain key inside the state directory (the default place).
-pub const KEY_FILE: &str = "audit.key";
+pub(crate) const LOG_FILE: &str = "audit.sqlite";
 
 /// Errors of the audit log.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
     #[error("audit log {path}: {source}")]
+    /// SQLite failed on the log file (open, write, fsync or read).
     Sqlite {
+        /// The log file.
         path: PathBuf,
+        /// SQLite's error.
         source: rusqlite::Error,
     },
     #[error("audit log {path}: {source}")]
+    /// A file operation on the log or its key failed.
     Io {
+        /// The file concerned.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
     #[error("audit entry cannot be encoded: {0}")]
+    /// An event could not be serialised to JSON.
     Encode(#[from] serde_json::Error),
     #[error("audit log is full (entry id space exhausted)")]
+    /// The entry id space is exhausted: nothing more can be appended.
     Full,
     #[error("audit log {path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    /// The file is not an audit log this build reads (schema, version or content); the message
+    /// says what.
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     #[error("no drill found in the audit log{}", .0.map(|id| format!(" with id {id}")).unwrap_or_default())]
+    /// The drill asked for (by id, or any) is not in the log.
     NoDrill(Option<i64>),
     #[error(
         "audit log {path} is keyed (HMAC chain from entry {keyed_from} on) and its key is \
@@ -60,7 +74,13 @@ pub enum AuditError {
          audit.key beside the log) — if it is lost, keep this log as evidence and move it \
          aside to start a new one"
     )]
-    KeyNeeded { path: PathBuf, keyed_from: i64 },
+    /// The log is keyed (an HMAC chain from entry `keyed_from` on) and no key was given.
+    KeyNeeded {
+        /// The log file.
+        path: PathBuf,
+        /// The first entry chained with the key.
+        keyed_from: i64,
+    },
 }
 
 /// What happened (NEN 7513 event types as this appliance knows them).
@@ -75,15 +95,20 @@ pub enum EventKind {
     Search,
     /// A print view (which patients in the detail / patient field).
     Print,
+    /// A successful login (user, role, address).
     Login,
+    /// A failed login (the user id as typed, the address).
     LoginFailed,
+    /// A user or address was locked out after repeated failed logins.
     Lockout,
+    /// A user logged out.
     Logout,
     /// A session ended by idle timeout.
     SessionExpired,
     /// A session ended by the system (its user left the roster or changed role, its guest
     /// code was revoked, its drill gave way to a real emergency); the reason in the detail.
     SessionEnded,
+    /// The mode changed (standby, emergency, drill); who and why in the entry.
     ModeSwitch,
     /// A coordinator issued a guest code (stored as `event_code_issued`, the name existing
     /// logs carry).
@@ -94,11 +119,14 @@ pub enum EventKind {
     GuestCodeRevoked,
     /// A coordinator lifted a login lockout (user or address in the detail).
     LockoutLifted,
+    /// A snapshot was verified, mapped and is now served (sequence and file in the detail).
     SnapshotAccepted,
+    /// A snapshot was refused and quarantined (the reason in the detail).
     SnapshotRejected,
     /// The oldest refused files were deleted from the quarantine to keep it within its
     /// cap (counts and bytes in the detail).
     QuarantinePruned,
+    /// A new staff roster took effect.
     RosterUpdated,
     /// The log itself was exported.
     AuditExport,
@@ -113,10 +141,15 @@ pub enum EventKind {
 /// The action, per FHIR AuditEvent.action: C(reate) R(ead) U(pdate) D(elete) E(xecute).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Action {
+    /// Create.
     C,
+    /// Read (every view and print of patient data).
     R,
+    /// Update.
     U,
+    /// Delete.
     D,
+    /// Execute (logins, mode switches, ingest).
     E,
 }
 
@@ -124,16 +157,22 @@ pub enum Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
+    /// It succeeded (FHIR code 0).
     Success,
+    /// It failed in a minor way, e.g. a wrong login code (FHIR code 4).
     MinorFailure,
+    /// It failed seriously, e.g. a snapshot refused (FHIR code 8).
     SeriousFailure,
 }
 
 /// A person acting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserRef {
+    /// The user id from the roster (for a guest, the guest code's id).
     pub id: String,
+    /// The user's name as the roster gives it.
     pub name: String,
+    /// The role the user acted in, by its roster name (nurse, physician, coordinator, it).
     pub role: String,
 }
 
@@ -142,7 +181,9 @@ pub struct UserRef {
 pub struct PatientRef {
     /// The patient key in the served data.
     pub key: String,
+    /// The hospital's patient number, as the served data gives it.
     pub patient_number: Option<String>,
+    /// The BSN, as the served data gives it (the law requires it in the log).
     pub bsn: Option<String>,
 }
 
@@ -158,8 +199,11 @@ pub struct AccessPoint {
 /// What a caller records. Appliance id, ward id, time and chain are filled in by the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
+    /// What happened.
     pub kind: EventKind,
+    /// Create, read, update, delete or execute.
     pub action: Action,
+    /// Whether it succeeded.
     pub outcome: Outcome,
     /// The person acting (None for the system itself, e.g. ingest).
     pub user: Option<UserRef>,
@@ -170,6 +214,7 @@ pub struct Event {
     pub patients: Vec<PatientRef>,
     /// Object detail: page, print, query and hit count, snapshot file and reason ...
     pub detail: String,
+    /// Where the access came from (address, workstation), when over the network.
     pub access_point: Option<AccessPoint>,
     /// The mode at the time ("standby", "emergency", "drill").
     pub mode: String,
@@ -202,20 +247,20 @@ impl Event {
     }
 
     /// The person acting, and the one responsible when they act on another's behalf.
-    pub fn by(mut self, user: Option<UserRef>, responsible: Option<UserRef>) -> Event {
+    pub(crate) fn by(mut self, user: Option<UserRef>, responsible: Option<UserRef>) -> Event {
         self.user = user;
         self.responsible = responsible;
         self
     }
 
     /// Where the access came from.
-    pub fn from(mut self, access_point: AccessPoint) -> Event {
+    pub(crate) fn from(mut self, access_point: AccessPoint) -> Event {
         self.access_point = Some(access_point);
         self
     }
 
     /// The patients concerned.
-    pub fn concerning(mut self, patients: Vec<PatientRef>) -> Event {
+    pub(crate) fn concerning(mut self, patients: Vec<PatientRef>) -> Event {
         self.patients = patients;
         self
     }
@@ -223,7 +268,7 @@ impl Event {
 
 impl AccessPoint {
     /// The box's own console (the control socket, `noodepd mode`).
-    pub fn console() -> AccessPoint {
+    pub(crate) fn console() -> AccessPoint {
         AccessPoint {
             address: "local".into(),
             workstation: Some("console".into()),
@@ -257,12 +302,16 @@ impl Receipt {
 /// A stored entry: the event plus what the log adds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
+    /// The entry's number in the log, increasing with every append; covered by the chain.
     pub id: i64,
     /// UTC, RFC 3339 with microseconds.
     pub time: String,
+    /// The appliance id the entry is stamped with.
     pub appliance: String,
+    /// The ward id the entry is stamped with.
     pub ward: String,
     #[serde(flatten)]
+    /// What the caller recorded.
     pub event: Event,
     /// Hex SHA-256 of the previous entry (64 zeros for the first).
     pub prev_hash: String,
@@ -283,19 +332,6 @@ struct Canonical<'a> {
     prev_hash: &'a str,
 }
 
-/// Computes an entry's hash from its parts.
-pub fn entry_hash(
-    id: i64,
-    time: &str,
-    appliance: &str,
-    ward: &str,
-    event: &Event,
-    prev_hash: &str,
-) -> Result<String, AuditError> {
-    let json = serde_json::to_string(event)?;
-    entry_hash_raw(id, time, appliance, ward, &json, prev_hash)
-}
-
 /// Computes an unkeyed (v2, plain SHA-256) entry's hash from its stored columns (the event
 /// as its stored JSON text).
 pub fn entry_hash_raw(
@@ -312,7 +348,7 @@ pub fn entry_hash_raw(
 /// An entry's hash: HMAC-SHA256 under `key` over `"noodepd-audit-v3\0"` and the
 /// canonical content for a keyed entry; SHA-256 over `"noodepd-audit-v2\0"` and the same
 /// content without a key.
-pub fn entry_hash_with(
+pub(crate) fn entry_hash_with(
     key: Option<&AuditKey>,
     id: i64,
     time: &str,
@@ -410,7 +446,7 @@ pub(crate) fn db_keyed_from(conn: &Connection) -> rusqlite::Result<Option<i64>> 
 }
 
 /// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes
         .iter()
@@ -421,16 +457,16 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// The genesis "previous hash".
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// File name of the chain-head anchor inside the state directory.
-pub const HEAD_FILE: &str = "audit.head";
+pub(crate) const HEAD_FILE: &str = "audit.head";
 /// File name of the lock file that serialises appends across processes (daemon and CLI).
-pub const LOCK_FILE: &str = "audit.lock";
+pub(crate) const LOCK_FILE: &str = "audit.lock";
 
 /// Longest event JSON text accepted when reading entries back (a stored entry is hostile
 /// input to `verify` and `export`).
-pub const MAX_EVENT_JSON: usize = 256 * 1024;
+pub(crate) const MAX_EVENT_JSON: usize = 256 * 1024;
 
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS entry (
@@ -463,7 +499,7 @@ const SCHEMA: &str = "
 
 /// The chain head as written to [`HEAD_FILE`] after every append.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Anchor {
+pub(crate) struct Anchor {
     pub id: i64,
     pub hash: String,
     /// The log's first keyed entry (version 2 of the file; None in version 1).
@@ -485,7 +521,7 @@ impl Anchor {
     }
 
     /// Parses the anchor file's text strictly (version 1 or 2).
-    pub fn parse(text: &str) -> Option<Anchor> {
+    pub(crate) fn parse(text: &str) -> Option<Anchor> {
         let mut lines = text.lines();
         let v2 = match lines.next()? {
             "noodepd-audit-head v1" => false,
@@ -512,7 +548,7 @@ impl Anchor {
     }
 
     /// Reads the anchor beside a log file (`Ok(None)` when there is none).
-    pub fn read(log_path: &Path) -> Result<Option<Result<Anchor, String>>, AuditError> {
+    pub(crate) fn read(log_path: &Path) -> Result<Option<Result<Anchor, String>>, AuditError> {
         let path = anchor_path(log_path);
         match std::fs::read(&path) {
             Ok(bytes) if bytes.len() > 4096 => Ok(Some(Err("anchor file too large".into()))),
@@ -534,7 +570,7 @@ pub(crate) fn is_hex64(s: &str) -> bool {
 }
 
 /// The anchor file beside a log file.
-pub fn anchor_path(log_path: &Path) -> PathBuf {
+pub(crate) fn anchor_path(log_path: &Path) -> PathBuf {
     log_path.with_file_name(HEAD_FILE)
 }
 
@@ -588,7 +624,7 @@ impl AuditLog {
     /// that is not keyed yet (new, or made by an older version) is keyed from its next
     /// entry on: that id is recorded in the database and in the anchor, and the entries
     /// before it keep their plain hashes.
-    pub fn open_keyed(
+    pub(crate) fn open_keyed(
         state_dir: &Path,
         appliance: &str,
         ward: &str,
@@ -640,7 +676,7 @@ impl AuditLog {
 
     /// Reads the key at `key_path` (never makes one) and opens the log with it; for the
     /// CLI, which must never start a second key.
-    pub fn open_existing_key(
+    pub(crate) fn open_existing_key(
         state_dir: &Path,
         appliance: &str,
         ward: &str,
@@ -793,16 +829,6 @@ impl AuditLog {
         &self.path
     }
 
-    /// The appliance id entries are stamped with.
-    pub fn appliance(&self) -> &str {
-        &self.appliance
-    }
-
-    /// The ward id entries are stamped with.
-    pub fn ward(&self) -> &str {
-        &self.ward
-    }
-
     /// Appends one event; when this returns Ok the entry is durable (fsynced) and the chain
     /// head anchor is updated. Any Err (disk full, read-only disk, ...) means: do not show
     /// what this entry was to account for.
@@ -817,7 +843,7 @@ impl AuditLog {
     }
 
     /// [`AuditLog::append_receipt`] with an explicit time.
-    pub fn append_receipt_at(
+    pub(crate) fn append_receipt_at(
         &self,
         event: Event,
         now: DateTime<Utc>,
@@ -1189,10 +1215,10 @@ impl Row {
 }
 
 pub mod drill;
-pub mod export;
-pub mod key;
-pub mod retention;
-pub mod verify;
+pub(crate) mod export;
+pub(crate) mod key;
+pub(crate) mod retention;
+pub(crate) mod verify;
 
 pub use export::{ExportFilter, ExportFormat};
 pub use key::AuditKey;

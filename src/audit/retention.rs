@@ -17,7 +17,9 @@ use serde::Serialize;
 pub struct Expired {
     /// Entries removed.
     pub removed: u64,
+    /// The first id removed.
     pub first_id: i64,
+    /// The last id removed.
     pub last_id: i64,
     /// The last removed entry's hash (the new checkpoint).
     pub checkpoint_hash: String,

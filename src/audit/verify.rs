@@ -31,34 +31,68 @@ pub enum Problem {
     /// The entry's hash does not recompute from its content: it was edited.
     Edited,
     /// The stored event is not valid event JSON.
-    BadJson { message: String },
+    BadJson {
+        /// The parser's message.
+        message: String,
+    },
     /// The `kind` column does not match the stored event.
-    KindMismatch { column: String },
+    KindMismatch {
+        /// The kind the column holds.
+        column: String,
+    },
     /// Entries are missing between the previous kept entry and this one.
     Deleted {
+        /// The first missing id.
         first_missing: i64,
+        /// The last missing id.
         last_missing: i64,
     },
     /// The entry's content belongs at another position in the chain.
-    Reordered { belongs_at: i64 },
+    Reordered {
+        /// The id whose position its content hashes to.
+        belongs_at: i64,
+    },
     /// The entry is internally consistent but does not link to the previous one: one of the
     /// two was rewritten with a recomputed hash.
-    BrokenLink { previous: i64 },
+    BrokenLink {
+        /// The id of the entry it should link to.
+        previous: i64,
+    },
     /// Entries at the end were deleted: the anchor names a later entry than the last kept.
-    Truncated { last_kept: i64, anchor_id: i64 },
+    Truncated {
+        /// The last id in the log.
+        last_kept: i64,
+        /// The id the anchor names.
+        anchor_id: i64,
+    },
     /// The entry the anchor names has a different hash: the file was replaced by another
     /// copy or the chain was rewritten.
-    AnchorMismatch { anchor_hash: String },
+    AnchorMismatch {
+        /// The hash the anchor records.
+        anchor_hash: String,
+    },
     /// There is no anchor file although the log has entries.
     AnchorMissing,
     /// The anchor file is unreadable.
-    AnchorMalformed { message: String },
+    AnchorMalformed {
+        /// What is wrong with it.
+        message: String,
+    },
     /// The retention checkpoint is inconsistent with the chain.
-    Checkpoint { message: String },
+    Checkpoint {
+        /// What is inconsistent.
+        message: String,
+    },
     /// Where keying starts differs between the database and the anchor.
-    Keying { message: String },
+    Keying {
+        /// What differs.
+        message: String,
+    },
     /// A row cannot be read at all (wrong column types: the table was rebuilt).
-    Unreadable { message: String },
+    Unreadable {
+        /// SQLite's message.
+        message: String,
+    },
 }
 
 /// The first broken entry and what is wrong with it.
@@ -136,6 +170,7 @@ pub struct VerifyReport {
     pub first_id: Option<i64>,
     /// The last kept entry's id and hash (the checkpoint or genesis when empty).
     pub head_id: i64,
+    /// The last kept entry's hash (hex), the value to compare with a journald head line.
     pub head_hash: String,
     /// The retention checkpoint (last removed id and its hash), if entries were expired.
     pub checkpoint: Option<(i64, String)>,

@@ -19,12 +19,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How often `/ready` is polled.
-pub const POLL: Duration = Duration::from_millis(2);
+pub(crate) const POLL: Duration = Duration::from_millis(2);
 /// How long a stopping daemon gets before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(15);
 
 /// A free TCP port on 127.0.0.1 (bound and released; a tiny race is acceptable here).
-pub fn free_port() -> Result<u16, BenchError> {
+pub(crate) fn free_port() -> Result<u16, BenchError> {
     let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .map_err(|e| BenchError::Daemon(format!("no free port: {e}")))?;
     l.local_addr()
@@ -34,20 +34,16 @@ pub fn free_port() -> Result<u16, BenchError> {
 
 /// The files and directories of one daemon instance.
 #[derive(Debug, Clone)]
-pub struct Setup {
-    pub root: PathBuf,
+pub(crate) struct Setup {
     pub config: PathBuf,
     pub inbox: PathBuf,
-    pub state: PathBuf,
     pub log: PathBuf,
     pub addr: SocketAddr,
-    pub ward: String,
-    pub appliance: String,
 }
 
 /// Writes a config for a daemon in `root` serving `ward` with `keys`, and switches its
 /// persisted mode to drill (recorded in its audit log, as `noodepd mode drill` would).
-pub fn prepare(root: &Path, ward: &str, keys: &Keys) -> Result<Setup, BenchError> {
+pub(crate) fn prepare(root: &Path, ward: &str, keys: &Keys) -> Result<Setup, BenchError> {
     let dirs = ["inbox", "quarantine", "state", "runtime"];
     for d in dirs {
         let p = root.join(d);
@@ -91,14 +87,10 @@ pub fn prepare(root: &Path, ward: &str, keys: &Keys) -> Result<Setup, BenchError
         modes.set(&audit, Mode::Drill, Switcher::Console, "bench", Utc::now())?;
     }
     Ok(Setup {
-        root: root.to_owned(),
         config,
         inbox: root.join("inbox"),
-        state,
         log: root.join("daemon.log"),
         addr,
-        ward: ward.to_owned(),
-        appliance,
     })
 }
 
@@ -119,18 +111,17 @@ fn toml_string(s: &str) -> String {
 
 /// The fields of `/ready` the bench reads.
 #[derive(Debug, Clone, Deserialize)]
-pub struct ReadyDoc {
+pub(crate) struct ReadyDoc {
     pub ready: bool,
     pub mode: String,
     pub sequence: Option<u64>,
-    pub patients: Option<usize>,
     #[serde(default)]
     pub roster_staff: usize,
     pub problem: Option<String>,
 }
 
 /// GET /ready on an open connection.
-pub async fn ready(conn: &mut Conn) -> Result<ReadyDoc, BenchError> {
+pub(crate) async fn ready(conn: &mut Conn) -> Result<ReadyDoc, BenchError> {
     let host = conn.addr().to_string();
     let r = conn.request(&http::get("/ready", &host, "")).await?;
     serde_json::from_slice(&r.body).map_err(|e| {
@@ -142,7 +133,7 @@ pub async fn ready(conn: &mut Conn) -> Result<ReadyDoc, BenchError> {
 }
 
 /// A running daemon.
-pub struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     pub addr: SocketAddr,
     log: PathBuf,
@@ -152,7 +143,7 @@ pub struct Daemon {
 
 impl Daemon {
     /// Starts `exe serve --config CONFIG`.
-    pub fn spawn(exe: &Path, setup: &Setup) -> Result<Daemon, BenchError> {
+    pub(crate) fn spawn(exe: &Path, setup: &Setup) -> Result<Daemon, BenchError> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -182,22 +173,22 @@ impl Daemon {
     }
 
     /// The process id.
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Peak resident set size (VmHWM), KiB.
-    pub fn vm_hwm_kib(&self) -> Option<u64> {
+    pub(crate) fn vm_hwm_kib(&self) -> Option<u64> {
         vm_hwm_kib(self.pid())
     }
 
     /// The last lines of the daemon's log.
-    pub fn log_tail(&self) -> String {
+    pub(crate) fn log_tail(&self) -> String {
         log_tail(&self.log)
     }
 
     /// Fails when the child has exited.
-    pub fn check_alive(&mut self) -> Result<(), BenchError> {
+    pub(crate) fn check_alive(&mut self) -> Result<(), BenchError> {
         match self.child.try_wait() {
             Ok(Some(status)) => Err(BenchError::Daemon(format!(
                 "noodepd serve exited ({status}); its log ends: {}",
@@ -210,7 +201,7 @@ impl Daemon {
 
     /// Polls `/ready` every [`POLL`] until `done` holds; returns the document and the time
     /// since `since`.
-    pub async fn wait_until(
+    pub(crate) async fn wait_until(
         &mut self,
         since: Instant,
         timeout: Duration,
@@ -252,7 +243,7 @@ impl Daemon {
     }
 
     /// Stops the daemon: SIGTERM, then SIGKILL after a grace period.
-    pub fn stop(mut self) -> Result<(), BenchError> {
+    pub(crate) fn stop(mut self) -> Result<(), BenchError> {
         if let Ok(Some(_)) = self.child.try_wait() {
             return Ok(());
         }
@@ -288,7 +279,7 @@ impl Drop for Daemon {
 }
 
 /// VmHWM of a process, KiB.
-pub fn vm_hwm_kib(pid: u32) -> Option<u64> {
+pub(crate) fn vm_hwm_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find_map(|l| {
         let v = l.strip_prefix("VmHWM:")?;
@@ -297,7 +288,7 @@ pub fn vm_hwm_kib(pid: u32) -> Option<u64> {
 }
 
 /// The last 15 lines of a log file, on one line.
-pub fn log_tail(path: &Path) -> String {
+pub(crate) fn log_tail(path: &Path) -> String {
     let text = std::fs::read(path).unwrap_or_default();
     let text = String::from_utf8_lossy(&text);
     let lines: Vec<&str> = text.lines().collect();

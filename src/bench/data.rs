@@ -15,13 +15,13 @@ use std::path::{Path, PathBuf};
 
 /// A directory removed (with everything in it) when dropped.
 #[derive(Debug)]
-pub struct WorkDir {
+pub(crate) struct WorkDir {
     path: PathBuf,
 }
 
 impl WorkDir {
     /// Creates a fresh directory `noodepd-bench-PID-N-LABEL` under `parent`.
-    pub fn new(parent: &Path, label: &str) -> Result<WorkDir, BenchError> {
+    pub(crate) fn new(parent: &Path, label: &str) -> Result<WorkDir, BenchError> {
         let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
         let path = parent.join(format!(
             "noodepd-bench-{}-{nanos}-{label}",
@@ -32,7 +32,7 @@ impl WorkDir {
     }
 
     /// The directory.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 }
@@ -45,7 +45,7 @@ impl Drop for WorkDir {
 
 /// A fresh publisher and appliance key pair, in memory and as files (`DIR/publisher.key`,
 /// `publisher.pub`, `appliance.key`, `appliance.pub`, as `noodepd keygen` writes them).
-pub struct Keys {
+pub(crate) struct Keys {
     pub publisher: PublisherSecret,
     pub publisher_pub: PublisherPublic,
     pub appliance: ApplianceSecret,
@@ -56,7 +56,7 @@ pub struct Keys {
 
 impl Keys {
     /// Generates both key pairs into `dir`.
-    pub fn fresh(dir: &Path) -> Result<Keys, BenchError> {
+    pub(crate) fn fresh(dir: &Path) -> Result<Keys, BenchError> {
         let p = write_key_pair(KeyKind::Publisher, dir, true)?;
         let a = write_key_pair(KeyKind::Appliance, dir, true)?;
         Ok(Keys {
@@ -70,7 +70,7 @@ impl Keys {
     }
 
     /// Seals `payload` for this appliance as the publisher would.
-    pub fn seal(
+    pub(crate) fn seal(
         &self,
         ward: &str,
         sequence: u64,
@@ -100,15 +100,15 @@ impl Keys {
 /// The memory limit the bench's daemon is configured with (`data.memory_max_mib`): the
 /// hospital scale (one 146 MB snapshot of 1,000 patients) is far beyond what a ward box's
 /// 1 GiB allows, and the bench measures it anyway.
-pub const BENCH_MEMORY_MAX_MIB: u64 = 16 * 1024;
+pub(crate) const BENCH_MEMORY_MAX_MIB: u64 = 16 * 1024;
 
 /// The snapshot limits for [`BENCH_MEMORY_MAX_MIB`].
-pub fn bench_limits() -> snapshot::Limits {
+pub(crate) fn bench_limits() -> snapshot::Limits {
     snapshot::Limits::for_memory(BENCH_MEMORY_MAX_MIB * 1024 * 1024)
 }
 
 /// One scale: the generated clinical payload for one appliance.
-pub struct Scale {
+pub(crate) struct Scale {
     /// "ward" or "hospital".
     pub name: &'static str,
     /// Patients asked for.
@@ -127,7 +127,7 @@ pub struct Scale {
 
 impl Scale {
     /// A label for tables: "ward (40 patients)".
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         match self.reduced_from {
             Some(full) => format!(
                 "{} ({} patients, reduced from {full})",
@@ -140,7 +140,7 @@ impl Scale {
 
 /// Generates `patients` patients (seed `seed`) and joins every ward's bundle into one
 /// payload for the appliance ward `ward`.
-pub fn scale(
+pub(crate) fn scale(
     name: &'static str,
     patients: usize,
     seed: u64,
@@ -171,14 +171,14 @@ pub fn scale(
 }
 
 /// The roster payload for `ward` (argon2id hashes of the demo codes).
-pub fn roster_payload(ward: &str, staff: &[StaffMember]) -> Result<Vec<u8>, BenchError> {
+pub(crate) fn roster_payload(ward: &str, staff: &[StaffMember]) -> Result<Vec<u8>, BenchError> {
     serde_json::to_vec(&roster_json(ward, staff))
         .map_err(|e| BenchError::Data(format!("serialising the roster: {e}")))
 }
 
 /// Writes `bytes` as `dir/NAME.part`, then renames it to `dir/NAME` (as a publisher does).
 /// Returns the final path.
-pub fn drop_into_inbox(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, BenchError> {
+pub(crate) fn drop_into_inbox(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, BenchError> {
     let part = dir.join(format!("{name}.part"));
     std::fs::write(&part, bytes).map_err(BenchError::io(&part))?;
     let fin = dir.join(name);

@@ -11,9 +11,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Largest response head accepted.
-pub const MAX_HEAD: usize = 64 * 1024;
+pub(crate) const MAX_HEAD: usize = 64 * 1024;
 /// Largest response body accepted.
-pub const MAX_BODY: usize = 256 * 1024 * 1024;
+pub(crate) const MAX_BODY: usize = 256 * 1024 * 1024;
 
 /// Errors of the client.
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +39,7 @@ pub enum HttpError {
 
 /// A response.
 #[derive(Debug, Clone)]
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     /// Header names in lower case, in order.
     pub headers: Vec<(String, String)>,
@@ -47,16 +47,8 @@ pub struct Response {
 }
 
 impl Response {
-    /// The first header named `name` (lower case).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
     /// Every `Set-Cookie` as `name=value` (attributes dropped).
-    pub fn set_cookies(&self) -> Vec<(String, String)> {
+    pub(crate) fn set_cookies(&self) -> Vec<(String, String)> {
         self.headers
             .iter()
             .filter(|(n, _)| n == "set-cookie")
@@ -69,20 +61,20 @@ impl Response {
     }
 
     /// The body as text (lossy).
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }
 
 /// One keep-alive connection.
-pub struct Conn {
+pub(crate) struct Conn {
     addr: SocketAddr,
     stream: TcpStream,
     buf: Vec<u8>,
 }
 
 /// A GET request with optional `Cookie` header, as bytes to send.
-pub fn get(path: &str, host: &str, cookies: &str) -> Vec<u8> {
+pub(crate) fn get(path: &str, host: &str, cookies: &str) -> Vec<u8> {
     let mut r = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: noodepd-bench\r\n");
     if !cookies.is_empty() {
         r.push_str(&format!("Cookie: {cookies}\r\n"));
@@ -92,7 +84,7 @@ pub fn get(path: &str, host: &str, cookies: &str) -> Vec<u8> {
 }
 
 /// A POST of an urlencoded form.
-pub fn post_form(path: &str, host: &str, cookies: &str, fields: &[(&str, &str)]) -> Vec<u8> {
+pub(crate) fn post_form(path: &str, host: &str, cookies: &str, fields: &[(&str, &str)]) -> Vec<u8> {
     let body: Vec<String> = fields
         .iter()
         .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
@@ -112,7 +104,7 @@ pub fn post_form(path: &str, host: &str, cookies: &str, fields: &[(&str, &str)])
 }
 
 /// Percent-encodes everything but unreserved characters.
-pub fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -130,7 +122,7 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
 
 impl Conn {
     /// Connects (with `TCP_NODELAY`, as browsers do).
-    pub async fn connect(addr: SocketAddr) -> Result<Conn, HttpError> {
+    pub(crate) async fn connect(addr: SocketAddr) -> Result<Conn, HttpError> {
         let stream = TcpStream::connect(addr)
             .await
             .map_err(|source| HttpError::Io { addr, source })?;
@@ -145,12 +137,12 @@ impl Conn {
     }
 
     /// The server address.
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// Sends `request` and reads one response.
-    pub async fn request(&mut self, request: &[u8]) -> Result<Response, HttpError> {
+    pub(crate) async fn request(&mut self, request: &[u8]) -> Result<Response, HttpError> {
         let (status, headers, body) = self.exchange(request, true).await?;
         let body = self
             .buf
@@ -169,7 +161,10 @@ impl Conn {
 
     /// Like [`Conn::request`] but keeps only the status and body length (the load loop:
     /// no copies, no header strings kept).
-    pub async fn request_status(&mut self, request: &[u8]) -> Result<(u16, usize), HttpError> {
+    pub(crate) async fn request_status(
+        &mut self,
+        request: &[u8],
+    ) -> Result<(u16, usize), HttpError> {
         let (status, _, body) = self.exchange(request, false).await?;
         Ok((status, body.len()))
     }
@@ -284,7 +279,7 @@ impl Conn {
 }
 
 /// Joins cookies as a `Cookie` header value.
-pub fn cookie_header(jar: &[(String, String)]) -> String {
+pub(crate) fn cookie_header(jar: &[(String, String)]) -> String {
     jar.iter()
         .map(|(n, v)| format!("{n}={v}"))
         .collect::<Vec<_>>()
@@ -292,7 +287,7 @@ pub fn cookie_header(jar: &[(String, String)]) -> String {
 }
 
 /// Puts `new` cookies into `jar`, replacing same-named ones (an empty value deletes).
-pub fn merge_cookies(jar: &mut Vec<(String, String)>, new: Vec<(String, String)>) {
+pub(crate) fn merge_cookies(jar: &mut Vec<(String, String)>, new: Vec<(String, String)>) {
     for (n, v) in new {
         jar.retain(|(m, _)| *m != n);
         if !v.is_empty() {
@@ -302,7 +297,7 @@ pub fn merge_cookies(jar: &mut Vec<(String, String)>, new: Vec<(String, String)>
 }
 
 /// The `value` of the first `<input>` whose `name` is `name`, HTML entities decoded.
-pub fn hidden_input(html: &str, name: &str) -> Option<String> {
+pub(crate) fn hidden_input(html: &str, name: &str) -> Option<String> {
     let needle = format!("name=\"{name}\"");
     let mut rest = html;
     while let Some(i) = rest.find("<input") {
@@ -326,7 +321,7 @@ pub fn hidden_input(html: &str, name: &str) -> Option<String> {
 }
 
 /// The first link target starting with `prefix` in `html` (e.g. `/patient/`).
-pub fn first_link(html: &str, prefix: &str) -> Option<String> {
+pub(crate) fn first_link(html: &str, prefix: &str) -> Option<String> {
     let needle = format!("href=\"{prefix}");
     let i = html.find(&needle)?;
     let rest = html.get(i + "href=\"".len()..)?;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 /// One load cell.
 #[derive(Debug, Clone)]
-pub struct LoadSpec {
+pub(crate) struct LoadSpec {
     pub addr: SocketAddr,
     /// The request bytes (a GET with the session cookie).
     pub request: Arc<Vec<u8>>,
@@ -25,7 +25,7 @@ pub struct LoadSpec {
 
 /// What a cell measured.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LoadResult {
+pub(crate) struct LoadResult {
     /// Complete 200 responses.
     pub ok: u64,
     /// Non-200 responses and failed requests.
@@ -42,7 +42,7 @@ pub struct LoadResult {
 
 impl LoadResult {
     /// Served requests per second.
-    pub fn rps(&self) -> Option<f64> {
+    pub(crate) fn rps(&self) -> Option<f64> {
         (self.seconds > 0.0 && self.ok > 0).then(|| self.ok as f64 / self.seconds)
     }
 }
@@ -116,7 +116,7 @@ async fn client(spec: LoadSpec, mut conn: Option<Conn>, deadline: Instant) -> Ta
 }
 
 /// Runs one cell: connects all clients first, then runs them for `spec.duration`.
-pub async fn run(spec: &LoadSpec) -> LoadResult {
+pub(crate) async fn run(spec: &LoadSpec) -> LoadResult {
     let mut conns = Vec::with_capacity(spec.clients);
     for _ in 0..spec.clients.max(1) {
         conns.push(Conn::connect(spec.addr).await.ok());

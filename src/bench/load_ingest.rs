@@ -30,15 +30,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The appliance ward id of the run.
-pub const WARD: &str = "LOAD";
+pub(crate) const WARD: &str = "LOAD";
 /// The marker prefix in every patient's family name; six digits of the sequence follow.
-pub const MARKER: &str = "LOADSEQ";
+pub(crate) const MARKER: &str = "LOADSEQ";
 /// Digits after [`MARKER`].
 const MARKER_DIGITS: usize = 6;
 /// Longest run accepted (the sequence → minute mapping and the stale threshold scale with it).
-pub const MAX_SECONDS: u64 = 3600;
+pub(crate) const MAX_SECONDS: u64 = 3600;
 /// Most clients accepted.
-pub const MAX_CLIENTS: usize = 1024;
+pub(crate) const MAX_CLIENTS: usize = 1024;
 /// Problems kept verbatim for the report (the rest are only counted).
 const MAX_PROBLEMS: usize = 20;
 /// The timezone the daemon's config uses (its default), for the data-age text.
@@ -68,6 +68,7 @@ pub struct LoadIngestOptions {
     pub exe: PathBuf,
     /// Where the work directory is made (removed at the end).
     pub work_parent: PathBuf,
+    /// The seed of the generated ward (the same seed gives the same data).
     pub seed: u64,
 }
 
@@ -91,10 +92,15 @@ impl LoadIngestOptions {
 /// Latency figures of one kind of page, milliseconds.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Latency {
+    /// Requests timed.
     pub requests: u64,
+    /// Median (nearest rank); `None` without requests.
     pub p50_ms: Option<f64>,
+    /// 90th percentile.
     pub p90_ms: Option<f64>,
+    /// 99th percentile.
     pub p99_ms: Option<f64>,
+    /// The slowest request.
     pub max_ms: Option<f64>,
 }
 
@@ -115,8 +121,11 @@ impl Latency {
 /// What a run measured.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LoadIngestResult {
+    /// Concurrent logged-in clients.
     pub clients: usize,
+    /// Patients in the ward.
     pub patients: usize,
+    /// How long the clients browsed, seconds.
     pub seconds: f64,
     /// Seconds between snapshots; `None` for the baseline run without ingest.
     pub interval_s: Option<f64>,
@@ -128,9 +137,13 @@ pub struct LoadIngestResult {
     pub inconsistent: u64,
     /// The first problems, verbatim.
     pub problems: Vec<String>,
+    /// Every page together.
     pub all: Latency,
+    /// The ward list.
     pub ward_list: Latency,
+    /// Patient pages.
     pub patient: Latency,
+    /// MAR pages.
     pub mar: Latency,
     /// Logins through the form before the clock started.
     pub login: Latency,
@@ -142,9 +155,11 @@ pub struct LoadIngestResult {
     pub rejected: u64,
     /// The sequence served when the clock started and when the daemon had caught up.
     pub first_sequence: u64,
+    /// See `first_sequence`.
     pub last_sequence: u64,
     /// Distinct generations (sequences) seen in the pages served during the run.
     pub generations_seen: usize,
+    /// Machine facts: cores, load average at start, kernel.
     pub machine: String,
 }
 
@@ -316,14 +331,14 @@ impl MarkedPayload {
 /// Sequence ↔ `data_as_of`: sequence `s` has `base + s` minutes, so the data-age header
 /// (shown to the minute) names the sequence.
 #[derive(Debug, Clone)]
-pub struct SequenceClock {
+pub(crate) struct SequenceClock {
     base: DateTime<Utc>,
     by_text: HashMap<String, u64>,
 }
 
 impl SequenceClock {
     /// A clock for sequences `1..=max_sequence`, the last one about now.
-    pub fn new(now: DateTime<Utc>, max_sequence: u64) -> SequenceClock {
+    pub(crate) fn new(now: DateTime<Utc>, max_sequence: u64) -> SequenceClock {
         let minute = now.duration_trunc(TimeDelta::minutes(1)).unwrap_or(now);
         let span = i64::try_from(max_sequence).unwrap_or(i64::MAX / 120);
         let base = minute - TimeDelta::minutes(span);
@@ -340,12 +355,12 @@ impl SequenceClock {
     }
 
     /// The `data_as_of` of `sequence`.
-    pub fn data_as_of(&self, sequence: u64) -> DateTime<Utc> {
+    pub(crate) fn data_as_of(&self, sequence: u64) -> DateTime<Utc> {
         self.base + TimeDelta::minutes(i64::try_from(sequence).unwrap_or(0))
     }
 
     /// The sequence whose `data_as_of` is shown as `text` ("22-11-2026 14:05").
-    pub fn sequence_of(&self, text: &str) -> Option<u64> {
+    pub(crate) fn sequence_of(&self, text: &str) -> Option<u64> {
         self.by_text.get(text).copied()
     }
 }
@@ -371,7 +386,7 @@ fn find_datetime(s: &str) -> Option<&str> {
 /// Checks that `html` is a complete page from one generation: every data-age element
 /// names the same sequence (through `clock`), there is at least one, and every marker in
 /// the page is that sequence's. Returns the sequence.
-pub fn check_page(html: &str, clock: &SequenceClock) -> Result<u64, String> {
+pub(crate) fn check_page(html: &str, clock: &SequenceClock) -> Result<u64, String> {
     if !html.trim_end().ends_with("</html>") {
         return Err("page does not end with </html> (incomplete)".into());
     }

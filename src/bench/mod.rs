@@ -11,16 +11,16 @@
 //! A figure that cannot be measured (the daemon does not start, nginx cannot be installed)
 //! becomes a row saying why; nothing is estimated in its place.
 
-pub mod daemon;
-pub mod data;
-pub mod http;
-pub mod load;
+pub(crate) mod daemon;
+pub(crate) mod data;
+pub(crate) mod http;
+pub(crate) mod load;
 pub mod load_ingest;
-pub mod nginx;
-pub mod pipeline;
+pub(crate) mod nginx;
+pub(crate) mod pipeline;
 pub mod report;
 mod run;
-pub mod stats;
+pub(crate) mod stats;
 
 pub use run::{BenchOptions, run};
 
@@ -29,38 +29,52 @@ use std::path::{Path, PathBuf};
 /// Why a bench step failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
+    /// A file of the bench's work directory could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// Making or reading the bench's keys failed.
     #[error("keys: {0}")]
     Keys(#[from] crate::keys::KeyError),
+    /// Sealing or opening a bench snapshot failed.
     #[error("snapshot: {0}")]
     Snapshot(#[from] crate::snapshot::SnapshotError),
+    /// Mapping the generated data failed.
     #[error("mapping: {0}")]
     Fhir(#[from] crate::fhir::FhirError),
+    /// Building or reading a generation failed.
     #[error("store: {0}")]
     Store(#[from] crate::store::StoreError),
+    /// The bench's access log failed.
     #[error("audit log: {0}")]
     Audit(#[from] crate::audit::AuditError),
+    /// Switching the daemon under test to drill failed.
     #[error("mode: {0}")]
     Mode(#[from] crate::mode::ModeError),
+    /// A request to the daemon under test failed.
     #[error("HTTP: {0}")]
     Http(#[from] http::HttpError),
+    /// The generated data is not what a scenario needs.
     #[error("data: {0}")]
     Data(String),
+    /// The daemon under test did not start, answer or stop as expected.
     #[error("daemon: {0}")]
     Daemon(String),
+    /// The nginx baseline could not be installed or run.
     #[error("nginx: {0}")]
     Nginx(String),
+    /// The async runtime for the clients could not be started.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
 }
 
 impl BenchError {
     /// An I/O error mapper naming the path.
-    pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BenchError + '_ {
+    pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BenchError + '_ {
         move |source| BenchError::Io {
             path: path.to_owned(),
             source,

@@ -39,7 +39,7 @@ fn run_quiet(cmd: &mut Command) -> Result<(), String> {
 }
 
 /// The nginx binary, installing it with apt-get when missing. `log` receives progress.
-pub fn ensure_installed(log: &mut dyn FnMut(&str)) -> Result<PathBuf, BenchError> {
+pub(crate) fn ensure_installed(log: &mut dyn FnMut(&str)) -> Result<PathBuf, BenchError> {
     if let Some(p) = find() {
         return Ok(p);
     }
@@ -68,18 +68,18 @@ pub fn ensure_installed(log: &mut dyn FnMut(&str)) -> Result<PathBuf, BenchError
 }
 
 /// A running nginx.
-pub struct Nginx {
+pub(crate) struct Nginx {
     child: Child,
     pub addr: SocketAddr,
     error_log: PathBuf,
 }
 
 /// Files to serve: URL path (without the leading `/`) and content.
-pub type Files<'a> = &'a [(&'a str, &'a [u8])];
+pub(crate) type Files<'a> = &'a [(&'a str, &'a [u8])];
 
 impl Nginx {
     /// Writes `files` under `prefix/html` and starts nginx on a free loopback port.
-    pub fn start(bin: &Path, prefix: &Path, files: Files) -> Result<Nginx, BenchError> {
+    pub(crate) fn start(bin: &Path, prefix: &Path, files: Files) -> Result<Nginx, BenchError> {
         let html = prefix.join("html");
         for d in [prefix.to_path_buf(), html.clone(), prefix.join("tmp")] {
             std::fs::create_dir_all(&d).map_err(BenchError::io(&d))?;
@@ -166,7 +166,7 @@ impl Nginx {
     }
 
     /// Stops nginx (SIGQUIT: graceful, then SIGKILL).
-    pub fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         // nginx is our child and not yet reaped, so its pid is still its own.
         let _ = rustix::process::kill_process(
             rustix::process::Pid::from_child(&self.child),

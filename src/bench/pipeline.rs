@@ -21,11 +21,11 @@ use std::path::Path;
 use std::time::Instant;
 
 /// AES baseline chunk size (the snapshot format's default chunk size).
-pub const AES_CHUNK: usize = 64 * 1024;
+pub(crate) const AES_CHUNK: usize = 64 * 1024;
 
 /// The medians of one scale's P1 run.
 #[derive(Debug, Clone, PartialEq)]
-pub struct IngestFigures {
+pub(crate) struct IngestFigures {
     /// Plaintext FHIR bytes (the payload).
     pub plaintext_bytes: usize,
     /// Sealed file bytes.
@@ -51,23 +51,23 @@ pub struct IngestFigures {
 
 impl IngestFigures {
     /// Pipeline throughput, plaintext MB/s.
-    pub fn pipeline_mb_s(&self) -> Option<f64> {
+    pub(crate) fn pipeline_mb_s(&self) -> Option<f64> {
         mb_per_s(self.plaintext_bytes, self.total_s)
     }
     /// Parse-only throughput, MB/s.
-    pub fn parse_mb_s(&self) -> Option<f64> {
+    pub(crate) fn parse_mb_s(&self) -> Option<f64> {
         mb_per_s(self.plaintext_bytes, self.parse_only_s)
     }
     /// Skim throughput, MB/s.
-    pub fn skim_mb_s(&self) -> Option<f64> {
+    pub(crate) fn skim_mb_s(&self) -> Option<f64> {
         mb_per_s(self.plaintext_bytes, self.skim_only_s)
     }
     /// AES-only throughput, MB/s.
-    pub fn aes_mb_s(&self) -> Option<f64> {
+    pub(crate) fn aes_mb_s(&self) -> Option<f64> {
         mb_per_s(self.plaintext_bytes, self.aes_only_s)
     }
     /// The slowest stage: its name and seconds.
-    pub fn slowest_stage(&self) -> (&'static str, f64) {
+    pub(crate) fn slowest_stage(&self) -> (&'static str, f64) {
         let stages = [
             ("read", self.read_s),
             ("open (verify+decrypt+decompress)", self.open_s),
@@ -82,7 +82,7 @@ impl IngestFigures {
 }
 
 /// serde_json parse of every NDJSON line as a `Value`; returns the number of documents.
-pub fn parse_only(payload: &[u8]) -> Result<usize, BenchError> {
+pub(crate) fn parse_only(payload: &[u8]) -> Result<usize, BenchError> {
     let mut n = 0;
     for line in payload.split(|b| *b == b'\n') {
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -98,7 +98,7 @@ pub fn parse_only(payload: &[u8]) -> Result<usize, BenchError> {
 
 /// The floor: serde_json reads every NDJSON line borrowed, typing only `resourceType` (the
 /// rest is skipped unbuilt); returns the number of documents.
-pub fn skim_only(payload: &[u8]) -> Result<usize, BenchError> {
+pub(crate) fn skim_only(payload: &[u8]) -> Result<usize, BenchError> {
     #[derive(serde::Deserialize)]
     struct Skim<'a> {
         #[serde(rename = "resourceType", borrow)]
@@ -119,14 +119,14 @@ pub fn skim_only(payload: &[u8]) -> Result<usize, BenchError> {
 
 /// Encrypted chunks for the AES baseline: `len` bytes in [`AES_CHUNK`] chunks under a
 /// random key, each with its own nonce.
-pub struct AesChunks {
+pub(crate) struct AesChunks {
     cipher: Aes256Gcm,
     chunks: Vec<([u8; 12], Vec<u8>)>,
 }
 
 impl AesChunks {
     /// Encrypts `len` bytes of `source` (repeated as needed).
-    pub fn prepare(source: &[u8], len: usize) -> Result<AesChunks, BenchError> {
+    pub(crate) fn prepare(source: &[u8], len: usize) -> Result<AesChunks, BenchError> {
         let mut key = zeroize::Zeroizing::new([0u8; 32]);
         rand_core::OsRng
             .try_fill_bytes(key.as_mut())
@@ -157,7 +157,7 @@ impl AesChunks {
     }
 
     /// Decrypts every chunk; returns the plaintext bytes.
-    pub fn decrypt_all(&self) -> Result<usize, BenchError> {
+    pub(crate) fn decrypt_all(&self) -> Result<usize, BenchError> {
         let mut total = 0;
         for (nonce, ct) in &self.chunks {
             let pt = self
@@ -173,7 +173,7 @@ impl AesChunks {
 
 /// Runs P1 for one scale: `repeats` times the whole pipeline on a sealed file in `dir`
 /// (the store's generations go to `dir/runtime`), and as many times each baseline.
-pub fn measure(
+pub(crate) fn measure(
     scale: &Scale,
     keys: &Keys,
     dir: &Path,
@@ -211,6 +211,8 @@ pub fn measure(
             received_at: now,
             snapshot_file: format!("{}.snap", scale.name),
             report: ward.report.clone(),
+            derived_at: Some(now),
+            next_change: ward.next_change,
         };
         let generation = store.build(meta, &ward)?;
         store.swap(generation);

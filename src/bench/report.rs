@@ -13,16 +13,24 @@ use std::fmt::Write as _;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Target {
     /// The value must be below `limit` (in the row's unit).
-    Below { limit: f64 },
+    Below {
+        /// The limit.
+        limit: f64,
+    },
     /// value / baseline must be at least `min`.
-    RatioAtLeast { min: f64 },
+    RatioAtLeast {
+        /// The least ratio.
+        min: f64,
+    },
 }
 
 /// Whether the target is met.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
+    /// The figure meets its target.
     Met,
+    /// The figure misses its target.
     Missed,
     /// The figure has no target of its own (context for another figure).
     Info,
@@ -33,7 +41,9 @@ pub enum Verdict {
 /// A baseline: what it is and its value in the row's unit.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Baseline {
+    /// What the baseline is (e.g. nginx serving the same bytes).
     pub what: String,
+    /// Its value; `None` when it could not be measured.
     pub value: Option<f64>,
 }
 
@@ -42,13 +52,19 @@ pub struct Baseline {
 pub struct Row {
     /// "P1" … "P6", or "P3a" for the audit bound.
     pub id: String,
+    /// What was measured, for a person.
     pub what: String,
+    /// The figure; `None` when it could not be measured.
     pub value: Option<f64>,
+    /// Its unit ("ms", "MB/s" ...).
     pub unit: String,
+    /// What it is compared with, if anything.
     pub baseline: Option<Baseline>,
     /// value / baseline.
     pub ratio: Option<f64>,
+    /// The goal, if the figure has one.
     pub target: Option<Target>,
+    /// Whether the goal is met.
     pub verdict: Verdict,
     /// Why a figure is missing, what limits it, how it was measured.
     pub note: String,
@@ -56,7 +72,7 @@ pub struct Row {
 
 impl Row {
     /// A row; the ratio and the verdict are computed from the parts.
-    pub fn new(
+    pub(crate) fn new(
         id: &str,
         what: impl Into<String>,
         value: Option<f64>,
@@ -98,14 +114,19 @@ impl Row {
     }
 
     /// A row for a figure that could not be measured, with the reason.
-    pub fn missing(id: &str, what: impl Into<String>, unit: &str, why: impl Into<String>) -> Row {
+    pub(crate) fn missing(
+        id: &str,
+        what: impl Into<String>,
+        unit: &str,
+        why: impl Into<String>,
+    ) -> Row {
         let mut r = Row::new(id, what, None, unit, None, None);
         r.note = why.into();
         r
     }
 
     /// Adds a note.
-    pub fn note(mut self, note: impl Into<String>) -> Row {
+    pub(crate) fn note(mut self, note: impl Into<String>) -> Row {
         let note = note.into();
         if self.note.is_empty() {
             self.note = note;
@@ -117,7 +138,7 @@ impl Row {
 
     /// Marks the row missed even though its own target is met (a joint target such as
     /// "≥ 50% of nginx with p99 < 20 ms"), with the reason.
-    pub fn also_requires(mut self, ok: bool, why: &str) -> Row {
+    pub(crate) fn also_requires(mut self, ok: bool, why: &str) -> Row {
         if !ok && self.verdict == Verdict::Met {
             self.verdict = Verdict::Missed;
             self = self.note(why.to_owned());
@@ -137,13 +158,14 @@ pub struct Report {
     pub machine: String,
     /// The scales measured ("ward: 40 patients, 5.7 MB").
     pub scales: Vec<String>,
+    /// The figures, in table order.
     pub rows: Vec<Row>,
     /// Run-wide notes (how things were measured, what was skipped).
     pub notes: Vec<String>,
 }
 
 /// A number with a sensible number of digits.
-pub fn num(v: f64) -> String {
+pub(crate) fn num(v: f64) -> String {
     let a = v.abs();
     if a == 0.0 {
         "0".into()

@@ -28,8 +28,11 @@ pub(super) const QUICK_HOSPITAL_PATIENTS: usize = 200;
 /// How much to measure.
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
+    /// Small runs that finish in under a minute.
     pub quick: bool,
+    /// Patients of the ward scale.
     pub ward_patients: usize,
+    /// Patients of the hospital scale.
     pub hospital_patients: usize,
     /// P1 repeats per scale (ward, hospital).
     pub repeats: (usize, usize),
@@ -51,6 +54,7 @@ pub struct BenchOptions {
     pub nginx: bool,
     /// Where the work directory is made (removed at the end).
     pub work_parent: PathBuf,
+    /// The seed of the generated data (the same seed gives the same data).
     pub seed: u64,
 }
 
@@ -708,7 +712,7 @@ impl DaemonCtx<'_> {
                     target,
                 )
                 .note(format!(
-                    "median of {} restarts from the kept snapshot (process spawn to /ready ready:true)",
+                    "median of {} restarts: the last generation reused when it verifies, else mapped from the kept snapshot (process spawn to /ready ready:true)",
                     times.len()
                 ));
                 if let Some(e) = e {

@@ -2,10 +2,8 @@
 //!
 //! Percentiles use the nearest-rank method on a sorted copy; an empty sample has none.
 
-use std::time::Duration;
-
 /// The median of `samples` (mean of the two middle values for an even count).
-pub fn median(samples: &[f64]) -> Option<f64> {
+pub(crate) fn median(samples: &[f64]) -> Option<f64> {
     let mut v: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
     if v.is_empty() {
         return None;
@@ -20,7 +18,7 @@ pub fn median(samples: &[f64]) -> Option<f64> {
 }
 
 /// The `p`-th percentile (0–100) of `sorted` (ascending), nearest rank.
-pub fn percentile_sorted<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
+pub(crate) fn percentile_sorted<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
     if sorted.is_empty() {
         return None;
     }
@@ -30,19 +28,14 @@ pub fn percentile_sorted<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
 }
 
 /// The `p`-th percentile (0–100) of `samples`, nearest rank.
-pub fn percentile(samples: &[f64], p: f64) -> Option<f64> {
+pub(crate) fn percentile(samples: &[f64], p: f64) -> Option<f64> {
     let mut v: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
     v.sort_by(f64::total_cmp);
     percentile_sorted(&v, p)
 }
 
-/// Seconds as f64.
-pub fn secs(d: Duration) -> f64 {
-    d.as_secs_f64()
-}
-
 /// Megabytes (10^6 bytes) per second, `None` for a zero time.
-pub fn mb_per_s(bytes: usize, seconds: f64) -> Option<f64> {
+pub(crate) fn mb_per_s(bytes: usize, seconds: f64) -> Option<f64> {
     (seconds > 0.0).then(|| bytes as f64 / 1e6 / seconds)
 }
 

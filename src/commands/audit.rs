@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 /// Runs `noodepd audit`.
-pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
         AuditCommand::Verify(a) => verify(&a.config),
         AuditCommand::Export(a) => export(a),

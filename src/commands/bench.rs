@@ -11,7 +11,7 @@ use anyhow::Context;
 use std::process::ExitCode;
 
 /// Runs `noodepd bench`.
-pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(BenchScenario::LoadIngest(a)) = &args.scenario {
         return load_ingest(a);
     }

@@ -11,13 +11,13 @@ use std::process::ExitCode;
 
 /// What is wrong with a loaded config: `errors` fail the check, `warnings` do not.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Findings {
+pub(crate) struct Findings {
     pub errors: Vec<String>,
     pub warnings: Vec<String>,
 }
 
 /// Checks the files and settings a valid config points at (no daemon, no network).
-pub fn findings(c: &Config) -> Findings {
+pub(crate) fn findings(c: &Config) -> Findings {
     let mut f = Findings::default();
     for k in &c.unknown_keys {
         f.warnings.push(format!("unknown key {k:?} (ignored)"));
@@ -53,7 +53,7 @@ pub fn findings(c: &Config) -> Findings {
 }
 
 /// Runs `noodepd check-config`.
-pub fn run(args: &CheckConfigArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &CheckConfigArgs) -> anyhow::Result<ExitCode> {
     let c = Config::load(&args.file)?;
     let f = findings(&c);
     for w in &f.warnings {

@@ -21,7 +21,7 @@ use std::process::ExitCode;
 const WARD: &str = "A3";
 
 /// Runs `noodepd demo`.
-pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     crate::logging::init();
     let (dir, temp) = match &args.dir {
         Some(d) => {

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 /// Runs `noodepd generate`.
-pub fn run(args: &GenerateArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &GenerateArgs) -> anyhow::Result<ExitCode> {
     if args.patients > MAX_PATIENTS {
         bail!(
             "--patients {} is more than the generator makes ({MAX_PATIENTS}); use fewer",

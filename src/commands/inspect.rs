@@ -15,7 +15,7 @@ use std::process::ExitCode;
 const EXIT_REFUSED: u8 = 2;
 
 /// Runs `noodepd inspect`.
-pub fn run(args: &InspectArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<ExitCode> {
     let appliance = ApplianceSecret::read(&args.key).context("cannot use the appliance key")?;
     let publisher =
         PublisherPublic::read(&args.publisher).context("cannot use the publisher key")?;

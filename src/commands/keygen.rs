@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use std::process::ExitCode;
 
 /// Runs `noodepd keygen`.
-pub fn run(args: &KeygenArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &KeygenArgs) -> anyhow::Result<ExitCode> {
     let kind = match args.kind {
         KeyKindArg::Publisher => KeyKind::Publisher,
         KeyKindArg::Appliance => KeyKind::Appliance,

@@ -5,22 +5,22 @@
 use crate::cli::Command;
 use std::process::ExitCode;
 
-pub mod audit;
+pub(crate) mod audit;
 #[cfg(feature = "dev-tools")]
-pub mod bench;
-pub mod check_config;
+pub(crate) mod bench;
+pub(crate) mod check_config;
 #[cfg(feature = "dev-tools")]
-pub mod demo;
+pub(crate) mod demo;
 #[cfg(feature = "dev-tools")]
-pub mod generate;
-pub mod inspect;
-pub mod keygen;
-pub mod mode;
-pub mod preview;
+pub(crate) mod generate;
+pub(crate) mod inspect;
+pub(crate) mod keygen;
+pub(crate) mod mode;
+pub(crate) mod preview;
 pub mod roster;
-pub mod seal;
-pub mod serve;
-pub mod update;
+pub(crate) mod seal;
+pub(crate) mod serve;
+pub(crate) mod update;
 
 /// Runs one subcommand.
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {

@@ -10,7 +10,7 @@ use anyhow::Context;
 use std::process::ExitCode;
 
 /// Runs `noodepd mode`.
-pub fn run(args: &ModeArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &ModeArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config)
         .with_context(|| format!("cannot use config {}", args.config.display()))?;
     let mode = match args.mode {

@@ -23,7 +23,7 @@ use std::process::ExitCode;
 const TZ: Tz = chrono_tz::Europe::Amsterdam;
 
 /// Runs `noodepd preview`.
-pub fn run(args: &PreviewArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &PreviewArgs) -> anyhow::Result<ExitCode> {
     let now: DateTime<Utc> = match &args.now {
         Some(s) => DateTime::parse_from_rfc3339(s)
             .with_context(|| format!("--now {s:?} is not an RFC 3339 time"))?
@@ -428,7 +428,7 @@ fn reason_text(r: NotShownReason) -> String {
 }
 
 /// The readable text summary.
-pub fn render_text(r: &WardRecord, now: DateTime<Utc>) -> String {
+pub(crate) fn render_text(r: &WardRecord, now: DateTime<Utc>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,

@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use zeroize::Zeroizing;
 
 /// Fewest characters in a personal downtime code.
-pub const MIN_CODE: usize = 8;
+pub(crate) const MIN_CODE: usize = 8;
 
 /// Largest roster file read; `noodepd seal` reads no more either (the daemon's own bound,
 /// [`crate::ingest::MAX_ROSTER`], is smaller and is checked by `check_roster`).
@@ -33,31 +33,39 @@ const STDIN_LIMIT: usize = MAX_CODE + 3;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CodeRefusal {
     #[error("no code on stdin")]
+    /// Nothing was read.
     Empty,
     #[error("more than one line on stdin; give exactly one code")]
+    /// More than one line was given.
     SeveralLines,
     #[error("the code contains control characters (such as a tab)")]
+    /// The code holds control characters.
     Control,
     #[error(
         "the code may contain only letters a-z and A-Z, digits, spaces and the punctuation \
          of a US keyboard (printable ASCII), so it can be typed on any ward keyboard"
     )]
+    /// The code holds characters outside printable ASCII.
     NotPlainAscii,
     #[error("the code starts or ends with a space; the login form would drop it")]
+    /// The code starts or ends with a space.
     OuterSpace,
     #[error("the code is too short: at least {MIN_CODE} characters")]
+    /// Shorter than the minimum length.
     TooShort,
     #[error("the code is too long: at most {MAX_CODE} characters")]
+    /// Longer than the maximum length.
     TooLong,
     #[error(
         "the code is one repeated character or a straight run (each character one up or down from the last): too easy to guess"
     )]
+    /// One repeated character or a straight run ("aaaa", "1234").
     Trivial,
 }
 
 /// The code in what was read from stdin: exactly one trailing "\n" or "\r\n" is removed,
 /// then the code must pass [`check_code`].
-pub fn code_from_input(input: &[u8]) -> Result<&str, CodeRefusal> {
+pub(crate) fn code_from_input(input: &[u8]) -> Result<&str, CodeRefusal> {
     let line = input
         .strip_suffix(b"\r\n")
         .or_else(|| input.strip_suffix(b"\n"))

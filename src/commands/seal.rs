@@ -18,7 +18,7 @@ use std::process::ExitCode;
 const MAX_JSON_INPUT: u64 = 16 * 1024 * 1024;
 
 /// Runs `noodepd seal`.
-pub fn run(args: &SealArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &SealArgs) -> anyhow::Result<ExitCode> {
     let publisher = PublisherSecret::read(&args.key).context("cannot use the publisher key")?;
     let recipients = args
         .to

@@ -7,7 +7,7 @@ use anyhow::Context;
 use std::process::ExitCode;
 
 /// Runs `noodepd serve`.
-pub fn run(args: &ConfigArg) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &ConfigArg) -> anyhow::Result<ExitCode> {
     crate::logging::init();
     let config = Config::load(&args.config)?;
     crate::daemon::serve(config)

@@ -19,7 +19,7 @@ fn slot_paths(a: SlotPathArgs) -> SlotPaths {
 }
 
 /// Runs `noodepd update`.
-pub fn run(args: UpdateArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: UpdateArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         UpdateCommand::Make {
             key,

@@ -12,6 +12,7 @@ use crate::record::{
     Alert, AlertKind, Allergy, Contact, Criticality, Decision, Device, Directive, DirectiveKind,
     Moment, NotShownReason, Problem, Reaction,
 };
+use crate::record::{IntoText, Text};
 
 const SNOMED: &str = "http://snomed.info/sct";
 /// Nictiz code system of advance-directive types (NR = niet-reanimerenverklaring).
@@ -33,6 +34,7 @@ fn status_code(v: &Value, key: &str) -> Option<String> {
 fn ended(cx: &mut Ctx<'_, '_>, i: usize, period: Option<&Value>) -> Option<Moment> {
     let end = cx.date(i, period?.get("end"), "period.end")?;
     let until = super::dates::end_exclusive(&end)?;
+    cx.note_change([until]);
     (until <= cx.opts.now).then_some(end)
 }
 
@@ -145,8 +147,8 @@ pub(super) fn allergy(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
                 m.push(d.to_owned());
             }
             (!m.is_empty()).then(|| Reaction {
-                manifestation: m.join(", "),
-                severity: str_at(r, "severity").map(str::to_owned),
+                manifestation: m.join(", ").text(),
+                severity: str_at(r, "severity").map(str::to_owned).text(),
             })
         })
         .collect();
@@ -156,22 +158,22 @@ pub(super) fn allergy(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
             .find_map(|r| r.get("substance").filter(|v| v.is_object()))
     });
     let item = Allergy {
-        substance,
+        substance: substance.text(),
         code: substance_code.and_then(cc_code),
         codes: substance_code.map(json::cc_codes).unwrap_or_default(),
         criticality,
-        kind: str_at(res, "type").map(str::to_owned),
+        kind: str_at(res, "type").map(str::to_owned).text(),
         category: arr(res, "category")
             .iter()
             .filter_map(Value::as_str)
             .take(4)
-            .map(str::to_owned)
+            .map(Text::new)
             .collect(),
         reactions,
-        clinical_status: clinical,
-        verification,
+        clinical_status: clinical.text(),
+        verification: verification.text(),
         recorded,
-        note: notes(res),
+        note: notes(res).text(),
     };
     match cx.patient(p) {
         Some(b) => push_capped(&mut b.rec.allergies, item).into(),
@@ -283,14 +285,14 @@ pub(super) fn flag(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
     let note = comment(res);
     let item = Alert {
         kind,
-        text,
+        text: text.text(),
         code: if absent { None } else { code.and_then(cc_code) },
         codes: code
             .filter(|_| !absent)
             .map(json::cc_codes)
             .unwrap_or_default(),
         since,
-        note,
+        note: note.text(),
     };
     let b = cx
         .patient(p)
@@ -492,12 +494,14 @@ pub(super) fn consent(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
     let date = cx.date(i, res.get("dateTime"), "dateTime");
     let item = Directive {
         kind,
-        treatment,
+        treatment: treatment.text(),
         decision,
-        text: (!text_parts.is_empty()).then(|| text_parts.join(" | ")),
-        source,
+        text: (!text_parts.is_empty())
+            .then(|| text_parts.join(" | "))
+            .text(),
+        source: source.text(),
         date,
-        status: status.map(str::to_owned),
+        status: status.map(str::to_owned).text(),
         codes,
     };
     let b = cx
@@ -515,9 +519,17 @@ pub(super) fn condition(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
         Ok(s) => s,
         Err(skip) => return Outcome::NotShown(skip),
     };
-    if clinical.is_none()
-        && let Some(a) = cx.date(i, res.get("abatementDateTime"), "abatementDateTime")
-        && a.earliest_utc().is_some_and(|t| t <= cx.opts.now)
+    let abated = if clinical.is_none() {
+        cx.date(i, res.get("abatementDateTime"), "abatementDateTime")
+    } else {
+        None
+    };
+    if let Some(a) = abated {
+        cx.note_change(a.earliest_utc());
+    }
+    if abated
+        .and_then(|a| a.earliest_utc())
+        .is_some_and(|t| t <= cx.opts.now)
     {
         return Outcome::NotShown(Skip::new(NotShownReason::Inactive, "abated"));
     }
@@ -542,10 +554,10 @@ pub(super) fn condition(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
             cx.date(i, v, "onsetPeriod.start")
         });
     let item = Problem {
-        name,
+        name: name.text(),
         code: cc_code(code),
         codes: json::cc_codes(code),
-        status: clinical,
+        status: clinical.text(),
         onset,
     };
     match cx.patient(p) {
@@ -567,13 +579,13 @@ pub(super) fn related_person(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip>
     let name = names::pick(arr(res, "name"))
         .map(|n| names::person_name(n).display)
         .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| "(naam onbekend)".to_owned());
+        .unwrap_or_else(|| Text::new("(naam onbekend)"));
     let (relationship, role) = super::patient::contact_roles(arr(res, "relationship"));
     let item = Contact {
         name,
-        relationship,
-        role,
-        telecom: super::patient::telecoms(res),
+        relationship: relationship.text(),
+        role: role.text(),
+        telecom: super::patient::telecoms(res).text(),
     };
     let b = cx
         .patient(p)
@@ -624,11 +636,13 @@ pub(super) fn device_use(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
     note_parts.extend(notes(res));
     note_parts.extend(dev.and_then(notes));
     let item = Device {
-        name,
+        name: name.text(),
         code: dev.and_then(|d| d.get("type")).and_then(cc_code),
         since,
-        body_site: res.get("bodySite").and_then(cc_text),
-        note: (!note_parts.is_empty()).then(|| note_parts.join(" | ")),
+        body_site: res.get("bodySite").and_then(cc_text).text(),
+        note: (!note_parts.is_empty())
+            .then(|| note_parts.join(" | "))
+            .text(),
     };
     let b = cx
         .patient(p)
@@ -653,11 +667,11 @@ pub(super) fn device(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
     let name =
         device_name(res).ok_or_else(|| Skip::new(NotShownReason::Invalid, "no device name"))?;
     let item = Device {
-        name,
+        name: name.text(),
         code: res.get("type").and_then(cc_code),
         since: None,
         body_site: None,
-        note: notes(res),
+        note: notes(res).text(),
     };
     let b = cx
         .patient(p)

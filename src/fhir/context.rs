@@ -10,6 +10,7 @@ use super::json::{arr, cc_text, str_at};
 use super::names;
 use super::refs::{Entry, Index};
 use super::tree::Value;
+use crate::record::IntoText;
 use crate::record::{
     IngestReport, Listed, Moment, NotShownReason, PatientRecord, Unread, UnreadReason,
 };
@@ -58,7 +59,7 @@ impl MapOptions {
     }
 
     /// `now` minus a window (saturating at the earliest representable time).
-    pub fn since(&self, window: Duration) -> DateTime<Utc> {
+    pub(crate) fn since(&self, window: Duration) -> DateTime<Utc> {
         chrono::Duration::from_std(window)
             .ok()
             .and_then(|w| self.now.checked_sub_signed(w))
@@ -169,9 +170,23 @@ pub(super) struct Ctx<'a, 'o> {
     pub done: Vec<bool>,
     /// Duplicate entry → the first copy (which is the one mapped).
     pub canonical: HashMap<usize, usize>,
+    /// The earliest moment after `opts.now` at which something decided against `now`
+    /// can change (see [`crate::record::change`]).
+    pub next_change: Option<DateTime<Utc>>,
 }
 
 impl<'a> Ctx<'a, '_> {
+    /// Notes instants at which a decision made against `opts.now` changes; those after
+    /// `now` may become the run's next change moment.
+    pub(super) fn note_change(&mut self, at: impl IntoIterator<Item = DateTime<Utc>>) {
+        let now = self.opts.now;
+        let found = crate::record::change::earliest_after(now, at);
+        self.next_change = match (self.next_change, found) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
     /// The entry at `i` (always present for indices from the index).
     pub(super) fn entry(&self, i: usize) -> Option<&Entry<'a>> {
         self.ix.get(i)
@@ -248,7 +263,7 @@ impl<'a> Ctx<'a, '_> {
         let Some(p) = self.patient_of(i) else { return };
         let Some(e) = self.ix.get(i) else { return };
         let item = Unread {
-            resource_type: e.rtype.to_owned(),
+            resource_type: e.rtype.to_owned().text(),
             id: e.label().map(|l| l.chars().take(120).collect()),
             reason,
             detail: detail.into().chars().take(300).collect(),
@@ -335,7 +350,7 @@ impl<'a> Ctx<'a, '_> {
         let e = self.ix.get(i)?;
         match e.rtype {
             "Practitioner" | "RelatedPerson" | "Patient" => names::pick(arr(e.res, "name"))
-                .map(|n| names::person_name(n).display)
+                .map(|n| names::person_name(n).display.into_string())
                 .filter(|s| !s.is_empty()),
             "PractitionerRole" if depth < 2 => {
                 let p = e.res.get("practitioner").and_then(|p| {

@@ -10,7 +10,7 @@ use crate::record::Moment;
 use chrono::{DateTime, Duration, Months, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
 /// Parses a FHIR date/dateTime/instant.
-pub fn parse(s: &str) -> Option<Moment> {
+pub(crate) fn parse(s: &str) -> Option<Moment> {
     let s = s.trim();
     if s.len() > 40 || !s.is_ascii() {
         return None;
@@ -51,7 +51,7 @@ pub fn parse(s: &str) -> Option<Moment> {
 }
 
 /// A moment in FHIR notation for reports ("2012-05-29", "2016-03", "2016-03-06T08:12:30Z").
-pub fn iso(m: &Moment) -> String {
+pub(crate) fn iso(m: &Moment) -> String {
     match m {
         Moment::Year(y) => format!("{y:04}"),
         Moment::Month(y, mo) => format!("{y:04}-{mo:02}"),
@@ -62,7 +62,7 @@ pub fn iso(m: &Moment) -> String {
 
 /// The first instant after the moment (the end of a day/month/year; the instant itself),
 /// for "has this ended?" checks: an end date of 2016-09-18 lasts through that day.
-pub fn end_exclusive(m: &Moment) -> Option<DateTime<Utc>> {
+pub(crate) fn end_exclusive(m: &Moment) -> Option<DateTime<Utc>> {
     let start = m.earliest_utc()?;
     match m {
         Moment::Instant(t) => Some(*t),
@@ -73,7 +73,7 @@ pub fn end_exclusive(m: &Moment) -> Option<DateTime<Utc>> {
 }
 
 /// Adds a UCUM duration (value, unit) to a moment, keeping day precision for dates.
-pub fn add_duration(m: &Moment, value: f64, unit: &str) -> Option<Moment> {
+pub(crate) fn add_duration(m: &Moment, value: f64, unit: &str) -> Option<Moment> {
     if !value.is_finite() || !(0.0..=100_000.0).contains(&value) {
         return None;
     }

@@ -10,6 +10,7 @@
 use super::json::{arr, cc_text, number, obj, quantity, quantity_of, range, ratio, str_at};
 use super::tree::Value;
 use crate::record::{AsNeeded, Dosage, Frequency, Schedule};
+use crate::record::{IntoText, Text};
 use chrono::NaiveTime;
 
 /// Longest list of times/days kept per schedule.
@@ -106,9 +107,9 @@ pub(super) fn as_needed_text(condition: Option<&str>) -> String {
 /// Maps one Dosage element.
 pub(super) fn dosage(d: &Value) -> Dosage {
     let mut out = Dosage {
-        text: str_at(d, "text").map(str::to_owned),
+        text: str_at(d, "text").map(str::to_owned).text(),
         sequence: small_uint(d.get("sequence")),
-        route: d.get("route").and_then(cc_text),
+        route: d.get("route").and_then(cc_text).text(),
         ..Dosage::default()
     };
     // R4 puts dose and rate in doseAndRate; STU3 (zib2017) on the Dosage itself.
@@ -145,7 +146,8 @@ pub(super) fn dosage(d: &Value) -> Dosage {
         out.dose = match (dose, rate) {
             (Some(d), Some(r)) => Some(format!("{d}, {r}")),
             (d, r) => d.or(r),
-        };
+        }
+        .text();
     }
     let max = arr(d, "maxDosePerPeriod")
         .first()
@@ -160,16 +162,16 @@ pub(super) fn dosage(d: &Value) -> Dosage {
         let n = quantity(r.get("numerator")?)?;
         let den = r.get("denominator")?;
         let unit = str_at(den, "code").or_else(|| str_at(den, "unit"))?;
-        Some(format!(
+        Some(Text::new(format!(
             "max. {n} per {}",
             period_phrase(den.get("value"), unit)
-        ))
+        )))
     });
     if d.get("asNeededBoolean").and_then(Value::as_bool) == Some(true) {
         out.as_needed = Some(AsNeeded { condition: None });
     } else if let Some(cc) = obj(d, "asNeededCodeableConcept") {
         out.as_needed = Some(AsNeeded {
-            condition: cc_text(cc),
+            condition: cc_text(cc).text(),
         });
     }
 
@@ -201,14 +203,15 @@ pub(super) fn dosage(d: &Value) -> Dosage {
                             .get("period")
                             .and_then(Value::as_number)
                             .map(number)
-                            .unwrap_or_else(|| "1".to_owned()),
-                        period_unit: unit.to_owned(),
+                            .unwrap_or_else(|| "1".to_owned())
+                            .text(),
+                        period_unit: unit.to_owned().text(),
                     });
                 }
             }
             for day in arr(rep, "dayOfWeek").iter().take(MAX_SCHEDULE_ITEMS) {
                 if let Some(s) = day.as_str() {
-                    sched.days_of_week.push(s.to_owned());
+                    sched.days_of_week.push(Text::new(s));
                 }
             }
             if !sched.days_of_week.is_empty() {
@@ -234,7 +237,7 @@ pub(super) fn dosage(d: &Value) -> Dosage {
             }
             for w in arr(rep, "when").iter().take(MAX_SCHEDULE_ITEMS) {
                 if let Some(s) = w.as_str() {
-                    sched.when.push(s.to_owned());
+                    sched.when.push(Text::new(s));
                 }
             }
             for w in &sched.when {
@@ -262,9 +265,9 @@ pub(super) fn dosage(d: &Value) -> Dosage {
         phrases.push(as_needed_text(a.condition.as_deref()));
     }
     if let Some(m) = &out.max_dose {
-        phrases.push(m.clone());
+        phrases.push(m.to_string());
     }
-    sched.text = (!phrases.is_empty()).then(|| phrases.join(", "));
+    sched.text = (!phrases.is_empty()).then(|| Text::new(phrases.join(", ")));
     out.schedule = sched;
     out
 }

@@ -5,12 +5,13 @@ use super::context::Ctx;
 use super::json::{self, arr, cc_text, obj, ratio, str_at};
 use super::tree::Value;
 use crate::record::Drug;
+use crate::record::{IntoText, Text};
 
 /// The drug of a resource: medicationCodeableConcept or the referenced Medication.
 pub(super) fn drug(cx: &Ctx<'_, '_>, i: usize, res: &Value) -> Option<Drug> {
     if let Some(cc) = obj(res, "medicationCodeableConcept") {
         return Some(Drug {
-            name: drug_name(cc)?,
+            name: drug_name(cc)?.text(),
             code: preferred_code(cc),
             codes: json::cc_codes(cc),
             strength: None,
@@ -40,18 +41,19 @@ pub(super) fn drug(cx: &Ctx<'_, '_>, i: usize, res: &Value) -> Option<Drug> {
                     })
                 })
                 .take(20)
+                .map(Text::new)
                 .collect();
             Some(Drug {
-                name,
+                name: name.text(),
                 code: code.and_then(preferred_code),
                 codes: code.map(json::cc_codes).unwrap_or_default(),
-                strength: (!strength.is_empty()).then(|| strength.join(" + ")),
-                form: m.res.get("form").and_then(cc_text),
+                strength: (!strength.is_empty()).then(|| strength.join(" + ")).text(),
+                form: m.res.get("form").and_then(cc_text).text(),
                 ingredients: names,
             })
         }
         _ => Some(Drug {
-            name: str_at(r, "display")?.to_owned(),
+            name: str_at(r, "display")?.to_owned().text(),
             ..Drug::default()
         }),
     }
@@ -96,8 +98,8 @@ fn preferred_code(cc: &Value) -> Option<crate::record::Code> {
         .or_else(|| cs.iter().find(|c| is_g_standaard(c)))
         .or_else(|| cs.first())?;
     Some(crate::record::Code {
-        system: str_at(c, "system").map(str::to_owned),
-        code: str_at(c, "code").map(str::to_owned),
-        display: str_at(c, "display").map(str::to_owned),
+        system: str_at(c, "system").map(str::to_owned).text(),
+        code: str_at(c, "code").map(str::to_owned).text(),
+        display: str_at(c, "display").map(str::to_owned).text(),
     })
 }

@@ -1,10 +1,11 @@
 //! Finishing a mapping run: settling "none documented" statements against the listed
 //! items, giving each patient a URL-safe key, sorting sections and patients (beds in
-//! natural order), bounding every text and handing over the [`WardRecord`].
+//! natural order), counting the texts cut when they were made and handing over the [`WardRecord`].
 
 use super::context::*;
-use super::json::{self};
-use crate::record::{Listed, Moment, NotShownReason, PatientRecord, WardRecord};
+use crate::record::{
+    IntoText, Listed, Moment, NotShownReason, PatientRecord, Text, WardRecord, cut_texts,
+};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 
@@ -36,7 +37,7 @@ pub(super) fn settle_negations(cx: &mut Ctx<'_, '_>) {
             };
             let history_only =
                 section == Section::Medication && !b.rec.medication.items().is_empty();
-            let listed_categories: Vec<String> = b
+            let listed_categories: Vec<Text> = b
                 .rec
                 .allergies
                 .items()
@@ -55,7 +56,7 @@ pub(super) fn settle_negations(cx: &mut Ctx<'_, '_>) {
                 let note = |kind| SectionNote {
                     section: note_section,
                     kind,
-                    statement: n.statement.clone(),
+                    statement: n.statement.clone().text(),
                     asserted: n.asserted,
                 };
                 let outcome = if n.no_info {
@@ -128,9 +129,8 @@ fn set_none<T>(l: &mut Listed<T>, statement: String, asserted: Option<Moment>) {
             statement: s,
             asserted: a,
         } => {
-            if !s.split("; ").any(|x| x == statement) {
-                s.push_str("; ");
-                s.push_str(&statement);
+            if !s.split("; ").any(|x| x == statement.as_str()) {
+                s.push_str(&format!("; {statement}"));
             }
             if a.is_none() {
                 *a = asserted;
@@ -138,7 +138,7 @@ fn set_none<T>(l: &mut Listed<T>, statement: String, asserted: Option<Moment>) {
         }
         _ => {
             *l = Listed::NoneDocumented {
-                statement,
+                statement: statement.text(),
                 asserted,
             }
         }
@@ -182,14 +182,15 @@ pub(super) fn finish(mut cx: Ctx<'_, '_>) -> WardRecord {
             n = n.saturating_add(1);
         }
         used_keys.insert(key.clone());
-        rec.key = key;
+        rec.key = Text::new(key);
         sort_sections(&mut rec);
-        let cut = bound_record(&mut rec);
+        // Every text was bounded when it was made (`record::Text`); count the cut ones.
+        let cut = cut_texts(&rec);
         if cut > 0 {
             warnings.push(format!(
                 "Patient/{}: {cut} text(s) longer than {} characters cut",
                 b.fhir_id,
-                json::MAX_STRING
+                Text::MAX_CHARS
             ));
         }
         patients.push(rec);
@@ -203,9 +204,10 @@ pub(super) fn finish(mut cx: Ctx<'_, '_>) -> WardRecord {
             .then_with(|| a.key.cmp(&b.key))
     });
     WardRecord {
-        ward: cx.opts.ward.clone(),
+        ward: cx.opts.ward.clone().text(),
         patients,
         report: cx.report,
+        next_change: cx.next_change,
     }
 }
 
@@ -287,234 +289,6 @@ fn sort_sections(rec: &mut PatientRecord) {
             items.sort_by_key(|x| std::cmp::Reverse(moment_key(x.at.as_ref())));
         }
     }
-}
-
-/// Cuts every string of a record to [`json::MAX_STRING`]; returns how many were cut.
-fn bound_record(rec: &mut PatientRecord) -> usize {
-    let mut cut = 0usize;
-    let mut b = |s: &mut String| {
-        let (t, c) = json::bound(s);
-        if c {
-            *s = t;
-            cut += 1;
-        }
-    };
-    macro_rules! o {
-        ($e:expr) => {
-            if let Some(s) = $e.as_mut() {
-                b(s);
-            }
-        };
-    }
-    macro_rules! code {
-        ($e:expr) => {
-            if let Some(c) = $e.as_mut() {
-                o!(c.system);
-                o!(c.code);
-                o!(c.display);
-            }
-        };
-    }
-    macro_rules! codes {
-        ($e:expr) => {
-            for c in $e.iter_mut() {
-                o!(c.system);
-                o!(c.code);
-                o!(c.display);
-            }
-        };
-    }
-    macro_rules! none_stmt {
-        ($l:expr) => {
-            if let Listed::NoneDocumented { statement, .. } = &mut $l {
-                b(statement);
-            }
-        };
-    }
-    let id = &mut rec.identity;
-    b(&mut id.name.display);
-    b(&mut id.name.sort_key);
-    id.name.given.iter_mut().for_each(&mut b);
-    o!(id.name.initials);
-    o!(id.name.prefix);
-    o!(id.name.surname);
-    o!(id.name.partner_prefix);
-    o!(id.name.partner_surname);
-    o!(id.bsn);
-    o!(id.patient_number);
-    o!(rec.location.ward);
-    o!(rec.location.room);
-    o!(rec.location.bed);
-    if let Some(a) = rec.admission.as_mut() {
-        o!(a.attending);
-        o!(a.reason);
-        o!(a.specialty);
-    }
-    none_stmt!(rec.alerts);
-    none_stmt!(rec.allergies);
-    none_stmt!(rec.directives);
-    none_stmt!(rec.problems);
-    none_stmt!(rec.medication);
-    for n in &mut rec.notes {
-        b(&mut n.statement);
-    }
-    for u in &mut rec.unread {
-        b(&mut u.resource_type);
-        o!(u.id);
-        b(&mut u.detail);
-    }
-    for c in &mut rec.identity_conflicts {
-        c.values.iter_mut().for_each(&mut b);
-    }
-    if let Listed::Items { items } = &mut rec.alerts {
-        for a in items {
-            b(&mut a.text);
-            code!(a.code);
-            codes!(a.codes);
-            o!(a.note);
-        }
-    }
-    if let Listed::Items { items } = &mut rec.allergies {
-        for a in items {
-            b(&mut a.substance);
-            code!(a.code);
-            codes!(a.codes);
-            o!(a.kind);
-            a.category.iter_mut().for_each(&mut b);
-            for r in &mut a.reactions {
-                b(&mut r.manifestation);
-                o!(r.severity);
-            }
-            o!(a.clinical_status);
-            o!(a.verification);
-            o!(a.note);
-        }
-    }
-    if let Listed::Items { items } = &mut rec.directives {
-        for d in items {
-            b(&mut d.treatment);
-            codes!(d.codes);
-            o!(d.text);
-            o!(d.source);
-            o!(d.status);
-        }
-    }
-    if let Listed::Items { items } = &mut rec.problems {
-        for p in items {
-            b(&mut p.name);
-            code!(p.code);
-            codes!(p.codes);
-            o!(p.status);
-        }
-    }
-    if let Listed::Items { items } = &mut rec.medication {
-        for t in items {
-            b(&mut t.id);
-            o!(t.identifier);
-            for m in &mut t.blocks {
-                b(&mut m.id);
-                bound_drug(&mut m.drug, &mut b);
-                for d in &mut m.dosages {
-                    o!(d.dose);
-                    o!(d.route);
-                    o!(d.max_dose);
-                    o!(d.text);
-                    o!(d.schedule.text);
-                    d.schedule.when.iter_mut().for_each(&mut b);
-                    d.schedule.days_of_week.iter_mut().for_each(&mut b);
-                    if let Some(f) = d.schedule.frequency.as_mut() {
-                        b(&mut f.period);
-                        b(&mut f.period_unit);
-                    }
-                    if let Some(a) = d.as_needed.as_mut() {
-                        o!(a.condition);
-                    }
-                    let range = d
-                        .dose_range
-                        .iter_mut()
-                        .flat_map(|(l, h)| l.iter_mut().chain(h.iter_mut()));
-                    let max = d
-                        .max_per_period
-                        .iter_mut()
-                        .flat_map(|m| [&mut m.quantity, &mut m.per]);
-                    for q in d.dose_quantity.iter_mut().chain(range).chain(max) {
-                        o!(q.unit);
-                        o!(q.system);
-                        o!(q.code);
-                    }
-                }
-                o!(m.prescriber);
-                o!(m.category);
-                o!(m.status);
-                o!(m.reason);
-                o!(m.note);
-                o!(m.based_on);
-            }
-        }
-    }
-    if let Listed::Items { items } = &mut rec.administrations {
-        for a in items {
-            b(&mut a.drug);
-            o!(a.dose);
-            o!(a.treatment_id);
-            if let Some(q) = a.dose_quantity.as_mut() {
-                o!(q.unit);
-                o!(q.system);
-                o!(q.code);
-            }
-            o!(a.route);
-            o!(a.status);
-            o!(a.performer);
-            o!(a.line_id);
-            o!(a.note);
-        }
-    }
-    for l in [&mut rec.vitals, &mut rec.labs] {
-        if let Listed::Items { items } = l {
-            for m in items {
-                b(&mut m.name);
-                code!(m.code);
-                b(&mut m.value);
-                o!(m.unit);
-                o!(m.flag);
-                o!(m.reference_range);
-            }
-        }
-    }
-    if let Listed::Items { items } = &mut rec.contacts {
-        for c in items {
-            b(&mut c.name);
-            o!(c.relationship);
-            o!(c.role);
-            c.telecom.iter_mut().for_each(&mut b);
-        }
-    }
-    if let Listed::Items { items } = &mut rec.devices {
-        for d in items {
-            b(&mut d.name);
-            code!(d.code);
-            o!(d.body_site);
-            o!(d.note);
-        }
-    }
-    cut
-}
-
-/// Cuts every string of a drug.
-fn bound_drug(d: &mut crate::record::Drug, b: &mut impl FnMut(&mut String)) {
-    b(&mut d.name);
-    for c in d.code.iter_mut().chain(d.codes.iter_mut()) {
-        for s in [&mut c.system, &mut c.code, &mut c.display]
-            .into_iter()
-            .flatten()
-        {
-            b(s);
-        }
-    }
-    for s in [&mut d.strength, &mut d.form].into_iter().flatten() {
-        b(s);
-    }
-    d.ingredients.iter_mut().for_each(b);
 }
 
 #[cfg(test)]

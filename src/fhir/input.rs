@@ -9,36 +9,55 @@
 use std::path::{Path, PathBuf};
 
 /// Largest single input file read.
-pub const MAX_INPUT_FILE: u64 = 512 * 1024 * 1024;
+pub(crate) const MAX_INPUT_FILE: u64 = 512 * 1024 * 1024;
 /// Largest clinical payload assembled.
-pub const MAX_PAYLOAD: usize = 1024 * 1024 * 1024;
+pub(crate) const MAX_PAYLOAD: usize = 1024 * 1024 * 1024;
 
 /// Why an input could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
+    /// An input file could not be read.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// An input file is larger than 512 MiB.
     #[error("{path}: file larger than {MAX_INPUT_FILE} bytes")]
-    TooLarge { path: PathBuf },
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A file (or an NDJSON line) is not valid JSON.
     #[error("{path}{}: not valid JSON: {message}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
     Json {
+        /// The file.
         path: PathBuf,
+        /// The NDJSON line, counted from 1; `None` for a whole-file JSON document.
         line: Option<usize>,
+        /// The parser's message.
         message: String,
     },
+    /// Valid JSON, but not a FHIR resource (no `resourceType` string).
     #[error("{path}{}: not a FHIR resource (a JSON object with a \"resourceType\" string)", line.map(|l| format!(" line {l}")).unwrap_or_default())]
-    NotFhir { path: PathBuf, line: Option<usize> },
+    NotFhir {
+        /// The file.
+        path: PathBuf,
+        /// The NDJSON line, counted from 1; `None` for a whole-file JSON document.
+        line: Option<usize>,
+    },
+    /// No .json or .ndjson file was found.
     #[error("no .json or .ndjson files found in the input")]
     Empty,
+    /// The input files together exceed 1 GiB.
     #[error("input larger than {MAX_PAYLOAD} bytes in total")]
     PayloadTooLarge,
 }
 
 /// Lists the input files: files as given, directories expanded (sorted, recursive).
-pub fn list_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
+pub(crate) fn list_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
     let mut out = Vec::new();
     for p in inputs {
         walk(p, true, &mut out)?;
@@ -81,8 +100,11 @@ fn is_fhir_name(p: &Path) -> bool {
 /// One parsed input document with where it came from.
 #[derive(Debug)]
 pub struct Document {
+    /// The file it was read from.
     pub path: PathBuf,
+    /// The NDJSON line, counted from 1; `None` when the file is one JSON document.
     pub line: Option<usize>,
+    /// The parsed resource (a Bundle or a single resource).
     pub value: serde_json::Value,
 }
 
@@ -108,7 +130,7 @@ pub fn read_documents(inputs: &[PathBuf]) -> Result<Vec<Document>, InputError> {
 }
 
 /// Parses one file's bytes: a single JSON document, or NDJSON when `ndjson`.
-pub fn parse_bytes(
+pub(crate) fn parse_bytes(
     bytes: &[u8],
     path: &Path,
     ndjson: bool,
@@ -164,7 +186,7 @@ pub fn collect_payload(inputs: &[PathBuf]) -> Result<Vec<u8>, InputError> {
 }
 
 /// Serialises documents as the clinical payload.
-pub fn to_payload(docs: &[Document]) -> Result<Vec<u8>, InputError> {
+pub(crate) fn to_payload(docs: &[Document]) -> Result<Vec<u8>, InputError> {
     let mut out = Vec::new();
     for d in docs {
         // serde_json output of a Value never contains a raw newline.
@@ -183,7 +205,9 @@ pub fn to_payload(docs: &[Document]) -> Result<Vec<u8>, InputError> {
 
 /// Parses a clinical payload (from a snapshot) into trees borrowed from it, one per line,
 /// with the same checks and errors as [`parse_payload`].
-pub fn parse_payload_borrowed(payload: &[u8]) -> Result<Vec<super::tree::Value<'_>>, InputError> {
+pub(crate) fn parse_payload_borrowed(
+    payload: &[u8],
+) -> Result<Vec<super::tree::Value<'_>>, InputError> {
     let path = Path::new("<snapshot>");
     let mut docs = Vec::new();
     let mut scratch = super::tree::Scratch::default();

@@ -1,5 +1,5 @@
-//! Small, panic-free accessors over `serde_json::Value` for the FHIR subset we read, and
-//! the size bounds applied to every string taken from a snapshot.
+//! Small, panic-free accessors over the parsed tree for the FHIR subset we read. (Every
+//! string they give is bounded when it becomes part of the record: `record::Text`.)
 //!
 //! The mapper reads FHIR through these helpers rather than through full serde types: FHIR
 //! JSON in the wild carries many optional and extended elements, and the mapper must keep
@@ -7,24 +7,7 @@
 
 use super::tree::Value;
 use crate::record::Code;
-
-/// Longest string kept from the input; longer ones are cut and marked.
-pub(super) const MAX_STRING: usize = 10_000;
-/// Marker appended to a cut string.
-pub(super) const CUT_MARKER: &str = " […afgekapt]";
-
-/// Bounds a string to [`MAX_STRING`] characters; returns whether it was cut.
-pub(super) fn bound(s: &str) -> (String, bool) {
-    if s.len() <= MAX_STRING {
-        return (s.to_owned(), false);
-    }
-    let mut out: String = s.chars().take(MAX_STRING).collect();
-    if out.len() == s.len() {
-        return (out, false);
-    }
-    out.push_str(CUT_MARKER);
-    (out, true)
-}
+use crate::record::IntoText;
 
 /// A string member, trimmed, non-empty.
 pub(super) fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -82,9 +65,9 @@ pub(super) fn cc_text(cc: &Value) -> Option<String> {
 pub(super) fn cc_code(cc: &Value) -> Option<Code> {
     let c = codings(cc).first()?;
     let code = Code {
-        system: str_at(c, "system").map(str::to_owned),
-        code: str_at(c, "code").map(str::to_owned),
-        display: str_at(c, "display").map(str::to_owned),
+        system: str_at(c, "system").map(str::to_owned).text(),
+        code: str_at(c, "code").map(str::to_owned).text(),
+        display: str_at(c, "display").map(str::to_owned).text(),
     };
     (code.code.is_some() || code.display.is_some()).then_some(code)
 }
@@ -98,9 +81,9 @@ pub(super) fn cc_codes(cc: &Value) -> Vec<Code> {
         .iter()
         .take(MAX_CODINGS)
         .map(|c| Code {
-            system: str_at(c, "system").map(str::to_owned),
-            code: str_at(c, "code").map(str::to_owned),
-            display: str_at(c, "display").map(str::to_owned),
+            system: str_at(c, "system").map(str::to_owned).text(),
+            code: str_at(c, "code").map(str::to_owned).text(),
+            display: str_at(c, "display").map(str::to_owned).text(),
         })
         .filter(|c| c.code.is_some() || c.display.is_some())
         .collect()
@@ -111,9 +94,9 @@ pub(super) fn quantity_of(q: &Value) -> Option<crate::record::Quantity> {
     let value = q.get("value")?.as_f64().filter(|v| v.is_finite())?;
     Some(crate::record::Quantity {
         value,
-        unit: str_at(q, "unit").map(str::to_owned),
-        system: str_at(q, "system").map(str::to_owned),
-        code: str_at(q, "code").map(str::to_owned),
+        unit: str_at(q, "unit").map(str::to_owned).text(),
+        system: str_at(q, "system").map(str::to_owned).text(),
+        code: str_at(q, "code").map(str::to_owned).text(),
     })
 }
 
@@ -237,15 +220,6 @@ pub(super) fn ratio(r: &Value) -> Option<String> {
 mod tests {
     use super::*;
     use crate::fhir::tree::tree_json as json;
-
-    #[test]
-    fn bound_cuts_long_strings_with_marker() {
-        let long = "x".repeat(MAX_STRING + 5);
-        let (s, cut) = bound(&long);
-        assert!(cut);
-        assert!(s.ends_with(CUT_MARKER));
-        assert_eq!(bound("kort"), ("kort".to_owned(), false));
-    }
 
     #[test]
     fn quantities_use_dutch_decimal_comma_and_strip_annotation_braces() {

@@ -22,14 +22,15 @@ use super::json::{arr, codings, obj, str_at};
 use super::refs::Index;
 use super::tree::Value;
 use crate::record::BedLocation;
+use crate::record::Text;
 
 /// The location-physical-type code system.
-pub const PHYSICAL_TYPE_SYSTEM: &str =
+pub(crate) const PHYSICAL_TYPE_SYSTEM: &str =
     "http://terminology.hl7.org/CodeSystem/location-physical-type";
 const MAX_PART_OF_STEPS: usize = 8;
 
 /// Encounter statuses that mean "the patient is here now".
-pub fn is_current_status(status: Option<&str>) -> bool {
+pub(crate) fn is_current_status(status: Option<&str>) -> bool {
     matches!(status, Some("in-progress" | "arrived" | "onleave"))
 }
 
@@ -39,7 +40,7 @@ pub(super) fn is_inpatient_class(class: Option<&Value>) -> bool {
 }
 
 /// Encounter class codes (`Encounter.class.code`, trimmed) that mean an inpatient stay.
-pub fn is_inpatient_code(code: Option<&str>) -> bool {
+pub(crate) fn is_inpatient_code(code: Option<&str>) -> bool {
     matches!(
         code.map(str::trim),
         Some("IMP" | "ACUTE" | "NONAC" | "SS" | "inpatient")
@@ -69,7 +70,7 @@ fn level(loc: &Value) -> Option<Level> {
 }
 
 /// Reads ward/room/bed from the encounter at entry `enc` of the index.
-pub fn bed_location(ix: &Index<'_>, enc: usize) -> BedLocation {
+pub(crate) fn bed_location(ix: &Index<'_>, enc: usize) -> BedLocation {
     let mut out = BedLocation::default();
     let Some(e) = ix.get(enc) else { return out };
     for l in arr(e.res, "location") {
@@ -85,7 +86,7 @@ pub fn bed_location(ix: &Index<'_>, enc: usize) -> BedLocation {
             if loc.rtype != "Location" || steps >= MAX_PART_OF_STEPS {
                 break;
             }
-            let name = str_at(loc.res, "name").map(str::to_owned);
+            let name = str_at(loc.res, "name").map(Text::new);
             match level(loc.res) {
                 Some(Level::Bed) if found.bed.is_none() => found.bed = name,
                 Some(Level::Room) if found.room.is_none() => found.room = name,

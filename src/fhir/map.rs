@@ -38,6 +38,7 @@ pub(super) fn map(docs: &[&Value], opts: &MapOptions) -> WardRecord {
         patient_by_key: HashMap::new(),
         done: vec![false; n],
         canonical: HashMap::new(),
+        next_change: None,
     };
     let malformed: Vec<_> = cx.ix.malformed.drain(..).collect();
     for m in malformed {

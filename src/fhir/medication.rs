@@ -32,6 +32,7 @@ use crate::record::{
     Administration, BlockFacts, BlockStatus, MedicationKind, MedicationLine, NotShownReason,
     Unreadable,
 };
+use crate::record::{IntoText, Text};
 
 const SNOMED: &str = "http://snomed.info/sct";
 /// MP9 administration agreement (toedieningsafspraak).
@@ -214,11 +215,11 @@ fn block_inner(cx: &mut Ctx<'_, '_>, i: usize) -> Result<Outcome, Skip> {
             && let (Some(st), Some(until)) = (s.earliest_utc(), e.end_exclusive())
             && until <= st
         {
-            unreadable.push(Unreadable::PeriodEndsBeforeStart(format!(
+            unreadable.push(Unreadable::PeriodEndsBeforeStart(Text::new(format!(
                 "{} – {}",
                 dates::iso(s),
                 dates::iso(e)
-            )));
+            ))));
             break;
         }
     }
@@ -257,7 +258,7 @@ fn block_inner(cx: &mut Ctx<'_, '_>, i: usize) -> Result<Outcome, Skip> {
     dosages.sort_by_key(|d| d.sequence.unwrap_or(u32::MAX));
     let rendered = json::ext_suffix(res, "ext-RenderedDosageInstruction")
         .and_then(|e| str_at(e, "valueString"))
-        .map(str::to_owned);
+        .map(Text::new);
     if let Some(r) = rendered
         && dosages.iter().all(|d| d.text.is_none())
     {
@@ -343,17 +344,19 @@ fn block_inner(cx: &mut Ctx<'_, '_>, i: usize) -> Result<Outcome, Skip> {
         .collect();
     let line = MedicationLine {
         kind,
-        id: line_id,
+        id: line_id.text(),
         drug,
         dosages,
         start,
         end,
-        prescriber,
-        category: categories.first().and_then(|c| cc_text(c)),
-        status: status.map(str::to_owned),
-        reason: (!reason.is_empty()).then(|| reason.join(", ")),
-        note: (!note_parts.is_empty()).then(|| note_parts.join(" | ")),
-        based_on,
+        prescriber: prescriber.text(),
+        category: categories.first().and_then(|c| cc_text(c)).text(),
+        status: status.map(str::to_owned).text(),
+        reason: (!reason.is_empty()).then(|| reason.join(", ")).text(),
+        note: (!note_parts.is_empty())
+            .then(|| note_parts.join(" | "))
+            .text(),
+        based_on: based_on.text(),
         facts,
         fate: Default::default(),
         unreadable,
@@ -479,7 +482,7 @@ pub(super) fn administration(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip>
             })
             .collect();
         if let [only] = mine.as_slice() {
-            treatment_id = Some(only.id.clone());
+            treatment_id = Some(only.id.to_string());
         }
     }
 
@@ -503,16 +506,18 @@ pub(super) fn administration(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip>
     }
     let item = Administration {
         drug: drug.name,
-        dose,
-        route,
+        dose: dose.text(),
+        route: route.text(),
         at: Some(at),
-        status: status.map(str::to_owned),
-        performer,
-        line_id,
-        note: (!note_parts.is_empty()).then(|| note_parts.join(" | ")),
-        treatment_id,
+        status: status.map(str::to_owned).text(),
+        performer: performer.text(),
+        line_id: line_id.text(),
+        note: (!note_parts.is_empty())
+            .then(|| note_parts.join(" | "))
+            .text(),
+        treatment_id: treatment_id.text(),
         dose_quantity,
-        status_reason,
+        status_reason: status_reason.text(),
     };
     let b = cx
         .patient(p)

@@ -7,20 +7,20 @@
 mod block_facts;
 mod clinical;
 mod context;
-pub mod dates;
+pub(crate) mod dates;
 mod dosage;
 mod drug;
 mod finish;
 pub mod input;
 mod json;
-pub mod location;
+pub(crate) mod location;
 mod map;
 mod medication;
-pub mod names;
+pub(crate) mod names;
 mod negation;
 mod observation;
 mod patient;
-pub mod refs;
+pub(crate) mod refs;
 mod treatments;
 mod tree;
 

@@ -16,6 +16,7 @@
 
 use super::json::{arr, str_at};
 use super::tree::Value;
+use crate::record::IntoText;
 use crate::record::PersonName;
 
 const EXT_OWN_PREFIX: &str = "http://hl7.org/fhir/StructureDefinition/humanname-own-prefix";
@@ -75,7 +76,7 @@ fn join(prefix: Option<&str>, name: &str) -> String {
 }
 
 /// Chooses the name to show: official, else usual, else the first that is not old.
-pub fn pick<'a>(names: &'a [Value<'a>]) -> Option<&'a Value<'a>> {
+pub(crate) fn pick<'a>(names: &'a [Value<'a>]) -> Option<&'a Value<'a>> {
     let usable = |n: &&Value| !matches!(str_at(n, "use"), Some("old") | Some("anonymous"));
     names
         .iter()
@@ -90,7 +91,7 @@ fn has_family_or_given(n: &Value) -> bool {
 }
 
 /// Maps one HumanName.
-pub fn person_name(name: &Value) -> PersonName {
+pub(crate) fn person_name(name: &Value) -> PersonName {
     let family_ext = name.get("_family");
     let own_prefix = ext_string(family_ext, EXT_OWN_PREFIX).map(str::to_owned);
     let own_name = ext_string(family_ext, EXT_OWN_NAME).map(str::to_owned);
@@ -199,14 +200,14 @@ pub fn person_name(name: &Value) -> PersonName {
     };
 
     PersonName {
-        display,
-        sort_key,
-        given,
-        initials,
-        prefix: own_prefix,
-        surname: own_name,
-        partner_prefix,
-        partner_surname: partner_name,
+        display: display.text(),
+        sort_key: sort_key.text(),
+        given: given.text(),
+        initials: initials.text(),
+        prefix: own_prefix.text(),
+        surname: own_name.text(),
+        partner_prefix: partner_prefix.text(),
+        partner_surname: partner_name.text(),
     }
 }
 

@@ -9,6 +9,7 @@
 use super::context::{Ctx, MAX_RESULTS_PER_CODE, Outcome, Skip, push_capped};
 use super::json::{self, arr, cc_code, cc_text, obj, str_at};
 use super::tree::Value;
+use crate::record::IntoText;
 use crate::record::{Measurement, NotShownReason};
 
 const VITAL_PROFILES: &[&str] = &[
@@ -247,10 +248,10 @@ fn inner(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
         })
         .unwrap_or_else(|| name.clone());
     let m = Measurement {
-        name,
+        name: name.text(),
         code: code.and_then(cc_code),
-        value,
-        unit,
+        value: value.text(),
+        unit: unit.text(),
         at: Some(at),
         flag: arr(res, "interpretation").first().and_then(|cc| {
             json::codings(cc)
@@ -258,8 +259,9 @@ fn inner(cx: &mut Ctx<'_, '_>, i: usize) -> Result<(), Skip> {
                 .find_map(|c| str_at(c, "code"))
                 .map(str::to_owned)
                 .or_else(|| cc_text(cc))
+                .text()
         }),
-        reference_range: reference_range(res),
+        reference_range: reference_range(res).text(),
     };
     let b = cx
         .patient(p)

@@ -12,14 +12,15 @@ use crate::record::{
     Admission, BedLocation, Contact, Identity, IdentityConflict, Listed, Moment, NotShownReason,
     PatientRecord, PersonName, Sex,
 };
+use crate::record::{IntoText, Text};
 use std::collections::HashMap;
 
 fn identity(cx: &mut Ctx<'_, '_>, i: usize, res: &Value) -> Identity {
     let name = names::pick(arr(res, "name"))
         .map(names::person_name)
         .unwrap_or_else(|| PersonName {
-            display: "(naam onbekend)".to_owned(),
-            sort_key: "(naam onbekend)".to_owned(),
+            display: "(naam onbekend)".to_owned().text(),
+            sort_key: "(naam onbekend)".to_owned().text(),
             ..PersonName::default()
         });
     let sex = match str_at(res, "gender") {
@@ -60,8 +61,8 @@ fn identity(cx: &mut Ctx<'_, '_>, i: usize, res: &Value) -> Identity {
         name,
         birth_date,
         sex,
-        bsn,
-        patient_number,
+        bsn: bsn.text(),
+        patient_number: patient_number.text(),
         deceased,
     }
 }
@@ -109,7 +110,7 @@ pub(super) fn map_patient(cx: &mut Ctx<'_, '_>, i: usize) -> Outcome {
         }
     }
     let rec = PatientRecord {
-        key: String::new(),
+        key: String::new().text(),
         identity,
         location: BedLocation::default(),
         admission: None,
@@ -202,7 +203,7 @@ fn merge_patient(
     match (&have.birth_date, &identity.birth_date) {
         (Some(a), Some(b)) if a != b => conflicts.push(IdentityConflict {
             field: "birth_date".into(),
-            values: vec![dates::iso(a), dates::iso(b)],
+            values: vec![dates::iso(a), dates::iso(b)].text(),
         }),
         (None, Some(d)) => have.birth_date = Some(*d),
         _ => {}
@@ -292,15 +293,15 @@ fn patient_contact(c: &Value) -> Contact {
         .or_else(|| {
             c.get("organization")
                 .and_then(|o| str_at(o, "display"))
-                .map(str::to_owned)
+                .map(Text::new)
         })
-        .unwrap_or_else(|| "(naam onbekend)".to_owned());
+        .unwrap_or_else(|| Text::new("(naam onbekend)"));
     let (relationship, role) = contact_roles(arr(c, "relationship"));
     Contact {
         name,
-        relationship,
-        role,
-        telecom: telecoms(c),
+        relationship: relationship.text(),
+        role: role.text(),
+        telecom: telecoms(c).text(),
     }
 }
 
@@ -429,9 +430,9 @@ fn admission(cx: &mut Ctx<'_, '_>, i: usize, start: Option<Moment>) -> Admission
         .or_else(|| arr(res, "type").first().and_then(cc_text));
     Admission {
         start,
-        attending,
-        reason,
-        specialty,
+        attending: attending.text(),
+        reason: reason.text(),
+        specialty: specialty.text(),
     }
 }
 

@@ -22,13 +22,13 @@ use super::tree::Value;
 use std::collections::HashMap;
 
 /// Deepest Bundle nesting unpacked.
-pub const MAX_BUNDLE_DEPTH: usize = 4;
+pub(crate) const MAX_BUNDLE_DEPTH: usize = 4;
 /// Most resources read from one payload.
-pub const MAX_RESOURCES: usize = 2_000_000;
+pub(crate) const MAX_RESOURCES: usize = 2_000_000;
 
 /// One resource of the input.
 #[derive(Debug)]
-pub struct Entry<'a> {
+pub(crate) struct Entry<'a> {
     pub rtype: &'a str,
     pub id: Option<&'a str>,
     pub full_url: Option<&'a str>,
@@ -41,7 +41,7 @@ pub struct Entry<'a> {
 
 impl Entry<'_> {
     /// "Type/id" or the fullUrl, for the report.
-    pub fn label(&self) -> Option<String> {
+    pub(crate) fn label(&self) -> Option<String> {
         match (self.id, self.full_url) {
             (Some(id), _) => Some(id.to_owned()),
             (None, Some(u)) => Some(u.to_owned()),
@@ -52,7 +52,7 @@ impl Entry<'_> {
 
 /// Something in the input that is not a usable resource (reported as invalid).
 #[derive(Debug)]
-pub struct Malformed {
+pub(crate) struct Malformed {
     pub rtype: String,
     pub id: Option<String>,
     pub detail: String,
@@ -60,7 +60,7 @@ pub struct Malformed {
 
 /// All resources of the input with lookup tables.
 #[derive(Debug, Default)]
-pub struct Index<'a> {
+pub(crate) struct Index<'a> {
     pub entries: Vec<Entry<'a>>,
     pub malformed: Vec<Malformed>,
     by_full_url: HashMap<&'a str, usize>,
@@ -70,7 +70,7 @@ pub struct Index<'a> {
 }
 
 /// Splits "…/Type/id[/_history/v]" into (Type, id) from the end of a URL or path.
-pub fn type_id(reference: &str) -> Option<(&str, &str)> {
+pub(crate) fn type_id(reference: &str) -> Option<(&str, &str)> {
     let path = match reference.find("/_history/") {
         Some(i) => reference.get(..i)?,
         None => reference,
@@ -87,7 +87,7 @@ pub fn type_id(reference: &str) -> Option<(&str, &str)> {
 
 impl<'a> Index<'a> {
     /// Flattens documents into entries.
-    pub fn build(docs: impl IntoIterator<Item = &'a Value<'a>>) -> Index<'a> {
+    pub(crate) fn build(docs: impl IntoIterator<Item = &'a Value<'a>>) -> Index<'a> {
         let mut ix = Index::default();
         for (doc, v) in docs.into_iter().enumerate() {
             ix.add(v, None, doc, 0);
@@ -214,12 +214,12 @@ impl<'a> Index<'a> {
     }
 
     /// The entry at `i`.
-    pub fn get(&self, i: usize) -> Option<&Entry<'a>> {
+    pub(crate) fn get(&self, i: usize) -> Option<&Entry<'a>> {
         self.entries.get(i)
     }
 
     /// Resolves a Reference element as seen from entry `from`.
-    pub fn resolve(&self, from: usize, reference: &Value) -> Option<usize> {
+    pub(crate) fn resolve(&self, from: usize, reference: &Value) -> Option<usize> {
         if let Some(r) = str_at(reference, "reference") {
             return self.resolve_str(from, r);
         }
@@ -242,7 +242,12 @@ impl<'a> Index<'a> {
     /// Resolves a Reference element to a resource of one of `types`: a literal reference
     /// (of any of those types), else its `identifier` (MP9 links building blocks by
     /// identifier only: `priorPrescription`, `supportingInformation`, `derivedFrom`).
-    pub fn resolve_among(&self, from: usize, reference: &Value, types: &[&str]) -> Option<usize> {
+    pub(crate) fn resolve_among(
+        &self,
+        from: usize,
+        reference: &Value,
+        types: &[&str],
+    ) -> Option<usize> {
         if let Some(r) = str_at(reference, "reference") {
             let t = self.resolve_str(from, r)?;
             return self
@@ -257,7 +262,7 @@ impl<'a> Index<'a> {
 
     /// The first top-level resource of one of `types` carrying the Identifier `ident`
     /// (system and value).
-    pub fn with_identifier(&self, ident: &Value, types: &[&str]) -> Option<usize> {
+    pub(crate) fn with_identifier(&self, ident: &Value, types: &[&str]) -> Option<usize> {
         let system = str_at(ident, "system")?;
         let value = str_at(ident, "value")?;
         self.by_identifier
@@ -272,7 +277,7 @@ impl<'a> Index<'a> {
     }
 
     /// Resolves a reference string as seen from entry `from`.
-    pub fn resolve_str(&self, from: usize, r: &str) -> Option<usize> {
+    pub(crate) fn resolve_str(&self, from: usize, r: &str) -> Option<usize> {
         let from_entry = self.entries.get(from)?;
         if let Some(local) = r.strip_prefix('#') {
             let container = from_entry.container.unwrap_or(from);

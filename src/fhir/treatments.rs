@@ -9,6 +9,7 @@
 //! when the treatment's history bound or the section cap drops it.
 
 use super::context::{Ctx, MAX_ITEMS_PER_SECTION, Outcome, PendingBlock, Skip};
+use crate::record::IntoText;
 use crate::record::medication::{Block, resolve};
 use crate::record::{Listed, NotShownReason};
 use std::collections::{HashMap, HashSet};
@@ -126,7 +127,7 @@ pub(super) fn settle(cx: &mut Ctx<'_, '_>) {
                 Some(t) => t.rsplit('|').next().unwrap_or(t).to_owned(),
                 None => group
                     .first()
-                    .map(|pb| pb.line.id.clone())
+                    .map(|pb| pb.line.id.to_string())
                     .unwrap_or_default(),
             };
             let mut id: String = base_id.chars().take(120).collect();
@@ -138,7 +139,7 @@ pub(super) fn settle(cx: &mut Ctx<'_, '_>) {
             used_ids.insert(id.clone());
             let entries: Vec<(String, usize)> = group
                 .iter()
-                .map(|pb| (pb.line.id.clone(), pb.entry))
+                .map(|pb| (pb.line.id.to_string(), pb.entry))
                 .collect();
             let blocks: Vec<Block> = group
                 .into_iter()
@@ -151,7 +152,11 @@ pub(super) fn settle(cx: &mut Ctx<'_, '_>) {
                     line: pb.line,
                 })
                 .collect();
-            let t = resolve(id.clone(), identifier, blocks, now);
+            cx.note_change(crate::record::change::next_change(
+                blocks.iter().map(|b| &b.line.facts),
+                now,
+            ));
+            let t = resolve(id.clone().text(), identifier.text(), blocks, now);
             let kept: HashSet<&str> = t.blocks.iter().map(|l| l.id.as_str()).collect();
             let over_cap = treatments.len() >= MAX_ITEMS_PER_SECTION;
             for (line_id, entry) in &entries {
@@ -162,7 +167,7 @@ pub(super) fn settle(cx: &mut Ctx<'_, '_>) {
                     ))
                 } else if kept.contains(line_id.as_str()) {
                     cx.treatment_of_entry
-                        .insert(*entry, (p, t.id.clone(), line_id.clone()));
+                        .insert(*entry, (p, t.id.to_string(), line_id.clone()));
                     Outcome::Mapped
                 } else {
                     Outcome::NotShown(Skip::new(
@@ -178,7 +183,7 @@ pub(super) fn settle(cx: &mut Ctx<'_, '_>) {
             if !over_cap {
                 if let Some(ident) = &t.identifier {
                     cx.treatment_by_identifier
-                        .insert((p, ident.clone()), t.id.clone());
+                        .insert((p, ident.to_string()), t.id.to_string());
                 }
                 treatments.push(t);
             }

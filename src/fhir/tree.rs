@@ -18,7 +18,7 @@ use std::fmt;
 
 /// One JSON value borrowed from the input.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub enum Value<'a> {
+pub(crate) enum Value<'a> {
     #[default]
     Null,
     Bool(bool),
@@ -31,7 +31,7 @@ pub enum Value<'a> {
 
 impl<'a> Value<'a> {
     /// The member `key` of an object (the last one when it appears twice).
-    pub fn get(&self, key: &str) -> Option<&Value<'a>> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Value<'a>> {
         match self {
             Value::Object(members) => members.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
@@ -39,7 +39,7 @@ impl<'a> Value<'a> {
     }
 
     /// The string, when this is a string.
-    pub fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(s) => Some(s),
             _ => None,
@@ -47,7 +47,7 @@ impl<'a> Value<'a> {
     }
 
     /// The boolean, when this is a boolean.
-    pub fn as_bool(&self) -> Option<bool> {
+    pub(crate) fn as_bool(&self) -> Option<bool> {
         match self {
             Value::Bool(b) => Some(*b),
             _ => None,
@@ -55,7 +55,7 @@ impl<'a> Value<'a> {
     }
 
     /// The number, when this is a number.
-    pub fn as_number(&self) -> Option<&serde_json::Number> {
+    pub(crate) fn as_number(&self) -> Option<&serde_json::Number> {
         match self {
             Value::Number(n) => Some(n),
             _ => None,
@@ -63,27 +63,27 @@ impl<'a> Value<'a> {
     }
 
     /// The number as an unsigned integer, when it is one.
-    pub fn as_u64(&self) -> Option<u64> {
+    pub(crate) fn as_u64(&self) -> Option<u64> {
         self.as_number().and_then(serde_json::Number::as_u64)
     }
 
     /// The number as a float, when this is a number.
-    pub fn as_f64(&self) -> Option<f64> {
+    pub(crate) fn as_f64(&self) -> Option<f64> {
         self.as_number().and_then(serde_json::Number::as_f64)
     }
 
     /// True for an object.
-    pub fn is_object(&self) -> bool {
+    pub(crate) fn is_object(&self) -> bool {
         matches!(self, Value::Object(_))
     }
 
     /// True for a string.
-    pub fn is_string(&self) -> bool {
+    pub(crate) fn is_string(&self) -> bool {
         matches!(self, Value::String(_))
     }
 
     /// Borrows a `serde_json::Value` (for callers that hold parsed documents already).
-    pub fn from_json(v: &'a serde_json::Value) -> Value<'a> {
+    pub(crate) fn from_json(v: &'a serde_json::Value) -> Value<'a> {
         match v {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(*b),
@@ -99,7 +99,8 @@ impl<'a> Value<'a> {
     }
 
     /// Parses one JSON document borrowing from `bytes`.
-    pub fn parse(bytes: &'a [u8]) -> Result<Value<'a>, serde_json::Error> {
+    #[cfg(test)]
+    pub(crate) fn parse(bytes: &'a [u8]) -> Result<Value<'a>, serde_json::Error> {
         Value::parse_with(bytes, &mut Scratch::default())
     }
 
@@ -107,7 +108,7 @@ impl<'a> Value<'a> {
     /// (reused across documents, so each array or object is allocated once at its exact
     /// size instead of growing). UTF-8 is checked once for the whole document; invalid
     /// UTF-8 is left to serde_json so its error names the place.
-    pub fn parse_with(
+    pub(crate) fn parse_with(
         bytes: &'a [u8],
         scratch: &mut Scratch<'a>,
     ) -> Result<Value<'a>, serde_json::Error> {
@@ -123,7 +124,7 @@ impl<'a> Value<'a> {
 
 /// Reusable stacks for [`Value::parse_with`].
 #[derive(Debug, Default)]
-pub struct Scratch<'a> {
+pub(crate) struct Scratch<'a> {
     items: Vec<Value<'a>>,
     members: Vec<(Cow<'a, str>, Value<'a>)>,
 }

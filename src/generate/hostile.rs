@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 /// The rotating payloads: (name, text). The marker is appended to each.
-pub const ROTATING: &[(&str, &str)] = &[
+pub(crate) const ROTATING: &[(&str, &str)] = &[
     ("script", "<script>alert(1)</script>"),
     ("img_onerror", "\"><img src=x onerror=alert(1)>"),
     ("attr_break", "' onmouseover='x"),
@@ -56,9 +56,9 @@ pub const ROTATING: &[(&str, &str)] = &[
 /// Kind number of the 1 MB string (after the rotating kinds).
 pub const HUGE_KIND: usize = ROTATING.len();
 /// Size of the huge string in bytes (before the marker).
-pub const HUGE_LEN: usize = 1024 * 1024;
+pub(crate) const HUGE_LEN: usize = 1024 * 1024;
 /// Items in the long array (the second patient's given names).
-pub const LONG_ARRAY: usize = 100_000;
+pub(crate) const LONG_ARRAY: usize = 100_000;
 /// Levels of the deep extension ([`Variant::DeepNesting`]).
 pub const DEEP_LEVELS: usize = 1000;
 /// Patients in the hostile ward.
@@ -84,7 +84,7 @@ pub fn marker(kind: usize, serial: usize) -> String {
 }
 
 /// The text of `kind` without its marker (the 1 MB string for [`HUGE_KIND`]).
-pub fn body(kind: usize) -> String {
+pub(crate) fn body(kind: usize) -> String {
     match ROTATING.get(kind) {
         Some((_, text)) => (*text).to_owned(),
         None => huge_body(),
@@ -707,7 +707,7 @@ fn take_attr_name(b: &[u8], i: &mut usize) -> String {
 }
 
 /// HTML-escapes like maud (`&`, `<`, `>`, `"`).
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

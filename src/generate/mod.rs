@@ -44,6 +44,7 @@ use std::path::{Path, PathBuf};
 pub struct GenerateOptions {
     /// Number of patients in all.
     pub patients: usize,
+    /// The random seed: the same seed (and options) give the same data.
     pub seed: u64,
     /// Ward id, or the prefix when the patients need several wards.
     pub ward: String,
@@ -67,10 +68,10 @@ impl GenerateOptions {
 }
 
 /// Default beds per ward.
-pub const DEFAULT_BEDS_PER_WARD: usize = 40;
+pub(crate) const DEFAULT_BEDS_PER_WARD: usize = 40;
 /// The most patients one run generates (bounds memory; the BSN pool holds ~9,000 numbers,
 /// patients beyond it get no BSN, as foreign patients in real wards).
-pub const MAX_PATIENTS: usize = 100_000;
+pub(crate) const MAX_PATIENTS: usize = 100_000;
 
 /// The generated hospital.
 #[derive(Debug, Clone)]
@@ -87,21 +88,27 @@ pub enum GenerateError {
     #[error(
         "ward id {0:?} is not usable: use 1–32 letters, digits, '-', '_' or '.', starting with a letter or digit"
     )]
+    /// The ward id cannot be used in file names and ids.
     InvalidWard(String),
+    /// An output file could not be written.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// A ward's bundle could not be serialised (the ward id is given).
     #[error("could not serialise the bundle for ward {0}")]
     Json(String, #[source] serde_json::Error),
+    /// A demo roster code could not be hashed.
     #[error("could not hash a roster code: {0}")]
     Hash(String),
 }
 
 /// True when `ward` is usable as a ward id and file-name component.
-pub fn valid_ward_id(ward: &str) -> bool {
+pub(crate) fn valid_ward_id(ward: &str) -> bool {
     let mut chars = ward.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
         && ward.len() <= 32
@@ -120,26 +127,9 @@ const STREAM_HOSPITAL: u64 = 2;
 const STREAM_WARD: u64 = 1 << 20;
 const STREAM_PATIENT: u64 = 1 << 32;
 
-/// True when a 9-digit string passes the BSN 11-proef (weights 9..2 and −1).
-pub fn bsn_valid(bsn: &str) -> bool {
-    let d: Vec<i64> = bsn
-        .chars()
-        .filter_map(|c| c.to_digit(10).map(i64::from))
-        .collect();
-    if d.len() != 9 || bsn.len() != 9 {
-        return false;
-    }
-    let sum: i64 = d
-        .iter()
-        .zip([9, 8, 7, 6, 5, 4, 3, 2, -1])
-        .map(|(x, w)| x * w)
-        .sum();
-    sum % 11 == 0
-}
-
 /// All valid BSNs `9999xxxxC`: the range RvIG reserves for test persons (BRP/GBA-V test
 /// environments), never issued to citizens. About 9,000 numbers.
-pub fn bsn_pool() -> Vec<String> {
+pub(crate) fn bsn_pool() -> Vec<String> {
     let mut out = Vec::new();
     for mid in 0..10_000u32 {
         let base = format!("9999{mid:04}");
@@ -552,7 +542,7 @@ pub fn write_output(
 }
 
 /// Counts of resources by type in a bundle, sorted by type.
-pub fn resource_counts(bundle: &Value) -> Vec<(String, usize)> {
+pub(crate) fn resource_counts(bundle: &Value) -> Vec<(String, usize)> {
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
     for e in bundle
         .get("entry")

@@ -30,6 +30,7 @@ use serde_json::{Value, json};
 /// Hospital patient numbers: a documented FAKE system. The arc below the BSN OID is not
 /// assigned to any hospital; real exports use the hospital's own OID.
 pub const PATIENT_NUMBER_SYSTEM: &str = "urn:oid:2.16.840.1.113883.2.4.6.3.99999";
+/// The BSN naming system the generated patients' BSNs are given in.
 pub const BSN_SYSTEM: &str = "http://fhir.nl/fhir/NamingSystem/bsn";
 
 /// How far back administrations go: beyond the 72-hour window on purpose, so that the

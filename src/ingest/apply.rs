@@ -100,6 +100,8 @@ impl Ingestor {
             received_at,
             snapshot_file: file.to_owned(),
             report: record.report.clone(),
+            derived_at: Some(now),
+            next_change: record.next_change,
         };
         let t = Instant::now();
         let generation = self
@@ -138,9 +140,12 @@ impl Ingestor {
             ))
         })?;
         // The commit point.
-        self.shared.store.swap(generation);
+        self.shared.store.swap(generation.clone());
+        self.record_served(&generation, seq, bytes);
+        drop(generation);
         self.set_problem(code::KEPT_SNAPSHOT_UNUSABLE, None);
         self.set_problem(code::SNAPSHOT_SHRINK_REFUSED, None);
+        self.set_problem(code::REDERIVE_FAILED, None);
         match keep::prune(
             &self.snapshots,
             KeptKind::Clinical,

@@ -55,7 +55,9 @@ pub fn resource_count_bound(payload: &[u8], limit: u64) -> u64 {
 #[derive(Debug, thiserror::Error)]
 #[error("{reason}")]
 pub struct RosterRefusal {
+    /// Stable rejection code.
     pub code: &'static str,
+    /// One line for a person.
     pub reason: String,
 }
 

@@ -10,13 +10,13 @@
 use std::path::{Path, PathBuf};
 
 /// Directory of kept snapshots inside the state directory.
-pub const SNAPSHOT_DIR: &str = "snapshots";
+pub(crate) const SNAPSHOT_DIR: &str = "snapshots";
 /// File name of the kept roster snapshot inside the state directory.
-pub const ROSTER_FILE: &str = "roster.snap";
+pub(crate) const ROSTER_FILE: &str = "roster.snap";
 
 /// The kinds kept, by file-name prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeptKind {
+pub(crate) enum KeptKind {
     Clinical,
     ModeCommand,
 }
@@ -31,7 +31,7 @@ impl KeptKind {
 }
 
 /// The file name a kept snapshot gets.
-pub fn kept_name(kind: KeptKind, sequence: u64) -> String {
+pub(crate) fn kept_name(kind: KeptKind, sequence: u64) -> String {
     format!("{}-{sequence:020}.snap", kind.prefix())
 }
 
@@ -48,7 +48,12 @@ fn parse_kept(kind: KeptKind, name: &str) -> Option<u64> {
 }
 
 /// Writes `bytes` durably as the kept snapshot of `kind` and `sequence` in `dir`.
-pub fn keep(dir: &Path, kind: KeptKind, sequence: u64, bytes: &[u8]) -> std::io::Result<PathBuf> {
+pub(crate) fn keep(
+    dir: &Path,
+    kind: KeptKind,
+    sequence: u64,
+    bytes: &[u8],
+) -> std::io::Result<PathBuf> {
     super::quarantine::ensure_private_dir(dir)?;
     let path = dir.join(kept_name(kind, sequence));
     crate::fsutil::write_atomic(&path, bytes)?;
@@ -57,7 +62,7 @@ pub fn keep(dir: &Path, kind: KeptKind, sequence: u64, bytes: &[u8]) -> std::io:
 
 /// Kept snapshots of `kind` in `dir`, newest (highest sequence) first. A missing
 /// directory is an empty list.
-pub fn list(dir: &Path, kind: KeptKind) -> std::io::Result<Vec<(u64, PathBuf)>> {
+pub(crate) fn list(dir: &Path, kind: KeptKind) -> std::io::Result<Vec<(u64, PathBuf)>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -79,7 +84,7 @@ pub fn list(dir: &Path, kind: KeptKind) -> std::io::Result<Vec<(u64, PathBuf)>> 
 }
 
 /// Deletes all but the newest `keep` snapshots of `kind`; returns how many were removed.
-pub fn prune(dir: &Path, kind: KeptKind, keep: usize) -> std::io::Result<usize> {
+pub(crate) fn prune(dir: &Path, kind: KeptKind, keep: usize) -> std::io::Result<usize> {
     let mut removed = 0;
     for (_, path) in list(dir, kind)?.into_iter().skip(keep) {
         std::fs::remove_file(&path)?;

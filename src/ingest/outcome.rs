@@ -12,11 +12,15 @@ use std::path::PathBuf;
 /// Errors that stop ingest from starting at all.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
+    /// The sequence state could not be read or written.
     #[error(transparent)]
     State(#[from] StateError),
+    /// A directory ingest needs could not be made or opened.
     #[error("cannot prepare {path}: {source}")]
     Io {
+        /// The directory.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
 }
@@ -26,8 +30,11 @@ pub enum IngestError {
 pub struct Accepted {
     /// Inbox file name (made safe, see [`super::quarantine::safe_name`]).
     pub file: String,
+    /// Clinical data, a roster or a mode command.
     pub kind: PayloadKind,
+    /// Its sequence number, now the ward's highest.
     pub sequence: u64,
+    /// The time its data describes.
     pub data_as_of: DateTime<Utc>,
     /// Patients in the new generation (clinical only).
     pub patients: Option<usize>,
@@ -47,9 +54,19 @@ pub enum ProcessError {
     /// Refused: moved to quarantine (when possible) with its reason.
     Rejected(Rejection),
     /// Not the file's fault; left in the inbox and retried later.
-    Deferred { file: String, reason: String },
+    Deferred {
+        /// The inbox file name.
+        file: String,
+        /// Why it waits (e.g. the disk is full).
+        reason: String,
+    },
     /// Not a file to ingest (gone, or not a regular file); left alone.
-    Ignored { file: String, reason: String },
+    Ignored {
+        /// The name as seen.
+        file: String,
+        /// Why it is not a file to ingest.
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for ProcessError {

@@ -79,7 +79,7 @@ impl Ingestor {
     }
 
     /// As [`Ingestor::new`] with explicit limits.
-    pub fn with_limits(shared: Arc<App>, limits: Limits) -> Result<Ingestor, IngestError> {
+    pub(crate) fn with_limits(shared: Arc<App>, limits: Limits) -> Result<Ingestor, IngestError> {
         let paths = &shared.config.paths;
         let io = |path: &Path| {
             let path = path.to_owned();
@@ -155,7 +155,7 @@ impl Ingestor {
     /// event, with no close-after-write or rename yet) turns a *truncated* verdict into a
     /// deferral: a slow writer that paused is not punished. The watcher stops passing it
     /// after a while, so a file that never completes is refused in the end.
-    pub fn process_with(
+    pub(crate) fn process_with(
         &self,
         path: &Path,
         writer_may_be_active: bool,

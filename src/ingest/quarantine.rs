@@ -19,14 +19,14 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Longest file name kept (bytes), leaving room for suffixes within NAME_MAX.
-pub const MAX_NAME: usize = 128;
+pub(crate) const MAX_NAME: usize = 128;
 /// Most suffixes tried before giving up on finding a free name.
 const MAX_SUFFIX: u32 = 10_000;
 
 /// A file name reduced to `[A-Za-z0-9._-]` (anything else becomes `_`), at most
 /// [`MAX_NAME`] bytes, never empty and never starting with a dot. Used for every name that
 /// is logged, audited or created.
-pub fn safe_name(name: &OsStr) -> String {
+pub(crate) fn safe_name(name: &OsStr) -> String {
     let lossy = name.to_string_lossy();
     let mut s: String = lossy
         .chars()
@@ -49,7 +49,7 @@ pub fn safe_name(name: &OsStr) -> String {
 }
 
 /// Creates `dir` (and parents) if needed and sets it to mode 0700.
-pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
     crate::fsutil::create_private_dir_all(dir)?;
     // One that existed before (an older version, a hand-made one) is narrowed too.
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
@@ -64,7 +64,7 @@ const REASON_TMP: &str = ".reason.tmp";
 /// The reason goes first, so a crash in between leaves a reason whose file is still in the
 /// inbox (refused again after the restart, under the next free name), never a quarantined
 /// file without its reason. Works across file systems (copy, fsync, then remove the source).
-pub fn move_no_overwrite(
+pub(crate) fn move_no_overwrite(
     src: &Path,
     dir: &Path,
     name: &str,
@@ -139,7 +139,7 @@ fn sync_dir(dir: &Path) {
 
 /// What is written next to a quarantined file.
 #[derive(Debug, Clone)]
-pub struct QuarantineNote<'a> {
+pub(crate) struct QuarantineNote<'a> {
     /// The original inbox name (shown escaped).
     pub original: &'a OsStr,
     pub code: &'a str,
@@ -150,7 +150,11 @@ pub struct QuarantineNote<'a> {
 /// Moves a refused file into quarantine with `NAME.reason` beside it (the reason is in
 /// place, complete and fsynced, before the file moves in). Returns the quarantined file's
 /// path.
-pub fn quarantine(src: &Path, dir: &Path, note: &QuarantineNote<'_>) -> std::io::Result<PathBuf> {
+pub(crate) fn quarantine(
+    src: &Path,
+    dir: &Path,
+    note: &QuarantineNote<'_>,
+) -> std::io::Result<PathBuf> {
     ensure_private_dir(dir)?;
     let mut name = safe_name(note.original);
     // A quarantined file's name never ends in `.reason`, so [`prune`] can tell the files
@@ -183,7 +187,7 @@ pub fn quarantine(src: &Path, dir: &Path, note: &QuarantineNote<'_>) -> std::io:
 
 /// What [`prune`] removed and what the quarantine holds afterwards.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Pruned {
+pub(crate) struct Pruned {
     /// Quarantined files deleted (not counting `.reason` files).
     pub files: usize,
     /// `.reason` files deleted (with their file, or orphaned by a crash).
@@ -200,7 +204,7 @@ pub struct Pruned {
 
 impl Pruned {
     /// Whether anything was deleted.
-    pub fn any(&self) -> bool {
+    pub(crate) fn any(&self) -> bool {
         self.files > 0 || self.reasons > 0
     }
 }
@@ -296,7 +300,7 @@ fn units(dir: &Path) -> std::io::Result<Vec<Unit>> {
 /// deleted. Symlinks, directories, dotfiles, unknown names and files without a reason are
 /// left alone and not counted. Never follows a symlink (entries are examined with
 /// `lstat`, and unlinking a name never touches what it points to).
-pub fn prune(
+pub(crate) fn prune(
     dir: &Path,
     cap: &crate::config::QuarantineCap,
     keep: Option<&Path>,
@@ -359,7 +363,7 @@ fn remove(path: &Path) -> std::io::Result<()> {
 }
 
 /// A reason reduced to one line of printable characters, bounded.
-pub fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .take(1000)

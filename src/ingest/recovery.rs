@@ -33,8 +33,9 @@ pub(super) fn mtime(path: &Path) -> Option<SystemTime> {
 }
 
 impl Ingestor {
-    /// Start-up: puts the kept roster in force, rebuilds the served generation from the
-    /// newest kept clinical snapshot that still opens (trying older ones when it fails, e.g.
+    /// Start-up: puts the kept roster in force, serves the last generation again when it
+    /// may be (`reuse`: it verifies and was built from the newest kept snapshot), else
+    /// rebuilds the served generation from the newest kept clinical snapshot that still opens (trying older ones when it fails, e.g.
     /// after a key rotation; serving nothing and setting `problem` when none does), raises
     /// the persisted sequence to the recovered one if it was behind (a crash between the
     /// swap and the sequence write), then ingests what arrived in the inbox while the daemon
@@ -55,8 +56,14 @@ impl Ingestor {
         };
         if let Some(keys) = &keys {
             out.roster = self.recover_roster(keys, now);
-            self.recover_generation(keys, now, &mut out);
+            let kept = keep::list(&self.snapshots, KeptKind::Clinical).unwrap_or_default();
+            if !self.reuse_last(keys, &kept, &mut out) {
+                self.recover_generation(keys, now, &mut out);
+            }
         }
+        // What the start did not serve (a generation kept for reuse that was not, a
+        // crash's temp files) goes now.
+        self.shared.store.remove_leftovers();
         match super::watcher::scan(&self.shared.config.paths.inbox) {
             Ok(found) => {
                 self.set_problem(code::INBOX_UNREADABLE, None);
@@ -82,7 +89,7 @@ impl Ingestor {
     /// served one was found corrupt). Waits for a file being processed to finish first.
     /// Returns the sequence now served from a fresh build, or None when no kept snapshot
     /// could be used (a standing problem says why).
-    pub fn rebuild_from_kept(&self) -> Option<u64> {
+    pub(crate) fn rebuild_from_kept(&self) -> Option<u64> {
         let _busy = lock(&self.busy);
         let keys = self.keys().ok()?;
         let mut out = Recovered::default();
@@ -205,19 +212,21 @@ impl Ingestor {
             self.mark_inflight(path);
             let result =
                 self.open_kept(keys, path, PayloadKind::Clinical)
-                    .and_then(|(opened, _)| {
+                    .and_then(|(opened, bytes)| {
                         self.build_generation(&opened, &name, now, received, false)
                             .map_err(|f| match f {
                                 Failure::Refuse { reason, .. }
                                 | Failure::Defer(reason)
                                 | Failure::Ignore(reason) => reason,
                             })
-                            .map(|g| (g, opened.header.sequence))
+                            .map(|g| (g, opened.header.sequence, bytes))
                     });
             inflight::clear(&self.shared.config.paths.state);
             match result {
-                Ok(((generation, patients, _), header_seq)) => {
-                    self.shared.store.swap(generation);
+                Ok(((generation, patients, _), header_seq, bytes)) => {
+                    self.shared.store.swap(generation.clone());
+                    self.record_served(&generation, *seq, &bytes);
+                    drop(generation);
                     let seq = header_seq.max(*seq);
                     if self.last_sequence().is_none_or(|last| last < seq) {
                         log::warn!(
@@ -232,6 +241,7 @@ impl Ingestor {
                     );
                     out.generation = Some(header_seq);
                     self.set_problem(code::NO_USABLE_KEPT_SNAPSHOT, None);
+                    self.set_problem(code::REDERIVE_FAILED, None);
                     if let Some((newest, why)) = out.unusable.first() {
                         self.set_problem(
                             code::KEPT_SNAPSHOT_UNUSABLE,

@@ -3,7 +3,8 @@
 //!
 //! Triggers: an inotify rename-into or close-after-write (processed at once), a create or a
 //! rescan find (processed once quiet for [`SETTLE`]), a full rescan on overflow or watch
-//! error and every [`RESCAN_EVERY`] as a safety net. When the inbox disappears or cannot
+//! error and every [`RESCAN_EVERY`] as a safety net. Every tick also checks whether the
+//! served generation's next change moment has passed (then `rederive` maps it again). When the inbox disappears or cannot
 //! be read, a standing `problem` is set, serving continues, and the watch is re-created as
 //! soon as the inbox is back.
 
@@ -60,6 +61,7 @@ impl Ingestor {
         let mut waiting: BTreeMap<PathBuf, Waiting> = BTreeMap::new();
         let mut next_rescan = Instant::now();
         let mut more = false;
+        let mut rederiver = super::rederive::Rederiver::default();
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
@@ -163,6 +165,17 @@ impl Ingestor {
                 }
             }
             more = self.clone().work_off(&mut waiting).await;
+            // The clock moved past a moment at which a shown state changes: map again.
+            if rederiver.due(self.served_next_change(), chrono::Utc::now(), now) {
+                let this = self.clone();
+                let done = tokio::task::spawn_blocking(move || this.rederive())
+                    .await
+                    .unwrap_or_else(|e| {
+                        log::error!("re-derivation task failed: {e}");
+                        None
+                    });
+                rederiver.tried(now, done);
+            }
         }
         log::info!("inbox watcher stopped");
     }

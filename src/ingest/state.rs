@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// File name of the sequence state in the state directory.
-pub const SEQUENCE_FILE: &str = "sequence.json";
+pub(crate) const SEQUENCE_FILE: &str = "sequence.json";
 /// Largest sequence file accepted (it holds a handful of numbers).
 const MAX_SEQUENCE_FILE: u64 = 64 * 1024;
 
@@ -39,14 +39,14 @@ struct SequenceFile {
 
 /// The highest accepted sequence per ward, backed by `sequence.json`.
 #[derive(Debug)]
-pub struct SequenceState {
+pub(crate) struct SequenceState {
     path: PathBuf,
     file: SequenceFile,
 }
 
 impl SequenceState {
     /// Loads the state from `state_dir` (empty when the file does not exist yet).
-    pub fn load(state_dir: &Path) -> Result<SequenceState, StateError> {
+    pub(crate) fn load(state_dir: &Path) -> Result<SequenceState, StateError> {
         let path = state_dir.join(SEQUENCE_FILE);
         let io = |source| StateError::Io {
             path: path.clone(),
@@ -72,19 +72,14 @@ impl SequenceState {
         Ok(SequenceState { path, file })
     }
 
-    /// Where the state lives.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The highest sequence accepted for `ward`, if any.
-    pub fn last(&self, ward: &str) -> Option<u64> {
+    pub(crate) fn last(&self, ward: &str) -> Option<u64> {
         self.file.wards.get(ward).copied()
     }
 
     /// Records `sequence` as accepted for `ward` (durably) when it is higher than the one
     /// stored. Returns whether the stored value changed.
-    pub fn advance(&mut self, ward: &str, sequence: u64) -> Result<bool, StateError> {
+    pub(crate) fn advance(&mut self, ward: &str, sequence: u64) -> Result<bool, StateError> {
         if self.last(ward).is_some_and(|s| s >= sequence) {
             return Ok(false);
         }

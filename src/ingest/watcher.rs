@@ -17,17 +17,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 /// A file seen without a "complete" event must not have changed for this long.
-pub const SETTLE: Duration = Duration::from_secs(1);
+pub(crate) const SETTLE: Duration = Duration::from_secs(1);
 /// Full rescan of the inbox as a safety net against missed events.
-pub const RESCAN_EVERY: Duration = Duration::from_secs(30);
+pub(crate) const RESCAN_EVERY: Duration = Duration::from_secs(30);
 /// Events buffered between the watcher thread and the ingest task.
 const CHANNEL: usize = 1024;
 /// Most inbox entries looked at in one rescan (a flooded inbox is worked off in parts).
-pub const MAX_SCAN: usize = 10_000;
+pub(crate) const MAX_SCAN: usize = 10_000;
 
 /// Whether a file name in the inbox is one to ingest. Image update bundles (`*.nupd`) are
 /// not: the privileged installer takes them (`update`), the daemon never reads them.
-pub fn is_candidate_name(name: &OsStr) -> bool {
+pub(crate) fn is_candidate_name(name: &OsStr) -> bool {
     let bytes = name.as_encoded_bytes();
     !bytes.is_empty()
         && !bytes.starts_with(b".")
@@ -37,7 +37,7 @@ pub fn is_candidate_name(name: &OsStr) -> bool {
 
 /// What the watcher thread tells the ingest task.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Signal {
+pub(crate) enum Signal {
     /// A candidate file; `complete` when the event proves the writer is done.
     File { path: PathBuf, complete: bool },
     /// Events were lost or the watch reported an error: rescan the inbox.
@@ -47,7 +47,7 @@ pub enum Signal {
 }
 
 /// Turns one notify event into signals for files directly in `inbox`.
-pub fn classify(inbox: &Path, event: &Event) -> Vec<Signal> {
+pub(crate) fn classify(inbox: &Path, event: &Event) -> Vec<Signal> {
     if event.need_rescan() || matches!(event.kind, EventKind::Other) {
         return vec![Signal::Rescan];
     }
@@ -78,7 +78,7 @@ pub fn classify(inbox: &Path, event: &Event) -> Vec<Signal> {
 }
 
 /// A live inotify watch on the inbox, feeding a tokio channel.
-pub struct InboxWatch {
+pub(crate) struct InboxWatch {
     _watcher: RecommendedWatcher,
     pub rx: tokio::sync::mpsc::Receiver<Signal>,
     /// Set when the channel was full and signals were dropped (rescan needed).
@@ -87,7 +87,7 @@ pub struct InboxWatch {
 
 impl InboxWatch {
     /// Starts watching `inbox` (non-recursively).
-    pub fn start(inbox: &Path) -> notify::Result<InboxWatch> {
+    pub(crate) fn start(inbox: &Path) -> notify::Result<InboxWatch> {
         let (tx, rx) = tokio::sync::mpsc::channel(CHANNEL);
         let overflowed = Arc::new(AtomicBool::new(false));
         let flag = overflowed.clone();
@@ -128,7 +128,7 @@ fn watched_root(inbox: &Path, cwd: Option<&Path>) -> PathBuf {
 
 /// One inbox entry found by a scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
+pub(crate) struct Found {
     pub path: PathBuf,
     pub modified: SystemTime,
     pub len: u64,
@@ -138,7 +138,7 @@ pub struct Found {
 /// name). This is the order files that arrived while the daemon was down are ingested in:
 /// publishers write snapshots in sequence order, so modification order is sequence order;
 /// a file that is out of order is refused by the sequence check, never applied backwards.
-pub fn scan(inbox: &Path) -> std::io::Result<Vec<Found>> {
+pub(crate) fn scan(inbox: &Path) -> std::io::Result<Vec<Found>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(inbox)?.take(MAX_SCAN) {
         let entry = entry?;

@@ -7,8 +7,8 @@
 //! no parser. Secrets (the key's PEM, the tokens) are zeroised when dropped and never
 //! logged; errors name files and HTTP statuses, never a token.
 
-use super::client::{Http, HttpError};
 use super::config::{AuthConfig, JwtAlg, SmartConfig};
+use super::http::{Http, HttpError};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use bytes::Bytes;
@@ -33,7 +33,7 @@ const MAX_AUTH_RESPONSE: u64 = 64 * 1024;
 
 /// Why the publisher could not authenticate.
 #[derive(Debug, thiserror::Error)]
-pub enum AuthError {
+pub(crate) enum AuthError {
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,
@@ -94,7 +94,7 @@ enum SigningKey {
 }
 
 /// A SMART client key loaded from PEM (PKCS#8; RSA also as PKCS#1).
-pub struct ClientKey {
+pub(crate) struct ClientKey {
     key: SigningKey,
     alg: JwtAlg,
     rng: SystemRandom,
@@ -102,7 +102,7 @@ pub struct ClientKey {
 
 impl ClientKey {
     /// Loads and checks the key for `alg` from a PEM file.
-    pub fn load(path: &Path, alg: JwtAlg) -> Result<ClientKey, AuthError> {
+    pub(crate) fn load(path: &Path, alg: JwtAlg) -> Result<ClientKey, AuthError> {
         use rustls_pki_types::PrivateKeyDer;
         use rustls_pki_types::pem::PemObject as _;
         let bad = |reason: String| AuthError::BadKey {
@@ -148,7 +148,7 @@ impl ClientKey {
     }
 
     /// The public key as a JWK (with `alg`, `use` and `kid`), for registration at the EPD.
-    pub fn public_jwk(&self, kid: Option<&str>) -> serde_json::Value {
+    pub(crate) fn public_jwk(&self, kid: Option<&str>) -> serde_json::Value {
         let mut jwk = self.thumbprint_members();
         let kid = kid.map_or_else(|| self.thumbprint(), str::to_owned);
         if let Some(o) = jwk.as_object_mut() {
@@ -179,7 +179,7 @@ impl ClientKey {
     }
 
     /// The RFC 7638 JWK thumbprint (the default `kid`).
-    pub fn thumbprint(&self) -> String {
+    pub(crate) fn thumbprint(&self) -> String {
         use sha2::Digest as _;
         // serde_json keeps keys sorted (no preserve_order feature), as RFC 7638 requires.
         let canonical = self.thumbprint_members().to_string();
@@ -187,7 +187,11 @@ impl ClientKey {
     }
 
     /// A signed JWT (compact JWS) over `claims`.
-    pub fn sign_jwt(&self, kid: &str, claims: &serde_json::Value) -> Result<String, AuthError> {
+    pub(crate) fn sign_jwt(
+        &self,
+        kid: &str,
+        claims: &serde_json::Value,
+    ) -> Result<String, AuthError> {
         let header = serde_json::json!({"alg": self.alg.name(), "typ": "JWT", "kid": kid});
         let input = format!(
             "{}.{}",
@@ -244,7 +248,7 @@ struct BearerFile {
 }
 
 /// How requests to one source are authorised.
-pub struct Auth(AuthKind);
+pub(crate) struct Auth(AuthKind);
 
 enum AuthKind {
     None,
@@ -254,7 +258,7 @@ enum AuthKind {
 
 impl Auth {
     /// Loads the key or checks the token file now, so a bad one is reported at start.
-    pub fn new(cfg: &AuthConfig) -> Result<Auth, AuthError> {
+    pub(crate) fn new(cfg: &AuthConfig) -> Result<Auth, AuthError> {
         Ok(Auth(match cfg {
             AuthConfig::None => AuthKind::None,
             AuthConfig::Bearer { token_file } => {
@@ -280,7 +284,7 @@ impl Auth {
     }
 
     /// The `Authorization` header value for the next request, if any.
-    pub async fn header(
+    pub(crate) async fn header(
         &self,
         http: &Http,
         base: &str,
@@ -299,7 +303,7 @@ impl Auth {
     }
 
     /// Forgets a cached token (after a 401), so the next request gets a new one.
-    pub async fn invalidate(&self) {
+    pub(crate) async fn invalidate(&self) {
         if let AuthKind::Smart(s) = &self.0 {
             *s.token.lock().await = None;
         }

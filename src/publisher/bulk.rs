@@ -27,7 +27,7 @@ const MAX_FILES: usize = 10_000;
 
 /// The resources of the last exports, by patient.
 #[derive(Default)]
-pub struct BulkCache {
+pub(crate) struct BulkCache {
     /// `transactionTime` of the export the cache is current to.
     pub transaction_time: Option<DateTime<Utc>>,
     /// When the last full export finished.
@@ -65,14 +65,14 @@ impl BulkCache {
     }
 
     /// Whether the export covers this patient (its Patient resource was exported).
-    pub fn covers(&self, patient: &str) -> bool {
+    pub(crate) fn covers(&self, patient: &str) -> bool {
         self.by_key
             .contains_key(&("Patient".to_owned(), patient.to_owned()))
     }
 
     /// A patient's exported resources (the Patient itself and Encounters excepted: the
     /// census has current copies), observations and administrations within the windows.
-    pub fn patient_resources(
+    pub(crate) fn patient_resources(
         &self,
         patient: &str,
         source: &SourceConfig,
@@ -98,12 +98,9 @@ impl BulkCache {
     }
 
     /// Resources held.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.by_key.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_key.is_empty()
     }
 }
 
@@ -155,7 +152,7 @@ struct OutputFile {
 
 /// What one export did.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Exported {
+pub(crate) struct Exported {
     pub full: bool,
     pub files: usize,
     pub resources: usize,
@@ -163,7 +160,7 @@ pub struct Exported {
 }
 
 /// Runs one export for the source and updates `cache`.
-pub async fn export(
+pub(crate) async fn export(
     client: &FhirClient,
     source: &SourceConfig,
     bulk: &BulkConfig,

@@ -22,7 +22,7 @@ const IDS_PER_SEARCH: usize = 50;
 
 /// The census of one ward.
 #[derive(Debug, Default)]
-pub struct Census {
+pub(crate) struct Census {
     /// The ward's Location id.
     pub ward_location: String,
     /// Every Location of the ward (the ward, its rooms, its beds).
@@ -47,7 +47,7 @@ fn is_current_inpatient(enc: &Value, statuses: &[String]) -> bool {
 
 /// The Location ids an Encounter is at now: `location[]` entries not `completed` or
 /// `planned` (the entries the box reads the bed from).
-pub fn current_locations(enc: &Value, base: &str) -> Vec<String> {
+pub(crate) fn current_locations(enc: &Value, base: &str) -> Vec<String> {
     enc.get("location")
         .and_then(Value::as_array)
         .map(Vec::as_slice)
@@ -68,7 +68,7 @@ pub fn current_locations(enc: &Value, base: &str) -> Vec<String> {
 }
 
 /// Reads the census of `ward`.
-pub async fn read(
+pub(crate) async fn read(
     client: &FhirClient,
     source: &SourceConfig,
     ward: &WardConfig,

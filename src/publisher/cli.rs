@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 /// Default config path on the publisher host.
-pub const DEFAULT_CONFIG: &str = "/etc/noodepd-publisher/publisher.toml";
+pub(crate) const DEFAULT_CONFIG: &str = "/etc/noodepd-publisher/publisher.toml";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -21,6 +21,7 @@ pub const DEFAULT_CONFIG: &str = "/etc/noodepd-publisher/publisher.toml";
     about = "Reads each ward's patients from the EPD's FHIR API, seals a snapshot per ward and \
              delivers it to the ward's noodepd boxes; shows the fleet's freshness"
 )]
+/// The `noodepd-publisher` command line: run the service, or one tool.
 pub struct Cli {
     /// The publisher's config (annotated example: config/publisher.toml).
     #[arg(long, global = true, default_value = DEFAULT_CONFIG)]
@@ -30,10 +31,12 @@ pub struct Cli {
     #[arg(long)]
     pub once: bool,
     #[command(subcommand)]
+    /// A tool to run instead of the service.
     pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
+/// The publisher's tools.
 pub enum Command {
     /// Validate the config and the files it names (keys, known_hosts, CA); warn about
     /// unknown keys.
@@ -42,7 +45,9 @@ pub enum Command {
     /// to every box of the ward.
     Roster {
         #[arg(long)]
+        /// The ward id (as in the config).
         ward: String,
+        /// The roster JSON file.
         file: PathBuf,
     },
     /// Seal a mode command and deliver it to every box of the ward (or of every ward).
@@ -52,9 +57,12 @@ pub enum Command {
             required_unless_present = "all_wards",
             conflicts_with = "all_wards"
         )]
+        /// The ward id (as in the config).
         ward: Option<String>,
         #[arg(long)]
+        /// Every ward in the config.
         all_wards: bool,
+        /// The mode to switch to.
         mode: ModeArg,
         /// Why (shown on the boxes and in their access logs).
         #[arg(long)]
@@ -66,6 +74,7 @@ pub enum Command {
         #[arg(long)]
         key: PathBuf,
         #[arg(long, default_value = "RS384")]
+        /// The signature algorithm the key is for.
         alg: AlgArg,
         /// Key id (default: the RFC 7638 thumbprint, as the publisher sends it).
         #[arg(long)]
@@ -74,17 +83,24 @@ pub enum Command {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+/// The mode a mode command switches to.
 pub enum ModeArg {
+    /// No patient data shown.
     Standby,
+    /// An outage: the ward's data is shown.
     Emergency,
+    /// Practice: as emergency, marked as a drill and ended automatically.
     Drill,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+/// SMART Backend Services signature algorithms.
 pub enum AlgArg {
     #[value(name = "RS384")]
+    /// RSASSA-PKCS1-v1_5 with SHA-384 (an RSA key).
     Rs384,
     #[value(name = "ES384")]
+    /// ECDSA P-384 with SHA-384 (an EC key).
     Es384,
 }
 

@@ -1,6 +1,6 @@
-//! The FHIR client: HTTP/1.1 over rustls (hyper-util's pooled client), one per source, with
-//! the source's CA, a timeout per request (headers and body together), a cap on response
-//! size, bounded concurrency, retries with exponential backoff on connection errors,
+//! The FHIR client, one per source, over the transport of [`super::http`] (HTTP/1.1 over
+//! rustls with the source's CA, a timeout per request, a cap on response size): bounded
+//! concurrency, retries with exponential backoff on connection errors,
 //! timeouts, 429 and 5xx (honouring `Retry-After`), and a new token after a 401.
 //!
 //! Only URLs on the source's own origin are fetched with its credentials: a `next` link or
@@ -10,36 +10,17 @@
 
 use super::auth::{Auth, AuthError};
 use super::config::SourceConfig;
+use super::http::{Http, HttpError, Response};
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::{Method, Uri};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::Semaphore;
-use tokio_rustls::rustls;
-
-/// Errors of one HTTP exchange (no retries at this level).
-#[derive(Debug, thiserror::Error)]
-pub enum HttpError {
-    #[error("invalid URL")]
-    BadUrl,
-    #[error("no answer within {0:?}")]
-    Timeout(Duration),
-    #[error("connection failed: {0}")]
-    Connect(String),
-    #[error("the response is larger than {0} bytes")]
-    TooLarge(u64),
-    #[error("reading the response failed: {0}")]
-    Body(String),
-}
 
 /// Errors reading from the EPD, after retries.
 #[derive(Debug, thiserror::Error)]
-pub enum FetchError {
+pub(crate) enum FetchError {
     #[error("{what}: {source} (after {attempts} attempt{})", if *attempts == 1 { "" } else { "s" })]
     Http {
         what: String,
@@ -67,7 +48,7 @@ pub enum FetchError {
 
 impl FetchError {
     /// A short stable code for metrics and the status page.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             FetchError::Http {
                 source: HttpError::Timeout(_),
@@ -87,164 +68,6 @@ impl FetchError {
     }
 }
 
-/// One HTTP response, body read in full (within the cap).
-#[derive(Debug)]
-pub struct Response {
-    pub status: u16,
-    pub headers: hyper::HeaderMap,
-    pub body: Bytes,
-}
-
-impl Response {
-    /// A header as text.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
-type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
-
-/// One HTTP/1.1 exchange at a time, with a timeout and a size cap (no retries, no auth).
-pub struct Http {
-    client: HttpsClient,
-    timeout: Duration,
-}
-
-/// Builds the rustls client config: the CA file's certificates as the only roots.
-fn tls_config(ca_file: Option<&std::path::Path>) -> Result<rustls::ClientConfig, String> {
-    use rustls_pki_types::CertificateDer;
-    use rustls_pki_types::pem::PemObject as _;
-    let mut roots = rustls::RootCertStore::empty();
-    let path = ca_file.unwrap_or(std::path::Path::new(DEFAULT_CA_FILE));
-    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    for cert in CertificateDer::pem_slice_iter(&pem) {
-        let cert = cert.map_err(|e| format!("{}: {e}", path.display()))?;
-        roots
-            .add(cert)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-    }
-    if roots.is_empty() {
-        return Err(format!("{}: no certificates", path.display()));
-    }
-    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())
-        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
-}
-
-/// The CA bundle used for https when a source names no `ca_file` (Debian's).
-pub const DEFAULT_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
-
-impl Http {
-    /// A client for `base_url` (the CA file is needed only for https).
-    pub fn new(
-        base_url: &str,
-        ca_file: Option<&std::path::Path>,
-        timeout: Duration,
-    ) -> Result<Http, String> {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(timeout));
-        http.set_nodelay(true);
-        let connector = if base_url.starts_with("https://") {
-            hyper_rustls::HttpsConnectorBuilder::new()
-                .with_tls_config(tls_config(ca_file)?)
-                .https_or_http()
-                .enable_http1()
-                .wrap_connector(http)
-        } else {
-            // Plain http (a test EPD on loopback): no TLS roots needed.
-            let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth();
-            hyper_rustls::HttpsConnectorBuilder::new()
-                .with_tls_config(cfg)
-                .https_or_http()
-                .enable_http1()
-                .wrap_connector(http)
-        };
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(64)
-            .build(connector);
-        Ok(Http { client, timeout })
-    }
-
-    /// Sends one request and reads the whole response (at most `max` bytes).
-    pub async fn send(
-        &self,
-        method: Method,
-        url: &str,
-        headers: &[(&str, &str)],
-        body: Bytes,
-        max: u64,
-    ) -> Result<Response, HttpError> {
-        let uri: Uri = url.parse().map_err(|_| HttpError::BadUrl)?;
-        let mut req = hyper::Request::builder().method(method).uri(uri);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        req = req.header(
-            "user-agent",
-            concat!("noodepd-publisher/", env!("CARGO_PKG_VERSION")),
-        );
-        let req = req.body(Full::new(body)).map_err(|_| HttpError::BadUrl)?;
-        let exchange = async {
-            let resp = self
-                .client
-                .request(req)
-                .await
-                .map_err(|e| HttpError::Connect(error_chain(&e)))?;
-            let (parts, body) = resp.into_parts();
-            if let Some(len) = parts
-                .headers
-                .get(hyper::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok())
-                && len > max
-            {
-                return Err(HttpError::TooLarge(max));
-            }
-            let limit = usize::try_from(max).unwrap_or(usize::MAX);
-            let body = Limited::new(body, limit)
-                .collect()
-                .await
-                .map_err(|e| {
-                    if e.is::<http_body_util::LengthLimitError>() {
-                        HttpError::TooLarge(max)
-                    } else {
-                        HttpError::Body(e.to_string())
-                    }
-                })?
-                .to_bytes();
-            Ok(Response {
-                status: parts.status.as_u16(),
-                headers: parts.headers,
-                body,
-            })
-        };
-        tokio::time::timeout(self.timeout, exchange)
-            .await
-            .map_err(|_| HttpError::Timeout(self.timeout))?
-    }
-}
-
-/// An error and its causes on one line (hyper's errors nest the useful part).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
-
 tokio::task_local! {
     /// Requests of the ward being read (set around one ward's read; see [`counted`]).
     static WARD_REQUESTS: Arc<AtomicU64>;
@@ -252,14 +75,14 @@ tokio::task_local! {
 
 /// Runs `fut` counting the requests it (and the tasks it spawns with [`spawn_counted`])
 /// makes; returns its output and the count.
-pub async fn counted<F: std::future::Future>(fut: F) -> (F::Output, u64) {
+pub(crate) async fn counted<F: std::future::Future>(fut: F) -> (F::Output, u64) {
     let c = Arc::new(AtomicU64::new(0));
     let out = WARD_REQUESTS.scope(c.clone(), fut).await;
     (out, c.load(Ordering::Relaxed))
 }
 
 /// Spawns `fut` on `set`, counting its requests with the caller's counter.
-pub fn spawn_counted<T, F>(set: &mut tokio::task::JoinSet<T>, fut: F)
+pub(crate) fn spawn_counted<T, F>(set: &mut tokio::task::JoinSet<T>, fut: F)
 where
     T: Send + 'static,
     F: std::future::Future<Output = T> + Send + 'static,
@@ -272,13 +95,13 @@ where
 
 /// Counts requests (for metrics and the benchmark's requests per patient).
 #[derive(Debug, Default)]
-pub struct Counters {
+pub(crate) struct Counters {
     pub requests: AtomicU64,
     pub retries: AtomicU64,
 }
 
 /// The client of one source: its base, auth, retry policy and concurrency limit.
-pub struct FhirClient {
+pub(crate) struct FhirClient {
     pub base: String,
     origin: String,
     http: Http,
@@ -292,7 +115,7 @@ pub struct FhirClient {
 }
 
 /// `scheme://authority` of an absolute URL, lower-cased.
-pub fn origin_of(url: &str) -> Option<String> {
+pub(crate) fn origin_of(url: &str) -> Option<String> {
     let uri: Uri = url.parse().ok()?;
     Some(format!(
         "{}://{}",
@@ -315,7 +138,7 @@ fn backoff(base: Duration, max: Duration, n: u32) -> Duration {
 }
 
 /// The wait a `Retry-After` header asks for (seconds or an HTTP date), at most `max`.
-pub fn retry_after(v: Option<&str>, max: Duration) -> Option<Duration> {
+pub(crate) fn retry_after(v: Option<&str>, max: Duration) -> Option<Duration> {
     let v = v?.trim();
     let d = if let Ok(s) = v.parse::<u64>() {
         Duration::from_secs(s)
@@ -333,8 +156,14 @@ fn retryable(status: u16) -> bool {
 }
 
 impl FhirClient {
+    /// Requests made so far.
+    #[cfg(test)]
+    pub(crate) fn requests(&self) -> u64 {
+        self.counters.requests.load(Ordering::Relaxed)
+    }
+
     /// The client of `source`: loads its CA and credentials now.
-    pub fn new(source: &SourceConfig) -> Result<FhirClient, String> {
+    pub(crate) fn new(source: &SourceConfig) -> Result<FhirClient, String> {
         let http = Http::new(&source.base_url, source.ca_file.as_deref(), source.timeout)
             .map_err(|e| format!("source {}: TLS: {e}", source.name))?;
         let auth = Auth::new(&source.auth).map_err(|e| format!("source {}: {e}", source.name))?;
@@ -356,7 +185,7 @@ impl FhirClient {
 
     /// The absolute URL for a path relative to the base (`Encounter?status=…`), or an
     /// absolute URL checked to be on the source's origin.
-    pub fn url(&self, path_or_url: &str, what: &str) -> Result<String, FetchError> {
+    pub(crate) fn url(&self, path_or_url: &str, what: &str) -> Result<String, FetchError> {
         if path_or_url.starts_with("http://") || path_or_url.starts_with("https://") {
             let origin = origin_of(path_or_url).unwrap_or_else(|| "an invalid URL".into());
             if origin != self.origin {
@@ -375,14 +204,9 @@ impl FhirClient {
         }
     }
 
-    /// Requests made so far.
-    pub fn requests(&self) -> u64 {
-        self.counters.requests.load(Ordering::Relaxed)
-    }
-
     /// One request with auth and retries; returns the final response whatever its status
     /// (callers decide), except that retryable statuses are retried first.
-    pub async fn request(
+    pub(crate) async fn request(
         &self,
         method: Method,
         path_or_url: &str,
@@ -450,7 +274,7 @@ impl FhirClient {
     }
 
     /// GET of FHIR JSON: 200 → the parsed body; 404/410 → `NotFound`; else `Status`.
-    pub async fn get_json(
+    pub(crate) async fn get_json(
         &self,
         path_or_url: &str,
         what: &str,
@@ -482,7 +306,7 @@ impl FhirClient {
 }
 
 /// `Status` with the OperationOutcome's issue code (a fixed word) when the server sent one.
-pub fn status_error(what: &str, status: u16, body: &[u8]) -> FetchError {
+pub(crate) fn status_error(what: &str, status: u16, body: &[u8]) -> FetchError {
     let code = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| {
@@ -610,6 +434,7 @@ pub(crate) mod mock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio_rustls::rustls;
 
     #[test]
     fn origins_compare_scheme_host_and_port() {

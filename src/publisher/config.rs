@@ -13,14 +13,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Largest config file accepted.
-pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 /// At most this many wards (and boxes per ward) in one config.
 const MAX_WARDS: usize = 500;
 const MAX_BOXES_PER_WARD: usize = 16;
 
 /// The resource types the publisher can read per patient (besides Patient, Encounter and
 /// Location, which the census always reads): what the box maps (docs/FHIR-MAPPING.md).
-pub const PATIENT_RESOURCES: &[&str] = &[
+pub(crate) const PATIENT_RESOURCES: &[&str] = &[
     "AllergyIntolerance",
     "Flag",
     "Consent",
@@ -37,7 +37,7 @@ pub const PATIENT_RESOURCES: &[&str] = &[
 
 /// Errors reading or validating the publisher's config.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     #[error("cannot read config {path}: {source}")]
     Read {
         path: PathBuf,
@@ -159,11 +159,11 @@ struct RawBox {
 
 // ---------------------------------------------------------------- validated
 
-pub use crate::config::Language;
+pub(crate) use crate::config::Language;
 
 /// The validated publisher configuration.
 #[derive(Debug, Clone)]
-pub struct PublisherConfig {
+pub(crate) struct PublisherConfig {
     /// Where the config was read from (for messages).
     pub source: PathBuf,
     /// Sequence numbers and census sizes per ward (durable, locked).
@@ -184,7 +184,7 @@ pub struct PublisherConfig {
 
 /// How boxes are reached.
 #[derive(Debug, Clone)]
-pub struct DeliveryConfig {
+pub(crate) struct DeliveryConfig {
     /// The OpenSSH `sftp` program.
     pub sftp_program: PathBuf,
     /// Default SSH identity (the upload key) and pinned host keys for SFTP boxes.
@@ -201,7 +201,7 @@ pub struct DeliveryConfig {
 
 /// How a source is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReadMode {
+pub(crate) enum ReadMode {
     /// FHIR search per resource type, batches of patients, `next` links followed.
     Search,
     /// FHIR Bulk Data `Group/{id}/$export` for the clinical data (census still by search).
@@ -210,7 +210,7 @@ pub enum ReadMode {
 
 /// Bulk Data settings of a source.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BulkConfig {
+pub(crate) struct BulkConfig {
     /// The Group whose `$export` holds the wards' patients.
     pub group: String,
     /// Use `_since` for incremental exports between full ones.
@@ -225,7 +225,7 @@ pub struct BulkConfig {
 
 /// How the publisher authenticates to a source.
 #[derive(Debug, Clone)]
-pub enum AuthConfig {
+pub(crate) enum AuthConfig {
     None,
     /// A bearer token read from a file (reread when it changes).
     Bearer {
@@ -237,14 +237,14 @@ pub enum AuthConfig {
 
 /// Signing algorithm of the client assertion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JwtAlg {
+pub(crate) enum JwtAlg {
     Rs384,
     Es384,
 }
 
 impl JwtAlg {
     /// The JOSE name.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             JwtAlg::Rs384 => "RS384",
             JwtAlg::Es384 => "ES384",
@@ -254,7 +254,7 @@ impl JwtAlg {
 
 /// SMART Backend Services settings.
 #[derive(Debug, Clone)]
-pub struct SmartConfig {
+pub(crate) struct SmartConfig {
     /// Token endpoint; `None`: discovered from `.well-known/smart-configuration`.
     pub token_url: Option<String>,
     pub client_id: String,
@@ -267,7 +267,7 @@ pub struct SmartConfig {
 
 /// One FHIR server the publisher reads.
 #[derive(Debug, Clone)]
-pub struct SourceConfig {
+pub(crate) struct SourceConfig {
     pub name: String,
     /// The FHIR base, without a trailing slash.
     pub base_url: String,
@@ -302,7 +302,7 @@ pub struct SourceConfig {
 
 /// How the ward's Location is found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LocationRef {
+pub(crate) enum LocationRef {
     /// The Location's logical id.
     Id(String),
     /// A Location identifier `system|value`, searched every cycle.
@@ -311,7 +311,7 @@ pub enum LocationRef {
 
 /// One ward: its census source, its Location and its boxes.
 #[derive(Debug, Clone)]
-pub struct WardConfig {
+pub(crate) struct WardConfig {
     pub id: String,
     pub name: String,
     /// Index into [`PublisherConfig::sources`].
@@ -325,7 +325,7 @@ pub struct WardConfig {
 
 /// One box of a ward.
 #[derive(Debug, Clone)]
-pub struct BoxConfig {
+pub(crate) struct BoxConfig {
     pub id: String,
     /// The box's appliance public key (`appliance.pub`).
     pub key: PathBuf,
@@ -334,7 +334,7 @@ pub struct BoxConfig {
 
 /// Where a box's snapshots go.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BoxTarget {
+pub(crate) enum BoxTarget {
     /// The box's chrooted `inbox` account over SFTP (host key pinned).
     Sftp(SftpTarget),
     /// A local directory (a USB stick's mount point, a one-way link's spool).
@@ -343,7 +343,7 @@ pub enum BoxTarget {
 
 /// An SFTP box.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SftpTarget {
+pub(crate) struct SftpTarget {
     pub user: String,
     pub host: String,
     pub port: u16,
@@ -360,7 +360,7 @@ const DAY: u64 = 24 * HOUR;
 
 impl PublisherConfig {
     /// Reads and validates a config file.
-    pub fn load(path: &Path) -> Result<PublisherConfig, ConfigError> {
+    pub(crate) fn load(path: &Path) -> Result<PublisherConfig, ConfigError> {
         let meta = std::fs::metadata(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
@@ -377,13 +377,8 @@ impl PublisherConfig {
         Self::from_toml(&text, path)
     }
 
-    /// The ward with this id.
-    pub fn ward(&self, id: &str) -> Option<&WardConfig> {
-        self.wards.iter().find(|w| w.id == id)
-    }
-
     /// Parses and validates config text; `path` names the source and anchors relative paths.
-    pub fn from_toml(text: &str, path: &Path) -> Result<PublisherConfig, ConfigError> {
+    pub(crate) fn from_toml(text: &str, path: &Path) -> Result<PublisherConfig, ConfigError> {
         let mut unknown = Vec::new();
         let de = toml::Deserializer::parse(text).map_err(|e| ConfigError::Parse {
             path: path.to_owned(),
@@ -1034,7 +1029,7 @@ impl Validator<'_> {
 }
 
 /// `http(s)://host[:port]/path` without query or fragment; returned without a trailing `/`.
-pub fn check_base_url(s: &str) -> Result<String, String> {
+pub(crate) fn check_base_url(s: &str) -> Result<String, String> {
     let uri: hyper::Uri = s.parse().map_err(|_| format!("{s:?} is not a URL"))?;
     match uri.scheme_str() {
         Some("https" | "http") => {}
@@ -1053,7 +1048,7 @@ pub fn check_base_url(s: &str) -> Result<String, String> {
 }
 
 /// A FHIR logical id: 1–64 of `A-Za-z0-9-.`.
-pub fn check_fhir_id(s: &str) -> Result<(), String> {
+pub(crate) fn check_fhir_id(s: &str) -> Result<(), String> {
     if s.is_empty()
         || s.len() > 64
         || !s

@@ -21,7 +21,7 @@ const MAX_STDERR: usize = 4096;
 
 /// A file to deliver.
 #[derive(Debug, Clone, Copy)]
-pub struct Upload<'a> {
+pub(crate) struct Upload<'a> {
     /// The final name in the inbox (`WARD-SEQUENCE.snap`).
     pub name: &'a str,
     pub bytes: &'a [u8],
@@ -29,7 +29,7 @@ pub struct Upload<'a> {
 
 /// What one session with a box did.
 #[derive(Debug, Default)]
-pub struct Session {
+pub(crate) struct Session {
     /// The connection and login worked (the box answered).
     pub reachable: bool,
     /// The upload, when one was asked for: `Ok` delivered, `Err` why not.
@@ -40,7 +40,7 @@ pub struct Session {
 
 /// One session with `target`: status (SFTP) and, if given, an upload; `stale_part` is a
 /// `.part` name an earlier failed upload may have left behind.
-pub async fn session(
+pub(crate) async fn session(
     target: &BoxTarget,
     cfg: &DeliveryConfig,
     upload: Option<Upload<'_>>,

@@ -11,11 +11,11 @@ use std::time::Duration;
 
 /// A box's clock may differ this much from the publisher's before it is a problem (the
 /// status file is rewritten every 30 s, so smaller offsets are noise).
-pub const CLOCK_TOLERANCE: Duration = Duration::from_secs(120);
+pub(crate) const CLOCK_TOLERANCE: Duration = Duration::from_secs(120);
 
 /// The last publish attempt of a ward.
 #[derive(Debug, Clone, Default)]
-pub struct WardState {
+pub(crate) struct WardState {
     pub id: String,
     pub name: String,
     /// The interval of the ward's source.
@@ -38,7 +38,7 @@ pub struct WardState {
 
 /// What the publisher knows about one box.
 #[derive(Debug, Clone, Default)]
-pub struct BoxState {
+pub(crate) struct BoxState {
     pub id: String,
     /// SFTP boxes answer with a status; directory boxes cannot.
     pub sftp: bool,
@@ -59,28 +59,28 @@ pub struct BoxState {
 
 /// A problem shown for a box: a stable code and one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BoxProblem {
+pub(crate) struct BoxProblem {
     pub code: String,
     pub message: String,
 }
 
 impl BoxState {
     /// Seconds between the box's clock and the publisher's when the status was read.
-    pub fn clock_offset(&self) -> Option<i64> {
+    pub(crate) fn clock_offset(&self) -> Option<i64> {
         let s = self.status.as_ref()?;
         let read = self.status_read_at?;
         Some((s.clock - read).num_seconds())
     }
 
     /// Age of the data the box serves (by the publisher's clock).
-    pub fn data_age(&self, now: DateTime<Utc>) -> Option<i64> {
+    pub(crate) fn data_age(&self, now: DateTime<Utc>) -> Option<i64> {
         let d = self.status.as_ref()?.data_as_of?;
         Some((now - d).num_seconds())
     }
 
     /// The box's problems: its own standing problems, a refusal newer than the data it
     /// serves, and what the publisher sees (unreachable, no status, wrong ward, clock).
-    pub fn problems(&self, ward: &str) -> Vec<BoxProblem> {
+    pub(crate) fn problems(&self, ward: &str) -> Vec<BoxProblem> {
         let mut out = Vec::new();
         if self.sftp
             && let Some(e) = &self.status_error
@@ -138,19 +138,17 @@ impl BoxState {
 
 /// The whole fleet, shared between the service loop and the status page.
 #[derive(Debug, Clone, Default)]
-pub struct Fleet {
-    pub started: Option<DateTime<Utc>>,
+pub(crate) struct Fleet {
     pub wards: Vec<WardState>,
 }
 
 /// The shared fleet state.
-pub type SharedFleet = Arc<Mutex<Fleet>>;
+pub(crate) type SharedFleet = Arc<Mutex<Fleet>>;
 
 impl Fleet {
     /// An empty fleet for the configured wards and boxes.
-    pub fn new(cfg: &PublisherConfig) -> Fleet {
+    pub(crate) fn new(cfg: &PublisherConfig) -> Fleet {
         Fleet {
-            started: Some(Utc::now()),
             wards: cfg
                 .wards
                 .iter()
@@ -177,13 +175,13 @@ impl Fleet {
     }
 
     /// The ward with this id.
-    pub fn ward_mut(&mut self, id: &str) -> Option<&mut WardState> {
+    pub(crate) fn ward_mut(&mut self, id: &str) -> Option<&mut WardState> {
         self.wards.iter_mut().find(|w| w.id == id)
     }
 }
 
 /// Locks the shared fleet (a poisoned lock still holds usable data).
-pub fn lock(f: &SharedFleet) -> std::sync::MutexGuard<'_, Fleet> {
+pub(crate) fn lock(f: &SharedFleet) -> std::sync::MutexGuard<'_, Fleet> {
     match f.lock() {
         Ok(g) => g,
         Err(p) => p.into_inner(),

@@ -22,7 +22,7 @@ const MAX_ROUNDS: usize = 4;
 /// Most resources fetched for one ward in one cycle.
 const MAX_FETCHED: usize = 20_000;
 /// How long shared master data is reused before it is read again.
-pub const CACHE_FOR: Duration = Duration::from_secs(15 * 60);
+pub(crate) const CACHE_FOR: Duration = Duration::from_secs(15 * 60);
 /// Most cached master-data resources per source.
 const MAX_CACHED: usize = 50_000;
 
@@ -51,7 +51,7 @@ const SHARED: &[&str] = &[
 
 /// Master data read recently, per source.
 #[derive(Default)]
-pub struct RefCache {
+pub(crate) struct RefCache {
     map: Mutex<HashMap<Key, (Instant, Arc<Value>)>>,
 }
 
@@ -83,7 +83,7 @@ impl RefCache {
 
 /// What hydration did, for the log and the benchmark.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Hydrated {
+pub(crate) struct Hydrated {
     pub fetched: usize,
     pub from_cache: usize,
     pub not_found: usize,
@@ -103,7 +103,7 @@ fn missing(set: &ResourceSet, base: &str, tried: &BTreeSet<Key>) -> BTreeSet<Key
 }
 
 /// Fetches what `set` refers to and lacks; `patients` are the ward's patient ids.
-pub async fn hydrate(
+pub(crate) async fn hydrate(
     client: Arc<FhirClient>,
     cache: &RefCache,
     ward: &str,

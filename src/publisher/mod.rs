@@ -17,17 +17,18 @@
 //! enters its snapshot; the sequence never repeats (see `seal`); nothing with patient data
 //! is logged or shown (ids, counts, codes, HTTP statuses only).
 
-pub mod auth;
-pub mod bulk;
-pub mod census;
+pub(crate) mod auth;
+pub(crate) mod bulk;
+pub(crate) mod census;
 pub mod cli;
-pub mod client;
-pub mod config;
-pub mod delivery;
-pub mod fleet;
-pub mod hydrate;
-pub mod resources;
-pub mod seal;
-pub mod search;
-pub mod service;
-pub mod web;
+pub(crate) mod client;
+pub(crate) mod config;
+pub(crate) mod delivery;
+pub(crate) mod fleet;
+pub(crate) mod http;
+pub(crate) mod hydrate;
+pub(crate) mod resources;
+pub(crate) mod seal;
+pub(crate) mod search;
+pub(crate) mod service;
+pub(crate) mod web;

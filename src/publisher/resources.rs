@@ -10,16 +10,16 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Most resources one ward may gather (the box maps at most 2 000 000 per snapshot).
-pub const MAX_RESOURCES: usize = 500_000;
+pub(crate) const MAX_RESOURCES: usize = 500_000;
 /// Most pages followed for one search.
 const MAX_PAGES: usize = 10_000;
 
 /// `(resourceType, id)`.
-pub type Key = (String, String);
+pub(crate) type Key = (String, String);
 
 /// Why a ward could not be read.
 #[derive(Debug, thiserror::Error)]
-pub enum ReadError {
+pub(crate) enum ReadError {
     #[error(transparent)]
     Fetch(#[from] FetchError),
     #[error("{what}: {detail}")]
@@ -30,7 +30,7 @@ pub enum ReadError {
 
 impl ReadError {
     /// A short stable code for metrics and the status page.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             ReadError::Fetch(f) => f.code(),
             ReadError::Invalid { .. } => "invalid_answer",
@@ -38,7 +38,7 @@ impl ReadError {
         }
     }
 
-    pub fn invalid(what: &str, detail: impl Into<String>) -> ReadError {
+    pub(crate) fn invalid(what: &str, detail: impl Into<String>) -> ReadError {
         ReadError::Invalid {
             what: what.to_owned(),
             detail: detail.into(),
@@ -48,14 +48,14 @@ impl ReadError {
 
 /// The resources of one ward, in a stable order (type, id).
 #[derive(Debug, Default, Clone)]
-pub struct ResourceSet {
+pub(crate) struct ResourceSet {
     map: BTreeMap<Key, Value>,
 }
 
 impl ResourceSet {
     /// Adds a resource (a later copy of the same `Type/id` replaces the earlier one).
     /// Resources without a usable type and id are refused.
-    pub fn insert(&mut self, r: Value, what: &str) -> Result<(), ReadError> {
+    pub(crate) fn insert(&mut self, r: Value, what: &str) -> Result<(), ReadError> {
         let key = key_of(&r).ok_or_else(|| {
             ReadError::invalid(what, "a resource without resourceType or a valid id")
         })?;
@@ -66,28 +66,25 @@ impl ResourceSet {
         Ok(())
     }
 
-    pub fn contains(&self, k: &Key) -> bool {
+    pub(crate) fn contains(&self, k: &Key) -> bool {
         self.map.contains_key(k)
     }
 
-    pub fn get(&self, k: &Key) -> Option<&Value> {
+    pub(crate) fn get(&self, k: &Key) -> Option<&Value> {
         self.map.get(k)
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.map.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Value)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Key, &Value)> {
         self.map.iter()
     }
 
     /// Moves all of `other` in.
-    pub fn extend(&mut self, other: ResourceSet, what: &str) -> Result<(), ReadError> {
+    pub(crate) fn extend(&mut self, other: ResourceSet, what: &str) -> Result<(), ReadError> {
         for (_, v) in other.map {
             self.insert(v, what)?;
         }
@@ -95,13 +92,13 @@ impl ResourceSet {
     }
 
     /// Resources of one type.
-    pub fn of_type<'a>(&'a self, t: &'a str) -> impl Iterator<Item = (&'a Key, &'a Value)> {
+    pub(crate) fn of_type<'a>(&'a self, t: &'a str) -> impl Iterator<Item = (&'a Key, &'a Value)> {
         self.map.iter().filter(move |(k, _)| k.0 == t)
     }
 
     /// The snapshot payload: one resource per line (NDJSON), in key order, so the same
     /// data always gives the same bytes.
-    pub fn to_ndjson(&self) -> Vec<u8> {
+    pub(crate) fn to_ndjson(&self) -> Vec<u8> {
         let mut out = Vec::new();
         for v in self.map.values() {
             // A Value always serialises.
@@ -115,7 +112,7 @@ impl ResourceSet {
 }
 
 /// A FHIR id as the spec allows it (so it can go into a URL path unescaped).
-pub fn valid_id(id: &str) -> bool {
+pub(crate) fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
         && id
@@ -132,7 +129,7 @@ fn valid_type(t: &str) -> bool {
 }
 
 /// `(resourceType, id)` of a resource.
-pub fn key_of(r: &Value) -> Option<Key> {
+pub(crate) fn key_of(r: &Value) -> Option<Key> {
     let t = r.get("resourceType")?.as_str()?;
     let id = r.get("id")?.as_str()?;
     (valid_type(t) && valid_id(id)).then(|| (t.to_owned(), id.to_owned()))
@@ -141,7 +138,7 @@ pub fn key_of(r: &Value) -> Option<Key> {
 /// The target of a literal reference on this server: `Type/id`, `Type/id/_history/n`, or
 /// an absolute URL under `base` (the source's FHIR base). Contained (`#x`), `urn:` and
 /// other servers' references give `None`.
-pub fn ref_target(reference: &str, base: &str) -> Option<Key> {
+pub(crate) fn ref_target(reference: &str, base: &str) -> Option<Key> {
     let rel = if reference.starts_with("http://") || reference.starts_with("https://") {
         reference.strip_prefix(base)?.strip_prefix('/')?
     } else {
@@ -159,7 +156,7 @@ pub fn ref_target(reference: &str, base: &str) -> Option<Key> {
 }
 
 /// Every literal reference string anywhere in `v` (`{"reference": "..."}` objects).
-pub fn references(v: &Value, out: &mut Vec<String>) {
+pub(crate) fn references(v: &Value, out: &mut Vec<String>) {
     references_depth(v, out, 0);
 }
 
@@ -189,7 +186,7 @@ fn references_depth(v: &Value, out: &mut Vec<String>, depth: usize) {
 }
 
 /// The element that names a patient-bound resource's patient.
-pub fn patient_field(resource_type: &str) -> Option<&'static str> {
+pub(crate) fn patient_field(resource_type: &str) -> Option<&'static str> {
     Some(match resource_type {
         "AllergyIntolerance" | "Consent" | "RelatedPerson" | "Device" => "patient",
         "Flag"
@@ -206,7 +203,7 @@ pub fn patient_field(resource_type: &str) -> Option<&'static str> {
 }
 
 /// The patient id a patient-bound resource belongs to, if it names one on this server.
-pub fn patient_of(r: &Value, base: &str) -> Option<String> {
+pub(crate) fn patient_of(r: &Value, base: &str) -> Option<String> {
     let t = r.get("resourceType")?.as_str()?;
     let field = patient_field(t)?;
     let reference = r.get(field)?.get("reference")?.as_str()?;
@@ -218,7 +215,7 @@ pub fn patient_of(r: &Value, base: &str) -> Option<String> {
 
 /// Reads a whole search: the first page at `path` and every `next` page, adding each
 /// `match` (and `include`) resource to `sink` after `accept` approved it.
-pub async fn search_all(
+pub(crate) async fn search_all(
     client: &FhirClient,
     path: &str,
     what: &str,
@@ -284,7 +281,7 @@ pub async fn search_all(
 }
 
 /// `Patient/a,Patient/b,…` for a search parameter.
-pub fn patient_refs(ids: &[String]) -> String {
+pub(crate) fn patient_refs(ids: &[String]) -> String {
     ids.iter()
         .map(|i| format!("Patient/{i}"))
         .collect::<Vec<_>>()
@@ -292,7 +289,7 @@ pub fn patient_refs(ids: &[String]) -> String {
 }
 
 /// A query string from pairs (form-encoded).
-pub fn query(path: &str, pairs: &[(&str, &str)]) -> String {
+pub(crate) fn query(path: &str, pairs: &[(&str, &str)]) -> String {
     let q = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs.iter())
         .finish();

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 /// Errors of the publisher's state directory.
 #[derive(Debug, thiserror::Error)]
-pub enum StateError {
+pub(crate) enum StateError {
     #[error("state {path}: {source}")]
     Io {
         path: PathBuf,
@@ -36,7 +36,7 @@ pub enum StateError {
 
 /// What is kept per ward.
 #[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct WardState {
+pub(crate) struct WardState {
     /// The last sequence number issued for the ward (any kind).
     pub last_sequence: u64,
     /// Patients in the last clinical snapshot sealed.
@@ -46,14 +46,14 @@ pub struct WardState {
 }
 
 /// The per-ward state files under `state_dir/wards/`, with a lock file.
-pub struct StateStore {
+pub(crate) struct StateStore {
     dir: PathBuf,
     lock: PathBuf,
 }
 
 impl StateStore {
     /// Opens (creates, 0700) the state directory.
-    pub fn open(state_dir: &Path) -> Result<StateStore, StateError> {
+    pub(crate) fn open(state_dir: &Path) -> Result<StateStore, StateError> {
         use std::os::unix::fs::DirBuilderExt as _;
         let dir = state_dir.join("wards");
         std::fs::DirBuilder::new()
@@ -113,12 +113,12 @@ impl StateStore {
     }
 
     /// The ward's state now.
-    pub fn get(&self, ward: &str) -> Result<WardState, StateError> {
+    pub(crate) fn get(&self, ward: &str) -> Result<WardState, StateError> {
         self.read_unlocked(&self.path(ward))
     }
 
     /// Issues the ward's next sequence number (persisted before it is returned).
-    pub fn next_sequence(&self, ward: &str, now: DateTime<Utc>) -> Result<u64, StateError> {
+    pub(crate) fn next_sequence(&self, ward: &str, now: DateTime<Utc>) -> Result<u64, StateError> {
         let clock = u64::try_from(now.timestamp_millis()).unwrap_or(0);
         self.update(ward, |s| {
             s.last_sequence = s.last_sequence.saturating_add(1).max(clock);
@@ -127,7 +127,7 @@ impl StateStore {
     }
 
     /// Records a sealed clinical snapshot's census.
-    pub fn record_census(
+    pub(crate) fn record_census(
         &self,
         ward: &str,
         census: usize,
@@ -142,7 +142,7 @@ impl StateStore {
 
 /// Why a census looks broken.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Shrink {
+pub(crate) enum Shrink {
     Empty {
         before: Option<usize>,
     },
@@ -168,7 +168,12 @@ impl std::fmt::Display for Shrink {
 
 /// The shrink check: `census` against the larger of the last published census and what
 /// the boxes serve.
-pub fn shrink(census: usize, last: Option<usize>, served: &[usize], share: u8) -> Option<Shrink> {
+pub(crate) fn shrink(
+    census: usize,
+    last: Option<usize>,
+    served: &[usize],
+    share: u8,
+) -> Option<Shrink> {
     let before = last.into_iter().chain(served.iter().copied()).max();
     if census == 0 {
         return Some(Shrink::Empty { before });
@@ -187,19 +192,16 @@ pub fn shrink(census: usize, last: Option<usize>, served: &[usize], share: u8) -
 
 /// A sealed snapshot ready for delivery.
 #[derive(Debug)]
-pub struct Sealed {
-    pub ward: String,
+pub(crate) struct Sealed {
     pub sequence: u64,
-    pub kind: PayloadKind,
     pub bytes: Vec<u8>,
-    pub data_as_of: DateTime<Utc>,
     /// The name it is delivered under (`WARD-SEQUENCE.snap`).
     pub name: String,
 }
 
 /// Seals `payload` for the ward's boxes with the next sequence number.
 #[allow(clippy::too_many_arguments)]
-pub fn seal(
+pub(crate) fn seal(
     state: &StateStore,
     key: &PublisherSecret,
     recipients: &[AppliancePublic],
@@ -223,18 +225,15 @@ pub fn seal(
     };
     let bytes = snapshot::seal(key, recipients, &req, payload)?;
     Ok(Sealed {
-        ward: ward.to_owned(),
         sequence,
-        kind,
         bytes,
-        data_as_of,
         name: format!("{ward}-{sequence}.snap"),
     })
 }
 
 /// Why a snapshot could not be sealed.
 #[derive(Debug, thiserror::Error)]
-pub enum SealError {
+pub(crate) enum SealError {
     #[error(transparent)]
     State(#[from] StateError),
     #[error("cannot seal: {0}")]

@@ -68,7 +68,7 @@ fn plan(source: &SourceConfig, ward: &str, patients: &[String], now: DateTime<Ut
 
 /// Reads every configured resource type for `patients`; every resource returned must
 /// belong to one of them.
-pub async fn read_patients(
+pub(crate) async fn read_patients(
     client: Arc<FhirClient>,
     source: &SourceConfig,
     ward: &str,

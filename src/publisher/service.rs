@@ -33,7 +33,7 @@ const PARALLEL_SESSIONS: usize = 8;
 
 /// Why the publisher could not start.
 #[derive(Debug, thiserror::Error)]
-pub enum StartError {
+pub(crate) enum StartError {
     #[error("cannot use the publisher key: {0}")]
     Key(#[from] crate::keys::KeyError),
     #[error(transparent)]
@@ -44,20 +44,19 @@ pub enum StartError {
 
 /// A ward that was read and sealed.
 #[derive(Debug, Clone)]
-pub struct Published {
+pub(crate) struct Published {
     pub sequence: u64,
     pub census: usize,
     pub data_as_of: DateTime<Utc>,
     pub read: Duration,
     pub seal: Duration,
     pub requests: u64,
-    pub hydrated: Hydrated,
     pub shrink_allowed: bool,
 }
 
 /// What one cycle did for one ward.
 #[derive(Debug, Clone)]
-pub struct WardOutcome {
+pub(crate) struct WardOutcome {
     pub ward: String,
     /// Sealed, or why not (one line, no patient data).
     pub result: Result<Published, String>,
@@ -68,12 +67,12 @@ pub struct WardOutcome {
 
 impl WardOutcome {
     /// Sealed and delivered to every box.
-    pub fn complete(&self) -> bool {
+    pub(crate) fn complete(&self) -> bool {
         self.result.is_ok() && self.boxes.iter().all(|(_, r)| matches!(r, Some(Ok(_))))
     }
 
     /// One line for `--once` and the journal.
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         let delivered = self
             .boxes
             .iter()
@@ -129,7 +128,7 @@ impl WardOutcome {
 }
 
 /// Per box: delivered (the sequence), why not, or nothing to deliver.
-pub type BoxResult = (String, Option<Result<u64, String>>);
+pub(crate) type BoxResult = (String, Option<Result<u64, String>>);
 
 /// A snapshot waiting for a box that did not get it.
 struct Pending {
@@ -137,7 +136,7 @@ struct Pending {
 }
 
 /// The running publisher.
-pub struct Publisher {
+pub(crate) struct Publisher {
     pub cfg: Arc<PublisherConfig>,
     key: PublisherSecret,
     state: StateStore,
@@ -163,12 +162,11 @@ struct WardData {
     set: ResourceSet,
     census: usize,
     data_as_of: DateTime<Utc>,
-    hydrated: Hydrated,
 }
 
 impl Publisher {
     /// Loads the key, the state directory and every source's client (CA, credentials).
-    pub fn new(cfg: PublisherConfig) -> Result<Publisher, StartError> {
+    pub(crate) fn new(cfg: PublisherConfig) -> Result<Publisher, StartError> {
         let key = PublisherSecret::read(&cfg.key)?;
         let state = StateStore::open(&cfg.state_dir)?;
         let mut clients = Vec::new();
@@ -288,13 +286,19 @@ impl Publisher {
                 }
             }
         }
-        let hydrated =
+        let h: Hydrated =
             hydrate::hydrate(client, &self.refs[si], &ward.id, &mut set, &c.patients).await?;
+        log::info!(
+            "ward {}: referenced resources {} fetched, {} from cache, {} not found",
+            ward.id,
+            h.fetched,
+            h.from_cache,
+            h.not_found
+        );
         Ok(WardData {
             census: c.patients.len(),
             set,
             data_as_of,
-            hydrated,
         })
     }
 
@@ -405,7 +409,6 @@ impl Publisher {
             read,
             seal: seal_time,
             requests,
-            hydrated: data.hydrated,
             shrink_allowed: shrink.is_some(),
         };
         Ok((Arc::new(sealed), p))
@@ -589,7 +592,7 @@ impl Publisher {
     }
 
     /// One cycle of the wards of source `si` (all wards when `None`).
-    pub async fn cycle(self: &Arc<Self>, si: Option<usize>) -> Vec<WardOutcome> {
+    pub(crate) async fn cycle(self: &Arc<Self>, si: Option<usize>) -> Vec<WardOutcome> {
         let sources: Vec<usize> = match si {
             Some(i) => vec![i],
             None => (0..self.cfg.sources.len()).collect(),
@@ -700,7 +703,7 @@ impl Publisher {
     }
 
     /// Seals a roster or mode command for a ward and delivers it to all its boxes.
-    pub async fn send_command(
+    pub(crate) async fn send_command(
         self: &Arc<Self>,
         ward_id: &str,
         kind: PayloadKind,
@@ -736,7 +739,10 @@ impl Publisher {
     }
 
     /// Runs every source's cycle every interval until `shutdown`.
-    pub async fn run(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()> + Send) {
+    pub(crate) async fn run(
+        self: Arc<Self>,
+        shutdown: impl std::future::Future<Output = ()> + Send,
+    ) {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
         for si in 0..self.cfg.sources.len() {

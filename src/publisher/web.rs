@@ -27,13 +27,13 @@ const STYLESHEET: &str = include_str!("status.css");
 
 /// What the page needs besides the fleet.
 #[derive(Clone)]
-pub struct PageSettings {
+pub(crate) struct PageSettings {
     pub language: Language,
     pub timezone: chrono_tz::Tz,
 }
 
 /// Serves until `shutdown` completes.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     fleet: SharedFleet,
     settings: PageSettings,
@@ -138,7 +138,7 @@ fn ts(t: DateTime<Utc>) -> f64 {
 }
 
 /// The `/metrics` document.
-pub fn metrics(f: &Fleet, now: DateTime<Utc>) -> String {
+pub(crate) fn metrics(f: &Fleet, now: DateTime<Utc>) -> String {
     let mut out = String::with_capacity(4096);
     let mut family = |name: &str, kind: &str, help: &str, rows: Vec<(String, String)>| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -416,7 +416,7 @@ fn clip(s: &str) -> String {
 }
 
 /// The status page.
-pub fn page(f: &Fleet, s: &PageSettings, now: DateTime<Utc>) -> Markup {
+pub(crate) fn page(f: &Fleet, s: &PageSettings, now: DateTime<Utc>) -> Markup {
     let l = s.language;
     let lang = match l {
         Language::Nl => "nl",
@@ -542,7 +542,6 @@ mod tests {
 
     fn fleet() -> Fleet {
         Fleet {
-            started: None,
             wards: vec![WardState {
                 id: "A3".into(),
                 name: "<script>x</script>".into(),

@@ -18,7 +18,7 @@ use super::medication::Drug;
 
 /// A high-risk group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum HighRisk {
+pub(crate) enum HighRisk {
     Anticoagulant,
     Insulin,
     Opioid,
@@ -31,7 +31,7 @@ pub enum HighRisk {
 
 /// ATC prefixes (matched on the code's start) and their group; the first match wins, so
 /// the specific codes come before the groups that contain them.
-pub const GROUPS: &[(&str, HighRisk)] = &[
+pub(crate) const GROUPS: &[(&str, HighRisk)] = &[
     // Antithrombotics without the oral platelet inhibitors (see the module documentation).
     ("B01AA", HighRisk::Anticoagulant),   // vitamin K antagonists
     ("B01AB", HighRisk::Anticoagulant),   // heparins (incl. LMWH)
@@ -65,7 +65,7 @@ fn is_atc(c: &Code) -> bool {
 }
 
 /// The group of one ATC code, if it is high-risk.
-pub fn group_of_atc(code: &str) -> Option<HighRisk> {
+pub(crate) fn group_of_atc(code: &str) -> Option<HighRisk> {
     let c = code.trim().to_ascii_uppercase();
     if c.len() < 3 {
         return None;
@@ -77,7 +77,7 @@ pub fn group_of_atc(code: &str) -> Option<HighRisk> {
 }
 
 /// The high-risk group of a drug by any of its ATC codings.
-pub fn high_risk(drug: &Drug) -> Option<HighRisk> {
+pub(crate) fn high_risk(drug: &Drug) -> Option<HighRisk> {
     drug.code
         .iter()
         .chain(drug.codes.iter())
@@ -88,7 +88,7 @@ pub fn high_risk(drug: &Drug) -> Option<HighRisk> {
 }
 
 /// True when the drug is an insulin (its MAR rows get room for the glucose value).
-pub fn is_insulin(drug: &Drug) -> bool {
+pub(crate) fn is_insulin(drug: &Drug) -> bool {
     high_risk(drug) == Some(HighRisk::Insulin)
 }
 

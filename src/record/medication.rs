@@ -27,7 +27,7 @@
 //! unrecognised stop type or status) is carried as [`Unreadable`] and makes the line say
 //! "could not be fully read — check the source" instead of a plain current line.
 
-use super::{Code, Moment};
+use super::{Code, Moment, Text};
 use chrono::{DateTime, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -50,32 +50,37 @@ pub enum MedicationKind {
 /// The drug as the source names it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Drug {
-    pub name: String,
+    /// The drug's name as the source gives it (code text, else the preferred display); never
+    /// empty for a mapped block.
+    pub name: Text,
     /// The preferred coding (user-selected, else G-Standaard, else the first).
     pub code: Option<Code>,
     /// Every coding the source gives (G-Standaard, ATC, SNOMED, RxNorm, NDC, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<Code>,
     /// Strength, e.g. "500 mg" or "5 mg/ml".
-    pub strength: Option<String>,
-    pub form: Option<String>,
-    pub ingredients: Vec<String>,
+    pub strength: Option<Text>,
+    /// Pharmaceutical form (tablet, solution ...), as given.
+    pub form: Option<Text>,
+    /// Names of the active ingredients, at most 20.
+    pub ingredients: Vec<Text>,
 }
 
 /// A quantity with its unit as text and as code (UCUM or the G-Standaard unit table).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Quantity {
+    /// The amount, in `unit`.
     pub value: f64,
     /// The unit as people write it ("stuk", "mg").
-    pub unit: Option<String>,
+    pub unit: Option<Text>,
     /// The unit's code system (`http://unitsofmeasure.org` for UCUM).
-    pub system: Option<String>,
+    pub system: Option<Text>,
     /// The unit's code ("mg", "{stuk}", "245").
-    pub code: Option<String>,
+    pub code: Option<Text>,
 }
 
 /// UCUM's system URI.
-pub const UCUM: &str = "http://unitsofmeasure.org";
+pub(crate) const UCUM: &str = "http://unitsofmeasure.org";
 
 impl Quantity {
     /// The UCUM code of the unit, when the source gives one.
@@ -89,6 +94,7 @@ impl Quantity {
 /// A maximum dose per period ("max. 6 stuk per dag"): derivable for PRN blocks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MaxDose {
+    /// The maximum amount.
     pub quantity: Quantity,
     /// The period, e.g. 1 d (value with a UCUM time unit).
     pub per: Quantity,
@@ -102,50 +108,59 @@ pub struct Schedule {
     /// "3 x per 1 d" as (frequency, period, period unit as UCUM: h, d, wk ...).
     pub frequency: Option<Frequency>,
     /// Day parts / events (morning, before meals ...), as given.
-    pub when: Vec<String>,
+    pub when: Vec<Text>,
     /// Days of week (mon, tue ...) when restricted.
-    pub days_of_week: Vec<String>,
+    pub days_of_week: Vec<Text>,
     /// A readable rendering of the above (built by the mapper, Dutch).
-    pub text: Option<String>,
+    pub text: Option<Text>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// How often per period (Timing.repeat frequency, period and periodUnit).
 pub struct Frequency {
+    /// Times per period (frequency).
     pub count: u32,
+    /// The upper bound when a range is given ("2-3 x per dag"); always above `count`.
     pub count_max: Option<u32>,
-    pub period: String,
-    pub period_unit: String,
+    /// The period's length as a number in text ("1", "0,5").
+    pub period: Text,
+    /// The period's UCUM unit (h, d, wk, mo, a ...).
+    pub period_unit: Text,
 }
 
 /// One dosing instruction (MP9 allows several per agreement, e.g. tapering).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Dosage {
     /// Dose with unit, e.g. "1 stuk", "500 mg", "1-2 stuks".
-    pub dose: Option<String>,
+    pub dose: Option<Text>,
     /// The dose as a quantity (doseQuantity), with unit text and code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dose_quantity: Option<Quantity>,
     /// A dose range (doseRange): low and high.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dose_range: Option<(Option<Quantity>, Option<Quantity>)>,
-    pub route: Option<String>,
+    /// Route of administration in words.
+    pub route: Option<Text>,
+    /// When to give.
     pub schedule: Schedule,
     /// `Some` when "zo nodig" (as needed); the condition text when given.
     pub as_needed: Option<AsNeeded>,
     /// Maximum dose per period, when given, as text.
-    pub max_dose: Option<String>,
+    pub max_dose: Option<Text>,
     /// The same maximum as quantities.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_per_period: Option<MaxDose>,
     /// The source's own rendered text of this instruction (Dosage.text).
-    pub text: Option<String>,
+    pub text: Option<Text>,
     /// Order for sequenced instructions.
     pub sequence: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// "Zo nodig": give only when the condition occurs.
 pub struct AsNeeded {
-    pub condition: Option<String>,
+    /// The condition in words ("bij pijn"), when the source gives one.
+    pub condition: Option<Text>,
 }
 
 /// The FHIR status of a building block, read into a closed set (the raw code stays in
@@ -157,15 +172,20 @@ pub enum BlockStatus {
     /// (MP9 3.0 always sends `unknown`).
     #[default]
     PeriodsDecide,
+    /// FHIR `on-hold`: paused.
     OnHold,
+    /// FHIR `stopped`.
     Stopped,
+    /// FHIR `completed`: ended as planned.
     Completed,
+    /// FHIR `cancelled`: never in force.
     Cancelled,
     /// MedicationStatement `not-taken`.
     NotTaken,
+    /// FHIR `draft`: not in force.
     Draft,
     /// A status outside FHIR's value set: the block cannot be fully read.
-    Unrecognised(String),
+    Unrecognised(Text),
 }
 
 /// What an MP9 stop order does.
@@ -183,13 +203,16 @@ pub enum StopKind {
 /// A period the block carries (a missing end with a start is an open period).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Span {
+    /// First moment of the period, if given.
     pub start: Option<Moment>,
+    /// Last moment of the period (inclusive), `None` when open-ended.
     pub end: Option<Moment>,
 }
 
 /// Everything the "is this current" rule looks at, read once from the source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct BlockFacts {
+    /// The block's FHIR status, read into a closed set.
     pub status: BlockStatus,
     /// The MP9 stop type, when the block is a stop order.
     pub stop: Option<StopKind>,
@@ -213,7 +236,7 @@ fn earlier(a: &Moment, b: &Moment) -> bool {
 
 impl BlockFacts {
     /// The earliest start of every period.
-    pub fn start(&self) -> Option<Moment> {
+    pub(crate) fn start(&self) -> Option<Moment> {
         self.periods
             .iter()
             .filter_map(|s| s.start)
@@ -222,7 +245,7 @@ impl BlockFacts {
 
     /// The latest end of every period; `None` when a period is open (start without end)
     /// or no period ends.
-    pub fn end(&self) -> Option<Moment> {
+    pub(crate) fn end(&self) -> Option<Moment> {
         if self
             .periods
             .iter()
@@ -237,7 +260,7 @@ impl BlockFacts {
     }
 
     /// The date a stop order takes effect: its end, else its start, else its registration.
-    pub fn stop_date(&self) -> Option<Moment> {
+    pub(crate) fn stop_date(&self) -> Option<Moment> {
         self.end()
             .or_else(|| {
                 self.periods
@@ -257,32 +280,49 @@ pub enum Fate {
     /// Running now. `stop_planned`/`pause_planned`: a later stop or pause order, or the
     /// start of a replacement.
     InForce {
+        /// Its planned end, if any.
         ends: Option<Moment>,
+        /// The start of a later stop order or replacement, if any.
         stop_planned: Option<Moment>,
+        /// The start of a later pause order, if any.
         pause_planned: Option<Moment>,
     },
+    /// Its period starts after `now`.
     NotYetStarted {
+        /// When it starts.
         starts: Moment,
     },
+    /// Its period ended before `now`.
     Ended {
+        /// When it ended (inclusive), if known.
         on: Option<Moment>,
     },
+    /// Stopped early by a status or an MP9 stop order.
     Stopped {
+        /// When it was stopped, if known.
         on: Option<Moment>,
     },
+    /// Paused (on hold, or an MP9 pause order).
     Paused {
+        /// Since when it is paused, if known.
         since: Option<Moment>,
     },
+    /// Cancelled: never in force.
     Cancelled,
+    /// A draft: not in force.
     Draft,
     /// Replaced by a later block of the same kind (e.g. a dose change).
     Superseded {
-        by: String,
+        /// The id ([`MedicationLine::id`]) of the block that replaces it.
+        by: Text,
+        /// When the replacement starts, if known.
         from: Option<Moment>,
     },
     /// An MP9 stop agreement: not a therapy, an order that ends other blocks.
     StopOrder {
+        /// What the stop order does to its treatment.
         stop: StopKind,
+        /// When it takes effect, if known.
         on: Option<Moment>,
     },
 }
@@ -298,6 +338,7 @@ impl Default for Fate {
 }
 
 impl Fate {
+    /// True while the block runs now (`InForce`, planned stops and pauses included).
     pub fn is_in_force(&self) -> bool {
         matches!(self, Fate::InForce { .. })
     }
@@ -308,15 +349,15 @@ impl Fate {
 #[serde(tag = "reason", content = "detail", rename_all = "snake_case")]
 pub enum Unreadable {
     /// A modifierExtension the mapper does not know: it may change the meaning.
-    UnknownModifier(String),
+    UnknownModifier(Text),
     /// A stop type code outside the MP9 3.0, 2.x and zib2017 code lists.
-    UnknownStopType(String),
+    UnknownStopType(Text),
     /// The stop type's code and its display say different things.
-    StopTypeDisplayConflict(String),
+    StopTypeDisplayConflict(Text),
     /// A status outside FHIR's value set.
-    UnknownStatus(String),
+    UnknownStatus(Text),
     /// A period that ends before it starts.
-    PeriodEndsBeforeStart(String),
+    PeriodEndsBeforeStart(Text),
 }
 
 /// Something about a treatment worth a second look, with everything current read.
@@ -324,9 +365,15 @@ pub enum Unreadable {
 #[serde(tag = "attention", rename_all = "snake_case")]
 pub enum Attention {
     /// More than one agreement of one MP9 treatment is in force at once.
-    ConcurrentAgreements { count: u32 },
+    ConcurrentAgreements {
+        /// How many agreements are in force.
+        count: u32,
+    },
     /// The treatment runs but its latest administration agreement does not.
-    AdministrationAgreementNotInForce { fate: Fate },
+    AdministrationAgreementNotInForce {
+        /// What became of that administration agreement.
+        fate: Fate,
+    },
     /// The treatment does not run but an administration agreement or a variable dosing
     /// regimen still does.
     AdministrationAgreementStillInForce,
@@ -336,24 +383,30 @@ pub enum Attention {
 /// use statement, with its fate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct MedicationLine {
+    /// Which MP9 building block this is.
     pub kind: MedicationKind,
     /// Stable id within the patient ("MedicationRequest/abc"), used to link administrations.
-    pub id: String,
+    pub id: Text,
+    /// The drug of this block.
     pub drug: Drug,
+    /// Dosing instructions, in sequence order.
     pub dosages: Vec<Dosage>,
     /// The earliest start of the block's periods (agreements without a period: authoredOn).
     pub start: Option<Moment>,
     /// The latest end of the block's periods (`None`: open-ended).
     pub end: Option<Moment>,
-    pub prescriber: Option<String>,
+    /// Who prescribed or recorded it, as a display name.
+    pub prescriber: Option<Text>,
     /// MP9 category of the block, or the category given.
-    pub category: Option<String>,
+    pub category: Option<Text>,
     /// The raw FHIR status code, for exports only; pages show the fate.
-    pub status: Option<String>,
-    pub reason: Option<String>,
-    pub note: Option<String>,
+    pub status: Option<Text>,
+    /// Reason for use in words (reasonCode and reasonReference, joined).
+    pub reason: Option<Text>,
+    /// Notes from the source, joined with " | ".
+    pub note: Option<Text>,
     /// The block this one is based on (administration agreement → medication agreement).
-    pub based_on: Option<String>,
+    pub based_on: Option<Text>,
     /// The facts the rule decided on (read by the mapper; not kept in a generation, which
     /// needs only the outcome).
     #[serde(skip)]
@@ -369,7 +422,7 @@ pub struct MedicationLine {
 impl MedicationLine {
     /// The last day this block runs as far as it is planned now: its end, or an earlier
     /// planned stop or pause.
-    pub fn runs_until(&self) -> Option<Moment> {
+    pub(crate) fn runs_until(&self) -> Option<Moment> {
         match &self.fate {
             Fate::InForce {
                 ends,
@@ -390,23 +443,37 @@ impl MedicationLine {
 pub enum TreatmentState {
     /// Running now.
     Current {
+        /// Its planned end, if any.
         ends: Option<Moment>,
+        /// The start of a planned stop, if any.
         stop_planned: Option<Moment>,
+        /// The start of a planned pause, if any.
         pause_planned: Option<Moment>,
         /// Resumed after a pause that began on this date.
         resumed_after_pause: Option<Moment>,
     },
     /// *ONDERBROKEN sinds …* (and *hervat op …* when a resume is planned).
     Paused {
+        /// Since when it is paused, if known.
         since: Option<Moment>,
+        /// When it resumes, if a resume is planned.
         resumes: Option<Moment>,
     },
     /// *start op …*
-    Future { starts: Moment },
+    Future {
+        /// The first day.
+        starts: Moment,
+    },
     /// *gestopt op …*
-    Stopped { on: Option<Moment> },
+    Stopped {
+        /// When it was stopped, if known.
+        on: Option<Moment>,
+    },
     /// *beëindigd op …*
-    Ended { on: Option<Moment> },
+    Ended {
+        /// When it ended, if known.
+        on: Option<Moment>,
+    },
     /// *geannuleerd*: never current.
     Cancelled,
     /// A draft, not in force.
@@ -416,7 +483,7 @@ pub enum TreatmentState {
 impl TreatmentState {
     /// True for the states a nurse must see among the current medication: running,
     /// paused (so it is not given) and about to start.
-    pub fn listed_now(&self) -> bool {
+    pub(crate) fn listed_now(&self) -> bool {
         matches!(
             self,
             TreatmentState::Current { .. }
@@ -431,9 +498,10 @@ impl TreatmentState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Treatment {
     /// Stable id within the patient (administrations point here).
-    pub id: String,
+    pub id: Text,
     /// The MP9 treatment identifier as "system|value", when the source gives one.
-    pub identifier: Option<String>,
+    pub identifier: Option<Text>,
+    /// Whether the treatment runs now, and since or until when; decided by [`resolve`].
     pub state: TreatmentState,
     /// Every building block with its fate, leading kind first, newest first within a kind.
     pub blocks: Vec<MedicationLine>,
@@ -457,7 +525,7 @@ pub const MAX_BLOCKS_PER_TREATMENT: usize = 50;
 
 /// The drug of a treatment without blocks (never produced by [`resolve`]).
 static NO_DRUG: Drug = Drug {
-    name: String::new(),
+    name: Text::empty(),
     code: None,
     codes: Vec::new(),
     strength: None,
@@ -520,7 +588,7 @@ impl Treatment {
 
     /// Administration agreements (and variable dosing regimens) in force: the doses the
     /// ward actually gives, when there are any.
-    pub fn in_force_of(&self, kind: MedicationKind) -> Vec<&MedicationLine> {
+    pub(crate) fn in_force_of(&self, kind: MedicationKind) -> Vec<&MedicationLine> {
         self.blocks
             .iter()
             .filter(|b| b.kind == kind && b.fate.is_in_force())
@@ -545,7 +613,7 @@ impl Treatment {
     }
 
     /// The newest use statement, when the treatment has one and it does not lead.
-    pub fn last_use(&self) -> Option<&MedicationLine> {
+    pub(crate) fn last_use(&self) -> Option<&MedicationLine> {
         if self.lead_kind() == MedicationKind::Use {
             return None;
         }
@@ -554,7 +622,7 @@ impl Treatment {
 
     /// Every block not shown as a lead line, an in-force administration agreement or
     /// regimen, or the last use statement: the readable history.
-    pub fn history(&self) -> Vec<&MedicationLine> {
+    pub(crate) fn history(&self) -> Vec<&MedicationLine> {
         let lead = self.lead_lines();
         let shown = |b: &MedicationLine| {
             lead.iter().any(|l| std::ptr::eq(*l, b))
@@ -586,7 +654,7 @@ fn lead_kind(kinds: impl Iterator<Item = MedicationKind>) -> MedicationKind {
 }
 
 /// The state of one block on its own (status, stop type, periods) at `now`.
-pub fn block_state(f: &BlockFacts, now: DateTime<Utc>) -> Fate {
+pub(crate) fn block_state(f: &BlockFacts, now: DateTime<Utc>) -> Fate {
     let end = f.end();
     let ended = |m: &Option<Moment>| m.as_ref().and_then(until).is_some_and(|t| t <= now);
     match &f.status {
@@ -637,7 +705,9 @@ fn periods_state(f: &BlockFacts, now: DateTime<Utc>) -> Fate {
 /// treatment it refers to (priorPrescription, basedOn, authorizingPrescription...).
 #[derive(Debug, Clone)]
 pub struct Block {
+    /// The building block.
     pub line: MedicationLine,
+    /// Indices (into the same `Vec<Block>`) of the blocks this one refers to.
     pub refers: Vec<usize>,
 }
 
@@ -716,8 +786,8 @@ fn sort_key(l: &MedicationLine) -> (MedicationKind, std::cmp::Reverse<Option<Dat
 
 /// Decides the fate of every block and the state of the treatment at `now`.
 pub fn resolve(
-    id: String,
-    identifier: Option<String>,
+    id: Text,
+    identifier: Option<Text>,
     blocks: Vec<Block>,
     now: DateTime<Utc>,
 ) -> Treatment {

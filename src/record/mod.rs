@@ -8,10 +8,12 @@
 //! not know) is a different value from *none documented* (the source explicitly states there
 //! are none, e.g. "no known allergies"). Unknown must never look like none.
 
-pub mod highrisk;
+pub mod change;
+pub(crate) mod highrisk;
 pub mod medication;
-pub mod report;
+pub(crate) mod report;
 pub mod summary;
+mod text;
 
 use chrono::{DateTime, Months, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -23,6 +25,8 @@ pub use medication::{
 };
 pub use report::{IngestReport, NotShown, NotShownReason, TypeCounts};
 pub use summary::PatientSummary;
+pub(crate) use text::IntoText;
+pub use text::{Text, cut_texts};
 
 /// A list section of the record with its epistemic status.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -35,12 +39,15 @@ pub enum Listed<T> {
     /// "no known allergy"). Shown as a fact, with its wording.
     NoneDocumented {
         /// The wording of the statement as the source gives it.
-        statement: String,
+        statement: Text,
         /// When it was asserted, if known.
         asserted: Option<Moment>,
     },
     /// One or more items.
-    Items { items: Vec<T> },
+    Items {
+        /// The items, in the order the section shows them.
+        items: Vec<T>,
+    },
 }
 
 impl<T> Listed<T> {
@@ -99,7 +106,7 @@ impl Moment {
     /// The first instant after the moment (the end of its day, month or year; an instant
     /// itself), for "has this ended?" checks: an end date of 2016-09-18 lasts through that
     /// day.
-    pub fn end_exclusive(&self) -> Option<DateTime<Utc>> {
+    pub(crate) fn end_exclusive(&self) -> Option<DateTime<Utc>> {
         let start = self.earliest_utc()?;
         match self {
             Moment::Instant(t) => Some(*t),
@@ -113,20 +120,24 @@ impl Moment {
 /// A coded concept as the source gives it (system URI, code, display text).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Code {
-    pub system: Option<String>,
-    pub code: Option<String>,
-    pub display: Option<String>,
+    /// The code system's URI as the source gives it (e.g. `http://snomed.info/sct`); see
+    /// [`system_name`] for the names people know.
+    pub system: Option<Text>,
+    /// The code within its system, as given.
+    pub code: Option<Text>,
+    /// The source's display text for the code; pages prefer it to the bare code.
+    pub display: Option<Text>,
 }
 
 impl Code {
     /// The code system's name as people know it, for the systems a ward meets.
-    pub fn system_name(&self) -> Option<&'static str> {
+    pub(crate) fn system_name(&self) -> Option<&'static str> {
         system_name(self.system.as_deref()?)
     }
 
     /// The code with its system's name ("NDC 0069-0105-68"), for a concept without a
     /// display text.
-    pub fn labelled(&self) -> Option<String> {
+    pub(crate) fn labelled(&self) -> Option<String> {
         let code = self.code.as_deref()?;
         Some(match self.system_name() {
             Some(n) => format!("{n} {code}"),
@@ -136,7 +147,7 @@ impl Code {
 }
 
 /// Names of the code systems carried for drugs, substances and findings.
-pub fn system_name(system: &str) -> Option<&'static str> {
+pub(crate) fn system_name(system: &str) -> Option<&'static str> {
     Some(match system.trim() {
         "urn:oid:2.16.840.1.113883.2.4.4.1" => "G-Standaard GPK",
         "urn:oid:2.16.840.1.113883.2.4.4.7" => "G-Standaard HPK",
@@ -159,9 +170,18 @@ pub fn system_name(system: &str) -> Option<&'static str> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WardRecord {
     /// Ward id from the snapshot header (or the preview input).
-    pub ward: String,
+    pub ward: Text,
+    /// Every patient of the ward, in bed order (beds compared naturally, patients without a bed
+    /// last).
     pub patients: Vec<PatientRecord>,
+    /// How every input resource was handled: mapped or not shown with a reason, and the
+    /// warnings.
     pub report: IngestReport,
+    /// The next moment after the mapping's `now` at which a state decided against that
+    /// `now` can change (a course ends or starts, a planned stop or pause takes effect);
+    /// `None` when none can. The daemon maps the snapshot again when it passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_change: Option<DateTime<Utc>>,
 }
 
 /// Everything shown about one patient.
@@ -169,13 +189,20 @@ pub struct WardRecord {
 pub struct PatientRecord {
     /// Key of this patient inside a generation: URL-safe, stable across snapshots when the
     /// source is (derived from the hospital patient number, else the FHIR id).
-    pub key: String,
+    pub key: Text,
+    /// Who the patient is: name, birth date, sex, BSN, patient number.
     pub identity: Identity,
+    /// Ward, room and bed from the current Encounter's location.
     pub location: BedLocation,
+    /// The current stay, when the source has an Encounter for it.
     pub admission: Option<Admission>,
+    /// Alerts (isolation, fall risk, other flags).
     pub alerts: Listed<Alert>,
+    /// Allergies and intolerances; `NotRecorded` means unknown, never "no allergies".
     pub allergies: Listed<Allergy>,
+    /// Treatment directives (resuscitation policy, other limits) and advance directives.
     pub directives: Listed<Directive>,
+    /// Problems and diagnoses.
     pub problems: Listed<Problem>,
     /// One entry per drug therapy (MP9 treatment), current or not: the state of each says
     /// whether it runs, is paused, starts later, or was stopped, ended or cancelled.
@@ -186,7 +213,9 @@ pub struct PatientRecord {
     pub vitals: Listed<Measurement>,
     /// Recent laboratory results, newest first.
     pub labs: Listed<Measurement>,
+    /// Contact persons (family, representatives).
     pub contacts: Listed<Contact>,
+    /// Medical devices, lines and catheters.
     pub devices: Listed<Device>,
     /// Statements about a section that were not taken as its status: partial negations
     /// ("no known food allergy") and contradictions, shown next to the section.
@@ -209,8 +238,11 @@ pub struct PatientRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NoteSection {
+    /// The allergy section.
     Allergies,
+    /// The medication section.
     Medication,
+    /// The problem section.
     Problems,
 }
 
@@ -232,10 +264,13 @@ pub enum NoteKind {
 /// A statement about a section that is shown next to it rather than as its status.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SectionNote {
+    /// The section the statement is about.
     pub section: NoteSection,
+    /// Why it is shown next to the section rather than as its status.
     pub kind: NoteKind,
     /// The source's wording.
-    pub statement: String,
+    pub statement: Text,
+    /// When the source says the statement was made, if it does.
     pub asserted: Option<Moment>,
 }
 
@@ -258,12 +293,14 @@ pub enum UnreadReason {
 /// One piece of source data about a patient that could not be (fully) read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unread {
-    pub resource_type: String,
+    /// The FHIR resource type of what could not be read ("MedicationRequest").
+    pub resource_type: Text,
     /// The resource id (or fullUrl), for finding it in the source.
-    pub id: Option<String>,
+    pub id: Option<Text>,
+    /// Why it could not be (fully) read.
     pub reason: UnreadReason,
     /// A short technical detail (English, as in the ingest report).
-    pub detail: String,
+    pub detail: Text,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -284,21 +321,26 @@ pub const MAX_UNREAD_PER_PATIENT: usize = 200;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdentityConflict {
     /// "name", "birth_date", "bsn" or "patient_number".
-    pub field: String,
+    pub field: Text,
     /// The differing values, as given.
-    pub values: Vec<String>,
+    pub values: Vec<Text>,
 }
 
 /// Who the patient is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Identity {
+    /// The name as shown, sorted and searched.
     pub name: PersonName,
+    /// Birth date as precise as the source gives it (a year alone stays a year).
     pub birth_date: Option<Moment>,
+    /// Administrative sex; `Unknown` when the source gives none.
     pub sex: Sex,
     /// Burgerservicenummer (9 digits), when the source has one.
-    pub bsn: Option<String>,
+    pub bsn: Option<Text>,
     /// The hospital's patient number.
-    pub patient_number: Option<String>,
+    pub patient_number: Option<Text>,
+    /// True when the source marks the patient as deceased (deceasedBoolean or a
+    /// deceasedDateTime); the identity block says so.
     pub deceased: bool,
 }
 
@@ -307,24 +349,35 @@ pub struct Identity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct PersonName {
     /// The full name as it should be shown, e.g. "Johanna de Vries-van Dijk".
-    pub display: String,
+    pub display: Text,
     /// Sort and search key, e.g. "Vries, Johanna de".
-    pub sort_key: String,
-    pub given: Vec<String>,
-    pub initials: Option<String>,
-    pub prefix: Option<String>,
-    pub surname: Option<String>,
-    pub partner_prefix: Option<String>,
-    pub partner_surname: Option<String>,
+    pub sort_key: Text,
+    /// Given names (voornamen) in order.
+    pub given: Vec<Text>,
+    /// Initials as given or derived from the given names ("J.M.").
+    pub initials: Option<Text>,
+    /// The own surname's voorvoegsels ("van der").
+    pub prefix: Option<Text>,
+    /// The own surname without voorvoegsels ("Vries").
+    pub surname: Option<Text>,
+    /// The partner's surname's voorvoegsels, used per naamgebruik.
+    pub partner_prefix: Option<Text>,
+    /// The partner's surname without voorvoegsels, used per naamgebruik.
+    pub partner_surname: Option<Text>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
+/// Administrative sex as the source records it.
 pub enum Sex {
+    /// Female.
     Female,
+    /// Male.
     Male,
+    /// Neither female nor male (FHIR `other`).
     Other,
     #[default]
+    /// Not recorded or unknown.
     Unknown,
 }
 
@@ -332,81 +385,112 @@ pub enum Sex {
 /// docs/FHIR-MAPPING.md "Ward and bed convention").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct BedLocation {
-    pub ward: Option<String>,
-    pub room: Option<String>,
-    pub bed: Option<String>,
+    /// The ward (Location `physicalType` wa), as the source names it.
+    pub ward: Option<Text>,
+    /// The room (Location `physicalType` ro), as the source names it.
+    pub room: Option<Text>,
+    /// The bed (Location `physicalType` bd), as the source names it; sorts the ward overview.
+    pub bed: Option<Text>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The current stay (FHIR Encounter).
 pub struct Admission {
+    /// When the stay began (Encounter.period.start).
     pub start: Option<Moment>,
     /// Attending practitioner (hoofdbehandelaar) as a display name.
-    pub attending: Option<String>,
-    pub reason: Option<String>,
-    pub specialty: Option<String>,
+    pub attending: Option<Text>,
+    /// Reason for admission in words (the first reasonCode or reasonReference).
+    pub reason: Option<Text>,
+    /// The specialty in charge (Encounter.serviceType, else the service provider's or the
+    /// encounter's type), as given.
+    pub specialty: Option<Text>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+/// What an alert is about; picks the colour and icon on every surface.
 pub enum AlertKind {
     /// Isolation measures (MRSA, BRMO, contact/droplet/aerogenic ...).
     Isolation,
+    /// Valrisico: risk of falling.
     FallRisk,
+    /// Any other alert.
     Other,
 }
 
 /// An alert (zib Alert / FHIR Flag).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
+    /// What the alert is about (picks colour and icon).
     pub kind: AlertKind,
-    pub text: String,
+    /// The alert in words, as shown.
+    pub text: Text,
+    /// The preferred coding of the alert.
     pub code: Option<Code>,
     /// Every coding of the alert's code.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<Code>,
+    /// Since when the alert holds (Flag.period.start), if given.
     pub since: Option<Moment>,
-    pub note: Option<String>,
+    /// Free-text note from the source.
+    pub note: Option<Text>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+/// How dangerous a reaction to an allergen may be (AllergyIntolerance.criticality).
 pub enum Criticality {
+    /// High: a reaction may be life-threatening.
     High,
+    /// Low: unlikely to be life-threatening.
     Low,
+    /// The source could not assess it.
     UnableToAssess,
+    /// The source gives no criticality.
     NotRecorded,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One reaction to an allergen.
 pub struct Reaction {
-    pub manifestation: String,
-    pub severity: Option<String>,
+    /// What happens (the reaction's manifestations, joined).
+    pub manifestation: Text,
+    /// The reaction's severity (mild, moderate, severe), as given.
+    pub severity: Option<Text>,
 }
 
 /// An allergy or intolerance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Allergy {
-    pub substance: String,
+    /// The allergen in words (code text, else the first coding's display or code).
+    pub substance: Text,
+    /// The preferred coding of the substance.
     pub code: Option<Code>,
     /// Every coding of the substance.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<Code>,
+    /// How dangerous a reaction may be.
     pub criticality: Criticality,
     /// "allergy" / "intolerance" when given.
-    pub kind: Option<String>,
+    pub kind: Option<Text>,
     /// food / medication / environment / biologic.
-    pub category: Vec<String>,
+    pub category: Vec<Text>,
+    /// Reactions seen, as the source lists them.
     pub reactions: Vec<Reaction>,
     /// Clinical status (active, inactive, resolved) as given.
-    pub clinical_status: Option<String>,
+    pub clinical_status: Option<Text>,
     /// Verification status (confirmed, unconfirmed, ...) as given.
-    pub verification: Option<String>,
+    pub verification: Option<Text>,
+    /// When the allergy was recorded (recordedDate), if given.
     pub recorded: Option<Moment>,
-    pub note: Option<String>,
+    /// Free-text note from the source.
+    pub note: Option<Text>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+/// What a directive is about.
 pub enum DirectiveKind {
     /// Reanimatiebeleid.
     Resuscitation,
@@ -418,6 +502,7 @@ pub enum DirectiveKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+/// What a directive decides about its treatment.
 pub enum Decision {
     /// The treatment is to be given (e.g. "wel reanimeren").
     Permit,
@@ -430,16 +515,20 @@ pub enum Decision {
 /// A treatment directive (zib BehandelAanwijzing / FHIR Consent) or advance directive.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Directive {
+    /// Resuscitation policy, other treatment limit or advance directive.
     pub kind: DirectiveKind,
     /// What the directive is about ("Reanimatie", "Beademing", ...).
-    pub treatment: String,
+    pub treatment: Text,
+    /// Whether the treatment is to be given, not to be given, or otherwise (see `text`).
     pub decision: Decision,
     /// Restrictions or explanation in words.
-    pub text: Option<String>,
+    pub text: Option<Text>,
     /// Who decided / the source (practitioner, patient, representative).
-    pub source: Option<String>,
+    pub source: Option<Text>,
+    /// When the directive was made or took effect, if given.
     pub date: Option<Moment>,
-    pub status: Option<String>,
+    /// The source's status code (active, inactive ...), as given.
+    pub status: Option<Text>,
     /// Every coding of what the directive is about (treatment, category, type).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<Code>,
@@ -448,68 +537,92 @@ pub struct Directive {
 /// A problem / diagnosis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Problem {
-    pub name: String,
+    /// The problem in words.
+    pub name: Text,
+    /// The preferred coding of the problem.
     pub code: Option<Code>,
     /// Every coding of the problem.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<Code>,
-    pub status: Option<String>,
+    /// Clinical status (active, recurrence ...), as given.
+    pub status: Option<Text>,
+    /// When the problem began (onset), if given.
     pub onset: Option<Moment>,
 }
 
 /// One administration (FHIR MedicationAdministration).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Administration {
-    pub drug: String,
-    pub dose: Option<String>,
-    pub route: Option<String>,
+    /// The drug as the source names it.
+    pub drug: Text,
+    /// Dose given, with unit, as text ("50 mg").
+    pub dose: Option<Text>,
+    /// Route of administration in words.
+    pub route: Option<Text>,
+    /// When it was given (or not given); sorts the list, newest first.
     pub at: Option<Moment>,
     /// completed, not-done, ...
-    pub status: Option<String>,
-    pub performer: Option<String>,
+    pub status: Option<Text>,
+    /// Who gave it, as a display name.
+    pub performer: Option<Text>,
     /// The medication line id it belongs to, when resolvable.
-    pub line_id: Option<String>,
-    pub note: Option<String>,
+    pub line_id: Option<Text>,
+    /// Notes from the source, and the reason when not given ("reden: …").
+    pub note: Option<Text>,
     /// The treatment it belongs to ([`Treatment::id`]), when attributable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub treatment_id: Option<String>,
+    pub treatment_id: Option<Text>,
     /// The dose as a quantity, with unit text and code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dose_quantity: Option<Quantity>,
     /// Why it was not given (statusReason), as text; also in `note` as "reden: …".
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_reason: Option<String>,
+    pub status_reason: Option<Text>,
 }
 
 /// A vital sign or lab result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Measurement {
-    pub name: String,
+    /// What was measured, in words.
+    pub name: Text,
+    /// The preferred coding of what was measured (LOINC, SNOMED ...).
     pub code: Option<Code>,
     /// The value as displayed, with unit ("120/80 mmHg", "7.2 mmol/l", "positief").
-    pub value: String,
-    pub unit: Option<String>,
+    pub value: Text,
+    /// The unit alone, when the source gives one.
+    pub unit: Option<Text>,
+    /// When it was measured (effective time); sorts the list, newest first.
     pub at: Option<Moment>,
     /// Interpretation flag (H, L, A ...), when given.
-    pub flag: Option<String>,
-    pub reference_range: Option<String>,
+    pub flag: Option<Text>,
+    /// The reference range in words, when the source gives one.
+    pub reference_range: Option<Text>,
 }
 
 /// A contact person.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Contact {
-    pub name: String,
-    pub relationship: Option<String>,
-    pub role: Option<String>,
-    pub telecom: Vec<String>,
+    /// The contact's name as shown ("(naam onbekend)" when the source has none).
+    pub name: Text,
+    /// How the contact relates to the patient (partner, daughter ...), as given.
+    pub relationship: Option<Text>,
+    /// The contact's role (first contact, legal representative ...), as given.
+    pub role: Option<Text>,
+    /// Phone numbers and e-mail addresses (telecom values) as given, at most 10.
+    pub telecom: Vec<Text>,
 }
 
 /// A medical device (lines, catheters, pacemaker, ...).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Device {
-    pub name: String,
+    /// The device in words.
+    pub name: Text,
+    /// The preferred coding of the device.
     pub code: Option<Code>,
+    /// Since when the device is in place, if given.
     pub since: Option<Moment>,
-    pub body_site: Option<String>,
-    pub note: Option<String>,
+    /// Where on the body, in words.
+    pub body_site: Option<Text>,
+    /// Free-text notes from the source.
+    pub note: Option<Text>,
 }

@@ -34,9 +34,11 @@ pub enum NotShownReason {
 /// One resource that is not shown, with its reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotShown {
+    /// The FHIR resource type ("Observation").
     pub resource_type: String,
     /// The resource id (or fullUrl when there is no id); never patient-identifying text.
     pub id: Option<String>,
+    /// Why it is not shown.
     pub reason: NotShownReason,
     /// A short technical detail ("subject Patient/123 not in snapshot").
     pub detail: String,
@@ -45,8 +47,11 @@ pub struct NotShown {
 /// Counts per resource type.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TypeCounts {
+    /// Resources of this type in the input (Bundle entries and contained resources).
     pub input: u64,
+    /// Of those, mapped into the record.
     pub mapped: u64,
+    /// Of those, not shown (each listed with its reason); `input = mapped + not_shown`.
     pub not_shown: u64,
 }
 
@@ -63,14 +68,14 @@ pub struct IngestReport {
 
 impl IngestReport {
     /// Counts one input resource of `resource_type` as mapped into the model.
-    pub fn mapped(&mut self, resource_type: &str) {
+    pub(crate) fn mapped(&mut self, resource_type: &str) {
         let c = self.by_type.entry(resource_type.to_owned()).or_default();
         c.input += 1;
         c.mapped += 1;
     }
 
     /// Counts one input resource as not shown, with the reason.
-    pub fn not_shown(
+    pub(crate) fn not_shown(
         &mut self,
         resource_type: &str,
         id: Option<&str>,

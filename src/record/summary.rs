@@ -1,15 +1,18 @@
 //! The one-line view of a patient for the ward overview and search results, derived from
 //! the full record so that the overview can never disagree with the patient page.
 
-use super::{AlertKind, Decision, DirectiveKind, Listed, Moment, PatientRecord};
+use super::{AlertKind, Decision, DirectiveKind, Listed, Moment, PatientRecord, Text};
 use serde::{Deserialize, Serialize};
 
 /// Status of a section in the overview, keeping "not recorded" apart from "none".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SectionFlag {
+    /// The source says nothing about the section: unknown, shown as "niet vastgelegd".
     NotRecorded,
+    /// The source states there are none (e.g. no known allergies).
     NoneDocumented,
+    /// The section lists one or more items.
     Present,
 }
 
@@ -19,7 +22,9 @@ pub enum SectionFlag {
 pub enum ResuscitationSummary {
     /// No resuscitation directive in the data: unknown, ask / follow hospital protocol.
     NotRecorded,
+    /// Resuscitate ("wel reanimeren").
     Permit,
+    /// Do not resuscitate ("niet reanimeren").
     Deny,
     /// Conditional or otherwise: read the patient page.
     Other,
@@ -31,7 +36,7 @@ pub enum ResuscitationSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TreatmentLimit {
     /// What it is about, as the source names it ("Beademing", "Opname IC").
-    pub treatment: String,
+    pub treatment: Text,
     /// `Deny` (not to be given) or `Other` (conditional: read the record).
     pub decision: Decision,
 }
@@ -39,29 +44,44 @@ pub struct TreatmentLimit {
 /// An alert as the overview shows it: its kind picks the colour and icon.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertItem {
+    /// What the alert is about (picks colour and icon).
     pub kind: AlertKind,
-    pub text: String,
+    /// The alert in words.
+    pub text: Text,
 }
 
 /// One row of the ward overview.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PatientSummary {
-    pub key: String,
-    pub name: String,
-    pub sort_key: String,
+    /// The patient's key in the generation ([`super::PatientRecord::key`]): links to the
+    /// patient's page.
+    pub key: Text,
+    /// The name as shown ([`super::PersonName::display`]).
+    pub name: Text,
+    /// The name's sort and search key ([`super::PersonName::sort_key`]).
+    pub sort_key: Text,
+    /// Birth date as precise as the source gives it.
     pub birth_date: Option<Moment>,
-    pub patient_number: Option<String>,
+    /// The hospital's patient number, shown and searched.
+    pub patient_number: Option<Text>,
     /// Burgerservicenummer, for search only (never shown on the overview).
     #[serde(default)]
-    pub bsn: Option<String>,
-    pub ward: Option<String>,
-    pub room: Option<String>,
-    pub bed: Option<String>,
+    pub bsn: Option<Text>,
+    /// The ward, as the source names it.
+    pub ward: Option<Text>,
+    /// The room, as the source names it.
+    pub room: Option<Text>,
+    /// The bed, as the source names it; the overview sorts by it.
+    pub bed: Option<Text>,
+    /// Whether the alert section is unknown, none or has items.
     pub alerts: SectionFlag,
     /// The alerts with their kind (e.g. isolation "MRSA", fall risk "Valrisico").
     pub alert_items: Vec<AlertItem>,
+    /// Whether the allergy section is unknown, none or has items.
     pub allergies: SectionFlag,
-    pub allergy_texts: Vec<String>,
+    /// The allergens in words, in record order.
+    pub allergy_texts: Vec<Text>,
+    /// The resuscitation policy from the active directives (conflicting ones say so).
     pub resuscitation: ResuscitationSummary,
     /// Active treatment limits besides resuscitation (deny or conditional), in record
     /// order: every surface that shows the resuscitation policy shows these with it.
@@ -140,8 +160,8 @@ impl From<&PatientRecord> for PatientSummary {
 }
 
 /// The longest search query taken into account, in characters, and the most words.
-pub const SEARCH_MAX_CHARS: usize = 100;
-pub const SEARCH_MAX_WORDS: usize = 8;
+pub(crate) const SEARCH_MAX_CHARS: usize = 100;
+pub(crate) const SEARCH_MAX_WORDS: usize = 8;
 
 /// The words that may stand before a room or bed number in a query or in the data.
 const ROOM_WORDS: &[&str] = &["kamer", "room", "k"];

@@ -10,7 +10,7 @@
 //! signature Ed25519 over every byte before it (64)
 //! ```
 
-use super::limits::{LimitKind, Limits};
+use super::limits::{CHUNK_TAG_LEN, LimitKind, Limits, MIN_CHUNK_SIZE};
 use super::{Compression, Header, PayloadKind, SnapshotError};
 use crate::keys::KeyId;
 use chrono::{DateTime, Utc};
@@ -30,16 +30,12 @@ pub(super) const KNOWN_FLAGS: u8 = FLAG_ALLOW_SHRINK;
 pub const PREAMBLE_LEN: usize = 14;
 /// Ed25519 signature at the end of the file.
 pub const SIGNATURE_LEN: usize = 64;
-/// AES-GCM tag appended to every chunk.
-pub const CHUNK_TAG_LEN: usize = 16;
 /// The STREAM nonce prefix (AES-GCM's 12-byte nonce minus STREAM's 5 bytes).
 pub(super) const STREAM_NONCE_LEN: usize = 7;
 /// A wrapped data key: 32 bytes of AES-256-GCM ciphertext + 16-byte tag.
 pub(super) const WRAPPED_KEY_LEN: usize = 48;
 /// One recipient entry: key id + wrapped data key.
 pub const RECIPIENT_ENTRY_LEN: usize = 8 + WRAPPED_KEY_LEN;
-/// Smallest chunk size allowed.
-pub const MIN_CHUNK_SIZE: u32 = 256;
 /// Chunk size `seal` uses unless told otherwise.
 pub const DEFAULT_CHUNK_SIZE: u32 = 64 * 1024;
 /// Longest ward id.

@@ -8,19 +8,35 @@
 //! may use ([`Limits::for_memory`], the unit's `MemoryMax`): mapping a clinical payload
 //! takes up to about 30 times its size in memory for hostile shapes (measured, see
 //! docs/SNAPSHOT-FORMAT.md), and the box must still serve while it ingests.
+//!
+//! The two chunk constants the caps derive from (smallest chunk, tag per chunk) live here,
+//! below [`super::format`], so the layout code reads them and this module needs nothing
+//! from it.
 
 use super::PayloadKind;
 use std::fmt;
 
+/// AES-GCM tag appended to every chunk.
+pub const CHUNK_TAG_LEN: usize = 16;
+/// Smallest chunk size allowed.
+pub const MIN_CHUNK_SIZE: u32 = 256;
+
 /// Which limit a file broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitKind {
+    /// The whole file's size in bytes.
     File,
+    /// The header's size in bytes.
     Header,
+    /// The number of recipient entries.
     Recipients,
+    /// The plaintext size of one chunk.
     ChunkSize,
+    /// The number of chunks.
     ChunkCount,
+    /// The compressed payload's size in bytes.
     Compressed,
+    /// The decompressed payload's size in bytes (per payload kind).
     Payload,
 }
 
@@ -86,10 +102,10 @@ impl Limits {
         // (skippable frames), which decompression would only read to discard.
         let max_compressed = max_payload + max_payload / 128 + 64 * 1024;
         let max_chunk_size: u32 = 1024 * 1024;
-        let min_chunk = u64::from(super::format::MIN_CHUNK_SIZE);
+        let min_chunk = u64::from(MIN_CHUNK_SIZE);
         let max_chunks_needed = max_compressed.div_ceil(min_chunk);
         let max_chunks = u32::try_from(max_chunks_needed.min(1 << 20)).unwrap_or(1 << 20);
-        let tags = u64::from(max_chunks) * super::format::CHUNK_TAG_LEN as u64;
+        let tags = u64::from(max_chunks) * CHUNK_TAG_LEN as u64;
         let max_header: u32 = 8 * 1024;
         Limits {
             max_file: max_compressed + tags + u64::from(max_header) + 1024,
@@ -106,7 +122,7 @@ impl Limits {
     }
 
     /// The decompressed payload cap for a payload kind.
-    pub fn max_payload_for(&self, kind: PayloadKind) -> u64 {
+    pub(crate) fn max_payload_for(&self, kind: PayloadKind) -> u64 {
         match kind {
             PayloadKind::Clinical => self.max_payload,
             PayloadKind::Roster => self.max_roster_payload.min(self.max_payload),
@@ -133,7 +149,7 @@ mod tests {
         assert!(l.max_file < l.max_compressed + l.max_compressed / 8);
         // Whatever the file's chunk size, a compressed payload within its cap fits the
         // chunk count and the file size.
-        let min_chunk = u64::from(super::super::format::MIN_CHUNK_SIZE);
+        let min_chunk = u64::from(MIN_CHUNK_SIZE);
         assert!(u64::from(l.max_chunks) * min_chunk >= l.max_compressed);
         assert_eq!(l.max_payload_for(PayloadKind::Roster), 4 * 1024 * 1024);
         assert_eq!(l.max_payload_for(PayloadKind::ModeCommand), 4096);

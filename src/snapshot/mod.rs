@@ -16,10 +16,10 @@ mod open;
 mod seal;
 
 pub use format::{
-    CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, FLAG_ALLOW_SHRINK, FORMAT_VERSION, MAGIC, MIN_CHUNK_SIZE,
-    MIN_FORMAT_VERSION, PREAMBLE_LEN, RECIPIENT_ENTRY_LEN, SIGNATURE_LEN,
+    DEFAULT_CHUNK_SIZE, FLAG_ALLOW_SHRINK, FORMAT_VERSION, MAGIC, MIN_FORMAT_VERSION, PREAMBLE_LEN,
+    RECIPIENT_ENTRY_LEN, SIGNATURE_LEN,
 };
-pub use limits::{LimitKind, Limits};
+pub use limits::{CHUNK_TAG_LEN, LimitKind, Limits, MIN_CHUNK_SIZE};
 pub use open::open;
 pub use seal::{seal, seal_with};
 
@@ -36,7 +36,7 @@ use std::path::Path;
 
 /// Reads a snapshot file for [`open`], never more than `limits.max_file + 1` bytes (so an
 /// oversize file costs no more memory than the limit and `open` reports it as too large).
-pub fn read_bounded(path: &Path, limits: &Limits) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_bounded(path: &Path, limits: &Limits) -> std::io::Result<Vec<u8>> {
     let file = std::fs::File::open(path)?;
     let hint = file
         .metadata()
@@ -70,7 +70,7 @@ impl PayloadKind {
     }
 
     /// The kind for a header byte, if known.
-    pub fn from_byte(b: u8) -> Option<Self> {
+    pub(crate) fn from_byte(b: u8) -> Option<Self> {
         match b {
             1 => Some(PayloadKind::Clinical),
             2 => Some(PayloadKind::Roster),
@@ -80,7 +80,7 @@ impl PayloadKind {
     }
 
     /// Stable lowercase name (as on the command line).
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             PayloadKind::Clinical => "clinical",
             PayloadKind::Roster => "roster",
@@ -104,14 +104,14 @@ pub enum Compression {
 
 impl Compression {
     /// The byte stored in the header.
-    pub fn to_byte(self) -> u8 {
+    pub(crate) fn to_byte(self) -> u8 {
         match self {
             Compression::Zstd => 1,
         }
     }
 
     /// The compression for a header byte, if known.
-    pub fn from_byte(b: u8) -> Option<Self> {
+    pub(crate) fn from_byte(b: u8) -> Option<Self> {
         match b {
             1 => Some(Compression::Zstd),
             _ => None,
@@ -119,7 +119,7 @@ impl Compression {
     }
 
     /// Stable lowercase name.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Compression::Zstd => "zstd",
         }
@@ -160,7 +160,7 @@ pub struct Header {
 
 impl Header {
     /// The header's `flags` byte (version 2).
-    pub fn flags(&self) -> u8 {
+    pub(crate) fn flags(&self) -> u8 {
         if self.allow_shrink {
             format::FLAG_ALLOW_SHRINK
         } else {
@@ -172,10 +172,16 @@ impl Header {
 /// What the publisher asks to seal.
 #[derive(Debug, Clone)]
 pub struct SealRequest<'a> {
+    /// The ward the snapshot is for; the box refuses a snapshot for another ward.
     pub ward: &'a str,
+    /// The publisher's sequence number for this ward; a box accepts only a higher one than it
+    /// last accepted.
     pub sequence: u64,
+    /// When the publisher sealed it.
     pub created_at: DateTime<Utc>,
+    /// The time the data describes (the EPD read); the box shows it as the data's age.
     pub data_as_of: DateTime<Utc>,
+    /// What the payload is: clinical FHIR, a roster or a mode command.
     pub kind: PayloadKind,
     /// Plaintext chunk size: [`MIN_CHUNK_SIZE`] ..= the default `Limits::max_chunk_size`.
     pub chunk_size: u32,
@@ -188,6 +194,7 @@ pub struct SealRequest<'a> {
 
 /// A verified, decrypted, decompressed snapshot.
 pub struct Opened {
+    /// The verified header, as signed by the publisher.
     pub header: Header,
     /// The payload, wiped from memory when dropped.
     pub payload: zeroize::Zeroizing<Vec<u8>>,
@@ -208,65 +215,118 @@ impl fmt::Debug for Opened {
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
     #[error("not a noodepd snapshot (the file does not start with the snapshot magic bytes)")]
+    /// The file does not start with the snapshot magic bytes.
     NotASnapshot,
     #[error(
         "unknown format version {found} (this noodepd reads versions {MIN_FORMAT_VERSION} to \
          {FORMAT_VERSION}); update noodepd or have the publisher write version \
          {MIN_FORMAT_VERSION} or {FORMAT_VERSION}"
     )]
-    UnknownVersion { found: u16 },
+    /// A format version this build does not read.
+    UnknownVersion {
+        /// The version in the file.
+        found: u16,
+    },
     #[error("{what} too large: {actual} exceeds the limit of {limit}")]
+    /// A size in the header or the file breaks a [`Limits`] bound, checked before any work.
     TooLarge {
+        /// Which limit.
         what: LimitKind,
+        /// The size found.
         actual: u64,
+        /// The limit it breaks.
         limit: u64,
     },
     #[error(
         "truncated: the file has {actual} bytes but its header promises {expected} (incomplete transfer?)"
     )]
-    Truncated { expected: u64, actual: u64 },
+    /// The file is shorter than its header says (an incomplete transfer).
+    Truncated {
+        /// The size the header promises, in bytes.
+        expected: u64,
+        /// The file's size, in bytes.
+        actual: u64,
+    },
     #[error("{extra} unexpected bytes after the end of the snapshot (file has {actual} bytes, expected {expected})", extra = actual.saturating_sub(*expected))]
-    TrailingData { expected: u64, actual: u64 },
+    /// Bytes follow the last chunk the header announces.
+    TrailingData {
+        /// The size the header promises, in bytes.
+        expected: u64,
+        /// The file's size, in bytes.
+        actual: u64,
+    },
     #[error("malformed header: {0}")]
+    /// The header cannot be parsed; the text says which part.
     BadHeader(&'static str),
     #[error(
         "made by publisher key {}, but this appliance trusts publisher {}",
         found.fingerprint(),
         expected.fingerprint()
     )]
-    WrongPublisher { found: KeyId, expected: KeyId },
+    /// Signed by a publisher key other than the one this appliance trusts (`found`,
+    /// `expected`).
+    WrongPublisher {
+        /// The key that signed the file.
+        found: KeyId,
+        /// The key this appliance trusts.
+        expected: KeyId,
+    },
     #[error(
         "bad signature (not made by publisher {}, or altered after signing)",
         publisher.fingerprint()
     )]
-    BadSignature { publisher: KeyId },
+    /// The signature does not verify under the trusted publisher key: forged or altered.
+    BadSignature {
+        /// The trusted publisher key it was checked with.
+        publisher: KeyId,
+    },
     #[error(
         "not addressed to this appliance (key {}); it is for {}",
         appliance.fingerprint(),
         recipients.iter().map(KeyId::fingerprint).collect::<Vec<_>>().join(", ")
     )]
+    /// Verified, but no recipient entry is for this appliance's key.
     NotForThisAppliance {
+        /// This appliance's key id.
         appliance: KeyId,
+        /// The key ids the snapshot is addressed to.
         recipients: Vec<KeyId>,
     },
     #[error(
         "the data key addressed to this appliance cannot be unwrapped ({0}); the publisher made a broken file"
     )]
+    /// The data key addressed to this appliance does not unwrap; the text says which step
+    /// failed.
     KeyUnwrapFailed(&'static str),
     #[error(
         "corrupt chunk {index} of {count}: decryption failed (damaged, reordered or missing chunks)"
     )]
-    CorruptChunk { index: u32, count: u32 },
+    /// Chunk `index` of `count` fails to decrypt (damaged, reordered or missing chunks).
+    CorruptChunk {
+        /// The chunk that failed, counted from 1.
+        index: u32,
+        /// The number of chunks.
+        count: u32,
+    },
     #[error("decompression bomb: the payload expands beyond the limit of {limit} bytes")]
-    DecompressionBomb { limit: u64 },
+    /// The payload decompresses beyond `limit` bytes.
+    DecompressionBomb {
+        /// The payload limit in bytes for its kind.
+        limit: u64,
+    },
     #[error("payload is not valid {compression} data: {message}")]
+    /// The decrypted payload is not valid data of the header's compression.
     BadCompression {
+        /// The compression named in the header.
         compression: &'static str,
+        /// The decompressor's message.
         message: String,
     },
     #[error("cannot seal: {0}")]
+    /// Sealing refused: the request is invalid (the text says why).
     InvalidRequest(String),
     #[error("cannot seal: {0}")]
+    /// Sealing failed in a cryptographic step (the text says which).
     Crypto(&'static str),
 }
 

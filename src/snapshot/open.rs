@@ -3,8 +3,8 @@
 //! capped decompression. Nothing is decrypted before the signature verifies.
 
 use super::crypto;
-use super::format::{self, CHUNK_TAG_LEN, PREAMBLE_LEN, SIGNATURE_LEN};
-use super::limits::{LimitKind, Limits};
+use super::format::{self, PREAMBLE_LEN, SIGNATURE_LEN};
+use super::limits::{CHUNK_TAG_LEN, LimitKind, Limits};
 use super::{Opened, SnapshotError};
 use crate::keys::{ApplianceSecret, PublisherPublic};
 use std::io::Read;

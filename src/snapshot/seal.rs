@@ -2,10 +2,10 @@
 
 use super::crypto;
 use super::format::{
-    self, MAGIC, MIN_CHUNK_SIZE, MIN_FORMAT_VERSION, PREAMBLE_LEN, RawHeader, RecipientEntry,
-    SIGNATURE_LEN, STREAM_NONCE_LEN,
+    self, MAGIC, MIN_FORMAT_VERSION, PREAMBLE_LEN, RawHeader, RecipientEntry, SIGNATURE_LEN,
+    STREAM_NONCE_LEN,
 };
-use super::limits::{LimitKind, Limits};
+use super::limits::{CHUNK_TAG_LEN, LimitKind, Limits, MIN_CHUNK_SIZE};
 use super::{Compression, Header, SealRequest, SnapshotError};
 use crate::keys::{AppliancePublic, PublisherSecret};
 use chrono::{DateTime, Utc};
@@ -199,7 +199,7 @@ pub fn seal_with(
         .ok_or(SnapshotError::Crypto("cipher setup failed"))?;
     let chunk_size = usize::try_from(req.chunk_size)
         .map_err(|_| SnapshotError::InvalidRequest("chunk size too large".into()))?;
-    let mut buf = Zeroizing::new(Vec::with_capacity(chunk_size + format::CHUNK_TAG_LEN));
+    let mut buf = Zeroizing::new(Vec::with_capacity(chunk_size + CHUNK_TAG_LEN));
     let chunks: Vec<&[u8]> = compressed.chunks(chunk_size).collect();
     let (last, rest) = chunks
         .split_last()

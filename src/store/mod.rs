@@ -20,17 +20,27 @@
 //! few seconds). A mismatch is a [`StoreError::Corrupt`] and marks the generation corrupt
 //! ([`Generation::is_corrupt`]): the page is refused, and the daemon rebuilds the
 //! generation from the newest kept snapshot.
+//!
+//! Across a restart of the daemon (not a reboot: the runtime directory is tmpfs) the file
+//! served last may be served again: a daemon that stops keeps it
+//! ([`Generation::keep_file_on_drop`]), the ingest side records its digest in the state
+//! directory ([`LastServed`]), and [`Store::reopen`] serves it again only when the whole
+//! file hashes to that digest.
+
+pub(crate) mod last;
+pub use last::LastServed;
 
 use crate::record::{IngestReport, PatientRecord, PatientSummary, WardRecord};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::any::Any;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 /// Schema version of a generation file.
 const SCHEMA_VERSION: i64 = 1;
@@ -40,26 +50,41 @@ const POOL_MAX: usize = 8;
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// A file operation on a generation failed.
     #[error("store I/O on {path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// SQLite failed on a generation.
     #[error("SQLite error in generation {path}: {source}")]
     Sqlite {
+        /// The generation file.
         path: PathBuf,
+        /// SQLite's error.
         source: rusqlite::Error,
     },
+    /// A record or summary could not be serialised to JSON.
     #[error("cannot encode record: {0}")]
     Encode(#[from] serde_json::Error),
+    /// A generation does not read back as it was written; the reason says what.
     #[error("generation {path} is corrupt: {reason}")]
-    Corrupt { path: PathBuf, reason: String },
+    Corrupt {
+        /// The generation file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// What is known about a generation besides its patients.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GenerationMeta {
+    /// The ward the data is for.
     pub ward: String,
+    /// The snapshot's sequence number.
     pub sequence: u64,
     /// When the publisher extracted the data from the EPD.
     pub data_as_of: DateTime<Utc>,
@@ -69,7 +94,15 @@ pub struct GenerationMeta {
     pub received_at: DateTime<Utc>,
     /// The sealed snapshot file it came from (file name only).
     pub snapshot_file: String,
+    /// How every resource of the snapshot was handled (shown to IT on the status page).
     pub report: IngestReport,
+    /// The mapping's `now`: the instant the medication states shown were decided at.
+    #[serde(default)]
+    pub derived_at: Option<DateTime<Utc>>,
+    /// The next moment after `derived_at` at which a shown state can change
+    /// ([`crate::record::WardRecord::next_change`]); the daemon re-derives then.
+    #[serde(default)]
+    pub next_change: Option<DateTime<Utc>>,
 }
 
 /// A SHA-256 digest.
@@ -97,6 +130,12 @@ pub struct Generation {
     /// Digest of the whole file as built.
     file: Sha,
     corrupt: AtomicBool,
+    /// Set when the daemon stops: the file stays for the next start ([`Store::reopen`]).
+    keep_file: AtomicBool,
+    /// What a reader derives from this generation and keeps for its lifetime (the web's
+    /// rendered pages, `web::cache`): dropped with the generation, so a swap can never
+    /// carry it over to the next one.
+    attached: OnceLock<Box<dyn Any + Send + Sync>>,
 }
 
 impl std::fmt::Debug for Generation {
@@ -119,6 +158,12 @@ impl Store {
     /// Opens the store on `dir` (created if missing, mode 0700). Leftover generation files
     /// from an earlier run are removed: they are rebuilt from sealed snapshots.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Self::open_keeping(dir, None)
+    }
+
+    /// [`Store::open`], but a leftover generation file named `keep` stays (for
+    /// [`Store::reopen`]; [`Store::remove_leftovers`] removes it when it is not used).
+    pub fn open_keeping(dir: &Path, keep: Option<&str>) -> Result<Store, StoreError> {
         let io = |source| StoreError::Io {
             path: dir.to_owned(),
             source,
@@ -130,7 +175,7 @@ impl Store {
             let entry = entry.map_err(io)?;
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if name.starts_with("gen-") && (name.ends_with(".sqlite") || name.ends_with(".tmp")) {
+            if is_generation_name(&name) && keep != Some(&*name) {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
@@ -187,6 +232,52 @@ impl Store {
         }
     }
 
+    /// Serves the file named in `last` again, if it is still there and its whole content
+    /// hashes to the digest recorded when it was built; then it is opened as at build time
+    /// (schema, meta, patient count, every summary parsed, every record's digest taken from
+    /// the file just proven unchanged) and must be the generation of `last`'s ward and
+    /// sequence. Not yet served: call [`Store::swap`].
+    pub fn reopen(&self, last: &LastServed) -> Result<Arc<Generation>, StoreError> {
+        let path = self.dir.join(&last.file);
+        let corrupt = |reason: String| StoreError::Corrupt {
+            path: path.clone(),
+            reason,
+        };
+        if !last.file.ends_with(".sqlite") || !is_generation_name(&last.file) {
+            return Err(corrupt("not a generation file name".into()));
+        }
+        let digest = file_digest(&path)?;
+        if last::hex(&digest) != last.file_sha256 {
+            return Err(corrupt("the file changed since it was built".into()));
+        }
+        let g = Generation::open_checked(&path, None, Some(digest))?;
+        let m = g.meta();
+        if m.ward != last.ward || m.sequence != last.sequence {
+            return Err(corrupt(format!(
+                "holds ward {:?} sequence {}, recorded ward {:?} sequence {}",
+                m.ward, m.sequence, last.ward, last.sequence
+            )));
+        }
+        Ok(Arc::new(g))
+    }
+
+    /// Removes every generation file in the runtime directory except the one served (what
+    /// [`Store::open_keeping`] kept and was not reused, a crash's temp files).
+    pub fn remove_leftovers(&self) {
+        let served = self.current().map(|g| g.path.clone());
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if is_generation_name(&entry.file_name().to_string_lossy())
+                && served.as_ref() != Some(&path)
+            {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+
     /// Makes `generation` the one served. The previous one is dropped when its last reader
     /// finishes.
     pub fn swap(&self, generation: Arc<Generation>) {
@@ -196,6 +287,13 @@ impl Store {
         };
         *cur = Some(generation);
     }
+}
+
+/// A generation's file name (built, or being built).
+fn is_generation_name(name: &str) -> bool {
+    name.starts_with("gen-")
+        && !name.contains('/')
+        && (name.ends_with(".sqlite") || name.ends_with(".tmp"))
 }
 
 /// SHA-256 of a whole file.
@@ -260,7 +358,7 @@ fn write_generation(
             digests.summaries.push(sha(summary.as_bytes()));
             if digests
                 .records
-                .insert(p.key.clone(), sha(record.as_bytes()))
+                .insert(p.key.to_string(), sha(record.as_bytes()))
                 .is_some()
             {
                 // The UNIQUE constraint refuses it below too; say why here.
@@ -269,7 +367,7 @@ fn write_generation(
                     reason: "two patients with the same key".into(),
                 });
             }
-            ins.execute(params![i as i64, p.key, summary, record])
+            ins.execute(params![i as i64, p.key.as_str(), summary, record])
                 .map_err(sq)?;
         }
         let mut m = tx
@@ -381,12 +479,14 @@ impl Generation {
             records,
             file,
             corrupt: AtomicBool::new(false),
+            keep_file: AtomicBool::new(false),
+            attached: OnceLock::new(),
         })
     }
 
     /// True once a read or [`Generation::verify_file`] found the file changed since it
     /// was built. Its pages are refused from then on; the daemon rebuilds it.
-    pub fn is_corrupt(&self) -> bool {
+    pub(crate) fn is_corrupt(&self) -> bool {
         self.corrupt.load(Ordering::SeqCst)
     }
 
@@ -423,6 +523,34 @@ impl Generation {
         serde_json::from_str(json).map_err(|e| self.corrupted(format!("record {key}: {e}")))
     }
 
+    /// The state of type `T` attached to this generation, made by `init` on first use; it
+    /// lives exactly as long as the generation. One type per generation: `None` when a
+    /// state of another type was attached first.
+    pub fn attached<T: Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Option<&T> {
+        self.attached
+            .get_or_init(|| Box::new(init()))
+            .downcast_ref::<T>()
+    }
+
+    /// The file's name in the runtime directory.
+    pub fn file_name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// SHA-256 of the whole file as built (hex), what [`Store::reopen`] checks.
+    pub fn file_sha256(&self) -> String {
+        last::hex(&self.file)
+    }
+
+    /// Keeps the file when this generation is dropped (the daemon stops while serving
+    /// it); a generation found corrupt is removed all the same.
+    pub fn keep_file_on_drop(&self) {
+        self.keep_file.store(true, Ordering::SeqCst);
+    }
+
     /// The generation's metadata.
     pub fn meta(&self) -> &GenerationMeta {
         &self.meta
@@ -435,7 +563,7 @@ impl Generation {
 
     /// The full record of one patient by key, checked against what was written. A
     /// corrupt generation answers nothing but errors.
-    pub fn patient(&self, key: &str) -> Result<Option<PatientRecord>, StoreError> {
+    pub(crate) fn patient(&self, key: &str) -> Result<Option<PatientRecord>, StoreError> {
         if self.is_corrupt() {
             return Err(self.corrupted("marked corrupt".into()));
         }
@@ -454,7 +582,7 @@ impl Generation {
 
     /// Every patient's full record in ward order (for the all-patients MAR), each checked
     /// against what was written.
-    pub fn all_patients(&self) -> Result<Vec<PatientRecord>, StoreError> {
+    pub(crate) fn all_patients(&self) -> Result<Vec<PatientRecord>, StoreError> {
         if self.is_corrupt() {
             return Err(self.corrupted("marked corrupt".into()));
         }
@@ -484,7 +612,7 @@ impl Generation {
 
     /// The patients matching a nurse's search (see [`PatientSummary::matches`]); an empty
     /// query finds nobody.
-    pub fn search(&self, query: &str) -> Vec<&PatientSummary> {
+    pub(crate) fn search(&self, query: &str) -> Vec<&PatientSummary> {
         if query.trim().is_empty() {
             return Vec::new();
         }
@@ -515,8 +643,11 @@ impl Generation {
 
 impl Drop for Generation {
     fn drop(&mut self) {
-        // The last reader is gone: this generation's plaintext goes too.
-        let _ = std::fs::remove_file(&self.path);
+        // The last reader is gone: this generation's plaintext goes too, unless the daemon
+        // stopped while serving it (a restart may serve it again; tmpfs on the box).
+        if !self.keep_file.load(Ordering::SeqCst) || self.is_corrupt() {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 

@@ -16,7 +16,7 @@ pub(crate) fn patient(key: &str, name: &str, bed: &str, born: (i32, u32, u32)) -
             birth_date: NaiveDate::from_ymd_opt(born.0, born.1, born.2).map(Moment::Day),
             sex: Sex::Female,
             bsn: Some("999911120".into()),
-            patient_number: Some(format!("P{key}")),
+            patient_number: Some(format!("P{key}").into()),
             deceased: false,
         },
         location: BedLocation {
@@ -55,6 +55,8 @@ fn meta(seq: u64) -> GenerationMeta {
         received_at: t,
         snapshot_file: format!("a3-{seq}.snap"),
         report: IngestReport::default(),
+        derived_at: None,
+        next_change: None,
     }
 }
 
@@ -63,6 +65,7 @@ fn ward(patients: Vec<PatientRecord>) -> WardRecord {
         ward: "A3".into(),
         patients,
         report: IngestReport::default(),
+        next_change: None,
     }
 }
 

@@ -27,26 +27,27 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// The file's first 16 bytes.
-pub const MAGIC: &[u8; 16] = b"NOODEPD-UPDATE1\n";
+pub(crate) const MAGIC: &[u8; 16] = b"NOODEPD-UPDATE1\n";
 /// The header format this code reads and writes.
-pub const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 1;
 /// The `image_id` of noodepd images (os-release `IMAGE_ID`).
-pub const IMAGE_ID: &str = "noodepd";
+pub(crate) const IMAGE_ID: &str = "noodepd";
 /// Largest header accepted.
-pub const MAX_HEADER: u32 = 16 * 1024;
+pub(crate) const MAX_HEADER: u32 = 16 * 1024;
 /// The file name suffix of a bundle in the inbox (the daemon leaves these alone).
-pub const SUFFIX: &str = ".nupd";
+pub(crate) const SUFFIX: &str = ".nupd";
 /// The parts, in the order they appear, with the largest size each may have.
-pub const PARTS: [(&str, u64); 3] = [("root", 4 << 30), ("verity", 512 << 20), ("uki", 256 << 20)];
+pub(crate) const PARTS: [(&str, u64); 3] =
+    [("root", 4 << 30), ("verity", 512 << 20), ("uki", 256 << 20)];
 /// Largest bundle file accepted: every part at its limit plus the framing.
-pub const MAX_BUNDLE: u64 = (4 << 30) + (512 << 20) + (256 << 20) + 16 + 4 + 16 * 1024 + 64;
+pub(crate) const MAX_BUNDLE: u64 = (4 << 30) + (512 << 20) + (256 << 20) + 16 + 4 + 16 * 1024 + 64;
 /// Buffer for streaming parts.
 const CHUNK: usize = 1 << 20;
 
 /// One part as the header lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Part {
+pub(crate) struct Part {
     pub name: String,
     pub size: u64,
     /// Lowercase hex SHA-256 of the part's bytes.
@@ -56,7 +57,7 @@ pub struct Part {
 /// The signed header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Header {
+pub(crate) struct Header {
     pub format: u32,
     pub image_id: String,
     /// The release's image version (os-release `IMAGE_VERSION` inside it).
@@ -68,7 +69,7 @@ pub struct Header {
 
 /// A bundle whose signature, header and every part's hash have been checked.
 #[derive(Debug)]
-pub struct Verified {
+pub(crate) struct Verified {
     pub header: Header,
     pub version: ImageVersion,
     /// Offset of the first part in the file.
@@ -77,7 +78,7 @@ pub struct Verified {
 
 impl Verified {
     /// Offset and part of `name`.
-    pub fn part(&self, name: &str) -> Option<(u64, &Part)> {
+    pub(crate) fn part(&self, name: &str) -> Option<(u64, &Part)> {
         let mut offset = self.data_offset;
         for part in &self.header.parts {
             if part.name == name {
@@ -90,7 +91,7 @@ impl Verified {
 }
 
 /// Is this inbox file name an update bundle (`*.nupd`, not hidden)?
-pub fn is_bundle_name(name: &std::ffi::OsStr) -> bool {
+pub(crate) fn is_bundle_name(name: &std::ffi::OsStr) -> bool {
     let bytes = name.as_encoded_bytes();
     !bytes.starts_with(b".") && bytes.len() > SUFFIX.len() && bytes.ends_with(SUFFIX.as_bytes())
 }
@@ -135,7 +136,7 @@ fn hash_stream(
 }
 
 /// Makes a bundle at `out` from the three part files, signed with `key`.
-pub fn make(
+pub(crate) fn make(
     key: &ReleaseSecret,
     version: &ImageVersion,
     root: &Path,
@@ -202,7 +203,7 @@ pub fn make(
 }
 
 /// Opens a bundle file for reading: no symlinks, a regular file within [`MAX_BUNDLE`].
-pub fn open(path: &Path) -> Result<(File, u64), UpdateError> {
+pub(crate) fn open(path: &Path) -> Result<(File, u64), UpdateError> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
@@ -223,7 +224,7 @@ pub fn open(path: &Path) -> Result<(File, u64), UpdateError> {
 
 /// Checks an open bundle completely (see the module documentation); `installed` is the
 /// running image's version, which the bundle's must exceed.
-pub fn verify(
+pub(crate) fn verify(
     file: &mut File,
     file_len: u64,
     key: &ReleasePublic,

@@ -27,18 +27,18 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// Tries systemd-boot gives a new slot before it falls back.
-pub const BOOT_TRIES: u32 = 3;
+pub(crate) const BOOT_TRIES: u32 = 3;
 
 /// One of the two root slots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Slot {
+pub(crate) enum Slot {
     A,
     B,
 }
 
 impl Slot {
     /// `a` or `b`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Slot::A => "a",
             Slot::B => "b",
@@ -46,7 +46,7 @@ impl Slot {
     }
 
     /// The other slot.
-    pub fn other(self) -> Slot {
+    pub(crate) fn other(self) -> Slot {
         match self {
             Slot::A => Slot::B,
             Slot::B => Slot::A,
@@ -54,7 +54,7 @@ impl Slot {
     }
 
     /// The running slot from the initramfs's note (`a` or `b`, one line).
-    pub fn from_note(note: &str) -> Result<Slot, UpdateError> {
+    pub(crate) fn from_note(note: &str) -> Result<Slot, UpdateError> {
         match note.trim_end_matches('\n') {
             "a" => Ok(Slot::A),
             "b" => Ok(Slot::B),
@@ -65,9 +65,9 @@ impl Slot {
     }
 }
 
-/// Where the installer finds what it needs; [`SlotPaths::system`] is the box.
+/// Where the installer finds what it needs (from `noodepd update`'s arguments).
 #[derive(Debug, Clone)]
-pub struct SlotPaths {
+pub(crate) struct SlotPaths {
     /// The pinned release public key.
     pub release_pub: PathBuf,
     /// os-release of the running image.
@@ -80,22 +80,9 @@ pub struct SlotPaths {
     pub uki_dir: PathBuf,
 }
 
-impl SlotPaths {
-    /// The paths on a noodepd box.
-    pub fn system() -> SlotPaths {
-        SlotPaths {
-            release_pub: PathBuf::from("/usr/share/noodepd/release.pub"),
-            os_release: PathBuf::from("/etc/os-release"),
-            running_slot: PathBuf::from("/run/noodepd-slot"),
-            partitions: PathBuf::from("/dev/disk/by-partlabel"),
-            uki_dir: PathBuf::from("/efi/EFI/Linux"),
-        }
-    }
-}
-
 /// What was installed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Installed {
+pub(crate) struct Installed {
     pub version: ImageVersion,
     pub slot: Slot,
     /// The boot entry written (under trial).
@@ -103,7 +90,7 @@ pub struct Installed {
 }
 
 /// Verifies `bundle_path` and installs it into the inactive slot (see the module docs).
-pub fn install(bundle_path: &Path, paths: &SlotPaths) -> Result<Installed, UpdateError> {
+pub(crate) fn install(bundle_path: &Path, paths: &SlotPaths) -> Result<Installed, UpdateError> {
     let key = ReleasePublic::read(&paths.release_pub)?;
     let installed = version::read_os_release(&paths.os_release)
         .ok_or_else(|| UpdateError::UnknownInstalled(paths.os_release.display().to_string()))?;
@@ -193,7 +180,7 @@ fn target_size(dev: &Path) -> Result<u64, UpdateError> {
 
 /// Is `name` a boot entry of `slot` (`noodepd-VERSION-SLOT.efi`, with or without a boot
 /// counter `+LEFT[-DONE]` before `.efi`)?
-pub fn is_entry_of(name: &str, slot: Slot) -> bool {
+pub(crate) fn is_entry_of(name: &str, slot: Slot) -> bool {
     let Some(stem) = name.strip_suffix(".efi") else {
         return false;
     };
@@ -250,7 +237,7 @@ fn sync_dir(dir: &Path) -> Result<(), UpdateError> {
 
 /// What `install_inbox` did with one bundle.
 #[derive(Debug)]
-pub struct InboxResult {
+pub(crate) struct InboxResult {
     pub file: String,
     pub outcome: Result<Installed, UpdateError>,
 }
@@ -258,7 +245,10 @@ pub struct InboxResult {
 /// Installs every bundle in `inbox` (oldest name first; normally there is one) and removes
 /// each afterwards, installed or refused: a bundle is as large as the root file system and
 /// the state partition is small. A refusal is reported (journal) with its reason.
-pub fn install_inbox(inbox: &Path, paths: &SlotPaths) -> Result<Vec<InboxResult>, UpdateError> {
+pub(crate) fn install_inbox(
+    inbox: &Path,
+    paths: &SlotPaths,
+) -> Result<Vec<InboxResult>, UpdateError> {
     let mut names: Vec<_> = std::fs::read_dir(inbox)
         .map_err(UpdateError::io_at(inbox))?
         .filter_map(Result::ok)

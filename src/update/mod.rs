@@ -11,14 +11,14 @@
 //! The installer's verdicts reach the daemon's status through `result` (a refused bundle is
 //! shown as a refused delivery).
 
-pub mod bundle;
-pub mod install;
-pub mod result;
-pub mod version;
+pub(crate) mod bundle;
+pub(crate) mod install;
+pub(crate) mod result;
+pub(crate) mod version;
 
-pub use bundle::{Header, Verified, is_bundle_name};
-pub use install::{Installed, Slot, SlotPaths};
-pub use version::ImageVersion;
+pub(crate) use bundle::is_bundle_name;
+pub(crate) use install::SlotPaths;
+pub(crate) use version::ImageVersion;
 
 use crate::keys::KeyId;
 use std::path::Path;
@@ -26,7 +26,7 @@ use std::path::Path;
 /// Why a bundle was refused or could not be installed. Nothing is written to a slot before
 /// every check up to `PartMismatch` has passed.
 #[derive(Debug, thiserror::Error)]
-pub enum UpdateError {
+pub(crate) enum UpdateError {
     #[error("not an update bundle: {0}")]
     NotABundle(&'static str),
     #[error("the bundle is {size} bytes, more than the {limit} an update may have")]
@@ -91,7 +91,7 @@ impl UpdateError {
     }
 
     /// A stable code for logs and tests.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             UpdateError::NotABundle(_) => "not_a_bundle",
             UpdateError::TooLarge { .. } => "too_large",

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 /// Where the result file lives, relative to the daemon's state directory (the image's
 /// `noodepd-update.service` passes `/var/lib/noodepd/update/last.json`).
-pub const IN_STATE: &str = "update/last.json";
+pub(crate) const IN_STATE: &str = "update/last.json";
 /// Largest result file the daemon reads.
 const MAX_BYTES: u64 = 16 * 1024;
 /// At most this many verdicts are written per run (normally there is one bundle).
@@ -31,20 +31,20 @@ const MAX_FILE: usize = 200;
 
 /// What the installer did with one bundle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Verdict {
+pub(crate) struct Verdict {
     /// The bundle's file name in the inbox (printable).
-    pub file: String,
+    pub(crate) file: String,
     /// `installed` or `refused`.
-    pub outcome: String,
+    pub(crate) outcome: String,
     /// The installed version (installed only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
+    pub(crate) version: Option<String>,
     /// [`UpdateError::code`] (refused only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
+    pub(crate) code: Option<String>,
     /// One line for a person.
-    pub reason: String,
-    pub time: DateTime<Utc>,
+    pub(crate) reason: String,
+    pub(crate) time: DateTime<Utc>,
 }
 
 fn cut(s: &str, n: usize) -> String {
@@ -53,7 +53,7 @@ fn cut(s: &str, n: usize) -> String {
 
 impl Verdict {
     /// The verdict on one bundle of an inbox run.
-    pub fn of(r: &InboxResult, now: DateTime<Utc>) -> Verdict {
+    pub(crate) fn of(r: &InboxResult, now: DateTime<Utc>) -> Verdict {
         match &r.outcome {
             Ok(done) => Verdict {
                 file: cut(&r.file, MAX_FILE),
@@ -83,7 +83,7 @@ impl Verdict {
     }
 
     /// The refused delivery the daemon records for a refused bundle; None when installed.
-    pub fn rejection(&self) -> Option<Rejection> {
+    pub(crate) fn rejection(&self) -> Option<Rejection> {
         if self.outcome != "refused" {
             return None;
         }
@@ -102,7 +102,7 @@ impl Verdict {
 
 /// Writes the verdicts of one run to `path` (replacing the last run's): a temporary file
 /// made readable for the daemon, fsynced and renamed over the old one.
-pub fn write(path: &Path, verdicts: &[Verdict]) -> std::io::Result<()> {
+pub(crate) fn write(path: &Path, verdicts: &[Verdict]) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
     let list: Vec<&Verdict> = verdicts.iter().take(MAX_ENTRIES).collect();
@@ -135,7 +135,7 @@ pub fn write(path: &Path, verdicts: &[Verdict]) -> std::io::Result<()> {
 
 /// Why the daemon could not use a result file.
 #[derive(Debug, thiserror::Error)]
-pub enum ResultFileError {
+pub(crate) enum ResultFileError {
     #[error("{0}: larger than {MAX_BYTES} bytes")]
     TooLarge(String),
     #[error("{0}: {1}")]
@@ -145,7 +145,7 @@ pub enum ResultFileError {
 }
 
 /// Reads a result file (bounded). `Ok(None)` when there is none.
-pub fn read(path: &Path) -> Result<Option<Vec<Verdict>>, ResultFileError> {
+pub(crate) fn read(path: &Path) -> Result<Option<Vec<Verdict>>, ResultFileError> {
     use std::io::Read as _;
     let shown = || path.display().to_string();
     let f = match std::fs::File::open(path) {
@@ -169,7 +169,7 @@ pub fn read(path: &Path) -> Result<Option<Vec<Verdict>>, ResultFileError> {
 /// The daemon's side: notices when the installer wrote a new result file and hands its
 /// refusals to the status once per file version (its modification time and size).
 #[derive(Debug)]
-pub struct Watcher {
+pub(crate) struct Watcher {
     path: PathBuf,
     seen: Option<(std::time::SystemTime, u64)>,
     failing: Option<String>,
@@ -178,7 +178,7 @@ pub struct Watcher {
 impl Watcher {
     /// A watcher of `path`; the first [`Watcher::poll`] reads what is there (the verdicts
     /// of a run before this start stay visible after a reboot).
-    pub fn new(path: PathBuf) -> Watcher {
+    pub(crate) fn new(path: PathBuf) -> Watcher {
         Watcher {
             path,
             seen: None,
@@ -189,7 +189,7 @@ impl Watcher {
     /// The refusals of a result file not seen before, oldest first (empty when nothing
     /// changed or the new file holds no refusal). A file that cannot be used is logged
     /// once per problem and retried when it changes.
-    pub fn poll(&mut self) -> Vec<Rejection> {
+    pub(crate) fn poll(&mut self) -> Vec<Rejection> {
         let stamp = match std::fs::metadata(&self.path) {
             Ok(m) => (m.modified().unwrap_or(std::time::UNIX_EPOCH), m.len()),
             Err(_) => {

@@ -6,13 +6,13 @@ use std::cmp::Ordering;
 use std::fmt;
 
 /// Longest version text accepted (the same bound as image/build.sh).
-pub const MAX_VERSION_LEN: usize = 64;
+pub(crate) const MAX_VERSION_LEN: usize = 64;
 /// At most this many dot-separated parts.
 const MAX_PARTS: usize = 8;
 
 /// A parsed image version.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageVersion {
+pub(crate) struct ImageVersion {
     parts: Vec<u64>,
     text: String,
 }
@@ -22,12 +22,12 @@ pub struct ImageVersion {
 #[error(
     "not an image version (digits separated by single dots, at most {MAX_PARTS} parts and {MAX_VERSION_LEN} characters)"
 )]
-pub struct VersionError;
+pub(crate) struct VersionError;
 
 impl ImageVersion {
     /// Parses `2026.12.1`; refuses anything else (signs, letters, empty parts, leading zeros
     /// that would make two texts mean one version).
-    pub fn parse(text: &str) -> Result<ImageVersion, VersionError> {
+    pub(crate) fn parse(text: &str) -> Result<ImageVersion, VersionError> {
         if text.is_empty() || text.len() > MAX_VERSION_LEN {
             return Err(VersionError);
         }
@@ -51,7 +51,7 @@ impl ImageVersion {
     }
 
     /// The version as written.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.text
     }
 }
@@ -78,7 +78,7 @@ impl fmt::Display for ImageVersion {
 /// `IMAGE_VERSION` from an os-release text (`KEY=value`, value optionally quoted), if it is
 /// a valid version. Anything else (missing, malformed) is `None`: a development machine has
 /// no image version.
-pub fn from_os_release(text: &str) -> Option<ImageVersion> {
+pub(crate) fn from_os_release(text: &str) -> Option<ImageVersion> {
     let value = text
         .lines()
         .rev()
@@ -93,7 +93,7 @@ pub fn from_os_release(text: &str) -> Option<ImageVersion> {
 }
 
 /// Reads `IMAGE_VERSION` from an os-release file (at most 64 KiB read).
-pub fn read_os_release(path: &std::path::Path) -> Option<ImageVersion> {
+pub(crate) fn read_os_release(path: &std::path::Path) -> Option<ImageVersion> {
     use std::io::Read as _;
     let file = std::fs::File::open(path).ok()?;
     let mut text = String::new();

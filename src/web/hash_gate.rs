@@ -19,13 +19,13 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 /// argon2 checks that run at the same time (the box has two cores).
-pub const AT_ONCE: usize = 2;
+pub(crate) const AT_ONCE: usize = 2;
 /// Requests that may wait for a turn; more get [`Busy`] at once.
-pub const QUEUE: usize = 16;
+pub(crate) const QUEUE: usize = 16;
 /// How long a request waits for its turn before it gets [`Busy`].
-pub const WAIT: Duration = Duration::from_secs(3);
+pub(crate) const WAIT: Duration = Duration::from_secs(3);
 /// What `Retry-After` tells a client that got [`Busy`], in seconds.
-pub const RETRY_AFTER_SECS: u64 = 2;
+pub(crate) const RETRY_AFTER_SECS: u64 = 2;
 
 /// Too many argon2 checks at once: retry in [`RETRY_AFTER_SECS`] seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -105,7 +105,8 @@ impl HashGate {
     }
 
     /// The most checks that ever ran at once.
-    pub fn peak(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn peak(&self) -> usize {
         self.peak.load(Ordering::SeqCst)
     }
 }

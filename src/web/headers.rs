@@ -13,12 +13,12 @@ use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// The Content-Security-Policy: nothing but our own stylesheet and script file (the live
 /// data age; no inline script), inline images, and forms posting to ourselves.
-pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+pub(crate) const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 /// Features no page of ours uses.
-pub const PERMISSIONS_POLICY: &str =
+pub(crate) const PERMISSIONS_POLICY: &str =
     "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()";
 /// HSTS for one year.
-pub const HSTS: &str = "max-age=31536000";
+pub(crate) const HSTS: &str = "max-age=31536000";
 
 /// Whether a response may be cached by the browser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub enum Caching {
 }
 
 /// Sets every security header on `headers` (replacing any value already there).
-pub fn apply(headers: &mut HeaderMap, tls: bool, caching: Caching) {
+pub(crate) fn apply(headers: &mut HeaderMap, tls: bool, caching: Caching) {
     let set = |h: &mut HeaderMap, name: &'static str, value: &'static str| {
         h.insert(
             HeaderName::from_static(name),

@@ -13,12 +13,12 @@ use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 
 /// Whether `/metrics` may be served to a client at `peer`.
-pub fn allowed(peer: IpAddr, metrics_public: bool) -> bool {
+pub(crate) fn allowed(peer: IpAddr, metrics_public: bool) -> bool {
     metrics_public || peer.to_canonical().is_loopback()
 }
 
 /// The metrics document.
-pub fn render(shared: &App, now: DateTime<Utc>) -> String {
+pub(crate) fn render(shared: &App, now: DateTime<Utc>) -> String {
     let m = &shared.metrics;
     let mut out = String::with_capacity(2048);
     let mut counter = |name: &str, help: &str, v: u64| {

@@ -40,24 +40,24 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{Semaphore, watch};
 
 /// Largest request head (request line and headers) buffered.
-pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// Most request headers accepted.
-pub const MAX_HEADERS: usize = 64;
+pub(crate) const MAX_HEADERS: usize = 64;
 /// Time allowed for a request head to arrive (also bounds idle keep-alive).
-pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time allowed for a request body to arrive.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time allowed for a TLS handshake.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for connections to finish.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How long a write to the client may make no progress before the connection is closed.
-pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A byte stream whose writes fail with `TimedOut` once they have made no progress for
 /// the stall limit (the client stopped reading: its receive window and our send buffer
 /// are full). Reads pass through; their limits are hyper's header and body timeouts.
-pub struct WriteDeadline<I> {
+pub(crate) struct WriteDeadline<I> {
     inner: I,
     limit: Duration,
     stalled: Option<Pin<Box<tokio::time::Sleep>>>,
@@ -65,7 +65,7 @@ pub struct WriteDeadline<I> {
 
 impl<I> WriteDeadline<I> {
     /// Wraps `inner` with a write-stall limit.
-    pub fn new(inner: I, limit: Duration) -> Self {
+    pub(crate) fn new(inner: I, limit: Duration) -> Self {
         WriteDeadline {
             inner,
             limit,
@@ -202,15 +202,21 @@ const OVER_CAP: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text
 /// Errors of the web server.
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
+    /// The configured address cannot be bound.
     #[error("cannot listen on {addr}: {source} (is another process using the port?)")]
     Bind {
+        /// The address.
         addr: SocketAddr,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// The socket systemd passed cannot be used.
     #[error("socket activation: {0}")]
     SocketActivation(String),
+    /// Accepting on the listening socket failed.
     #[error("listening socket: {0}")]
     Listener(std::io::Error),
+    /// The certificate or key cannot be loaded.
     #[error("TLS: {0}")]
     Tls(#[from] super::tls::TlsError),
 }

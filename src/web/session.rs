@@ -39,25 +39,25 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 /// Name of the session cookie over plain HTTP (demo and tests on loopback).
-pub const SESSION_COOKIE: &str = "noodepd_session";
+pub(crate) const SESSION_COOKIE: &str = "noodepd_session";
 /// Name of the pre-login cookie over plain HTTP.
-pub const PRE_COOKIE: &str = "noodepd_pre";
+pub(crate) const PRE_COOKIE: &str = "noodepd_pre";
 /// A session ends this long after login, active or not.
-pub const SESSION_MAX: Duration = Duration::from_secs(12 * 3600);
+pub(crate) const SESSION_MAX: Duration = Duration::from_secs(12 * 3600);
 /// A login form is valid this long.
-pub const PRE_LIFETIME: Duration = Duration::from_secs(3600);
+pub(crate) const PRE_LIFETIME: Duration = Duration::from_secs(3600);
 /// Most sessions held at once. At least [`MAX_SESSIONS_PER_USER`] times the largest
 /// roster plus the guest codes, so no single user can fill the table.
-pub const MAX_SESSIONS: usize = 20_000;
+pub(crate) const MAX_SESSIONS: usize = 20_000;
 /// Most sessions one user holds at once (one per ward PC or tablet she uses); a further
 /// login ends her own oldest session.
-pub const MAX_SESSIONS_PER_USER: usize = 8;
+pub(crate) const MAX_SESSIONS_PER_USER: usize = 8;
 /// Most users and addresses whose failed attempts are tracked at once.
-pub const MAX_TRACKED: usize = 50_000;
+pub(crate) const MAX_TRACKED: usize = 50_000;
 /// Most guest codes valid at once.
-pub const MAX_GUEST_CODES: usize = 99;
+pub(crate) const MAX_GUEST_CODES: usize = 99;
 /// Longest name accepted for a guest.
-pub const MAX_GUEST_NAME: usize = 100;
+pub(crate) const MAX_GUEST_NAME: usize = 100;
 
 const _: () = assert!(
     MAX_SESSIONS >= MAX_SESSIONS_PER_USER * (crate::roster::MAX_STAFF + MAX_GUEST_CODES),
@@ -67,7 +67,7 @@ const _: () = assert!(
 /// The session cookie's name: with the `__Host-` prefix over TLS (the browser then refuses
 /// it unless it is Secure, for this host only and Path=/), plain over HTTP (where browsers
 /// would drop a `__Host-` cookie).
-pub fn session_cookie(tls: bool) -> &'static str {
+pub(crate) fn session_cookie(tls: bool) -> &'static str {
     if tls {
         "__Host-noodepd_session"
     } else {
@@ -76,7 +76,7 @@ pub fn session_cookie(tls: bool) -> &'static str {
 }
 
 /// The pre-login cookie's name (see [`session_cookie`]).
-pub fn pre_cookie(tls: bool) -> &'static str {
+pub(crate) fn pre_cookie(tls: bool) -> &'static str {
     if tls {
         "__Host-noodepd_pre"
     } else {
@@ -87,10 +87,13 @@ pub fn pre_cookie(tls: bool) -> &'static str {
 /// An open session.
 #[derive(Debug, Clone)]
 pub struct Session {
+    /// Who is logged in.
     pub user: SessionUser,
     /// The CSRF token every form of this session carries.
     pub csrf: String,
+    /// When the session was opened.
     pub created: DateTime<Utc>,
+    /// The last request; the session ends after the configured idle time without one.
     pub last_seen: DateTime<Utc>,
     /// The drill (its id) this session was opened in, if any: it ends when a real
     /// emergency or another drill starts.
@@ -99,7 +102,7 @@ pub struct Session {
 
 /// What a session cookie turned out to be.
 #[derive(Debug, Clone)]
-pub enum Lookup {
+pub(crate) enum Lookup {
     Valid(Session),
     /// It existed but timed out (idle or absolute); it is removed now.
     Expired(Session),
@@ -110,6 +113,7 @@ pub enum Lookup {
 /// What a lockout applies to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LockedWhat {
+    /// A user name (from any address).
     User(String),
     /// A client address: IPv4 as is, IPv6 as its /64 network (see [`address_key`]).
     Address(IpAddr),
@@ -128,7 +132,7 @@ impl std::fmt::Display for LockedWhat {
 impl LockedWhat {
     /// The value a coordinator's "lift" form posts: `user:` and the user name as typed in
     /// hex (it may hold any character), or `address:IP`.
-    pub fn form_value(&self) -> String {
+    pub(crate) fn form_value(&self) -> String {
         match self {
             LockedWhat::User(u) => format!("user:{}", crate::audit::hex(u.as_bytes())),
             LockedWhat::Address(a) => format!("address:{a}"),
@@ -139,13 +143,15 @@ impl LockedWhat {
 /// A lockout in force, as a coordinator sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lockout {
+    /// The user name or address locked.
     pub what: LockedWhat,
+    /// When the lockout ends by itself (a coordinator may lift it earlier).
     pub until: DateTime<Utc>,
 }
 
 /// Why an attempt may not be made now.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// The user or the address is locked out until then.
     Locked {
         what: LockedWhat,
@@ -158,7 +164,7 @@ pub enum Refusal {
 
 /// The outcome of a failed attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failed {
+pub(crate) struct Failed {
     /// The lockouts this failure started, with their end.
     pub started: Vec<(LockedWhat, DateTime<Utc>)>,
     /// Attempts left for this user name before it is locked out (0 when locked now).
@@ -169,7 +175,7 @@ pub struct Failed {
 
 /// Why a guest code cannot be issued.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum GuestCodeError {
+pub(crate) enum GuestCodeError {
     #[error("name must be 1 to {MAX_GUEST_NAME} characters without control characters")]
     Name,
     #[error("a guest code can be issued for a nurse or a physician only")]
@@ -188,14 +194,14 @@ pub struct SessionsFull;
 
 /// A session a sweep (or a revocation) ended, and why (for the audit log).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ended {
+pub(crate) struct Ended {
     pub user: SessionUser,
     pub why: &'static str,
 }
 
 /// What a sweep ended.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Swept {
+pub(crate) struct Swept {
     pub sessions: Vec<Ended>,
     /// Guest codes withdrawn, with the reason.
     pub codes: Vec<(IssuedCode, &'static str)>,
@@ -203,7 +209,7 @@ pub struct Swept {
 
 impl Swept {
     /// Whether nothing was ended.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.sessions.is_empty() && self.codes.is_empty()
     }
 }
@@ -260,14 +266,14 @@ fn chrono_dur(d: Duration) -> chrono::Duration {
 }
 
 /// A fresh random 256-bit token, hex-encoded.
-pub fn new_token() -> String {
+pub(crate) fn new_token() -> String {
     let mut b = Zeroizing::new([0u8; 32]);
     OsRng.fill_bytes(b.as_mut());
     crate::audit::hex(b.as_ref())
 }
 
 /// Compares two secrets in constant time (for equal lengths).
-pub fn ct_eq(a: &str, b: &str) -> bool {
+pub(crate) fn ct_eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
@@ -282,7 +288,7 @@ fn plausible_token(t: &str) -> bool {
 
 /// The address attempts are counted under: IPv4 (and IPv4-mapped IPv6) as is, IPv6 as
 /// its /64 network, since one host can rotate through its whole /64.
-pub fn address_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn address_key(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V6(a) => {
             let s = a.segments();
@@ -294,7 +300,7 @@ pub fn address_key(ip: IpAddr) -> IpAddr {
 
 /// A user id as typed, safe for an operator log line or the audit log: a plain id as is,
 /// anything else with control and bidi characters replaced and cut to 64 characters.
-pub fn printable_id(user: &str) -> String {
+pub(crate) fn printable_id(user: &str) -> String {
     if crate::config::check_id(user).is_ok() {
         return user.to_owned();
     }
@@ -304,7 +310,7 @@ pub fn printable_id(user: &str) -> String {
 
 impl Sessions {
     /// Empty state with the limits from the config.
-    pub fn new(cfg: &WebConfig) -> Sessions {
+    pub(crate) fn new(cfg: &WebConfig) -> Sessions {
         let mut secret = Zeroizing::new([0u8; 32]);
         OsRng.fill_bytes(secret.as_mut());
         let user_attempts = usize::try_from(cfg.lockout_attempts).unwrap_or(5).max(1);
@@ -377,7 +383,7 @@ impl Sessions {
     }
 
     /// Looks a session cookie up, refreshing its idle timer when valid.
-    pub fn lookup(&self, token: &str, now: DateTime<Utc>) -> Lookup {
+    pub(crate) fn lookup(&self, token: &str, now: DateTime<Utc>) -> Lookup {
         if !plausible_token(token) {
             return Lookup::Unknown;
         }
@@ -398,7 +404,7 @@ impl Sessions {
     }
 
     /// Ends a session (logout). Returns it when it existed.
-    pub fn remove(&self, token: &str) -> Option<Session> {
+    pub(crate) fn remove(&self, token: &str) -> Option<Session> {
         if !plausible_token(token) {
             return None;
         }
@@ -406,7 +412,8 @@ impl Sessions {
     }
 
     /// Number of live sessions.
-    pub fn count(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn count(&self) -> usize {
         self.lock().sessions.len()
     }
 
@@ -433,7 +440,7 @@ impl Sessions {
     /// A new roster is in force: ends the sessions of users no longer on it or whose role
     /// changed, and the guest codes (and their sessions) of coordinators who are no longer
     /// coordinators on it.
-    pub fn sweep_roster(&self, roster: &Roster) -> Swept {
+    pub(crate) fn sweep_roster(&self, roster: &Roster) -> Swept {
         const REMOVED: &str = "removed from the roster";
         const ROLE: &str = "role changed on the roster";
         const ISSUER: &str = "the issuing coordinator is no longer a coordinator on the roster";
@@ -462,7 +469,7 @@ impl Sessions {
     /// The mode in force is `mode`: ends the sessions and guest codes opened in a drill
     /// once a real emergency started (logins of the emergency are recorded as such). A
     /// drill's sessions survive standby (no data is shown there) and another drill.
-    pub fn sweep_mode(&self, mode: Mode) -> Swept {
+    pub(crate) fn sweep_mode(&self, mode: Mode) -> Swept {
         const WHY: &str = "opened in a drill, and a real emergency started";
         let over = |d: Option<i64>| d.is_some() && mode == Mode::Emergency;
         let mut inner = self.lock();
@@ -487,7 +494,7 @@ impl Sessions {
     }
 
     /// Whether a pre-login cookie value is well-formed and young enough.
-    pub fn pre_valid(&self, pre: &str, now: DateTime<Utc>) -> bool {
+    pub(crate) fn pre_valid(&self, pre: &str, now: DateTime<Utc>) -> bool {
         let Some((tok, ts)) = pre.split_once('.') else {
             return false;
         };
@@ -515,7 +522,7 @@ impl Sessions {
     }
 
     /// Checks a login form's CSRF token against its pre-login cookie.
-    pub fn check_pre(&self, pre: &str, csrf: &str, now: DateTime<Utc>) -> bool {
+    pub(crate) fn check_pre(&self, pre: &str, csrf: &str, now: DateTime<Utc>) -> bool {
         let expected = self.pre_csrf(pre);
         self.pre_valid(pre, now) && !expected.is_empty() && ct_eq(&expected, csrf)
     }
@@ -548,7 +555,7 @@ impl Sessions {
     /// what is left before a lockout: at most the limit's worth of codes is ever checked.
     /// Settle the attempt with [`Attempt::failed`] or [`Attempt::succeeded`]; dropping it
     /// unsettled (the check could not run) gives the reservation back.
-    pub fn reserve(
+    pub(crate) fn reserve(
         self: &Arc<Self>,
         user: &str,
         addr: IpAddr,
@@ -661,7 +668,7 @@ impl Sessions {
     }
 
     /// The lockouts in force, latest ending first.
-    pub fn lockouts(&self, now: DateTime<Utc>) -> Vec<Lockout> {
+    pub(crate) fn lockouts(&self, now: DateTime<Utc>) -> Vec<Lockout> {
         let inner = self.lock();
         let mut out: Vec<Lockout> = inner
             .failures
@@ -679,7 +686,7 @@ impl Sessions {
 
     /// Lifts a lockout in force (a coordinator's decision) and forgets its failures.
     /// Returns whether there was one.
-    pub fn lift(&self, what: &LockedWhat, now: DateTime<Utc>) -> bool {
+    pub(crate) fn lift(&self, what: &LockedWhat, now: DateTime<Utc>) -> bool {
         let key = match what {
             LockedWhat::User(u) => FailKey::User(u.clone()),
             LockedWhat::Address(a) => FailKey::Address(address_key(*a)),
@@ -713,7 +720,7 @@ impl Sessions {
     /// through the argon2 gate). Returns what was issued and the code itself, to be shown
     /// once.
     #[allow(clippy::too_many_arguments)]
-    pub fn issue_code(
+    pub(crate) fn issue_code(
         &self,
         mem: &mut crate::roster::Argon2Memory,
         name: &str,
@@ -762,7 +769,7 @@ impl Sessions {
 
     /// Withdraws a guest code and ends the sessions opened with it. Returns the code and
     /// the ended sessions, or None when no such code is in force.
-    pub fn revoke_code(&self, user: &str) -> Option<(IssuedCode, Vec<Ended>)> {
+    pub(crate) fn revoke_code(&self, user: &str) -> Option<(IssuedCode, Vec<Ended>)> {
         const WHY: &str = "guest code revoked by a coordinator";
         let mut inner = self.lock();
         let at = inner.codes.iter().position(|c| c.issued.user == user)?;
@@ -774,7 +781,7 @@ impl Sessions {
     }
 
     /// Whether `user` is a guest user id in force.
-    pub fn is_guest_user(&self, user: &str, now: DateTime<Utc>) -> bool {
+    pub(crate) fn is_guest_user(&self, user: &str, now: DateTime<Utc>) -> bool {
         self.lock()
             .codes
             .iter()
@@ -782,7 +789,7 @@ impl Sessions {
     }
 
     /// Checks a guest-code login (slow: argon2 in `mem`; call off the async threads).
-    pub fn verify_guest_code(
+    pub(crate) fn verify_guest_code(
         &self,
         mem: &mut crate::roster::Argon2Memory,
         user: &str,
@@ -810,7 +817,7 @@ impl Sessions {
     }
 
     /// The guest codes in force, oldest first.
-    pub fn issued_codes(&self, now: DateTime<Utc>) -> Vec<IssuedCode> {
+    pub(crate) fn issued_codes(&self, now: DateTime<Utc>) -> Vec<IssuedCode> {
         self.lock()
             .codes
             .iter()
@@ -822,7 +829,7 @@ impl Sessions {
 
 /// One login attempt, reserved by [`Sessions::reserve`] before the code is checked.
 #[must_use = "settle the attempt with failed() or succeeded()"]
-pub struct Attempt {
+pub(crate) struct Attempt {
     sessions: Arc<Sessions>,
     keys: [FailKey; 2],
     settled: bool,
@@ -830,13 +837,13 @@ pub struct Attempt {
 
 impl Attempt {
     /// The code was wrong (or the user unknown): counts the failure.
-    pub fn failed(mut self, now: DateTime<Utc>) -> Failed {
+    pub(crate) fn failed(mut self, now: DateTime<Utc>) -> Failed {
         self.settled = true;
         self.sessions.settle_failure(&self.keys, now)
     }
 
     /// The code was right: clears the user's failures.
-    pub fn succeeded(mut self) {
+    pub(crate) fn succeeded(mut self) {
         self.settled = true;
         self.sessions.settle_success(&self.keys);
     }
@@ -853,7 +860,7 @@ impl Drop for Attempt {
 // ---------------------------------------------------------------- cookies
 
 /// The value of cookie `name` in the request's Cookie headers (first occurrence).
-pub fn cookie<'a>(headers: &'a hyper::HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(headers: &'a hyper::HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(hyper::header::COOKIE)
         .iter()
@@ -866,7 +873,7 @@ pub fn cookie<'a>(headers: &'a hyper::HeaderMap, name: &str) -> Option<&'a str> 
 }
 
 /// A Set-Cookie value: HttpOnly, SameSite=Strict, Path=/, Secure over TLS.
-pub fn set_cookie(name: &str, value: &str, max_age: Option<u64>, secure: bool) -> String {
+pub(crate) fn set_cookie(name: &str, value: &str, max_age: Option<u64>, secure: bool) -> String {
     let mut s = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
     if let Some(a) = max_age {
         s.push_str(&format!("; Max-Age={a}"));
@@ -878,7 +885,7 @@ pub fn set_cookie(name: &str, value: &str, max_age: Option<u64>, secure: bool) -
 }
 
 /// A Set-Cookie value that deletes the cookie.
-pub fn clear_cookie(name: &str, secure: bool) -> String {
+pub(crate) fn clear_cookie(name: &str, secure: bool) -> String {
     set_cookie(name, "", Some(0), secure)
 }
 

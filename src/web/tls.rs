@@ -23,7 +23,7 @@ use tokio_rustls::rustls;
 /// Largest certificate or key file read.
 const MAX_PEM_BYTES: u64 = 1024 * 1024;
 /// How long before expiry the certificate is reported as expiring.
-pub const EXPIRY_WARNING: chrono::TimeDelta = chrono::TimeDelta::days(30);
+pub(crate) const EXPIRY_WARNING: chrono::TimeDelta = chrono::TimeDelta::days(30);
 
 /// Why a certificate or key could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +91,7 @@ impl TlsReloader {
     }
 
     /// When the certificate in force expires (its notAfter), if it could be read.
-    pub fn not_after(&self) -> Option<DateTime<Utc>> {
+    pub(crate) fn not_after(&self) -> Option<DateTime<Utc>> {
         match self.not_after.read() {
             Ok(n) => *n,
             Err(p) => *p.into_inner(),
@@ -102,12 +102,12 @@ impl TlsReloader {
     /// others (it should be 0600 or 0400, owned by the daemon's user or handed over as a
     /// systemd credential). The box keeps serving with it — an outage is when the view is
     /// needed — but says so as a standing problem until it is fixed.
-    pub fn key_exposed(&self) -> Option<String> {
+    pub(crate) fn key_exposed(&self) -> Option<String> {
         key_exposed(&self.paths.key)
     }
 
     /// An acceptor with the configuration in force now (new connections use it).
-    pub fn acceptor(&self) -> TlsAcceptor {
+    pub(crate) fn acceptor(&self) -> TlsAcceptor {
         let cfg = match self.current.read() {
             Ok(c) => c.clone(),
             Err(p) => p.into_inner().clone(),
@@ -137,7 +137,7 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, TlsError> {
 
 /// How soon the certificate expires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expiry {
+pub(crate) enum Expiry {
     /// notAfter has passed.
     Expired,
     /// notAfter is within [`EXPIRY_WARNING`].
@@ -146,7 +146,10 @@ pub enum Expiry {
 
 /// The expiry verdict for a certificate valid until `not_after`, with one line for IT
 /// (None when it is fine or unknown).
-pub fn expiry(not_after: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<(Expiry, String)> {
+pub(crate) fn expiry(
+    not_after: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<(Expiry, String)> {
     let t = not_after?;
     let when = t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     if t <= now {
@@ -220,7 +223,7 @@ fn der_time(tag: u8, content: &[u8]) -> Option<DateTime<Utc>> {
 }
 
 /// The notAfter of a DER X.509 certificate.
-pub fn certificate_not_after(cert: &[u8]) -> Option<DateTime<Utc>> {
+pub(crate) fn certificate_not_after(cert: &[u8]) -> Option<DateTime<Utc>> {
     let (0x30, certificate, _) = der(cert)? else {
         return None;
     };
@@ -296,7 +299,7 @@ fn build(paths: &TlsPaths) -> Result<Built, TlsError> {
 }
 
 /// See [`TlsReloader::key_exposed`].
-pub fn key_exposed(path: &std::path::Path) -> Option<String> {
+pub(crate) fn key_exposed(path: &std::path::Path) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
     (mode & 0o077 != 0).then(|| {

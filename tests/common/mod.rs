@@ -40,6 +40,11 @@ pub(crate) fn hostile(f: &str) -> String {
     format!("<b>HOSTILE {f}</b><script>alert('{f}')</script>\"'><img src=x onerror=alert(1)>&amp;")
 }
 
+/// [`hostile`] as a record text.
+fn hostile_text(f: &str) -> Text {
+    Text::new(hostile(f))
+}
+
 /// Identifying values of the test patients that must never show in standby.
 pub(crate) const SECRETS: &[&str] = &[
     "Zwartbroek",
@@ -109,7 +114,7 @@ pub(crate) fn hostile_patient(
     number: &str,
     bed: &str,
 ) -> PatientRecord {
-    let h = hostile;
+    let h = hostile_text;
     let now = Utc::now();
     let code = || {
         Some(Code {
@@ -122,8 +127,8 @@ pub(crate) fn hostile_patient(
         key: key.into(),
         identity: Identity {
             name: PersonName {
-                display: format!("{given} {surname} {}", h("name")),
-                sort_key: format!("{surname}, {given}"),
+                display: format!("{given} {surname} {}", h("name")).into(),
+                sort_key: format!("{surname}, {given}").into(),
                 given: vec![given.into()],
                 initials: Some(h("initials")),
                 prefix: None,
@@ -151,7 +156,7 @@ pub(crate) fn hostile_patient(
         alerts: Listed::Items {
             items: vec![Alert {
                 kind: AlertKind::Isolation,
-                text: format!("MRSA {}", h("alert")),
+                text: format!("MRSA {}", h("alert")).into(),
                 code: code(),
                 codes: code().into_iter().collect(),
                 since: moment_day(2026, 1, 2),
@@ -160,7 +165,7 @@ pub(crate) fn hostile_patient(
         },
         allergies: Listed::Items {
             items: vec![Allergy {
-                substance: format!("Pinda-allergie-zqx {}", h("allergy")),
+                substance: format!("Pinda-allergie-zqx {}", h("allergy")).into(),
                 code: code(),
                 codes: code().into_iter().collect(),
                 criticality: Criticality::High,
@@ -179,7 +184,7 @@ pub(crate) fn hostile_patient(
         directives: Listed::Items {
             items: vec![Directive {
                 kind: DirectiveKind::Resuscitation,
-                treatment: format!("Reanimatie {}", h("directive")),
+                treatment: format!("Reanimatie {}", h("directive")).into(),
                 decision: Decision::Deny,
                 text: Some(h("directive.text")),
                 source: Some(h("directive.source")),
@@ -207,7 +212,7 @@ pub(crate) fn hostile_patient(
                         kind: MedicationKind::Agreement,
                         id: "med-1".into(),
                         drug: Drug {
-                            name: format!("Metoprololzqx {}", h("drug")),
+                            name: format!("Metoprololzqx {}", h("drug")).into(),
                             code: code(),
                             codes: code().into_iter().collect(),
                             strength: Some(h("strength")),
@@ -215,7 +220,7 @@ pub(crate) fn hostile_patient(
                             ingredients: vec![h("ingredient")],
                         },
                         dosages: vec![Dosage {
-                            dose: Some(format!("50 mg {}", h("dose"))),
+                            dose: Some(format!("50 mg {}", h("dose")).into()),
                             route: Some(h("route")),
                             schedule: Schedule {
                                 times_of_day: vec![
@@ -252,7 +257,7 @@ pub(crate) fn hostile_patient(
                         kind: MedicationKind::Agreement,
                         id: "med-2".into(),
                         drug: Drug {
-                            name: format!("Paracetamolzqx {}", h("drug2")),
+                            name: format!("Paracetamolzqx {}", h("drug2")).into(),
                             code: None,
                             codes: vec![],
                             strength: Some("500 mg".into()),
@@ -286,7 +291,7 @@ pub(crate) fn hostile_patient(
         },
         administrations: Listed::Items {
             items: vec![Administration {
-                drug: format!("Metoprololzqx {}", h("admin.drug")),
+                drug: format!("Metoprololzqx {}", h("admin.drug")).into(),
                 dose: Some(h("admin.dose")),
                 route: Some(h("admin.route")),
                 at: Some(Moment::Instant(now - ChronoDuration::hours(3))),
@@ -374,7 +379,7 @@ pub(crate) fn hostile_patient(
 /// The hostile patient's treatments: each line its own treatment, the first with a
 /// stopped predecessor (history), plus one that could not be fully read.
 fn hostile_treatments(
-    h: fn(&str) -> String,
+    h: fn(&str) -> Text,
     now: chrono::DateTime<Utc>,
     code: Option<Code>,
     lines: Vec<MedicationLine>,
@@ -411,7 +416,7 @@ fn hostile_treatments(
     let mut odd = MedicationLine {
         id: "med-9".into(),
         drug: Drug {
-            name: format!("Raadselzqx {}", h("drug3")),
+            name: format!("Raadselzqx {}", h("drug3")).into(),
             code: code.clone(),
             codes: code.into_iter().collect(),
             ..Default::default()
@@ -468,6 +473,7 @@ pub(crate) fn ward() -> WardRecord {
             b,
         ],
         report: IngestReport::default(),
+        next_change: None,
     }
 }
 
@@ -565,6 +571,8 @@ pub(crate) fn shared_in(dir: &Path, opts: &Options) -> Arc<App> {
             received_at: now - ChronoDuration::minutes(2),
             snapshot_file: "a3-7.snap".into(),
             report: IngestReport::default(),
+            derived_at: None,
+            next_change: None,
         };
         let record = match (&opts.record, opts.generated) {
             (Some(r), _) => r.clone(),

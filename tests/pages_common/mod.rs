@@ -79,6 +79,8 @@ impl Fixture {
                 received_at: utc(2026, 11, 22, 13, 7),
                 snapshot_file: "a3-42.snap".into(),
                 report: IngestReport::default(),
+                derived_at: None,
+                next_change: None,
             }),
             user: Some(SessionUser {
                 id: "jdevries".into(),
@@ -374,16 +376,16 @@ pub(crate) struct Hostile {
 }
 
 impl Hostile {
-    pub(crate) fn s(&self) -> String {
+    pub(crate) fn s(&self) -> Text {
         let n = self.n.get() + 1;
         self.n.set(n);
         let v = format!(
             "F{n}Q<script>alert({n})</script>\"><img src=x onerror=alert({n})></textarea>javascript:alert({n})\u{202E}R"
         );
         self.issued.borrow_mut().push(v.clone());
-        v
+        Text::new(v)
     }
-    pub(crate) fn o(&self) -> Option<String> {
+    pub(crate) fn o(&self) -> Option<Text> {
         Some(self.s())
     }
 }

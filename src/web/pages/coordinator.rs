@@ -16,10 +16,10 @@ use crate::web::session::{LockedWhat, Lockout};
 use maud::{Markup, html};
 
 /// How long emergency mode runs before the page asks whether it is still needed.
-pub const EMERGENCY_CONFIRM_AFTER: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+pub(crate) const EMERGENCY_CONFIRM_AFTER: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 
 /// A lockout in words for the coordinator.
-pub fn lockout_label(what: &LockedWhat, lang: Language) -> String {
+pub(crate) fn lockout_label(what: &LockedWhat, lang: Language) -> String {
     let id = |u: &str| crate::web::session::printable_id(u);
     match (what, lang) {
         (LockedWhat::User(u), Language::Nl) => format!("gebruikersnaam {}", id(u)),

@@ -8,17 +8,18 @@ macro_rules! words {
     ($($key:ident => ($nl:expr, $en:expr),)*) => {
         /// One piece of UI text.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum Key { $($key,)* }
+        pub enum Key { $(#[doc = $nl] $key,)* }
 
         /// The text for `key` in `lang`.
-        pub fn t(lang: Language, key: Key) -> &'static str {
+        pub(crate) fn t(lang: Language, key: Key) -> &'static str {
             match (key, lang) {
                 $((Key::$key, Language::Nl) => $nl, (Key::$key, Language::En) => $en,)*
             }
         }
 
         /// Every key (for completeness tests).
-        pub const ALL_KEYS: &[Key] = &[$(Key::$key,)*];
+        #[cfg(test)]
+        pub(crate) const ALL_KEYS: &[Key] = &[$(Key::$key,)*];
     };
 }
 

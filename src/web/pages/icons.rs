@@ -6,7 +6,7 @@ use maud::{Markup, PreEscaped};
 
 /// The icons in use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Icon {
+pub(crate) enum Icon {
     /// Triangle with exclamation mark: warning, alert, stale data.
     Warning,
     /// Circle with question mark: not recorded / unknown.
@@ -72,7 +72,7 @@ fn body(icon: Icon) -> &'static str {
 }
 
 /// The icon as inline SVG markup.
-pub fn icon(i: Icon) -> Markup {
+pub(crate) fn icon(i: Icon) -> Markup {
     let mut s = String::with_capacity(400);
     s.push_str(OPEN);
     s.push_str(body(i));

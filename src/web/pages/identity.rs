@@ -3,10 +3,10 @@
 //! age, sex, BSN, patient number, bed; then allergy, alert and policy chips), the chips row
 //! the MAR header repeats on paper, and the location in words ("Bed 12-1, kamer 12, A3").
 
+use super::chips::{alert_chip, allergy_cell, policy};
 use super::icons::{Icon, icon};
 use super::layout::opt;
 use super::text::{birth_with_age, clean};
-use super::ward::{alert_chip, allergy_cell, policy};
 use super::{Key, PageCtx, urls};
 use crate::record::summary::{PatientSummary, SectionFlag};
 use crate::record::{PatientRecord, Sex};
@@ -34,7 +34,7 @@ fn labelled(word: &str, v: &str, known: &[&str]) -> String {
 }
 
 /// "Bed 12-1, kamer 12, A3" from the location parts that are known.
-pub fn location_text(ctx: &PageCtx, p: &PatientRecord) -> String {
+pub(crate) fn location_text(ctx: &PageCtx, p: &PatientRecord) -> String {
     let mut parts = Vec::new();
     if let Some(b) = &p.location.bed {
         parts.push(labelled(ctx.t(Key::Bed), b, BED_WORDS));
@@ -50,7 +50,7 @@ pub fn location_text(ctx: &PageCtx, p: &PatientRecord) -> String {
         parts.push(labelled(&word, r, ROOM_WORDS));
     }
     if let Some(w) = &p.location.ward {
-        parts.push(w.clone());
+        parts.push(w.to_string());
     }
     parts.join(", ")
 }
@@ -66,7 +66,7 @@ fn sex_word(ctx: &PageCtx, s: Sex) -> &'static str {
 
 /// Allergies, alerts (each in its kind's colour) and the policy with its limits, as one
 /// wrapping row: what a nurse must see before giving anything.
-pub fn chips(ctx: &PageCtx, s: &PatientSummary) -> Markup {
+pub(crate) fn chips(ctx: &PageCtx, s: &PatientSummary) -> Markup {
     html! {
         div class="chips" {
             span class="chip-group chip-allergies" {
@@ -88,7 +88,7 @@ pub fn chips(ctx: &PageCtx, s: &PatientSummary) -> Markup {
 }
 
 /// The patient page's identity banner (sticky on screen).
-pub fn banner(ctx: &PageCtx, p: &PatientRecord) -> Markup {
+pub(crate) fn banner(ctx: &PageCtx, p: &PatientRecord) -> Markup {
     let id = &p.identity;
     let s = PatientSummary::from(p);
     html! {

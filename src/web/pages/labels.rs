@@ -18,11 +18,11 @@ use crate::record::{PatientRecord, Sex};
 use maud::{Markup, html};
 
 /// Labels on one sheet (3 columns × 8 rows).
-pub const LABELS_PER_SHEET: usize = 24;
+pub(crate) const LABELS_PER_SHEET: usize = 24;
 /// Quiet zone on each side of the barcode, in modules.
-pub const QUIET_MODULES: u32 = 10;
+pub(crate) const QUIET_MODULES: u32 = 10;
 /// Longest text the barcode encodes (a patient number is far shorter).
-pub const MAX_BARCODE_CHARS: usize = 40;
+pub(crate) const MAX_BARCODE_CHARS: usize = 40;
 
 /// Bar/space widths of the 107 Code 128 symbols (value 0..=105; 106 is the stop).
 const PATTERNS: [&str; 107] = [
@@ -44,7 +44,7 @@ const STOP: usize = 106;
 
 /// The Code 128 (set B) symbol values of `text`: start, data, check, stop. None when a
 /// character is outside printable ASCII or the text is empty or too long.
-pub fn code128_values(text: &str) -> Option<Vec<usize>> {
+pub(crate) fn code128_values(text: &str) -> Option<Vec<usize>> {
     if text.is_empty() || text.len() > MAX_BARCODE_CHARS {
         return None;
     }
@@ -68,7 +68,7 @@ pub fn code128_values(text: &str) -> Option<Vec<usize>> {
 
 /// The bars of `text` as (start module, width in modules), quiet zone included, and the
 /// total width in modules.
-pub fn code128_bars(text: &str) -> Option<(Vec<(u32, u32)>, u32)> {
+pub(crate) fn code128_bars(text: &str) -> Option<(Vec<(u32, u32)>, u32)> {
     let mut x = QUIET_MODULES;
     let mut bars = Vec::new();
     for v in code128_values(text)? {

@@ -14,11 +14,9 @@ use maud::{DOCTYPE, Markup, html};
 
 /// Screen page or print view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// A normal page.
     Screen,
-    /// A page made for paper (A4 portrait).
-    PrintPortrait,
     /// A page made for paper (A4 landscape).
     PrintLandscape,
     /// A sheet of labels (A4 portrait, edge to edge).
@@ -26,7 +24,7 @@ pub enum Kind {
 }
 
 /// The role in words.
-pub fn role_name(ctx: &PageCtx, role: Role) -> &'static str {
+pub(crate) fn role_name(ctx: &PageCtx, role: Role) -> &'static str {
     ctx.t(match role {
         Role::Nurse => Key::RoleNurse,
         Role::Physician => Key::RolePhysician,
@@ -36,7 +34,7 @@ pub fn role_name(ctx: &PageCtx, role: Role) -> &'static str {
 }
 
 /// The mode in words.
-pub fn mode_name(ctx: &PageCtx, mode: Mode) -> &'static str {
+pub(crate) fn mode_name(ctx: &PageCtx, mode: Mode) -> &'static str {
     ctx.t(match mode {
         Mode::Standby => Key::ModeStandby,
         Mode::Emergency => Key::ModeEmergency,
@@ -45,7 +43,7 @@ pub fn mode_name(ctx: &PageCtx, mode: Mode) -> &'static str {
 }
 
 /// "gegevens van 22-11-2026 14:05 (12 min oud)", prefixed "VEROUDERD" when stale.
-pub fn data_age_text(ctx: &PageCtx) -> String {
+pub(crate) fn data_age_text(ctx: &PageCtx) -> String {
     match ctx.data_age() {
         DataAge::None => ctx.t(Key::NoDataYet).to_owned(),
         DataAge::Fresh { as_of, seconds } => format!(
@@ -75,7 +73,7 @@ pub fn data_age_text(ctx: &PageCtx) -> String {
 }
 
 /// The CSS class for the data age state.
-pub fn data_age_class(ctx: &PageCtx) -> &'static str {
+pub(crate) fn data_age_class(ctx: &PageCtx) -> &'static str {
     match ctx.data_age() {
         DataAge::None => "age age-none",
         DataAge::Fresh { .. } => "age age-fresh",
@@ -87,7 +85,7 @@ pub fn data_age_class(ctx: &PageCtx) -> &'static str {
 /// carry what `age.js` needs to count on while the page stays open (the data time, the
 /// box's clock when the page was made, the stale limit); the age itself is `.age-n`, and
 /// the warning parts are there but `hidden` until it turns stale.
-pub fn data_age(ctx: &PageCtx) -> Markup {
+pub(crate) fn data_age(ctx: &PageCtx) -> Markup {
     let limit = ctx.stale_after.as_secs();
     let rfc =
         |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -118,7 +116,7 @@ pub fn data_age(ctx: &PageCtx) -> Markup {
 }
 
 /// The big drill marker (screen and print).
-pub fn drill_marker(ctx: &PageCtx) -> Markup {
+pub(crate) fn drill_marker(ctx: &PageCtx) -> Markup {
     html! {
         @if ctx.is_drill() {
             div class="drill-banner" {
@@ -173,7 +171,7 @@ fn stale_banner(ctx: &PageCtx) -> Markup {
 }
 
 /// May the current user, in the current mode, see patient data?
-pub fn may_see_patients(ctx: &PageCtx) -> bool {
+pub(crate) fn may_see_patients(ctx: &PageCtx) -> bool {
     ctx.mode.mode.shows_patient_data() && ctx.user.is_some_and(|u| u.role.sees_patient_data())
 }
 
@@ -236,10 +234,9 @@ fn userbox(ctx: &PageCtx) -> Markup {
 }
 
 /// A whole page around `content`.
-pub fn page(ctx: &PageCtx, title: &str, kind: Kind, content: Markup) -> Markup {
+pub(crate) fn page(ctx: &PageCtx, title: &str, kind: Kind, content: Markup) -> Markup {
     let mut body_class = String::from(match kind {
         Kind::Screen => "screen",
-        Kind::PrintPortrait => "print-view portrait",
         Kind::PrintLandscape => "print-view landscape",
         Kind::PrintLabels => "print-view labels-view",
     });
@@ -307,7 +304,7 @@ pub fn page(ctx: &PageCtx, title: &str, kind: Kind, content: Markup) -> Markup {
 
 /// The status of a section when it has no items: "Niet vastgelegd" (unknown, grey italic
 /// with a question mark) or "Geen (vastgelegd: ...)" (a documented fact). `None` for items.
-pub fn listed_status<T>(ctx: &PageCtx, l: &Listed<T>) -> Option<Markup> {
+pub(crate) fn listed_status<T>(ctx: &PageCtx, l: &Listed<T>) -> Option<Markup> {
     match l {
         Listed::NotRecorded => Some(not_recorded(ctx)),
         Listed::NoneDocumented {
@@ -328,7 +325,7 @@ pub fn listed_status<T>(ctx: &PageCtx, l: &Listed<T>) -> Option<Markup> {
 }
 
 /// "Niet vastgelegd" as a block.
-pub fn not_recorded(ctx: &PageCtx) -> Markup {
+pub(crate) fn not_recorded(ctx: &PageCtx) -> Markup {
     html! {
         p class="not-recorded" {
             (icon(Icon::Unknown)) " " (ctx.t(Key::NotRecorded))
@@ -337,11 +334,26 @@ pub fn not_recorded(ctx: &PageCtx) -> Markup {
 }
 
 /// An optional value, or an unobtrusive dash.
-pub fn opt(v: Option<&str>) -> Markup {
+pub(crate) fn opt(v: Option<&str>) -> Markup {
     html! {
         @match v {
             Some(s) if !s.trim().is_empty() => (clean(s)),
             _ => span class="dash" aria-hidden="true" { "–" },
         }
     }
+}
+
+/// The drill marker inside a printed header: one line, so the repeated header stays
+/// short enough for the browser to repeat it on every page.
+pub(crate) fn print_drill(ctx: &PageCtx) -> Markup {
+    html! {
+        @if ctx.is_drill() {
+            span class="drill-banner print-drill" { strong class="drill-word" { (ctx.t(Key::DrillMarker)) } }
+        }
+    }
+}
+
+/// Print hint shown on screen only.
+pub(crate) fn print_hint(ctx: &PageCtx) -> Markup {
+    html! { p class="print-hint" { (icon(Icon::Print)) " " (ctx.t(Key::PrintHint)) } }
 }

@@ -6,23 +6,23 @@
 //! bed, ward, data age, allergies, resuscitation policy and the drill marker. Also the blank
 //! form for a new admission. A4 landscape via the stylesheet's named page.
 
+use super::dosetext::{dosage_block, given, last_administrations};
 use super::icons::{Icon, icon};
 use super::identity::{self, location_text};
-use super::layout::{self, Kind, data_age_class, data_age_text};
+use super::layout::{self, Kind, data_age_class, data_age_text, print_drill, print_hint};
 use super::marfill::{DayFill, Fill, fill_treatment, unmatched_on_days};
 use super::marheight::{
     CHAR_MM, DAY_PAD, DOSE_COL, DRUG_COL, LAST_COL, ROW_PAD, WRITE_ROW, blank_h, day_h, dose_h,
     drug_h, frame_h, last_h, text_h,
 };
 use super::marpage::{self, Head, Item, Sheet};
+use super::marparts::{BLANK_SLOTS, BOX_TEXT, admin_time, initials, not_given_reason, short};
 use super::marprn;
-pub use super::marslots::{DayOff, LineSlots, MAX_SLOTS, Slot, day_off, line_slots};
+use super::marslots::{DayOff, LineSlots, Slot, day_off, line_slots};
 use super::medgroup::{
     MarRow, attention_label, high_risk_mark, mar_rows, state_label, unreadable_label,
 };
-use super::patient::{
-    dosage_block, given, identity_conflict_notice, last_administrations, unread_notice,
-};
+use super::patient::{identity_conflict_notice, unread_notice};
 use super::text::{birth_with_age, clean, fold, units_written_out};
 use super::{Key, MAX_MAR_DAYS, PageCtx};
 use crate::config::Language;
@@ -34,17 +34,10 @@ use crate::record::{
 use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
 use maud::{Markup, html};
 
-/// Rows of an as-needed block when the source gives no maximum per day.
-pub const PRN_FALLBACK_ROWS: usize = 4;
-/// Most rows of an as-needed block (a higher maximum is written in its heading).
-pub const MAX_PRN_ROWS: usize = 12;
 /// Most handwritten extra lines under each patient's grid, while the last sheet has room.
-pub const EXTRA_LINES: usize = 3;
+pub(crate) const EXTRA_LINES: usize = 3;
 /// Rows on the blank form.
-pub const BLANK_LINES: usize = 12;
-/// Slots per day on the blank form.
-pub const BLANK_SLOTS: usize = 4;
-
+pub(crate) const BLANK_LINES: usize = 12;
 fn weekday_short(lang: Language, w: Weekday) -> &'static str {
     match (lang, w) {
         (Language::Nl, Weekday::Mon) => "ma",
@@ -69,48 +62,6 @@ fn days_list(start: NaiveDate, days: u32) -> Vec<NaiveDate> {
         .iter_days()
         .take(days.clamp(1, MAX_MAR_DAYS) as usize)
         .collect()
-}
-
-/// Longest reason or name printed inside a box (the full text is on the patient page).
-pub(super) const BOX_TEXT: usize = 40;
-
-pub(super) fn short(s: &str, n: usize) -> String {
-    let c = clean(s);
-    if c.chars().count() > n {
-        let mut t: String = c.chars().take(n.saturating_sub(1)).collect();
-        t.push('…');
-        t
-    } else {
-        c.into_owned()
-    }
-}
-
-/// The local clock time of an administration, with its date when not on `day`; a dose
-/// recorded with a date only reads "— tijd onbekend" (never a made-up time).
-pub(super) fn admin_time(ctx: &PageCtx, a: &Administration, day: Option<NaiveDate>) -> String {
-    match a.at {
-        Some(Moment::Instant(t)) => {
-            let l = t.with_timezone(&ctx.tz);
-            if day.is_some_and(|d| d != l.date_naive()) {
-                l.format("%d-%m %H:%M").to_string()
-            } else {
-                l.format("%H:%M").to_string()
-            }
-        }
-        Some(Moment::Day(d)) => {
-            if day.is_some_and(|x| x != d) {
-                format!("{} — {}", d.format("%d-%m"), ctx.t(Key::TimeUnknown))
-            } else {
-                format!("— {}", ctx.t(Key::TimeUnknown))
-            }
-        }
-        Some(ref m) => super::text::moment(ctx, m),
-        None => ctx.t(Key::Unknown).to_owned(),
-    }
-}
-
-pub(super) fn not_given_reason(a: &Administration) -> Option<&str> {
-    a.status_reason.as_deref().or(a.note.as_deref())
 }
 
 /// What the EPD recorded, in a box: "G 08:02" with who, "NIET GEGEVEN — reden", or the
@@ -140,23 +91,6 @@ fn recorded_box(ctx: &PageCtx, a: &Administration, day: Option<NaiveDate>) -> Ma
             },
         }
     }
-}
-
-/// Who gave a dose, in a given-dose box: the initials of their name as a paraaf reads
-/// ("Anneke de Boer" → "AdB", a lower-case infix keeps its lower case), or a one-word name
-/// cut to six characters. The full name is under "laatst gegeven" and in the EPD (legend).
-pub(super) fn initials(name: &str) -> String {
-    let c = clean(name);
-    let words: Vec<&str> = c.split_whitespace().collect();
-    if words.len() < 2 {
-        return short(c.trim(), 6);
-    }
-    let i: String = words
-        .iter()
-        .filter_map(|w| w.chars().next())
-        .take(6)
-        .collect();
-    i
 }
 
 fn slot_markup(
@@ -319,16 +253,6 @@ fn last_given(ctx: &PageCtx, p: &PatientRecord, t: &Treatment) -> Markup {
         }
     }
 }
-/// The drill marker inside a printed header: one line, so the repeated header stays
-/// short enough for the browser to repeat it on every page.
-pub(super) fn print_drill(ctx: &PageCtx) -> Markup {
-    html! {
-        @if ctx.is_drill() {
-            span class="drill-banner print-drill" { strong class="drill-word" { (ctx.t(Key::DrillMarker)) } }
-        }
-    }
-}
-
 /// "blad 2 van 3".
 fn sheet_text(ctx: &PageCtx, sheet: usize, of: usize) -> String {
     format!(
@@ -441,7 +365,7 @@ fn row_line<'a>(row: &MarRow<'a>) -> (&'a Treatment, &'a MedicationLine) {
 /// pharmacy's list and the patient page read them. A treatment's rows stay together in
 /// their own order (a paused drug's resume agreement right under it), in the group of its
 /// first row. (docs/ARCHITECTURE.md, "MAR".)
-pub fn ordered_rows(items: &[Treatment]) -> Vec<MarRow<'_>> {
+pub(crate) fn ordered_rows(items: &[Treatment]) -> Vec<MarRow<'_>> {
     let rows = mar_rows(items);
     let first_of = |t: &Treatment| {
         rows.iter()
@@ -454,7 +378,7 @@ pub fn ordered_rows(items: &[Treatment]) -> Vec<MarRow<'_>> {
         .map(|(i, r)| {
             let t = row_line(r).0;
             let (g, name) = first_of(t).unwrap_or((row_group(r), String::new()));
-            ((g, name, t.id.clone(), i), *r)
+            ((g, name, t.id.to_string(), i), *r)
         })
         .collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
@@ -687,11 +611,6 @@ fn colgroup(days: usize, last: bool) -> Markup {
             @for _ in 0..days { col class="c-day"; }
         }
     }
-}
-
-/// Print hint shown on screen only.
-pub(super) fn print_hint(ctx: &PageCtx) -> Markup {
-    html! { p class="print-hint" { (icon(Icon::Print)) " " (ctx.t(Key::PrintHint)) } }
 }
 
 fn range_title(ctx: &PageCtx, days: &[NaiveDate]) -> String {

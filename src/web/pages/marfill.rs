@@ -19,17 +19,17 @@
 //! 5. A slot without a match is *vóór peilmoment* when it lies before the data time (an
 //!    untimed slot: when its whole day does), else an open box for initials.
 
-use super::mar::{LineSlots, Slot};
+use super::marslots::{LineSlots, Slot};
 use super::medgroup::owns;
 use crate::record::{Administration, Moment, Treatment};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 
 /// How far from its scheduled time an administration is still taken as that slot's dose.
-pub const MATCH_WINDOW_MINUTES: i64 = 120;
+pub(crate) const MATCH_WINDOW_MINUTES: i64 = 120;
 
 /// What one box shows.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Fill<'a> {
+pub(crate) enum Fill<'a> {
     /// The EPD recorded this administration for the slot.
     Recorded(&'a Administration),
     /// Before the data time and nothing recorded: greyed.
@@ -40,13 +40,13 @@ pub enum Fill<'a> {
 
 /// One row's boxes on one day, and the administrations of that day that fit no box.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct DayFill<'a> {
+pub(crate) struct DayFill<'a> {
     pub slots: Vec<(Slot, Option<Fill<'a>>)>,
     pub extra: Vec<&'a Administration>,
 }
 
 /// The instant of an administration, when it has one.
-pub fn instant(a: &Administration) -> Option<DateTime<Utc>> {
+pub(crate) fn instant(a: &Administration) -> Option<DateTime<Utc>> {
     match a.at {
         Some(Moment::Instant(t)) => Some(t),
         _ => None,
@@ -54,7 +54,7 @@ pub fn instant(a: &Administration) -> Option<DateTime<Utc>> {
 }
 
 /// The day of an administration recorded with a date but no time of day.
-pub fn date_only(a: &Administration) -> Option<NaiveDate> {
+pub(crate) fn date_only(a: &Administration) -> Option<NaiveDate> {
     match a.at {
         Some(Moment::Day(d)) => Some(d),
         _ => None,
@@ -77,7 +77,7 @@ fn local_instant<Tz: TimeZone>(
 /// `rows` are the slots of each row of the treatment that gets boxes (as-needed slots
 /// excluded by the caller), `days` the printed days, `data_time` the peilmoment (none: no
 /// data, every box open). The result is indexed `[row][day]`; extras go to the first row.
-pub fn fill_treatment<'a, Tz: TimeZone>(
+pub(crate) fn fill_treatment<'a, Tz: TimeZone>(
     tz: &Tz,
     t: &Treatment,
     admins: &'a [Administration],
@@ -227,7 +227,7 @@ type DayOrder = (NaiveDate, bool, Option<DateTime<Utc>>);
 /// The administrations of a treatment that no box took on the printed days (for an
 /// as-needed drug's block): its doses on those days, in clock order; a dose with a date
 /// only comes after the timed doses of its day.
-pub fn unmatched_on_days<'a, Tz: TimeZone>(
+pub(crate) fn unmatched_on_days<'a, Tz: TimeZone>(
     tz: &Tz,
     t: &Treatment,
     admins: &'a [Administration],

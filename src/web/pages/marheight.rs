@@ -7,13 +7,14 @@
 //! against estimated heights per row and sheet); tests/browser_mar.rs fails when a sheet
 //! overflows its page.
 
+use super::dosetext::{dosage_block, given, last_administrations};
 use super::identity::location_text;
 use super::layout::data_age_text;
-use super::mar::{BLANK_SLOTS, BOX_TEXT, LineSlots, Slot, admin_time, not_given_reason, short};
 use super::marfill::{DayFill, Fill};
 use super::marpage;
+use super::marparts::{BLANK_SLOTS, BOX_TEXT, admin_time, not_given_reason, short};
+use super::marslots::{LineSlots, Slot};
 use super::medgroup::high_risk_word;
-use super::patient::{dosage_block, given, last_administrations};
 use super::text::{clean, units_written_out};
 use super::{Key, PageCtx};
 use crate::record::highrisk::high_risk;

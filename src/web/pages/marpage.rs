@@ -17,29 +17,29 @@ use maud::Markup;
 
 /// Printable height of an A4 landscape sheet (210 mm − 2 × 8 mm margins, style.css
 /// `@page landscape`).
-pub const SHEET_HEIGHT_MM: f64 = 194.0;
+pub(crate) const SHEET_HEIGHT_MM: f64 = 194.0;
 /// Printable width (297 mm − 2 × 8 mm).
-pub const SHEET_WIDTH_MM: f64 = 281.0;
+pub(crate) const SHEET_WIDTH_MM: f64 = 281.0;
 /// Height of one text line at the MAR's 8.5 pt print font (line-height 1.15), mm.
-pub const LINE_MM: f64 = 3.45;
+pub(crate) const LINE_MM: f64 = 3.45;
 /// Height of one small-print line (7 pt, line-height 1.15), mm.
-pub const SMALL_LINE_MM: f64 = 2.85;
+pub(crate) const SMALL_LINE_MM: f64 = 2.85;
 /// Safety margin kept free on every sheet, mm (estimate errors, rounding of borders).
-pub const SLACK_MM: f64 = 5.0;
+pub(crate) const SLACK_MM: f64 = 5.0;
 
 /// The parts laid on one sheet.
-pub type Sheet = Vec<Item>;
+pub(crate) type Sheet = Vec<Item>;
 
 /// A row of column names some items need right above them (the as-needed entries'
 /// columns): printed before the first of a run of such items on every sheet.
 #[derive(Clone)]
-pub struct Head {
+pub(crate) struct Head {
     pub height_mm: f64,
     pub markup: Markup,
 }
 
 /// One part of a patient's MAR with its estimated printed height.
-pub struct Item {
+pub(crate) struct Item {
     pub height_mm: f64,
     pub markup: Markup,
     /// The head row this item needs above its run.
@@ -47,7 +47,7 @@ pub struct Item {
 }
 
 impl Item {
-    pub fn new(height_mm: f64, markup: Markup) -> Item {
+    pub(crate) fn new(height_mm: f64, markup: Markup) -> Item {
         Item {
             height_mm,
             markup,
@@ -56,7 +56,7 @@ impl Item {
     }
 
     /// An item under a head row of column names.
-    pub fn under(height_mm: f64, markup: Markup, head: Head) -> Item {
+    pub(crate) fn under(height_mm: f64, markup: Markup, head: Head) -> Item {
         Item {
             needs: Some(head),
             ..Item::new(height_mm, markup)
@@ -66,13 +66,13 @@ impl Item {
 
 /// Lines a text of `chars` characters takes in a column that holds `per_line` characters
 /// (at least one line).
-pub fn lines(chars: usize, per_line: usize) -> usize {
+pub(crate) fn lines(chars: usize, per_line: usize) -> usize {
     chars.div_ceil(per_line.max(1)).max(1)
 }
 
 /// Characters per line of a column `width_mm` wide at a font whose average character is
 /// `char_mm` wide (taken wide, so the estimate errs towards more lines).
-pub fn per_line(width_mm: f64, char_mm: f64) -> usize {
+pub(crate) fn per_line(width_mm: f64, char_mm: f64) -> usize {
     let n = (width_mm / char_mm).floor();
     if n.is_finite() && n >= 1.0 {
         n as usize
@@ -85,7 +85,7 @@ pub fn per_line(width_mm: f64, char_mm: f64) -> usize {
 /// order, a new sheet when the next item (one that needs a head row and follows none: with
 /// its head) does not fit; the head row goes in before the first of a run of items needing
 /// it on every sheet. Never returns no sheet.
-pub fn paginate(items: Vec<Item>, capacity_mm: f64) -> Vec<Vec<Item>> {
+pub(crate) fn paginate(items: Vec<Item>, capacity_mm: f64) -> Vec<Vec<Item>> {
     let mut sheets: Vec<Vec<Item>> = vec![Vec::new()];
     let mut used = 0.0;
     for it in items {

@@ -7,13 +7,13 @@
 //! ([`head_row`]), not in every cell; an insulin row, whose entries have a glucose column
 //! more, names its own. Also each part's printed height for the sheet splitter (`marpage`).
 
+use super::dosetext::given;
 use super::icons::{Icon, icon};
-use super::mar::{
+use super::marpage;
+use super::marparts::{
     BOX_TEXT, MAX_PRN_ROWS, PRN_FALLBACK_ROWS, admin_time, initials, not_given_reason, short,
 };
-use super::marpage;
 use super::marslots::{DayOff, day_off, local_date};
-use super::patient::given;
 use super::text::units_written_out;
 use super::{Key, PageCtx};
 use crate::record::{Administration, Dosage, MedicationLine, Moment};
@@ -23,7 +23,7 @@ use maud::{Markup, html};
 /// How many times a day an as-needed dosage may be given: its maximum dose per period
 /// divided by the dose (same unit), else its timing's maximum frequency per day or hours;
 /// `None` when neither is given.
-pub fn prn_per_day(d: &Dosage) -> Option<usize> {
+pub(crate) fn prn_per_day(d: &Dosage) -> Option<usize> {
     let from_max = d.max_per_period.as_ref().and_then(|m| {
         let dose = d
             .dose_quantity
@@ -79,7 +79,7 @@ pub fn prn_per_day(d: &Dosage) -> Option<usize> {
 
 /// The rows of a line's as-needed block: the maximum per day over its as-needed dosages
 /// (bounded by [`MAX_PRN_ROWS`]), or [`PRN_FALLBACK_ROWS`] and `false` when none says.
-pub fn prn_rows(line: &MedicationLine) -> (usize, bool) {
+pub(crate) fn prn_rows(line: &MedicationLine) -> (usize, bool) {
     match line
         .dosages
         .iter()
@@ -94,7 +94,7 @@ pub fn prn_rows(line: &MedicationLine) -> (usize, bool) {
 
 /// The maximum per day (where the number of entries comes from), under an as-needed
 /// drug's name, or a warning that none is recorded.
-pub fn title(ctx: &PageCtx, line: &MedicationLine) -> Markup {
+pub(crate) fn title(ctx: &PageCtx, line: &MedicationLine) -> Markup {
     let (rows, known) = prn_rows(line);
     html! {
         div class="prn-title" {
@@ -106,7 +106,7 @@ pub fn title(ctx: &PageCtx, line: &MedicationLine) -> Markup {
 }
 
 /// The height of [`title`] in the drug column, mm.
-pub fn title_h(ctx: &PageCtx, line: &MedicationLine) -> f64 {
+pub(crate) fn title_h(ctx: &PageCtx, line: &MedicationLine) -> f64 {
     let (_, known) = prn_rows(line);
     let text = if known {
         format!(
@@ -130,7 +130,7 @@ pub fn title_h(ctx: &PageCtx, line: &MedicationLine) -> f64 {
 }
 
 /// What one day's as-needed cell holds.
-pub struct PrnDay<'a> {
+pub(crate) struct PrnDay<'a> {
     /// Doses the EPD recorded on this day (local date), in time order (a dose with a
     /// date only after the timed ones).
     pub recorded: Vec<&'a Administration>,
@@ -145,7 +145,7 @@ pub struct PrnDay<'a> {
 /// empty entries: the maximum per day minus the doses recorded that day, at least one, on
 /// the data time's day and later; none on a day before the data time (nothing can be
 /// written there any more) or a day the line does not run.
-pub fn days<'a>(
+pub(crate) fn days<'a>(
     ctx: &PageCtx,
     line: &MedicationLine,
     recorded: &[&'a Administration],
@@ -228,7 +228,7 @@ fn col_heads(ctx: &PageCtx, glucose: bool) -> Markup {
 /// The row above a sheet's as-needed rows: the section's name over drug, dosage and last
 /// given (`lead` columns), and over every day the names of the entries' columns, aligned
 /// with the entries below (same fixed column shares).
-pub fn head_row(ctx: &PageCtx, lead: usize, days: usize) -> Markup {
+pub(crate) fn head_row(ctx: &PageCtx, lead: usize, days: usize) -> Markup {
     html! {
         tr class="mar-section-head mar-prn-head" {
             td colspan=(lead) { (ctx.t(Key::MarPrnHead)) }
@@ -241,7 +241,7 @@ pub fn head_row(ctx: &PageCtx, lead: usize, days: usize) -> Markup {
 
 /// One day's cell of an as-needed row: that day's recorded doses, one entry per line,
 /// then its empty entries.
-pub fn day_cell(ctx: &PageCtx, d: &PrnDay<'_>, glucose: bool) -> Markup {
+pub(crate) fn day_cell(ctx: &PageCtx, d: &PrnDay<'_>, glucose: bool) -> Markup {
     let entries: Vec<Option<&Administration>> = d
         .recorded
         .iter()
@@ -279,14 +279,14 @@ pub fn day_cell(ctx: &PageCtx, d: &PrnDay<'_>, glucose: bool) -> Markup {
 /// padding; 7 pt text on 2.8 mm lines),
 /// mm: an entry row, the column names (the shared head row; insulin's own, whose glucose
 /// heading wraps to three lines).
-pub const ROW_MM: f64 = 6.0;
+pub(crate) const ROW_MM: f64 = 6.0;
 const HEAD_ROW_MM: f64 = 5.0;
 const HEAD_GLUC_MM: f64 = 8.8;
 const LINE_MM: f64 = 2.8;
 const CHAR_MM: f64 = 1.45;
 
 /// The shared head row (its column names in 5.5 pt, one line also in a four-day column).
-pub fn head_h(_day_w: f64) -> f64 {
+pub(crate) fn head_h(_day_w: f64) -> f64 {
     HEAD_ROW_MM
 }
 
@@ -319,7 +319,7 @@ fn rec_h(a: &Administration, glucose: bool, day_w: f64) -> f64 {
 
 /// One day's as-needed cell: insulin's own column names, the recorded entries, the empty
 /// ones, and the reason a day is off.
-pub fn day_h(d: &PrnDay<'_>, glucose: bool, day_w: f64) -> f64 {
+pub(crate) fn day_h(d: &PrnDay<'_>, glucose: bool, day_w: f64) -> f64 {
     if d.before {
         return 2.0 * marpage::SMALL_LINE_MM;
     }

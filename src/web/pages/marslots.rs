@@ -5,22 +5,22 @@
 //! it does not run, before its start, after its end or a planned stop or pause).
 
 use super::PageCtx;
-use crate::record::{Dosage, MedicationLine, Moment};
+use crate::record::{Dosage, MedicationLine, Moment, Text};
 use chrono::{Datelike, NaiveDate, NaiveTime, Weekday};
 
 /// Most initials slots per line per day (more are summarised as "see text").
-pub const MAX_SLOTS: usize = 12;
+pub(crate) const MAX_SLOTS: usize = 12;
 
 /// One initials box: at a scheduled time, or with a blank time to fill in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Slot {
+pub(crate) enum Slot {
     At(NaiveTime),
     Blank,
 }
 
 /// The slots of one line per day, and whether the schedule needs the text to be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LineSlots {
+pub(crate) struct LineSlots {
     pub slots: Vec<Slot>,
     pub see_text: bool,
     pub as_needed: bool,
@@ -58,7 +58,7 @@ fn dosage_slots(d: &Dosage, out: &mut Vec<Slot>) -> bool {
 
 /// The initials slots one line gets each day (none for its as-needed dosages, which get
 /// their own block).
-pub fn line_slots(line: &MedicationLine) -> LineSlots {
+pub(crate) fn line_slots(line: &MedicationLine) -> LineSlots {
     let mut slots = Vec::new();
     let mut see_text = line.dosages.is_empty();
     for d in &line.dosages {
@@ -111,7 +111,7 @@ pub(super) fn local_date(ctx: &PageCtx, m: &Moment) -> Option<NaiveDate> {
 
 /// Why a line has no boxes on a day, if it has none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DayOff {
+pub(crate) enum DayOff {
     NotThisWeekday,
     Ended,
     NotStarted,
@@ -119,7 +119,7 @@ pub enum DayOff {
 
 /// Is the line off on `day` (weekday restriction, before start, after its end or a planned
 /// stop or pause)?
-pub fn day_off(ctx: &PageCtx, line: &MedicationLine, day: NaiveDate) -> Option<DayOff> {
+pub(crate) fn day_off(ctx: &PageCtx, line: &MedicationLine, day: NaiveDate) -> Option<DayOff> {
     if let Some(end) = line.runs_until().as_ref().and_then(|m| local_date(ctx, m))
         && day > end
     {
@@ -130,7 +130,7 @@ pub fn day_off(ctx: &PageCtx, line: &MedicationLine, day: NaiveDate) -> Option<D
     {
         return Some(DayOff::NotStarted);
     }
-    let restricted: Vec<&String> = line
+    let restricted: Vec<&Text> = line
         .dosages
         .iter()
         .filter(|d| d.as_needed.is_none())

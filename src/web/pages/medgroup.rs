@@ -15,12 +15,12 @@ use crate::record::{
 };
 
 /// Splits treatments into those a nurse must see now and the history, in source order.
-pub fn split(items: &[Treatment]) -> (Vec<&Treatment>, Vec<&Treatment>) {
+pub(crate) fn split(items: &[Treatment]) -> (Vec<&Treatment>, Vec<&Treatment>) {
     items.iter().partition(|t| t.listed_now())
 }
 
 /// True when the administration belongs to the treatment.
-pub fn owns(t: &Treatment, a: &Administration) -> bool {
+pub(crate) fn owns(t: &Treatment, a: &Administration) -> bool {
     if a.treatment_id.as_deref() == Some(t.id.as_str()) {
         return true;
     }
@@ -37,7 +37,7 @@ fn date(ctx: &PageCtx, m: &Option<Moment>) -> String {
 }
 
 /// The high-risk group in words.
-pub fn high_risk_word(ctx: &PageCtx, g: HighRisk) -> &'static str {
+pub(crate) fn high_risk_word(ctx: &PageCtx, g: HighRisk) -> &'static str {
     ctx.t(match g {
         HighRisk::Anticoagulant => Key::HrAnticoagulant,
         HighRisk::Insulin => Key::HrInsulin,
@@ -52,7 +52,7 @@ pub fn high_risk_word(ctx: &PageCtx, g: HighRisk) -> &'static str {
 
 /// The marker in front of a high-risk drug's name ("HOOG RISICO · insuline"), on the
 /// patient page and the MAR; nothing for other drugs.
-pub fn high_risk_mark(ctx: &PageCtx, d: &Drug) -> maud::Markup {
+pub(crate) fn high_risk_mark(ctx: &PageCtx, d: &Drug) -> maud::Markup {
     maud::html! {
         @if let Some(g) = high_risk(d) {
             span class="hr-mark" {
@@ -65,7 +65,7 @@ pub fn high_risk_mark(ctx: &PageCtx, d: &Drug) -> maud::Markup {
 
 /// The state of a treatment in words: "actueel", "ONDERBROKEN sinds 21-11-2026, hervat op
 /// 25-11-2026", "start op …", "gestopt op …", "beëindigd op …", "geannuleerd".
-pub fn state_label(ctx: &PageCtx, s: &TreatmentState) -> String {
+pub(crate) fn state_label(ctx: &PageCtx, s: &TreatmentState) -> String {
     match s {
         TreatmentState::Current {
             ends,
@@ -122,7 +122,7 @@ pub fn state_label(ctx: &PageCtx, s: &TreatmentState) -> String {
 }
 
 /// The CSS class of a treatment state.
-pub fn state_class(t: &Treatment) -> &'static str {
+pub(crate) fn state_class(t: &Treatment) -> &'static str {
     if !t.unreadable.is_empty() {
         return "medstate medstate-unreadable";
     }
@@ -135,7 +135,7 @@ pub fn state_class(t: &Treatment) -> &'static str {
 }
 
 /// What became of one building block, in words.
-pub fn fate_label(ctx: &PageCtx, f: &Fate) -> String {
+pub(crate) fn fate_label(ctx: &PageCtx, f: &Fate) -> String {
     match f {
         Fate::InForce { ends: Some(e), .. } => {
             format!(
@@ -172,7 +172,7 @@ pub fn fate_label(ctx: &PageCtx, f: &Fate) -> String {
 }
 
 /// Why a treatment could not be fully read, in words (with the technical detail).
-pub fn unreadable_label(ctx: &PageCtx, u: &Unreadable) -> String {
+pub(crate) fn unreadable_label(ctx: &PageCtx, u: &Unreadable) -> String {
     let (k, d) = match u {
         Unreadable::UnknownModifier(d) => (Key::MedUnknownModifier, d),
         Unreadable::UnknownStopType(d) => (Key::MedUnknownStopType, d),
@@ -184,7 +184,7 @@ pub fn unreadable_label(ctx: &PageCtx, u: &Unreadable) -> String {
 }
 
 /// A treatment's attention point in words.
-pub fn attention_label(ctx: &PageCtx, a: &Attention) -> String {
+pub(crate) fn attention_label(ctx: &PageCtx, a: &Attention) -> String {
     match a {
         Attention::ConcurrentAgreements { count } => {
             format!("{count} × {}", ctx.t(Key::MedConcurrent))
@@ -197,7 +197,7 @@ pub fn attention_label(ctx: &PageCtx, a: &Attention) -> String {
 }
 
 /// The building-block kind in words.
-pub fn kind_word(ctx: &PageCtx, k: MedicationKind) -> &'static str {
+pub(crate) fn kind_word(ctx: &PageCtx, k: MedicationKind) -> &'static str {
     ctx.t(match k {
         MedicationKind::Agreement => Key::KindAgreement,
         MedicationKind::VariableDosingRegimen => Key::KindVariableDosing,

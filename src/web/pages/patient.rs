@@ -7,24 +7,24 @@
 //! differently from "Geen (vastgelegd: ...)", and statements about a section (partial or
 //! contradictory) next to it.
 
+use super::chips::{limit_text, resus_badge};
+use super::dosetext::{admin_order, dosage_block, given, last_administrations};
 use super::icons::{Icon, icon};
-use super::identity::{self, location_text};
-use super::layout::{self, Kind, listed_status, opt};
+use super::identity;
+use super::layout::{self, listed_status, opt};
 use super::medgroup::{
-    attention_label, fate_label, high_risk_mark, kind_word, owns, split, state_class, state_label,
+    attention_label, fate_label, high_risk_mark, kind_word, split, state_class, state_label,
     unreadable_label,
 };
-use super::text::{clean, code_word, moment, units_written_out};
-use super::ward::{limit_text, resus_badge};
+use super::text::{clean, code_word, moment};
 use super::{Key, PageCtx};
 use crate::record::summary::PatientSummary;
 use crate::record::{
-    Administration, AlertKind, Criticality, Decision, DirectiveKind, Dosage, Listed, Measurement,
-    MedicationKind, MedicationLine, Moment, NoteKind, NoteSection, PatientRecord, Schedule,
-    Treatment, TreatmentState, UnreadReason,
+    Administration, AlertKind, Criticality, Decision, DirectiveKind, Listed, Measurement,
+    MedicationKind, MedicationLine, Moment, NoteKind, NoteSection, PatientRecord, Treatment,
+    TreatmentState, UnreadReason,
 };
-use chrono::{DateTime, NaiveDate, Utc};
-use chrono_tz::Tz;
+use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
 /// A coded value (status, category ...) in words, or a dash.
@@ -39,52 +39,12 @@ fn sort_time(m: &Option<Moment>) -> Option<DateTime<Utc>> {
     m.as_ref().and_then(Moment::earliest_utc)
 }
 
-/// Where an administration stands in time, for "latest" and lists: its ward-local day,
-/// then a dose recorded with a date only (or coarser: the first day of its month or year)
-/// before every timed dose of that day ("some time on D" never claims to be later than a
-/// dose timed on D, nor earlier than one on D − 1), then the instant. No moment: first.
-pub type AdminOrder = Option<(NaiveDate, bool, Option<DateTime<Utc>>)>;
-
-pub fn admin_order(tz: &Tz, m: &Option<Moment>) -> AdminOrder {
-    match *m.as_ref()? {
-        Moment::Instant(t) => Some((t.with_timezone(tz).date_naive(), true, Some(t))),
-        Moment::Day(d) => Some((d, false, None)),
-        Moment::Month(y, mo) => Some((NaiveDate::from_ymd_opt(y, mo, 1)?, false, None)),
-        Moment::Year(y) => Some((NaiveDate::from_ymd_opt(y, 1, 1)?, false, None)),
-    }
-}
-
 /// An administration's time as a nurse reads it: date and clock time, or the date and
 /// "tijd onbekend" when the EPD recorded the day only (never a made-up midnight).
-pub fn admin_moment(ctx: &PageCtx, m: &Moment) -> String {
+pub(crate) fn admin_moment(ctx: &PageCtx, m: &Moment) -> String {
     match m {
         Moment::Day(_) => format!("{} — {}", moment(ctx, m), ctx.t(Key::TimeUnknown)),
         _ => moment(ctx, m),
-    }
-}
-
-/// Wraps the page in a table whose header row repeats on every printed sheet (Ctrl+P), so
-/// that page 2 of a printout can never be mistaken for another patient's: name, birth date,
-/// patient number, bed and the age of the data. On screen the frame is invisible.
-fn print_frame(ctx: &PageCtx, p: &PatientRecord, body: Markup) -> Markup {
-    let id = &p.identity;
-    html! {
-        table class="print-frame" role="presentation" {
-            thead class="print-running" {
-                tr { td {
-                    div class="print-head" {
-                        div class="ph-row" {
-                            span class="ph-title" { (clean(&id.name.display)) }
-                            span { (ctx.t(Key::BirthDate)) ": " @match &id.birth_date { Some(b) => (moment(ctx, b)), None => (ctx.t(Key::Unknown)) } }
-                            span { (ctx.t(Key::PatientNumber)) ": " (opt(id.patient_number.as_deref())) }
-                            span { (clean(&location_text(ctx, p))) }
-                            span class=(layout::data_age_class(ctx)) { (layout::data_age_text(ctx)) }
-                        }
-                    }
-                } }
-            }
-            tbody { tr { td { (body) } } }
-        }
     }
 }
 
@@ -238,98 +198,6 @@ fn allergies(ctx: &PageCtx, p: &PatientRecord) -> Markup {
     }
 }
 
-/// The schedule in words: the mapper's text, times of day, frequency, day parts, weekdays.
-pub fn schedule_text(s: &Schedule) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    if let Some(t) = &s.text {
-        parts.push(t.clone());
-    }
-    if s.text.is_none() && !s.times_of_day.is_empty() {
-        let times: Vec<String> = s
-            .times_of_day
-            .iter()
-            .map(|t| t.format("%H:%M").to_string())
-            .collect();
-        parts.push(times.join(", "));
-    }
-    if s.text.is_none()
-        && let Some(f) = &s.frequency
-    {
-        let count = match f.count_max {
-            Some(m) if m != f.count => format!("{}-{}", f.count, m),
-            _ => f.count.to_string(),
-        };
-        parts.push(format!("{count} x per {} {}", f.period, f.period_unit));
-    }
-    if s.text.is_none() {
-        if !s.when.is_empty() {
-            parts.push(s.when.join(", "));
-        }
-        if !s.days_of_week.is_empty() {
-            parts.push(s.days_of_week.join(", "));
-        }
-    }
-    parts.join(" — ")
-}
-
-/// True when `needle` (without a leading "bij "/"for ") already appears in `hay`.
-fn already_said(hay: Option<&str>, needle: &str) -> bool {
-    let Some(hay) = hay else { return false };
-    let n = needle.trim().to_lowercase();
-    let n = n
-        .strip_prefix("bij ")
-        .or_else(|| n.strip_prefix("for "))
-        .unwrap_or(&n)
-        .to_owned();
-    !n.is_empty() && hay.to_lowercase().contains(&n)
-}
-
-/// One dosing instruction: dose, route, schedule, "Zo nodig" with its condition, maximum,
-/// and the source's own text. Shared by the patient page and the MAR.
-pub fn dosage_block(ctx: &PageCtx, d: &Dosage) -> Markup {
-    let sched = schedule_text(&d.schedule);
-    let said = d.schedule.text.as_deref();
-    html! {
-        div class="dosage" {
-            @if d.as_needed.is_some() { span class="prn" { (ctx.t(Key::AsNeeded)) } " " }
-            @if let Some(dose) = &d.dose { strong class="dose" { (clean(&units_written_out(ctx.lang, dose))) } } @else { span class="flag-unknown" { (ctx.t(Key::Dose)) ": " (ctx.t(Key::Unknown)) } }
-            @if let Some(r) = &d.route { " · " (clean(r)) }
-            @if !sched.is_empty() { " · " span class="sched" { (clean(&sched)) } }
-            @if let Some(a) = &d.as_needed {
-                @if let Some(c) = &a.condition {
-                    @if !already_said(said, c) { " · " (ctx.t(Key::AsNeeded)) ": " (clean(c)) }
-                }
-            }
-            @if let Some(m) = &d.max_dose {
-                @if !already_said(said, m) { " · " (max_dose_text(ctx, m)) }
-            }
-            @if let Some(t) = &d.text {
-                div class="srctext" { span class="label" { (ctx.t(Key::SourceText)) ": " } "“" (clean(t)) "”" }
-            }
-        }
-    }
-}
-
-/// The maximum dose, prefixed "max." unless the source already says so.
-pub fn max_dose_text(ctx: &PageCtx, m: &str) -> String {
-    let m = units_written_out(ctx.lang, m);
-    if m.trim_start().to_lowercase().starts_with("max") {
-        clean(&m).into_owned()
-    } else {
-        format!("{} {}", ctx.t(Key::MaxDose), clean(&m))
-    }
-}
-
-/// Given (`Some(true)`), not given (`Some(false)`) or not known (`None`: MP9 3.0 sends
-/// `unknown`, which must read neither as given nor as "NOT GIVEN").
-pub fn given(a: &Administration) -> Option<bool> {
-    match a.status.as_deref().map(str::trim) {
-        None | Some("completed" | "in-progress") => Some(true),
-        Some("not-done" | "stopped" | "on-hold" | "cancelled") => Some(false),
-        _ => None,
-    }
-}
-
 /// "status onbekend", with the source's code when it is not just `unknown`.
 fn admin_status_unknown(ctx: &PageCtx, a: &Administration) -> Markup {
     html! {
@@ -337,28 +205,6 @@ fn admin_status_unknown(ctx: &PageCtx, a: &Administration) -> Markup {
             (ctx.t(Key::AdminStatusUnknown))
             @if let Some(s) = a.status.as_deref().filter(|s| s.trim() != "unknown") { " (" (clean(s)) ")" }
         }
-    }
-}
-
-fn is_completed(a: &Administration) -> bool {
-    given(a) == Some(true)
-}
-
-/// The latest administration of a treatment (by time), and the latest completed one when
-/// the latest was not a completed administration.
-pub fn last_administrations<'a>(
-    tz: &Tz,
-    t: &Treatment,
-    admins: &'a [Administration],
-) -> (Option<&'a Administration>, Option<&'a Administration>) {
-    let mine = || admins.iter().filter(|a| owns(t, a));
-    let latest = mine().max_by_key(|a| admin_order(tz, &a.at));
-    let latest_done = mine()
-        .filter(|a| is_completed(a))
-        .max_by_key(|a| admin_order(tz, &a.at));
-    match latest {
-        Some(l) if !is_completed(l) => (Some(l), latest_done),
-        other => (other, None),
     }
 }
 
@@ -592,7 +438,7 @@ fn past_treatments(ctx: &PageCtx, past: &[&Treatment]) -> Markup {
 
 /// Notes next to a section: partial negations ("geen voedselallergie bekend"),
 /// contradictions and statements.
-pub fn section_notes(ctx: &PageCtx, p: &PatientRecord, section: NoteSection) -> Markup {
+pub(crate) fn section_notes(ctx: &PageCtx, p: &PatientRecord, section: NoteSection) -> Markup {
     html! {
         @for n in p.notes.iter().filter(|n| n.section == section) {
             p class=(match n.kind { NoteKind::Contradiction => "sectionnote contradiction", _ => "sectionnote" }) {
@@ -623,7 +469,7 @@ const MAR_UNREAD_LISTED: usize = 12;
 
 /// "3 gegevens konden niet worden gelezen" with the list of what and why behind it
 /// (expandable on screen; `print` lists them, capped, for paper). Nothing when all was read.
-pub fn unread_notice(ctx: &PageCtx, p: &PatientRecord, print: bool) -> Markup {
+pub(crate) fn unread_notice(ctx: &PageCtx, p: &PatientRecord, print: bool) -> Markup {
     let n = p.unread_count();
     let listed = p.unread.len();
     let shown = if print {
@@ -671,7 +517,7 @@ fn conflict_value(field: &str, v: &str) -> String {
 
 /// "IDENTITEIT NIET EENDUIDIG": the source holds this patient more than once with differing
 /// name, birth date or patient number. Nothing when the copies agree.
-pub fn identity_conflict_notice(ctx: &PageCtx, p: &PatientRecord) -> Markup {
+pub(crate) fn identity_conflict_notice(ctx: &PageCtx, p: &PatientRecord) -> Markup {
     html! {
         @if !p.identity_conflicts.is_empty() {
             div class="idconflict" role="alert" {
@@ -789,7 +635,7 @@ fn problems(ctx: &PageCtx, p: &PatientRecord) -> Markup {
 }
 
 /// The newest measurement per name, newest first.
-pub fn latest_per_name(list: &[Measurement]) -> Vec<&Measurement> {
+pub(crate) fn latest_per_name(list: &[Measurement]) -> Vec<&Measurement> {
     let mut sorted: Vec<&Measurement> = list.iter().collect();
     sorted.sort_by_key(|m| std::cmp::Reverse(sort_time(&m.at)));
     let mut seen = std::collections::HashSet::new();
@@ -902,10 +748,10 @@ fn admission(ctx: &PageCtx, p: &PatientRecord) -> Markup {
     }
 }
 
-/// The whole patient page.
-/// `_seen` is the proof that this look is durable in the access log ([`crate::audit::Receipt`]):
-/// without one the page cannot be rendered.
-pub fn patient_page(ctx: &PageCtx, p: &PatientRecord, _seen: &crate::audit::Receipt) -> Markup {
+/// The patient page's content below the print frame's running head: identity banner,
+/// notices, table of contents and every section. Depends only on the record, the language
+/// and the day (the age in the banner), so [`super::parts`] renders it once per generation.
+pub(crate) fn body(ctx: &PageCtx, p: &PatientRecord) -> Markup {
     let sections: [(&str, Key); 11] = [
         ("beleid", Key::Directives),
         ("alerts", Key::Alerts),
@@ -919,7 +765,7 @@ pub fn patient_page(ctx: &PageCtx, p: &PatientRecord, _seen: &crate::audit::Rece
         ("hulpmiddelen", Key::Devices),
         ("opname", Key::AdmissionSection),
     ];
-    let body = html! {
+    html! {
         (identity::banner(ctx, p))
         (identity_conflict_notice(ctx, p))
         (unread_notice(ctx, p, false))
@@ -937,7 +783,5 @@ pub fn patient_page(ctx: &PageCtx, p: &PatientRecord, _seen: &crate::audit::Rece
         (section(ctx, "contact", Key::Contacts, contacts(ctx, p)))
         (section(ctx, "hulpmiddelen", Key::Devices, devices(ctx, p)))
         (section(ctx, "opname", Key::AdmissionSection, admission(ctx, p)))
-    };
-    let content = print_frame(ctx, p, body);
-    layout::page(ctx, &p.identity.name.display, Kind::Screen, content)
+    }
 }

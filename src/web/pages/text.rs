@@ -8,7 +8,7 @@ use crate::record::Moment;
 use std::borrow::Cow;
 
 /// Longest string rendered from a record, in characters.
-pub const MAX_TEXT: usize = 2000;
+pub(crate) const MAX_TEXT: usize = 2000;
 
 fn is_dangerous(c: char) -> bool {
     matches!(c,
@@ -37,12 +37,12 @@ pub fn clean(s: &str) -> Cow<'_, str> {
 }
 
 /// A moment formatted with its precision in the ward's zone.
-pub fn moment(ctx: &PageCtx, m: &Moment) -> String {
+pub(crate) fn moment(ctx: &PageCtx, m: &Moment) -> String {
     crate::timefmt::moment(m, ctx.tz)
 }
 
 /// A birth date with the age, e.g. "03-02-1948 (78 jr)".
-pub fn birth_with_age(ctx: &PageCtx, b: &Moment) -> String {
+pub(crate) fn birth_with_age(ctx: &PageCtx, b: &Moment) -> String {
     let d = moment(ctx, b);
     match crate::timefmt::age_years(b, ctx.today()) {
         Some(a) => format!("{d} ({a} {})", ctx.t(super::Key::YearsShort)),
@@ -54,7 +54,7 @@ pub use crate::record::summary::fold;
 
 /// Common FHIR status and category codes in the reader's words; anything else is shown as
 /// given (cleaned).
-pub fn code_word(lang: crate::config::Language, s: &str) -> Cow<'_, str> {
+pub(crate) fn code_word(lang: crate::config::Language, s: &str) -> Cow<'_, str> {
     use crate::config::Language::{En, Nl};
     let w = match (s.trim(), lang) {
         ("active", Nl) => "actief",
@@ -100,7 +100,7 @@ pub fn code_word(lang: crate::config::Language, s: &str) -> Cow<'_, str> {
 /// "microgram" (the error-prone abbreviations of ISMP's list and the Dutch prescribing
 /// rules). Only whole words are replaced, a number glued to the unit ("8E") included; a
 /// letter not after a number ("vitamine E") and everything else stays as given.
-pub fn units_written_out(lang: crate::config::Language, s: &str) -> String {
+pub(crate) fn units_written_out(lang: crate::config::Language, s: &str) -> String {
     use crate::config::Language::{En, Nl};
     let unit = |w: &str, after_number: bool| -> Option<&'static str> {
         Some(match (w, lang) {

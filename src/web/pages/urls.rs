@@ -3,37 +3,37 @@
 //! URL scheme (every link is site-relative, starting with one "/").
 
 /// Ward overview (GET, `?q=` to search).
-pub const HOME: &str = "/";
+pub(crate) const HOME: &str = "/";
 /// Login form (GET) and login (POST: `user`, `code`, `csrf`).
-pub const LOGIN: &str = "/login";
+pub(crate) const LOGIN: &str = "/login";
 /// Logout (POST: `csrf`).
-pub const LOGOUT: &str = "/logout";
+pub(crate) const LOGOUT: &str = "/logout";
 /// Status page (standby, `it` role).
-pub const STATUS: &str = "/status";
+pub(crate) const STATUS: &str = "/status";
 /// Coordinator page (GET).
-pub const COORDINATOR: &str = "/coordinator";
+pub(crate) const COORDINATOR: &str = "/coordinator";
 /// Mode switch (POST: `mode`, `reason`, `csrf`).
-pub const MODE: &str = "/mode";
+pub(crate) const MODE: &str = "/mode";
 /// Guest code issue (POST: `name`, `role`, `csrf`).
-pub const GUEST_CODE: &str = "/guest-code";
+pub(crate) const GUEST_CODE: &str = "/guest-code";
 /// Guest code revocation (POST: `user`, `csrf`).
-pub const GUEST_CODE_REVOKE: &str = "/guest-code/revoke";
+pub(crate) const GUEST_CODE_REVOKE: &str = "/guest-code/revoke";
 /// Lifting a login lockout (POST: `target` = `user:ID` or `address:IP`, `csrf`).
-pub const LOCKOUT_LIFT: &str = "/lockout/lift";
+pub(crate) const LOCKOUT_LIFT: &str = "/lockout/lift";
 /// Printable ward list.
-pub const PRINT_WARD: &str = "/print/ward";
+pub(crate) const PRINT_WARD: &str = "/print/ward";
 /// Printable MAR for all patients.
-pub const PRINT_MAR_ALL: &str = "/print/mar";
+pub(crate) const PRINT_MAR_ALL: &str = "/print/mar";
 /// Printable blank MAR for a new admission.
-pub const PRINT_BLANK_MAR: &str = "/print/mar-blank";
+pub(crate) const PRINT_BLANK_MAR: &str = "/print/mar-blank";
 /// The stylesheet.
-pub const STYLESHEET: &str = "/static/style.css";
+pub(crate) const STYLESHEET: &str = "/static/style.css";
 /// The small script that keeps the data age on an open page current (optional: every page
 /// is complete without it).
-pub const AGE_SCRIPT: &str = "/static/age.js";
+pub(crate) const AGE_SCRIPT: &str = "/static/age.js";
 
 /// Percent-encodes one path segment (everything but RFC 3986 unreserved characters).
-pub fn encode_segment(s: &str) -> String {
+pub(crate) fn encode_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -63,13 +63,13 @@ pub fn patient_mar(key: &str) -> String {
 }
 
 /// The printable A4 sheet of identification labels of one patient.
-pub fn patient_labels(key: &str) -> String {
+pub(crate) fn patient_labels(key: &str) -> String {
     format!("/patient/{}/labels", encode_segment(key))
 }
 
 /// The current path with `?lang=xx`, or "/" when the path is not a plain site-relative
 /// path (a hostile path must not turn the switch into an open redirect or a script URL).
-pub fn with_lang(path: &str, lang: &str) -> String {
+pub(crate) fn with_lang(path: &str, lang: &str) -> String {
     let path = path.split(['?', '#']).next().unwrap_or("/");
     let ok = path.starts_with('/')
         && !path.starts_with("//")

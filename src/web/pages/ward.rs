@@ -1,132 +1,24 @@
 //! The ward overview: a search form (focused) and one row per patient with bed, name, birth
 //! date and age, patient number, and alerts, allergies and the resuscitation policy with
-//! every other active treatment limit, as icon + word (never colour alone). Also the cell
-//! renderers every surface shares (overview, ward list, MAR header, patient banner), so the
-//! policy and the alerts look the same everywhere. Below 980 px the table becomes one card
-//! per patient, so allergies and policy are never off-screen. And the printed ward list.
+//! every other active treatment limit, as icon + word (never colour alone; the cells are
+//! drawn by [`super::chips`]). Below 980 px the table becomes one card per patient, so allergies
+//! and policy are never off-screen. And the printed ward list.
 
-use super::icons::{Icon, icon};
-use super::layout::{self, Kind, data_age_class, data_age_text};
-use super::mar::{print_drill, print_hint};
+use super::chips::{alert_cell, allergy_cell, policy};
+use super::layout::{self, Kind, data_age_class, data_age_text, print_drill, print_hint};
 use super::text::{birth_with_age, clean};
 use super::{Key, PageCtx, urls};
-use crate::record::summary::{
-    AlertItem, PatientSummary, ResuscitationSummary, SectionFlag, TreatmentLimit,
-};
-use crate::record::{AlertKind, Decision};
+use crate::record::summary::PatientSummary;
 use maud::{Markup, html};
 
 /// Longest search query considered, in characters.
-pub const MAX_QUERY: usize = crate::record::summary::SEARCH_MAX_CHARS;
-
-/// The resuscitation policy as icon + words + colour class.
-pub fn resus_badge(ctx: &PageCtx, r: ResuscitationSummary) -> Markup {
-    let (class, ic, key) = match r {
-        ResuscitationSummary::Deny => ("resus resus-deny", Icon::Deny, Key::ResusDeny),
-        ResuscitationSummary::Permit => ("resus resus-permit", Icon::Permit, Key::ResusPermit),
-        ResuscitationSummary::NotRecorded => {
-            ("resus resus-unknown", Icon::Unknown, Key::ResusUnknown)
-        }
-        ResuscitationSummary::Other => ("resus resus-other", Icon::Warning, Key::ResusOther),
-        ResuscitationSummary::Conflicting => {
-            ("resus resus-conflict", Icon::Conflict, Key::ResusConflict)
-        }
-    };
-    html! { span class=(class) { (icon(ic)) " " (ctx.t(key)) } }
-}
-
-/// The resuscitation policy together with every other active treatment limit, in a
-/// warning colour when there are any: "Wel reanimeren — geen beademing, geen IC".
-pub fn policy(ctx: &PageCtx, r: ResuscitationSummary, limits: &[TreatmentLimit]) -> Markup {
-    html! {
-        span class="policy" {
-            (resus_badge(ctx, r))
-            @if !limits.is_empty() {
-                " "
-                span class="limits" {
-                    (icon(Icon::Warning)) " "
-                    @for (i, l) in limits.iter().enumerate() {
-                        @if i > 0 { ", " }
-                        (limit_text(ctx, l))
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// One limit in words: "geen beademing" / "beademing: zie dossier".
-pub fn limit_text(ctx: &PageCtx, l: &TreatmentLimit) -> String {
-    let what = lower_first(&clean(&l.treatment));
-    match l.decision {
-        Decision::Deny => format!("{} {what}", ctx.t(Key::LimitNo)),
-        Decision::Permit | Decision::Other => format!("{what}: {}", ctx.t(Key::SeeRecord)),
-    }
-}
-
-/// "Beademing" → "beademing", but "IC-opname" stays (an abbreviation).
-fn lower_first(s: &str) -> String {
-    let mut chars = s.chars();
-    match (chars.next(), chars.next()) {
-        (Some(a), Some(b)) if a.is_uppercase() && !b.is_uppercase() => {
-            a.to_lowercase().chain(s.chars().skip(1)).collect()
-        }
-        _ => s.to_owned(),
-    }
-}
-
-/// Allergies in a cell: names in bold with an icon, or the section status. Unknown is as
-/// loud as a known allergy (a nurse must ask before giving anything).
-pub fn allergy_cell(ctx: &PageCtx, flag: SectionFlag, texts: &[String]) -> Markup {
-    html! {
-        @match flag {
-            SectionFlag::NotRecorded => span class="allergy-unknown" { (icon(Icon::Unknown)) " " (ctx.t(Key::AllergiesUnknown)) },
-            SectionFlag::NoneDocumented => span class="flag-none" { (icon(Icon::NoneDocumented)) " " (ctx.t(Key::NoneKnown)) },
-            SectionFlag::Present => {
-                span class="flag-allergy" {
-                    (icon(Icon::Allergy)) " "
-                    @for (i, a) in texts.iter().enumerate() {
-                        @if i > 0 { ", " }
-                        strong { (clean(a)) }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// One alert as a chip in its kind's colour and icon: isolation never looks like fall risk.
-pub fn alert_chip(kind: AlertKind, text: &str) -> Markup {
-    let (class, ic) = match kind {
-        AlertKind::Isolation => ("chip chip-isolation", Icon::Isolation),
-        AlertKind::FallRisk => ("chip chip-fall", Icon::Fall),
-        AlertKind::Other => ("chip chip-alert", Icon::Warning),
-    };
-    html! { span class=(class) { (icon(ic)) " " (clean(text)) } }
-}
-
-/// Alerts in a cell: one chip per alert, or the section status.
-pub fn alert_cell(ctx: &PageCtx, flag: SectionFlag, items: &[AlertItem]) -> Markup {
-    html! {
-        @match flag {
-            SectionFlag::NotRecorded => span class="flag-unknown" { (icon(Icon::Unknown)) " " (ctx.t(Key::NotRecorded)) },
-            SectionFlag::NoneDocumented => span class="flag-none" { (icon(Icon::NoneDocumented)) " " (ctx.t(Key::NoneRecorded)) },
-            SectionFlag::Present => {
-                ul class="alert-list" {
-                    @for a in items {
-                        li { (alert_chip(a.kind, &a.text)) }
-                    }
-                }
-            }
-        }
-    }
-}
+pub(crate) const MAX_QUERY: usize = crate::record::summary::SEARCH_MAX_CHARS;
 
 /// Bed (and room when known) as text.
-pub fn bed_text(s: &PatientSummary) -> String {
+pub(crate) fn bed_text(s: &PatientSummary) -> String {
     match (&s.bed, &s.room) {
-        (Some(b), _) => b.clone(),
-        (None, Some(r)) => r.clone(),
+        (Some(b), _) => b.to_string(),
+        (None, Some(r)) => r.to_string(),
         (None, None) => String::new(),
     }
 }
@@ -179,6 +71,17 @@ fn table(ctx: &PageCtx, rows: &[&PatientSummary]) -> Markup {
     }
 }
 
+/// The table of the ward overview for `rows`: it depends only on the generation, the
+/// language and the day (the ages), so `web::cache` keeps the unsearched one per generation.
+/// `_seen`: rendered only for a look that is durable in the access log.
+pub fn ward_table(
+    ctx: &PageCtx,
+    rows: &[&PatientSummary],
+    _seen: &crate::audit::Receipt,
+) -> Markup {
+    table(ctx, rows)
+}
+
 /// The ward overview with search.
 /// `_seen` is the proof that this look is durable in the access log ([`crate::audit::Receipt`]):
 /// without one the page cannot be rendered.
@@ -186,11 +89,24 @@ pub fn ward_overview(
     ctx: &PageCtx,
     rows: &[&PatientSummary],
     query: Option<&str>,
+    seen: &crate::audit::Receipt,
+) -> Markup {
+    let table = ward_table(ctx, rows, seen);
+    ward_overview_around(ctx, rows.len(), query, &table, seen)
+}
+
+/// The ward overview around `table`, made by [`ward_table`] for the `count` rows found, in
+/// `ctx`'s language and day (the same page as [`ward_overview`], byte for byte).
+pub fn ward_overview_around(
+    ctx: &PageCtx,
+    count: usize,
+    query: Option<&str>,
+    table: &Markup,
     _seen: &crate::audit::Receipt,
 ) -> Markup {
     let query = query.map(|q| q.chars().take(MAX_QUERY).collect::<String>());
     let query = query.as_deref().filter(|q| !q.trim().is_empty());
-    let count =
+    let count_text =
         |n: usize, one: Key, many: Key| format!("{n} {}", ctx.t(if n == 1 { one } else { many }));
     let content = html! {
         div class="overview-head" {
@@ -206,19 +122,19 @@ pub fn ward_overview(
             }
             @if let Some(q) = query {
                 p class="result-count" role="status" {
-                    strong { (count(rows.len(), Key::Result, Key::Results)) } " " (ctx.t(Key::ResultsFor)) " “" (clean(q)) "” — "
+                    strong { (count_text(count, Key::Result, Key::Results)) } " " (ctx.t(Key::ResultsFor)) " “" (clean(q)) "” — "
                     a href=(urls::HOME) { (ctx.t(Key::ShowAll)) }
                 }
             } @else {
-                p class="result-count" { strong { (count(rows.len(), Key::PatientOnWard, Key::PatientsOnWard)) } }
+                p class="result-count" { strong { (count_text(count, Key::PatientOnWard, Key::PatientsOnWard)) } }
             }
         }
-        @if rows.is_empty() {
+        @if count == 0 {
             p class="empty" {
                 @if query.is_some() { (ctx.t(Key::NoResults)) } @else { (ctx.t(Key::NoPatients)) }
             }
         } @else {
-            (table(ctx, rows))
+            (table)
         }
     };
     layout::page(ctx, ctx.t(Key::OverviewTitle), Kind::Screen, content)

@@ -49,7 +49,7 @@ use std::sync::Arc;
 use table::*;
 
 /// Handles one request.
-pub async fn handle(st: &Arc<WebState>, req: Req) -> Resp {
+pub(crate) async fn handle(st: &Arc<WebState>, req: Req) -> Resp {
     crate::status::Metrics::inc(&st.shared.metrics.http_requests);
     if !matches!(req.method, Method::GET | Method::HEAD | Method::POST) {
         let mut r = Resp::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");

@@ -1,17 +1,18 @@
 //! The routes with patient data: the gates (mode, session, role, data) and then, in this
 //! order, the durable audit entry and the page, which takes the entry's receipt
 //! ([`crate::audit::Receipt`]). Ward overview and search, the patient page, MAR, labels,
-//! ward list and blank MAR prints.
+//! ward list and blank MAR prints. The patient page and the unsearched overview come
+//! through `web::cache` (their generation-dependent parts rendered once per generation).
 
 use super::request::*;
 use super::respond::*;
 use super::state::*;
 use super::table::*;
 use crate::audit::{Action, EventKind, Outcome, PatientRef};
-use crate::record::{PatientRecord, PatientSummary};
+use crate::record::PatientSummary;
 use crate::store::Generation;
 use crate::web::SessionUser;
-use crate::web::pages;
+use crate::web::{cache, pages};
 use chrono::{DateTime, NaiveDate, Utc};
 use hyper::StatusCode;
 use std::sync::Arc;
@@ -51,19 +52,11 @@ pub(super) fn refs_of(st: &WebState, g: &Generation, rows: &[&PatientSummary]) -
     let bsns = st.bsns(g);
     rows.iter()
         .map(|s| PatientRef {
-            key: s.key.clone(),
-            patient_number: s.patient_number.clone(),
-            bsn: bsns.get(&s.key).cloned().flatten(),
+            key: s.key.to_string(),
+            patient_number: s.patient_number.as_deref().map(str::to_owned),
+            bsn: bsns.get(s.key.as_str()).cloned().flatten(),
         })
         .collect()
-}
-
-pub(super) fn ref_of(p: &PatientRecord) -> PatientRef {
-    PatientRef {
-        key: p.key.clone(),
-        patient_number: p.identity.patient_number.clone(),
-        bsn: p.identity.bsn.clone(),
-    }
 }
 
 pub(super) fn today(st: &WebState, now: DateTime<Utc>) -> NaiveDate {
@@ -154,15 +147,40 @@ pub(super) async fn patient_data(
                 Ok(r) => r,
                 Err(r) => return *r,
             };
-            let m = pages::ward_overview(&view.ctx(&st.shared), &rows, q.as_deref(), &seen);
+            let ctx = view.ctx(&st.shared);
+            let m = match q.as_deref() {
+                None => cache::ward_overview(&g, &ctx, &seen),
+                Some(q) => pages::ward_overview(&ctx, &rows, Some(q), &seen),
+            };
             html(st, view, StatusCode::OK, m)
         }
-        route @ (Route::Patient(_) | Route::PrintMar(_) | Route::PrintLabels(_)) => {
-            let (key, print, labels) = match route {
-                Route::PrintMar(k) => (k, true, false),
-                Route::PrintLabels(k) => (k, true, true),
-                Route::Patient(k) => (k, false, false),
-                _ => (String::new(), false, false),
+        Route::Patient(key) => {
+            if !valid_key(&key) {
+                return not_found_patient(st, view);
+            }
+            let found = match cache::find_patient(&g, &view.ctx(&st.shared), &key) {
+                Ok(f) => f,
+                Err(_) => return store_failed(st, view),
+            };
+            let Some(who) = found.who() else {
+                return not_found_patient(st, view);
+            };
+            let ev = audit(EventKind::PatientView, vec![who], req.path.clone());
+            let seen = match audit_or_refuse(st, view, ev).await {
+                Ok(r) => r,
+                Err(r) => return *r,
+            };
+            crate::status::Metrics::inc(&metrics.patient_page_views);
+            match cache::patient_page(&g, &view.ctx(&st.shared), found, &seen) {
+                Some(m) => html(st, view, StatusCode::OK, m),
+                None => not_found_patient(st, view),
+            }
+        }
+        route @ (Route::PrintMar(_) | Route::PrintLabels(_)) => {
+            let (key, labels) = match route {
+                Route::PrintLabels(k) => (k, true),
+                Route::PrintMar(k) => (k, false),
+                _ => (String::new(), false),
             };
             if !valid_key(&key) {
                 return not_found_patient(st, view);
@@ -176,36 +194,30 @@ pub(super) async fn patient_data(
             let ev = if labels {
                 audit(
                     EventKind::Print,
-                    vec![ref_of(&p)],
+                    vec![cache::who_of(&p)],
                     format!(
                         "print labels {} ({} labels)",
                         req.path,
                         pages::labels::LABELS_PER_SHEET
                     ),
                 )
-            } else if print {
+            } else {
                 audit(
                     EventKind::Print,
-                    vec![ref_of(&p)],
+                    vec![cache::who_of(&p)],
                     format!("print MAR {} ({start}, {days} days)", req.path),
                 )
-            } else {
-                audit(EventKind::PatientView, vec![ref_of(&p)], req.path.clone())
             };
             let seen = match audit_or_refuse(st, view, ev).await {
                 Ok(r) => r,
                 Err(r) => return *r,
             };
             let ctx = view.ctx(&st.shared);
+            crate::status::Metrics::inc(&metrics.prints);
             let m = if labels {
-                crate::status::Metrics::inc(&metrics.prints);
                 pages::print_labels(&ctx, &p, &seen)
-            } else if print {
-                crate::status::Metrics::inc(&metrics.prints);
-                pages::print_mar(&ctx, std::slice::from_ref(&p), start, days, &seen)
             } else {
-                crate::status::Metrics::inc(&metrics.patient_page_views);
-                pages::patient_page(&ctx, &p, &seen)
+                pages::print_mar(&ctx, std::slice::from_ref(&p), start, days, &seen)
             };
             html(st, view, StatusCode::OK, m)
         }
@@ -217,7 +229,7 @@ pub(super) async fn patient_data(
             let (start, days) = mar_range(req, today(st, view.now));
             let ev = audit(
                 EventKind::Print,
-                all.iter().map(ref_of).collect(),
+                all.iter().map(cache::who_of).collect(),
                 format!(
                     "print MAR all patients ({} patients, {start}, {days} days)",
                     all.len()

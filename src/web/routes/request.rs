@@ -31,20 +31,30 @@ pub const MAR_DAYS_MAX: u32 = 7;
 /// A request as the routes see it (the body already read and bounded).
 #[derive(Debug)]
 pub struct Req {
+    /// The HTTP method.
     pub method: Method,
+    /// The path, still percent-encoded.
     pub path: String,
+    /// The query string without `?`, still encoded.
     pub query: Option<String>,
+    /// The request headers.
     pub headers: HeaderMap,
+    /// The client's address (the lockout and the access log use it).
     pub peer: IpAddr,
+    /// The body, at most [`MAX_BODY`] bytes.
     pub body: Bytes,
 }
 
 /// A response before the security headers are added.
 #[derive(Debug)]
 pub struct Resp {
+    /// The status code.
     pub status: StatusCode,
+    /// Headers the route sets (content type, location ...).
     pub headers: HeaderMap,
+    /// The body.
     pub body: Bytes,
+    /// Whether a browser may keep it (`no-store` for every page and answer with data or state).
     pub caching: Caching,
 }
 
@@ -65,7 +75,7 @@ impl Resp {
     }
 
     /// A plain-text answer.
-    pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Resp {
+    pub(crate) fn text(status: StatusCode, body: impl Into<Bytes>) -> Resp {
         Resp::new(status, "text/plain; charset=utf-8", body)
     }
 

@@ -8,6 +8,7 @@ use crate::app::App;
 use crate::audit::{AccessPoint, Action, Event, EventKind, Outcome, PatientRef, Receipt, UserRef};
 use crate::config::Language;
 use crate::mode::{Mode, ModeState};
+use crate::record::Text;
 use crate::roster::Role;
 use crate::store::Generation;
 use crate::web::SessionUser;
@@ -33,7 +34,9 @@ pub(super) struct SweptFor {
 
 /// The web server's state: the daemon's shared state plus the login state.
 pub struct WebState {
+    /// The running appliance's state (config, store, mode, access log, status).
     pub shared: Arc<App>,
+    /// Sessions, lockouts and guest codes.
     pub sessions: Arc<Sessions>,
     /// At most a few argon2 checks at once.
     pub gate: HashGate,
@@ -347,7 +350,10 @@ impl WebState {
             return map.clone();
         }
         let map: HashMap<String, Option<String>> = match g.all_patients() {
-            Ok(all) => all.into_iter().map(|p| (p.key, p.identity.bsn)).collect(),
+            Ok(all) => all
+                .into_iter()
+                .map(|p| (p.key.into_string(), p.identity.bsn.map(Text::into_string)))
+                .collect(),
             Err(e) => {
                 log::error!("cannot read patients for the audit index: {e}");
                 HashMap::new()
