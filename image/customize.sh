@@ -92,5 +92,9 @@ for u in e2scrub_all.timer e2scrub_reap.service systemd-networkd-wait-online.ser
 done
 # Nothing else listens: no sshd socket activation, no remote-fs, no resolver.
 systemctl --root="$root" mask ssh.socket systemd-resolved.service remote-fs.target 2>/dev/null || true
+# systemd-boot (the package, for systemd-bless-boot) also brings `bootctl update` at boot: it
+# would replace the Secure Boot signed systemd-boot on the ESP with the image's unsigned copy
+# once a newer release ships a newer one. Only build.sh (and a re-installation) writes it.
+systemctl --root="$root" mask systemd-boot-update.service
 
 TMPDIR=/tmp chroot "$root" update-initramfs -u -k all >/dev/null

@@ -435,7 +435,22 @@ update_scenarios() {
 		fail "the foreign bundle was not refused for its key: $(grep -a 'NOODEPD-UPDATE foreign' "$SERIAL" | tail -1)"
 	sleep 5
 	served_seq || fail "after the refused bundle the box no longer serves sequence $SEQ"
-	log "foreign bundle refused (wrong_release_key), box still on 1.0 and serving ($(($(date +%s) - t0)) s)"
+	# IT sees why without a console: in the status file the publisher fetches over SFTP
+	# (its fleet page) and on the box's status page.
+	printf 'get /status/status.json %s\n' "$W/status-foreign.json" >"$W/get-status.batch"
+	seen=0
+	for _ in 1 2 3 4 5 6 7 8 9 10 11 12; do
+		sftp -b "$W/get-status.batch" -i "$W/upload_ed25519" -P "$SSHP" -o BatchMode=yes \
+			-o StrictHostKeyChecking=yes -o UserKnownHostsFile="$W/known_hosts" \
+			-o ConnectTimeout=30 inbox@127.0.0.1 >"$W/sftp-status.log" 2>&1 &&
+			grep -q '"update_wrong_release_key"' "$W/status-foreign.json" && { seen=1; break; }
+		sleep 5
+	done
+	[ "$seen" = 1 ] || fail "the refused bundle is not in the box's status file ($W/status-foreign.json)"
+	curl -sk --max-time 30 "https://127.0.0.1:$WEB/status" >"$W/status-foreign.html" 2>/dev/null
+	grep -q 'update_wrong_release_key' "$W/status-foreign.html" && grep -q 'another release key' "$W/status-foreign.html" ||
+		fail "the box's status page does not show why the bundle was refused ($W/status-foreign.html)"
+	log "foreign bundle refused (wrong_release_key), box still on 1.0 and serving; the reason is in its status file and on its status page ($(($(date +%s) - t0)) s)"
 
 	t0=$(date +%s)
 	log "delivering release 1.1 through the inbox"

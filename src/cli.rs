@@ -138,6 +138,11 @@ pub enum UpdateCommand {
         /// standby; in emergency or drill mode the new image waits for the next reboot.
         #[arg(long)]
         reboot_when_standby: Option<PathBuf>,
+        /// Write what was done with each bundle (installed, or refused and why) to this
+        /// file, where the daemon picks it up for its status (the image: the state
+        /// directory's `update/last.json`).
+        #[arg(long)]
+        result: Option<PathBuf>,
     },
 }
 

@@ -361,7 +361,8 @@ async fn check_generation(
 
 /// Periodic work: systemd watchdog, drill expiry, audit chain head to the journal,
 /// audit retention, the served generation's integrity, retrying a failed access log, the
-/// TLS certificate's expiry, the status file for the publisher.
+/// TLS certificate's expiry, the image installer's refusals (`update::result`), the status
+/// file for the publisher.
 async fn timers(
     shared: Arc<App>,
     ingestor: Arc<Ingestor>,
@@ -381,6 +382,13 @@ async fn timers(
     let mut last_cert = tokio::time::Instant::now();
     let mut rebuild = Rebuild::default();
     let mut status_file = crate::statusfile::Writer::default();
+    let mut update_results = crate::update::result::Watcher::new(
+        shared
+            .config
+            .paths
+            .state
+            .join(crate::update::result::IN_STATE),
+    );
     let head_every = shared.config.audit.head_to_journal;
     tokio::pin!(shutdown);
     loop {
@@ -426,6 +434,9 @@ async fn timers(
         {
             last_cert = now_i;
             check_certificate(&shared, t, now);
+        }
+        for r in update_results.poll() {
+            shared.status.update(move |s| s.record_rejection(r));
         }
         if let Some(path) = &shared.config.paths.status_file {
             status_file.tick(&shared, path, now);

@@ -227,7 +227,7 @@ fn noodepd_update_service_is_root_but_closed() {
     for line in [
         "PrivateNetwork=yes",
         "ProtectSystem=strict",
-        "ReadWritePaths=/var/lib/noodepd/inbox /efi",
+        "ReadWritePaths=/var/lib/noodepd/inbox -/var/lib/noodepd/update /efi",
         "ConditionPathExists=/usr/share/noodepd/release.pub",
     ] {
         assert!(

@@ -5,9 +5,12 @@
 //! initramfs's note of the running slot). Every refusal (another key, a downgrade, the same version, truncated,
 //! oversized, trailing data, a slot too small) must leave every slot byte and every boot
 //! entry as it was; a good bundle must land in the slot the box is not running, with a
-//! boot entry on trial (`+3`), and the old boot entry of that slot must be gone.
+//! boot entry on trial (`+3`), and the old boot entry of that slot must be gone. A refusal's
+//! reason reaches the running daemon's status page and status file.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test may panic
+
+mod e2e_common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -357,4 +360,90 @@ fn inbox_bundles_are_installed_or_refused_and_always_removed() {
         .collect();
     left.sort();
     assert_eq!(left, ["d-upload.nupd.part", "keep-me.snap"]);
+}
+
+/// IT must see why an update did not arrive without a console: a bundle signed by another
+/// release key, refused by the installer while the real daemon runs, shows up as the last
+/// refused delivery on the box's status page and in its status file (what the publisher's
+/// fleet page reads), with its reason; and it is still there after the daemon restarts (a
+/// reboot). The daemon never reads the bundle: it reads the installer's result file.
+#[test]
+fn a_refused_bundle_shows_its_reason_on_the_status_page_and_in_the_status_file() {
+    use e2e_common::{Ward, get, poll};
+    let w = Ward::new("A3");
+    let config = std::fs::read_to_string(w.config()).unwrap().replace(
+        "[paths]\n",
+        "[paths]\nstatus_file = \"state/status/status.json\"\n",
+    );
+    std::fs::write(w.config(), config).unwrap();
+    std::fs::create_dir_all(w.state().join("status")).unwrap();
+    std::fs::create_dir_all(w.state().join("update")).unwrap();
+    std::fs::create_dir_all(w.inbox()).unwrap();
+    let (daemon, addr) = w.serve();
+
+    let release = Release::new();
+    let other = Release::new();
+    let b = Box_::new("2026.12.1", &release.public());
+    std::fs::copy(
+        other.make("2026.12.2", "x.nupd"),
+        w.inbox().join("noodepd-2026.12.2.nupd"),
+    )
+    .unwrap();
+    let before = b.snapshot();
+    let mut cmd = noodepd();
+    cmd.args(["update", "install-inbox", "--inbox"])
+        .arg(w.inbox())
+        .arg("--result")
+        .arg(w.state().join("update/last.json"))
+        .env_remove("JOURNAL_STREAM");
+    b.args(&mut cmd);
+    let out = run(&mut cmd);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("NOODEPD-UPDATE noodepd-2026.12.2.nupd refused wrong_release_key"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(b.snapshot(), before, "a refused bundle wrote something");
+
+    let page_shows_it = |addr| {
+        poll("the status page to show the refused bundle", || {
+            let r = get(addr, "/status").map_err(|e| e.to_string())?;
+            let t = r.text();
+            if r.status == 200
+                && t.contains("update_wrong_release_key")
+                && t.contains("signed by another release key")
+                && t.contains("noodepd-2026.12.2.nupd")
+            {
+                Ok(())
+            } else {
+                Err(format!("status {}", r.status))
+            }
+        })
+    };
+    page_shows_it(addr);
+    let status_path = w.state().join("status/status.json");
+    let rejection = poll("the status file to name the refused bundle", || {
+        let v: serde_json::Value = std::fs::read(&status_path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))?;
+        let r = v["last_rejection"].clone();
+        if r["code"] == "update_wrong_release_key" {
+            Ok(r)
+        } else {
+            Err(v.to_string())
+        }
+    });
+    assert_eq!(rejection["file"], "noodepd-2026.12.2.nupd");
+    let reason = rejection["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("image update refused, nothing installed")
+            && reason.contains("signed by another release key"),
+        "{reason}"
+    );
+
+    // After a restart (a reboot of the box) the last run's refusal is still shown.
+    drop(daemon);
+    let (_daemon, addr) = w.serve();
+    page_shows_it(addr);
 }

@@ -84,6 +84,7 @@ pub(crate) fn run(args: UpdateArgs) -> anyhow::Result<ExitCode> {
             inbox,
             paths,
             reboot_when_standby,
+            result,
         } => {
             crate::logging::init_as("noodepd-update");
             let results = install::install_inbox(&inbox, &slot_paths(paths))
@@ -117,6 +118,22 @@ pub(crate) fn run(args: UpdateArgs) -> anyhow::Result<ExitCode> {
                             e.code()
                         );
                     }
+                }
+            }
+            if let Some(path) = &result
+                && !results.is_empty()
+            {
+                let now = chrono::Utc::now();
+                let verdicts: Vec<_> = results
+                    .iter()
+                    .map(|r| crate::update::result::Verdict::of(r, now))
+                    .collect();
+                // Before any reboot: the daemon of the next boot shows it too.
+                if let Err(e) = crate::update::result::write(path, &verdicts) {
+                    log::error!(
+                        "update: cannot write the result file {}: {e} (the status page will not show this run)",
+                        path.display()
+                    );
                 }
             }
             if installed && let Some(status) = reboot_when_standby {

@@ -8,9 +8,12 @@
 //! systemd-boot's boot counting tries the new slot (`noodepd-VERSION-SLOT+3.efi`), and
 //! `noodepd-boot-ok.service` lets systemd-bless-boot make it permanent only after the
 //! daemon reported READY; otherwise the counter runs out and the old slot boots again.
+//! The installer's verdicts reach the daemon's status through `result` (a refused bundle is
+//! shown as a refused delivery).
 
 pub(crate) mod bundle;
 pub(crate) mod install;
+pub(crate) mod result;
 pub(crate) mod version;
 
 pub(crate) use bundle::is_bundle_name;
