@@ -225,3 +225,82 @@ fn a_kept_snapshot_the_current_keys_do_not_open_is_not_served_from_the_old_file(
     );
     stop(p);
 }
+
+fn kept_clinical(b: &Box3) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(b.w.state().join("snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("clinical-"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// A daemon killed between an ingest's swap and its prune leaves one kept snapshot too many
+/// (tests/crash_consistency.rs found it); the next start, by reuse or by rebuilding from the
+/// newest, removes the older ones beyond `data.keep_snapshots` (3), never the served one.
+#[test]
+fn a_start_removes_kept_snapshots_beyond_the_kept_count() {
+    let b = set_up();
+    first_start(&b);
+    let dir = b.w.state().join("snapshots");
+    let served = kept_clinical(&b);
+    assert_eq!(served, vec!["clinical-00000000000000000002.snap"]);
+    let bytes = std::fs::read(dir.join(&served[0])).unwrap();
+    let leftovers = |b: &Box3| {
+        // Older kept copies, as a kill before the prune leaves them (any content: prune goes
+        // by sequence in the name).
+        for seq in [0u64, 1] {
+            std::fs::write(dir.join(format!("clinical-{seq:020}.snap")), &bytes).unwrap();
+        }
+        std::fs::write(
+            dir.join("clinical-00000000000000000001x.snap"),
+            b"not a kept name",
+        )
+        .unwrap();
+        assert_eq!(kept_clinical(b).len(), 4);
+    };
+    // 0, 1 and 2 are within the count of 3: nothing goes.
+    leftovers(&b);
+    let (mut p, _) = start(&b);
+    p.wait_for_line("the generation reused", |l| {
+        l.contains("reused after its checks").then_some(())
+    });
+    stop(p);
+    assert_eq!(kept_clinical(&b).len(), 4, "{:?}", kept_clinical(&b));
+
+    // With keep_snapshots = 1, the reuse path keeps only the served one.
+    let config = std::fs::read_to_string(b.w.config()).unwrap();
+    assert!(config.contains("keep_snapshots = 3"), "{config}");
+    std::fs::write(
+        b.w.config(),
+        config.replace("keep_snapshots = 3", "keep_snapshots = 1"),
+    )
+    .unwrap();
+    let (p, addr) = start(&b);
+    assert_pages_show_the_ward(&b, addr);
+    stop(p);
+    assert_eq!(
+        kept_clinical(&b),
+        vec![
+            "clinical-00000000000000000001x.snap".to_string(),
+            "clinical-00000000000000000002.snap".to_string()
+        ],
+        "only the served one (and a file that is not a kept name) stays after a reuse"
+    );
+
+    // The rebuild path (no record of the last generation) prunes the same way.
+    leftovers(&b);
+    std::fs::remove_file(b.w.state().join("generation.json")).unwrap();
+    let (p, addr) = start(&b);
+    assert_pages_show_the_ward(&b, addr);
+    stop(p);
+    assert_eq!(
+        kept_clinical(&b),
+        vec![
+            "clinical-00000000000000000001x.snap".to_string(),
+            "clinical-00000000000000000002.snap".to_string()
+        ],
+        "only the served one stays after a rebuild"
+    );
+}

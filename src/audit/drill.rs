@@ -7,10 +7,11 @@
 //! produced is stored (table `drill_report`) so the next drill's report shows the previous
 //! drill's key figures beside its own.
 
-use super::{
-    Action, AuditError, AuditLog, Entry, Event, EventKind, Outcome, ROW_COLUMNS, Row, UserRef,
-    kind_str,
-};
+use super::entry::{Entry, ROW_COLUMNS, Row};
+use super::error::AuditError;
+use super::event::{Action, Event, EventKind, Outcome, PatientRef, UserRef, kind_str};
+use super::log::AuditLog;
+use super::retention;
 use crate::config::Language;
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
@@ -195,7 +196,7 @@ pub fn report_at(
         .map_err(log.sq())
     })?;
     let mode = log
-        .with_conn(|c| Ok(super::retention::current_mode(c)))?
+        .with_conn(|c| Ok(retention::current_mode(c)))?
         .unwrap_or_else(|| "standby".into());
     log.append_at(
         Event::new(
@@ -443,7 +444,7 @@ fn compute(
         }
         let ok = e.event.outcome == Outcome::Success;
         let since = (t - started).num_seconds();
-        let patient_id = |p: &super::PatientRef| p.key.clone();
+        let patient_id = |p: &PatientRef| p.key.clone();
         match e.event.kind {
             EventKind::Login if ok => {
                 report.logins += 1;

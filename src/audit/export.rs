@@ -6,10 +6,11 @@
 //! With a patient filter, other patients named in the same entry (a ward-list print) are
 //! withheld from the output, and the JSON lines say how many were withheld.
 
-use super::{
-    AccessPoint, Action, AuditError, AuditLog, Entry, Event, EventKind, Outcome, PatientRef,
-    ROW_COLUMNS, Row, UserRef, retention::current_mode,
-};
+use super::entry::{Entry, ROW_COLUMNS, Row};
+use super::error::AuditError;
+use super::event::{AccessPoint, Action, Event, EventKind, Outcome, PatientRef, UserRef, kind_str};
+use super::log::AuditLog;
+use super::retention::current_mode;
 use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags, params};
@@ -272,7 +273,7 @@ fn csv_fields(e: &Entry) -> Vec<String> {
         user(&ev.responsible, |u| &u.id),
         user(&ev.responsible, |u| &u.name),
         user(&ev.responsible, |u| &u.role),
-        super::kind_str(ev.kind).to_owned(),
+        kind_str(ev.kind).to_owned(),
         action_str(ev.action).to_owned(),
         outcome_str(ev.outcome).to_owned(),
         join(|p| p.patient_number.as_deref()),

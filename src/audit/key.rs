@@ -6,7 +6,8 @@
 //!
 //! File format: one line `noodepd-audit-key-v1 <64 lower-case hex digits>`.
 
-use super::AuditError;
+use super::error::AuditError;
+use super::hex::hex;
 use hkdf::hmac::{Hmac, Mac};
 use rand_core::{OsRng, RngCore};
 use sha2::Sha256;
@@ -107,7 +108,7 @@ impl AuditKey {
         };
         let mut bytes = Zeroizing::new([0u8; 32]);
         OsRng.fill_bytes(bytes.as_mut());
-        let line = Zeroizing::new(format!("{TAG} {}\n", super::hex(bytes.as_ref())));
+        let line = Zeroizing::new(format!("{TAG} {}\n", hex(bytes.as_ref())));
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -154,6 +155,6 @@ mod tests {
         std::fs::set_permissions(d.path().join("bad"), std::fs::Permissions::from_mode(0o600))
             .unwrap();
         assert!(AuditKey::read(&d.path().join("bad")).is_err());
-        assert!(!format!("{k:?}").contains(&super::super::hex(k.bytes.as_ref())));
+        assert!(!format!("{k:?}").contains(&hex(k.bytes.as_ref())));
     }
 }

@@ -7,7 +7,10 @@
 //! Only a prefix is removed: up to (not including) the first entry whose time is within
 //! retention, so a clock that once went backwards never removes a newer entry.
 
-use super::{Action, AuditError, AuditLog, Entry, Event, EventKind, HasEntry, Outcome, kind_str};
+use super::entry::Entry;
+use super::error::AuditError;
+use super::event::{Action, Event, EventKind, Outcome, kind_str};
+use super::log::{AuditLog, HasEntry};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;

@@ -15,10 +15,13 @@
 //! the anchor's lag. `keyed_from` itself must agree between the database and the anchor
 //! (moving it would turn keyed entries into unkeyed ones, or the reverse).
 
-use super::{
-    Anchor, AuditError, AuditKey, AuditLog, Chain, EventKind, GENESIS, Parts, ROW_COLUMNS, Row,
-    db_keyed_from, kind_str,
-};
+use super::anchor::Anchor;
+use super::chain::{Chain, GENESIS, Parts, db_keyed_from};
+use super::entry::{ROW_COLUMNS, Row};
+use super::error::AuditError;
+use super::event::{EventKind, kind_str};
+use super::key::AuditKey;
+use super::log::AuditLog;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::Serialize;
 use std::fmt;

@@ -146,6 +146,19 @@ impl Ingestor {
         self.set_problem(code::KEPT_SNAPSHOT_UNUSABLE, None);
         self.set_problem(code::SNAPSHOT_SHRINK_REFUSED, None);
         self.set_problem(code::REDERIVE_FAILED, None);
+        self.prune_kept_clinical();
+        Ok(Applied {
+            patients: Some(patients),
+            shrink_allowed,
+            ..Applied::default()
+        })
+    }
+
+    /// Removes all but the newest `data.keep_snapshots` kept clinical snapshots. Called only
+    /// when the newest kept snapshot is the one served (after an ingest, a reuse, or a rebuild
+    /// from the newest), so the served one is never removed; a daemon killed between its swap
+    /// and this prune catches up at the next start.
+    pub(super) fn prune_kept_clinical(&self) {
         match keep::prune(
             &self.snapshots,
             KeptKind::Clinical,
@@ -155,11 +168,6 @@ impl Ingestor {
             Ok(_) => {}
             Err(e) => log::warn!("cannot remove older kept snapshots: {e}"),
         }
-        Ok(Applied {
-            patients: Some(patients),
-            shrink_allowed,
-            ..Applied::default()
-        })
     }
 
     pub(super) fn parse_roster(&self, opened: &Opened) -> Result<Roster, Failure> {

@@ -242,6 +242,12 @@ impl Ingestor {
                     out.generation = Some(header_seq);
                     self.set_problem(code::NO_USABLE_KEPT_SNAPSHOT, None);
                     self.set_problem(code::REDERIVE_FAILED, None);
+                    if out.unusable.is_empty() {
+                        // Served from the newest kept snapshot: the older ones beyond the
+                        // kept count can go (a kill between an ingest's swap and its prune
+                        // left them). Never when an older one is served.
+                        self.prune_kept_clinical();
+                    }
                     if let Some((newest, why)) = out.unusable.first() {
                         self.set_problem(
                             code::KEPT_SNAPSHOT_UNUSABLE,

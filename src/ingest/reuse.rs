@@ -102,6 +102,8 @@ impl Ingestor {
                     t.elapsed().as_millis()
                 );
                 out.generation = Some(seq);
+                // The reused generation is the newest kept snapshot's (check 1).
+                self.prune_kept_clinical();
                 true
             }
             Err(why) => {
