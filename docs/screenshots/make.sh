@@ -2,7 +2,7 @@
 # Remakes the screenshots and PDFs in this directory from `noodepd demo` (a generated ward
 # of 24 fictitious patients in drill mode) with headless Chromium: the overview, a search,
 # a patient page (also scrolled), the ward list, the patient labels sheet, the MAR of one
-# patient with the doses the EPD recorded, the all-patients MAR (with the previous day), the
+# patient with the doses the EPD recorded (with the previous day), the all-patients MAR (with the previous day), the
 # blank MAR, the drill report and the status page, at 1280 px and 800 px (overview and
 # patient also at 360 px); PDFs of the ward list, the labels, the three MARs and the drill
 # report; mar-sheet-1.png and mar-sheet-2.png: the first two printed MAR sheets as images.

@@ -101,7 +101,9 @@ for (const width of [1280, 800, 360]) {
     }
     // The MAR with the doses the EPD recorded (G / NIET GEGEVEN / vóór peilmoment), its
     // as-needed blocks and high-risk markers; the all-patients MAR and the blank MAR.
-    await page.goto(`${base}${patient}/mar`);
+    // With the previous day, so the sheet shows what the EPD recorded whatever the hour of the
+    // run (shortly after midnight today has nothing recorded yet).
+    await page.goto(`${base}${patient}/mar?previous=1`);
     await shot(page, `mar-${width}`);
     if (width === 1280) await pdf(page, "mar", true);
     await page.goto(`${base}/print/mar?previous=1`);
