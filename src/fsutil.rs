@@ -38,7 +38,19 @@ pub(crate) fn precreate_private_file(path: &Path) -> std::io::Result<()> {
 /// `path`, fsync the directory. A crash leaves the old file or the new one, plus at most a
 /// stale `.tmp` that the next write replaces.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_mode(path, bytes, None)
+}
+
+/// [`write_atomic`], then the new file's mode set to `mode` before the rename (created 0600;
+/// set afterwards because the writer's umask would strip the bits), for a file another user
+/// must read (e.g. the update installer's verdicts, read by the daemon).
+pub(crate) fn write_atomic_mode(
+    path: &Path,
+    bytes: &[u8],
+    mode: Option<u32>,
+) -> std::io::Result<()> {
     use std::io::Write;
+    use std::os::unix::fs::PermissionsExt as _;
     let tmp = path.with_extension("tmp");
     {
         // A stale temp file (a crash) is removed, never reused: reusing it would keep
@@ -54,6 +66,9 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
             .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW)
             .open(&tmp)?;
+        if let Some(mode) = mode {
+            f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
         f.write_all(bytes)?;
         f.sync_all()?;
     }

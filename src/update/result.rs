@@ -103,34 +103,9 @@ impl Verdict {
 /// Writes the verdicts of one run to `path` (replacing the last run's): a temporary file
 /// made readable for the daemon, fsynced and renamed over the old one.
 pub(crate) fn write(path: &Path, verdicts: &[Verdict]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
     let list: Vec<&Verdict> = verdicts.iter().take(MAX_ENTRIES).collect();
     let json = serde_json::to_vec_pretty(&list).map_err(std::io::Error::other)?;
-    let tmp = path.with_extension("tmp");
-    match std::fs::remove_file(&tmp) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&tmp)?;
-        // After creation: the installer's umask (0077) would strip the read bits.
-        f.set_permissions(std::fs::Permissions::from_mode(0o644))?;
-        f.write_all(&json)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::File::open(dir)?.sync_all()
+    crate::fsutil::write_atomic_mode(path, &json, Some(0o644))
 }
 
 /// Why the daemon could not use a result file.
